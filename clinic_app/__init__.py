@@ -1,0 +1,96 @@
+"""Application factory for the ketamine clinic session tracker."""
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import CONFIGS, Config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
+    """Build the app for CLINIC_ENV (default development). Raises RuntimeError on unsafe config."""
+    if config_class is None:
+        env = os.environ.get("CLINIC_ENV", "development")
+        if env not in CONFIGS:
+            raise RuntimeError(f"CLINIC_ENV must be one of {', '.join(CONFIGS)}, not {env!r}")
+        config_class = CONFIGS[env]
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    _finish_config(app)
+    register_extensions(app)
+    register_blueprints(app)
+    from clinic_app import errors, security, templating
+    from clinic_app.cli import register_commands
+
+    errors.register(app)
+    security.register(app)
+    templating.register(app)
+    register_commands(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    """Fill in the SQLite default and the development secret; refuse production without a secret."""
+    Path(app.instance_path).mkdir(exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'clinic.sqlite'}"
+    if not app.config.get("SECRET_KEY"):
+        if app.config["ENV_NAME"] != "development":
+            raise RuntimeError("SECRET_KEY must be set outside development")
+        app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path) / "secret_key")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # pool_pre_ping is pointless for a local file.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("clinic_app").setLevel(logging.INFO)
+
+
+def _development_secret(path: Path) -> str:
+    """A random key generated once per checkout and kept in instance/."""
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite: enforce foreign keys, let readers run beside the writer, wait instead of failing."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+
+def register_extensions(app: Flask) -> None:
+    from clinic_app.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from clinic_app.auth.views import bp as auth_bp
+    from clinic_app.health import bp as health_bp
+    from clinic_app.patients.views import bp as patients_bp
+    from clinic_app.treatments.views import bp as treatments_bp
+
+    for blueprint in (health_bp, auth_bp, patients_bp, treatments_bp):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,46 @@
+"""Command-line tools: `flask --app wsgi users create …`, `flask --app wsgi demo-data`."""
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from clinic_app.clinical.codes import Role
+from clinic_app.errors import RuleViolation
+from clinic_app.extensions import db
+
+users = AppGroup("users", help="Manage staff accounts.")
+
+
+def _read_password() -> str:
+    """A hidden prompt at a terminal; otherwise the first line of standard input."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\n")
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--full-name", default="", help="Name shown on records (defaults to the username).")
+@click.option("--credentials", default="", help="E.g. RN, MD.")
+def create_user_command(username: str, role: str, full_name: str, credentials: str) -> None:
+    """Create a staff account; the password is read from a hidden prompt or standard input."""
+    from clinic_app.auth.services import create_user
+
+    password = _read_password()
+    try:
+        user = create_user(None, username, full_name or username, role, password, credentials)
+    except RuleViolation as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    db.session.commit()
+    click.echo(f"Created {user.username} ({user.role}).")
+
+
+def register_commands(app: Flask) -> None:
+    from clinic_app.demo import demo_data_command
+
+    app.cli.add_command(users)
+    app.cli.add_command(demo_data_command)

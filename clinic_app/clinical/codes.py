@@ -1,0 +1,113 @@
+"""Coded values shared by the rules, the models and the forms."""
+
+from enum import StrEnum
+
+
+class Modality(StrEnum):
+    IV_KETAMINE = "iv_ketamine"
+    ESKETAMINE_NASAL = "esketamine_nasal"
+
+    @property
+    def label(self) -> str:
+        return {"iv_ketamine": "IV ketamine", "esketamine_nasal": "Esketamine nasal"}[self.value]
+
+
+class Indication(StrEnum):
+    TRD = "trd"
+    MDSI = "mdd_suicidal_ideation"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {
+            "trd": "Treatment-resistant depression",
+            "mdd_suicidal_ideation": "MDD with suicidal ideation",
+            "other": "Other",
+        }[self.value]
+
+
+class CoursePhase(StrEnum):
+    INDUCTION = "induction"
+    MAINTENANCE = "maintenance"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+    @property
+    def active(self) -> bool:
+        return self in (CoursePhase.INDUCTION, CoursePhase.MAINTENANCE)
+
+
+class SessionStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    DISCHARGED = "discharged"
+    SIGNED = "signed"
+    COSIGNED = "cosigned"
+
+
+class VitalsPhase(StrEnum):
+    PRE_DOSE = "pre_dose"
+    INTRA = "intra"
+    POST_DOSE = "post_dose"
+
+
+class AppointmentStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CONFIRMED = "confirmed"
+    CHECKED_IN = "checked_in"
+    IN_TREATMENT = "in_treatment"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+
+
+class VisitKind(StrEnum):
+    INDUCTION = "induction"
+    MAINTENANCE = "maintenance"
+    CONSULT = "consult"
+
+
+class Role(StrEnum):
+    NURSE = "nurse"
+    PSYCHIATRIST = "psychiatrist"
+    FRONT_DESK = "front_desk"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+CONTRAINDICATIONS = {
+    "uncontrolled_hypertension": "Uncontrolled hypertension",
+    "aneurysm_avm": "Aneurysmal vascular disease or AVM",
+    "intracerebral_haemorrhage": "History of intracerebral haemorrhage",
+    "psychosis_mania": "History of psychosis or mania",
+    "pregnancy": "Pregnancy",
+    "substance_use": "Substance use disorder",
+    "hypersensitivity": "Hypersensitivity to ketamine or esketamine",
+}
+
+MEDICATION_CLASSES = {
+    "benzodiazepine": "Benzodiazepine",
+    "non_benzo_hypnotic": "Non-benzodiazepine hypnotic",
+    "psychostimulant": "Psychostimulant",
+    "maoi": "MAOI",
+    "opioid": "Opioid",
+    "antidepressant": "SSRI or other antidepressant",
+}
+
+ADVERSE_EVENT_KINDS = {
+    "hypertension": "Blood pressure increase",
+    "nausea": "Nausea",
+    "vomiting": "Vomiting",
+    "dizziness": "Dizziness or vertigo",
+    "dissociation": "Distressing dissociation",
+    "sedation": "Excessive sedation",
+    "respiratory_depression": "Respiratory depression / desaturation",
+    "headache": "Headache",
+    "anxiety": "Anxiety or agitation",
+    "emergence": "Emergence reaction",
+    "other": "Other",
+}
+
+SEVERITIES = ("mild", "moderate", "severe")

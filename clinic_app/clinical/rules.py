@@ -1,0 +1,65 @@
+"""Clinic-adjustable thresholds with their sourced defaults.
+
+Sources (details in shared/reference/domain.md):
+- SPRAVATO label §5.6 and the phase 3 TRD trials (Janssen Science cardiovascular page): dosing
+  withheld when pre-dose SBP > 140 (> 150 at age >= 65) or DBP > 90; BP measured ~40 min post-dose;
+  rises of >= 40 systolic / >= 25 diastolic counted as clinically relevant.
+- SPRAVATO boxed warning and REMS: observation for at least 2 hours after the first device.
+- SPRAVATO medication guide: no food 2 h and no liquids 30 min before dosing.
+- IV ketamine: 0.5 mg/kg over 40 min (Sanacora et al. 2017 consensus, Parikh 2021 primer); vitals
+  every 10-15 min during and after infusion until back near baseline (clinic protocols, §3.4-3.6).
+- Severe hypertension triage >= 180/110 (Hebert & Vidt 2008); >= 160/100 notify threshold and the
+  92 % SpO2 line are clinic defaults [D] to be signed off by the medical director.
+"""
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ClinicalRules:
+    """Every number the rules use; defaults are the sourced ones above."""
+
+    # Pre-dose blood-pressure hold (label §5.6 / phase 3 trials).
+    hold_systolic: int = 140
+    hold_systolic_older: int = 150
+    older_age_years: int = 65
+    hold_diastolic: int = 90
+    # Intra- and post-dose alerts.
+    rise_systolic: int = 40
+    rise_diastolic: int = 25
+    notify_systolic: int = 160
+    notify_diastolic: int = 100
+    urgent_systolic: int = 180
+    urgent_diastolic: int = 110
+    low_spo2: int = 92
+    # Vitals schedule.
+    esketamine_bp_check_minutes: int = 40
+    iv_vitals_interval_minutes: int = 15
+    check_tolerance_minutes: int = 5
+    predischarge_check_window_minutes: int = 15
+    # Minimum stay and discharge.
+    esketamine_min_observation_minutes: int = 120
+    iv_recovery_minutes: int = 30
+    discharge_bp_within_percent: int = 20
+    # IV dosing.
+    iv_default_mg_per_kg: float = 0.5
+    iv_default_minutes: int = 40
+    iv_min_minutes: int = 40
+    iv_max_minutes: int = 60
+    # Esketamine device administration: one 28 mg device every 5 minutes.
+    esketamine_device_interval_minutes: int = 5
+    # Fasting.
+    esketamine_fast_food_hours: int = 2
+    esketamine_fast_liquid_minutes: int = 30
+    iv_fast_food_hours: int = 4
+
+    @classmethod
+    def with_overrides(cls, overrides: dict[str, Any]) -> "ClinicalRules":
+        """Defaults replaced by a clinic's stored values; unknown keys are ignored."""
+        known = {f.name: f.type for f in fields(cls)}
+        values = {}
+        for key, value in overrides.items():
+            if key in known:
+                values[key] = float(value) if known[key] in (float, "float") else int(value)
+        return cls(**values)

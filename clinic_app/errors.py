@@ -1,0 +1,60 @@
+"""Domain errors and generic error pages (no stack traces, no PHI)."""
+
+import logging
+import traceback
+from pathlib import Path
+
+from flask import Flask, g, render_template
+from werkzeug.exceptions import HTTPException
+
+from clinic_app.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class RuleViolation(Exception):
+    """A clinical or workflow rule refused the change; the message is safe to show."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class PermissionDenied(Exception):
+    """The acting user may not do this (services re-check what views check)."""
+
+
+class StaleRecord(Exception):
+    """Someone else saved the record since it was loaded."""
+
+
+def register(app: Flask) -> None:
+    """Render HTTP errors and unexpected exceptions as plain pages carrying the request id."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        db.session.rollback()
+        return _page(error.code or 500, error.name), error.code
+
+    @app.errorhandler(PermissionDenied)
+    def permission_denied(error: PermissionDenied):
+        db.session.rollback()
+        return _page(403, "Forbidden"), 403
+
+    if app.testing:
+        return  # let tests see the real exception
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        db.session.rollback()
+        # Type and code location only: exception messages may quote PHI from SQL parameters.
+        frames = traceback.extract_tb(error.__traceback__)[-3:]
+        where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames))
+        log.error("unhandled %s at %s request_id=%s", type(error).__name__, where,
+                  g.get("request_id", "-"))
+        return _page(500, "Something went wrong"), 500
+
+
+def _page(code: int, title: str) -> str:
+    return render_template("errors/error.html", code=code, title=title, request_id=g.get("request_id", ""))

@@ -1,0 +1,31 @@
+"""All models, imported here so the metadata (and Alembic) sees every table."""
+
+from clinic_app.models.assessment import Assessment
+from clinic_app.models.audit import AuditEvent
+from clinic_app.models.patient import Patient, TreatmentCourse
+from clinic_app.models.schedule import Appointment, Chair
+from clinic_app.models.settings import ClinicSetting
+from clinic_app.models.treatment import (
+    Addendum,
+    AdverseEvent,
+    Override,
+    TreatmentSession,
+    VitalsReading,
+)
+from clinic_app.models.user import User
+
+__all__ = [
+    "Addendum",
+    "AdverseEvent",
+    "Appointment",
+    "Assessment",
+    "AuditEvent",
+    "Chair",
+    "ClinicSetting",
+    "Override",
+    "Patient",
+    "TreatmentCourse",
+    "TreatmentSession",
+    "User",
+    "VitalsReading",
+]

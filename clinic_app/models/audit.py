@@ -1,0 +1,29 @@
+"""Append-only audit trail."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clinic_app.clock import utcnow
+from clinic_app.extensions import db
+from clinic_app.database import intpk, user_fk
+
+
+class AuditEvent(db.Model):
+    """Who did what to which record, when, and whether it was allowed. Never updated."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[intpk]
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = user_fk(nullable=True)
+    role: Mapped[str] = mapped_column(String(20), default="")
+    action: Mapped[str] = mapped_column(String(40))
+    entity_type: Mapped[str] = mapped_column(String(40), default="")
+    entity_id: Mapped[int | None]
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(20), default="success")
+    request_id: Mapped[str] = mapped_column(String(32), default="")
+    # Field names and codes only, never free text that could carry PHI.
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,0 +1,122 @@
+"""Patients and their treatment courses."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinic_app.clinical.codes import CoursePhase, Indication, Modality
+from clinic_app.clock import utcnow
+from clinic_app.extensions import db
+from clinic_app.database import created_at, in_values, intpk, user_fk
+
+if TYPE_CHECKING:
+    from clinic_app.models.user import User
+
+
+class Patient(db.Model):
+    """Demographics, safety screen and the default driver of one patient."""
+
+    __tablename__ = "patients"
+    __table_args__ = (
+        CheckConstraint("weight_kg IS NULL OR (weight_kg > 20 AND weight_kg < 350)", name="weight_plausible"),
+        CheckConstraint("failed_trials >= 0", name="failed_trials_non_negative"),
+        CheckConstraint(in_values("sex", ("female", "male", "other")), name="sex_known"),
+    )
+
+    id: Mapped[intpk]
+    mrn: Mapped[str] = mapped_column(String(32), unique=True)
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80), index=True)
+    date_of_birth: Mapped[date]
+    sex: Mapped[str] = mapped_column(String(10))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    email: Mapped[str] = mapped_column(String(120), default="")
+    allergies: Mapped[str] = mapped_column(Text, default="")
+    weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
+    driver_name: Mapped[str] = mapped_column(String(120), default="")
+    driver_phone: Mapped[str] = mapped_column(String(32), default="")
+    driver_relationship: Mapped[str] = mapped_column(String(40), default="")
+    consent_date: Mapped[date | None]
+    contraindications: Mapped[list[str]] = mapped_column(JSON, default=list)
+    failed_trials: Mapped[int] = mapped_column(default=0)
+    medication_classes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rems_enrolled_on: Mapped[date | None]
+    created_at: Mapped[created_at]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    courses: Mapped[list["TreatmentCourse"]] = relationship(
+        back_populates="patient", order_by="TreatmentCourse.started_on.desc()"
+    )
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def rems_enrolled(self) -> bool:
+        return self.rems_enrolled_on is not None
+
+    @property
+    def treatment_resistant(self) -> bool:
+        return self.failed_trials >= 2
+
+    def age_on(self, day: date) -> int:
+        """Age in whole years on `day`."""
+        before_birthday = (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day)
+        return day.year - self.date_of_birth.year - before_birthday
+
+
+class TreatmentCourse(db.Model):
+    """One patient's prescribed plan for one modality, with its phase."""
+
+    __tablename__ = "treatment_courses"
+    __table_args__ = (
+        CheckConstraint(in_values("modality", Modality), name="modality_known"),
+        CheckConstraint(in_values("indication", Indication), name="indication_known"),
+        CheckConstraint(in_values("phase", CoursePhase), name="phase_known"),
+        CheckConstraint(
+            "(modality = 'iv_ketamine' AND iv_mg_per_kg > 0 AND iv_mg_per_kg <= 2"
+            " AND iv_minutes BETWEEN 20 AND 120 AND esketamine_dose_mg IS NULL)"
+            " OR (modality = 'esketamine_nasal' AND esketamine_dose_mg IN (56, 84)"
+            " AND iv_mg_per_kg IS NULL AND iv_minutes IS NULL)",
+            name="dose_plan_matches_modality",
+        ),
+        CheckConstraint("phase <> 'stopped' OR stop_reason <> ''", name="stop_has_reason"),
+    )
+
+    id: Mapped[intpk]
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    modality: Mapped[str] = mapped_column(String(20))
+    indication: Mapped[str] = mapped_column(String(30))
+    prescriber_id: Mapped[int] = user_fk()
+    iv_mg_per_kg: Mapped[Decimal | None] = mapped_column(Numeric(4, 2))
+    iv_minutes: Mapped[int | None]
+    esketamine_dose_mg: Mapped[int | None]
+    phase: Mapped[str] = mapped_column(String(20), default=CoursePhase.INDUCTION.value)
+    stop_reason: Mapped[str] = mapped_column(String(200), default="")
+    started_on: Mapped[date] = mapped_column(index=True)
+    ended_on: Mapped[date | None]
+    created_at: Mapped[created_at]
+
+    patient: Mapped[Patient] = relationship(back_populates="courses")
+    prescriber: Mapped["User"] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return CoursePhase(self.phase).active
+
+    @property
+    def modality_label(self) -> str:
+        return Modality(self.modality).label
+
+    @property
+    def dose_plan(self) -> str:
+        if self.modality == Modality.IV_KETAMINE:
+            return f"{self.iv_mg_per_kg} mg/kg over {self.iv_minutes} min"
+        return f"{self.esketamine_dose_mg} mg"

@@ -1,0 +1,221 @@
+"""The charted encounter (TreatmentSession) and what is recorded during it."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, SEVERITIES, Modality, SessionStatus, VitalsPhase
+from clinic_app.extensions import db
+from clinic_app.database import created_at, in_values, intpk, user_fk
+
+if TYPE_CHECKING:
+    from clinic_app.models.assessment import Assessment
+    from clinic_app.models.patient import Patient, TreatmentCourse
+    from clinic_app.models.schedule import Appointment
+    from clinic_app.models.user import User
+
+
+class TreatmentSession(db.Model):
+    """One dosing visit: pre-dose checks, dose, observation, discharge and signatures."""
+
+    __tablename__ = "treatment_sessions"
+    __table_args__ = (
+        CheckConstraint(in_values("modality", Modality), name="modality_known"),
+        CheckConstraint(in_values("status", SessionStatus), name="status_known"),
+        CheckConstraint("dose_mg IS NULL OR dose_mg > 0", name="dose_positive"),
+        CheckConstraint(
+            "modality <> 'esketamine_nasal' OR dose_mg IS NULL"
+            " OR (dose_mg IN (56, 84) AND devices_used * 28 = dose_mg)",
+            name="esketamine_devices_match_dose",
+        ),
+        CheckConstraint(
+            "infusion_ended_at IS NULL OR (dose_started_at IS NOT NULL"
+            " AND infusion_ended_at > dose_started_at)",
+            name="infusion_ends_after_start",
+        ),
+        CheckConstraint(
+            "discharged_at IS NULL OR (dose_started_at IS NOT NULL AND discharged_at > dose_started_at"
+            " AND discharged_with <> '')",
+            name="discharge_after_dose_with_escort",
+        ),
+        CheckConstraint("status = 'in_progress' OR discharged_at IS NOT NULL", name="closed_after_discharge"),
+        CheckConstraint("status NOT IN ('signed', 'cosigned') OR signed_at IS NOT NULL", name="signed_has_signature"),
+        CheckConstraint("status <> 'cosigned' OR cosigned_at IS NOT NULL", name="cosigned_has_cosignature"),
+    )
+
+    id: Mapped[intpk]
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    modality: Mapped[str] = mapped_column(String(20))
+    nurse_id: Mapped[int] = user_fk()
+    psychiatrist_id: Mapped[int | None] = user_fk(nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default=SessionStatus.IN_PROGRESS.value, index=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+
+    # Pre-dose checklist, completed in one step.
+    predose_checked_at: Mapped[datetime | None]
+    identity_confirmed: Mapped[bool] = mapped_column(default=False)
+    consent_confirmed: Mapped[bool] = mapped_column(default=False)
+    fasting_confirmed: Mapped[bool] = mapped_column(default=False)
+    pregnancy_status: Mapped[str] = mapped_column(String(20), default="")
+    medications_reviewed: Mapped[bool] = mapped_column(default=False)
+    rems_confirmed: Mapped[bool] = mapped_column(default=False)
+    driver_name: Mapped[str] = mapped_column(String(120), default="")
+    driver_phone: Mapped[str] = mapped_column(String(32), default="")
+    driver_confirmed: Mapped[bool] = mapped_column(default=False)
+
+    # Dose.
+    weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
+    dose_mg: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
+    dose_mg_per_kg: Mapped[Decimal | None] = mapped_column(Numeric(4, 2))
+    planned_minutes: Mapped[int | None]
+    devices_used: Mapped[int | None]
+    lot_number: Mapped[str] = mapped_column(String(40), default="")
+    dose_started_at: Mapped[datetime | None] = mapped_column(index=True)
+    infusion_ended_at: Mapped[datetime | None]
+
+    # Discharge.
+    discharged_at: Mapped[datetime | None]
+    discharged_with: Mapped[str] = mapped_column(String(120), default="")
+    discharged_by_id: Mapped[int | None] = user_fk(nullable=True)
+
+    # Signatures: who, when, and a hash of the content they attested.
+    signed_by_id: Mapped[int | None] = user_fk(nullable=True)
+    signed_at: Mapped[datetime | None]
+    signature_hash: Mapped[str] = mapped_column(String(64), default="")
+    cosigned_by_id: Mapped[int | None] = user_fk(nullable=True)
+    cosigned_at: Mapped[datetime | None]
+    cosignature_hash: Mapped[str] = mapped_column(String(64), default="")
+
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    appointment: Mapped["Appointment | None"] = relationship(back_populates="treatment_session")
+    patient: Mapped["Patient"] = relationship()
+    course: Mapped["TreatmentCourse"] = relationship()
+    nurse: Mapped["User"] = relationship(foreign_keys=[nurse_id])
+    psychiatrist: Mapped["User | None"] = relationship(foreign_keys=[psychiatrist_id])
+    signed_by: Mapped["User | None"] = relationship(foreign_keys=[signed_by_id])
+    cosigned_by: Mapped["User | None"] = relationship(foreign_keys=[cosigned_by_id])
+    vitals: Mapped[list["VitalsReading"]] = relationship(
+        back_populates="treatment_session", order_by="VitalsReading.taken_at"
+    )
+    adverse_events: Mapped[list["AdverseEvent"]] = relationship(
+        back_populates="treatment_session", order_by="AdverseEvent.onset_at"
+    )
+    assessments: Mapped[list["Assessment"]] = relationship(
+        back_populates="treatment_session", order_by="Assessment.administered_at"
+    )
+    overrides: Mapped[list["Override"]] = relationship(
+        back_populates="treatment_session", order_by="Override.decided_at"
+    )
+    addenda: Mapped[list["Addendum"]] = relationship(
+        back_populates="treatment_session", order_by="Addendum.created_at"
+    )
+
+    @property
+    def is_locked(self) -> bool:
+        """Signed records never change; corrections are addenda."""
+        return self.status in (SessionStatus.SIGNED, SessionStatus.COSIGNED)
+
+    @property
+    def modality_enum(self) -> Modality:
+        return Modality(self.modality)
+
+
+class VitalsReading(db.Model):
+    """One set of vital signs taken during a session."""
+
+    __tablename__ = "vitals_readings"
+    __table_args__ = (
+        CheckConstraint(in_values("phase", VitalsPhase), name="phase_known"),
+        CheckConstraint("systolic BETWEEN 50 AND 300", name="systolic_plausible"),
+        CheckConstraint("diastolic BETWEEN 20 AND 200 AND diastolic < systolic", name="diastolic_plausible"),
+        CheckConstraint("heart_rate BETWEEN 20 AND 250", name="heart_rate_plausible"),
+        CheckConstraint("spo2 BETWEEN 50 AND 100", name="spo2_plausible"),
+        CheckConstraint("resp_rate IS NULL OR resp_rate BETWEEN 4 AND 60", name="resp_rate_plausible"),
+    )
+
+    id: Mapped[intpk]
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    taken_at: Mapped[datetime] = mapped_column(index=True)
+    phase: Mapped[str] = mapped_column(String(10))
+    systolic: Mapped[int]
+    diastolic: Mapped[int]
+    heart_rate: Mapped[int]
+    spo2: Mapped[int]
+    resp_rate: Mapped[int | None]
+    recorded_by_id: Mapped[int] = user_fk()
+    created_at: Mapped[created_at]
+
+    treatment_session: Mapped[TreatmentSession] = relationship(back_populates="vitals")
+    recorded_by: Mapped["User"] = relationship()
+
+
+class AdverseEvent(db.Model):
+    """A side effect or complication observed during a session."""
+
+    __tablename__ = "adverse_events"
+    __table_args__ = (
+        CheckConstraint(in_values("kind", ADVERSE_EVENT_KINDS), name="kind_known"),
+        CheckConstraint(in_values("severity", SEVERITIES), name="severity_known"),
+    )
+
+    id: Mapped[intpk]
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    severity: Mapped[str] = mapped_column(String(10))
+    onset_at: Mapped[datetime]
+    intervention: Mapped[str] = mapped_column(Text, default="")
+    resolved: Mapped[bool] = mapped_column(default=False)
+    serious: Mapped[bool] = mapped_column(default=False)
+    recorded_by_id: Mapped[int] = user_fk()
+    created_at: Mapped[created_at]
+
+    treatment_session: Mapped[TreatmentSession] = relationship(back_populates="adverse_events")
+
+    @property
+    def kind_label(self) -> str:
+        return ADVERSE_EVENT_KINDS[self.kind]
+
+
+class Override(db.Model):
+    """A psychiatrist's documented decision to proceed despite a rule."""
+
+    __tablename__ = "overrides"
+    __table_args__ = (CheckConstraint("reason <> ''", name="reason_given"),)
+
+    id: Mapped[intpk]
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by_id: Mapped[int] = user_fk()
+    decided_at: Mapped[datetime]
+
+    treatment_session: Mapped[TreatmentSession] = relationship(back_populates="overrides")
+    decided_by: Mapped["User"] = relationship()
+
+
+class Addendum(db.Model):
+    """A correction to a signed session; the original record stays as signed."""
+
+    __tablename__ = "addenda"
+    __table_args__ = (
+        CheckConstraint("reason <> ''", name="reason_given"),
+        CheckConstraint("body <> ''", name="body_given"),
+    )
+
+    id: Mapped[intpk]
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    author_id: Mapped[int] = user_fk()
+    reason: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[created_at]
+
+    treatment_session: Mapped[TreatmentSession] = relationship(back_populates="addenda")
+    author: Mapped["User"] = relationship()

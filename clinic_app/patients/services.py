@@ -1,0 +1,101 @@
+"""Patient registration and treatment courses."""
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from clinic_app import audit
+from clinic_app.auth.permissions import DEMOGRAPHICS_EDIT, require_role
+from clinic_app.clinical.codes import Indication, Modality, Role
+from clinic_app.errors import RuleViolation, StaleRecord
+from clinic_app.extensions import db
+from clinic_app.models import Patient, TreatmentCourse, User
+
+PATIENT_FIELDS = (
+    "mrn", "first_name", "last_name", "date_of_birth", "sex", "phone", "email", "weight_kg",
+    "allergies", "driver_name", "driver_phone", "driver_relationship", "consent_date",
+    "contraindications", "failed_trials", "medication_classes", "rems_enrolled_on",
+)
+
+
+def _check_mrn_free(mrn: str, patient_id: int | None = None) -> None:
+    query = select(func.count()).where(Patient.mrn == mrn)
+    if patient_id is not None:
+        query = query.where(Patient.id != patient_id)
+    if db.session.scalar(query):
+        raise RuleViolation("Another patient has this MRN.", "mrn")
+
+
+def create_patient(actor: User, data: dict[str, Any]) -> Patient:
+    """Register a patient (front desk, psychiatrist). Raises RuleViolation for a duplicate MRN."""
+    require_role(actor, *DEMOGRAPHICS_EDIT)
+    values = {key: data[key] for key in PATIENT_FIELDS if key in data}
+    _check_mrn_free(values["mrn"])
+    patient = Patient(**values)
+    db.session.add(patient)
+    db.session.flush()
+    audit.record(actor, "patient.create", patient, patient_id=patient.id)
+    return patient
+
+
+def update_patient(actor: User, patient: Patient, data: dict[str, Any], version_id: int) -> Patient:
+    """Change a patient's record. Raises StaleRecord when it changed since `version_id`."""
+    require_role(actor, *DEMOGRAPHICS_EDIT)
+    if patient.version_id != version_id:
+        raise StaleRecord()
+    if data.get("mrn") != patient.mrn:
+        _check_mrn_free(data["mrn"], patient.id)
+    changed = []
+    for key in PATIENT_FIELDS:
+        if key in data and getattr(patient, key) != data[key]:
+            setattr(patient, key, data[key])
+            changed.append(key)
+    db.session.flush()
+    audit.record(actor, "patient.update", patient, patient_id=patient.id, fields=changed)
+    return patient
+
+
+def search_patients(text: str, limit: int = 50) -> list[Patient]:
+    """Patients whose name or MRN starts with `text`, by last name."""
+    query = select(Patient).order_by(Patient.last_name, Patient.first_name).limit(limit)
+    text = text.strip()
+    if text:
+        pattern = f"{text.lower()}%"
+        query = query.where(or_(
+            func.lower(Patient.last_name).like(pattern),
+            func.lower(Patient.first_name).like(pattern),
+            func.lower(Patient.mrn).like(pattern),
+        ))
+    return list(db.session.scalars(query))
+
+
+def open_course(actor: User, patient: Patient, data: dict[str, Any]) -> TreatmentCourse:
+    """Prescribe a course (psychiatrist only). One active course per modality at a time."""
+    require_role(actor, Role.PSYCHIATRIST)
+    modality = Modality(data["modality"])
+    active = [c for c in patient.courses if c.is_active and c.modality == modality]
+    if active:
+        raise RuleViolation(f"{patient.full_name} already has an active {modality.label} course.",
+                            "modality")
+    course = TreatmentCourse(
+        patient_id=patient.id,
+        modality=modality.value,
+        indication=Indication(data["indication"]).value,
+        prescriber_id=actor.id,
+        started_on=data["started_on"],
+    )
+    if modality == Modality.IV_KETAMINE:
+        if not data.get("iv_mg_per_kg") or not data.get("iv_minutes"):
+            raise RuleViolation("An IV course needs mg/kg and infusion minutes.", "iv_mg_per_kg")
+        course.iv_mg_per_kg = Decimal(data["iv_mg_per_kg"])
+        course.iv_minutes = int(data["iv_minutes"])
+    else:
+        dose = int(data["esketamine_dose_mg"])
+        if data["indication"] == Indication.TRD and dose != 56:
+            raise RuleViolation("A TRD esketamine course starts at 56 mg.", "esketamine_dose_mg")
+        course.esketamine_dose_mg = dose
+    db.session.add(course)
+    db.session.flush()
+    audit.record(actor, "course.open", course, patient_id=patient.id, modality=modality.value)
+    return course

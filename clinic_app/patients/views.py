@@ -1,0 +1,123 @@
+"""Patient list, registration, record and course prescription."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from clinic_app import audit
+from clinic_app.auth.permissions import CLINICAL, DEMOGRAPHICS_EDIT, DEMOGRAPHICS_VIEW, role_required
+from clinic_app.clinical.codes import Role
+from clinic_app.errors import RuleViolation, StaleRecord
+from clinic_app.extensions import db
+from clinic_app.models import Patient, TreatmentCourse, TreatmentSession
+from clinic_app.patients.forms import CourseForm, PatientForm
+from clinic_app.patients.services import create_patient, open_course, search_patients, update_patient
+from clinic_app.settings import clinic_today
+
+bp = Blueprint("patients", __name__, url_prefix="/patients")
+
+
+def _load(patient_id: int) -> Patient:
+    patient = db.session.scalar(
+        select(Patient).where(Patient.id == patient_id)
+        .options(selectinload(Patient.courses).selectinload(TreatmentCourse.prescriber))
+    )
+    if patient is None:
+        abort(404)
+    return patient
+
+
+def _form_data(form) -> dict:
+    return {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "version_id")}
+
+
+@bp.route("/", methods=["GET", "POST"])
+@role_required(*DEMOGRAPHICS_VIEW)
+def index():
+    """Patient list; the search text comes by POST so names stay out of URLs and logs."""
+    text = request.form.get("q", "") if request.method == "POST" else ""
+    patients = search_patients(text)
+    return render_template("patients/index.html", patients=patients, q=text)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*DEMOGRAPHICS_EDIT)
+def new():
+    form = PatientForm(version_id="0")
+    if form.validate_on_submit():
+        try:
+            patient = create_patient(current_user, _form_data(form))
+        except RuleViolation as error:
+            form[error.field].errors.append(error.message)
+        else:
+            db.session.commit()
+            flash("Patient registered.", "success")
+            return redirect(url_for("patients.detail", patient_id=patient.id))
+    return render_template("patients/form.html", form=form, patient=None), 400 if form.errors else 200
+
+
+@bp.get("/<int:patient_id>")
+@role_required(*DEMOGRAPHICS_VIEW)
+def detail(patient_id: int):
+    """The patient's record; the clinical part only for nurses and the psychiatrist."""
+    patient = _load(patient_id)
+    sessions = []
+    if current_user.role in CLINICAL:
+        sessions = list(db.session.scalars(
+            select(TreatmentSession).where(TreatmentSession.patient_id == patient.id)
+            .order_by(TreatmentSession.started_at.desc()).limit(20)
+            .options(selectinload(TreatmentSession.nurse))
+        ))
+    audit.record(current_user, "patient.view", patient, patient_id=patient.id)
+    db.session.commit()
+    return render_template("patients/detail.html", patient=patient, sessions=sessions,
+                           age=patient.age_on(clinic_today()))
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@role_required(*DEMOGRAPHICS_EDIT)
+def edit(patient_id: int):
+    patient = _load(patient_id)
+    form = PatientForm(obj=patient)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            update_patient(current_user, patient, _form_data(form), int(form.version_id.data))
+        except StaleRecord:
+            # Keep what this user typed; saving again now knowingly replaces the other change.
+            flash("Someone else saved this record while you were editing. Check the fields "
+                  "and save again to keep your version.", "warning")
+            form.version_id.data = str(patient.version_id)
+            status = 409
+        except RuleViolation as error:
+            form[error.field].errors.append(error.message)
+            status = 400
+        else:
+            db.session.commit()
+            flash("Patient record saved.", "success")
+            return redirect(url_for("patients.detail", patient_id=patient.id))
+    elif form.errors:
+        status = 400
+    return render_template("patients/form.html", form=form, patient=patient), status
+
+
+@bp.route("/<int:patient_id>/courses/new", methods=["GET", "POST"])
+@role_required(Role.PSYCHIATRIST)
+def new_course(patient_id: int):
+    patient = _load(patient_id)
+    form = CourseForm(started_on=clinic_today())
+    status = 200
+    if form.validate_on_submit():
+        try:
+            open_course(current_user, patient, _form_data(form))
+        except RuleViolation as error:
+            form[error.field].errors.append(error.message)
+            status = 400
+        else:
+            db.session.commit()
+            flash("Course prescribed.", "success")
+            return redirect(url_for("patients.detail", patient_id=patient.id))
+    elif form.errors:
+        status = 400
+    return render_template("patients/course_form.html", form=form, patient=patient), status

@@ -1,0 +1,46 @@
+"""Response headers, request ids and the per-request login gate."""
+
+import secrets
+
+from flask import Flask, g, request
+from flask_login import current_user
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+PUBLIC_ENDPOINTS = {"static", "health.healthz", "auth.login"}
+
+
+def register(app: Flask) -> None:
+    """Attach the request id, deny-by-default login gate and security headers."""
+
+    @app.before_request
+    def assign_request_id():
+        g.request_id = secrets.token_hex(8)
+
+    @app.before_request
+    def require_login():
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if not current_user.is_authenticated:
+            from clinic_app.extensions import login_manager
+
+            return login_manager.unauthorized()
+        return None
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers["Content-Security-Policy"] = CSP
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["X-Request-Id"] = g.get("request_id", "")
+        if request.endpoint != "static":
+            headers["Cache-Control"] = "no-store"
+        if app.config.get("HSTS"):
+            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        return response

@@ -1,0 +1,54 @@
+"""Clinic settings as the app uses them: clinical rules and the clinic's time zone."""
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from flask import g, has_app_context
+from sqlalchemy import select
+
+from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.clock import utcnow
+from clinic_app.extensions import db
+from clinic_app.models import ClinicSetting
+
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
+def _stored() -> dict:
+    if has_app_context() and "clinic_settings" in g:
+        return g.clinic_settings
+    values = {row.key: row.value for row in db.session.scalars(select(ClinicSetting))}
+    if has_app_context():
+        g.clinic_settings = values
+    return values
+
+
+def clinical_rules() -> ClinicalRules:
+    """The rule thresholds with this clinic's overrides applied (loaded once per request)."""
+    return ClinicalRules.with_overrides(_stored())
+
+
+def clinic_timezone() -> ZoneInfo:
+    """The IANA zone the clinic shows times in."""
+    return ZoneInfo(_stored().get("timezone", DEFAULT_TIMEZONE))
+
+
+def local_now() -> datetime:
+    return utcnow().astimezone(clinic_timezone())
+
+
+def clinic_today() -> date:
+    return local_now().date()
+
+
+def day_bounds_utc(day: date) -> tuple[datetime, datetime]:
+    """UTC start and end of a clinic-local calendar day."""
+    zone = clinic_timezone()
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    end = datetime.combine(day, time.max, tzinfo=zone)
+    return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
+
+
+def local_to_utc(day: date, at: time) -> datetime:
+    """A clinic-local wall-clock time on `day` as UTC."""
+    return datetime.combine(day, at, tzinfo=clinic_timezone()).astimezone(ZoneInfo("UTC"))

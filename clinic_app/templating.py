@@ -1,0 +1,33 @@
+"""Jinja filters and globals: clinic-local times, durations, labels."""
+
+from datetime import datetime
+
+from flask import Flask
+
+from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, CONTRAINDICATIONS, MEDICATION_CLASSES
+from clinic_app.clock import utcnow
+from clinic_app.settings import clinic_timezone
+
+
+def local_time(value: datetime | None) -> str:
+    return value.astimezone(clinic_timezone()).strftime("%H:%M") if value else ""
+
+
+def local_datetime(value: datetime | None) -> str:
+    return value.astimezone(clinic_timezone()).strftime("%d %b %Y %H:%M") if value else ""
+
+
+def minutes_between(start: datetime | None, end: datetime | None = None) -> int | None:
+    if start is None:
+        return None
+    return int(((end or utcnow()) - start).total_seconds() // 60)
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(local_time)
+    app.add_template_filter(local_datetime)
+    app.add_template_global(minutes_between)
+    app.add_template_global(utcnow)
+    app.add_template_global(CONTRAINDICATIONS, "CONTRAINDICATIONS")
+    app.add_template_global(MEDICATION_CLASSES, "MEDICATION_CLASSES")
+    app.add_template_global(ADVERSE_EVENT_KINDS, "ADVERSE_EVENT_KINDS")

@@ -1,0 +1,141 @@
+"""Chairside charting forms. Times are clinic-local HH:MM today; blank means now."""
+
+from datetime import datetime
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, SEVERITIES
+from clinic_app.clinical.vitals import LIMITS
+from clinic_app.forms import version_field
+from clinic_app.settings import clinic_today, local_to_utc
+
+NOW_HINT = "Leave blank for now; earlier today is fine."
+
+
+def charted_time(field: TimeField) -> datetime | None:
+    """A form's local HH:MM as UTC today, or None for "now"."""
+    return local_to_utc(clinic_today(), field.data) if field.data else None
+
+
+def _vital(label: str, name: str, required: bool = True) -> IntegerField:
+    low, high = LIMITS[name]
+    return IntegerField(label, validators=[InputRequired() if required else Optional(),
+                                           NumberRange(min=low, max=high)],
+                        render_kw={"inputmode": "numeric", "min": low, "max": high})
+
+
+class StartSessionForm(FlaskForm):
+    patient_id = HiddenField(validators=[DataRequired()])
+    course_id = HiddenField(validators=[DataRequired()])
+    appointment_id = HiddenField()
+
+
+class PredoseForm(FlaskForm):
+    identity_confirmed = BooleanField("Identity confirmed with two identifiers")
+    consent_confirmed = BooleanField("Signed consent on file")
+    fasting_confirmed = BooleanField("Fasting per protocol")
+    pregnancy_status = RadioField("Pregnancy", choices=[("not_pregnant", "Not pregnant (test or report)"),
+                                                        ("pregnant", "Pregnant")],
+                                  validators=[Optional()])
+    medications_reviewed = BooleanField("Today's medications reviewed")
+    rems_confirmed = BooleanField("Esketamine REMS enrollment confirmed")
+    driver_name = StringField("Driver name", validators=[Length(max=120)])
+    driver_phone = StringField("Driver phone", validators=[Length(max=32)])
+    driver_confirmed = BooleanField("Driver confirmed for the trip home")
+    version_id = version_field()
+
+
+class VitalsForm(FlaskForm):
+    taken_at = TimeField("Taken at", validators=[Optional()], description=NOW_HINT)
+    systolic = _vital("Systolic", "systolic")
+    diastolic = _vital("Diastolic", "diastolic")
+    heart_rate = _vital("Heart rate", "heart_rate")
+    spo2 = _vital("SpO₂ %", "spo2")
+    resp_rate = _vital("Resp. rate", "resp_rate", required=False)
+
+
+class OverrideForm(FlaskForm):
+    reason = TextAreaField("Reason to dose despite the hold", validators=[DataRequired(), Length(max=1000)])
+
+
+class DoseForm(FlaskForm):
+    weight_kg = DecimalField("Weight today (kg)", places=1, validators=[Optional(), NumberRange(min=30, max=250)])
+    dose_mg = SelectField("Dose", choices=[("56", "56 mg (2 devices)"), ("84", "84 mg (3 devices)")],
+                          validators=[Optional()])
+    lot_number = StringField("Lot number", validators=[DataRequired(), Length(max=40)])
+    dose_started_at = TimeField("Dose started at", validators=[Optional()],
+                                description="First device or infusion start. " + NOW_HINT)
+    version_id = version_field()
+
+
+class InfusionEndForm(FlaskForm):
+    infusion_ended_at = TimeField("Infusion ended at", validators=[Optional()], description=NOW_HINT)
+    version_id = version_field()
+
+
+class SedationForm(FlaskForm):
+    score = SelectField("MOAA/S", coerce=int, choices=[
+        (5, "5 — responds readily to name"), (4, "4 — lethargic response to name"),
+        (3, "3 — only to loud or repeated name"), (2, "2 — only to prodding or shaking"),
+        (1, "1 — only to painful trapezius squeeze"), (0, "0 — no response to painful squeeze")])
+    administered_at = TimeField("Assessed at", validators=[Optional()], description=NOW_HINT)
+
+
+# CADSS-6 keeps items 1, 2, 6, 7, 15 and 22 of the full CADSS; the rater reads them from the
+# clinic's licensed form, so the app shows item numbers rather than paraphrased wording.
+CADSS6_ITEMS = tuple(f"CADSS item {n}" for n in (1, 2, 6, 7, 15, 22))
+CADSS_CHOICES = [(0, "0 Not at all"), (1, "1 Slightly"), (2, "2 Moderately"), (3, "3 Considerably"),
+                 (4, "4 Extremely")]
+
+
+class DissociationForm(FlaskForm):
+    item1 = SelectField(CADSS6_ITEMS[0], coerce=int, choices=CADSS_CHOICES)
+    item2 = SelectField(CADSS6_ITEMS[1], coerce=int, choices=CADSS_CHOICES)
+    item3 = SelectField(CADSS6_ITEMS[2], coerce=int, choices=CADSS_CHOICES)
+    item4 = SelectField(CADSS6_ITEMS[3], coerce=int, choices=CADSS_CHOICES)
+    item5 = SelectField(CADSS6_ITEMS[4], coerce=int, choices=CADSS_CHOICES)
+    item6 = SelectField(CADSS6_ITEMS[5], coerce=int, choices=CADSS_CHOICES)
+    administered_at = TimeField("Assessed at", validators=[Optional()], description=NOW_HINT)
+
+    def items(self) -> list[int]:
+        return [self[f"item{n}"].data for n in range(1, 7)]
+
+
+class AdverseEventForm(FlaskForm):
+    kind = SelectField("Event", choices=list(ADVERSE_EVENT_KINDS.items()))
+    severity = SelectField("Severity", choices=[(s, s.capitalize()) for s in SEVERITIES])
+    onset_at = TimeField("Onset", validators=[Optional()], description=NOW_HINT)
+    intervention = TextAreaField("Intervention", validators=[Length(max=2000)])
+    resolved = BooleanField("Resolved")
+    serious = BooleanField("Serious adverse event")
+
+
+class DischargeForm(FlaskForm):
+    alert_oriented = BooleanField("Alert and oriented")
+    gait_steady = BooleanField("Steady gait")
+    vomiting = BooleanField("Actively vomiting")
+    leaving_with = StringField("Leaving with (name)", validators=[Length(max=120)])
+    version_id = version_field()
+
+
+class SignForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired()],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class AddendumForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField("Correction", validators=[DataRequired(), Length(max=4000)])

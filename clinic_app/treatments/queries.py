@@ -1,0 +1,111 @@
+"""Loading what the Today board and the session page show, in a fixed number of statements."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from clinic_app.clinical.board import BoardStatus
+from clinic_app.clinical.codes import AppointmentStatus
+from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.extensions import db
+from clinic_app.models import (
+    Addendum,
+    Appointment,
+    Override,
+    Patient,
+    TreatmentCourse,
+    TreatmentSession,
+    VitalsReading,
+)
+from clinic_app.settings import clinic_today, day_bounds_utc
+from clinic_app.treatments.summary import SessionSummary, summarize
+
+
+
+@dataclass
+class BoardRow:
+    patient: Patient
+    course: TreatmentCourse | None
+    appointment: Appointment | None
+    treatment: TreatmentSession | None
+    summary: SessionSummary | None
+
+    @property
+    def status(self) -> BoardStatus:
+        return self.summary.board if self.summary else BoardStatus.WAITING
+
+    @property
+    def expected_at(self) -> datetime:
+        if self.appointment is not None:
+            return self.appointment.starts_at
+        return self.treatment.started_at
+
+
+def _session_options():
+    return (
+        selectinload(TreatmentSession.vitals),
+        selectinload(TreatmentSession.overrides),
+    )
+
+
+def today_board(now: datetime, rules: ClinicalRules) -> list[BoardRow]:
+    """Everyone expected or in a chair today: today's appointments and walk-in sessions."""
+    today = clinic_today()
+    start, end = day_bounds_utc(today)
+    appointments = db.session.scalars(
+        select(Appointment)
+        .where(Appointment.starts_at.between(start, end),
+               Appointment.status.not_in([AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW]))
+        .options(
+            joinedload(Appointment.patient), joinedload(Appointment.course), joinedload(Appointment.chair),
+            selectinload(Appointment.treatment_session).options(*_session_options()),
+        )
+        .order_by(Appointment.starts_at)
+    ).all()
+    walk_ins = db.session.scalars(
+        select(TreatmentSession)
+        .where(TreatmentSession.started_at.between(start, end), TreatmentSession.appointment_id.is_(None))
+        .options(joinedload(TreatmentSession.patient), joinedload(TreatmentSession.course),
+                 *_session_options())
+    ).all()
+    rows = [BoardRow(a.patient, a.course, a, a.treatment_session, None) for a in appointments]
+    rows += [BoardRow(t.patient, t.course, None, t, None) for t in walk_ins]
+    for row in rows:
+        if row.treatment is not None:
+            row.summary = summarize(row.treatment, row.patient.age_on(today), now, rules)
+    rows.sort(key=lambda r: (r.status == BoardStatus.DISCHARGED, r.expected_at))
+    return rows
+
+
+def load_session(session_id: int) -> TreatmentSession | None:
+    """A session with everything its page shows."""
+    return db.session.scalar(
+        select(TreatmentSession).where(TreatmentSession.id == session_id).options(
+            joinedload(TreatmentSession.patient),
+            joinedload(TreatmentSession.course),
+            joinedload(TreatmentSession.appointment),
+            joinedload(TreatmentSession.nurse),
+            joinedload(TreatmentSession.signed_by),
+            joinedload(TreatmentSession.cosigned_by),
+            selectinload(TreatmentSession.vitals).joinedload(VitalsReading.recorded_by),
+            selectinload(TreatmentSession.adverse_events),
+            selectinload(TreatmentSession.assessments),
+            selectinload(TreatmentSession.overrides).joinedload(Override.decided_by),
+            selectinload(TreatmentSession.addenda).joinedload(Addendum.author),
+        )
+    )
+
+
+def active_courses(patient_ids: list[int]) -> dict[int, list[TreatmentCourse]]:
+    """Active courses by patient, for offering "start session"."""
+    courses: dict[int, list[TreatmentCourse]] = {}
+    if not patient_ids:
+        return courses
+    for course in db.session.scalars(
+        select(TreatmentCourse).where(TreatmentCourse.patient_id.in_(patient_ids),
+                                      TreatmentCourse.phase.in_(["induction", "maintenance"]))
+    ):
+        courses.setdefault(course.patient_id, []).append(course)
+    return courses

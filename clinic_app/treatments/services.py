@@ -1,0 +1,422 @@
+"""Charting a treatment session: each function takes the acting user, enforces the rules,
+audits and flushes. The caller commits."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from clinic_app import audit
+from clinic_app.auth.permissions import CLINICAL, require_role
+from clinic_app.auth.services import confirm_password
+from clinic_app.clinical.codes import (
+    AppointmentStatus,
+    Modality,
+    Role,
+    SessionStatus,
+    VitalsPhase,
+)
+from clinic_app.clinical.discharge import Attestation, Blocker, attestation_blockers
+from clinic_app.clinical.dosing import DoseError, esketamine_devices, esketamine_dose_problem, iv_dose
+from clinic_app.clinical.scores import INSTRUMENTS, ScoreError, score
+from clinic_app.clinical.vitals import Alert, implausible_fields
+from clinic_app.clock import utcnow
+from clinic_app.errors import RuleViolation, StaleRecord
+from clinic_app.extensions import db
+from clinic_app.models import (
+    Addendum,
+    AdverseEvent,
+    Appointment,
+    Assessment,
+    Override,
+    Patient,
+    TreatmentCourse,
+    TreatmentSession,
+    User,
+    VitalsReading,
+)
+from clinic_app.settings import clinic_today, clinical_rules, day_bounds_utc
+from clinic_app.treatments.summary import summarize
+
+PREGNANCY_RELEVANT_AGES = range(12, 56)
+
+
+class DischargeBlocked(RuleViolation):
+    """Discharge refused; `blockers` lists every reason."""
+
+    def __init__(self, blockers: list[Blocker]):
+        super().__init__("Discharge is not possible yet.")
+        self.blockers = blockers
+
+
+@dataclass(frozen=True)
+class FieldErrors(Exception):
+    """Several field errors from one submission."""
+
+    errors: dict[str, str]
+
+
+def _require_open(treatment: TreatmentSession, version_id: int | None = None) -> None:
+    if treatment.is_locked:
+        raise RuleViolation("This session is signed and locked; add an addendum instead.")
+    if treatment.status != SessionStatus.IN_PROGRESS:
+        raise RuleViolation("This session is discharged; only signing and addenda remain.")
+    if version_id is not None and treatment.version_id != version_id:
+        raise StaleRecord()
+
+
+def _patient_age(patient: Patient) -> int:
+    return patient.age_on(clinic_today())
+
+
+def pregnancy_relevant(patient: Patient) -> bool:
+    """Pregnancy is asked of female and other-sex patients of child-bearing age."""
+    return patient.sex != "male" and _patient_age(patient) in PREGNANCY_RELEVANT_AGES
+
+
+def _checked_time(value: datetime | None, field: str, not_before: datetime | None = None) -> datetime:
+    """A charted time: now when blank; earlier today is fine, the future is not."""
+    now = utcnow()
+    if value is None:
+        return now
+    if value > now + timedelta(minutes=1):
+        raise RuleViolation("This time is in the future.", field)
+    if value < day_bounds_utc(clinic_today())[0]:
+        raise RuleViolation("Chart times from today only.", field)
+    if not_before is not None and value < not_before:
+        raise RuleViolation("This time is before the step it follows.", field)
+    return value
+
+
+def start_session(
+    actor: User, patient: Patient, course: TreatmentCourse, appointment: Appointment | None = None
+) -> TreatmentSession:
+    """Open a session for a patient with an active course; checks in the appointment if given."""
+    require_role(actor, *CLINICAL)
+    if course.patient_id != patient.id or not course.is_active:
+        raise RuleViolation("The patient has no active course for this treatment.")
+    if appointment is not None and (
+        appointment.patient_id != patient.id
+        or appointment.status in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW,
+                                  AppointmentStatus.COMPLETED)
+        or appointment.treatment_session is not None
+    ):
+        raise RuleViolation("This appointment cannot be started.")
+    start, end = day_bounds_utc(clinic_today())
+    already = db.session.scalar(
+        select(func.count()).select_from(TreatmentSession).where(
+            TreatmentSession.patient_id == patient.id,
+            TreatmentSession.started_at.between(start, end),
+        )
+    )
+    if already:
+        raise RuleViolation("This patient already has a session today; never two doses in one day.")
+    driver_name = appointment.driver_name if appointment and appointment.driver_name else patient.driver_name
+    driver_phone = appointment.driver_phone if appointment and appointment.driver_phone else patient.driver_phone
+    treatment = TreatmentSession(
+        appointment_id=appointment.id if appointment else None,
+        patient_id=patient.id,
+        course_id=course.id,
+        modality=course.modality,
+        nurse_id=actor.id,
+        psychiatrist_id=course.prescriber_id,
+        started_at=utcnow(),
+        weight_kg=patient.weight_kg,
+        driver_name=driver_name,
+        driver_phone=driver_phone,
+    )
+    if appointment is not None:
+        appointment.status = AppointmentStatus.IN_TREATMENT.value
+    db.session.add(treatment)
+    db.session.flush()
+    audit.record(actor, "session.start", treatment, patient_id=patient.id)
+    return treatment
+
+
+def record_predose(actor: User, treatment: TreatmentSession, data: dict[str, Any], version_id: int) -> None:
+    """Save the pre-dose checklist. Raises FieldErrors listing every unmet item (hard stops)."""
+    require_role(actor, *CLINICAL)
+    _require_open(treatment, version_id)
+    if treatment.dose_started_at is not None:
+        raise RuleViolation("The dose is already recorded; the checklist can no longer change.")
+    patient = treatment.patient
+    errors: dict[str, str] = {}
+    for field, message in (
+        ("identity_confirmed", "Confirm the patient's identity (two identifiers)."),
+        ("fasting_confirmed", "Confirm the patient has fasted per protocol."),
+        ("medications_reviewed", "Review today's medications."),
+        ("driver_confirmed", "Confirm the driver for the trip home."),
+    ):
+        if not data.get(field):
+            errors[field] = message
+    if not data.get("consent_confirmed"):
+        errors["consent_confirmed"] = "Confirm consent is on file."
+    elif patient.consent_date is None:
+        errors["consent_confirmed"] = "No signed consent is on file; the front desk must record it."
+    if pregnancy_relevant(patient):
+        if data.get("pregnancy_status") not in ("not_pregnant", "pregnant"):
+            errors["pregnancy_status"] = "Record the pregnancy status."
+        elif data["pregnancy_status"] == "pregnant":
+            errors["pregnancy_status"] = "Pregnancy is a contraindication; do not dose."
+    if treatment.modality == Modality.ESKETAMINE_NASAL:
+        if not patient.rems_enrolled:
+            errors["rems_confirmed"] = "Not enrolled in the esketamine REMS: no dose until enrolled."
+        elif not data.get("rems_confirmed"):
+            errors["rems_confirmed"] = "Confirm REMS enrollment."
+    if not (data.get("driver_name") or "").strip():
+        errors["driver_name"] = "Name the driver."
+    if not (data.get("driver_phone") or "").strip():
+        errors["driver_phone"] = "Give the driver's phone."
+    if errors:
+        raise FieldErrors(errors)
+    for field in ("identity_confirmed", "consent_confirmed", "fasting_confirmed", "medications_reviewed",
+                  "rems_confirmed", "driver_confirmed"):
+        setattr(treatment, field, bool(data.get(field)))
+    treatment.pregnancy_status = data.get("pregnancy_status") if pregnancy_relevant(patient) else "not_applicable"
+    treatment.driver_name = data["driver_name"].strip()
+    treatment.driver_phone = data["driver_phone"].strip()
+    treatment.predose_checked_at = utcnow()
+    db.session.flush()
+    audit.record(actor, "session.predose", treatment, patient_id=treatment.patient_id)
+
+
+def add_vitals(actor: User, treatment: TreatmentSession, data: dict[str, Any]) -> tuple[VitalsReading, list[Alert]]:
+    """Record a reading; impossible values are refused, alarming ones accepted and returned as alerts."""
+    require_role(actor, *CLINICAL)
+    _require_open(treatment)
+    values = {k: data.get(k) for k in ("systolic", "diastolic", "heart_rate", "spo2", "resp_rate")}
+    errors = implausible_fields(**values)
+    if errors:
+        raise FieldErrors(errors)
+    taken_at = _checked_time(data.get("taken_at"), "taken_at")
+    dose_at = treatment.dose_started_at
+    if dose_at is None or taken_at <= dose_at:
+        phase = VitalsPhase.PRE_DOSE
+    elif treatment.modality == Modality.IV_KETAMINE and (
+        treatment.infusion_ended_at is None or taken_at <= treatment.infusion_ended_at
+    ):
+        phase = VitalsPhase.INTRA
+    else:
+        phase = VitalsPhase.POST_DOSE
+    reading = VitalsReading(taken_at=taken_at, phase=phase.value, recorded_by_id=actor.id, **values)
+    treatment.vitals.append(reading)
+    db.session.flush()
+    summary = summarize(treatment, _patient_age(treatment.patient), utcnow(), clinical_rules())
+    alerts = summary.alerts.get(reading.id, [])
+    audit.record(actor, "vitals.add", reading, patient_id=treatment.patient_id,
+                 alerts=[a.code for a in alerts])
+    return reading, alerts
+
+
+def override_hold(actor: User, treatment: TreatmentSession, reason: str) -> Override:
+    """The psychiatrist's documented decision to dose despite the pre-dose BP hold."""
+    require_role(actor, Role.PSYCHIATRIST)
+    _require_open(treatment)
+    if not reason.strip():
+        raise RuleViolation("Give the reason for the override.", "reason")
+    summary = summarize(treatment, _patient_age(treatment.patient), utcnow(), clinical_rules())
+    if not summary.hold_active:
+        raise RuleViolation("There is no blood-pressure hold to override.")
+    override = Override(rule="predose_bp_hold", reason=reason.strip(), decided_by_id=actor.id,
+                        decided_at=utcnow())
+    treatment.overrides.append(override)
+    db.session.flush()
+    audit.record(actor, "session.override", override, patient_id=treatment.patient_id, rule=override.rule)
+    return override
+
+
+def earlier_esketamine_doses(treatment: TreatmentSession) -> list[int]:
+    """Doses given in earlier sessions of the same course."""
+    return [int(d) for d in db.session.scalars(
+        select(TreatmentSession.dose_mg).where(
+            TreatmentSession.course_id == treatment.course_id,
+            TreatmentSession.id != treatment.id,
+            TreatmentSession.dose_mg.is_not(None),
+        )
+    )]
+
+
+def record_dose(actor: User, treatment: TreatmentSession, data: dict[str, Any], version_id: int) -> None:
+    """Record the dose and its start. Refused before the checklist and pre-dose vitals, while a
+    BP hold stands without an override, or when the dose breaks the course's rules."""
+    require_role(actor, *CLINICAL)
+    _require_open(treatment, version_id)
+    if treatment.dose_started_at is not None:
+        raise RuleViolation("The dose is already recorded.")
+    if treatment.predose_checked_at is None:
+        raise RuleViolation("Complete the pre-dose checklist first.")
+    summary = summarize(treatment, _patient_age(treatment.patient), utcnow(), clinical_rules())
+    if summary.baseline is None:
+        raise RuleViolation("Record pre-dose vitals first.")
+    if summary.hold_active and not summary.hold_overridden:
+        raise RuleViolation(
+            f"Pre-dose BP {summary.baseline.systolic}/{summary.baseline.diastolic} is over the hold line "
+            f"{summary.hold[0]}/{summary.hold[1]}: recheck, or the psychiatrist records an override.")
+    lot = (data.get("lot_number") or "").strip()
+    if not lot:
+        raise RuleViolation("Record the lot number.", "lot_number")
+    started = _checked_time(data.get("dose_started_at"), "dose_started_at",
+                            not_before=summary.baseline.taken_at)
+    course = treatment.course
+    if treatment.modality == Modality.IV_KETAMINE:
+        weight = data.get("weight_kg")
+        if weight is None:
+            raise RuleViolation("Weigh the patient today.", "weight_kg")
+        try:
+            dose = iv_dose(Decimal(weight), course.iv_mg_per_kg, course.iv_minutes)
+        except DoseError as error:
+            raise RuleViolation(str(error), "weight_kg") from error
+        treatment.weight_kg = dose.weight_kg
+        treatment.dose_mg = dose.dose_mg
+        treatment.dose_mg_per_kg = dose.mg_per_kg
+        treatment.planned_minutes = dose.minutes
+    else:
+        dose_mg = int(data.get("dose_mg") or 0)
+        problem = esketamine_dose_problem(dose_mg, course.esketamine_dose_mg, course.indication,
+                                          earlier_esketamine_doses(treatment))
+        if problem:
+            raise RuleViolation(problem, "dose_mg")
+        treatment.dose_mg = Decimal(dose_mg)
+        treatment.devices_used = esketamine_devices(dose_mg)
+    treatment.lot_number = lot
+    treatment.dose_started_at = started
+    db.session.flush()
+    audit.record(actor, "session.dose", treatment, patient_id=treatment.patient_id)
+
+
+def end_infusion(actor: User, treatment: TreatmentSession, ended_at: datetime | None, version_id: int) -> None:
+    """Record the infusion end (IV only), not before its start."""
+    require_role(actor, *CLINICAL)
+    _require_open(treatment, version_id)
+    if treatment.modality != Modality.IV_KETAMINE:
+        raise RuleViolation("Only IV sessions have an infusion end.")
+    if treatment.dose_started_at is None:
+        raise RuleViolation("The infusion has not started.")
+    if treatment.infusion_ended_at is not None:
+        raise RuleViolation("The infusion end is already recorded.")
+    ended = _checked_time(ended_at, "infusion_ended_at")
+    if ended <= treatment.dose_started_at:
+        raise RuleViolation("The infusion must end after it started.", "infusion_ended_at")
+    treatment.infusion_ended_at = ended
+    db.session.flush()
+    audit.record(actor, "session.infusion_end", treatment, patient_id=treatment.patient_id)
+
+
+def add_assessment(actor: User, treatment: TreatmentSession, instrument: str, items: list[int],
+                   administered_at: datetime | None = None) -> Assessment:
+    """Score and store a scale given during the session (MOAA/S, CADSS-6, PHQ-9, GAD-7)."""
+    require_role(actor, *CLINICAL)
+    _require_open(treatment)
+    if instrument not in INSTRUMENTS:
+        raise RuleViolation("Unknown scale.", "instrument")
+    try:
+        total, band = score(INSTRUMENTS[instrument], items)
+    except ScoreError as error:
+        raise RuleViolation(str(error), "items") from error
+    assessment = Assessment(
+        patient_id=treatment.patient_id, instrument=instrument, items=items,
+        total=total, band=band, administered_at=_checked_time(administered_at, "administered_at"),
+        recorded_by_id=actor.id,
+    )
+    treatment.assessments.append(assessment)
+    db.session.flush()
+    audit.record(actor, "assessment.add", assessment, patient_id=treatment.patient_id, instrument=instrument)
+    return assessment
+
+
+def add_adverse_event(actor: User, treatment: TreatmentSession, data: dict[str, Any]) -> AdverseEvent:
+    """Record an adverse event; a severe one counts as serious."""
+    require_role(actor, *CLINICAL)
+    _require_open(treatment)
+    event = AdverseEvent(
+        kind=data["kind"],
+        severity=data["severity"],
+        onset_at=_checked_time(data.get("onset_at"), "onset_at"),
+        intervention=(data.get("intervention") or "").strip(),
+        resolved=bool(data.get("resolved")),
+        serious=bool(data.get("serious")) or data["severity"] == "severe",
+        recorded_by_id=actor.id,
+    )
+    treatment.adverse_events.append(event)
+    db.session.flush()
+    audit.record(actor, "adverse_event.add", event, patient_id=treatment.patient_id, kind=event.kind,
+                 serious=event.serious)
+    return event
+
+
+def discharge(actor: User, treatment: TreatmentSession, attestation: Attestation, version_id: int) -> None:
+    """Discharge the patient. Raises DischargeBlocked with every blocker that still stands."""
+    require_role(actor, *CLINICAL)
+    _require_open(treatment, version_id)
+    now = utcnow()
+    summary = summarize(treatment, _patient_age(treatment.patient), now, clinical_rules())
+    blockers = summary.blockers + attestation_blockers(attestation)
+    if blockers:
+        raise DischargeBlocked(blockers)
+    treatment.discharged_at = now
+    treatment.discharged_with = attestation.leaving_with.strip()
+    treatment.discharged_by_id = actor.id
+    treatment.status = SessionStatus.DISCHARGED.value
+    if treatment.appointment is not None:
+        treatment.appointment.status = AppointmentStatus.COMPLETED.value
+    db.session.flush()
+    audit.record(actor, "session.discharge", treatment, patient_id=treatment.patient_id)
+
+
+def content_hash(treatment: TreatmentSession) -> str:
+    """SHA-256 over the charted content a signature attests to."""
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    content = {
+        "session": {k: str(getattr(treatment, k)) for k in (
+            "id", "patient_id", "course_id", "modality", "nurse_id", "weight_kg", "dose_mg",
+            "dose_mg_per_kg", "devices_used", "lot_number", "identity_confirmed", "consent_confirmed",
+            "fasting_confirmed", "pregnancy_status", "medications_reviewed", "rems_confirmed",
+            "driver_name", "driver_phone", "discharged_with")},
+        "times": [iso(treatment.dose_started_at), iso(treatment.infusion_ended_at), iso(treatment.discharged_at)],
+        "vitals": [[iso(r.taken_at), r.systolic, r.diastolic, r.heart_rate, r.spo2, r.resp_rate]
+                   for r in treatment.vitals],
+        "assessments": [[a.instrument, a.items, iso(a.administered_at)] for a in treatment.assessments],
+        "adverse_events": [[e.kind, e.severity, iso(e.onset_at), e.intervention, e.resolved, e.serious]
+                           for e in treatment.adverse_events],
+        "overrides": [[o.rule, o.reason, o.decided_by_id, iso(o.decided_at)] for o in treatment.overrides],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def sign(actor: User, treatment: TreatmentSession, password: str) -> None:
+    """The nurse signs a discharged session after re-entering the password; it is then locked."""
+    require_role(actor, Role.NURSE)
+    if treatment.status != SessionStatus.DISCHARGED:
+        raise RuleViolation("Only a discharged, unsigned session can be signed.")
+    if not confirm_password(actor, password):
+        audit.record(actor, "session.sign", treatment, patient_id=treatment.patient_id,
+                     outcome="failure", reason="bad_password")
+        raise RuleViolation("The password is not correct.", "password")
+    treatment.signed_by_id = actor.id
+    treatment.signed_at = utcnow()
+    treatment.signature_hash = content_hash(treatment)
+    treatment.status = SessionStatus.SIGNED.value
+    db.session.flush()
+    audit.record(actor, "session.sign", treatment, patient_id=treatment.patient_id)
+
+
+def add_addendum(actor: User, treatment: TreatmentSession, reason: str, body: str) -> Addendum:
+    """Correct a signed session without changing it: a dated, attributed addendum."""
+    require_role(actor, *CLINICAL)
+    if not treatment.is_locked:
+        raise RuleViolation("The session is not signed yet; correct it directly.")
+    if not reason.strip():
+        raise RuleViolation("Give the reason for the addendum.", "reason")
+    if not body.strip():
+        raise RuleViolation("Write the correction.", "body")
+    addendum = Addendum(author_id=actor.id, reason=reason.strip(), body=body.strip())
+    treatment.addenda.append(addendum)
+    db.session.flush()
+    audit.record(actor, "session.addendum", addendum, patient_id=treatment.patient_id)
+    return addendum

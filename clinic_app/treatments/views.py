@@ -1,0 +1,249 @@
+"""The nurse's day: the Today board and the chairside session page."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from clinic_app import audit
+from clinic_app.auth.permissions import CLINICAL, role_required
+from clinic_app.clinical.codes import Modality, Role
+from clinic_app.clinical.discharge import Attestation
+from clinic_app.clock import utcnow
+from clinic_app.errors import RuleViolation, StaleRecord
+from clinic_app.extensions import db
+from clinic_app.models import Appointment, Patient, TreatmentCourse
+from clinic_app.settings import clinic_today, clinical_rules
+from clinic_app.treatments import forms as f
+from clinic_app.treatments import services
+from clinic_app.treatments.queries import load_session, today_board
+from clinic_app.treatments.summary import summarize
+
+bp = Blueprint("treatments", __name__)
+
+STALE_MESSAGE = ("Someone else saved this session since you opened it. The page now shows their "
+                 "changes; check them and enter yours again.")
+
+
+@bp.get("/today")
+@role_required(*CLINICAL)
+def today():
+    """Everyone expected or in a chair today, with status and the next vitals check."""
+    rows = today_board(utcnow(), clinical_rules())
+    return render_template("treatments/today.html", rows=rows, start_form=f.StartSessionForm(), now=utcnow())
+
+
+@bp.post("/sessions/start")
+@role_required(*CLINICAL)
+def start():
+    """Open a session for a patient's active course (and today's appointment, if any)."""
+    form = f.StartSessionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    patient = db.get_or_404(Patient, int(form.patient_id.data))
+    course = db.get_or_404(TreatmentCourse, int(form.course_id.data))
+    appointment = None
+    if form.appointment_id.data:
+        appointment = db.get_or_404(Appointment, int(form.appointment_id.data))
+    try:
+        treatment = services.start_session(current_user, patient, course, appointment)
+    except RuleViolation as error:
+        flash(error.message, "danger")
+        return redirect(url_for("treatments.today"))
+    db.session.commit()
+    return redirect(url_for("treatments.session", session_id=treatment.id))
+
+
+def _load(session_id: int):
+    treatment = load_session(session_id)
+    if treatment is None:
+        abort(404)
+    return treatment
+
+
+def _render(treatment, status: int = 200, blockers=None, **forms):
+    """The session page with fresh forms, except those passed in (kept with their input and errors)."""
+    now = utcnow()
+    rules = clinical_rules()
+    summary = summarize(treatment, treatment.patient.age_on(clinic_today()), now, rules)
+    defaults = {
+        "predose_form": f.PredoseForm(obj=treatment, formdata=None),
+        "vitals_form": f.VitalsForm(formdata=None),
+        "override_form": f.OverrideForm(formdata=None),
+        "dose_form": f.DoseForm(formdata=None, weight_kg=treatment.weight_kg or treatment.patient.weight_kg,
+                                dose_mg=str(treatment.course.esketamine_dose_mg or ""),
+                                version_id=treatment.version_id),
+        "infusion_form": f.InfusionEndForm(formdata=None, version_id=treatment.version_id),
+        "sedation_form": f.SedationForm(formdata=None),
+        "dissociation_form": f.DissociationForm(formdata=None),
+        "event_form": f.AdverseEventForm(formdata=None),
+        "discharge_form": f.DischargeForm(formdata=None, leaving_with=treatment.driver_name,
+                                          version_id=treatment.version_id),
+        "sign_form": f.SignForm(formdata=None),
+        "addendum_form": f.AddendumForm(formdata=None),
+    }
+    defaults.update(forms)
+    return render_template(
+        "treatments/session.html", t=treatment, s=summary, rules=rules, now=now, blockers=blockers,
+        pregnancy_relevant=services.pregnancy_relevant(treatment.patient),
+        iv=treatment.modality == Modality.IV_KETAMINE, **defaults,
+    ), status
+
+
+def _apply(treatment, form_name: str, form, action) -> tuple | object:
+    """Run a service for a valid form; on refusal re-render with the input kept and a 4xx status."""
+    session_id = treatment.id
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _render(treatment, 400, **{form_name: form})
+    try:
+        action()
+    except StaleRecord:
+        db.session.rollback()
+        flash(STALE_MESSAGE, "warning")
+        return _render(_load(session_id), 409, **{form_name: form})
+    except services.DischargeBlocked as error:
+        db.session.rollback()
+        return _render(_load(session_id), 409, blockers=error.blockers, **{form_name: form})
+    except services.FieldErrors as error:
+        db.session.rollback()
+        for field, message in error.errors.items():
+            form[field].errors.append(message)
+        return _render(_load(session_id), 400, **{form_name: form})
+    except RuleViolation as error:
+        db.session.rollback()
+        if error.field and error.field in form:
+            form[error.field].errors.append(error.message)
+        else:
+            flash(error.message, "danger")
+        return _render(_load(session_id), 400, **{form_name: form})
+    db.session.commit()
+    return redirect(url_for("treatments.session", session_id=session_id))
+
+
+@bp.get("/sessions/<int:session_id>")
+@role_required(*CLINICAL)
+def session(session_id: int):
+    treatment = _load(session_id)
+    audit.record(current_user, "session.view", treatment, patient_id=treatment.patient_id)
+    db.session.commit()
+    return _render(treatment)
+
+
+@bp.post("/sessions/<int:session_id>/predose")
+@role_required(*CLINICAL)
+def predose(session_id: int):
+    treatment = _load(session_id)
+    form = f.PredoseForm()
+    return _apply(treatment, "predose_form", form, lambda: services.record_predose(
+        current_user, treatment, form.data, int(form.version_id.data)))
+
+
+@bp.post("/sessions/<int:session_id>/vitals")
+@role_required(*CLINICAL)
+def vitals(session_id: int):
+    treatment = _load(session_id)
+    form = f.VitalsForm()
+
+    def add():
+        data = dict(form.data, taken_at=f.charted_time(form.taken_at))
+        _, alerts = services.add_vitals(current_user, treatment, data)
+        for alert in alerts:
+            flash(alert.message, "danger" if alert.tier >= 2 else "warning")
+
+    return _apply(treatment, "vitals_form", form, add)
+
+
+@bp.post("/sessions/<int:session_id>/override")
+@role_required(Role.PSYCHIATRIST)
+def override(session_id: int):
+    treatment = _load(session_id)
+    form = f.OverrideForm()
+    return _apply(treatment, "override_form", form,
+                  lambda: services.override_hold(current_user, treatment, form.reason.data))
+
+
+@bp.post("/sessions/<int:session_id>/dose")
+@role_required(*CLINICAL)
+def dose(session_id: int):
+    treatment = _load(session_id)
+    form = f.DoseForm()
+    return _apply(treatment, "dose_form", form, lambda: services.record_dose(
+        current_user, treatment,
+        dict(form.data, dose_started_at=f.charted_time(form.dose_started_at)),
+        int(form.version_id.data)))
+
+
+@bp.post("/sessions/<int:session_id>/infusion-end")
+@role_required(*CLINICAL)
+def infusion_end(session_id: int):
+    treatment = _load(session_id)
+    form = f.InfusionEndForm()
+    return _apply(treatment, "infusion_form", form, lambda: services.end_infusion(
+        current_user, treatment, f.charted_time(form.infusion_ended_at), int(form.version_id.data)))
+
+
+@bp.post("/sessions/<int:session_id>/sedation")
+@role_required(*CLINICAL)
+def sedation(session_id: int):
+    treatment = _load(session_id)
+    form = f.SedationForm()
+    return _apply(treatment, "sedation_form", form, lambda: services.add_assessment(
+        current_user, treatment, "moaas", [form.score.data], f.charted_time(form.administered_at)))
+
+
+@bp.post("/sessions/<int:session_id>/dissociation")
+@role_required(*CLINICAL)
+def dissociation(session_id: int):
+    treatment = _load(session_id)
+    form = f.DissociationForm()
+    return _apply(treatment, "dissociation_form", form, lambda: services.add_assessment(
+        current_user, treatment, "cadss6", form.items(), f.charted_time(form.administered_at)))
+
+
+@bp.post("/sessions/<int:session_id>/adverse-events")
+@role_required(*CLINICAL)
+def adverse_event(session_id: int):
+    treatment = _load(session_id)
+    form = f.AdverseEventForm()
+    return _apply(treatment, "event_form", form, lambda: services.add_adverse_event(
+        current_user, treatment, dict(form.data, onset_at=f.charted_time(form.onset_at))))
+
+
+@bp.post("/sessions/<int:session_id>/discharge")
+@role_required(*CLINICAL)
+def discharge(session_id: int):
+    treatment = _load(session_id)
+    form = f.DischargeForm()
+    return _apply(treatment, "discharge_form", form, lambda: services.discharge(
+        current_user, treatment,
+        Attestation(form.alert_oriented.data, form.gait_steady.data, form.vomiting.data,
+                    form.leaving_with.data or ""),
+        int(form.version_id.data)))
+
+
+@bp.post("/sessions/<int:session_id>/sign")
+@role_required(Role.NURSE)
+def sign(session_id: int):
+    treatment = _load(session_id)
+    form = f.SignForm()
+    if form.validate_on_submit():
+        try:
+            services.sign(current_user, treatment, form.password.data)
+        except RuleViolation as error:
+            db.session.commit()  # keeps only the audit row of the failed attempt
+            (form.password.errors if error.field else []).append(error.message)
+            if not error.field:
+                flash(error.message, "danger")
+            return _render(_load(session_id), 400, sign_form=form)
+        db.session.commit()
+        flash("Session signed and locked.", "success")
+        return redirect(url_for("treatments.session", session_id=session_id))
+    return _render(treatment, 400, sign_form=form)
+
+
+@bp.post("/sessions/<int:session_id>/addenda")
+@role_required(*CLINICAL)
+def addendum(session_id: int):
+    treatment = _load(session_id)
+    form = f.AddendumForm()
+    return _apply(treatment, "addendum_form", form, lambda: services.add_addendum(
+        current_user, treatment, form.reason.data, form.body.data))

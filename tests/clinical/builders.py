@@ -1,0 +1,74 @@
+"""Small builders shared by the clinical rule tests."""
+
+from datetime import UTC, datetime, timedelta
+
+from clinic_app.clinical.codes import Modality
+from clinic_app.clinical.discharge import Attestation, SessionFacts
+from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.clinical.vitals import Vitals
+
+RULES = ClinicalRules()
+T0 = datetime(2025, 3, 3, 17, 0, tzinfo=UTC)
+
+
+def at(minutes: float = 0, seconds: float = 0) -> datetime:
+    """T0 plus an offset."""
+    return T0 + timedelta(minutes=minutes, seconds=seconds)
+
+
+def vitals(
+    systolic: int = 120,
+    diastolic: int = 80,
+    heart_rate: int = 72,
+    spo2: int = 98,
+    resp_rate: int | None = 14,
+    taken_at: datetime | None = None,
+) -> Vitals:
+    return Vitals(systolic, diastolic, heart_rate, spo2, resp_rate, taken_at)
+
+
+def esketamine_facts(
+    readings: list[Vitals] | None = None,
+    *,
+    baseline: Vitals | None = None,
+    dosed: bool = True,
+    age_years: int = 40,
+) -> SessionFacts:
+    """An esketamine session whose first device went in at T0."""
+    return SessionFacts(
+        modality=Modality.ESKETAMINE_NASAL,
+        age_years=age_years,
+        dose_started_at=T0 if dosed else None,
+        infusion_ended_at=None,
+        baseline=baseline if baseline is not None else vitals(taken_at=at(-10)),
+        readings_after_dose=readings or [],
+    )
+
+
+def iv_facts(
+    readings: list[Vitals] | None = None,
+    *,
+    ended_after: float | None = 40,
+    baseline: Vitals | None = None,
+    age_years: int = 40,
+) -> SessionFacts:
+    """An IV session whose infusion started at T0 and ended `ended_after` minutes later."""
+    return SessionFacts(
+        modality=Modality.IV_KETAMINE,
+        age_years=age_years,
+        dose_started_at=T0,
+        infusion_ended_at=None if ended_after is None else at(ended_after),
+        baseline=baseline if baseline is not None else vitals(taken_at=at(-10)),
+        readings_after_dose=readings or [],
+    )
+
+
+def good_attestation(**changes) -> Attestation:
+    values = {
+        "alert_oriented": True,
+        "gait_steady": True,
+        "vomiting": False,
+        "leaving_with": "Sam Lee (spouse)",
+    }
+    values.update(changes)
+    return Attestation(**values)
