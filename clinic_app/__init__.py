@@ -46,7 +46,9 @@ def _finish_config(app: Flask) -> None:
     """Fill in the SQLite default and the development secret; refuse production without a secret."""
     Path(app.instance_path).mkdir(exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
-        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'clinic.sqlite'}"
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            f"sqlite:///{Path(app.instance_path) / 'clinic.sqlite'}"
+        )
     if not app.config.get("SECRET_KEY"):
         if app.config["ENV_NAME"] != "development":
             raise RuntimeError("SECRET_KEY must be set outside development")

@@ -51,10 +51,16 @@ def register(app: Flask) -> None:
         # Type and code location only: exception messages may quote PHI from SQL parameters.
         frames = traceback.extract_tb(error.__traceback__)[-3:]
         where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames))
-        log.error("unhandled %s at %s request_id=%s", type(error).__name__, where,
-                  g.get("request_id", "-"))
+        log.error(
+            "unhandled %s at %s request_id=%s",
+            type(error).__name__,
+            where,
+            g.get("request_id", "-"),
+        )
         return _page(500, "Something went wrong"), 500
 
 
 def _page(code: int, title: str) -> str:
-    return render_template("errors/error.html", code=code, title=title, request_id=g.get("request_id", ""))
+    return render_template(
+        "errors/error.html", code=code, title=title, request_id=g.get("request_id", "")
+    )

@@ -15,7 +15,12 @@ _DUMMY_HASH: dict[str, str] = {}
 
 
 def create_user(
-    actor: User | None, username: str, full_name: str, role: str, password: str, credentials: str = ""
+    actor: User | None,
+    username: str,
+    full_name: str,
+    role: str,
+    password: str,
+    credentials: str = "",
 ) -> User:
     """Add an account. Raises RuleViolation for a taken username, unknown role or weak password."""
     username = username.strip().lower()
@@ -51,8 +56,13 @@ def authenticate(username: str, password: str) -> User | None:
         audit.record(None, "login", outcome="failure", reason="unknown_user")
         return None
     if not verify_password(user.password_hash, password) or not user.active:
-        audit.record(user, "login", user, outcome="failure",
-                     reason="inactive" if user.active is False else "bad_password")
+        audit.record(
+            user,
+            "login",
+            user,
+            outcome="failure",
+            reason="inactive" if user.active is False else "bad_password",
+        )
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

@@ -52,7 +52,12 @@ def login():
             db.session.commit()
             target = request.args.get("next", "")
             parts = urlsplit(target)
-            if not target.startswith("/") or target.startswith("//") or parts.netloc or parts.scheme:
+            if (
+                not target.startswith("/")
+                or target.startswith("//")
+                or parts.netloc
+                or parts.scheme
+            ):
                 target = home_url()
             return redirect(target)
         db.session.commit()

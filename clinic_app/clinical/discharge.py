@@ -50,7 +50,7 @@ def earliest_discharge(facts: SessionFacts, rules: ClinicalRules) -> datetime | 
 
 
 def recorded_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) -> list[Blocker]:
-    """Blockers that follow from the chart and the clock (time, vitals), in the order to fix them."""
+    """Blockers that follow from the chart and the clock (time, vitals), in fixing order."""
     if facts.dose_started_at is None:
         return [Blocker("no_dose", "No dose has been recorded.")]
     blockers: list[Blocker] = []
@@ -61,41 +61,63 @@ def recorded_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) 
     if facts.modality == Modality.ESKETAMINE_NASAL:
         minimum = rules.esketamine_min_observation_minutes
         if elapsed < minimum:
-            blockers.append(Blocker(
-                "observation_time",
-                f"Observed {int(elapsed)} of {minimum} minutes since the first device.",
-            ))
+            blockers.append(
+                Blocker(
+                    "observation_time",
+                    f"Observed {int(elapsed)} of {minimum} minutes since the first device.",
+                )
+            )
         bp_from = facts.dose_started_at + timedelta(
             minutes=rules.esketamine_bp_check_minutes - rules.check_tolerance_minutes
         )
         if not any(r.taken_at >= bp_from for r in readings):
-            blockers.append(Blocker(
-                "bp_check_missing",
-                f"The {rules.esketamine_bp_check_minutes}-minute blood pressure is not recorded.",
-            ))
+            blockers.append(
+                Blocker(
+                    "bp_check_missing",
+                    f"The {rules.esketamine_bp_check_minutes}-minute BP is not recorded.",
+                )
+            )
     elif facts.infusion_ended_at is None:
         blockers.append(Blocker("infusion_running", "The infusion end time is not recorded."))
     else:
         ready_at = facts.infusion_ended_at + timedelta(minutes=rules.iv_recovery_minutes)
         if now < ready_at:
             left = math.ceil((ready_at - now).total_seconds() / 60)
-            blockers.append(Blocker(
-                "recovery_time",
-                f"Recovery runs {rules.iv_recovery_minutes} minutes after the infusion; {left} to go.",
-            ))
+            blockers.append(
+                Blocker(
+                    "recovery_time",
+                    f"Recovery: {rules.iv_recovery_minutes} min after the infusion; {left} to go.",
+                )
+            )
     if not readings:
-        blockers.append(Blocker("no_post_dose_vitals", "No vitals have been recorded since the dose."))
+        blockers.append(
+            Blocker("no_post_dose_vitals", "No vitals have been recorded since the dose.")
+        )
         return blockers
     last = readings[-1]
-    if facts.baseline is not None and not back_to_baseline(last, facts.baseline, facts.age_years, rules):
-        blockers.append(Blocker(
-            "bp_not_returned",
-            f"Last BP {last.systolic}/{last.diastolic} is not within "
-            f"{rules.discharge_bp_within_percent} % of pre-dose "
-            f"{facts.baseline.systolic}/{facts.baseline.diastolic} nor under the hold line.",
-        ))
+    window = rules.predischarge_check_window_minutes
+    if now - last.taken_at > timedelta(minutes=window):
+        blockers.append(
+            Blocker(
+                "vitals_not_recent",
+                f"Take vitals again: the last reading is older than {window} minutes.",
+            )
+        )
+    if facts.baseline is not None and not back_to_baseline(
+        last, facts.baseline, facts.age_years, rules
+    ):
+        blockers.append(
+            Blocker(
+                "bp_not_returned",
+                f"Last BP {last.systolic}/{last.diastolic} is not within "
+                f"{rules.discharge_bp_within_percent} % of pre-dose "
+                f"{facts.baseline.systolic}/{facts.baseline.diastolic} nor under the hold line.",
+            )
+        )
     if last.spo2 < rules.low_spo2:
-        blockers.append(Blocker("spo2_low", f"Last SpO₂ {last.spo2} % is below {rules.low_spo2} %."))
+        blockers.append(
+            Blocker("spo2_low", f"Last SpO₂ {last.spo2} % is below {rules.low_spo2} %.")
+        )
     return blockers
 
 

@@ -70,10 +70,19 @@ def vitals_checks(
         bp_due = dose_started_at + timedelta(minutes=rules.esketamine_bp_check_minutes)
         leave_due = dose_started_at + timedelta(minutes=rules.esketamine_min_observation_minutes)
         window = timedelta(minutes=rules.predischarge_check_window_minutes)
-        checks.append(Check(f"{rules.esketamine_bp_check_minutes} min BP", bp_due,
-                            _first_at_or_after(after, bp_due - tolerance), tolerance))
-        checks.append(Check("Before discharge", leave_due,
-                            _first_at_or_after(after, leave_due - window), window))
+        checks.append(
+            Check(
+                f"{rules.esketamine_bp_check_minutes} min BP",
+                bp_due,
+                _first_at_or_after(after, bp_due - tolerance),
+                tolerance,
+            )
+        )
+        checks.append(
+            Check(
+                "Before discharge", leave_due, _first_at_or_after(after, leave_due - window), window
+            )
+        )
         return checks
     interval = timedelta(minutes=rules.iv_vitals_interval_minutes)
     due = dose_started_at + interval

@@ -27,7 +27,9 @@ PHQ9 = Instrument(
     3,
     ((0, "minimal"), (5, "mild"), (10, "moderate"), (15, "moderately severe"), (20, "severe")),
 )
-GAD7 = Instrument("gad7", "GAD-7", 7, 3, ((0, "minimal"), (5, "mild"), (10, "moderate"), (15, "severe")))
+GAD7 = Instrument(
+    "gad7", "GAD-7", 7, 3, ((0, "minimal"), (5, "mild"), (10, "moderate"), (15, "severe"))
+)
 MOAAS = Instrument(
     "moaas",
     "MOAA/S",

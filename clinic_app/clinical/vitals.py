@@ -78,7 +78,9 @@ def implausible_fields(
 
 def hold_line(age_years: int, rules: ClinicalRules) -> tuple[int, int]:
     """(systolic, diastolic) above which dosing is held for a patient of this age."""
-    systolic = rules.hold_systolic_older if age_years >= rules.older_age_years else rules.hold_systolic
+    systolic = (
+        rules.hold_systolic_older if age_years >= rules.older_age_years else rules.hold_systolic
+    )
     return systolic, rules.hold_diastolic
 
 
@@ -136,6 +138,7 @@ def back_to_baseline(
     if not above_hold_line(reading.systolic, reading.diastolic, age_years, rules):
         return True
     factor = rules.discharge_bp_within_percent / 100
-    return abs(reading.systolic - baseline.systolic) <= baseline.systolic * factor and abs(
-        reading.diastolic - baseline.diastolic
-    ) <= baseline.diastolic * factor
+    return (
+        abs(reading.systolic - baseline.systolic) <= baseline.systolic * factor
+        and abs(reading.diastolic - baseline.diastolic) <= baseline.diastolic * factor
+    )

@@ -7,8 +7,8 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.scores import INSTRUMENTS
-from clinic_app.extensions import db
 from clinic_app.database import created_at, in_values, intpk, user_fk
+from clinic_app.extensions import db
 
 if TYPE_CHECKING:
     from clinic_app.models.treatment import TreatmentSession
@@ -34,7 +34,9 @@ class Assessment(db.Model):
     recorded_by_id: Mapped[int] = user_fk()
     created_at: Mapped[created_at]
 
-    treatment_session: Mapped["TreatmentSession | None"] = relationship(back_populates="assessments")
+    treatment_session: Mapped["TreatmentSession | None"] = relationship(
+        back_populates="assessments"
+    )
 
     @property
     def label(self) -> str:

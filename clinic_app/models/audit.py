@@ -6,8 +6,8 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic_app.clock import utcnow
-from clinic_app.extensions import db
 from clinic_app.database import intpk, user_fk
+from clinic_app.extensions import db
 
 
 class AuditEvent(db.Model):

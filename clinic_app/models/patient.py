@@ -9,8 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import CoursePhase, Indication, Modality
 from clinic_app.clock import utcnow
-from clinic_app.extensions import db
 from clinic_app.database import created_at, in_values, intpk, user_fk
+from clinic_app.extensions import db
 
 if TYPE_CHECKING:
     from clinic_app.models.user import User
@@ -21,7 +21,9 @@ class Patient(db.Model):
 
     __tablename__ = "patients"
     __table_args__ = (
-        CheckConstraint("weight_kg IS NULL OR (weight_kg > 20 AND weight_kg < 350)", name="weight_plausible"),
+        CheckConstraint(
+            "weight_kg IS NULL OR (weight_kg > 20 AND weight_kg < 350)", name="weight_plausible"
+        ),
         CheckConstraint("failed_trials >= 0", name="failed_trials_non_negative"),
         CheckConstraint(in_values("sex", ("female", "male", "other")), name="sex_known"),
     )

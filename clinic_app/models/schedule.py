@@ -7,8 +7,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import AppointmentStatus, VisitKind
-from clinic_app.extensions import db
 from clinic_app.database import created_at, in_values, intpk, user_fk
+from clinic_app.extensions import db
 
 if TYPE_CHECKING:
     from clinic_app.models.patient import Patient, TreatmentCourse

@@ -7,8 +7,8 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic_app.clock import utcnow
-from clinic_app.extensions import db
 from clinic_app.database import user_fk
+from clinic_app.extensions import db
 
 
 class ClinicSetting(db.Model):

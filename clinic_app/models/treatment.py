@@ -7,9 +7,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, SEVERITIES, Modality, SessionStatus, VitalsPhase
-from clinic_app.extensions import db
+from clinic_app.clinical.codes import (
+    ADVERSE_EVENT_KINDS,
+    SEVERITIES,
+    Modality,
+    SessionStatus,
+    VitalsPhase,
+)
 from clinic_app.database import created_at, in_values, intpk, user_fk
+from clinic_app.extensions import db
 
 if TYPE_CHECKING:
     from clinic_app.models.assessment import Assessment
@@ -37,13 +43,21 @@ class TreatmentSession(db.Model):
             name="infusion_ends_after_start",
         ),
         CheckConstraint(
-            "discharged_at IS NULL OR (dose_started_at IS NOT NULL AND discharged_at > dose_started_at"
+            "discharged_at IS NULL OR (dose_started_at IS NOT NULL"
+            " AND discharged_at > dose_started_at"
             " AND discharged_with <> '')",
             name="discharge_after_dose_with_escort",
         ),
-        CheckConstraint("status = 'in_progress' OR discharged_at IS NOT NULL", name="closed_after_discharge"),
-        CheckConstraint("status NOT IN ('signed', 'cosigned') OR signed_at IS NOT NULL", name="signed_has_signature"),
-        CheckConstraint("status <> 'cosigned' OR cosigned_at IS NOT NULL", name="cosigned_has_cosignature"),
+        CheckConstraint(
+            "status = 'in_progress' OR discharged_at IS NOT NULL", name="closed_after_discharge"
+        ),
+        CheckConstraint(
+            "status NOT IN ('signed', 'cosigned') OR signed_at IS NOT NULL",
+            name="signed_has_signature",
+        ),
+        CheckConstraint(
+            "status <> 'cosigned' OR cosigned_at IS NOT NULL", name="cosigned_has_cosignature"
+        ),
     )
 
     id: Mapped[intpk]
@@ -53,7 +67,9 @@ class TreatmentSession(db.Model):
     modality: Mapped[str] = mapped_column(String(20))
     nurse_id: Mapped[int] = user_fk()
     psychiatrist_id: Mapped[int | None] = user_fk(nullable=True)
-    status: Mapped[str] = mapped_column(String(20), default=SessionStatus.IN_PROGRESS.value, index=True)
+    status: Mapped[str] = mapped_column(
+        String(20), default=SessionStatus.IN_PROGRESS.value, index=True
+    )
     started_at: Mapped[datetime] = mapped_column(index=True)
 
     # Pre-dose checklist, completed in one step.
@@ -135,10 +151,14 @@ class VitalsReading(db.Model):
     __table_args__ = (
         CheckConstraint(in_values("phase", VitalsPhase), name="phase_known"),
         CheckConstraint("systolic BETWEEN 50 AND 300", name="systolic_plausible"),
-        CheckConstraint("diastolic BETWEEN 20 AND 200 AND diastolic < systolic", name="diastolic_plausible"),
+        CheckConstraint(
+            "diastolic BETWEEN 20 AND 200 AND diastolic < systolic", name="diastolic_plausible"
+        ),
         CheckConstraint("heart_rate BETWEEN 20 AND 250", name="heart_rate_plausible"),
         CheckConstraint("spo2 BETWEEN 50 AND 100", name="spo2_plausible"),
-        CheckConstraint("resp_rate IS NULL OR resp_rate BETWEEN 4 AND 60", name="resp_rate_plausible"),
+        CheckConstraint(
+            "resp_rate IS NULL OR resp_rate BETWEEN 4 AND 60", name="resp_rate_plausible"
+        ),
     )
 
     id: Mapped[intpk]

@@ -7,8 +7,8 @@ from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic_app.clinical.codes import Role
-from clinic_app.extensions import db
 from clinic_app.database import created_at, in_values, intpk
+from clinic_app.extensions import db
 
 
 class User(UserMixin, db.Model):

@@ -14,7 +14,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
 from clinic_app.clinical.codes import CONTRAINDICATIONS, MEDICATION_CLASSES, Indication, Modality
-from clinic_app.forms import CheckboxListField, version_field
+from clinic_app.forms import CheckboxListField, choices, version_field
 
 
 class PatientForm(FlaskForm):
@@ -22,27 +22,42 @@ class PatientForm(FlaskForm):
     first_name = StringField("First name", validators=[DataRequired(), Length(max=80)])
     last_name = StringField("Last name", validators=[DataRequired(), Length(max=80)])
     date_of_birth = DateField("Date of birth", validators=[InputRequired()])
-    sex = SelectField("Sex", choices=[("female", "Female"), ("male", "Male"), ("other", "Other")])
+    sex = SelectField(
+        "Sex", choices=choices([("female", "Female"), ("male", "Male"), ("other", "Other")])
+    )
     phone = StringField("Phone", validators=[Optional(), Length(max=32)])
-    email = EmailField("Email", validators=[Optional(), Email(check_deliverability=False), Length(max=120)])
-    weight_kg = DecimalField("Weight (kg)", places=1,
-                             validators=[Optional(), NumberRange(min=30, max=250)])
-    allergies = TextAreaField("Allergies", validators=[Length(max=2000)],
-                              description="Write NKDA when there are none.")
+    email = EmailField(
+        "Email", validators=[Optional(), Email(check_deliverability=False), Length(max=120)]
+    )
+    weight_kg = DecimalField(
+        "Weight (kg)", places=1, validators=[Optional(), NumberRange(min=30, max=250)]
+    )
+    allergies = TextAreaField(
+        "Allergies", validators=[Length(max=2000)], description="Write NKDA when there are none."
+    )
     driver_name = StringField("Default driver / escort", validators=[Length(max=120)])
     driver_phone = StringField("Driver phone", validators=[Length(max=32)])
     driver_relationship = StringField("Relationship", validators=[Length(max=40)])
     consent_date = DateField("Consent signed on", validators=[Optional()])
     contraindications = CheckboxListField(
-        "Contraindication screen", choices=list(CONTRAINDICATIONS.items()),
-        description="Tick every item the screen found; leave all clear when none.")
-    failed_trials = IntegerField("Failed antidepressant trials", default=0,
-                                 validators=[InputRequired(), NumberRange(min=0, max=30)],
-                                 description="Two or more: treatment-resistant.")
-    medication_classes = CheckboxListField("Concomitant medication classes",
-                                           choices=list(MEDICATION_CLASSES.items()))
-    rems_enrolled_on = DateField("Esketamine REMS enrollment date", validators=[Optional()],
-                                 description="Required before the first esketamine dose.")
+        "Contraindication screen",
+        choices=choices(list(CONTRAINDICATIONS.items())),
+        description="Tick every item the screen found; leave all clear when none.",
+    )
+    failed_trials = IntegerField(
+        "Failed antidepressant trials",
+        default=0,
+        validators=[InputRequired(), NumberRange(min=0, max=30)],
+        description="Two or more: treatment-resistant.",
+    )
+    medication_classes = CheckboxListField(
+        "Concomitant medication classes", choices=choices(list(MEDICATION_CLASSES.items()))
+    )
+    rems_enrolled_on = DateField(
+        "Esketamine REMS enrollment date",
+        validators=[Optional()],
+        description="Required before the first esketamine dose.",
+    )
     version_id = version_field()
 
     def validate_date_of_birth(self, field):
@@ -56,13 +71,24 @@ class PatientForm(FlaskForm):
 
 
 class CourseForm(FlaskForm):
-    modality = RadioField("Modality", choices=[(m.value, m.label) for m in Modality],
-                          validators=[InputRequired()])
-    indication = SelectField("Indication", choices=[(i.value, i.label) for i in Indication])
-    iv_mg_per_kg = DecimalField("IV dose (mg/kg)", places=2, default=0.5,
-                                validators=[Optional(), NumberRange(min=0.1, max=2)])
-    iv_minutes = IntegerField("IV infusion minutes", default=40,
-                              validators=[Optional(), NumberRange(min=20, max=120)])
-    esketamine_dose_mg = SelectField("Esketamine dose", choices=[("56", "56 mg"), ("84", "84 mg")],
-                                     default="56")
+    modality = RadioField(
+        "Modality",
+        choices=choices([(m.value, m.label) for m in Modality]),
+        validators=[InputRequired()],
+    )
+    indication = SelectField(
+        "Indication", choices=choices([(i.value, i.label) for i in Indication])
+    )
+    iv_mg_per_kg = DecimalField(
+        "IV dose (mg/kg)",
+        places=2,
+        default=0.5,
+        validators=[Optional(), NumberRange(min=0.1, max=2)],
+    )
+    iv_minutes = IntegerField(
+        "IV infusion minutes", default=40, validators=[Optional(), NumberRange(min=20, max=120)]
+    )
+    esketamine_dose_mg = SelectField(
+        "Esketamine dose", choices=choices([("56", "56 mg"), ("84", "84 mg")]), default="56"
+    )
     started_on = DateField("Starts on", validators=[InputRequired()])

@@ -13,9 +13,23 @@ from clinic_app.extensions import db
 from clinic_app.models import Patient, TreatmentCourse, User
 
 PATIENT_FIELDS = (
-    "mrn", "first_name", "last_name", "date_of_birth", "sex", "phone", "email", "weight_kg",
-    "allergies", "driver_name", "driver_phone", "driver_relationship", "consent_date",
-    "contraindications", "failed_trials", "medication_classes", "rems_enrolled_on",
+    "mrn",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "sex",
+    "phone",
+    "email",
+    "weight_kg",
+    "allergies",
+    "driver_name",
+    "driver_phone",
+    "driver_relationship",
+    "consent_date",
+    "contraindications",
+    "failed_trials",
+    "medication_classes",
+    "rems_enrolled_on",
 )
 
 
@@ -62,11 +76,13 @@ def search_patients(text: str, limit: int = 50) -> list[Patient]:
     text = text.strip()
     if text:
         pattern = f"{text.lower()}%"
-        query = query.where(or_(
-            func.lower(Patient.last_name).like(pattern),
-            func.lower(Patient.first_name).like(pattern),
-            func.lower(Patient.mrn).like(pattern),
-        ))
+        query = query.where(
+            or_(
+                func.lower(Patient.last_name).like(pattern),
+                func.lower(Patient.first_name).like(pattern),
+                func.lower(Patient.mrn).like(pattern),
+            )
+        )
     return list(db.session.scalars(query))
 
 
@@ -76,8 +92,9 @@ def open_course(actor: User, patient: Patient, data: dict[str, Any]) -> Treatmen
     modality = Modality(data["modality"])
     active = [c for c in patient.courses if c.is_active and c.modality == modality]
     if active:
-        raise RuleViolation(f"{patient.full_name} already has an active {modality.label} course.",
-                            "modality")
+        raise RuleViolation(
+            f"{patient.full_name} already has an active {modality.label} course.", "modality"
+        )
     course = TreatmentCourse(
         patient_id=patient.id,
         modality=modality.value,

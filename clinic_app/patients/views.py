@@ -6,13 +6,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from clinic_app import audit
-from clinic_app.auth.permissions import CLINICAL, DEMOGRAPHICS_EDIT, DEMOGRAPHICS_VIEW, role_required
+from clinic_app.auth.permissions import (
+    CLINICAL,
+    DEMOGRAPHICS_EDIT,
+    DEMOGRAPHICS_VIEW,
+    role_required,
+)
 from clinic_app.clinical.codes import Role
 from clinic_app.errors import RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.models import Patient, TreatmentCourse, TreatmentSession
 from clinic_app.patients.forms import CourseForm, PatientForm
-from clinic_app.patients.services import create_patient, open_course, search_patients, update_patient
+from clinic_app.patients.services import (
+    create_patient,
+    open_course,
+    search_patients,
+    update_patient,
+)
 from clinic_app.settings import clinic_today
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
@@ -20,7 +30,8 @@ bp = Blueprint("patients", __name__, url_prefix="/patients")
 
 def _load(patient_id: int) -> Patient:
     patient = db.session.scalar(
-        select(Patient).where(Patient.id == patient_id)
+        select(Patient)
+        .where(Patient.id == patient_id)
         .options(selectinload(Patient.courses).selectinload(TreatmentCourse.prescriber))
     )
     if patient is None:
@@ -29,7 +40,11 @@ def _load(patient_id: int) -> Patient:
 
 
 def _form_data(form) -> dict:
-    return {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "version_id")}
+    return {
+        name: field.data
+        for name, field in form._fields.items()
+        if name not in ("csrf_token", "version_id")
+    }
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -54,7 +69,9 @@ def new():
             db.session.commit()
             flash("Patient registered.", "success")
             return redirect(url_for("patients.detail", patient_id=patient.id))
-    return render_template("patients/form.html", form=form, patient=None), 400 if form.errors else 200
+    return render_template(
+        "patients/form.html", form=form, patient=None
+    ), 400 if form.errors else 200
 
 
 @bp.get("/<int:patient_id>")
@@ -64,15 +81,23 @@ def detail(patient_id: int):
     patient = _load(patient_id)
     sessions = []
     if current_user.role in CLINICAL:
-        sessions = list(db.session.scalars(
-            select(TreatmentSession).where(TreatmentSession.patient_id == patient.id)
-            .order_by(TreatmentSession.started_at.desc()).limit(20)
-            .options(selectinload(TreatmentSession.nurse))
-        ))
+        sessions = list(
+            db.session.scalars(
+                select(TreatmentSession)
+                .where(TreatmentSession.patient_id == patient.id)
+                .order_by(TreatmentSession.started_at.desc())
+                .limit(20)
+                .options(selectinload(TreatmentSession.nurse))
+            )
+        )
     audit.record(current_user, "patient.view", patient, patient_id=patient.id)
     db.session.commit()
-    return render_template("patients/detail.html", patient=patient, sessions=sessions,
-                           age=patient.age_on(clinic_today()))
+    return render_template(
+        "patients/detail.html",
+        patient=patient,
+        sessions=sessions,
+        age=patient.age_on(clinic_today()),
+    )
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
@@ -86,8 +111,11 @@ def edit(patient_id: int):
             update_patient(current_user, patient, _form_data(form), int(form.version_id.data))
         except StaleRecord:
             # Keep what this user typed; saving again now knowingly replaces the other change.
-            flash("Someone else saved this record while you were editing. Check the fields "
-                  "and save again to keep your version.", "warning")
+            flash(
+                "Someone else saved this record while you were editing. Check the fields "
+                "and save again to keep your version.",
+                "warning",
+            )
             form.version_id.data = str(patient.version_id)
             status = 409
         except RuleViolation as error:

@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, SEVERITIES
 from clinic_app.clinical.vitals import LIMITS
-from clinic_app.forms import version_field
+from clinic_app.forms import choices, version_field
 from clinic_app.settings import clinic_today, local_to_utc
 
 NOW_HINT = "Leave blank for now; earlier today is fine."
@@ -32,9 +32,11 @@ def charted_time(field: TimeField) -> datetime | None:
 
 def _vital(label: str, name: str, required: bool = True) -> IntegerField:
     low, high = LIMITS[name]
-    return IntegerField(label, validators=[InputRequired() if required else Optional(),
-                                           NumberRange(min=low, max=high)],
-                        render_kw={"inputmode": "numeric", "min": low, "max": high})
+    return IntegerField(
+        label,
+        validators=[InputRequired() if required else Optional(), NumberRange(min=low, max=high)],
+        render_kw={"inputmode": "numeric", "min": low, "max": high},
+    )
 
 
 class StartSessionForm(FlaskForm):
@@ -47,9 +49,13 @@ class PredoseForm(FlaskForm):
     identity_confirmed = BooleanField("Identity confirmed with two identifiers")
     consent_confirmed = BooleanField("Signed consent on file")
     fasting_confirmed = BooleanField("Fasting per protocol")
-    pregnancy_status = RadioField("Pregnancy", choices=[("not_pregnant", "Not pregnant (test or report)"),
-                                                        ("pregnant", "Pregnant")],
-                                  validators=[Optional()])
+    pregnancy_status = RadioField(
+        "Pregnancy",
+        choices=choices(
+            [("not_pregnant", "Not pregnant (test or report)"), ("pregnant", "Pregnant")]
+        ),
+        validators=[Optional()],
+    )
     medications_reviewed = BooleanField("Today's medications reviewed")
     rems_confirmed = BooleanField("Esketamine REMS enrollment confirmed")
     driver_name = StringField("Driver name", validators=[Length(max=120)])
@@ -68,37 +74,66 @@ class VitalsForm(FlaskForm):
 
 
 class OverrideForm(FlaskForm):
-    reason = TextAreaField("Reason to dose despite the hold", validators=[DataRequired(), Length(max=1000)])
+    reason = TextAreaField(
+        "Reason to dose despite the hold", validators=[DataRequired(), Length(max=1000)]
+    )
 
 
 class DoseForm(FlaskForm):
-    weight_kg = DecimalField("Weight today (kg)", places=1, validators=[Optional(), NumberRange(min=30, max=250)])
-    dose_mg = SelectField("Dose", choices=[("56", "56 mg (2 devices)"), ("84", "84 mg (3 devices)")],
-                          validators=[Optional()])
+    weight_kg = DecimalField(
+        "Weight today (kg)", places=1, validators=[Optional(), NumberRange(min=30, max=250)]
+    )
+    dose_mg = SelectField(
+        "Dose",
+        choices=choices([("56", "56 mg (2 devices)"), ("84", "84 mg (3 devices)")]),
+        validators=[Optional()],
+    )
     lot_number = StringField("Lot number", validators=[DataRequired(), Length(max=40)])
-    dose_started_at = TimeField("Dose started at", validators=[Optional()],
-                                description="First device or infusion start. " + NOW_HINT)
+    dose_started_at = TimeField(
+        "Dose started at",
+        validators=[Optional()],
+        description="First device or infusion start. " + NOW_HINT,
+    )
     version_id = version_field()
 
 
 class InfusionEndForm(FlaskForm):
-    infusion_ended_at = TimeField("Infusion ended at", validators=[Optional()], description=NOW_HINT)
+    infusion_ended_at = TimeField(
+        "Infusion ended at", validators=[Optional()], description=NOW_HINT
+    )
     version_id = version_field()
 
 
 class SedationForm(FlaskForm):
-    score = SelectField("MOAA/S", coerce=int, choices=[
-        (5, "5 — responds readily to name"), (4, "4 — lethargic response to name"),
-        (3, "3 — only to loud or repeated name"), (2, "2 — only to prodding or shaking"),
-        (1, "1 — only to painful trapezius squeeze"), (0, "0 — no response to painful squeeze")])
+    score = SelectField(
+        "MOAA/S",
+        coerce=int,
+        choices=choices(
+            [
+                (5, "5 — responds readily to name"),
+                (4, "4 — lethargic response to name"),
+                (3, "3 — only to loud or repeated name"),
+                (2, "2 — only to prodding or shaking"),
+                (1, "1 — only to painful trapezius squeeze"),
+                (0, "0 — no response to painful squeeze"),
+            ]
+        ),
+    )
     administered_at = TimeField("Assessed at", validators=[Optional()], description=NOW_HINT)
 
 
 # CADSS-6 keeps items 1, 2, 6, 7, 15 and 22 of the full CADSS; the rater reads them from the
 # clinic's licensed form, so the app shows item numbers rather than paraphrased wording.
 CADSS6_ITEMS = tuple(f"CADSS item {n}" for n in (1, 2, 6, 7, 15, 22))
-CADSS_CHOICES = [(0, "0 Not at all"), (1, "1 Slightly"), (2, "2 Moderately"), (3, "3 Considerably"),
-                 (4, "4 Extremely")]
+CADSS_CHOICES = choices(
+    [
+        (0, "0 Not at all"),
+        (1, "1 Slightly"),
+        (2, "2 Moderately"),
+        (3, "3 Considerably"),
+        (4, "4 Extremely"),
+    ]
+)
 
 
 class DissociationForm(FlaskForm):
@@ -115,8 +150,8 @@ class DissociationForm(FlaskForm):
 
 
 class AdverseEventForm(FlaskForm):
-    kind = SelectField("Event", choices=list(ADVERSE_EVENT_KINDS.items()))
-    severity = SelectField("Severity", choices=[(s, s.capitalize()) for s in SEVERITIES])
+    kind = SelectField("Event", choices=choices(list(ADVERSE_EVENT_KINDS.items())))
+    severity = SelectField("Severity", choices=choices([(s, s.capitalize()) for s in SEVERITIES]))
     onset_at = TimeField("Onset", validators=[Optional()], description=NOW_HINT)
     intervention = TextAreaField("Intervention", validators=[Length(max=2000)])
     resolved = BooleanField("Resolved")
@@ -132,8 +167,9 @@ class DischargeForm(FlaskForm):
 
 
 class SignForm(FlaskForm):
-    password = PasswordField("Your password", validators=[DataRequired()],
-                             render_kw={"autocomplete": "current-password"})
+    password = PasswordField(
+        "Your password", validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+    )
 
 
 class AddendumForm(FlaskForm):

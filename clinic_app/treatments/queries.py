@@ -23,7 +23,6 @@ from clinic_app.settings import clinic_today, day_bounds_utc
 from clinic_app.treatments.summary import SessionSummary, summarize
 
 
-
 @dataclass
 class BoardRow:
     patient: Patient
@@ -56,19 +55,29 @@ def today_board(now: datetime, rules: ClinicalRules) -> list[BoardRow]:
     start, end = day_bounds_utc(today)
     appointments = db.session.scalars(
         select(Appointment)
-        .where(Appointment.starts_at.between(start, end),
-               Appointment.status.not_in([AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW]))
+        .where(
+            Appointment.starts_at.between(start, end),
+            Appointment.status.not_in([AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW]),
+        )
         .options(
-            joinedload(Appointment.patient), joinedload(Appointment.course), joinedload(Appointment.chair),
+            joinedload(Appointment.patient),
+            joinedload(Appointment.course),
+            joinedload(Appointment.chair),
             selectinload(Appointment.treatment_session).options(*_session_options()),
         )
         .order_by(Appointment.starts_at)
     ).all()
     walk_ins = db.session.scalars(
         select(TreatmentSession)
-        .where(TreatmentSession.started_at.between(start, end), TreatmentSession.appointment_id.is_(None))
-        .options(joinedload(TreatmentSession.patient), joinedload(TreatmentSession.course),
-                 *_session_options())
+        .where(
+            TreatmentSession.started_at.between(start, end),
+            TreatmentSession.appointment_id.is_(None),
+        )
+        .options(
+            joinedload(TreatmentSession.patient),
+            joinedload(TreatmentSession.course),
+            *_session_options(),
+        )
     ).all()
     rows = [BoardRow(a.patient, a.course, a, a.treatment_session, None) for a in appointments]
     rows += [BoardRow(t.patient, t.course, None, t, None) for t in walk_ins]
@@ -82,7 +91,9 @@ def today_board(now: datetime, rules: ClinicalRules) -> list[BoardRow]:
 def load_session(session_id: int) -> TreatmentSession | None:
     """A session with everything its page shows."""
     return db.session.scalar(
-        select(TreatmentSession).where(TreatmentSession.id == session_id).options(
+        select(TreatmentSession)
+        .where(TreatmentSession.id == session_id)
+        .options(
             joinedload(TreatmentSession.patient),
             joinedload(TreatmentSession.course),
             joinedload(TreatmentSession.appointment),
@@ -104,8 +115,10 @@ def active_courses(patient_ids: list[int]) -> dict[int, list[TreatmentCourse]]:
     if not patient_ids:
         return courses
     for course in db.session.scalars(
-        select(TreatmentCourse).where(TreatmentCourse.patient_id.in_(patient_ids),
-                                      TreatmentCourse.phase.in_(["induction", "maintenance"]))
+        select(TreatmentCourse).where(
+            TreatmentCourse.patient_id.in_(patient_ids),
+            TreatmentCourse.phase.in_(["induction", "maintenance"]),
+        )
     ):
         courses.setdefault(course.patient_id, []).append(course)
     return courses

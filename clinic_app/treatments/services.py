@@ -21,7 +21,12 @@ from clinic_app.clinical.codes import (
     VitalsPhase,
 )
 from clinic_app.clinical.discharge import Attestation, Blocker, attestation_blockers
-from clinic_app.clinical.dosing import DoseError, esketamine_devices, esketamine_dose_problem, iv_dose
+from clinic_app.clinical.dosing import (
+    DoseError,
+    esketamine_devices,
+    esketamine_dose_problem,
+    iv_dose,
+)
 from clinic_app.clinical.scores import INSTRUMENTS, ScoreError, score
 from clinic_app.clinical.vitals import Alert, implausible_fields
 from clinic_app.clock import utcnow
@@ -78,7 +83,9 @@ def pregnancy_relevant(patient: Patient) -> bool:
     return patient.sex != "male" and _patient_age(patient) in PREGNANCY_RELEVANT_AGES
 
 
-def _checked_time(value: datetime | None, field: str, not_before: datetime | None = None) -> datetime:
+def _checked_time(
+    value: datetime | None, field: str, not_before: datetime | None = None
+) -> datetime:
     """A charted time: now when blank; earlier today is fine, the future is not."""
     now = utcnow()
     if value is None:
@@ -101,22 +108,30 @@ def start_session(
         raise RuleViolation("The patient has no active course for this treatment.")
     if appointment is not None and (
         appointment.patient_id != patient.id
-        or appointment.status in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW,
-                                  AppointmentStatus.COMPLETED)
+        or appointment.status
+        in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW, AppointmentStatus.COMPLETED)
         or appointment.treatment_session is not None
     ):
         raise RuleViolation("This appointment cannot be started.")
     start, end = day_bounds_utc(clinic_today())
     already = db.session.scalar(
-        select(func.count()).select_from(TreatmentSession).where(
+        select(func.count())
+        .select_from(TreatmentSession)
+        .where(
             TreatmentSession.patient_id == patient.id,
             TreatmentSession.started_at.between(start, end),
         )
     )
     if already:
         raise RuleViolation("This patient already has a session today; never two doses in one day.")
-    driver_name = appointment.driver_name if appointment and appointment.driver_name else patient.driver_name
-    driver_phone = appointment.driver_phone if appointment and appointment.driver_phone else patient.driver_phone
+    driver_name = (
+        appointment.driver_name if appointment and appointment.driver_name else patient.driver_name
+    )
+    driver_phone = (
+        appointment.driver_phone
+        if appointment and appointment.driver_phone
+        else patient.driver_phone
+    )
     treatment = TreatmentSession(
         appointment_id=appointment.id if appointment else None,
         patient_id=patient.id,
@@ -137,7 +152,9 @@ def start_session(
     return treatment
 
 
-def record_predose(actor: User, treatment: TreatmentSession, data: dict[str, Any], version_id: int) -> None:
+def record_predose(
+    actor: User, treatment: TreatmentSession, data: dict[str, Any], version_id: int
+) -> None:
     """Save the pre-dose checklist. Raises FieldErrors listing every unmet item (hard stops)."""
     require_role(actor, *CLINICAL)
     _require_open(treatment, version_id)
@@ -164,7 +181,9 @@ def record_predose(actor: User, treatment: TreatmentSession, data: dict[str, Any
             errors["pregnancy_status"] = "Pregnancy is a contraindication; do not dose."
     if treatment.modality == Modality.ESKETAMINE_NASAL:
         if not patient.rems_enrolled:
-            errors["rems_confirmed"] = "Not enrolled in the esketamine REMS: no dose until enrolled."
+            errors["rems_confirmed"] = (
+                "Not enrolled in the esketamine REMS: no dose until enrolled."
+            )
         elif not data.get("rems_confirmed"):
             errors["rems_confirmed"] = "Confirm REMS enrollment."
     if not (data.get("driver_name") or "").strip():
@@ -173,10 +192,18 @@ def record_predose(actor: User, treatment: TreatmentSession, data: dict[str, Any
         errors["driver_phone"] = "Give the driver's phone."
     if errors:
         raise FieldErrors(errors)
-    for field in ("identity_confirmed", "consent_confirmed", "fasting_confirmed", "medications_reviewed",
-                  "rems_confirmed", "driver_confirmed"):
+    for field in (
+        "identity_confirmed",
+        "consent_confirmed",
+        "fasting_confirmed",
+        "medications_reviewed",
+        "rems_confirmed",
+        "driver_confirmed",
+    ):
         setattr(treatment, field, bool(data.get(field)))
-    treatment.pregnancy_status = data.get("pregnancy_status") if pregnancy_relevant(patient) else "not_applicable"
+    treatment.pregnancy_status = (
+        data.get("pregnancy_status") if pregnancy_relevant(patient) else "not_applicable"
+    )
     treatment.driver_name = data["driver_name"].strip()
     treatment.driver_phone = data["driver_phone"].strip()
     treatment.predose_checked_at = utcnow()
@@ -184,8 +211,10 @@ def record_predose(actor: User, treatment: TreatmentSession, data: dict[str, Any
     audit.record(actor, "session.predose", treatment, patient_id=treatment.patient_id)
 
 
-def add_vitals(actor: User, treatment: TreatmentSession, data: dict[str, Any]) -> tuple[VitalsReading, list[Alert]]:
-    """Record a reading; impossible values are refused, alarming ones accepted and returned as alerts."""
+def add_vitals(
+    actor: User, treatment: TreatmentSession, data: dict[str, Any]
+) -> tuple[VitalsReading, list[Alert]]:
+    """Record a reading: impossible values refused, alarming ones accepted and returned."""
     require_role(actor, *CLINICAL)
     _require_open(treatment)
     values = {k: data.get(k) for k in ("systolic", "diastolic", "heart_rate", "spo2", "resp_rate")}
@@ -207,8 +236,13 @@ def add_vitals(actor: User, treatment: TreatmentSession, data: dict[str, Any]) -
     db.session.flush()
     summary = summarize(treatment, _patient_age(treatment.patient), utcnow(), clinical_rules())
     alerts = summary.alerts.get(reading.id, [])
-    audit.record(actor, "vitals.add", reading, patient_id=treatment.patient_id,
-                 alerts=[a.code for a in alerts])
+    audit.record(
+        actor,
+        "vitals.add",
+        reading,
+        patient_id=treatment.patient_id,
+        alerts=[a.code for a in alerts],
+    )
     return reading, alerts
 
 
@@ -221,26 +255,34 @@ def override_hold(actor: User, treatment: TreatmentSession, reason: str) -> Over
     summary = summarize(treatment, _patient_age(treatment.patient), utcnow(), clinical_rules())
     if not summary.hold_active:
         raise RuleViolation("There is no blood-pressure hold to override.")
-    override = Override(rule="predose_bp_hold", reason=reason.strip(), decided_by_id=actor.id,
-                        decided_at=utcnow())
+    override = Override(
+        rule="predose_bp_hold", reason=reason.strip(), decided_by_id=actor.id, decided_at=utcnow()
+    )
     treatment.overrides.append(override)
     db.session.flush()
-    audit.record(actor, "session.override", override, patient_id=treatment.patient_id, rule=override.rule)
+    audit.record(
+        actor, "session.override", override, patient_id=treatment.patient_id, rule=override.rule
+    )
     return override
 
 
 def earlier_esketamine_doses(treatment: TreatmentSession) -> list[int]:
     """Doses given in earlier sessions of the same course."""
-    return [int(d) for d in db.session.scalars(
-        select(TreatmentSession.dose_mg).where(
-            TreatmentSession.course_id == treatment.course_id,
-            TreatmentSession.id != treatment.id,
-            TreatmentSession.dose_mg.is_not(None),
+    return [
+        int(d)
+        for d in db.session.scalars(
+            select(TreatmentSession.dose_mg).where(
+                TreatmentSession.course_id == treatment.course_id,
+                TreatmentSession.id != treatment.id,
+                TreatmentSession.dose_mg.is_not(None),
+            )
         )
-    )]
+    ]
 
 
-def record_dose(actor: User, treatment: TreatmentSession, data: dict[str, Any], version_id: int) -> None:
+def record_dose(
+    actor: User, treatment: TreatmentSession, data: dict[str, Any], version_id: int
+) -> None:
     """Record the dose and its start. Refused before the checklist and pre-dose vitals, while a
     BP hold stands without an override, or when the dose breaks the course's rules."""
     require_role(actor, *CLINICAL)
@@ -253,14 +295,17 @@ def record_dose(actor: User, treatment: TreatmentSession, data: dict[str, Any], 
     if summary.baseline is None:
         raise RuleViolation("Record pre-dose vitals first.")
     if summary.hold_active and not summary.hold_overridden:
+        base = summary.baseline
         raise RuleViolation(
-            f"Pre-dose BP {summary.baseline.systolic}/{summary.baseline.diastolic} is over the hold line "
-            f"{summary.hold[0]}/{summary.hold[1]}: recheck, or the psychiatrist records an override.")
+            f"Pre-dose BP {base.systolic}/{base.diastolic} is over the hold line "
+            f"{summary.hold[0]}/{summary.hold[1]}: recheck, or a psychiatrist records an override."
+        )
     lot = (data.get("lot_number") or "").strip()
     if not lot:
         raise RuleViolation("Record the lot number.", "lot_number")
-    started = _checked_time(data.get("dose_started_at"), "dose_started_at",
-                            not_before=summary.baseline.taken_at)
+    started = _checked_time(
+        data.get("dose_started_at"), "dose_started_at", not_before=summary.baseline.taken_at
+    )
     course = treatment.course
     if treatment.modality == Modality.IV_KETAMINE:
         weight = data.get("weight_kg")
@@ -276,8 +321,12 @@ def record_dose(actor: User, treatment: TreatmentSession, data: dict[str, Any], 
         treatment.planned_minutes = dose.minutes
     else:
         dose_mg = int(data.get("dose_mg") or 0)
-        problem = esketamine_dose_problem(dose_mg, course.esketamine_dose_mg, course.indication,
-                                          earlier_esketamine_doses(treatment))
+        problem = esketamine_dose_problem(
+            dose_mg,
+            course.esketamine_dose_mg,
+            course.indication,
+            earlier_esketamine_doses(treatment),
+        )
         if problem:
             raise RuleViolation(problem, "dose_mg")
         treatment.dose_mg = Decimal(dose_mg)
@@ -288,7 +337,9 @@ def record_dose(actor: User, treatment: TreatmentSession, data: dict[str, Any], 
     audit.record(actor, "session.dose", treatment, patient_id=treatment.patient_id)
 
 
-def end_infusion(actor: User, treatment: TreatmentSession, ended_at: datetime | None, version_id: int) -> None:
+def end_infusion(
+    actor: User, treatment: TreatmentSession, ended_at: datetime | None, version_id: int
+) -> None:
     """Record the infusion end (IV only), not before its start."""
     require_role(actor, *CLINICAL)
     _require_open(treatment, version_id)
@@ -306,8 +357,13 @@ def end_infusion(actor: User, treatment: TreatmentSession, ended_at: datetime | 
     audit.record(actor, "session.infusion_end", treatment, patient_id=treatment.patient_id)
 
 
-def add_assessment(actor: User, treatment: TreatmentSession, instrument: str, items: list[int],
-                   administered_at: datetime | None = None) -> Assessment:
+def add_assessment(
+    actor: User,
+    treatment: TreatmentSession,
+    instrument: str,
+    items: list[int],
+    administered_at: datetime | None = None,
+) -> Assessment:
     """Score and store a scale given during the session (MOAA/S, CADSS-6, PHQ-9, GAD-7)."""
     require_role(actor, *CLINICAL)
     _require_open(treatment)
@@ -318,17 +374,25 @@ def add_assessment(actor: User, treatment: TreatmentSession, instrument: str, it
     except ScoreError as error:
         raise RuleViolation(str(error), "items") from error
     assessment = Assessment(
-        patient_id=treatment.patient_id, instrument=instrument, items=items,
-        total=total, band=band, administered_at=_checked_time(administered_at, "administered_at"),
+        patient_id=treatment.patient_id,
+        instrument=instrument,
+        items=items,
+        total=total,
+        band=band,
+        administered_at=_checked_time(administered_at, "administered_at"),
         recorded_by_id=actor.id,
     )
     treatment.assessments.append(assessment)
     db.session.flush()
-    audit.record(actor, "assessment.add", assessment, patient_id=treatment.patient_id, instrument=instrument)
+    audit.record(
+        actor, "assessment.add", assessment, patient_id=treatment.patient_id, instrument=instrument
+    )
     return assessment
 
 
-def add_adverse_event(actor: User, treatment: TreatmentSession, data: dict[str, Any]) -> AdverseEvent:
+def add_adverse_event(
+    actor: User, treatment: TreatmentSession, data: dict[str, Any]
+) -> AdverseEvent:
     """Record an adverse event; a severe one counts as serious."""
     require_role(actor, *CLINICAL)
     _require_open(treatment)
@@ -343,12 +407,20 @@ def add_adverse_event(actor: User, treatment: TreatmentSession, data: dict[str, 
     )
     treatment.adverse_events.append(event)
     db.session.flush()
-    audit.record(actor, "adverse_event.add", event, patient_id=treatment.patient_id, kind=event.kind,
-                 serious=event.serious)
+    audit.record(
+        actor,
+        "adverse_event.add",
+        event,
+        patient_id=treatment.patient_id,
+        kind=event.kind,
+        serious=event.serious,
+    )
     return event
 
 
-def discharge(actor: User, treatment: TreatmentSession, attestation: Attestation, version_id: int) -> None:
+def discharge(
+    actor: User, treatment: TreatmentSession, attestation: Attestation, version_id: int
+) -> None:
     """Discharge the patient. Raises DischargeBlocked with every blocker that still stands."""
     require_role(actor, *CLINICAL)
     _require_open(treatment, version_id)
@@ -369,22 +441,54 @@ def discharge(actor: User, treatment: TreatmentSession, attestation: Attestation
 
 def content_hash(treatment: TreatmentSession) -> str:
     """SHA-256 over the charted content a signature attests to."""
+
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
 
     content = {
-        "session": {k: str(getattr(treatment, k)) for k in (
-            "id", "patient_id", "course_id", "modality", "nurse_id", "weight_kg", "dose_mg",
-            "dose_mg_per_kg", "devices_used", "lot_number", "identity_confirmed", "consent_confirmed",
-            "fasting_confirmed", "pregnancy_status", "medications_reviewed", "rems_confirmed",
-            "driver_name", "driver_phone", "discharged_with")},
-        "times": [iso(treatment.dose_started_at), iso(treatment.infusion_ended_at), iso(treatment.discharged_at)],
-        "vitals": [[iso(r.taken_at), r.systolic, r.diastolic, r.heart_rate, r.spo2, r.resp_rate]
-                   for r in treatment.vitals],
-        "assessments": [[a.instrument, a.items, iso(a.administered_at)] for a in treatment.assessments],
-        "adverse_events": [[e.kind, e.severity, iso(e.onset_at), e.intervention, e.resolved, e.serious]
-                           for e in treatment.adverse_events],
-        "overrides": [[o.rule, o.reason, o.decided_by_id, iso(o.decided_at)] for o in treatment.overrides],
+        "session": {
+            k: str(getattr(treatment, k))
+            for k in (
+                "id",
+                "patient_id",
+                "course_id",
+                "modality",
+                "nurse_id",
+                "weight_kg",
+                "dose_mg",
+                "dose_mg_per_kg",
+                "devices_used",
+                "lot_number",
+                "identity_confirmed",
+                "consent_confirmed",
+                "fasting_confirmed",
+                "pregnancy_status",
+                "medications_reviewed",
+                "rems_confirmed",
+                "driver_name",
+                "driver_phone",
+                "discharged_with",
+            )
+        },
+        "times": [
+            iso(treatment.dose_started_at),
+            iso(treatment.infusion_ended_at),
+            iso(treatment.discharged_at),
+        ],
+        "vitals": [
+            [iso(r.taken_at), r.systolic, r.diastolic, r.heart_rate, r.spo2, r.resp_rate]
+            for r in treatment.vitals
+        ],
+        "assessments": [
+            [a.instrument, a.items, iso(a.administered_at)] for a in treatment.assessments
+        ],
+        "adverse_events": [
+            [e.kind, e.severity, iso(e.onset_at), e.intervention, e.resolved, e.serious]
+            for e in treatment.adverse_events
+        ],
+        "overrides": [
+            [o.rule, o.reason, o.decided_by_id, iso(o.decided_at)] for o in treatment.overrides
+        ],
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
@@ -395,8 +499,14 @@ def sign(actor: User, treatment: TreatmentSession, password: str) -> None:
     if treatment.status != SessionStatus.DISCHARGED:
         raise RuleViolation("Only a discharged, unsigned session can be signed.")
     if not confirm_password(actor, password):
-        audit.record(actor, "session.sign", treatment, patient_id=treatment.patient_id,
-                     outcome="failure", reason="bad_password")
+        audit.record(
+            actor,
+            "session.sign",
+            treatment,
+            patient_id=treatment.patient_id,
+            outcome="failure",
+            reason="bad_password",
+        )
         raise RuleViolation("The password is not correct.", "password")
     treatment.signed_by_id = actor.id
     treatment.signed_at = utcnow()

@@ -19,8 +19,10 @@ from clinic_app.treatments.summary import summarize
 
 bp = Blueprint("treatments", __name__)
 
-STALE_MESSAGE = ("Someone else saved this session since you opened it. The page now shows their "
-                 "changes; check them and enter yours again.")
+STALE_MESSAGE = (
+    "Someone else saved this session since you opened it. The page now shows their "
+    "changes; check them and enter yours again."
+)
 
 
 @bp.get("/today")
@@ -28,7 +30,9 @@ STALE_MESSAGE = ("Someone else saved this session since you opened it. The page 
 def today():
     """Everyone expected or in a chair today, with status and the next vitals check."""
     rows = today_board(utcnow(), clinical_rules())
-    return render_template("treatments/today.html", rows=rows, start_form=f.StartSessionForm(), now=utcnow())
+    return render_template(
+        "treatments/today.html", rows=rows, start_form=f.StartSessionForm(), now=utcnow()
+    )
 
 
 @bp.post("/sessions/start")
@@ -60,7 +64,7 @@ def _load(session_id: int):
 
 
 def _render(treatment, status: int = 200, blockers=None, **forms):
-    """The session page with fresh forms, except those passed in (kept with their input and errors)."""
+    """The session page with fresh forms, except those passed in (with their input and errors)."""
     now = utcnow()
     rules = clinical_rules()
     summary = summarize(treatment, treatment.patient.age_on(clinic_today()), now, rules)
@@ -68,23 +72,33 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         "predose_form": f.PredoseForm(obj=treatment, formdata=None),
         "vitals_form": f.VitalsForm(formdata=None),
         "override_form": f.OverrideForm(formdata=None),
-        "dose_form": f.DoseForm(formdata=None, weight_kg=treatment.weight_kg or treatment.patient.weight_kg,
-                                dose_mg=str(treatment.course.esketamine_dose_mg or ""),
-                                version_id=treatment.version_id),
+        "dose_form": f.DoseForm(
+            formdata=None,
+            weight_kg=treatment.weight_kg or treatment.patient.weight_kg,
+            dose_mg=str(treatment.course.esketamine_dose_mg or ""),
+            version_id=treatment.version_id,
+        ),
         "infusion_form": f.InfusionEndForm(formdata=None, version_id=treatment.version_id),
         "sedation_form": f.SedationForm(formdata=None),
         "dissociation_form": f.DissociationForm(formdata=None),
         "event_form": f.AdverseEventForm(formdata=None),
-        "discharge_form": f.DischargeForm(formdata=None, leaving_with=treatment.driver_name,
-                                          version_id=treatment.version_id),
+        "discharge_form": f.DischargeForm(
+            formdata=None, leaving_with=treatment.driver_name, version_id=treatment.version_id
+        ),
         "sign_form": f.SignForm(formdata=None),
         "addendum_form": f.AddendumForm(formdata=None),
     }
     defaults.update(forms)
     return render_template(
-        "treatments/session.html", t=treatment, s=summary, rules=rules, now=now, blockers=blockers,
+        "treatments/session.html",
+        t=treatment,
+        s=summary,
+        rules=rules,
+        now=now,
+        blockers=blockers,
         pregnancy_relevant=services.pregnancy_relevant(treatment.patient),
-        iv=treatment.modality == Modality.IV_KETAMINE, **defaults,
+        iv=treatment.modality == Modality.IV_KETAMINE,
+        **defaults,
     ), status
 
 
@@ -133,8 +147,14 @@ def session(session_id: int):
 def predose(session_id: int):
     treatment = _load(session_id)
     form = f.PredoseForm()
-    return _apply(treatment, "predose_form", form, lambda: services.record_predose(
-        current_user, treatment, form.data, int(form.version_id.data)))
+    return _apply(
+        treatment,
+        "predose_form",
+        form,
+        lambda: services.record_predose(
+            current_user, treatment, form.data, int(form.version_id.data)
+        ),
+    )
 
 
 @bp.post("/sessions/<int:session_id>/vitals")
@@ -157,8 +177,12 @@ def vitals(session_id: int):
 def override(session_id: int):
     treatment = _load(session_id)
     form = f.OverrideForm()
-    return _apply(treatment, "override_form", form,
-                  lambda: services.override_hold(current_user, treatment, form.reason.data))
+    return _apply(
+        treatment,
+        "override_form",
+        form,
+        lambda: services.override_hold(current_user, treatment, form.reason.data),
+    )
 
 
 @bp.post("/sessions/<int:session_id>/dose")
@@ -166,10 +190,17 @@ def override(session_id: int):
 def dose(session_id: int):
     treatment = _load(session_id)
     form = f.DoseForm()
-    return _apply(treatment, "dose_form", form, lambda: services.record_dose(
-        current_user, treatment,
-        dict(form.data, dose_started_at=f.charted_time(form.dose_started_at)),
-        int(form.version_id.data)))
+    return _apply(
+        treatment,
+        "dose_form",
+        form,
+        lambda: services.record_dose(
+            current_user,
+            treatment,
+            dict(form.data, dose_started_at=f.charted_time(form.dose_started_at)),
+            int(form.version_id.data),
+        ),
+    )
 
 
 @bp.post("/sessions/<int:session_id>/infusion-end")
@@ -177,8 +208,17 @@ def dose(session_id: int):
 def infusion_end(session_id: int):
     treatment = _load(session_id)
     form = f.InfusionEndForm()
-    return _apply(treatment, "infusion_form", form, lambda: services.end_infusion(
-        current_user, treatment, f.charted_time(form.infusion_ended_at), int(form.version_id.data)))
+    return _apply(
+        treatment,
+        "infusion_form",
+        form,
+        lambda: services.end_infusion(
+            current_user,
+            treatment,
+            f.charted_time(form.infusion_ended_at),
+            int(form.version_id.data),
+        ),
+    )
 
 
 @bp.post("/sessions/<int:session_id>/sedation")
@@ -186,8 +226,18 @@ def infusion_end(session_id: int):
 def sedation(session_id: int):
     treatment = _load(session_id)
     form = f.SedationForm()
-    return _apply(treatment, "sedation_form", form, lambda: services.add_assessment(
-        current_user, treatment, "moaas", [form.score.data], f.charted_time(form.administered_at)))
+    return _apply(
+        treatment,
+        "sedation_form",
+        form,
+        lambda: services.add_assessment(
+            current_user,
+            treatment,
+            "moaas",
+            [form.score.data],
+            f.charted_time(form.administered_at),
+        ),
+    )
 
 
 @bp.post("/sessions/<int:session_id>/dissociation")
@@ -195,8 +245,14 @@ def sedation(session_id: int):
 def dissociation(session_id: int):
     treatment = _load(session_id)
     form = f.DissociationForm()
-    return _apply(treatment, "dissociation_form", form, lambda: services.add_assessment(
-        current_user, treatment, "cadss6", form.items(), f.charted_time(form.administered_at)))
+    return _apply(
+        treatment,
+        "dissociation_form",
+        form,
+        lambda: services.add_assessment(
+            current_user, treatment, "cadss6", form.items(), f.charted_time(form.administered_at)
+        ),
+    )
 
 
 @bp.post("/sessions/<int:session_id>/adverse-events")
@@ -204,8 +260,14 @@ def dissociation(session_id: int):
 def adverse_event(session_id: int):
     treatment = _load(session_id)
     form = f.AdverseEventForm()
-    return _apply(treatment, "event_form", form, lambda: services.add_adverse_event(
-        current_user, treatment, dict(form.data, onset_at=f.charted_time(form.onset_at))))
+    return _apply(
+        treatment,
+        "event_form",
+        form,
+        lambda: services.add_adverse_event(
+            current_user, treatment, dict(form.data, onset_at=f.charted_time(form.onset_at))
+        ),
+    )
 
 
 @bp.post("/sessions/<int:session_id>/discharge")
@@ -213,11 +275,22 @@ def adverse_event(session_id: int):
 def discharge(session_id: int):
     treatment = _load(session_id)
     form = f.DischargeForm()
-    return _apply(treatment, "discharge_form", form, lambda: services.discharge(
-        current_user, treatment,
-        Attestation(form.alert_oriented.data, form.gait_steady.data, form.vomiting.data,
-                    form.leaving_with.data or ""),
-        int(form.version_id.data)))
+    return _apply(
+        treatment,
+        "discharge_form",
+        form,
+        lambda: services.discharge(
+            current_user,
+            treatment,
+            Attestation(
+                form.alert_oriented.data,
+                form.gait_steady.data,
+                form.vomiting.data,
+                form.leaving_with.data or "",
+            ),
+            int(form.version_id.data),
+        ),
+    )
 
 
 @bp.post("/sessions/<int:session_id>/sign")
@@ -245,5 +318,9 @@ def sign(session_id: int):
 def addendum(session_id: int):
     treatment = _load(session_id)
     form = f.AddendumForm()
-    return _apply(treatment, "addendum_form", form, lambda: services.add_addendum(
-        current_user, treatment, form.reason.data, form.body.data))
+    return _apply(
+        treatment,
+        "addendum_form",
+        form,
+        lambda: services.add_addendum(current_user, treatment, form.reason.data, form.body.data),
+    )

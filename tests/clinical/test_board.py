@@ -15,8 +15,18 @@ ESK = Modality.ESKETAMINE_NASAL
 IV = Modality.IV_KETAMINE
 
 
-def status(modality=ESK, *, has_session=True, discharged=False, dose_started_at=T0,
-           infusion_ended_at=None, devices=2, blockers=0, now=None, rules=RULES):
+def status(
+    modality=ESK,
+    *,
+    has_session=True,
+    discharged=False,
+    dose_started_at=T0,
+    infusion_ended_at=None,
+    devices=2,
+    blockers=0,
+    now=None,
+    rules=RULES,
+):
     return board_status(
         modality=modality,
         has_session=has_session,
@@ -50,8 +60,10 @@ def test_iv_dosing_while_infusion_runs_regardless_of_time_or_blockers():
     assert status(IV, infusion_ended_at=None, blockers=0, now=at(500)) is BoardStatus.DOSING
 
 
-@pytest.mark.parametrize("blockers, expected", [(0, BoardStatus.READY), (1, BoardStatus.OBSERVING),
-                                                (4, BoardStatus.OBSERVING)])
+@pytest.mark.parametrize(
+    "blockers, expected",
+    [(0, BoardStatus.READY), (1, BoardStatus.OBSERVING), (4, BoardStatus.OBSERVING)],
+)
 def test_iv_after_infusion_by_blockers(blockers, expected):
     assert status(IV, infusion_ended_at=at(40), blockers=blockers, now=at(45)) is expected
 
@@ -97,11 +109,17 @@ def test_labels():
     blockers=st.integers(0, 5),
     now_minutes=st.integers(-30, 300),
 )
-def test_ready_only_when_dosed_done_and_unblocked(modality, dosed, ended, devices, blockers,
-                                                  now_minutes):
-    result = status(modality, dose_started_at=T0 if dosed else None,
-                    infusion_ended_at=at(40) if ended else None, devices=devices,
-                    blockers=blockers, now=at(now_minutes))
+def test_ready_only_when_dosed_done_and_unblocked(
+    modality, dosed, ended, devices, blockers, now_minutes
+):
+    result = status(
+        modality,
+        dose_started_at=T0 if dosed else None,
+        infusion_ended_at=at(40) if ended else None,
+        devices=devices,
+        blockers=blockers,
+        now=at(now_minutes),
+    )
     if result is BoardStatus.READY:
         assert dosed and blockers == 0
         assert ended if modality is IV else now_minutes >= 5 * (devices or 1)

@@ -24,8 +24,12 @@ def test_indication_values_and_labels():
 
 @pytest.mark.parametrize(
     "phase, active",
-    [(CoursePhase.INDUCTION, True), (CoursePhase.MAINTENANCE, True),
-     (CoursePhase.COMPLETED, False), (CoursePhase.STOPPED, False)],
+    [
+        (CoursePhase.INDUCTION, True),
+        (CoursePhase.MAINTENANCE, True),
+        (CoursePhase.COMPLETED, False),
+        (CoursePhase.STOPPED, False),
+    ],
 )
 def test_course_phase_active(phase, active):
     assert phase.active is active

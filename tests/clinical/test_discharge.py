@@ -75,30 +75,41 @@ def test_esketamine_clear_after_two_hours_with_the_forty_minute_bp():
     "now, observed", [(at(0), 0), (at(60), 60), (at(119), 119), (at(119, 59), 119)]
 )
 def test_observation_time_blocks_until_two_hours(now, observed):
-    facts = esketamine_facts([vitals(taken_at=at(40))])
+    # The 40-minute BP is in and a fresh reading is taken at `now`; only the clock blocks.
+    facts = esketamine_facts([vitals(taken_at=at(40)), vitals(taken_at=now)])
     assert recorded_blockers(facts, now, RULES) == [
-        Blocker("observation_time",
-                f"Observed {observed} of 120 minutes since the first device.")
+        Blocker("observation_time", f"Observed {observed} of 120 minutes since the first device.")
     ]
 
 
 def test_bp_check_missing_when_only_early_readings():
+    # Readings that all predate the BP check window are necessarily stale after two hours.
     facts = esketamine_facts([vitals(taken_at=at(10)), vitals(taken_at=at(34, 59))])
     assert recorded_blockers(facts, at(130), RULES) == [
-        Blocker("bp_check_missing", "The 40-minute blood pressure is not recorded.")
+        Blocker("bp_check_missing", "The 40-minute blood pressure is not recorded."),
+        Blocker(
+            "vitals_not_recent", "Take vitals again: the last reading is older than 15 minutes."
+        ),
     ]
 
 
-@pytest.mark.parametrize("minutes", [35, 40, 118])
-def test_any_reading_from_thirty_five_minutes_is_the_bp_check(minutes):
+@pytest.mark.parametrize(
+    "minutes, expected",
+    [(35, ["vitals_not_recent"]), (40, ["vitals_not_recent"]), (118, [])],
+)
+def test_any_reading_from_thirty_five_minutes_is_the_bp_check(minutes, expected):
+    # A single reading is both the BP check and the last reading, so an early one is stale
+    # at 130 minutes; what matters here is that bp_check_missing never appears.
     facts = esketamine_facts([vitals(taken_at=at(minutes))])
-    assert recorded_blockers(facts, at(130), RULES) == []
+    assert codes(recorded_blockers(facts, at(130), RULES)) == expected
 
 
 def test_esketamine_without_readings():
     facts = esketamine_facts([])
     assert codes(recorded_blockers(facts, at(30), RULES)) == [
-        "observation_time", "bp_check_missing", "no_post_dose_vitals",
+        "observation_time",
+        "bp_check_missing",
+        "no_post_dose_vitals",
     ]
     assert recorded_blockers(facts, at(130), RULES)[-1] == Blocker(
         "no_post_dose_vitals", "No vitals have been recorded since the dose."
@@ -108,7 +119,8 @@ def test_esketamine_without_readings():
 def test_readings_without_a_time_are_ignored():
     facts = esketamine_facts([vitals(200, 120, spo2=80, taken_at=None)])
     assert codes(recorded_blockers(facts, at(130), RULES)) == [
-        "bp_check_missing", "no_post_dose_vitals",
+        "bp_check_missing",
+        "no_post_dose_vitals",
     ]
 
 
@@ -116,7 +128,7 @@ def test_readings_without_a_time_are_ignored():
 
 
 def test_infusion_running():
-    facts = iv_facts([vitals(taken_at=at(15))], ended_after=None)
+    facts = iv_facts([vitals(taken_at=at(15)), vitals(taken_at=at(295))], ended_after=None)
     assert recorded_blockers(facts, at(300), RULES) == [
         Blocker("infusion_running", "The infusion end time is not recorded.")
     ]
@@ -127,10 +139,9 @@ def test_infusion_running():
     [(at(40), 30), (at(40, 1), 30), (at(41), 29), (at(68, 59), 2), (at(69), 1), (at(69, 59), 1)],
 )
 def test_recovery_time_counts_whole_minutes_left(now, left):
-    facts = iv_facts([vitals(taken_at=at(45))], ended_after=40)
+    facts = iv_facts([vitals(taken_at=now)], ended_after=40)
     assert recorded_blockers(facts, now, RULES) == [
-        Blocker("recovery_time",
-                f"Recovery runs 30 minutes after the infusion; {left} to go.")
+        Blocker("recovery_time", f"Recovery runs 30 minutes after the infusion; {left} to go.")
     ]
 
 
@@ -140,8 +151,12 @@ def test_recovery_over_exactly_at_recovery_end():
 
 
 def test_iv_has_no_forty_minute_bp_rule():
+    # The only reading predates 35 minutes: no bp_check_missing for IV, only staleness.
     facts = iv_facts([vitals(taken_at=at(5))], ended_after=40)
-    assert recorded_blockers(facts, at(70), RULES) == []
+    assert codes(recorded_blockers(facts, at(70), RULES)) == ["vitals_not_recent"]
+    # Shorten the infusion so the same kind of early reading is also recent: nothing blocks.
+    facts = iv_facts([vitals(taken_at=at(34))], ended_after=15)
+    assert recorded_blockers(facts, at(45), RULES) == []
 
 
 def test_iv_without_readings():
@@ -154,8 +169,11 @@ def test_iv_without_readings():
 
 def test_bp_not_returned_uses_the_latest_reading_by_time():
     baseline = vitals(130, 80)
-    readings = [vitals(128, 80, taken_at=at(60)), vitals(170, 98, taken_at=at(100)),
-                vitals(125, 78, taken_at=at(45))]
+    readings = [
+        vitals(128, 80, taken_at=at(60)),
+        vitals(170, 98, taken_at=at(110)),
+        vitals(125, 78, taken_at=at(45)),
+    ]
     facts = esketamine_facts(readings, baseline=baseline)
     assert recorded_blockers(facts, at(120), RULES) == [
         Blocker(
@@ -172,7 +190,7 @@ def test_bp_returned_when_latest_reading_is_back():
 
 
 def test_bp_not_returned_depends_on_age_hold_line():
-    readings = [vitals(150, 85, taken_at=at(60))]
+    readings = [vitals(150, 85, taken_at=at(110))]
     young = esketamine_facts(readings, baseline=vitals(100, 60), age_years=64)
     older = esketamine_facts(readings, baseline=vitals(100, 60), age_years=65)
     assert codes(recorded_blockers(young, at(120), RULES)) == ["bp_not_returned"]
@@ -180,8 +198,9 @@ def test_bp_not_returned_depends_on_age_hold_line():
 
 
 def test_no_bp_comparison_without_baseline():
-    facts = SessionFacts(Modality.IV_KETAMINE, 40, T0, at(40), None,
-                         [vitals(200, 120, taken_at=at(60))])
+    facts = SessionFacts(
+        Modality.IV_KETAMINE, 40, T0, at(40), None, [vitals(200, 120, taken_at=at(60))]
+    )
     assert recorded_blockers(facts, at(70), RULES) == []
 
 
@@ -201,24 +220,114 @@ def test_blockers_in_fix_order():
     readings = [vitals(190, 115, spo2=88, taken_at=at(20))]
     facts = esketamine_facts(readings, baseline=vitals(120, 80))
     assert codes(recorded_blockers(facts, at(60), RULES)) == [
-        "observation_time", "bp_check_missing", "bp_not_returned", "spo2_low",
+        "observation_time",
+        "bp_check_missing",
+        "vitals_not_recent",
+        "bp_not_returned",
+        "spo2_low",
+    ]
+
+
+def test_iv_blockers_in_fix_order():
+    readings = [vitals(190, 115, spo2=88, taken_at=at(20))]
+    facts = iv_facts(readings, baseline=vitals(120, 80), ended_after=40)
+    assert codes(recorded_blockers(facts, at(60), RULES)) == [
+        "recovery_time",
+        "vitals_not_recent",
+        "bp_not_returned",
+        "spo2_low",
     ]
 
 
 def test_recorded_blockers_use_settings():
-    rules = ClinicalRules(esketamine_min_observation_minutes=90, esketamine_bp_check_minutes=30,
-                          low_spo2=95, discharge_bp_within_percent=10)
+    rules = ClinicalRules(
+        esketamine_min_observation_minutes=90,
+        esketamine_bp_check_minutes=30,
+        low_spo2=95,
+        discharge_bp_within_percent=10,
+        predischarge_check_window_minutes=70,
+    )
     readings = [vitals(150, 85, spo2=94, taken_at=at(26))]
     facts = esketamine_facts(readings, baseline=vitals(130, 80))
     blockers = recorded_blockers(facts, at(95), rules)
     assert blockers == [
-        Blocker("bp_not_returned",
-                "Last BP 150/85 is not within 10 % of pre-dose 130/80 nor under the hold line."),
+        Blocker(
+            "bp_not_returned",
+            "Last BP 150/85 is not within 10 % of pre-dose 130/80 nor under the hold line.",
+        ),
         Blocker("spo2_low", "Last SpO₂ 94 % is below 95 %."),
     ]
-    # Defaults: 90 < 120 min, 26 min < 35 min, +20 systolic is within 20 %, 94 % is not low.
+    # Defaults: 90 < 120 min, 26 min < 35 min, a 69-minute-old reading is stale (> 15),
+    # +20 systolic is within 20 %, 94 % is not low.
     assert codes(recorded_blockers(facts, at(95), RULES)) == [
-        "observation_time", "bp_check_missing",
+        "observation_time",
+        "bp_check_missing",
+        "vitals_not_recent",
+    ]
+
+
+# --- recorded_blockers: recent vitals ---------------------------------------------------------
+
+STALE_15 = Blocker(
+    "vitals_not_recent", "Take vitals again: the last reading is older than 15 minutes."
+)
+
+
+def test_last_reading_exactly_fifteen_minutes_old_is_recent():
+    facts = esketamine_facts([vitals(taken_at=at(40)), vitals(taken_at=at(105))])
+    assert recorded_blockers(facts, at(120), RULES) == []
+
+
+def test_last_reading_fifteen_minutes_and_one_second_old_is_stale():
+    facts = esketamine_facts([vitals(taken_at=at(40)), vitals(taken_at=at(105))])
+    assert recorded_blockers(facts, at(120, 1), RULES) == [STALE_15]
+
+
+def test_forty_minute_reading_alone_is_not_enough_at_two_hours():
+    facts = esketamine_facts([vitals(taken_at=at(40))])
+    assert recorded_blockers(facts, at(120), RULES) == [STALE_15]
+
+
+@pytest.mark.parametrize("now, stale", [(at(70), False), (at(70, 1), True)])
+def test_iv_last_reading_boundary(now, stale):
+    facts = iv_facts([vitals(taken_at=at(55))], ended_after=40)
+    assert recorded_blockers(facts, now, RULES) == ([STALE_15] if stale else [])
+
+
+def test_recency_uses_the_latest_reading_by_time():
+    readings = [vitals(taken_at=at(110)), vitals(taken_at=at(40)), vitals(taken_at=at(60))]
+    assert recorded_blockers(esketamine_facts(readings), at(120), RULES) == []
+
+
+def test_reading_without_a_time_does_not_count_as_recent():
+    readings = [vitals(taken_at=at(40)), vitals(taken_at=None)]
+    assert recorded_blockers(esketamine_facts(readings), at(120), RULES) == [STALE_15]
+
+
+@pytest.mark.parametrize(
+    "age, stale",
+    [
+        (timedelta(minutes=5), False),
+        (timedelta(minutes=5, seconds=1), True),
+        (timedelta(minutes=10), True),
+    ],
+)
+def test_recent_vitals_window_uses_settings(age, stale):
+    rules = ClinicalRules(predischarge_check_window_minutes=5)
+    facts = esketamine_facts([vitals(taken_at=at(40)), vitals(taken_at=at(120) - age)])
+    expected = [
+        Blocker("vitals_not_recent", "Take vitals again: the last reading is older than 5 minutes.")
+    ]
+    assert recorded_blockers(facts, at(120), rules) == (expected if stale else [])
+    # A 10-minute-old reading is still recent under the default 15-minute window.
+    if age == timedelta(minutes=10):
+        assert recorded_blockers(facts, at(120), RULES) == []
+
+
+def test_stale_vitals_block_discharge_with_a_good_attestation():
+    facts = iv_facts([vitals(taken_at=at(50))], ended_after=40)
+    assert codes(discharge_blockers(facts, good_attestation(), at(70), RULES)) == [
+        "vitals_not_recent",
     ]
 
 
@@ -229,15 +338,17 @@ def test_good_attestation_has_no_blockers():
     assert attestation_blockers(good_attestation()) == []
 
 
+NO_DRIVER = "Name the person the patient is leaving with."
+
+
 @pytest.mark.parametrize(
     "change, blocker",
     [
         ({"alert_oriented": False}, Blocker("not_alert", "The patient is not alert and oriented.")),
         ({"gait_steady": False}, Blocker("gait", "The patient's gait is not steady.")),
         ({"vomiting": True}, Blocker("vomiting", "The patient is actively vomiting.")),
-        ({"leaving_with": ""}, Blocker("no_driver", "Name the person the patient is leaving with.")),
-        ({"leaving_with": "  \t "}, Blocker("no_driver",
-                                            "Name the person the patient is leaving with.")),
+        ({"leaving_with": ""}, Blocker("no_driver", NO_DRIVER)),
+        ({"leaving_with": "  \t "}, Blocker("no_driver", NO_DRIVER)),
     ],
 )
 def test_each_attestation_blocker(change, blocker):
@@ -245,19 +356,26 @@ def test_each_attestation_blocker(change, blocker):
 
 
 def test_all_attestation_blockers_in_order():
-    attestation = good_attestation(alert_oriented=False, gait_steady=False, vomiting=True,
-                                   leaving_with="")
-    assert codes(attestation_blockers(attestation)) == ["not_alert", "gait", "vomiting", "no_driver"]
+    attestation = good_attestation(
+        alert_oriented=False, gait_steady=False, vomiting=True, leaving_with=""
+    )
+    assert codes(attestation_blockers(attestation)) == [
+        "not_alert",
+        "gait",
+        "vomiting",
+        "no_driver",
+    ]
 
 
 # --- discharge_blockers -----------------------------------------------------------------------
 
 
 def test_discharge_blockers_are_recorded_then_bedside():
-    facts = esketamine_facts([vitals(taken_at=at(40))])
+    facts = esketamine_facts([vitals(taken_at=at(40)), vitals(taken_at=at(95))])
     attestation = good_attestation(vomiting=True)
     assert codes(discharge_blockers(facts, attestation, at(100), RULES)) == [
-        "observation_time", "vomiting",
+        "observation_time",
+        "vomiting",
     ]
 
 
@@ -269,7 +387,8 @@ def test_discharge_allowed_when_everything_is_clear():
 def test_no_dose_plus_bedside_blockers():
     facts = esketamine_facts(dosed=False)
     assert codes(discharge_blockers(facts, good_attestation(gait_steady=False), at(0), RULES)) == [
-        "no_dose", "gait",
+        "no_dose",
+        "gait",
     ]
 
 
@@ -299,8 +418,9 @@ minutes = st.floats(min_value=-60, max_value=600, allow_nan=False)
     attestation=any_attestation,
     elapsed=st.floats(min_value=-60, max_value=119.999, allow_nan=False),
 )
-def test_esketamine_never_dischargeable_before_two_hours(readings, baseline, age, attestation,
-                                                          elapsed):
+def test_esketamine_never_dischargeable_before_two_hours(
+    readings, baseline, age, attestation, elapsed
+):
     facts = SessionFacts(Modality.ESKETAMINE_NASAL, age, T0, None, baseline, readings)
     blockers = discharge_blockers(facts, attestation, at(elapsed), RULES)
     assert "observation_time" in codes(blockers)
@@ -313,10 +433,17 @@ def test_esketamine_never_dischargeable_before_two_hours(readings, baseline, age
     ended_after=st.none() | st.floats(min_value=0, max_value=120, allow_nan=False),
     now_minutes=minutes,
 )
-def test_iv_never_dischargeable_before_recovery(readings, baseline, attestation, ended_after,
-                                                 now_minutes):
-    facts = SessionFacts(Modality.IV_KETAMINE, 50, T0,
-                         None if ended_after is None else at(ended_after), baseline, readings)
+def test_iv_never_dischargeable_before_recovery(
+    readings, baseline, attestation, ended_after, now_minutes
+):
+    facts = SessionFacts(
+        Modality.IV_KETAMINE,
+        50,
+        T0,
+        None if ended_after is None else at(ended_after),
+        baseline,
+        readings,
+    )
     blockers = discharge_blockers(facts, attestation, at(now_minutes), RULES)
     found = codes(blockers)
     if ended_after is None:
@@ -336,10 +463,17 @@ def test_iv_never_dischargeable_before_recovery(readings, baseline, attestation,
     ended_after=st.none() | st.floats(min_value=0, max_value=120, allow_nan=False),
     now_minutes=minutes,
 )
-def test_empty_blockers_imply_minimum_stay_met(modality, readings, baseline, attestation, dosed,
-                                               ended_after, now_minutes):
-    facts = SessionFacts(modality, 50, T0 if dosed else None,
-                         None if ended_after is None else at(ended_after), baseline, readings)
+def test_empty_blockers_imply_minimum_stay_met(
+    modality, readings, baseline, attestation, dosed, ended_after, now_minutes
+):
+    facts = SessionFacts(
+        modality,
+        50,
+        T0 if dosed else None,
+        None if ended_after is None else at(ended_after),
+        baseline,
+        readings,
+    )
     now = at(now_minutes)
     if not discharge_blockers(facts, attestation, now, RULES):
         earliest = earliest_discharge(facts, RULES)
@@ -348,9 +482,32 @@ def test_empty_blockers_imply_minimum_stay_met(modality, readings, baseline, att
         assert attestation.leaving_with.strip()
         last = max((r for r in readings if r.taken_at is not None), key=lambda r: r.taken_at)
         assert last.spo2 >= 92
+        assert now - last.taken_at <= timedelta(minutes=15)
 
 
 def test_one_second_before_two_hours_still_blocked():
-    facts = esketamine_facts([vitals(taken_at=at(40))])
+    facts = esketamine_facts([vitals(taken_at=at(40)), vitals(taken_at=at(115))])
     now = at(120) - timedelta(seconds=1)
     assert codes(discharge_blockers(facts, good_attestation(), now, RULES)) == ["observation_time"]
+
+
+@given(
+    modality=st.sampled_from(list(Modality)),
+    readings=st.lists(any_vitals, max_size=6),
+    baseline=st.none() | any_vitals,
+    ended_after=st.none() | st.floats(min_value=0, max_value=120, allow_nan=False),
+    now_minutes=minutes,
+    window=st.integers(1, 60),
+)
+def test_vitals_not_recent_iff_last_reading_older_than_window(
+    modality, readings, baseline, ended_after, now_minutes, window
+):
+    rules = ClinicalRules(predischarge_check_window_minutes=window)
+    facts = SessionFacts(
+        modality, 50, T0, None if ended_after is None else at(ended_after), baseline, readings
+    )
+    now = at(now_minutes)
+    found = codes(recorded_blockers(facts, now, rules))
+    timed = [r.taken_at for r in readings if r.taken_at is not None]
+    stale = bool(timed) and now - max(timed) > timedelta(minutes=window)
+    assert ("vitals_not_recent" in found) == stale

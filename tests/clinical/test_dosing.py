@@ -96,8 +96,11 @@ def test_dose_is_monotone_in_weight(a, b, mg_per_kg):
     assert iv_dose(low, mg_per_kg, 40).dose_mg <= iv_dose(high, mg_per_kg, 40).dose_mg
 
 
-@given(weight=st.decimals(allow_nan=False, allow_infinity=False, places=1).filter(
-    lambda w: not 30 <= w <= 250))
+@given(
+    weight=st.decimals(allow_nan=False, allow_infinity=False, places=1).filter(
+        lambda w: not 30 <= w <= 250
+    )
+)
 def test_any_weight_outside_limits_is_refused(weight):
     with pytest.raises(DoseError):
         iv_dose(weight, D("0.5"), 40)

@@ -15,7 +15,10 @@ FLOAT_FIELDS = [f.name for f in dataclasses.fields(ClinicalRules) if f.type is f
 def test_defaults_are_the_design_numbers():
     r = ClinicalRules()
     assert (r.hold_systolic, r.hold_systolic_older, r.older_age_years, r.hold_diastolic) == (
-        140, 150, 65, 90,
+        140,
+        150,
+        65,
+        90,
     )
     assert (r.rise_systolic, r.rise_diastolic) == (40, 25)
     assert (r.notify_systolic, r.notify_diastolic) == (160, 100)

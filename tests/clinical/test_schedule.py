@@ -182,8 +182,12 @@ def test_one_late_reading_currently_satisfies_both_esketamine_checks():
 
 
 def test_esketamine_schedule_uses_settings():
-    rules = ClinicalRules(esketamine_bp_check_minutes=30, esketamine_min_observation_minutes=90,
-                          check_tolerance_minutes=2, predischarge_check_window_minutes=10)
+    rules = ClinicalRules(
+        esketamine_bp_check_minutes=30,
+        esketamine_min_observation_minutes=90,
+        check_tolerance_minutes=2,
+        predischarge_check_window_minutes=10,
+    )
     checks = esk([at(27), at(28), at(79), at(80)], rules=rules)
     assert labels(checks) == ["Pre-dose", "30 min BP", "Before discharge"]
     assert [c.due_at for c in checks] == [T0, at(30), at(90)]
@@ -260,10 +264,15 @@ def test_iv_schedule_uses_settings():
 offsets = st.lists(st.integers(min_value=-30 * 60, max_value=240 * 60), max_size=25)
 
 
-@given(reading_seconds=offsets, end_minutes=st.integers(0, 240), interval=st.integers(5, 30),
-       tolerance=st.integers(0, 4))
-def test_iv_slots_are_ordered_and_readings_used_once(reading_seconds, end_minutes, interval,
-                                                     tolerance):
+@given(
+    reading_seconds=offsets,
+    end_minutes=st.integers(0, 240),
+    interval=st.integers(5, 30),
+    tolerance=st.integers(0, 4),
+)
+def test_iv_slots_are_ordered_and_readings_used_once(
+    reading_seconds, end_minutes, interval, tolerance
+):
     rules = ClinicalRules(iv_vitals_interval_minutes=interval, check_tolerance_minutes=tolerance)
     times = [at(seconds=s) for s in reading_seconds]
     checks = vitals_checks(IV, T0, at(end_minutes), times, rules)

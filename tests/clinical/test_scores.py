@@ -31,7 +31,10 @@ def items_totalling(instrument: Instrument, total: int) -> list[int]:
 def test_registry_and_sizes():
     assert INSTRUMENTS == {"phq9": PHQ9, "gad7": GAD7, "moaas": MOAAS, "cadss6": CADSS6}
     assert [(i.items, i.item_max, i.max_total) for i in (PHQ9, GAD7, MOAAS, CADSS6)] == [
-        (9, 3, 27), (7, 3, 21), (1, 5, 5), (6, 4, 24),
+        (9, 3, 27),
+        (7, 3, 21),
+        (1, 5, 5),
+        (6, 4, 24),
     ]
     assert [i.label for i in (PHQ9, GAD7, MOAAS, CADSS6)] == ["PHQ-9", "GAD-7", "MOAA/S", "CADSS-6"]
 
@@ -39,11 +42,16 @@ def test_registry_and_sizes():
 @pytest.mark.parametrize(
     "total, band",
     [
-        (0, "minimal"), (4, "minimal"),
-        (5, "mild"), (9, "mild"),
-        (10, "moderate"), (14, "moderate"),
-        (15, "moderately severe"), (19, "moderately severe"),
-        (20, "severe"), (27, "severe"),
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "moderately severe"),
+        (19, "moderately severe"),
+        (20, "severe"),
+        (27, "severe"),
     ],
 )
 def test_phq9_bands(total, band):
@@ -52,8 +60,16 @@ def test_phq9_bands(total, band):
 
 @pytest.mark.parametrize(
     "total, band",
-    [(0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"),
-     (14, "moderate"), (15, "severe"), (21, "severe")],
+    [
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "severe"),
+        (21, "severe"),
+    ],
 )
 def test_gad7_bands(total, band):
     assert score(GAD7, items_totalling(GAD7, total)) == (total, band)
@@ -144,8 +160,13 @@ instruments = st.sampled_from([PHQ9, GAD7, MOAAS, CADSS6])
 @st.composite
 def responses(draw):
     instrument = draw(instruments)
-    items = draw(st.lists(st.integers(0, instrument.item_max), min_size=instrument.items,
-                          max_size=instrument.items))
+    items = draw(
+        st.lists(
+            st.integers(0, instrument.item_max),
+            min_size=instrument.items,
+            max_size=instrument.items,
+        )
+    )
     return instrument, items
 
 
@@ -157,8 +178,13 @@ def band_rank(instrument: Instrument, band: str) -> int:
 @given(first=responses(), data=st.data())
 def test_total_is_sum_and_band_monotone(first, data):
     instrument, items = first
-    other = data.draw(st.lists(st.integers(0, instrument.item_max), min_size=instrument.items,
-                               max_size=instrument.items))
+    other = data.draw(
+        st.lists(
+            st.integers(0, instrument.item_max),
+            min_size=instrument.items,
+            max_size=instrument.items,
+        )
+    )
     total, band = score(instrument, items)
     other_total, other_band = score(instrument, other)
     assert total == sum(items)
@@ -174,8 +200,13 @@ def test_total_is_sum_and_band_monotone(first, data):
     data=st.data(),
 )
 def test_any_out_of_range_item_is_refused(instrument, data):
-    items = data.draw(st.lists(st.integers(0, instrument.item_max), min_size=instrument.items,
-                               max_size=instrument.items))
+    items = data.draw(
+        st.lists(
+            st.integers(0, instrument.item_max),
+            min_size=instrument.items,
+            max_size=instrument.items,
+        )
+    )
     position = data.draw(st.integers(0, instrument.items - 1))
     items[position] = data.draw(
         st.integers(max_value=-1) | st.integers(min_value=instrument.item_max + 1)

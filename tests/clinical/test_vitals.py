@@ -85,7 +85,9 @@ def test_diastolic_one_below_systolic_is_fine():
 
 
 def test_order_check_skipped_when_systolic_out_of_range():
-    assert implausible_fields(40, 60, None, None, None) == {"systolic": "Must be between 50 and 300."}
+    assert implausible_fields(40, 60, None, None, None) == {
+        "systolic": "Must be between 50 and 300."
+    }
 
 
 def test_order_check_skipped_when_diastolic_out_of_range():
@@ -102,15 +104,17 @@ def test_order_check_needs_both_values():
 # --- hold line --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("age, expected", [(18, (140, 90)), (64, (140, 90)), (65, (150, 90)),
-                                           (90, (150, 90))])
+@pytest.mark.parametrize(
+    "age, expected", [(18, (140, 90)), (64, (140, 90)), (65, (150, 90)), (90, (150, 90))]
+)
 def test_hold_line_by_age(age, expected):
     assert hold_line(age, RULES) == expected
 
 
 def test_hold_line_uses_settings():
-    rules = ClinicalRules(hold_systolic=130, hold_systolic_older=145, older_age_years=70,
-                          hold_diastolic=85)
+    rules = ClinicalRules(
+        hold_systolic=130, hold_systolic_older=145, older_age_years=70, hold_diastolic=85
+    )
     assert hold_line(69, rules) == (130, 85)
     assert hold_line(70, rules) == (145, 85)
 
@@ -184,7 +188,8 @@ def test_urgent_tier_replaces_notify(systolic, diastolic):
     assert codes(alerts) == ["bp_urgent"]
     assert alerts[0].tier is Tier.URGENT
     assert alerts[0].message == (
-        f"BP {systolic}/{diastolic} at or above 180/110: urgent, assess for hypertensive crisis now."
+        f"BP {systolic}/{diastolic} at or above 180/110: "
+        "urgent, assess for hypertensive crisis now."
     )
 
 
@@ -309,9 +314,10 @@ def test_back_to_baseline_uses_percent_setting():
 @given(reading=readings, baseline=readings, age=st.integers(18, 100))
 def test_back_to_baseline_matches_its_definition(reading, baseline, age):
     under = not above_hold_line(reading.systolic, reading.diastolic, age, RULES)
-    within = abs(reading.systolic - baseline.systolic) <= baseline.systolic * 0.2 and abs(
-        reading.diastolic - baseline.diastolic
-    ) <= baseline.diastolic * 0.2
+    within = (
+        abs(reading.systolic - baseline.systolic) <= baseline.systolic * 0.2
+        and abs(reading.diastolic - baseline.diastolic) <= baseline.diastolic * 0.2
+    )
     assert back_to_baseline(reading, baseline, age, RULES) is (under or within)
 
 

@@ -1,0 +1,42 @@
+# Two commands on a fresh clone: `make run` and `make test`. Only Python >= 3.11 and pip needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+
+.PHONY: run test install install-dev migrate demo serve lint clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(FLASK) db upgrade
+
+demo: migrate
+	$(FLASK) demo-data
+
+## run: install, migrate the SQLite database under instance/, load demo data, serve on :5000
+run: demo
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+## test: install with the dev extra and run the whole suite (unit, views, migrations, browser)
+test: install-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check clinic_app tests config.py wsgi.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,116 @@
+"""Shared fixtures: an app on a real database (SQLite file, or PostgreSQL via TEST_DATABASE_URL),
+emptied between tests; clients signed in per role; a settable clock; a SQL statement counter."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, text
+
+from clinic_app import clock, create_app
+from clinic_app.extensions import db
+from config import TestingConfig
+from tests import factories
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """TEST_DATABASE_URL (PostgreSQL in CI) or a SQLite file for this test run."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url) -> Iterator[None]:
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        db.engine.dispose()
+    yield
+
+
+def _empty_tables() -> None:
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(t.name for t in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def app(_schema, database_url) -> Iterator[Flask]:
+    """A testing app on empty tables; the clock runs normally unless a test moves it."""
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        _empty_tables()
+    yield app
+    clock.reset()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def staff(app) -> dict[str, int]:
+    """One user per role (ids), all with PASSWORD; usernames equal the role names."""
+    with app.app_context():
+        ids = {
+            role: factories.make_user(role, password=PASSWORD).id
+            for role in ("nurse", "psychiatrist", "front_desk", "admin")
+        }
+        db.session.commit()
+    return ids
+
+
+def sign_in(client: FlaskClient, username: str, password: str = PASSWORD):
+    return client.post("/login", data={"username": username, "password": password})
+
+
+@pytest.fixture
+def as_role(app, staff):
+    """as_role("nurse") -> a test client signed in through the real login form."""
+
+    def _client(role: str) -> FlaskClient:
+        c = app.test_client()
+        response = sign_in(c, role)
+        assert response.status_code == 302, response.status_code
+        return c
+
+    return _client
+
+
+@contextmanager
+def count_statements(app: Flask) -> Iterator[list[str]]:
+    """Collect the SQL statements run inside the block."""
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)

@@ -1,0 +1,106 @@
+"""Plain functions that create rows through the services (call inside an app context)."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+from itertools import count
+
+from sqlalchemy import select
+
+from clinic_app.auth.services import create_user
+from clinic_app.extensions import db
+from clinic_app.models import Patient, TreatmentCourse, TreatmentSession, User
+from clinic_app.patients.services import create_patient, open_course
+from clinic_app.settings import clinic_today
+from clinic_app.treatments import services
+
+_mrn = count(1000)
+
+
+def make_user(
+    role: str, username: str | None = None, password: str = "correct-horse-battery"
+) -> User:
+    return create_user(
+        None,
+        username or role,
+        f"Test {role}",
+        role,
+        password,
+        {"nurse": "RN", "psychiatrist": "MD"}.get(role, ""),
+    )
+
+
+def user(username: str) -> User:
+    return db.session.scalar(select(User).where(User.username == username))
+
+
+def make_patient(**overrides) -> Patient:
+    data = {
+        "mrn": f"T-{next(_mrn)}",
+        "first_name": "Alex",
+        "last_name": "Tester",
+        "date_of_birth": date(1980, 5, 17),
+        "sex": "male",
+        "phone": "555-0100",
+        "weight_kg": Decimal("80.0"),
+        "allergies": "NKDA",
+        "driver_name": "Sam Tester",
+        "driver_phone": "555-0199",
+        "driver_relationship": "spouse",
+        "consent_date": clinic_today() - timedelta(days=30),
+        "contraindications": [],
+        "failed_trials": 3,
+        "medication_classes": [],
+        "rems_enrolled_on": clinic_today() - timedelta(days=30),
+    }
+    data.update(overrides)
+    return create_patient(user("psychiatrist"), data)
+
+
+def make_course(
+    patient: Patient, modality: str = "esketamine_nasal", **overrides
+) -> TreatmentCourse:
+    data = {
+        "modality": modality,
+        "indication": "trd",
+        "iv_mg_per_kg": Decimal("0.5"),
+        "iv_minutes": 40,
+        "esketamine_dose_mg": "56",
+        "started_on": clinic_today() - timedelta(days=14),
+    }
+    data.update(overrides)
+    return open_course(user("psychiatrist"), patient, data)
+
+
+PREDOSE_OK = {
+    "identity_confirmed": True,
+    "consent_confirmed": True,
+    "fasting_confirmed": True,
+    "medications_reviewed": True,
+    "rems_confirmed": True,
+    "driver_confirmed": True,
+    "driver_name": "Sam Tester",
+    "driver_phone": "555-0199",
+    "pregnancy_status": "not_pregnant",
+}
+NORMAL_BP = {"systolic": 122, "diastolic": 78, "heart_rate": 72, "spo2": 98, "resp_rate": 14}
+
+
+def start(patient: Patient, course: TreatmentCourse, nurse: str = "nurse") -> TreatmentSession:
+    return services.start_session(user(nurse), patient, course)
+
+
+def dosed_session(modality: str = "esketamine_nasal", **patient_overrides) -> TreatmentSession:
+    """A session with checks, pre-dose vitals and the dose recorded now."""
+    patient = make_patient(**patient_overrides)
+    course = make_course(patient, modality)
+    treatment = start(patient, course)
+    nurse = user("nurse")
+    services.record_predose(nurse, treatment, PREDOSE_OK, treatment.version_id)
+    services.add_vitals(nurse, treatment, dict(NORMAL_BP))
+    services.record_dose(
+        nurse,
+        treatment,
+        {"dose_mg": "56", "weight_kg": "80", "lot_number": "LOT-1"},
+        treatment.version_id,
+    )
+    return treatment
