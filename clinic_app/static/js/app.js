@@ -3,8 +3,11 @@
 (function () {
   "use strict";
 
+  // Follow the server's clock, not the workstation's: the page says when it was rendered.
+  var skew = Date.parse(document.body.dataset.serverNow || "") - Date.now() || 0;
+
   function minutesSince(iso) {
-    return Math.floor((Date.now() - Date.parse(iso)) / 60000);
+    return Math.floor((Date.now() + skew - Date.parse(iso)) / 60000);
   }
 
   function tick() {

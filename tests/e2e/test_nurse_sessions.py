@@ -1,0 +1,181 @@
+"""A nurse charts a whole esketamine session and a whole IV session in real Chromium."""
+
+from datetime import UTC, datetime, timedelta
+
+from clinic_app import clock
+from clinic_app.extensions import db
+from clinic_app.models import Appointment, Chair, TreatmentSession
+from tests import factories
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import assert_accessible
+
+
+def _clinic_morning() -> datetime:
+    """17:00 UTC: morning in the default clinic zone, same calendar day as UTC."""
+    return datetime.now(UTC).replace(hour=17, minute=0, second=0, microsecond=0)
+
+
+def _book_today(app, modality: str, **patient) -> int:
+    with app.app_context():
+        for role in ("nurse", "psychiatrist"):
+            if factories.user(role) is None:
+                factories.make_user(role, password=PASSWORD)
+        chair = Chair(name=f"Chair {modality}")
+        db.session.add(chair)
+        person = factories.make_patient(**patient)
+        course = factories.make_course(person, modality)
+        now = clock.utcnow()
+        db.session.add(Appointment(patient_id=person.id, course_id=course.id, chair=chair,
+                                   starts_at=now, ends_at=now + timedelta(hours=2),
+                                   visit_kind="induction", sequence_no=1,
+                                   driver_name="Sam Tester", driver_phone="555-0199"))
+        db.session.commit()
+        return person.id
+
+
+def _sign_in(page, base: str) -> None:
+    page.goto(base + "/login")
+    assert_accessible(page)
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base + "/today")
+
+
+def _add_vitals(page, systolic: int, diastolic: int, spo2: int = 98) -> None:
+    form = page.locator("form.vitals-row")
+    form.get_by_label("Systolic").fill(str(systolic))
+    form.get_by_label("Diastolic").fill(str(diastolic))
+    form.get_by_label("Heart rate").fill("74")
+    form.get_by_label("SpO₂ %").fill(str(spo2))
+    form.get_by_label("Resp. rate").fill("14")
+    form.get_by_role("button", name="Add reading").click()
+    page.wait_for_load_state()
+
+
+def _predose(page) -> None:
+    for label in ("Identity confirmed", "Signed consent on file", "Fasting per protocol",
+                  "Today's medications reviewed", "Driver confirmed"):
+        page.get_by_label(label).check()
+    rems = page.get_by_label("Esketamine REMS enrollment confirmed")
+    if rems.count():
+        rems.check()
+    page.get_by_role("button", name="Save pre-dose checks").click()
+    page.wait_for_load_state()
+    assert "Completed at" in page.locator("#predose-h + p").inner_text()
+
+
+def _discharge(page) -> None:
+    page.get_by_label("Alert and oriented").check()
+    page.get_by_label("Steady gait").check()
+    assert page.get_by_label("Leaving with (name)").input_value() == "Sam Tester"
+    page.get_by_role("button", name="Discharge").click()
+    page.wait_for_load_state()
+
+
+def _sign(page) -> None:
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign session").click()
+    page.wait_for_load_state()
+    assert "The record is locked" in page.content()
+
+
+def _session_status(app, patient_id: int) -> str:
+    with app.app_context():
+        return db.session.scalar(
+            db.select(TreatmentSession.status).where(TreatmentSession.patient_id == patient_id))
+
+
+def test_nurse_charts_esketamine_session(live_app, page, shots):
+    app, base = live_app
+    clock.freeze(_clinic_morning())
+    patient_id = _book_today(app, "esketamine_nasal", first_name="Erin", last_name="Esk")
+    _sign_in(page, base)
+    assert page.get_by_text("Esk, Erin").is_visible()
+    assert_accessible(page)
+    shots("today-board")
+
+    page.get_by_role("button", name="Check in Erin Esk").click()
+    page.wait_for_url(f"{base}/sessions/*")
+    assert_accessible(page)
+    shots("session-opened")
+    _predose(page)
+    _add_vitals(page, 124, 78)
+    page.get_by_label("Dose", exact=True).and_(page.locator("select")).select_option("56")
+    page.get_by_label("Lot number").fill("ESK-4471")
+    page.get_by_role("button", name="Record dose").click()
+    page.wait_for_load_state()
+    assert "2 devices of 28 mg" in page.content()
+    shots("dosed")
+
+    clock.advance(timedelta(minutes=40))
+    _add_vitals(page, 166, 96)
+    assert "over pre-dose" in page.content()
+    assert "notify the prescriber" in page.content()
+    assert_accessible(page)
+    shots("forty-minute-bp-flagged")
+
+    clock.advance(timedelta(minutes=50))
+    _add_vitals(page, 130, 82)
+    _discharge(page)
+    refused = page.get_by_role("alert").filter(has_text="Discharge refused")
+    assert refused.is_visible()
+    assert "Observed 90 of 120 minutes" in refused.inner_text()
+    assert _session_status(app, patient_id) == "in_progress"
+    assert_accessible(page)
+    shots("discharge-refused-at-90-min")
+
+    clock.advance(timedelta(minutes=31))
+    _add_vitals(page, 126, 80)
+    assert "Time and vitals allow discharge" in page.content()
+    _discharge(page)
+    assert "Discharged at" in page.content()
+    shots("discharged")
+    _sign(page)
+    assert _session_status(app, patient_id) == "signed"
+    assert_accessible(page)
+    shots("signed")
+
+
+def test_nurse_charts_iv_session(live_app, page, shots):
+    app, base = live_app
+    clock.freeze(_clinic_morning())
+    patient_id = _book_today(app, "iv_ketamine", first_name="Ivan", last_name="Infusion",
+                             weight_kg=84)
+    _sign_in(page, base)
+    page.get_by_role("button", name="Check in Ivan Infusion").click()
+    page.wait_for_url(f"{base}/sessions/*")
+    _predose(page)
+    _add_vitals(page, 128, 82)
+    weight = page.get_by_label("Weight today (kg)")
+    weight.fill("82.4")
+    assert "= 41.2 mg" in page.locator(".dose-calc").inner_text()
+    page.get_by_label("Lot number").fill("KET-2210")
+    page.get_by_role("button", name="Record dose").click()
+    page.wait_for_load_state()
+    assert "41.2 mg" in page.content() and "0.50 mg/kg" in page.content()
+    shots("infusion-running")
+
+    for _ in range(3):
+        clock.advance(timedelta(minutes=15))
+        _add_vitals(page, 138, 86)
+    assert_accessible(page)
+    shots("vitals-every-15-min")
+    page.get_by_role("button", name="Record infusion end").click()
+    page.wait_for_load_state()
+    assert "Infusion ended" in page.content()
+
+    clock.advance(timedelta(minutes=15))
+    _add_vitals(page, 130, 84)
+    _discharge(page)
+    assert "Recovery: 30 min after the infusion" in page.get_by_role("alert").inner_text()
+    shots("discharge-refused-in-recovery")
+
+    clock.advance(timedelta(minutes=16))
+    _add_vitals(page, 126, 80)
+    _discharge(page)
+    assert "Discharged at" in page.content()
+    _sign(page)
+    assert _session_status(app, patient_id) == "signed"
+    assert_accessible(page)
+    shots("signed")
