@@ -86,7 +86,7 @@ def test_bp_check_missing_when_only_early_readings():
     # Readings that all predate the BP check window are necessarily stale after two hours.
     facts = esketamine_facts([vitals(taken_at=at(10)), vitals(taken_at=at(34, 59))])
     assert recorded_blockers(facts, at(130), RULES) == [
-        Blocker("bp_check_missing", "The 40-minute blood pressure is not recorded."),
+        Blocker("bp_check_missing", "The 40-minute BP is not recorded."),
         Blocker(
             "vitals_not_recent", "Take vitals again: the last reading is older than 15 minutes."
         ),
@@ -141,7 +141,7 @@ def test_infusion_running():
 def test_recovery_time_counts_whole_minutes_left(now, left):
     facts = iv_facts([vitals(taken_at=now)], ended_after=40)
     assert recorded_blockers(facts, now, RULES) == [
-        Blocker("recovery_time", f"Recovery runs 30 minutes after the infusion; {left} to go.")
+        Blocker("recovery_time", f"Recovery: 30 min after the infusion; {left} to go.")
     ]
 
 
