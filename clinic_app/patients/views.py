@@ -60,18 +60,13 @@ def index():
 @role_required(*DEMOGRAPHICS_EDIT)
 def new():
     form = PatientForm(version_id="0")
-    if form.validate_on_submit():
-        try:
-            patient = create_patient(current_user, _form_data(form))
-        except RuleViolation as error:
-            form[error.field].errors.append(error.message)
-        else:
-            db.session.commit()
-            flash("Patient registered.", "success")
-            return redirect(url_for("patients.detail", patient_id=patient.id))
-    return render_template(
-        "patients/form.html", form=form, patient=None
-    ), 400 if form.errors else 200
+    return _save(
+        form,
+        lambda: create_patient(current_user, _form_data(form)),
+        "Patient registered.",
+        "patients/form.html",
+        patient=None,
+    )
 
 
 @bp.get("/<int:patient_id>")
@@ -105,11 +100,38 @@ def detail(patient_id: int):
 def edit(patient_id: int):
     patient = _load(patient_id)
     form = PatientForm(obj=patient)
+    return _save(
+        form,
+        lambda: update_patient(current_user, patient, _form_data(form), int(form.version_id.data)),
+        "Patient record saved.",
+        "patients/form.html",
+        patient=patient,
+    )
+
+
+@bp.route("/<int:patient_id>/courses/new", methods=["GET", "POST"])
+@role_required(Role.PSYCHIATRIST)
+def new_course(patient_id: int):
+    patient = _load(patient_id)
+    form = CourseForm(started_on=clinic_today())
+    return _save(
+        form,
+        lambda: open_course(current_user, patient, _form_data(form)).patient,
+        "Course prescribed.",
+        "patients/course_form.html",
+        patient=patient,
+    )
+
+
+def _save(form, action, success: str, template: str, patient: Patient | None):
+    """Validate, run the service (returning the patient), commit and go to the record; otherwise
+    re-render with the input kept and errors by the fields: 400, or 409 when someone else saved."""
     status = 200
     if form.validate_on_submit():
         try:
-            update_patient(current_user, patient, _form_data(form), int(form.version_id.data))
+            saved = action()
         except StaleRecord:
+            db.session.rollback()
             # Keep what this user typed; saving again now knowingly replaces the other change.
             flash(
                 "Someone else saved this record while you were editing. Check the fields "
@@ -119,33 +141,16 @@ def edit(patient_id: int):
             form.version_id.data = str(patient.version_id)
             status = 409
         except RuleViolation as error:
-            form[error.field].errors.append(error.message)
+            db.session.rollback()
+            if error.field in form:
+                form[error.field].errors.append(error.message)
+            else:
+                flash(error.message, "danger")
             status = 400
         else:
             db.session.commit()
-            flash("Patient record saved.", "success")
-            return redirect(url_for("patients.detail", patient_id=patient.id))
+            flash(success, "success")
+            return redirect(url_for("patients.detail", patient_id=saved.id))
     elif form.errors:
         status = 400
-    return render_template("patients/form.html", form=form, patient=patient), status
-
-
-@bp.route("/<int:patient_id>/courses/new", methods=["GET", "POST"])
-@role_required(Role.PSYCHIATRIST)
-def new_course(patient_id: int):
-    patient = _load(patient_id)
-    form = CourseForm(started_on=clinic_today())
-    status = 200
-    if form.validate_on_submit():
-        try:
-            open_course(current_user, patient, _form_data(form))
-        except RuleViolation as error:
-            form[error.field].errors.append(error.message)
-            status = 400
-        else:
-            db.session.commit()
-            flash("Course prescribed.", "success")
-            return redirect(url_for("patients.detail", patient_id=patient.id))
-    elif form.errors:
-        status = 400
-    return render_template("patients/course_form.html", form=form, patient=patient), status
+    return render_template(template, form=form, patient=patient), status
