@@ -1,0 +1,177 @@
+"""`flask --app wsgi demo-data`: a living demo clinic, loaded once, never in production."""
+
+from collections import Counter
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic_app import clock, create_app
+from clinic_app.auth.services import authenticate
+from clinic_app.clinical.board import BoardStatus
+from clinic_app.demo import DEMO_LOGINS
+from clinic_app.extensions import db
+from clinic_app.models import (
+    Appointment,
+    Patient,
+    TreatmentCourse,
+    TreatmentSession,
+    User,
+    VitalsReading,
+)
+from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, day_bounds_utc
+from clinic_app.treatments.queries import today_board
+from clinic_app.treatments.services import content_hash
+from config import ProductionConfig
+
+CLINIC_ZONE = ZoneInfo("America/Los_Angeles")  # the default clinic time zone
+
+
+def local(*args: int) -> datetime:
+    """A clinic-local wall-clock time as aware UTC."""
+    return datetime(*args, tzinfo=CLINIC_ZONE).astimezone(UTC)
+
+
+def load(runner):
+    result = runner.invoke(args=["demo-data"])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def row_counts() -> dict[str, int]:
+    return {
+        table.name: db.session.scalar(select(func.count()).select_from(table))
+        for table in db.metadata.sorted_tables
+    }
+
+
+def assert_consistent(now: datetime) -> None:
+    """The rules every run must keep, whatever the time of day it runs at."""
+    zone = clinic_timezone()
+    today = clinic_today()
+    midnight = day_bounds_utc(today)[0]
+    sessions = db.session.scalars(select(TreatmentSession)).all()
+    days = Counter((s.patient_id, s.started_at.astimezone(zone).date()) for s in sessions)
+    assert max(days.values()) == 1, "two sessions for one patient on one clinic day"
+    for s in sessions:
+        assert s.started_at <= now
+        assert s.dose_started_at is None or s.dose_started_at <= now
+        assert all(r.taken_at <= now for r in s.vitals)
+        if s.status == "in_progress":
+            assert s.started_at >= midnight
+            assert s.dose_started_at is None or s.dose_started_at >= midnight
+            assert s.appointment.status == "in_treatment"
+        else:
+            day = s.started_at.astimezone(zone).date()
+            assert day < today and day.weekday() < 5
+            assert s.appointment.status == "completed"
+    for course in db.session.scalars(
+        select(TreatmentCourse).where(
+            TreatmentCourse.modality == "esketamine_nasal", TreatmentCourse.indication == "trd"
+        )
+    ):
+        doses = [
+            int(d)
+            for d in db.session.scalars(
+                select(TreatmentSession.dose_mg)
+                .where(
+                    TreatmentSession.course_id == course.id,
+                    TreatmentSession.dose_mg.is_not(None),
+                )
+                .order_by(TreatmentSession.dose_started_at)
+            )
+        ]
+        assert doses and doses[0] == 56, (course.patient.mrn, doses)
+        assert doses.index(84) > doses.index(56) if 84 in doses else True
+
+
+def test_loads_a_clinic_with_history_and_a_live_board(app, runner):
+    now = local(2025, 3, 12, 11, 0)  # a Wednesday morning
+    clock.freeze(now)
+    result = load(runner)
+    for login in DEMO_LOGINS:
+        assert login.username in result.output and login.password in result.output
+    with app.app_context():
+        assert {u.role: u.username for u in db.session.scalars(select(User))} == {
+            "nurse": "nurse",
+            "psychiatrist": "psychiatrist",
+            "front_desk": "frontdesk",
+            "admin": "admin",
+        }
+        for login in DEMO_LOGINS:
+            assert authenticate(login.username, login.password) is not None
+        assert db.session.scalar(select(func.count()).select_from(Patient)) >= 12
+
+        signed = db.session.scalars(
+            select(TreatmentSession).where(TreatmentSession.status.in_(["signed", "cosigned"]))
+        ).all()
+        assert len(signed) >= 36
+        assert {s.status for s in signed} == {"signed", "cosigned"}
+        for s in signed:
+            assert len(s.vitals) >= 3
+            assert s.discharged_with == s.driver_name != ""
+            assert s.signature_hash == content_hash(s)
+        per_patient = Counter(s.patient_id for s in signed)
+        assert min(per_patient.values()) >= 3
+
+        board = today_board(now, clinical_rules())
+        assert Counter(row.status for row in board) == {
+            BoardStatus.WAITING: 2,
+            BoardStatus.PRE_DOSE: 1,
+            BoardStatus.DOSING: 1,
+            BoardStatus.OBSERVING: 1,
+            BoardStatus.READY: 1,
+        }
+        assert len({row.appointment.chair_id for row in board}) == 4
+        assert any(row.appointment.driver_confirmed_at is None for row in board)
+        upcoming = db.session.scalars(
+            select(Appointment).where(Appointment.starts_at > day_bounds_utc(clinic_today())[1])
+        ).all()
+        assert len(upcoming) >= 3 and {a.status for a in upcoming} == {"scheduled"}
+        assert_consistent(now)
+
+
+def test_second_run_changes_nothing(app, runner):
+    load(runner)
+    with app.app_context():
+        before = row_counts()
+    result = load(runner)
+    assert "already loaded" in result.output
+    assert "nurse-demo-pass" in result.output
+    with app.app_context():
+        assert row_counts() == before
+        assert before["treatment_sessions"] > 0 and before["vitals_readings"] > 0
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        local(2025, 3, 16, 0, 20),  # just after midnight on a Sunday
+        local(2025, 3, 14, 23, 50),  # late on a Friday
+    ],
+    ids=["after-midnight", "late-evening"],
+)
+def test_fits_any_time_of_day(app, runner, now):
+    clock.freeze(now)
+    load(runner)
+    with app.app_context():
+        assert_consistent(now)
+        in_progress = db.session.scalar(
+            select(func.count())
+            .select_from(TreatmentSession)
+            .where(TreatmentSession.status == "in_progress")
+        )
+        assert in_progress == (1 if now.astimezone(CLINIC_ZONE).hour == 0 else 4)
+        assert db.session.scalar(select(func.count()).select_from(VitalsReading)) > 0
+
+
+def test_refused_in_production(app, database_url):
+    production = create_app(ProductionConfig, SECRET_KEY="x", SQLALCHEMY_DATABASE_URI=database_url)
+    result = production.test_cli_runner().invoke(args=["demo-data"])
+    assert result.exit_code != 0
+    assert "production" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    with production.app_context():
+        db.engine.dispose()
