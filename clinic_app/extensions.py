@@ -7,7 +7,9 @@ from flask_wtf.csrf import CSRFProtect
 
 from clinic_app.database import Base
 
-db = SQLAlchemy(model_class=Base)
+# One commit per request, just before the response: keep what the page loaded instead of
+# re-querying every object the template then touches.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"

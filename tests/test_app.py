@@ -23,8 +23,11 @@ def test_unknown_environment_is_refused(monkeypatch):
 
 
 def test_production_cookies_and_hsts(tmp_path):
-    app = create_app(ProductionConfig, SECRET_KEY="x" * 32,
-                     SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'p.sqlite'}")
+    app = create_app(
+        ProductionConfig,
+        SECRET_KEY="x" * 32,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'p.sqlite'}",
+    )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     with app.app_context():
         db.create_all()
@@ -57,8 +60,12 @@ def test_healthz_reports_an_unreachable_database(tmp_path):
 def test_security_headers_on_pages(client):
     response = client.get("/login")
     csp = response.headers["Content-Security-Policy"]
-    for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
-                      "script-src 'self'"):
+    for directive in (
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "script-src 'self'",
+    ):
         assert directive in csp
     assert "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -79,16 +86,18 @@ def test_login_failure_message_is_the_same_for_unknown_users(app, client, staff)
     assert b"Username or password is not correct." in wrong_password.data
     assert b"Username or password is not correct." in unknown_user.data
     with app.app_context():
-        outcomes = list(db.session.scalars(
-            select(AuditEvent.outcome).where(AuditEvent.action == "login")))
+        outcomes = list(
+            db.session.scalars(select(AuditEvent.outcome).where(AuditEvent.action == "login"))
+        )
     assert outcomes == ["failure", "failure"]
 
 
 def test_login_lands_on_the_role_start_page_and_ignores_foreign_next(client, staff):
     assert sign_in(client, "nurse").headers["Location"] == "/today"
     client.post("/logout")
-    response = client.post("/login?next=https://evil.example/", data={
-        "username": "front_desk", "password": PASSWORD})
+    response = client.post(
+        "/login?next=https://evil.example/", data={"username": "front_desk", "password": PASSWORD}
+    )
     assert response.headers["Location"] == "/patients/"
 
 
@@ -107,9 +116,20 @@ def test_inactive_users_cannot_sign_in(app, client, staff):
 
 
 def test_users_create_reads_password_from_stdin(app, runner):
-    result = runner.invoke(args=["users", "create", "Rita", "--role", "nurse", "--full-name",
-                                 "Rita Moreno", "--credentials", "RN"],
-                           input="a-long-enough-password\n")
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "Rita",
+            "--role",
+            "nurse",
+            "--full-name",
+            "Rita Moreno",
+            "--credentials",
+            "RN",
+        ],
+        input="a-long-enough-password\n",
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "rita"))
@@ -127,8 +147,11 @@ def test_users_create_refuses_short_passwords_and_bad_roles(app, runner):
 
 
 def test_password_hash_uses_production_parameters(tmp_path):
-    app = create_app(ProductionConfig, SECRET_KEY="x" * 32,
-                     SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'h.sqlite'}")
+    app = create_app(
+        ProductionConfig,
+        SECRET_KEY="x" * 32,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'h.sqlite'}",
+    )
     from clinic_app.auth.passwords import hash_password
 
     with app.app_context():
@@ -141,7 +164,9 @@ def test_password_is_rehashed_on_login_when_parameters_change(app, client, staff
 
     with app.app_context():
         user = db.session.get(User, staff["nurse"])
-        user.password_hash = PasswordHasher(time_cost=1, memory_cost=512, parallelism=1).hash(PASSWORD)
+        user.password_hash = PasswordHasher(time_cost=1, memory_cost=512, parallelism=1).hash(
+            PASSWORD
+        )
         db.session.commit()
     assert sign_in(client, "nurse").status_code == 302
     with app.app_context():

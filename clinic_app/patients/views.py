@@ -15,6 +15,7 @@ from clinic_app.auth.permissions import (
 from clinic_app.clinical.codes import Role
 from clinic_app.errors import RuleViolation, StaleRecord
 from clinic_app.extensions import db
+from clinic_app.forms import refresh_version
 from clinic_app.models import Patient, TreatmentCourse, TreatmentSession
 from clinic_app.patients.forms import CourseForm, PatientForm
 from clinic_app.patients.services import (
@@ -59,7 +60,7 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(*DEMOGRAPHICS_EDIT)
 def new():
-    form = PatientForm(version_id="0")
+    form = PatientForm(version_id=0)
     return _save(
         form,
         lambda: create_patient(current_user, _form_data(form)),
@@ -102,7 +103,7 @@ def edit(patient_id: int):
     form = PatientForm(obj=patient)
     return _save(
         form,
-        lambda: update_patient(current_user, patient, _form_data(form), int(form.version_id.data)),
+        lambda: update_patient(current_user, patient, _form_data(form), form.version_id.data),
         "Patient record saved.",
         "patients/form.html",
         patient=patient,
@@ -138,7 +139,7 @@ def _save(form, action, success: str, template: str, patient: Patient | None):
                 "and save again to keep your version.",
                 "warning",
             )
-            form.version_id.data = str(patient.version_id)
+            refresh_version(form, patient.version_id)
             status = 409
         except RuleViolation as error:
             db.session.rollback()

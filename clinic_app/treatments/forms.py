@@ -6,7 +6,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DecimalField,
-    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -19,7 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, SEVERITIES
 from clinic_app.clinical.vitals import LIMITS
-from clinic_app.forms import choices, version_field
+from clinic_app.forms import choices, hidden_id, version_field
 from clinic_app.settings import clinic_today, local_to_utc
 
 NOW_HINT = "Leave blank for now; earlier today is fine."
@@ -40,9 +39,9 @@ def _vital(label: str, name: str, required: bool = True) -> IntegerField:
 
 
 class StartSessionForm(FlaskForm):
-    patient_id = HiddenField(validators=[DataRequired()])
-    course_id = HiddenField(validators=[DataRequired()])
-    appointment_id = HiddenField()
+    patient_id = hidden_id()
+    course_id = hidden_id()
+    appointment_id = hidden_id(required=False)
 
 
 class PredoseForm(FlaskForm):

@@ -10,6 +10,7 @@ from clinic_app.clinical.discharge import Attestation
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation, StaleRecord
 from clinic_app.extensions import db
+from clinic_app.forms import refresh_version
 from clinic_app.models import Appointment, Patient, TreatmentCourse
 from clinic_app.settings import clinic_today, clinical_rules
 from clinic_app.treatments import forms as f
@@ -42,11 +43,11 @@ def start():
     form = f.StartSessionForm()
     if not form.validate_on_submit():
         abort(400)
-    patient = db.get_or_404(Patient, int(form.patient_id.data))
-    course = db.get_or_404(TreatmentCourse, int(form.course_id.data))
+    patient = db.get_or_404(Patient, form.patient_id.data)
+    course = db.get_or_404(TreatmentCourse, form.course_id.data)
     appointment = None
     if form.appointment_id.data:
-        appointment = db.get_or_404(Appointment, int(form.appointment_id.data))
+        appointment = db.get_or_404(Appointment, form.appointment_id.data)
     try:
         treatment = services.start_session(current_user, patient, course, appointment)
     except RuleViolation as error:
@@ -97,6 +98,7 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         now=now,
         blockers=blockers,
         pregnancy_relevant=services.pregnancy_relevant(treatment.patient),
+        predose_resubmitted="predose_form" in forms,
         iv=treatment.modality == Modality.IV_KETAMINE,
         **defaults,
     ), status
@@ -113,7 +115,10 @@ def _apply(treatment, form_name: str, form, action) -> tuple | object:
     except StaleRecord:
         db.session.rollback()
         flash(STALE_MESSAGE, "warning")
-        return _render(_load(session_id), 409, **{form_name: form})
+        fresh = _load(session_id)
+        # Saving the kept input again now knowingly applies it on top of the other change.
+        refresh_version(form, fresh.version_id)
+        return _render(fresh, 409, **{form_name: form})
     except services.DischargeBlocked as error:
         db.session.rollback()
         return _render(_load(session_id), 409, blockers=error.blockers, **{form_name: form})
@@ -151,9 +156,7 @@ def predose(session_id: int):
         treatment,
         "predose_form",
         form,
-        lambda: services.record_predose(
-            current_user, treatment, form.data, int(form.version_id.data)
-        ),
+        lambda: services.record_predose(current_user, treatment, form.data, form.version_id.data),
     )
 
 
@@ -198,7 +201,7 @@ def dose(session_id: int):
             current_user,
             treatment,
             dict(form.data, dose_started_at=f.charted_time(form.dose_started_at)),
-            int(form.version_id.data),
+            form.version_id.data,
         ),
     )
 
@@ -216,7 +219,7 @@ def infusion_end(session_id: int):
             current_user,
             treatment,
             f.charted_time(form.infusion_ended_at),
-            int(form.version_id.data),
+            form.version_id.data,
         ),
     )
 
@@ -288,7 +291,7 @@ def discharge(session_id: int):
                 form.vomiting.data,
                 form.leaving_with.data or "",
             ),
-            int(form.version_id.data),
+            form.version_id.data,
         ),
     )
 

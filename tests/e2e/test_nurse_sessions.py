@@ -25,10 +25,19 @@ def _book_today(app, modality: str, **patient) -> int:
         person = factories.make_patient(**patient)
         course = factories.make_course(person, modality)
         now = clock.utcnow()
-        db.session.add(Appointment(patient_id=person.id, course_id=course.id, chair=chair,
-                                   starts_at=now, ends_at=now + timedelta(hours=2),
-                                   visit_kind="induction", sequence_no=1,
-                                   driver_name="Sam Tester", driver_phone="555-0199"))
+        db.session.add(
+            Appointment(
+                patient_id=person.id,
+                course_id=course.id,
+                chair=chair,
+                starts_at=now,
+                ends_at=now + timedelta(hours=2),
+                visit_kind="induction",
+                sequence_no=1,
+                driver_name="Sam Tester",
+                driver_phone="555-0199",
+            )
+        )
         db.session.commit()
         return person.id
 
@@ -54,8 +63,13 @@ def _add_vitals(page, systolic: int, diastolic: int, spo2: int = 98) -> None:
 
 
 def _predose(page) -> None:
-    for label in ("Identity confirmed", "Signed consent on file", "Fasting per protocol",
-                  "Today's medications reviewed", "Driver confirmed"):
+    for label in (
+        "Identity confirmed",
+        "Signed consent on file",
+        "Fasting per protocol",
+        "Today's medications reviewed",
+        "Driver confirmed",
+    ):
         page.get_by_label(label).check()
     rems = page.get_by_label("Esketamine REMS enrollment confirmed")
     if rems.count():
@@ -83,7 +97,8 @@ def _sign(page) -> None:
 def _session_status(app, patient_id: int) -> str:
     with app.app_context():
         return db.session.scalar(
-            db.select(TreatmentSession.status).where(TreatmentSession.patient_id == patient_id))
+            db.select(TreatmentSession.status).where(TreatmentSession.patient_id == patient_id)
+        )
 
 
 def test_nurse_charts_esketamine_session(live_app, page, shots):
@@ -140,8 +155,9 @@ def test_nurse_charts_esketamine_session(live_app, page, shots):
 def test_nurse_charts_iv_session(live_app, page, shots):
     app, base = live_app
     clock.freeze(_clinic_morning())
-    patient_id = _book_today(app, "iv_ketamine", first_name="Ivan", last_name="Infusion",
-                             weight_kg=84)
+    patient_id = _book_today(
+        app, "iv_ketamine", first_name="Ivan", last_name="Infusion", weight_kg=84
+    )
     _sign_in(page, base)
     page.get_by_role("button", name="Check in Ivan Infusion").click()
     page.wait_for_url(f"{base}/sessions/*")
