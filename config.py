@@ -25,6 +25,17 @@ class Config:
     ARGON2_MEMORY_COST_KIB = 65536
     ARGON2_PARALLELISM = 4
     HSTS = False
+    # Sign-in sessions (OWASP ASVS 7.3; NIST 800-63B AAL2): idle and absolute limits.
+    IDLE_TIMEOUT_MINUTES = int(os.environ.get("IDLE_TIMEOUT_MINUTES", "15"))
+    ABSOLUTE_TIMEOUT_HOURS = int(os.environ.get("ABSOLUTE_TIMEOUT_HOURS", "12"))
+    # Per-account lockout after repeated failures, doubling from 1 minute up to the cap.
+    LOCKOUT_AFTER_FAILURES = 5
+    LOCKOUT_MAX_MINUTES = 60
+    # Per-address limit on sign-in attempts; Redis shares it between gunicorn workers.
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
+    LOGIN_RATE_LIMIT = "20 per minute"
+    # Roles that must use two-factor sign-in unless the clinic setting says otherwise.
+    MFA_REQUIRED_ROLES_DEFAULT: tuple[str, ...] = ()
 
 
 class DevelopmentConfig(Config):
@@ -41,12 +52,20 @@ class TestingConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST_KIB = 1024
     ARGON2_PARALLELISM = 1
+    RATELIMIT_ENABLED = False
+    # Tests freeze the clock anywhere in the day after signing in; the timeout tests set the
+    # real limits themselves.
+    IDLE_TIMEOUT_MINUTES = 48 * 60
+    ABSOLUTE_TIMEOUT_HOURS = 48
 
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
+    # __Host- cookies are only accepted over HTTPS, for this host, on path /.
+    SESSION_COOKIE_NAME = "__Host-clinic_session"
     HSTS = True
+    MFA_REQUIRED_ROLES_DEFAULT = ("nurse", "psychiatrist", "front_desk", "admin")
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -35,11 +35,14 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         db.session.rollback()
+        if error.code == 403:
+            _audit_refusal()
         return _page(error.code or 500, error.name), error.code
 
     @app.errorhandler(PermissionDenied)
     def permission_denied(error: PermissionDenied):
         db.session.rollback()
+        _audit_refusal()
         return _page(403, "Forbidden"), 403
 
     if app.testing:
@@ -58,6 +61,24 @@ def register(app: Flask) -> None:
             g.get("request_id", "-"),
         )
         return _page(500, "Something went wrong"), 500
+
+
+def _audit_refusal() -> None:
+    """Every refused access is on the audit trail, in its own transaction."""
+    from flask import request
+    from flask_login import current_user
+
+    from clinic_app import audit
+
+    actor = current_user._get_current_object() if current_user.is_authenticated else None
+    audit.record(
+        actor,
+        "access.denied",
+        outcome="denied",
+        endpoint=request.endpoint or "",
+        method=request.method,
+    )
+    db.session.commit()
 
 
 def _page(code: int, title: str) -> str:

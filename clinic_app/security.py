@@ -5,12 +5,14 @@ import secrets
 from flask import Flask, g, request
 from flask_login import current_user
 
+from clinic_app.extensions import db, login_manager
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; form-action 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
-PUBLIC_ENDPOINTS = {"static", "health.healthz", "auth.login"}
+PUBLIC_ENDPOINTS = {"static", "health.healthz", "auth.login", "auth.verify", "auth.enroll"}
 
 
 def register(app: Flask) -> None:
@@ -22,11 +24,13 @@ def register(app: Flask) -> None:
 
     @app.before_request
     def require_login():
+        """Deny by default: every endpoint but the public ones needs a live signed-in session."""
         if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
             return None
-        if not current_user.is_authenticated:
-            from clinic_app.extensions import login_manager
-
+        signed_in = current_user.is_authenticated  # loads and touches the server-side session
+        if g.pop("session_changed", False):
+            db.session.commit()  # the touch or the expiry, before the view's own work
+        if not signed_in:
             return login_manager.unauthorized()
         return None
 

@@ -23,7 +23,18 @@ def minutes_between(start: datetime | None, end: datetime | None = None) -> int 
     return int(((end or utcnow()) - start).total_seconds() // 60)
 
 
+def _idle_seconds() -> dict:
+    """Seconds until the idle sign-out, for the warning banner (None when not signed in)."""
+    from flask_login import current_user
+
+    from clinic_app.auth import sessions
+
+    row = sessions.current() if current_user.is_authenticated else None
+    return {"idle_seconds": sessions.seconds_left(row) if row is not None else None}
+
+
 def register(app: Flask) -> None:
+    app.context_processor(_idle_seconds)
     app.add_template_filter(local_time)
     app.add_template_filter(local_datetime)
     app.add_template_global(minutes_between)

@@ -1,8 +1,10 @@
-"""Sign-in form."""
+"""Sign-in, two-factor and password forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+CODE_ATTRS = {"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
 
 
 class LoginForm(FlaskForm):
@@ -16,4 +18,39 @@ class LoginForm(FlaskForm):
         validators=[DataRequired(), Length(max=128)],
         render_kw={"autocomplete": "current-password"},
     )
-    submit = SubmitField("Sign in")
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code from the authenticator app",
+        validators=[DataRequired(), Length(max=20)],
+        render_kw=CODE_ATTRS,
+        description="Six digits. Lost the phone? Enter one of your backup codes.",
+    )
+
+
+class PasswordCheckForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "new-password"},
+        description="At least 12 characters. A few unrelated words are easy to remember.",
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("new_password", "The two entries differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -1,8 +1,12 @@
 """argon2id password hashing with parameters from the config."""
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from zxcvbn import zxcvbn
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128
@@ -33,10 +37,20 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher().check_needs_rehash(password_hash)
 
 
-def password_problem(password: str) -> str | None:
-    """Why a new password is not acceptable, or None (length only; no composition rules)."""
+@cache
+def _common_passwords() -> frozenset[str]:
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why a new password is not acceptable, or None. Length and guessability only (OWASP ASVS
+    6.2): no composition rules; the 30,000 most common passwords and easy variants are refused."""
     if len(password) < MIN_LENGTH:
         return f"Use at least {MIN_LENGTH} characters."
     if len(password) > MAX_LENGTH:
         return f"Use at most {MAX_LENGTH} characters."
+    if password.lower() in _common_passwords():
+        return "This is one of the most common passwords; choose another."
+    if zxcvbn(password, user_inputs=[username] if username else [])["score"] < 3:
+        return "This password is too easy to guess; a few unrelated words work well."
     return None

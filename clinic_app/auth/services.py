@@ -1,17 +1,27 @@
-"""Accounts: creating users and checking credentials."""
+"""Accounts: creating users, checking credentials with lockout, passwords and two-factor."""
 
+from datetime import timedelta
+
+from flask import current_app
 from sqlalchemy import func, select
 
 from clinic_app import audit
+from clinic_app.auth import mfa, sessions
 from clinic_app.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
 from clinic_app.clinical.codes import Role
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import User
+from clinic_app.models import ClinicSetting, User
 
-# Verified against when the username is unknown, so both paths cost one argon2 check.
+# Verified against when the username is unknown or locked, so every path costs one argon2 check.
 _DUMMY_HASH: dict[str, str] = {}
+
+
+def _spend_a_hash(password: str) -> None:
+    if "hash" not in _DUMMY_HASH:
+        _DUMMY_HASH["hash"] = hash_password("unused-dummy-password")
+    verify_password(_DUMMY_HASH["hash"], password)
 
 
 def create_user(
@@ -30,7 +40,7 @@ def create_user(
         raise RuleViolation("Username is required.", "username")
     if db.session.scalar(select(func.count()).where(User.username == username)):
         raise RuleViolation("That username is taken.", "username")
-    problem = password_problem(password)
+    problem = password_problem(password, username)
     if problem:
         raise RuleViolation(problem, "password")
     user = User(
@@ -39,6 +49,7 @@ def create_user(
         role=role,
         credentials=credentials,
         password_hash=hash_password(password),
+        password_changed_at=utcnow(),
     )
     db.session.add(user)
     db.session.flush()
@@ -46,31 +57,95 @@ def create_user(
     return user
 
 
+def record_failure(user: User, reason: str) -> None:
+    """Count a failed password or code; lock the account for a doubling time after too many."""
+    config = current_app.config
+    user.failed_logins += 1
+    over = user.failed_logins - config["LOCKOUT_AFTER_FAILURES"]
+    if over >= 0:
+        minutes = min(2**over, config["LOCKOUT_MAX_MINUTES"])
+        user.locked_until = utcnow() + timedelta(minutes=minutes)
+    audit.record(user, "login", user, outcome="failure", reason=reason)
+
+
+def is_locked(user: User) -> bool:
+    return user.locked_until is not None and user.locked_until > utcnow()
+
+
 def authenticate(username: str, password: str) -> User | None:
-    """The active user with these credentials, or None. Audits success and failure."""
+    """The active, unlocked user with these credentials, or None. Audits success and failure."""
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        if "hash" not in _DUMMY_HASH:
-            _DUMMY_HASH["hash"] = hash_password("unused-dummy-password")
-        verify_password(_DUMMY_HASH["hash"], password)
+        _spend_a_hash(password)
         audit.record(None, "login", outcome="failure", reason="unknown_user")
         return None
-    if not verify_password(user.password_hash, password) or not user.active:
-        audit.record(
-            user,
-            "login",
-            user,
-            outcome="failure",
-            reason="inactive" if user.active is False else "bad_password",
-        )
+    if is_locked(user):
+        _spend_a_hash(password)
+        audit.record(user, "login", user, outcome="failure", reason="locked")
+        return None
+    if not verify_password(user.password_hash, password):
+        record_failure(user, "bad_password")
+        return None
+    if not user.active:
+        audit.record(user, "login", user, outcome="failure", reason="inactive")
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
-    audit.record(user, "login", user)
+    user.failed_logins = 0
+    user.locked_until = None
     return user
 
 
+def complete_login(user: User, second_factor: str) -> None:
+    """Record a full sign-in (after the second factor when there is one)."""
+    user.last_login_at = utcnow()
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(user, "login", user, second_factor=second_factor)
+
+
+def mfa_required_roles() -> set[str]:
+    """Roles that must use two-factor sign-in: the clinic setting, else the environment default."""
+    setting = db.session.get(ClinicSetting, "mfa_required_roles")
+    if setting is not None:
+        return set(setting.value)
+    return set(current_app.config["MFA_REQUIRED_ROLES_DEFAULT"])
+
+
+def mfa_required(user: User) -> bool:
+    return user.role in mfa_required_roles()
+
+
 def confirm_password(user: User, password: str) -> bool:
-    """Re-authentication before signing: the user's own current password."""
+    """Re-authentication before signing or changing credentials: the user's current password."""
     return verify_password(user.password_hash, password)
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change one's own password; needs the current one. Ends the user's other sessions."""
+    if not confirm_password(user, current):
+        record_failure(user, "bad_password_on_change")
+        raise RuleViolation("The current password is not correct.", "current_password")
+    problem = password_problem(new, user.username)
+    if problem:
+        raise RuleViolation(problem, "new_password")
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    sessions.revoke_all(user, "password_changed", keep=sessions.current())
+    audit.record(user, "user.password_change", user)
+
+
+def enable_totp(user: User, code: str) -> list[str]:
+    """Turn on two-factor once the first code from the app checks out; returns backup codes."""
+    if not mfa.verify_totp(user, code):
+        raise RuleViolation("That code is not right. Check the phone's time and try again.", "code")
+    user.totp_enabled_at = utcnow()
+    codes = mfa.new_backup_codes(user)
+    audit.record(user, "user.mfa_enable", user)
+    return codes
+
+
+def disable_totp(actor: User, user: User) -> None:
+    """Turn two-factor off (own account, or an admin resetting it)."""
+    mfa.disable(user)
+    audit.record(actor, "user.mfa_reset", user)

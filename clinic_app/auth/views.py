@@ -1,4 +1,4 @@
-"""Sign in and sign out."""
+"""Sign in (password, then the second factor where required), sign out, and one's own account."""
 
 from urllib.parse import urlsplit
 
@@ -6,10 +6,12 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_user, logout_user
 
 from clinic_app import audit
-from clinic_app.auth.forms import LoginForm
-from clinic_app.auth.services import authenticate
+from clinic_app.auth import mfa, services, sessions
+from clinic_app.auth.forms import CodeForm, LoginForm, PasswordChangeForm, PasswordCheckForm
 from clinic_app.clinical.codes import Role
-from clinic_app.extensions import db, login_manager
+from clinic_app.clock import utcnow
+from clinic_app.errors import RuleViolation
+from clinic_app.extensions import db, limiter, login_manager
 from clinic_app.models import User
 
 bp = Blueprint("auth", __name__)
@@ -20,15 +22,49 @@ HOME_BY_ROLE = {
     Role.FRONT_DESK: "patients.index",
     Role.ADMIN: "auth.account",
 }
+NEXT_KEY = "next_url"
+FAILED = "Username or password is not correct."
+
+
+def _login_limit() -> str:
+    from flask import current_app
+
+    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    """The user of the request's live server-side session (never from the cookie alone)."""
+    row = sessions.current()
+    if row is None or str(row.user_id) != user_id or not row.user.active:
+        return None
+    return row.user
 
 
 def home_url() -> str:
     return url_for(HOME_BY_ROLE[Role(current_user.role)])
+
+
+def _safe_next(target: str | None) -> str | None:
+    parts = urlsplit(target or "")
+    if not target or not target.startswith("/") or target.startswith("//") or parts.netloc:
+        return None
+    return target
+
+
+def _finish_login(user: User, second_factor: str):
+    row = sessions.current(allow_pending=True)
+    row.mfa_pending = False
+    services.complete_login(user, second_factor)
+    target = _safe_next(session.pop(NEXT_KEY, None))
+    login_user(user)
+    db.session.commit()
+    return redirect(target or home_url())
+
+
+def _pending_user() -> User | None:
+    row = sessions.current(allow_pending=True)
+    return row.user if row is not None and row.mfa_pending else None
 
 
 @bp.get("/")
@@ -38,38 +74,99 @@ def index():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 def login():
-    """Sign in; the same message whether the username exists or not."""
+    """Password step; the same message whether the username exists, is locked or is wrong."""
     if current_user.is_authenticated:
         return redirect(home_url())
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        user = authenticate(form.username.data, form.password.data)
+        user = services.authenticate(form.username.data, form.password.data)
         if user is not None:
-            session.clear()
-            login_user(user)
+            needs_code = user.totp_enabled or services.mfa_required(user)
+            next_url = _safe_next(request.args.get("next"))
+            sessions.start(user, mfa_pending=needs_code)
+            if next_url:
+                session[NEXT_KEY] = next_url
+            if not needs_code:
+                return _finish_login(user, "none")
+            if not user.totp_enabled:
+                mfa.store_new_secret(user)
+                db.session.commit()
+                return redirect(url_for("auth.enroll"))
             db.session.commit()
-            target = request.args.get("next", "")
-            parts = urlsplit(target)
-            if (
-                not target.startswith("/")
-                or target.startswith("//")
-                or parts.netloc
-                or parts.scheme
-            ):
-                target = home_url()
-            return redirect(target)
+            return redirect(url_for("auth.verify"))
         db.session.commit()
-        flash("Username or password is not correct.", "danger")
+        flash(FAILED, "danger")
         status = 401
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
 
 
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def verify():
+    """Second step: a TOTP code (single use) or a backup code."""
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        if services.is_locked(user):
+            sessions.revoke(sessions.current(allow_pending=True), "locked")
+            db.session.commit()
+            flash(FAILED, "danger")
+            return redirect(url_for("auth.login"))
+        if mfa.verify_totp(user, form.code.data):
+            return _finish_login(user, "totp")
+        if mfa.use_backup_code(user, form.code.data):
+            flash("Backup code used; it will not work again.", "warning")
+            return _finish_login(user, "backup_code")
+        services.record_failure(user, "bad_code")
+        db.session.commit()
+        form.code.errors.append("That code is not right.")
+    return render_template("auth/code.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/login/enroll", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def enroll():
+    """Two-factor is required for this role and not set up yet: set it up to finish signing in."""
+    user = _pending_user()
+    if user is None or user.totp_enabled:
+        return redirect(url_for("auth.login"))
+    return _totp_setup(user, url_for("auth.enroll"), finish_login=True)
+
+
+def _totp_setup(user: User, action: str, finish_login: bool):
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            codes = services.enable_totp(user, form.code.data)
+        except RuleViolation as error:
+            db.session.commit()  # keeps the single-use bookkeeping
+            form.code.errors.append(error.message)
+        else:
+            if finish_login:
+                row = sessions.current(allow_pending=True)
+                row.mfa_pending = False
+                services.complete_login(user, "totp_enrolled")
+                login_user(user)
+            db.session.commit()
+            return render_template("auth/backup_codes.html", codes=codes)
+    uri, qr = mfa.provisioning_qr(user)
+    return render_template(
+        "auth/totp_setup.html", form=form, qr=qr, uri=uri, secret=mfa.secret_of(user), action=action
+    ), 400 if form.errors else 200
+
+
 @bp.post("/logout")
 def logout():
+    row = sessions.current()
+    if row is not None:
+        sessions.revoke(row, "logout")
     audit.record(current_user._get_current_object(), "logout")
     db.session.commit()
     logout_user()
@@ -78,7 +175,73 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+@bp.post("/session/keepalive")
+def keepalive():
+    """ "Stay signed in": the request itself counts as activity."""
+    row = sessions.current()
+    row.last_seen_at = utcnow()
+    db.session.commit()
+    return {"seconds_left": sessions.seconds_left(row)}
+
+
 @bp.get("/account")
 def account():
-    """The signed-in user's own account page (the admin's start page until admin screens exist)."""
-    return render_template("auth/account.html")
+    """The signed-in user's own account: password and two-factor sign-in."""
+    return render_template(
+        "auth/account.html",
+        required=services.mfa_required(current_user),
+        check_form=PasswordCheckForm(),
+    )
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, form.current_password.data, form.new_password.data
+            )
+        except RuleViolation as error:
+            db.session.commit()  # keeps the failure count and its audit row
+            form[error.field].errors.append(error.message)
+        else:
+            db.session.commit()
+            flash("Password changed. Other signed-in browsers were signed out.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/password.html", form=form), 400 if form.errors else 200
+
+
+@bp.post("/account/two-factor/start")
+def start_totp():
+    """Re-authenticate, then show a new seed to scan."""
+    form = PasswordCheckForm()
+    if not form.validate_on_submit() or not services.confirm_password(
+        current_user, form.password.data
+    ):
+        flash("The password is not correct.", "danger")
+        return redirect(url_for("auth.account"))
+    mfa.store_new_secret(current_user)
+    db.session.commit()
+    return redirect(url_for("auth.setup_totp"))
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+def setup_totp():
+    if current_user.totp_enabled or not current_user.totp_secret_encrypted:
+        return redirect(url_for("auth.account"))
+    return _totp_setup(current_user, url_for("auth.setup_totp"), finish_login=False)
+
+
+@bp.post("/account/two-factor/disable")
+def disable_totp():
+    form = PasswordCheckForm()
+    if services.mfa_required(current_user):
+        flash("Two-factor sign-in is required for your role.", "danger")
+    elif form.validate_on_submit() and services.confirm_password(current_user, form.password.data):
+        services.disable_totp(current_user, current_user)
+        db.session.commit()
+        flash("Two-factor sign-in is off.", "info")
+    else:
+        flash("The password is not correct.", "danger")
+    return redirect(url_for("auth.account"))

@@ -1,7 +1,8 @@
 """All models, imported here so the metadata (and Alembic) sees every table."""
 
+from clinic_app.models.account import BackupCode, UserSession
 from clinic_app.models.assessment import Assessment
-from clinic_app.models.audit import AuditEvent
+from clinic_app.models.audit import AuditChainHead, AuditEvent
 from clinic_app.models.patient import Patient, TreatmentCourse
 from clinic_app.models.schedule import Appointment, Chair
 from clinic_app.models.settings import ClinicSetting
@@ -19,7 +20,9 @@ __all__ = [
     "AdverseEvent",
     "Appointment",
     "Assessment",
+    "AuditChainHead",
     "AuditEvent",
+    "BackupCode",
     "Chair",
     "ClinicSetting",
     "Override",
@@ -27,5 +30,6 @@ __all__ = [
     "TreatmentCourse",
     "TreatmentSession",
     "User",
+    "UserSession",
     "VitalsReading",
 ]

@@ -27,3 +27,17 @@ class AuditEvent(db.Model):
     request_id: Mapped[str] = mapped_column(String(32), default="")
     # Field names and codes only, never free text that could carry PHI.
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Tamper evidence: SHA-256 over this row's content and the previous row's hash.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditChainHead(db.Model):
+    """The single row holding the newest audit hash. Updating it first serialises audit writers
+    (a row lock on PostgreSQL, the write lock on SQLite), so the chain never forks."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    length: Mapped[int] = mapped_column(default=0)

@@ -26,6 +26,15 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[created_at]
     last_login_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+    # Throttling: failures since the last success, and the lockout they earned.
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    # Two-factor: the TOTP seed encrypted with a key derived from SECRET_KEY; the last accepted
+    # time step, so a code is never accepted twice.
+    totp_secret_encrypted: Mapped[str] = mapped_column(String(255), default="")
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_timecode: Mapped[int | None]
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -35,5 +44,6 @@ class User(UserMixin, db.Model):
     def display_name(self) -> str:
         return f"{self.full_name}, {self.credentials}" if self.credentials else self.full_name
 
-    def has_role(self, *roles: Role | str) -> bool:
-        return self.role in roles
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_enabled_at is not None

@@ -124,14 +124,29 @@ def _session_row(app, session_id) -> dict:
 
 
 def _written_by(app, user_id) -> set[str]:
-    """Audit actions of a user other than signing in."""
+    """Audit actions of a user other than signing in and the refusals themselves."""
     with app.app_context():
         return set(
             db.session.scalars(
                 select(AuditEvent.action).where(
-                    AuditEvent.user_id == user_id, AuditEvent.action != "login"
+                    AuditEvent.user_id == user_id,
+                    AuditEvent.action.not_in(["login", "access.denied"]),
                 )
             )
+        )
+
+
+def _refusals(app, user_id) -> int:
+    """How many refused accesses of this user the audit trail holds."""
+    with app.app_context():
+        return len(
+            db.session.scalars(
+                select(AuditEvent.id).where(
+                    AuditEvent.user_id == user_id,
+                    AuditEvent.action == "access.denied",
+                    AuditEvent.outcome == "denied",
+                )
+            ).all()
         )
 
 
@@ -187,6 +202,7 @@ def test_front_desk_gets_403_on_every_clinical_route(app, as_role, staff):
     assert _count(app, Assessment) + _count(app, AdverseEvent) == 0
     assert _session_row(app, ids["session_id"]) == before
     assert _written_by(app, staff["front_desk"]) == set()
+    assert _refusals(app, staff["front_desk"]) > 0
 
 
 def test_a_forbidden_vitals_post_writes_nothing(app, as_role, staff):
@@ -286,6 +302,7 @@ def test_admin_gets_403_on_clinical_and_patient_routes(app, as_role, staff):
     assert _count(app, VitalsReading) == 1
     assert _session_row(app, ids["session_id"]) == before
     assert _written_by(app, staff["admin"]) == set()
+    assert _refusals(app, staff["admin"]) > 0
 
 
 # --- nurse ---------------------------------------------------------------------------------

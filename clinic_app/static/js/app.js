@@ -35,7 +35,12 @@
     if (!marker) { return; }
     window.setInterval(function () {
       var active = document.activeElement;
-      if (!active || active === document.body) { window.location.reload(); }
+      if (!active || active === document.body) {
+        // Marked as passive so an unattended board does not keep the sign-in alive.
+        var url = new URL(window.location.href);
+        url.searchParams.set("refresh", "1");
+        window.location.replace(url.toString());
+      }
     }, Number(marker.dataset.refreshSeconds) * 1000);
   }
 
@@ -54,7 +59,45 @@
     update();
   }
 
+  // Warn two minutes before the idle sign-out; "Stay signed in" counts as activity.
+  function idleWarning() {
+    var body = document.body;
+    var banner = document.getElementById("idle-warning");
+    if (!banner || !body.dataset.idleSeconds) { return; }
+    var deadline = Date.now() + Number(body.dataset.idleSeconds) * 1000;
+    var count = banner.querySelector(".idle-count");
+    var token = document.querySelector('meta[name="csrf-token"]');
+
+    banner.querySelector(".idle-stay").addEventListener("click", function () {
+      fetch(body.dataset.keepaliveUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {"X-CSRFToken": token ? token.content : ""}
+      }).then(function (response) {
+        if (!response.ok) { throw new Error("keepalive refused"); }
+        return response.json();
+      }).then(function (data) {
+        deadline = Date.now() + data.seconds_left * 1000;
+        banner.hidden = true;
+      }).catch(function () { window.location.assign(body.dataset.loginUrl); });
+    });
+
+    window.setInterval(function () {
+      var left = Math.round((deadline - Date.now()) / 1000);
+      if (left <= 0) {
+        window.location.assign(body.dataset.loginUrl);
+      } else if (left <= 120) {
+        count.textContent = left + " seconds";
+        if (banner.hidden) {
+          banner.hidden = false;
+          banner.querySelector(".idle-stay").focus();
+        }
+      }
+    }, 1000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    idleWarning();
     tick();
     window.setInterval(tick, 30000);
     refreshBoard();

@@ -1,0 +1,915 @@
+"""The front desk's series planner: induction and maintenance dates, chair slots and spacing.
+
+Pure rules: dates, times and existing bookings in; plans, slots and findings out. Times are aware
+datetimes; local wall-clock times are built in the clinic's zone (`zoneinfo.ZoneInfo`) and every
+comparison or duration is worked out in UTC, so a 09:00 visit stays 09:00 across a daylight-saving
+change and "48 h" means 48 elapsed hours.
+
+Sources (details in shared/reference/domain.md and peers.md; [D] = derived or a clinic default that
+the medical director signs off):
+- Esketamine series, SPRAVATO US label dosing table (domain §2.2, §2.4): TRD induction twice
+  weekly in weeks 1-4 (8 doses), once weekly in weeks 5-8, then every 2 weeks or once weekly; MDSI
+  twice weekly for 4 weeks. The phase 3 trials dosed on days 1, 4, 8, 11, 15, 18, 22, 25 (3-4 days
+  apart), hence the Mon/Thu and Tue/Fri default pairs [D].
+- Spacing (domain §2.3, §7 item 8): the label sets no numeric minimum interval; the app rule [D]
+  is never two doses on one calendar day and a warning when doses are < 48 h apart.
+- IV induction (domain §3.7, §7 item 14): 6 infusions (Murrough 2013: 6 over 12 days, three times
+  weekly; community chart review: 6 within 21 days; DESIGN §4: 6 over 2-3 weeks), hence Mon/Wed/Fri
+  within a 14-day target and a 21-day limit. Maintenance every 2-6 weeks, default 4 (DESIGN §4;
+  practice data, not a guideline value).
+- Chair time: esketamine observation >= 120 min from the first device (label boxed warning, REMS);
+  IV 0.5 mg/kg over 40 min (Sanacora 2017) and recovery 30 min (clinic practice 20-60 min, §3.6).
+  Dosing, setup and turnover minutes are clinic defaults [D]. Field names shared with
+  `ClinicalRules` (observation, infusion and recovery minutes) read the same clinic setting.
+- Front desk: late cancellation < 24 h before the visit (OpenEMR's "Canceled < 24h" status,
+  peers.md [OE11]); 15-minute calendar slots (OpenEMR calendar interval 5-60 min, peers.md [OE1]);
+  Mon-Fri 08:00-18:00, the 14-day maintenance look-ahead and the 14-day window for an alternative
+  day are clinic defaults [D].
+- Missed doses (JNJ Medical Connect, domain §2.3): in the first 4 weeks continue the current
+  schedule, so a make-up day never breaks the twice-weekly limit.
+"""
+
+import math
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from itertools import combinations, pairwise
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from clinic_app.clinical.codes import Indication, Modality
+
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# How far any search runs before giving up; a guard against a calendar with no open days, not a
+# clinic setting.
+SEARCH_LIMIT_DAYS = 366
+DAY = timedelta(days=1)
+WEEK_DAYS = 7
+
+
+class SchedulingError(ValueError):
+    """A plan the rules cannot make or accept; the message says why."""
+
+
+@dataclass(frozen=True)
+class SchedulingRules:
+    """Every number the series planner uses; defaults are the sourced ones above.
+
+    Weekdays are numbered as `date.weekday()`: Monday 0 ... Sunday 6.
+    """
+
+    # Clinic calendar [D]: open Mon-Fri 08:00-18:00 local, no closed dates until the clinic sets
+    # its holidays; 15-minute slots (OpenEMR calendar interval).
+    open_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    opening_time: time = time(8, 0)
+    closing_time: time = time(18, 0)
+    closed_dates: frozenset[date] = frozenset()
+    slot_minutes: int = 15
+    # Esketamine chair block: devices and pre-dose checks [D] + observation >= 120 min from the
+    # first device (label boxed warning / REMS) + chair turnover [D] = 150 min.
+    esketamine_dosing_minutes: int = 15
+    esketamine_min_observation_minutes: int = 120
+    esketamine_turnover_minutes: int = 15
+    # IV chair block: line and pre-dose checks [D] + 40 min infusion (Sanacora 2017) + 30 min
+    # recovery (clinic practice, domain §3.6) + turnover [D] = 95 min.
+    iv_setup_minutes: int = 15
+    iv_default_minutes: int = 40
+    iv_recovery_minutes: int = 30
+    iv_turnover_minutes: int = 10
+    # Spacing (domain §2.3): never two doses on one calendar day; warn under 48 h.
+    min_dose_gap_days: int = 1
+    warn_spacing_hours: int = 48
+    # Front desk: late cancellation (OpenEMR "Canceled < 24h"); maintenance look-ahead and the
+    # window searched for an alternative day [D].
+    late_cancel_hours: int = 24
+    maintenance_due_horizon_days: int = 14
+    alternative_window_days: int = 14
+    # Esketamine series (US label): twice weekly for 4 weeks, weekly in weeks 5-8, then weekly or
+    # every 2 weeks. Default pairs 3-4 days apart like the trials' days 1, 4, 8, 11 [D].
+    esketamine_induction_weeks: int = 4
+    esketamine_doses_per_week: int = 2
+    esketamine_default_weekdays: tuple[int, ...] = (0, 3)
+    esketamine_alternate_weekdays: tuple[int, ...] = (1, 4)
+    esketamine_weekly_maintenance_doses: int = 4
+    esketamine_maintenance_min_days: int = 7
+    esketamine_maintenance_max_days: int = 14
+    # IV series: 6 infusions, Mon/Wed/Fri, within 14 days where possible and never over 21
+    # (Murrough 2013; chart review "6 within 21 days"); maintenance every 14-42 days, default 28.
+    iv_induction_count: int = 6
+    iv_induction_target_days: int = 14
+    iv_induction_max_days: int = 21
+    iv_default_weekdays: tuple[int, ...] = (0, 2, 4)
+    iv_maintenance_interval_days: int = 28
+    iv_maintenance_min_days: int = 14
+    iv_maintenance_max_days: int = 42
+
+    def __post_init__(self) -> None:
+        for name in (
+            "open_weekdays",
+            "esketamine_default_weekdays",
+            "esketamine_alternate_weekdays",
+            "iv_default_weekdays",
+        ):
+            object.__setattr__(self, name, _parse_weekdays(getattr(self, name)))
+        object.__setattr__(self, "closed_dates", _parse_dates(self.closed_dates))
+        if not self.open_weekdays:
+            raise ValueError("The clinic must be open on at least one weekday.")
+        if self.opening_time >= self.closing_time:
+            raise ValueError("Opening time must be before closing time.")
+        for name in ("slot_minutes", "min_dose_gap_days", "esketamine_doses_per_week"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1.")
+        if self.iv_induction_count < 1 or self.esketamine_induction_weeks < 1:
+            raise ValueError("An induction needs at least one dose.")
+        for low, high in (
+            ("esketamine_maintenance_min_days", "esketamine_maintenance_max_days"),
+            ("iv_maintenance_min_days", "iv_maintenance_max_days"),
+            ("iv_induction_target_days", "iv_induction_max_days"),
+        ):
+            if not 1 <= getattr(self, low) <= getattr(self, high):
+                raise ValueError(f"{low} must be between 1 and {high}.")
+
+    @classmethod
+    def with_overrides(cls, overrides: dict[str, Any]) -> "SchedulingRules":
+        """Defaults replaced by a clinic's stored values; unknown keys are ignored.
+
+        Stored values may be text: times as "08:00", weekdays as "0,3" or "mon,thu" (or a list),
+        closed dates as ISO dates "2026-12-25,2027-01-01" (or a list).
+        """
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            if field.name not in overrides:
+                continue
+            value = overrides[field.name]
+            default = field.default
+            if isinstance(default, time):
+                values[field.name] = _parse_time(value)
+            elif isinstance(default, tuple):
+                values[field.name] = _parse_weekdays(value)
+            elif isinstance(default, frozenset):
+                values[field.name] = _parse_dates(value)
+            else:
+                values[field.name] = int(value)
+        return cls(**values)
+
+    @property
+    def esketamine_induction_count(self) -> int:
+        """Doses in an esketamine induction: twice weekly for 4 weeks = 8."""
+        return self.esketamine_doses_per_week * self.esketamine_induction_weeks
+
+    @property
+    def warn_spacing_days(self) -> int:
+        """Whole calendar days apart that keep same-time doses clear of the spacing warning."""
+        return math.ceil(self.warn_spacing_hours / 24)
+
+    def block_minutes(self, modality: Modality) -> int:
+        """Chair time one visit takes, turnover included (esketamine 150, IV 95 by default)."""
+        if modality == Modality.ESKETAMINE_NASAL:
+            return (
+                self.esketamine_dosing_minutes
+                + self.esketamine_min_observation_minutes
+                + self.esketamine_turnover_minutes
+            )
+        return (
+            self.iv_setup_minutes
+            + self.iv_default_minutes
+            + self.iv_recovery_minutes
+            + self.iv_turnover_minutes
+        )
+
+    def is_open(self, day: date) -> bool:
+        """The clinic sees patients on `day` (an open weekday and not a closed date)."""
+        return day.weekday() in self.open_weekdays and day not in self.closed_dates
+
+
+# --- Results ------------------------------------------------------------------------------------
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A spacing problem between two doses: an error blocks, a warning asks for a second look."""
+
+    code: str
+    severity: Severity
+    message: str
+    times: tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A chair held from `start` to `end` (aware, clinic-local), turnover included."""
+
+    chair_id: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Why a visit could not be booked on its target date.
+
+    Codes: closed, no_chair, patient_busy, same_day, too_close.
+    """
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ProposedVisit:
+    """One visit of a proposed series: booked (start, end, chair) or a conflict with an alternative.
+
+    A conflicted visit keeps its place in the series; `alternative` is None only when no day in
+    the search window fits (the conflict message then says so).
+    """
+
+    sequence: int
+    target_date: date
+    start: datetime | None
+    end: datetime | None
+    chair_id: int | None
+    conflict: Conflict | None = None
+    alternative: Slot | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.conflict is None
+
+
+class MaintenanceStatus(StrEnum):
+    OVERDUE = "overdue"
+    DUE = "due"
+    BOOKED = "booked"
+    NOT_DUE = "not_due"
+
+
+@dataclass(frozen=True)
+class MissedDoseOffer:
+    """The day offered for a missed dose; `extends_series` when it comes after the last visit."""
+
+    day: date
+    extends_series: bool
+
+
+# Busy intervals as the callers pass them.
+ChairBooking = tuple[int, datetime, datetime]
+PatientBooking = tuple[datetime, datetime]
+
+
+# --- 1. Induction dates -------------------------------------------------------------------------
+
+
+def induction_plan(
+    modality: Modality,
+    indication: Indication,
+    first_date: date,
+    preferred_weekdays: Collection[int] | None,
+    rules: "SchedulingRules",
+) -> list[date]:
+    """Target dates of an induction series, first dose on or after `first_date`, open days only.
+
+    Esketamine (TRD, MDSI and other indications alike: the label has one induction schedule):
+    8 doses, two in each ISO week (Mon-Sun) from the week of the first open day, never two on
+    one day. A week with fewer than two open days takes what it has and the rest run on into the
+    following weeks, so the count never drops and no week holds more than two. Within a week
+    the pair is chosen by, in order: fewest days off the preferred weekdays, fewest gaps under
+    48 h (counting from the previous week's last dose), nearest substitute to the preferred day it
+    replaces, most even spacing, earliest dates. Without preferred weekdays the default pair is
+    Mon/Thu (Tue/Fri when the series starts on a Tuesday or Friday) and gaps under 48 h count
+    before the weekdays.
+
+    IV: 6 infusions, the first within a week of the first open day, all within 21 days (longer
+    only when closures leave too few open days), chosen by, in order: fewest days off the
+    preferred weekdays, fewest gaps under 48 h, earliest first dose, fewest days beyond the
+    14-day target, most even spacing, earliest dates. Without preferred weekdays: fewest gaps
+    under 48 h, earliest first dose, fewest days off Mon/Wed/Fri, then as above.
+    """
+    _ = indication  # one schedule per modality today; kept so callers state what they plan
+    preferred = _parse_weekdays(preferred_weekdays or ())
+    start = _first_open_on_or_after(first_date, rules)
+    if modality == Modality.ESKETAMINE_NASAL:
+        return _esketamine_induction(start, preferred, rules)
+    return _iv_induction(first_date, start, preferred, rules)
+
+
+def _esketamine_induction(
+    start: date, preferred: tuple[int, ...], rules: SchedulingRules
+) -> list[date]:
+    explicit = bool(preferred)
+    if not explicit:
+        alternate = rules.esketamine_alternate_weekdays
+        default = rules.esketamine_default_weekdays
+        use_alternate = start.weekday() in alternate and start.weekday() not in default
+        preferred = alternate if use_alternate else default
+    per_week = rules.esketamine_doses_per_week
+    total = rules.esketamine_induction_count
+    picks: list[date] = []
+    monday = start - timedelta(days=start.weekday())
+    while len(picks) < total:
+        if (monday - start).days > SEARCH_LIMIT_DAYS:
+            raise SchedulingError("Too few open days to plan the induction series.")
+        week = [monday + k * DAY for k in range(WEEK_DAYS)]
+        usable = [d for d in week if d >= start and rules.is_open(d)]
+        prev = picks[-1] if picks else None
+        quota = min(per_week, total - len(picks), len(usable))
+        picks.extend(_best_week(week, usable, prev, quota, preferred, explicit, rules))
+        monday += WEEK_DAYS * DAY
+    return picks
+
+
+def _best_week(
+    week: list[date],
+    usable: list[date],
+    prev: date | None,
+    quota: int,
+    preferred: tuple[int, ...],
+    explicit: bool,
+    rules: SchedulingRules,
+) -> tuple[date, ...]:
+    """The best `quota` days of one week (fewer only when the minimum gap allows no more)."""
+    anchors = [d for d in week if d.weekday() in preferred]
+    per_week = rules.esketamine_doses_per_week
+
+    def key(combo: tuple[date, ...]) -> tuple:
+        gaps = _gaps(prev, combo)
+        off = sum(d.weekday() not in preferred for d in combo)
+        warns = sum(g < rules.warn_spacing_days for g in gaps)
+        shift = sum(
+            min(abs((d - a).days) for a in anchors) for d in combo if d.weekday() not in preferred
+        )
+        uneven = sum(abs(per_week * g - WEEK_DAYS) for g in gaps)
+        head = (off, warns) if explicit else (warns, off)
+        return (*head, shift, uneven, combo)
+
+    for size in range(quota, 0, -1):
+        combos = [
+            c
+            for c in combinations(usable, size)
+            if all(g >= rules.min_dose_gap_days for g in _gaps(prev, c))
+        ]
+        if combos:
+            return min(combos, key=key)
+    return ()
+
+
+def _gaps(prev: date | None, combo: Sequence[date]) -> list[int]:
+    days = ([prev] if prev is not None else []) + list(combo)
+    return [(b - a).days for a, b in pairwise(days)]
+
+
+def _iv_induction(
+    first_date: date, start: date, preferred: tuple[int, ...], rules: SchedulingRules
+) -> list[date]:
+    explicit = bool(preferred)
+    preferred = preferred or rules.iv_default_weekdays
+    span = rules.iv_induction_max_days
+    while span <= SEARCH_LIMIT_DAYS:
+        best: tuple | None = None
+        for offset in range(WEEK_DAYS):
+            first = start + offset * DAY
+            if not rules.is_open(first):
+                continue
+            window = [first + k * DAY for k in range(span)]
+            days = [d for d in window if rules.is_open(d)]
+            for (a, b, uneven), path in _iv_paths_from(days, preferred, explicit, rules):
+                over = max(0, (path[-1] - first).days + 1 - rules.iv_induction_target_days)
+                delay = (first - first_date).days
+                # a, b: (off-weekday days, gaps < 48 h) with a preference, else the reverse.
+                head = (a, b, delay) if explicit else (a, delay, b)
+                candidate = (*head, over, uneven, path)
+                if best is None or candidate < best:
+                    best = candidate
+        if best is not None:
+            return list(best[-1])
+        span += WEEK_DAYS
+    raise SchedulingError("Too few open days to plan the induction series.")
+
+
+def _iv_paths_from(
+    days: list[date], preferred: tuple[int, ...], explicit: bool, rules: SchedulingRules
+) -> list[tuple[tuple[int, int, int], tuple[date, ...]]]:
+    """For each possible last day, the best `iv_induction_count` days starting with days[0].
+
+    A shortest path over the days: the costs add up along the path (days off the preferred
+    weekdays, gaps under 48 h, unevenness), so the best path to each (length, last day) extends
+    a best path to an earlier day. Ties go to the earliest dates.
+    """
+    count = rules.iv_induction_count
+    target = rules.iv_induction_target_days
+
+    def off(d: date) -> int:
+        return int(d.weekday() not in preferred)
+
+    def order(off_days: int, warns: int, uneven: int) -> tuple[int, int, int]:
+        return (off_days, warns, uneven) if explicit else (warns, off_days, uneven)
+
+    # layer[i] = (cost, path) of the best path of the current length ending at days[i].
+    layer: dict[int, tuple[tuple[int, int, int], tuple[date, ...]]] = {
+        0: (order(off(days[0]), 0, 0), (days[0],))
+    }
+    for _ in range(count - 1):
+        following: dict[int, tuple[tuple[int, int, int], tuple[date, ...]]] = {}
+        for i in range(1, len(days)):
+            best = None
+            for j, (cost, path) in layer.items():
+                gap = (days[i] - days[j]).days
+                if j >= i or gap < rules.min_dose_gap_days:
+                    continue
+                raw = (off(days[i]), int(gap < rules.warn_spacing_days), abs(count * gap - target))
+                step = order(*raw)
+                candidate = (
+                    tuple(c + s for c, s in zip(cost, step, strict=True)),
+                    path + (days[i],),
+                )
+                if best is None or candidate < best:
+                    best = candidate
+            if best is not None:
+                following[i] = best
+        layer = following
+    return list(layer.values())
+
+
+# --- 2. Maintenance dates -----------------------------------------------------------------------
+
+
+def maintenance_plan(
+    modality: Modality,
+    last_dose_date: date,
+    interval_days: int,
+    count: int,
+    rules: SchedulingRules,
+    *,
+    weekly_first: int | None = None,
+) -> list[date]:
+    """`count` maintenance dates after `last_dose_date`, each on an open day.
+
+    Esketamine: first `weekly_first` doses once weekly (default 4 = label weeks 5-8; pass 0 once
+    the patient is past week 8), then every `interval_days` (7 or 14, label: weekly or every 2
+    weeks). IV: every `interval_days` (14-42). The rhythm runs from the nominal dates, so a
+    holiday moves one visit to the nearest open day (the earlier on a tie, never on or before the
+    previous dose) without shifting the rest. Raises SchedulingError for an interval outside the
+    clinic's range.
+    """
+    if count < 0:
+        raise ValueError("count must not be negative.")
+    if modality == Modality.ESKETAMINE_NASAL:
+        low, high = rules.esketamine_maintenance_min_days, rules.esketamine_maintenance_max_days
+        weekly = rules.esketamine_weekly_maintenance_doses if weekly_first is None else weekly_first
+        weekly = max(0, min(weekly, count))
+        steps = [WEEK_DAYS] * weekly + [interval_days] * (count - weekly)
+    else:
+        low, high = rules.iv_maintenance_min_days, rules.iv_maintenance_max_days
+        steps = [interval_days] * count
+    if not low <= interval_days <= high:
+        raise SchedulingError(f"The maintenance interval must be {low} to {high} days.")
+    dates: list[date] = []
+    nominal = previous = last_dose_date
+    for step in steps:
+        nominal += step * DAY
+        previous = _nearest_open(nominal, previous + rules.min_dose_gap_days * DAY, rules)
+        dates.append(previous)
+    return dates
+
+
+def _nearest_open(target: date, not_before: date, rules: SchedulingRules) -> date:
+    for distance in range(SEARCH_LIMIT_DAYS):
+        for day in (target - distance * DAY, target + distance * DAY):
+            if day >= not_before and rules.is_open(day):
+                return day
+    raise SchedulingError(f"No open day near {_day_label(target)}.")
+
+
+def _first_open_on_or_after(day: date, rules: SchedulingRules) -> date:
+    for offset in range(SEARCH_LIMIT_DAYS):
+        candidate = day + offset * DAY
+        if rules.is_open(candidate):
+            return candidate
+    raise SchedulingError(f"No open day within a year of {_day_label(day)}.")
+
+
+# --- 3. One chair slot --------------------------------------------------------------------------
+
+
+def find_slot(
+    day: date,
+    preferred_time: time,
+    duration_minutes: int,
+    chairs: Sequence[int],
+    busy: Iterable[ChairBooking],
+    patient_busy: Iterable[PatientBooking],
+    tz: ZoneInfo,
+    rules: SchedulingRules,
+) -> Slot | None:
+    """The free chair slot on `day` nearest `preferred_time`, or None.
+
+    Starts are on the slot grid (multiples of `slot_minutes` past midnight, local) from opening;
+    the whole block ends by closing. The slot must not overlap ([start, end) intervals) a booking
+    of its chair in `busy` nor any of the patient's own bookings. Ties: the earlier start, then
+    the chair listed first. None on a closed day or when nothing fits.
+    """
+    return _search_day(
+        day,
+        preferred_time,
+        duration_minutes,
+        chairs,
+        _chair_intervals(busy),
+        _patient_intervals(patient_busy),
+        tz,
+        rules,
+    )[0]
+
+
+def _search_day(
+    day: date,
+    preferred_time: time,
+    duration_minutes: int,
+    chairs: Sequence[int],
+    busy: dict[int, list[tuple[datetime, datetime]]],
+    patient_busy: list[tuple[datetime, datetime]],
+    tz: ZoneInfo,
+    rules: SchedulingRules,
+) -> tuple[Slot | None, str]:
+    """(slot, "") or (None, reason) with reason closed, no_chair or patient_busy."""
+    if duration_minutes < 1:
+        raise ValueError("duration_minutes must be at least 1.")
+    if not rules.is_open(day):
+        return None, "closed"
+    length = timedelta(minutes=duration_minutes)
+    closes = _local(day, rules.closing_time, tz).astimezone(UTC)
+    wanted = _minutes(preferred_time)
+    grid = rules.slot_minutes
+    first = -(-_minutes(rules.opening_time) // grid) * grid
+    starts = sorted(
+        range(first, _minutes(rules.closing_time), grid), key=lambda m: (abs(m - wanted), m)
+    )
+    chair_free = False
+    for minute in starts:
+        start = _local(day, time(minute // 60, minute % 60), tz).astimezone(UTC)
+        end = (start.astimezone(tz) + length).astimezone(UTC)
+        if end > closes:
+            continue
+        for chair in chairs:
+            if _overlaps(start, end, busy.get(chair, ())):
+                continue
+            chair_free = True
+            if _overlaps(start, end, patient_busy):
+                continue
+            return Slot(chair, start.astimezone(tz), end.astimezone(tz)), ""
+    return None, "patient_busy" if chair_free else "no_chair"
+
+
+def _minutes(at: time) -> int:
+    return at.hour * 60 + at.minute
+
+
+def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=tz)
+
+
+def _overlaps(
+    start: datetime, end: datetime, intervals: Iterable[tuple[datetime, datetime]]
+) -> bool:
+    return any(start < other_end and other_start < end for other_start, other_end in intervals)
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("Booking times must be timezone-aware.")
+    return moment.astimezone(UTC)
+
+
+def _chair_intervals(busy: Iterable[ChairBooking]) -> dict[int, list[tuple[datetime, datetime]]]:
+    by_chair: dict[int, list[tuple[datetime, datetime]]] = {}
+    for chair, start, end in busy:
+        by_chair.setdefault(chair, []).append((_utc(start), _utc(end)))
+    return by_chair
+
+
+def _patient_intervals(patient_busy: Iterable[PatientBooking]) -> list[tuple[datetime, datetime]]:
+    return [(_utc(start), _utc(end)) for start, end in patient_busy]
+
+
+# --- 4. A whole series on the chair calendar ----------------------------------------------------
+
+
+def propose_series(
+    dates: Sequence[date],
+    preferred_time: time,
+    modality: Modality,
+    chairs: Sequence[int],
+    busy: Iterable[ChairBooking],
+    patient_busy: Iterable[PatientBooking],
+    tz: ZoneInfo,
+    rules: SchedulingRules,
+    *,
+    duration_minutes: int | None = None,
+) -> list[ProposedVisit]:
+    """One proposed visit per date (sorted; sequence numbers from 1), never dropping one.
+
+    Each visit gets the chair slot nearest `preferred_time` on its date (`find_slot`, a block of
+    `rules.block_minutes(modality)` unless `duration_minutes` is given). When the date is closed,
+    has no free chair, finds the patient booked at every free time, or repeats the day of an
+    earlier visit, the visit carries a Conflict and an `alternative`: the slot on the first later
+    day, before the next visit's date (or within `alternative_window_days` for the last visit),
+    that is open, holds no other visit of the series, keeps the minimum gap to both neighbours
+    (preferring >= 48 h) and, for esketamine, keeps each ISO week at two doses or fewer.
+    Booked slots and alternatives are held for the later visits, so the proposal never books a
+    chair or the patient twice.
+    """
+    length = duration_minutes if duration_minutes is not None else rules.block_minutes(modality)
+    chair_busy = _chair_intervals(busy)
+    own_busy = _patient_intervals(patient_busy)
+    targets = sorted(dates)
+    held: list[date] = []  # the day each processed visit ended up on (or its target, unmoved)
+
+    def search(day: date) -> tuple[Slot | None, str]:
+        return _search_day(day, preferred_time, length, chairs, chair_busy, own_busy, tz, rules)
+
+    def hold(slot: Slot) -> None:
+        chair_busy.setdefault(slot.chair_id, []).append(
+            (slot.start.astimezone(UTC), slot.end.astimezone(UTC))
+        )
+        own_busy.append((slot.start.astimezone(UTC), slot.end.astimezone(UTC)))
+
+    visits: list[ProposedVisit] = []
+    for index, target in enumerate(targets):
+        label = _day_label(target)
+        conflict: Conflict | None = None
+        slot: Slot | None = None
+        if target in held:
+            other = held.index(target) + 1
+            conflict = Conflict("same_day", f"Visit {other} is already on {label}")
+        elif held and (target - held[-1]).days < rules.min_dose_gap_days:
+            conflict = Conflict(
+                "too_close",
+                f"{label} is less than {rules.min_dose_gap_days} days after visit {index}",
+            )
+        else:
+            slot, reason = search(target)
+            if slot is None:
+                conflict = Conflict(reason, _conflict_message(reason, label))
+        if slot is not None:
+            hold(slot)
+            held.append(target)
+            visits.append(ProposedVisit(index + 1, target, slot.start, slot.end, slot.chair_id))
+            continue
+        assert conflict is not None
+        later = [d for d in targets[index + 1 :] if d > target]
+        taken = held + targets[index + 1 :]
+        alternative = _alternative(
+            target,
+            held[-1] if held else None,
+            later[0] if later else None,
+            taken,
+            modality,
+            search,
+            rules,
+        )
+        if alternative is None:
+            until = f" before visit {targets.index(later[0]) + 1}" if later else ""
+            conflict = replace(conflict, message=f"{conflict.message}; no other day fits{until}")
+            held.append(target)
+        else:
+            hold(alternative)
+            held.append(alternative.start.date())
+        visits.append(ProposedVisit(index + 1, target, None, None, None, conflict, alternative))
+    return visits
+
+
+def _conflict_message(reason: str, label: str) -> str:
+    if reason == "closed":
+        return f"Clinic closed on {label}"
+    if reason == "patient_busy":
+        return f"Patient is booked elsewhere at every free chair time on {label}"
+    return f"No free chair on {label} within clinic hours"
+
+
+def _alternative(
+    target: date,
+    previous: date | None,
+    following: date | None,
+    taken: Sequence[date],
+    modality: Modality,
+    search: Callable[[date], tuple[Slot | None, str]],
+    rules: SchedulingRules,
+) -> Slot | None:
+    last = following - DAY if following else target + rules.alternative_window_days * DAY
+    days = list(_days(target + DAY, last))
+    for wanted_gap in (rules.warn_spacing_days, rules.min_dose_gap_days):
+        for day in _rhythm_days(days, previous, following, taken, wanted_gap, modality, rules):
+            slot, _ = search(day)
+            if slot is not None:
+                return slot
+    return None
+
+
+def _rhythm_days(
+    days: Iterable[date],
+    previous: date | None,
+    following: date | None,
+    taken: Sequence[date],
+    gap: int,
+    modality: Modality,
+    rules: SchedulingRules,
+) -> Iterator[date]:
+    """Open days, in order, that hold no other dose and keep `gap` days to both neighbours."""
+    gap = max(gap, rules.min_dose_gap_days)
+    for day in days:
+        if not rules.is_open(day) or day in taken:
+            continue
+        if previous is not None and (day - previous).days < gap:
+            continue
+        if following is not None and (following - day).days < gap:
+            continue
+        if modality == Modality.ESKETAMINE_NASAL and _week_count(day, taken) >= (
+            rules.esketamine_doses_per_week
+        ):
+            continue
+        yield day
+
+
+def _week_count(day: date, taken: Iterable[date]) -> int:
+    week = day.isocalendar()[:2]
+    return sum(other.isocalendar()[:2] == week for other in taken)
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += DAY
+
+
+# --- 5. Spacing between doses -------------------------------------------------------------------
+
+
+def spacing_findings(
+    dose_times: Iterable[datetime], rules: SchedulingRules, tz: ZoneInfo | None = None
+) -> list[Finding]:
+    """Errors for doses on one local calendar day, warnings for doses under 48 h apart.
+
+    Doses are compared in time order, each with the next. The calendar day is taken in `tz`
+    (default: each time's own zone); hours are elapsed hours, so across a daylight-saving change
+    09:00 to 09:00 two days later is 47 or 49 h.
+    """
+    times = sorted(dose_times, key=_utc)
+    findings: list[Finding] = []
+    for earlier, later in pairwise(times):
+        first, second = _in_zone(earlier, tz), _in_zone(later, tz)
+        days = (second.date() - first.date()).days
+        pair = (first, second)
+        if days < rules.min_dose_gap_days:
+            if days == 0:
+                message = f"Two doses on {_day_label(first.date())}"
+                findings.append(Finding("same_day", Severity.ERROR, message, pair))
+            else:
+                message = (
+                    f"Doses on {_day_label(first.date())} and {_day_label(second.date())} are"
+                    f" less than {rules.min_dose_gap_days} days apart"
+                )
+                findings.append(Finding("too_close", Severity.ERROR, message, pair))
+            continue
+        elapsed = _utc(later) - _utc(earlier)
+        if elapsed < timedelta(hours=rules.warn_spacing_hours):
+            hours, rest = divmod(int(elapsed.total_seconds()) // 60, 60)
+            message = (
+                f"Doses {hours} h {rest:02d} min apart ({_moment_label(first)} and"
+                f" {_moment_label(second)}); the clinic warns under {rules.warn_spacing_hours} h"
+            )
+            findings.append(Finding("short_interval", Severity.WARNING, message, pair))
+    return findings
+
+
+def _in_zone(moment: datetime, tz: ZoneInfo | None) -> datetime:
+    return moment.astimezone(tz) if tz is not None else moment
+
+
+# --- 6. A missed induction dose -----------------------------------------------------------------
+
+
+def offer_after_missed(
+    modality: Modality,
+    visit_dates: Sequence[date],
+    missed_date: date,
+    today: date,
+    rules: SchedulingRules,
+) -> MissedDoseOffer:
+    """The day to offer for a missed dose, keeping the series' rhythm.
+
+    The first open day after both the missed date and today that holds no other visit, comes
+    before the following visit and keeps the minimum gap to both neighbours (preferring >= 48 h),
+    and for esketamine leaves its ISO week at two doses or fewer. When no such day comes before
+    the following visit, the dose goes after the series' last visit (`extends_series`). Raises
+    SchedulingError when `missed_date` is not a visit of the series.
+    """
+    others = sorted(visit_dates)
+    if missed_date not in others:
+        raise SchedulingError(f"{_day_label(missed_date)} is not a visit of this series.")
+    others.remove(missed_date)
+    previous = max((d for d in others if d < missed_date), default=None)
+    following = min((d for d in others if d > missed_date), default=None)
+    earliest = max(missed_date, today) + DAY
+    if following is not None:
+        window = list(_days(earliest, following - DAY))
+    else:
+        window = list(_days(earliest, earliest + rules.alternative_window_days * DAY))
+    for gap in (rules.warn_spacing_days, rules.min_dose_gap_days):
+        for day in _rhythm_days(window, previous, following, others, gap, modality, rules):
+            return MissedDoseOffer(day, extends_series=False)
+    last = others[-1] if others else missed_date
+    start = max(earliest, last + DAY)
+    tail = list(_days(start, start + SEARCH_LIMIT_DAYS * DAY))
+    for gap in (rules.warn_spacing_days, rules.min_dose_gap_days):
+        for day in _rhythm_days(tail, last, None, others, gap, modality, rules):
+            return MissedDoseOffer(day, extends_series=True)
+    raise SchedulingError("No open day to make up the missed dose.")
+
+
+# --- 7. Maintenance due -------------------------------------------------------------------------
+
+
+def maintenance_due(
+    last_dose_date: date,
+    interval_days: int,
+    next_booked_date: date | None,
+    today: date,
+    rules: SchedulingRules,
+) -> MaintenanceStatus:
+    """Where a patient stands for the next maintenance dose (due = last dose + interval).
+
+    booked: a visit is booked today or later (even when it falls after the due date);
+    overdue: the due date has passed; due: it falls within the look-ahead (default 14 days,
+    the due day itself included); not_due: later than that. A booking in the past is ignored.
+    """
+    if next_booked_date is not None and next_booked_date >= today:
+        return MaintenanceStatus.BOOKED
+    due = last_dose_date + interval_days * DAY
+    if today > due:
+        return MaintenanceStatus.OVERDUE
+    if (due - today).days <= rules.maintenance_due_horizon_days:
+        return MaintenanceStatus.DUE
+    return MaintenanceStatus.NOT_DUE
+
+
+# --- 8. Late cancellation -----------------------------------------------------------------------
+
+
+def is_late_cancellation(
+    starts_at: datetime, cancelled_at: datetime, rules: SchedulingRules
+) -> bool:
+    """Cancelled less than `late_cancel_hours` (24) elapsed hours before the start, or after it."""
+    return _utc(starts_at) - _utc(cancelled_at) < timedelta(hours=rules.late_cancel_hours)
+
+
+# --- Parsing and labels -------------------------------------------------------------------------
+
+
+def _parse_weekdays(value: Any) -> tuple[int, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    days: set[int] = set()
+    for item in items:
+        text = str(item).strip().lower()
+        if not text:
+            continue
+        day = WEEKDAY_NAMES.index(text[:3]) if text[:3] in WEEKDAY_NAMES else int(text)
+        if not 0 <= day <= 6:
+            raise ValueError(f"Weekday {item!r} is not 0 (Monday) to 6 (Sunday).")
+        days.add(day)
+    return tuple(sorted(days))
+
+
+def _parse_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    return time.fromisoformat(str(value).strip())
+
+
+def _parse_dates(value: Any) -> frozenset[date]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    days: set[date] = set()
+    for item in items:
+        if isinstance(item, datetime):
+            raise ValueError("Closed dates are dates, not datetimes.")
+        if isinstance(item, date):
+            days.add(item)
+        elif str(item).strip():
+            days.add(date.fromisoformat(str(item).strip()))
+    return frozenset(days)
+
+
+def _day_label(day: date) -> str:
+    """ "Tue 3 Mar" (English names regardless of locale)."""
+    return f"{WEEKDAY_NAMES[day.weekday()].capitalize()} {day.day} {_MONTHS[day.month - 1]}"
+
+
+def _moment_label(moment: datetime) -> str:
+    return f"{_day_label(moment.date())} {moment:%H:%M}"
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
