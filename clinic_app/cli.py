@@ -11,6 +11,7 @@ from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 
 users = AppGroup("users", help="Manage staff accounts.")
+audit_group = AppGroup("audit", help="The audit trail.")
 
 
 def _read_password() -> str:
@@ -39,8 +40,28 @@ def create_user_command(username: str, role: str, full_name: str, credentials: s
     click.echo(f"Created {user.username} ({user.role}).")
 
 
+@audit_group.command("verify")
+def verify_audit_command() -> None:
+    """Recompute the audit hash chain; exit 1 and name the first broken row if it was altered."""
+    from clinic_app.audit import verify_chain
+
+    checked, broken = verify_chain()
+    if broken is None:
+        click.echo(f"Audit trail intact: {checked} rows verified.")
+        return
+    if broken == -1:
+        raise click.ClickException(
+            f"Audit trail broken after row {checked}: rows were removed from its end."
+        )
+    raise click.ClickException(
+        f"Audit trail broken at row id {broken} (after {checked} intact rows): "
+        "it was changed, deleted or inserted out of order."
+    )
+
+
 def register_commands(app: Flask) -> None:
     from clinic_app.demo import demo_data_command
 
     app.cli.add_command(users)
+    app.cli.add_command(audit_group)
     app.cli.add_command(demo_data_command)

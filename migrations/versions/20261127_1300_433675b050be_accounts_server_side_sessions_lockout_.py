@@ -7,7 +7,7 @@ Create Date: 2026-11-27 13:00:11.745345
 """
 import hashlib
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -126,6 +126,8 @@ def _chain_existing_rows() -> tuple[str, int]:
         content = dict(row)
         row_id = content.pop("id")
         occurred = content["occurred_at"]
+        if isinstance(occurred, str):  # SQLite hands back text through a plain query
+            occurred = datetime.fromisoformat(occurred)
         occurred = occurred.replace(tzinfo=UTC) if occurred.tzinfo is None else occurred.astimezone(UTC)
         content["occurred_at"] = occurred.isoformat()
         if isinstance(content["detail"], str):
