@@ -251,7 +251,11 @@ class MaintenanceStatus(StrEnum):
 
 @dataclass(frozen=True)
 class MissedDoseOffer:
-    """The day offered for a missed dose; `extends_series` when it comes after the last visit."""
+    """The day offered for a missed dose.
+
+    `extends_series` is True when no day fitted before the following visit, so the make-up dose
+    goes after the series' last visit.
+    """
 
     day: date
     extends_series: bool
@@ -270,7 +274,7 @@ def induction_plan(
     indication: Indication,
     first_date: date,
     preferred_weekdays: Collection[int] | None,
-    rules: "SchedulingRules",
+    rules: SchedulingRules,
 ) -> list[date]:
     """Target dates of an induction series, first dose on or after `first_date`, open days only.
 
@@ -450,8 +454,8 @@ def maintenance_plan(
     """`count` maintenance dates after `last_dose_date`, each on an open day.
 
     Esketamine: first `weekly_first` doses once weekly (default 4 = label weeks 5-8; pass 0 once
-    the patient is past week 8), then every `interval_days` (7 or 14, label: weekly or every 2
-    weeks). IV: every `interval_days` (14-42). The rhythm runs from the nominal dates, so a
+    the patient is past week 8), then every `interval_days` (7-14; the label says weekly or every
+    2 weeks). IV: every `interval_days` (14-42). The rhythm runs from the nominal dates, so a
     holiday moves one visit to the nearest open day (the earlier on a tie, never on or before the
     previous dose) without shifting the rest. Raises SchedulingError for an interval outside the
     clinic's range.
@@ -551,7 +555,7 @@ def _search_day(
     chair_free = False
     for minute in starts:
         start = _local(day, time(minute // 60, minute % 60), tz).astimezone(UTC)
-        end = (start.astimezone(tz) + length).astimezone(UTC)
+        end = start + length
         if end > closes:
             continue
         for chair in chairs:

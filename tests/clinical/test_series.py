@@ -642,10 +642,12 @@ def test_esketamine_alternative_never_makes_three_doses_in_a_week():
     assert propose(dates, IV, busy=busy, rules=rules)[1].alternative.start.date() == day(9)
 
 
-def test_series_visits_do_not_share_a_chair_or_the_patient_with_each_other():
+def test_two_visits_on_one_day_never_take_two_free_chairs():
     visits = propose(days(0, 0), chairs=(1, 2))
-    assert visits[0].start == local(MON, 9)
+    assert visits[0].start == local(MON, 9) and visits[0].chair_id == 1
+    assert (visits[1].start, visits[1].chair_id) == (None, None)
     assert visits[1].conflict.code == "same_day"
+    assert visits[1].alternative == Slot(1, local(day(2), 9), local(day(2), 11, 30))
 
 
 # --- daylight saving ----------------------------------------------------------------------------
