@@ -6,7 +6,9 @@ from zoneinfo import ZoneInfo
 from flask import g, has_app_context
 from sqlalchemy import select
 
+from clinic_app.clinical.review import ReviewRules
 from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import ClinicSetting
@@ -26,6 +28,16 @@ def _stored() -> dict:
 def clinical_rules() -> ClinicalRules:
     """The rule thresholds with this clinic's overrides applied (loaded once per request)."""
     return ClinicalRules.with_overrides(_stored())
+
+
+def scheduling_rules() -> SchedulingRules:
+    """Clinic hours, closed days, chair blocks and series spacing, with overrides applied."""
+    return SchedulingRules.with_overrides(_stored())
+
+
+def review_rules() -> ReviewRules:
+    """Response, remission and review-queue thresholds, with overrides applied."""
+    return ReviewRules.with_overrides(_stored())
 
 
 def clinic_timezone() -> ZoneInfo:

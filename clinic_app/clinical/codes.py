@@ -60,6 +60,28 @@ class AppointmentStatus(StrEnum):
     NO_SHOW = "no_show"
 
 
+class DriverStatus(StrEnum):
+    UNCONFIRMED = "unconfirmed"
+    CONFIRMED = "confirmed"
+    UNREACHABLE = "unreachable"
+    NO_DRIVER = "no_driver"
+
+
+class AlertKind(StrEnum):
+    """Alerts that stay at the top of the psychiatrist's queue until acknowledged."""
+
+    PHQ9_ITEM9 = "phq9_item9"
+    SERIOUS_AE = "serious_ae"
+    MISSED_INDUCTION = "missed_induction"
+
+
+class DecisionKind(StrEnum):
+    INDUCTION_REVIEW = "induction_review"
+    TO_MAINTENANCE = "to_maintenance"
+    DOSE_CHANGE = "dose_change"
+    STOP = "stop"
+
+
 class VisitKind(StrEnum):
     INDUCTION = "induction"
     MAINTENANCE = "maintenance"

@@ -1,9 +1,10 @@
 """All models, imported here so the metadata (and Alembic) sees every table."""
 
 from clinic_app.models.account import BackupCode, UserSession
+from clinic_app.models.alert import ClinicalAlert
 from clinic_app.models.assessment import Assessment
 from clinic_app.models.audit import AuditChainHead, AuditEvent
-from clinic_app.models.patient import Patient, TreatmentCourse
+from clinic_app.models.patient import CourseDecision, Patient, TreatmentCourse
 from clinic_app.models.schedule import Appointment, Chair
 from clinic_app.models.settings import ClinicSetting
 from clinic_app.models.treatment import (
@@ -24,7 +25,9 @@ __all__ = [
     "AuditEvent",
     "BackupCode",
     "Chair",
+    "ClinicalAlert",
     "ClinicSetting",
+    "CourseDecision",
     "Override",
     "Patient",
     "TreatmentCourse",

@@ -1,13 +1,13 @@
 """Patients and their treatment courses."""
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from clinic_app.clinical.codes import CoursePhase, Indication, Modality
+from clinic_app.clinical.codes import CoursePhase, DecisionKind, Indication, Modality
 from clinic_app.clock import utcnow
 from clinic_app.database import created_at, in_values, intpk, user_fk
 from clinic_app.extensions import db
@@ -46,6 +46,9 @@ class Patient(db.Model):
     failed_trials: Mapped[int] = mapped_column(default=0)
     medication_classes: Mapped[list[str]] = mapped_column(JSON, default=list)
     rems_enrolled_on: Mapped[date | None]
+    # Scheduling preferences: ISO weekdays (0 = Monday) and a usual clinic-local start time.
+    preferred_weekdays: Mapped[list[int]] = mapped_column(JSON, default=list)
+    preferred_time: Mapped[time | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)
@@ -104,10 +107,14 @@ class TreatmentCourse(db.Model):
     stop_reason: Mapped[str] = mapped_column(String(200), default="")
     started_on: Mapped[date] = mapped_column(index=True)
     ended_on: Mapped[date | None]
+    maintenance_interval_days: Mapped[int | None]
     created_at: Mapped[created_at]
 
     patient: Mapped[Patient] = relationship(back_populates="courses")
     prescriber: Mapped["User"] = relationship()
+    decisions: Mapped[list["CourseDecision"]] = relationship(
+        back_populates="course", order_by="CourseDecision.decided_at"
+    )
 
     @property
     def is_active(self) -> bool:
@@ -122,3 +129,23 @@ class TreatmentCourse(db.Model):
         if self.modality == Modality.IV_KETAMINE:
             return f"{self.iv_mg_per_kg} mg/kg over {self.iv_minutes} min"
         return f"{self.esketamine_dose_mg} mg"
+
+
+class CourseDecision(db.Model):
+    """A psychiatrist's decision on a course: end-of-induction review, move to maintenance,
+    dose change or stop; what it changed and why."""
+
+    __tablename__ = "course_decisions"
+    __table_args__ = (CheckConstraint(in_values("kind", DecisionKind), name="kind_known"),)
+
+    id: Mapped[intpk]
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    from_value: Mapped[str] = mapped_column(String(40), default="")
+    to_value: Mapped[str] = mapped_column(String(40), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by_id: Mapped[int] = user_fk()
+    decided_at: Mapped[datetime] = mapped_column(index=True)
+
+    course: Mapped[TreatmentCourse] = relationship(back_populates="decisions")
+    decided_by: Mapped["User"] = relationship()

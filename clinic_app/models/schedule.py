@@ -3,10 +3,11 @@
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import DDL, CheckConstraint, ForeignKey, String, event, func, literal_column
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from clinic_app.clinical.codes import AppointmentStatus, VisitKind
+from clinic_app.clinical.codes import AppointmentStatus, DriverStatus, VisitKind
 from clinic_app.database import created_at, in_values, intpk, user_fk
 from clinic_app.extensions import db
 
@@ -32,7 +33,24 @@ class Appointment(db.Model):
     __table_args__ = (
         CheckConstraint(in_values("status", AppointmentStatus), name="status_known"),
         CheckConstraint(in_values("visit_kind", VisitKind), name="visit_kind_known"),
+        CheckConstraint(in_values("driver_status", DriverStatus), name="driver_status_known"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        # No chair and no patient is ever booked twice at once, enforced by the database so two
+        # desks booking the same moment cannot both succeed (PostgreSQL; SQLite uses triggers).
+        ExcludeConstraint(
+            (literal_column("chair_id"), "="),
+            (func.tstzrange(literal_column("starts_at"), literal_column("ends_at")), "&&"),
+            name="chair_not_double_booked",
+            using="gist",
+            where="status NOT IN ('cancelled', 'no_show')",
+        ).ddl_if(dialect="postgresql"),
+        ExcludeConstraint(
+            (literal_column("patient_id"), "="),
+            (func.tstzrange(literal_column("starts_at"), literal_column("ends_at")), "&&"),
+            name="patient_not_double_booked",
+            using="gist",
+            where="status NOT IN ('cancelled', 'no_show')",
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[intpk]
@@ -47,9 +65,14 @@ class Appointment(db.Model):
     status: Mapped[str] = mapped_column(String(20), default=AppointmentStatus.SCHEDULED.value)
     driver_name: Mapped[str] = mapped_column(String(120), default="")
     driver_phone: Mapped[str] = mapped_column(String(32), default="")
+    driver_status: Mapped[str] = mapped_column(String(20), default=DriverStatus.UNCONFIRMED.value)
     driver_confirmed_at: Mapped[datetime | None]
     driver_confirmed_by_id: Mapped[int | None] = user_fk(nullable=True)
+    # Reason for a cancellation or a no-show ("ate within the fasting window", "no driver"...).
     cancel_reason: Mapped[str] = mapped_column(String(200), default="")
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by_id: Mapped[int | None] = user_fk(nullable=True)
+    late_cancellation: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[created_at]
 
     patient: Mapped["Patient"] = relationship()
@@ -58,3 +81,25 @@ class Appointment(db.Model):
     treatment_session: Mapped["TreatmentSession | None"] = relationship(
         back_populates="appointment"
     )
+
+
+# SQLite has no exclusion constraints: the same two rules as triggers. Kept in step with the
+# migration that creates them for migrated databases.
+SQLITE_OVERLAP_TRIGGERS = [
+    f"""CREATE TRIGGER appointments_no_{who}_overlap_{verb.lower()} BEFORE {verb} ON appointments
+    WHEN NEW.status NOT IN ('cancelled', 'no_show') AND EXISTS (
+        SELECT 1 FROM appointments AS other
+        WHERE other.{column} = NEW.{column} AND other.id IS NOT NEW.id
+          AND other.status NOT IN ('cancelled', 'no_show')
+          AND other.starts_at < NEW.ends_at AND NEW.starts_at < other.ends_at)
+    BEGIN SELECT RAISE(ABORT, '{who}_not_double_booked'); END"""
+    for who, column in (("chair", "chair_id"), ("patient", "patient_id"))
+    for verb in ("INSERT", "UPDATE")
+]
+event.listen(
+    Appointment.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS btree_gist").execute_if(dialect="postgresql"),
+)
+for _sql in SQLITE_OVERLAP_TRIGGERS:
+    event.listen(Appointment.__table__, "after_create", DDL(_sql).execute_if(dialect="sqlite"))

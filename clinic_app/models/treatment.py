@@ -106,6 +106,7 @@ class TreatmentSession(db.Model):
     cosigned_by_id: Mapped[int | None] = user_fk(nullable=True)
     cosigned_at: Mapped[datetime | None]
     cosignature_hash: Mapped[str] = mapped_column(String(64), default="")
+    cosign_note: Mapped[str] = mapped_column(Text, default="")
 
     version_id: Mapped[int] = mapped_column(default=1)
 

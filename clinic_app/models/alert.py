@@ -1,0 +1,38 @@
+"""Clinical alerts that need the psychiatrist's action today."""
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinic_app.clinical.codes import AlertKind
+from clinic_app.database import in_values, intpk, user_fk
+from clinic_app.extensions import db
+
+if TYPE_CHECKING:
+    from clinic_app.models.patient import Patient
+    from clinic_app.models.user import User
+
+
+class ClinicalAlert(db.Model):
+    """PHQ-9 item 9 above 0, a serious adverse event, or missed induction visits. It stays on top
+    of the review queue until a psychiatrist acknowledges it; the acknowledgement is kept."""
+
+    __tablename__ = "clinical_alerts"
+    __table_args__ = (CheckConstraint(in_values("kind", AlertKind), name="kind_known"),)
+
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(30))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), index=True)
+    raised_at: Mapped[datetime] = mapped_column(index=True)
+    # Codes and numbers only (e.g. the item 9 answer, the event kind), never free text.
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(index=True)
+    acknowledged_by_id: Mapped[int | None] = user_fk(nullable=True)
+    acknowledge_note: Mapped[str] = mapped_column(Text, default="")
+
+    patient: Mapped["Patient"] = relationship()
+    acknowledged_by: Mapped["User | None"] = relationship()
