@@ -34,6 +34,9 @@ class Config:
     # Per-address limit on sign-in attempts; Redis shares it between gunicorn workers.
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
     LOGIN_RATE_LIMIT = "20 per minute"
+    # Serve only on a migrated database; trust this many reverse proxies for X-Forwarded-*.
+    REQUIRE_CURRENT_SCHEMA = True
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     # Roles that must use two-factor sign-in unless the clinic setting says otherwise.
     MFA_REQUIRED_ROLES_DEFAULT: tuple[str, ...] = ()
 
@@ -53,6 +56,7 @@ class TestingConfig(Config):
     ARGON2_MEMORY_COST_KIB = 1024
     ARGON2_PARALLELISM = 1
     RATELIMIT_ENABLED = False
+    REQUIRE_CURRENT_SCHEMA = False  # tests build the schema with create_all
     # Tests freeze the clock anywhere in the day after signing in; the timeout tests set the
     # real limits themselves.
     IDLE_TIMEOUT_MINUTES = 48 * 60
@@ -66,6 +70,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_NAME = "__Host-clinic_session"
     HSTS = True
     MFA_REQUIRED_ROLES_DEFAULT = ("nurse", "psychiatrist", "front_desk", "admin")
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))
 
 
 CONFIGS: dict[str, type[Config]] = {

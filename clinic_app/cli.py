@@ -1,10 +1,11 @@
 """Command-line tools: `flask --app wsgi users create …`, `flask --app wsgi demo-data`."""
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from clinic_app.clinical.codes import Role
 from clinic_app.errors import RuleViolation
@@ -59,9 +60,42 @@ def verify_audit_command() -> None:
     )
 
 
+@click.command("backup")
+@with_appcontext
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Back up the whole database to PATH (SQLite online backup, or pg_dump custom format)."""
+    from clinic_app.backup import BackupError, backup
+
+    try:
+        backup(path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Backed up to {path} ({path.stat().st_size} bytes).")
+
+
+@click.command("restore")
+@with_appcontext
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Confirm replacing the current database content.")
+def restore_command(path: Path, yes: bool) -> None:
+    """Replace the database content with the backup at PATH (stop the app servers first)."""
+    from clinic_app.backup import BackupError, restore
+
+    if not yes:
+        raise click.ClickException("restore replaces every row in the database; add --yes")
+    try:
+        restore(path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Restored from {path}.")
+
+
 def register_commands(app: Flask) -> None:
     from clinic_app.demo import demo_data_command
 
     app.cli.add_command(users)
     app.cli.add_command(audit_group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     app.cli.add_command(demo_data_command)
