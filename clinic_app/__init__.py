@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, Config
 
@@ -32,13 +33,19 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     _finish_config(app)
     register_extensions(app)
     register_blueprints(app)
-    from clinic_app import errors, security, templating
+    from clinic_app import errors, schema_check, security, templating
     from clinic_app.cli import register_commands
 
     errors.register(app)
     security.register(app)
     templating.register(app)
     register_commands(app)
+    schema_check.register(app, str(PROJECT_ROOT / "migrations"))
+    if app.config.get("PROXY_COUNT"):
+        # Client address and scheme from the reverse proxy's X-Forwarded-* headers, trusting
+        # exactly that many proxies (rate limits and audit rows see the real address).
+        hops = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app
 
 
