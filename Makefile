@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev migrate demo serve lint clean
+.PHONY: run test install install-dev migrate demo serve bandit lint clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,20 @@ demo: migrate
 run: demo
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
+## serve: production server (gunicorn) for CLINIC_ENV=production with DATABASE_URL and SECRET_KEY
+## set; run `make migrate` first as the deploy step. WORKERS and BIND may be overridden.
+WORKERS ?= 4
+BIND ?= 127.0.0.1:8000
+serve: install
+	CLINIC_ENV=$${CLINIC_ENV:-production} $(BIN)/gunicorn --workers $(WORKERS) --bind $(BIND) \
+		--access-logfile - --forwarded-allow-ips 127.0.0.1 wsgi:app
+
 ## test: install with the dev extra and run the whole suite (unit, views, migrations, browser)
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bandit: install-dev
+	$(BIN)/bandit -r clinic_app -ll -q
 
 lint: install-dev
 	$(BIN)/ruff check clinic_app tests config.py wsgi.py

@@ -2,7 +2,8 @@
 
 import shutil
 import sqlite3
-import subprocess  # nosec B404 - fixed argument lists, no shell
+# subprocess runs pg_dump/pg_restore with fixed argument lists and no shell.
+import subprocess  # nosec B404
 from pathlib import Path
 
 from sqlalchemy.engine import make_url

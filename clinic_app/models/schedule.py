@@ -85,14 +85,16 @@ class Appointment(db.Model):
 
 # SQLite has no exclusion constraints: the same two rules as triggers. Kept in step with the
 # migration that creates them for migrated databases.
-SQLITE_OVERLAP_TRIGGERS = [
-    f"""CREATE TRIGGER appointments_no_{who}_overlap_{verb.lower()} BEFORE {verb} ON appointments
+_OVERLAP_TRIGGER = """CREATE TRIGGER appointments_no_{who}_overlap_{verb_lower} BEFORE {verb}
+    ON appointments
     WHEN NEW.status NOT IN ('cancelled', 'no_show') AND EXISTS (
         SELECT 1 FROM appointments AS other
         WHERE other.{column} = NEW.{column} AND other.id IS NOT NEW.id
           AND other.status NOT IN ('cancelled', 'no_show')
           AND other.starts_at < NEW.ends_at AND NEW.starts_at < other.ends_at)
     BEGIN SELECT RAISE(ABORT, '{who}_not_double_booked'); END"""
+SQLITE_OVERLAP_TRIGGERS = [
+    _OVERLAP_TRIGGER.format(who=who, column=column, verb=verb, verb_lower=verb.lower())  # nosec B608
     for who, column in (("chair", "chair_id"), ("patient", "patient_id"))
     for verb in ("INSERT", "UPDATE")
 ]
