@@ -2,8 +2,7 @@
 
 import shutil
 import sqlite3
-# subprocess runs pg_dump/pg_restore with fixed argument lists and no shell.
-import subprocess  # nosec B404
+import subprocess  # nosec B404: pg_dump and pg_restore with fixed arguments, no shell
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
