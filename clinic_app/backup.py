@@ -1,8 +1,11 @@
-"""Backups and restores of the whole database: SQLite's online backup API, or pg_dump/pg_restore."""
+"""Backups and restores of the whole database: SQLite's online backup API, or pg_dump/pg_restore.
+
+subprocess only ever runs pg_dump and pg_restore with fixed argument lists and no shell.
+"""
 
 import shutil
 import sqlite3
-import subprocess  # nosec B404: pg_dump and pg_restore with fixed arguments, no shell
+import subprocess  # nosec B404
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
