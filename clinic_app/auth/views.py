@@ -20,7 +20,7 @@ HOME_BY_ROLE = {
     Role.NURSE: "treatments.today",
     Role.PSYCHIATRIST: "treatments.today",
     Role.FRONT_DESK: "patients.index",
-    Role.ADMIN: "auth.account",
+    Role.ADMIN: "admin.users",
 }
 NEXT_KEY = "next_url"
 FAILED = "Username or password is not correct."

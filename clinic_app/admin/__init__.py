@@ -1,0 +1,1 @@
+"""Administration: staff accounts, the two-factor policy, sign-in sessions and the audit trail."""

@@ -1,0 +1,159 @@
+"""Forms for the admin screens: accounts, the two-factor policy and the audit trail search."""
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from clinic_app.clinical.codes import Role
+from clinic_app.forms import CheckboxListField, choices
+
+ROLE_CHOICES = [(r.value, r.label) for r in Role]
+# Accounts belong to one person: names that read like a post or a team are refused.
+SHARED_NAMES = frozenset(
+    {
+        "admin",
+        "administrator",
+        "clinic",
+        "desk",
+        "doctor",
+        "front_desk",
+        "frontdesk",
+        "guest",
+        "nurse",
+        "nurses",
+        "psychiatrist",
+        "reception",
+        "root",
+        "shared",
+        "staff",
+        "test",
+        "user",
+    }
+)
+# Action codes are dotted lower-case words; nothing else may reach a URL or a query.
+ACTION_PATTERN = r"^[a-z_.]*$"
+NEW_PASSWORD_HINT = "At least 12 characters. Tell the person privately; they can change it later."
+
+
+class ActionForm(FlaskForm):
+    """A button that posts: only the CSRF token."""
+
+
+def _personal_username(form, field) -> None:
+    if (field.data or "").strip().lower() in SHARED_NAMES:
+        raise ValidationError(
+            "Use a personal username (for example jsmith), not a shared name like this."
+        )
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField(
+        "Username",
+        validators=[
+            DataRequired(),
+            Length(max=64),
+            Regexp(r"^[A-Za-z0-9._-]+$", message="Letters, digits, dot, dash and underscore."),
+            _personal_username,
+        ],
+        render_kw={"autocomplete": "off"},
+        description="One person per account; never shared.",
+    )
+    full_name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
+    credentials = StringField(
+        "Credentials", validators=[Length(max=32)], description="E.g. RN, MD. Optional."
+    )
+    role = SelectField("Role", choices=choices(ROLE_CHOICES), validators=[InputRequired()])
+    password = PasswordField(
+        "Initial password",
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "new-password"},
+        description=NEW_PASSWORD_HINT,
+    )
+    confirm = PasswordField(
+        "Initial password again",
+        validators=[DataRequired(), EqualTo("password", "The two entries differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class PasswordResetForm(FlaskForm):
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "new-password"},
+        description=NEW_PASSWORD_HINT,
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("new_password", "The two entries differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class MfaPolicyForm(FlaskForm):
+    roles = CheckboxListField(
+        "Roles that must use two-factor sign-in",
+        choices=choices(ROLE_CHOICES),
+        description="People in a ticked role set up an authenticator app at their next sign-in.",
+    )
+
+
+class AuditSearchForm(FlaskForm):
+    """What the admin types; posted, so a typed MRN never appears in a URL."""
+
+    user_id = SelectField("User", coerce=int, validators=[Optional()])
+    mrn = StringField(
+        "Patient MRN", validators=[Optional(), Length(max=32)], render_kw={"autocomplete": "off"}
+    )
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To", validators=[Optional()])
+    action = StringField(
+        "Action",
+        validators=[
+            Optional(),
+            Length(max=40),
+            Regexp(ACTION_PATTERN, message="An action code, e.g. patient.view or user."),
+        ],
+        description="Starts with; e.g. patient.view, login, user.",
+        render_kw={"autocomplete": "off"},
+    )
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The end date is before the start date.")
+
+
+class AuditFilterForm(FlaskForm):
+    """The same filter as query parameters: numeric ids, ISO dates and an action code only."""
+
+    class Meta:
+        csrf = False
+
+    user_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    patient_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    start = DateField(validators=[Optional()])
+    end = DateField(validators=[Optional()])
+    action = StringField(validators=[Optional(), Length(max=40), Regexp(ACTION_PATTERN)])
+    before_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The end date is before the start date.")
+
+
+class AccessLookupForm(FlaskForm):
+    mrn = StringField(
+        "Patient MRN",
+        validators=[DataRequired(), Length(max=32)],
+        render_kw={"autocomplete": "off"},
+        id="access-mrn",  # the audit page also has the search form's "mrn"
+    )

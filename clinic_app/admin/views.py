@@ -1,0 +1,488 @@
+"""Admin screens (DESIGN §2: users and the audit log): accounts, the two-factor policy, live
+sign-in sessions, the audit trail with its CSV export, and a chart's access report.
+
+Patient identifiers never go into URLs: a typed MRN is posted and resolved to the patient id,
+and the audit screen's query string carries only ids, ISO dates and an action code."""
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+
+from clinic_app import audit
+from clinic_app.admin import queries, services
+from clinic_app.admin.forms import (
+    AccessLookupForm,
+    ActionForm,
+    AuditFilterForm,
+    AuditSearchForm,
+    MfaPolicyForm,
+    PasswordResetForm,
+    UserCreateForm,
+)
+from clinic_app.auth import sessions
+from clinic_app.auth.permissions import role_required
+from clinic_app.auth.services import is_locked, mfa_required_roles
+from clinic_app.clinical.codes import Role
+from clinic_app.clock import utcnow
+from clinic_app.errors import RuleViolation
+from clinic_app.extensions import db
+from clinic_app.forms import choices
+from clinic_app.models import ClinicSetting, Patient, User, UserSession
+from clinic_app.settings import clinic_timezone
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+CSV_HEADER = (
+    "time",
+    "username",
+    "role",
+    "action",
+    "entity_type",
+    "entity_id",
+    "patient_mrn",
+    "outcome",
+    "request_id",
+    "detail",
+)
+
+
+def _actor() -> User:
+    return current_user._get_current_object()
+
+
+def _load_user(user_id: int) -> User:
+    return db.get_or_404(User, user_id)
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+@bp.get("/users")
+@role_required(Role.ADMIN)
+def users():
+    """Every account with its state: active, two-factor, last sign-in, lockout."""
+    return render_template(
+        "admin/users.html",
+        users=queries.all_users(),
+        mfa_roles=mfa_required_roles(),
+        is_locked=is_locked,
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def new_user():
+    form = UserCreateForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                _actor(),
+                form.username.data,
+                form.full_name.data,
+                form.role.data,
+                form.password.data,
+                form.credentials.data or "",
+            )
+        except RuleViolation as error:
+            db.session.rollback()
+            _field_error(form, error)
+            status = 400
+        else:
+            db.session.commit()
+            flash(f"Account {user.username} created. Give them the password privately.", "success")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    elif form.errors:
+        status = 400
+    return render_template("admin/user_form.html", form=form), status
+
+
+@bp.get("/users/<int:user_id>")
+@role_required(Role.ADMIN)
+def user_detail(user_id: int):
+    return _render_user(_load_user(user_id))
+
+
+def _render_user(user: User, status: int = 200, password_form: PasswordResetForm | None = None):
+    return render_template(
+        "admin/user.html",
+        user=user,
+        user_sessions=queries.live_sessions(user.id),
+        current_session=sessions.current(),
+        password_form=password_form or PasswordResetForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+        locked=is_locked(user),
+        mfa_required=user.role in mfa_required_roles(),
+    ), status
+
+
+@bp.post("/users/<int:user_id>/password")
+@role_required(Role.ADMIN)
+def reset_password(user_id: int):
+    """Set a new password for someone who forgot theirs; their browsers are signed out."""
+    user = _load_user(user_id)
+    form = PasswordResetForm()
+    if not form.validate_on_submit():
+        return _render_user(user, 400, password_form=form)
+    try:
+        ended = services.reset_password(_actor(), user, form.new_password.data)
+    except RuleViolation as error:
+        db.session.rollback()
+        _field_error(form, error)
+        return _render_user(user, 400, password_form=form)
+    db.session.commit()
+    flash(f"New password set for {user.username}; {_ended(ended)}.", "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/two-factor/reset")
+@role_required(Role.ADMIN)
+def reset_two_factor(user_id: int):
+    return _user_action(
+        user_id,
+        lambda user: services.reset_two_factor(_actor(), user),
+        lambda user, ended: f"Two-factor sign-in reset for {user.username}; {_ended(ended)}.",
+    )
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@role_required(Role.ADMIN)
+def unlock_user(user_id: int):
+    return _user_action(
+        user_id,
+        lambda user: services.unlock_user(_actor(), user),
+        lambda user, _: f"{user.username} can try signing in again.",
+    )
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@role_required(Role.ADMIN)
+def deactivate_user(user_id: int):
+    return _user_action(
+        user_id,
+        lambda user: services.deactivate_user(_actor(), user),
+        lambda user, ended: f"{user.username} is deactivated; {_ended(ended)}.",
+    )
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@role_required(Role.ADMIN)
+def reactivate_user(user_id: int):
+    return _user_action(
+        user_id,
+        lambda user: services.reactivate_user(_actor(), user),
+        lambda user, _: f"{user.username} can sign in again.",
+    )
+
+
+def _user_action(user_id: int, action: Callable, message: Callable):
+    """Run a one-button account change; a refusal re-renders the user's page with a 400."""
+    user = _load_user(user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        result = action(user)
+    except RuleViolation as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return _render_user(user, 400)
+    db.session.commit()
+    flash(message(user, result), "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+def _ended(count: int) -> str:
+    return f"{count} signed-in browser{'s' if count != 1 else ''} signed out"
+
+
+def _field_error(form, error: RuleViolation) -> None:
+    if error.field and error.field in form:
+        form[error.field].errors.append(error.message)
+    else:
+        flash(error.message, "danger")
+
+
+# --- two-factor policy ---------------------------------------------------------------------
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def mfa_policy():
+    """Which roles must use two-factor sign-in."""
+    # The posted form as is: with every box unticked (and no CSRF field) it is empty, and an
+    # empty post would otherwise fall back to the current roles.
+    form = (
+        MfaPolicyForm(formdata=request.form)
+        if request.method == "POST"
+        else MfaPolicyForm(roles=sorted(mfa_required_roles()))
+    )
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.set_mfa_required_roles(_actor(), form.roles.data or [])
+        except RuleViolation as error:
+            db.session.rollback()
+            _field_error(form, error)
+            status = 400
+        else:
+            db.session.commit()
+            flash("Two-factor policy saved.", "success")
+            return redirect(url_for("admin.mfa_policy"))
+    elif form.errors:
+        status = 400
+    setting = db.session.get(ClinicSetting, services.MFA_SETTING)
+    updated_by = db.session.get(User, setting.updated_by_id) if setting else None
+    return render_template(
+        "admin/mfa_policy.html",
+        form=form,
+        setting=setting,
+        updated_by=updated_by,
+        without_totp=queries.users_without_totp(),
+    ), status
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+@bp.get("/sessions")
+@role_required(Role.ADMIN)
+def sign_in_sessions():
+    """Browsers signed in right now."""
+    return render_template(
+        "admin/sessions.html",
+        user_sessions=queries.live_sessions(),
+        current_session=sessions.current(),
+        action_form=ActionForm(formdata=None),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@role_required(Role.ADMIN)
+def end_session(session_id: int):
+    """Sign one browser out; its cookie is refused from its next request on."""
+    row = db.get_or_404(UserSession, session_id)
+    back = request.form.get("back", type=int)
+    target = (
+        url_for("admin.user_detail", user_id=back) if back else url_for("admin.sign_in_sessions")
+    )
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.end_session(_actor(), row, sessions.current())
+    except RuleViolation as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return render_template(
+            "admin/sessions.html",
+            user_sessions=queries.live_sessions(),
+            current_session=sessions.current(),
+            action_form=ActionForm(formdata=None),
+        ), 400
+    db.session.commit()
+    flash(f"Session of {row.user.username} ended.", "success")
+    return redirect(target)
+
+
+# --- audit trail ---------------------------------------------------------------------------
+
+
+def _search_form(**data) -> AuditSearchForm:
+    """The search form: the posted input, or on a GET the current filter (`data`)."""
+    form = AuditSearchForm(**data)
+    form.user_id.choices = choices(
+        [(0, "Anyone")] + [(u.id, f"{u.username} ({u.full_name})") for u in queries.all_users()]
+    )
+    return form
+
+
+def _filter_from_args() -> tuple[queries.AuditFilter, int | None]:
+    """The filter in the query string; anything malformed is a 400 (only tampering makes it)."""
+    form = AuditFilterForm(formdata=request.args)
+    if not form.validate():
+        abort(400)
+    where = queries.AuditFilter(
+        user_id=form.user_id.data,
+        patient_id=form.patient_id.data,
+        start=form.start.data,
+        end=form.end.data,
+        action=form.action.data or "",
+    )
+    return where, form.before_id.data
+
+
+def _filter_detail(where: queries.AuditFilter) -> dict:
+    """The filter for the audit row's detail (left out when there is none)."""
+    detail = where.detail()
+    return {"filter": detail} if detail else {}
+
+
+def _filter_patient(where: queries.AuditFilter) -> Patient | None:
+    return db.get_or_404(Patient, where.patient_id) if where.patient_id is not None else None
+
+
+@bp.route("/audit", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def audit_trail():
+    """Search the trail. The search form posts (the MRN stays out of the URL) and redirects to
+    a GET whose query string holds only ids, dates and an action code; "Older" pages by id."""
+    if request.method == "POST":
+        form = _search_form()
+        if form.validate_on_submit():
+            try:
+                patient = (
+                    services.patient_by_mrn(_actor(), form.mrn.data) if form.mrn.data else None
+                )
+            except RuleViolation as error:
+                form.mrn.errors.append(error.message)
+            else:
+                where = queries.AuditFilter(
+                    user_id=form.user_id.data or None,
+                    patient_id=patient.id if patient else None,
+                    start=form.start.data,
+                    end=form.end.data,
+                    action=form.action.data or "",
+                )
+                return redirect(url_for("admin.audit_trail", **where.params()))
+        return _render_audit(form, None, None, None, None, 400)
+
+    where, before_id = _filter_from_args()
+    patient = _filter_patient(where)
+    rows, older = queries.audit_page(where, before_id)
+    detail = _filter_detail(where)
+    if before_id is not None:
+        detail["before_id"] = before_id
+    audit.record(_actor(), "audit.view", patient_id=where.patient_id, **detail)
+    db.session.commit()
+    form = _search_form(
+        user_id=where.user_id or 0,
+        mrn=patient.mrn if patient else "",
+        start=where.start,
+        end=where.end,
+        action=where.action,
+    )
+    return _render_audit(form, where, patient, rows, older)
+
+
+def _render_audit(form, where, patient, rows, older, status: int = 200):
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        where=where,
+        patient=patient,
+        rows=rows,
+        older=older,
+        page_size=queries.PAGE_SIZE,
+        access_form=AccessLookupForm(formdata=None),
+    ), status
+
+
+@bp.get("/audit/export")
+@role_required(Role.ADMIN)
+def audit_export():
+    """The filtered trail as CSV, all pages, streamed."""
+    where, _ = _filter_from_args()
+    _filter_patient(where)
+    audit.record(_actor(), "audit.export", patient_id=where.patient_id, **_filter_detail(where))
+    db.session.commit()
+    zone = clinic_timezone()
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+
+        def flush() -> str:
+            text = buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            return text
+
+        writer.writerow(CSV_HEADER)
+        yield flush()
+        for n, row in enumerate(queries.audit_rows(where), 1):
+            event = row.event
+            writer.writerow(
+                _csv_safe(value)
+                for value in (
+                    event.occurred_at.astimezone(zone).isoformat(timespec="seconds"),
+                    row.username or "",
+                    event.role,
+                    event.action,
+                    event.entity_type,
+                    "" if event.entity_id is None else event.entity_id,
+                    row.mrn or "",
+                    event.outcome,
+                    event.request_id,
+                    json.dumps(event.detail, sort_keys=True, default=str) if event.detail else "",
+                )
+            )
+            if n % 200 == 0:
+                yield flush()
+        yield flush()
+
+    stamp = utcnow().astimezone(zone).strftime("%Y%m%d-%H%M")
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
+    )
+
+
+def _csv_safe(value):
+    """Keep spreadsheet programs from running a cell as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@bp.route("/access", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def access_lookup():
+    """Find a chart's access report by MRN (posted, so the MRN stays out of URLs)."""
+    form = AccessLookupForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            patient = services.patient_by_mrn(_actor(), form.mrn.data)
+        except RuleViolation as error:
+            form.mrn.errors.append(error.message)
+            status = 400
+        else:
+            return redirect(url_for("admin.patient_access", patient_id=patient.id))
+    elif form.errors:
+        status = 400
+    return render_template("admin/access_lookup.html", form=form), status
+
+
+@bp.get("/patients/<int:patient_id>/access")
+@role_required(Role.ADMIN)
+def patient_access(patient_id: int):
+    """Who looked at or changed this chart, and when: a summary per person, then every row."""
+    patient = db.get_or_404(Patient, patient_id)
+    before_id = request.args.get("before_id", type=int)
+    where = queries.AuditFilter(patient_id=patient.id)
+    summary = queries.patient_access_summary(patient.id)
+    rows, older = queries.audit_page(where, before_id)
+    audit.record(_actor(), "audit.patient_access", patient, patient_id=patient.id)
+    db.session.commit()
+    return render_template(
+        "admin/patient_access.html",
+        patient=patient,
+        summary=summary,
+        rows=rows,
+        older=older,
+        before_id=before_id,
+    )
