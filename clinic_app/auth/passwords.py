@@ -51,6 +51,7 @@ def password_problem(password: str, username: str = "") -> str | None:
         return f"Use at most {MAX_LENGTH} characters."
     if password.lower() in _common_passwords():
         return "This is one of the most common passwords; choose another."
-    if zxcvbn(password, user_inputs=[username] if username else [])["score"] < 3:
+    # zxcvbn rates at most 72 characters; a longer password is at least as strong as its start.
+    if zxcvbn(password[:72], user_inputs=[username] if username else [])["score"] < 3:
         return "This password is too easy to guess; a few unrelated words work well."
     return None
