@@ -2,13 +2,16 @@
 emptied between tests; clients signed in per role; a settable clock; a SQL statement counter."""
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 
 from clinic_app import clock, create_app
 from clinic_app.extensions import db
@@ -25,6 +28,25 @@ def database_url(tmp_path_factory) -> str:
     if url:
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+
+
+@pytest.fixture
+def empty_database_url(tmp_path) -> Iterator[str]:
+    """A brand-new empty database of the suite's kind that only this test uses; dropped after."""
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if not server_url:
+        yield f"sqlite:///{tmp_path / 'own.sqlite'}"
+        return
+    url = make_url(server_url)
+    name = f"own_{uuid.uuid4().hex[:12]}"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")

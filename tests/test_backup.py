@@ -1,38 +1,14 @@
 """Back up, change, restore: the data is identical to the moment of the backup (SQLite or
 PostgreSQL, whichever the suite runs on), through the CLI commands the README documents."""
 
-import os
-import uuid
 
-import psycopg
-import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from clinic_app import create_app
 from clinic_app.extensions import db
 from clinic_app.models import Patient
 from config import TestingConfig
 from tests import factories
-
-
-@pytest.fixture
-def own_database(tmp_path):
-    """A database of the suite's kind that only this test uses."""
-    server_url = os.environ.get("TEST_DATABASE_URL")
-    if not server_url:
-        yield f"sqlite:///{tmp_path / 'live.sqlite'}"
-        return
-    url = make_url(server_url)
-    name = f"backup_{uuid.uuid4().hex[:12]}"
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _snapshot() -> dict[str, list[tuple]]:
@@ -45,8 +21,8 @@ def _snapshot() -> dict[str, list[tuple]]:
     return tables
 
 
-def test_backup_change_restore_gives_identical_data(own_database, tmp_path):
-    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=own_database)
+def test_backup_change_restore_gives_identical_data(empty_database_url, tmp_path):
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
     runner = app.test_cli_runner()
     with app.app_context():
         db.create_all()
