@@ -1,7 +1,6 @@
 """Back up, change, restore: the data is identical to the moment of the backup (SQLite or
 PostgreSQL, whichever the suite runs on), through the CLI commands the README documents."""
 
-
 from sqlalchemy import select
 
 from clinic_app import create_app
