@@ -62,7 +62,10 @@ def _finish_config(app: Flask) -> None:
         app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path) / "secret_key")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # pool_pre_ping is pointless for a local file.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"timeout": 15},
+            "hide_parameters": True,
+        }
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("clinic_app").setLevel(logging.INFO)
 

@@ -6,12 +6,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from flask import g, has_request_context
+from flask import has_request_context
 from sqlalchemy import select, update
 
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import AuditChainHead, AuditEvent, User
+from clinic_app.security import request_id
 
 GENESIS = "0" * 64
 HASHED_FIELDS = (
@@ -72,7 +73,7 @@ def record(
         entity_id=getattr(entity, "id", None),
         patient_id=patient_id,
         outcome=outcome,
-        request_id=g.get("request_id", "") if has_request_context() else "cli",
+        request_id=request_id() if has_request_context() else "cli",
         detail=detail,
         prev_hash=prev_hash,
     )
@@ -91,12 +92,15 @@ def verify_chain(batch: int = 5000) -> tuple[int, int | None]:
     rows: Iterator[AuditEvent] = db.session.scalars(
         select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
     )
-    for event in rows:
-        if event.prev_hash != expected_prev or row_hash(event) != event.row_hash:
-            return checked, event.id
-        expected_prev = event.row_hash
-        checked += 1
+    try:
+        for event in rows:
+            if event.prev_hash != expected_prev or row_hash(event) != event.row_hash:
+                return checked, event.id
+            expected_prev = event.row_hash
+            checked += 1
+    finally:
+        rows.close()  # the server-side cursor of a streamed result
     head = db.session.get(AuditChainHead, 1)
     if head is not None and (head.head_hash != expected_prev or head.length != checked):
-        return checked, -1  # rows removed from the end
+        return checked, -1  # rows removed from, or forged onto, the end
     return checked, None

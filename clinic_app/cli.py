@@ -52,7 +52,8 @@ def verify_audit_command() -> None:
         return
     if broken == -1:
         raise click.ClickException(
-            f"Audit trail broken after row {checked}: rows were removed from its end."
+            f"Audit trail broken after row {checked}: its end does not match the chain head "
+            "(rows removed from or added at the end)."
         )
     raise click.ClickException(
         f"Audit trail broken at row id {broken} (after {checked} intact rows): "

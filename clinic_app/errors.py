@@ -2,12 +2,15 @@
 
 import logging
 import traceback
+from contextlib import suppress
 from pathlib import Path
 
 from flask import Flask, g, render_template
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from clinic_app.extensions import db
+from clinic_app.extensions import db, login_manager
+from clinic_app.security import request_id
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +51,45 @@ def register(app: Flask) -> None:
     if app.testing:
         return  # let tests see the real exception
 
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        """The database is unreachable (restart, failover, network; SQLite busy past its
+        timeout): a clean 503 the client can retry. The pool reconnects by itself
+        (pool_pre_ping), so no worker restart is needed. Other database errors are bugs: 500."""
+        if not database_unavailable(error):
+            return _unexpected(error)
+        with suppress(SQLAlchemyError):
+            db.session.rollback()
+        # The page must not need the database: render it as for a signed-out visitor.
+        g._login_user = login_manager.anonymous_user()
+        log.warning(
+            "database unavailable: %s request_id=%s", type(error.orig).__name__, request_id()
+        )
+        return _page(503, "Service unavailable"), 503, {"Retry-After": "5"}
+
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
+        return _unexpected(error)
+
+
+def database_unavailable(error: DBAPIError) -> bool:
+    """Connection-level failures (as opposed to constraint or programming errors)."""
+    return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+
+
+def _unexpected(error: Exception):
+    with suppress(SQLAlchemyError):
         db.session.rollback()
-        # Type and code location only: exception messages may quote PHI from SQL parameters.
-        frames = traceback.extract_tb(error.__traceback__)[-3:]
-        where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames))
-        log.error(
-            "unhandled %s at %s request_id=%s",
-            type(error).__name__,
-            where,
-            g.get("request_id", "-"),
-        )
-        return _page(500, "Something went wrong"), 500
+    # Type and code location only: exception messages may quote PHI from SQL parameters.
+    frames = traceback.extract_tb(error.__traceback__)[-3:]
+    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames))
+    log.error(
+        "unhandled %s at %s request_id=%s",
+        type(error).__name__,
+        where,
+        request_id(),
+    )
+    return _page(500, "Something went wrong"), 500
 
 
 def _audit_refusal() -> None:
@@ -82,6 +111,4 @@ def _audit_refusal() -> None:
 
 
 def _page(code: int, title: str) -> str:
-    return render_template(
-        "errors/error.html", code=code, title=title, request_id=g.get("request_id", "")
-    )
+    return render_template("errors/error.html", code=code, title=title, request_id=request_id())

@@ -12,15 +12,19 @@ CSP = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
+def request_id() -> str:
+    """This request's id for logs, audit rows and error pages; made on first use, so requests
+    refused before any hook ran (CSRF) carry one too."""
+    if "request_id" not in g:
+        g.request_id = secrets.token_hex(8)
+    return g.request_id
+
+
 PUBLIC_ENDPOINTS = {"static", "health.healthz", "auth.login", "auth.verify", "auth.enroll"}
 
 
 def register(app: Flask) -> None:
-    """Attach the request id, deny-by-default login gate and security headers."""
-
-    @app.before_request
-    def assign_request_id():
-        g.request_id = secrets.token_hex(8)
+    """Attach the deny-by-default login gate and the security headers."""
 
     @app.before_request
     def require_login():
@@ -42,7 +46,7 @@ def register(app: Flask) -> None:
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["X-Request-Id"] = g.get("request_id", "")
+        headers["X-Request-Id"] = request_id()
         if request.endpoint != "static":
             headers["Cache-Control"] = "no-store"
         if app.config.get("HSTS"):

@@ -112,6 +112,8 @@ def verify():
     user = _pending_user()
     if user is None:
         return redirect(url_for("auth.login"))
+    if not user.totp_enabled:  # a required enrollment is finished on its own page
+        return redirect(url_for("auth.enroll"))
     form = CodeForm()
     if form.validate_on_submit():
         if services.is_locked(user):
