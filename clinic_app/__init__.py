@@ -104,7 +104,17 @@ def register_blueprints(app: Flask) -> None:
     from clinic_app.auth.views import bp as auth_bp
     from clinic_app.health import bp as health_bp
     from clinic_app.patients.views import bp as patients_bp
+    from clinic_app.review.views import bp as review_bp
+    from clinic_app.scheduling.views import bp as scheduling_bp
     from clinic_app.treatments.views import bp as treatments_bp
 
-    for blueprint in (health_bp, auth_bp, patients_bp, treatments_bp, admin_bp):
+    for blueprint in (
+        health_bp,
+        auth_bp,
+        patients_bp,
+        treatments_bp,
+        scheduling_bp,
+        review_bp,
+        admin_bp,
+    ):
         app.register_blueprint(blueprint)

@@ -24,6 +24,7 @@ from clinic_app.auth.services import create_user
 from clinic_app.clinical.codes import (
     AppointmentStatus,
     CoursePhase,
+    DriverStatus,
     Indication,
     Modality,
     Role,
@@ -448,6 +449,7 @@ def _appointment(
         status=status.value,
         driver_name=patient.driver_name,
         driver_phone=patient.driver_phone,
+        driver_status=(DriverStatus.CONFIRMED if confirmed_at else DriverStatus.UNCONFIRMED).value,
         driver_confirmed_at=confirmed_at,
         driver_confirmed_by_id=demo.front_desk.id if confirmed_at else None,
         created_at=min(start - timedelta(days=5), demo.now),
@@ -898,18 +900,36 @@ def _echo_logins() -> None:
 
 
 @click.command("demo-data")
+@click.option(
+    "--patients",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Also add a large history for N patients (benchmarks; see clinic_app/demo_bulk.py).",
+)
 @with_appcontext
-def demo_data_command() -> None:
-    """Load a realistic demo clinic when the database is empty (development only)."""
+def demo_data_command(patients: int | None) -> None:
+    """Load a realistic demo clinic when the database is empty (development only).
+
+    With --patients N, also add N patients with ~2 years of history at several sites (once per
+    database; the small demo is loaded first when the database is empty)."""
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("demo-data refuses to run in production.")
     if db.session.scalar(select(func.count()).select_from(User)):
-        click.echo("Demo data is already loaded (or users exist); nothing changed.")
-        _echo_logins()
-        return
-    counts = load_demo_data()
-    db.session.commit()
-    click.echo(
-        "Loaded the demo clinic: " + ", ".join(f"{n} {name}" for name, n in counts.items()) + "."
-    )
+        click.echo(
+            "Demo data is already loaded (or users exist); nothing changed."
+            if patients is None
+            else "Users exist: the small demo is not loaded again."
+        )
+    else:
+        counts = load_demo_data()
+        db.session.commit()
+        click.echo(
+            "Loaded the demo clinic: "
+            + ", ".join(f"{n} {name}" for name, n in counts.items())
+            + "."
+        )
+    if patients is not None:
+        from clinic_app.demo_bulk import run_command
+
+        run_command(patients)
     _echo_logins()

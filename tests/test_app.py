@@ -98,7 +98,7 @@ def test_login_lands_on_the_role_start_page_and_ignores_foreign_next(client, sta
     response = client.post(
         "/login?next=https://evil.example/", data={"username": "front_desk", "password": PASSWORD}
     )
-    assert response.headers["Location"] == "/patients/"
+    assert response.headers["Location"] == "/schedule/"
 
 
 def test_logout_is_post_only_and_ends_the_session(client, staff):

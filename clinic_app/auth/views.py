@@ -18,8 +18,8 @@ bp = Blueprint("auth", __name__)
 
 HOME_BY_ROLE = {
     Role.NURSE: "treatments.today",
-    Role.PSYCHIATRIST: "treatments.today",
-    Role.FRONT_DESK: "patients.index",
+    Role.PSYCHIATRIST: "review.queue",
+    Role.FRONT_DESK: "scheduling.day",
     Role.ADMIN: "admin.users",
 }
 NEXT_KEY = "next_url"

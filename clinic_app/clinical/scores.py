@@ -30,16 +30,17 @@ PHQ9 = Instrument(
 GAD7 = Instrument(
     "gad7", "GAD-7", 7, 3, ((0, "minimal"), (5, "mild"), (10, "moderate"), (15, "severe"))
 )
+# Band names fit Assessment.band (30 characters); the full MOAA/S wording is on the chart form.
 MOAAS = Instrument(
     "moaas",
     "MOAA/S",
     1,
     5,
     (
-        (0, "no response to painful stimulus"),
-        (1, "responds only to painful stimulus"),
+        (0, "no response to pain"),
+        (1, "responds only to pain"),
         (2, "responds only to prodding"),
-        (3, "responds only to loud or repeated name"),
+        (3, "responds to loud name"),
         (4, "lethargic response to name"),
         (5, "responds readily to name"),
     ),

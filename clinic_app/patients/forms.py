@@ -10,11 +10,14 @@ from wtforms import (
     SelectField,
     StringField,
     TextAreaField,
+    TimeField,
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
 from clinic_app.clinical.codes import CONTRAINDICATIONS, MEDICATION_CLASSES, Indication, Modality
 from clinic_app.forms import CheckboxListField, choices, version_field
+
+WEEKDAY_LABELS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 class PatientForm(FlaskForm):
@@ -57,6 +60,17 @@ class PatientForm(FlaskForm):
         "Esketamine REMS enrollment date",
         validators=[Optional()],
         description="Required before the first esketamine dose.",
+    )
+    preferred_weekdays = CheckboxListField(
+        "Preferred weekdays",
+        choices=choices(list(enumerate(WEEKDAY_LABELS))),
+        coerce=int,
+        description="The series planner books these days first.",
+    )
+    preferred_time = TimeField(
+        "Preferred start time",
+        validators=[Optional()],
+        description="Clinic time; leave blank for no preference.",
     )
     version_id = version_field()
 

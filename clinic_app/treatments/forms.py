@@ -14,7 +14,14 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, SEVERITIES
 from clinic_app.clinical.vitals import LIMITS
@@ -174,3 +181,88 @@ class SignForm(FlaskForm):
 class AddendumForm(FlaskForm):
     reason = StringField("Reason", validators=[DataRequired(), Length(max=200)])
     body = TextAreaField("Correction", validators=[DataRequired(), Length(max=4000)])
+
+
+# PHQ-9 and GAD-7 (both free to reproduce) entered item by item; every item needs an answer, so
+# a skipped item (item 9 above all) is never saved as 0.
+ANSWER_CHOICES = choices(
+    [
+        ("", "Choose…"),
+        (0, "0 Not at all"),
+        (1, "1 Several days"),
+        (2, "2 More than half the days"),
+        (3, "3 Nearly every day"),
+    ]
+)
+PHQ9_ITEMS = (
+    "Little interest or pleasure in doing things",
+    "Feeling down, depressed or hopeless",
+    "Trouble falling or staying asleep, or sleeping too much",
+    "Feeling tired or having little energy",
+    "Poor appetite or overeating",
+    "Feeling bad about yourself, or that you are a failure",
+    "Trouble concentrating on things",
+    "Moving or speaking slowly, or being fidgety or restless",
+    "Thoughts that you would be better off dead, or of hurting yourself",
+)
+GAD7_ITEMS = (
+    "Feeling nervous, anxious or on edge",
+    "Not being able to stop or control worrying",
+    "Worrying too much about different things",
+    "Trouble relaxing",
+    "Being so restless that it is hard to sit still",
+    "Becoming easily annoyed or irritable",
+    "Feeling afraid as if something awful might happen",
+)
+
+
+def _answer(value):
+    """A submitted answer: None when blank, -1 when not a whole number (refused as out of range)."""
+    if value in ("", None):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _answered(form, field) -> None:
+    if field.data is None:
+        raise ValidationError("Answer this item.")
+    if not 0 <= field.data <= 3:
+        raise ValidationError("Answers run from 0 to 3.")
+
+
+def _item(number: int, text: str) -> SelectField:
+    return SelectField(
+        f"{number}. {text}",
+        coerce=_answer,
+        choices=ANSWER_CHOICES,
+        validate_choice=False,
+        validators=[_answered],
+    )
+
+
+class QuestionnaireForm(FlaskForm):
+    """Items item1..itemN; subclasses list them."""
+
+    item_count = 0
+
+    def items(self) -> list[int]:
+        return [self[f"item{n}"].data for n in range(1, self.item_count + 1)]
+
+
+class Phq9Form(QuestionnaireForm):
+    item_count = 9
+    administered_at = TimeField("Given at", validators=[Optional()], description=NOW_HINT)
+
+
+class Gad7Form(QuestionnaireForm):
+    item_count = 7
+    administered_at = TimeField("Given at", validators=[Optional()], description=NOW_HINT)
+
+
+for _number, _text in enumerate(PHQ9_ITEMS, start=1):
+    setattr(Phq9Form, f"item{_number}", _item(_number, _text))
+for _number, _text in enumerate(GAD7_ITEMS, start=1):
+    setattr(Gad7Form, f"item{_number}", _item(_number, _text))

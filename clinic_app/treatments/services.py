@@ -14,7 +14,9 @@ from clinic_app import audit
 from clinic_app.auth.permissions import CLINICAL, require_role
 from clinic_app.auth.services import confirm_password
 from clinic_app.clinical.codes import (
+    AlertKind,
     AppointmentStatus,
+    DriverStatus,
     Modality,
     Role,
     SessionStatus,
@@ -27,7 +29,7 @@ from clinic_app.clinical.dosing import (
     esketamine_dose_problem,
     iv_dose,
 )
-from clinic_app.clinical.scores import INSTRUMENTS, ScoreError, score
+from clinic_app.clinical.scores import INSTRUMENTS, PHQ9, ScoreError, phq9_item9_positive, score
 from clinic_app.clinical.vitals import Alert, implausible_fields
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation, StaleRecord
@@ -37,6 +39,7 @@ from clinic_app.models import (
     AdverseEvent,
     Appointment,
     Assessment,
+    ClinicalAlert,
     Override,
     Patient,
     TreatmentCourse,
@@ -113,6 +116,12 @@ def start_session(
         or appointment.treatment_session is not None
     ):
         raise RuleViolation("This appointment cannot be started.")
+    if appointment is not None and appointment.driver_status == DriverStatus.NO_DRIVER:
+        # Nobody could take the patient home: no dose until the front desk confirms a driver.
+        raise RuleViolation(
+            "The front desk recorded no driver for this visit. Ask the front desk to confirm "
+            "a driver before checking the patient in."
+        )
     start, end = day_bounds_utc(clinic_today())
     already = db.session.scalar(
         select(func.count())
@@ -387,7 +396,59 @@ def add_assessment(
     audit.record(
         actor, "assessment.add", assessment, patient_id=treatment.patient_id, instrument=instrument
     )
+    raise_item9_alert(actor, assessment)
     return assessment
+
+
+def raise_alert(
+    actor: User,
+    alert_kind: AlertKind,
+    patient_id: int,
+    session_id: int | None,
+    /,
+    **detail: Any,
+) -> ClinicalAlert:
+    """A same-day alert for the psychiatrist, in the caller's transaction. While one of the same
+    kind for the same patient and session is still unacknowledged, that one stands and is
+    returned (the review queue shows it once). `detail` holds codes and numbers only."""
+    standing = db.session.scalar(
+        select(ClinicalAlert).where(
+            ClinicalAlert.kind == alert_kind.value,
+            ClinicalAlert.patient_id == patient_id,
+            ClinicalAlert.session_id.is_(None)
+            if session_id is None
+            else ClinicalAlert.session_id == session_id,
+            ClinicalAlert.acknowledged_at.is_(None),
+        )
+    )
+    if standing is not None:
+        return standing
+    alert = ClinicalAlert(
+        kind=alert_kind.value,
+        patient_id=patient_id,
+        session_id=session_id,
+        raised_at=utcnow(),
+        detail=detail,
+    )
+    db.session.add(alert)
+    db.session.flush()
+    audit.record(actor, "alert.raise", alert, patient_id=patient_id, kind=alert_kind.value)
+    return alert
+
+
+def raise_item9_alert(actor: User, assessment: Assessment) -> ClinicalAlert | None:
+    """PHQ-9 item 9 above 0 raises the same-day alert (domain.md §4)."""
+    if assessment.instrument != PHQ9.code or not phq9_item9_positive(assessment.items):
+        return None
+    return raise_alert(
+        actor,
+        AlertKind.PHQ9_ITEM9,
+        assessment.patient_id,
+        assessment.session_id,
+        item9=assessment.items[8],
+        total=assessment.total,
+        assessment_id=assessment.id,
+    )
 
 
 def add_adverse_event(
@@ -415,6 +476,16 @@ def add_adverse_event(
         kind=event.kind,
         serious=event.serious,
     )
+    if event.serious:
+        raise_alert(
+            actor,
+            AlertKind.SERIOUS_AE,
+            treatment.patient_id,
+            treatment.id,
+            kind=event.kind,
+            severity=event.severity,
+            adverse_event_id=event.id,
+        )
     return event
 
 

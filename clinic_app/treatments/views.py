@@ -12,6 +12,7 @@ from clinic_app.errors import RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.forms import refresh_version
 from clinic_app.models import Appointment, Patient, TreatmentCourse
+from clinic_app.review.queries import bp_chart_for
 from clinic_app.settings import clinic_today, clinical_rules
 from clinic_app.treatments import forms as f
 from clinic_app.treatments import services
@@ -88,6 +89,8 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         ),
         "sign_form": f.SignForm(formdata=None),
         "addendum_form": f.AddendumForm(formdata=None),
+        "phq9_form": f.Phq9Form(prefix="phq9", formdata=None),
+        "gad7_form": f.Gad7Form(prefix="gad7", formdata=None),
     }
     defaults.update(forms)
     return render_template(
@@ -100,6 +103,7 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         pregnancy_relevant=services.pregnancy_relevant(treatment.patient),
         predose_resubmitted="predose_form" in forms,
         iv=treatment.modality == Modality.IV_KETAMINE,
+        bp_chart=bp_chart_for(treatment, summary.age, rules),
         **defaults,
     ), status
 
@@ -256,6 +260,31 @@ def dissociation(session_id: int):
             current_user, treatment, "cadss6", form.items(), f.charted_time(form.administered_at)
         ),
     )
+
+
+def _questionnaire(session_id: int, form, form_name: str, instrument: str):
+    treatment = _load(session_id)
+    return _apply(
+        treatment,
+        form_name,
+        form,
+        lambda: services.add_assessment(
+            current_user, treatment, instrument, form.items(), f.charted_time(form.administered_at)
+        ),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/phq9")
+@role_required(*CLINICAL)
+def phq9(session_id: int):
+    """PHQ-9 item by item, before the dose; item 9 above 0 raises the same-day alert."""
+    return _questionnaire(session_id, f.Phq9Form(prefix="phq9"), "phq9_form", "phq9")
+
+
+@bp.post("/sessions/<int:session_id>/gad7")
+@role_required(*CLINICAL)
+def gad7(session_id: int):
+    return _questionnaire(session_id, f.Gad7Form(prefix="gad7"), "gad7_form", "gad7")
 
 
 @bp.post("/sessions/<int:session_id>/adverse-events")

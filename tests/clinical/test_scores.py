@@ -78,10 +78,10 @@ def test_gad7_bands(total, band):
 @pytest.mark.parametrize(
     "value, band",
     [
-        (0, "no response to painful stimulus"),
-        (1, "responds only to painful stimulus"),
+        (0, "no response to pain"),
+        (1, "responds only to pain"),
         (2, "responds only to prodding"),
-        (3, "responds only to loud or repeated name"),
+        (3, "responds to loud name"),
         (4, "lethargic response to name"),
         (5, "responds readily to name"),
     ],

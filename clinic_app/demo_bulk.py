@@ -1,0 +1,1523 @@
+"""A large synthetic clinic history for benchmarks and load tests.
+
+`flask --app wsgi demo-data --patients N` calls `generate()`: N patients over up to ~2 years at
+several sites, each with one or two treatment courses (IV ketamine and esketamine), ~30 signed
+(mostly co-signed) sessions with ~10 vitals readings, a PHQ-9, a MOAA/S and (esketamine) a CADSS-6
+each, occasional adverse events and alerts, a completed appointment per session with a chair, a
+few cancellations, today's clinic day timed from `clock.utcnow()` (waiting, in a chair, discharged)
+and the appointments of this week and next. Three extra patients have exactly 15, 150 and 600
+sessions for timeline scaling measurements (`TIMELINE_MRNS`).
+
+How it stays fast: everything is planned in Python first (visit days per patient, then chairs per
+site and day, allocated greedily so no chair is double-booked), ids are allocated in Python, and
+rows go in with SQLAlchemy Core executemany in chunks; PostgreSQL sequences are moved past the
+new ids with setval afterwards. No audit rows are written for the history. `check_invariants()`
+verifies the result (no double booking, one session per patient and day, complete closed
+sessions, signature hashes, sequences).
+
+`add_patients()` inserts patients only (no history), for patient-search scaling measurements.
+"""
+
+import math
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from heapq import heappop, heappush
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import Table, func, select, text
+from sqlalchemy.engine import Connection
+
+from clinic_app.clinical.codes import (
+    AlertKind,
+    AppointmentStatus,
+    CoursePhase,
+    DriverStatus,
+    Indication,
+    Modality,
+    Role,
+    SessionStatus,
+    VisitKind,
+    VitalsPhase,
+)
+from clinic_app.clinical.scores import CADSS6, MOAAS, PHQ9, score
+from clinic_app.clock import utcnow
+from clinic_app.extensions import db
+from clinic_app.models import (
+    AdverseEvent,
+    Appointment,
+    Assessment,
+    Chair,
+    ClinicalAlert,
+    Patient,
+    TreatmentCourse,
+    TreatmentSession,
+    User,
+    VitalsReading,
+)
+from clinic_app.settings import clinic_timezone
+from clinic_app.treatments.services import content_hash
+
+SEED = 20261127
+MRN_PREFIX = "BK-"
+# Patients with exactly this many past sessions, for the timeline growth measurement.
+TIMELINE_MRNS = {15: "BK-T000015", 150: "BK-T000150", 600: "BK-T000600"}
+BULK_STAFF_PASSWORD = "bulk-staff-demo-pass"  # nosec B105: fictional demo accounts
+PATIENTS_PER_SITE = 700
+HISTORY_DAYS = 730
+# Chair blocks (SchedulingRules defaults): esketamine 15 + 120 + 15 min, IV 15 + 40 + 30 + 10.
+BLOCK_MINUTES = {Modality.ESKETAMINE_NASAL: 150, Modality.IV_KETAMINE: 95}
+OPENING, CLOSING = time(8, 0), time(18, 0)
+INDUCTION_SESSIONS = {Modality.ESKETAMINE_NASAL: 8, Modality.IV_KETAMINE: 6}
+# In weekdays: esketamine Mon/Thu (or Tue/Fri), IV Mon/Wed/Fri.
+INDUCTION_GAPS = {Modality.ESKETAMINE_NASAL: (3, 2), Modality.IV_KETAMINE: (2, 2, 1)}
+FLUSH_ROWS = 40_000
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+SITE_NAMES = (
+    "Northgate",
+    "Riverside",
+    "Lakeview",
+    "Hillcrest",
+    "Bayside",
+    "Cedar Park",
+    "Westfield",
+    "Eastbrook",
+)
+FEMALE = _words(
+    "Maria Olivia Emma Ava Sophia Isabella Mia Charlotte Amelia Harper Evelyn Abigail Emily "
+    "Elizabeth Sofia Avery Ella Scarlett Grace Chloe Victoria Riley Aria Lily Aubrey Zoey "
+    "Penelope Layla Nora Hannah Priya Aisha Elena Nadia Mei Yuki Fatima Grace Ana Lucia Rosa "
+    "Carmen Julia Sara Leah Ruth Diane Karen Linda Susan Janet Megan Rachel Laura Teresa"
+)
+MALE = _words(
+    "James Robert John Michael David William Richard Joseph Thomas Charles Daniel Matthew "
+    "Anthony Mark Donald Steven Paul Andrew Joshua Kenneth Kevin Brian George Timothy Ronald "
+    "Jason Edward Jeffrey Ryan Jacob Gary Nicholas Eric Jonathan Stephen Larry Justin Scott "
+    "Brandon Benjamin Samuel Marcus Luis Carlos Jose Ahmed Omar Wei Hiroshi Arjun Dmitri Tunde"
+)
+SURNAMES = _words(
+    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez "
+    "Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris "
+    "Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill "
+    "Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter Roberts Gomez Phillips "
+    "Evans Turner Diaz Parker Cruz Edwards Collins Reyes Stewart Morris Morales Murphy Cook "
+    "Rogers Gutierrez Ortiz Morgan Cooper Peterson Bailey Reed Kelly Howard Ramos Kim Cox Ward "
+    "Richardson Watson Brooks Chavez Wood James Bennett Gray Mendoza Ruiz Hughes Price Alvarez "
+    "Castillo Sanders Patel Myers Long Ross Foster Jimenez Okafor Natarajan Petrova Rossi "
+    "Schultz Haddad Whitfield Hargreaves Bello Nakamura Tanaka Chen Wang Singh Kowalski Novak "
+    "Johansson Larsen Murray Quinn O'Brien Sullivan McCarthy Byrne Fischer Weber Becker Costa"
+)
+SYLLABLES = _words(
+    "al an ar ba be bri ca cor da del dor el en fa fer ga gil ha hal in ka kel la lin lo ma mar "
+    "mel mo na nor o pa per ra ren ro sa sel ta ter tor va vel wa wen ya zen"
+)
+RELATIONSHIPS = ("Spouse", "Partner", "Sister", "Brother", "Mother", "Father", "Friend", "Son")
+ALLERGIES = ("NKDA", "NKDA", "NKDA", "Penicillin", "Sulfa drugs", "Latex", "Codeine", "Aspirin")
+ESKETAMINE_LOTS = ("SPR24K117", "SPR24M031", "SPR25A204", "SPR25C118", "SPR26A009")
+KETAMINE_LOTS = ("KET-23B04", "KET-24C19", "KET-24F07", "KET-25A11", "KET-26B02")
+AE_KINDS = (
+    ("nausea", 30),
+    ("dizziness", 20),
+    ("dissociation", 12),
+    ("hypertension", 12),
+    ("headache", 10),
+    ("anxiety", 8),
+    ("vomiting", 6),
+    ("sedation", 2),
+)
+AE_INTERVENTIONS = (
+    "Rested with eyes closed; settled without medication.",
+    "Ondansetron 4 mg; no further symptoms after 20 minutes.",
+    "Reassurance and dimmed lights; resolved before discharge.",
+    "Rechecked at 10 and 20 min; psychiatrist notified; no medication needed.",
+)
+CANCEL_REASONS = (
+    "No driver available; rebooked.",
+    "Ate within the fasting window.",
+    "Unwell (cold); rebooked.",
+    "Work conflict.",
+)
+
+
+@dataclass
+class CoursePlan:
+    modality: Modality
+    indication: Indication
+    plan_mg: int | None
+    iv_mg_per_kg: Decimal | None
+    started_on: date
+    phase: CoursePhase = CoursePhase.INDUCTION
+    ended_on: date | None = None
+    stop_reason: str = ""
+    interval_days: int | None = None
+    series_id: str = ""
+    id: int = 0
+
+
+@dataclass
+class VisitPlan:
+    course: int  # index into the patient's courses
+    number: int  # 1-based within the course
+    kind: VisitKind
+    day: date
+    start: datetime  # UTC
+    minutes: int
+    status: str = AppointmentStatus.COMPLETED.value
+    chair: int | None = None  # chair index within the site
+    cancelled: bool = False
+
+
+@dataclass
+class PatientPlan:
+    index: int
+    site: int
+    sex: str
+    first: str
+    last: str
+    dob: date
+    weight: Decimal
+    bp: tuple[int, int, int]
+    phq: tuple[int, int]
+    item9_sessions: int
+    driver: tuple[str, str]
+    mrn: str = ""
+    courses: list[CoursePlan] = field(default_factory=list)
+    visits: list[VisitPlan] = field(default_factory=list)
+    consult: datetime | None = None
+    id: int = 0
+
+
+@dataclass
+class Staff:
+    """Ids of the accounts the generated rows point to, per site."""
+
+    nurses: list[list[int]]
+    psychiatrists: list[list[int]]
+    front_desk: list[list[int]]
+
+
+class _Ids:
+    """Explicit primary keys, allocated in Python from each table's current maximum."""
+
+    def __init__(self, connection: Connection, tables: Iterable[Table]):
+        self.next = {t.name: (connection.scalar(select(func.max(t.c.id))) or 0) + 1 for t in tables}
+
+    def take(self, table: Table, count: int = 1) -> int:
+        first = self.next[table.name]
+        self.next[table.name] = first + count
+        return first
+
+
+class _Clock:
+    """Clinic-local wall clock to UTC, cached per day (the zone lookup is the slow part)."""
+
+    def __init__(self, zone: ZoneInfo):
+        self.zone = zone
+        self._midnight: dict[date, datetime] = {}
+
+    def at(self, day: date, minute_of_day: int) -> datetime:
+        local = datetime.combine(day, time(minute_of_day // 60, minute_of_day % 60), self.zone)
+        return local.astimezone(UTC)
+
+    def local_day(self, moment: datetime) -> date:
+        return moment.astimezone(self.zone).date()
+
+
+def _weekday_on_or_before(day: date) -> date:
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def _weekday_on_or_after(day: date) -> date:
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def _add_weekdays(day: date, count: int) -> date:
+    """`count` weekdays after `day` (before it when negative); keeps weekly visits on their
+    weekday and spreads visits evenly over Monday to Friday."""
+    step = timedelta(days=1 if count > 0 else -1)
+    for _ in range(abs(count)):
+        day += step
+        while day.weekday() >= 5:
+            day += step
+    return day
+
+
+def _maintenance_gap(course: "CoursePlan", rng: random.Random) -> int:
+    """The course's interval in weekdays, give or take one."""
+    return max(2, round((course.interval_days or 7) * 5 / 7) + rng.choice((-1, 0, 0, 0, 1)))
+
+
+def _minutes(value: float) -> timedelta:
+    return timedelta(minutes=value)
+
+
+def _surname(rng: random.Random) -> str:
+    """A common surname most of the time, otherwise a made-up one (a long tail for search)."""
+    if rng.random() < 0.6:
+        return rng.choice(SURNAMES)
+    parts = [rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))]
+    return "".join(parts).capitalize()
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning: patients, courses and visit days
+# ---------------------------------------------------------------------------------------------
+
+
+def _plan_patient(rng: random.Random, index: int, sites: int, today: date) -> PatientPlan:
+    sex = "female" if rng.random() < 0.58 else ("male" if rng.random() < 0.97 else "other")
+    first = rng.choice(FEMALE if sex == "female" else MALE)
+    age_days = rng.randint(19 * 365, 78 * 365)
+    systolic = rng.randint(104, 142)
+    baseline = rng.randint(14, 26)
+    # About half respond (>= 50 % drop from baseline), some of them into remission.
+    drop = rng.uniform(0.5, 0.9) if rng.random() < 0.55 else rng.uniform(0.05, 0.45)
+    return PatientPlan(
+        index=index,
+        site=index % sites,
+        sex=sex,
+        first=first,
+        last=_surname(rng),
+        dob=today - timedelta(days=age_days),
+        weight=Decimal(rng.randint(480, 1250)) / 10,
+        bp=(systolic, rng.randint(62, min(92, systolic - 25)), rng.randint(58, 92)),
+        phq=(baseline, round(baseline * (1 - drop))),
+        item9_sessions=rng.choice((0,) * 30 + (1, 2, 3)),
+        driver=(f"{rng.choice(FEMALE + MALE)} {_surname(rng)}", rng.choice(RELATIONSHIPS)),
+    )
+
+
+def _new_course(rng: random.Random, modality: Modality, started_on: date) -> CoursePlan:
+    if modality == Modality.ESKETAMINE_NASAL:
+        indication = Indication.MDSI if rng.random() < 0.12 else Indication.TRD
+        plan = 84 if rng.random() < 0.7 else 56
+        course = CoursePlan(modality, indication, plan, None, started_on)
+        course.interval_days = rng.choice((7, 7, 14))
+    else:
+        course = CoursePlan(modality, Indication.TRD, None, Decimal("0.50"), started_on)
+        course.interval_days = rng.choice((14, 21, 28, 28))
+    course.series_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return course
+
+
+def _course_days(
+    rng: random.Random, course: CoursePlan, count: int, last_day: date
+) -> list[tuple[date, VisitKind]]:
+    """`count` weekday visit days ending on `last_day`, oldest first, never two on one day."""
+    induction = INDUCTION_SESSIONS[course.modality]
+    gaps = INDUCTION_GAPS[course.modality]
+    kinds = [VisitKind.INDUCTION] * min(count, induction)
+    kinds += [VisitKind.MAINTENANCE] * (count - len(kinds))
+    kinds.reverse()  # newest first while walking backwards
+    days: list[tuple[date, VisitKind]] = []
+    day = _weekday_on_or_before(last_day)
+    for position, kind in enumerate(kinds):
+        if position:
+            if kinds[position - 1] == VisitKind.MAINTENANCE:
+                gap = _maintenance_gap(course, rng)
+            else:
+                gap = gaps[position % len(gaps)]
+            day = _add_weekdays(day, -gap)
+        days.append((day, kind))
+    return days[::-1]
+
+
+def _schedule_history(
+    rng: random.Random, plan: PatientPlan, sessions: int, today: date, active: bool
+) -> None:
+    """Courses and past visit days; active patients continue into today and the next weeks."""
+    first_modality = Modality.ESKETAMINE_NASAL if rng.random() < 0.55 else Modality.IV_KETAMINE
+    two_courses = sessions >= 16 and rng.random() < 0.15
+    split = [sessions] if not two_courses else [sessions // 2, sessions - sessions // 2]
+    modalities = [first_modality]
+    if two_courses:
+        modalities.insert(
+            0,
+            Modality.IV_KETAMINE
+            if first_modality == Modality.ESKETAMINE_NASAL
+            else Modality.ESKETAMINE_NASAL,
+        )
+    # Plan the newest course first, backwards from its last visit.
+    if active:
+        last_day = _add_weekdays(today, -rng.randint(1, 5))
+    else:
+        last_day = _add_weekdays(today, -rng.randint(15, HISTORY_DAYS * 5 // 14))
+    segments: list[tuple[CoursePlan, list[tuple[date, VisitKind]]]] = []
+    for number, (modality, count) in enumerate(zip(modalities[::-1], split[::-1], strict=True)):
+        course = _new_course(rng, modality, last_day)
+        days = _course_days(rng, course, count, last_day)
+        while days and (today - days[0][0]).days > HISTORY_DAYS:
+            days.pop(0)  # keep the history within ~2 years
+        if not days:
+            break
+        course.started_on = days[0][0] - timedelta(days=rng.randint(0, 3))
+        newest = number == 0
+        if newest and active:
+            course.phase = (
+                CoursePhase.INDUCTION
+                if len(days) < INDUCTION_SESSIONS[modality]
+                else CoursePhase.MAINTENANCE
+            )
+        elif rng.random() < 0.2:
+            course.phase, course.ended_on = CoursePhase.STOPPED, days[-1][0]
+            course.stop_reason = rng.choice(
+                ("No response after induction.", "Patient preference.", "Blood pressure.")
+            )
+        else:
+            course.phase, course.ended_on = CoursePhase.COMPLETED, days[-1][0]
+        segments.append((course, days))
+        last_day = _add_weekdays(days[0][0], -rng.randint(20, 55))
+    segments.reverse()
+    for course_index, (course, days) in enumerate(segments):
+        plan.courses.append(course)
+        for number, (day, kind) in enumerate(days, start=1):
+            plan.visits.append(VisitPlan(course_index, number, kind, day, _epoch(), 0))
+
+
+def _epoch() -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _future_visits(rng: random.Random, plan: PatientPlan, today: date, horizon: date) -> None:
+    """The active course's next visits from today until `horizon` (inclusive)."""
+    if not plan.courses or not plan.courses[-1].phase.active:
+        return
+    course_index = len(plan.courses) - 1
+    course = plan.courses[-1]
+    last = plan.visits[-1]
+    number, day = last.number, last.day
+    induction = INDUCTION_SESSIONS[course.modality]
+    gaps = INDUCTION_GAPS[course.modality]
+    while True:
+        gap = gaps[number % len(gaps)] if number < induction else _maintenance_gap(course, rng)
+        # A visit due by today lands today (also on a weekend: the Today board is never empty).
+        due = _add_weekdays(day, gap)
+        day = today if due <= today else due
+        if day > horizon:
+            return
+        number += 1
+        kind = VisitKind.INDUCTION if number <= induction else VisitKind.MAINTENANCE
+        plan.visits.append(VisitPlan(course_index, number, kind, day, _epoch(), 0))
+
+
+def _heavy_patient(rng: random.Random, plan: PatientPlan, sessions: int, today: date) -> None:
+    """A long-treated patient: courses of up to 100 sessions, alternating modality, a visit every
+    weekday (600) or twice a week (150 and fewer), ending last week."""
+    every = 1 if sessions > 300 else 3
+    day = _weekday_on_or_before(today - timedelta(days=7))
+    days: list[date] = []
+    while len(days) < sessions:
+        days.append(day)
+        day = _weekday_on_or_before(
+            day - timedelta(days=every + (len(days) % 2 if every > 1 else 0))
+        )
+    days.reverse()
+    modality = Modality.ESKETAMINE_NASAL
+    for start in range(0, sessions, 100):
+        chunk = days[start : start + 100]
+        course = _new_course(rng, modality, chunk[0])
+        course.phase, course.ended_on = CoursePhase.COMPLETED, chunk[-1]
+        plan.courses.append(course)
+        for number, visit_day in enumerate(chunk, start=1):
+            kind = (
+                VisitKind.INDUCTION
+                if number <= INDUCTION_SESSIONS[modality]
+                else VisitKind.MAINTENANCE
+            )
+            plan.visits.append(
+                VisitPlan(len(plan.courses) - 1, number, kind, visit_day, _epoch(), 0)
+            )
+        modality = (
+            Modality.IV_KETAMINE
+            if modality == Modality.ESKETAMINE_NASAL
+            else Modality.ESKETAMINE_NASAL
+        )
+    plan.courses[-1].phase, plan.courses[-1].ended_on = CoursePhase.MAINTENANCE, None
+
+
+def _time_visits(
+    rng: random.Random, plan: PatientPlan, clock: _Clock, today: date, now: datetime
+) -> None:
+    """Start times: the patient's usual slot (+- an hour) in clinic hours; today's visits are
+    spread around now so the Today board shows every state."""
+    usual = rng.randint(0, 26) * 15  # minutes after opening
+    opening = OPENING.hour * 60
+    for visit in plan.visits:
+        course = plan.courses[visit.course]
+        visit.minutes = BLOCK_MINUTES[course.modality]
+        latest = CLOSING.hour * 60 - visit.minutes
+        if visit.day == today:
+            local_now = now.astimezone(clock.zone)
+            minute = local_now.hour * 60 + local_now.minute + rng.randint(-66, 60) * 5
+            minute = max(0, min(minute - minute % 5, 24 * 60 - visit.minutes - 5))
+        else:
+            minute = opening + usual + rng.choice((-60, -30, -15, 0, 0, 0, 15, 30, 60))
+            minute = max(opening, min(minute, latest))
+        visit.start = clock.at(visit.day, minute)
+
+
+def _cancellations(rng: random.Random, plan: PatientPlan, today: date) -> list[VisitPlan]:
+    """A cancelled or missed visit on the weekday before ~5 % of past visits (no chair)."""
+    taken = {v.day for v in plan.visits}
+    extra = []
+    for visit in plan.visits:
+        if visit.day >= today or visit.day.weekday() == 0 or rng.random() >= 0.05:
+            continue
+        day = visit.day - timedelta(days=1)
+        if day in taken:
+            continue
+        taken.add(day)
+        status = AppointmentStatus.NO_SHOW if rng.random() < 0.25 else AppointmentStatus.CANCELLED
+        cancelled = VisitPlan(
+            visit.course,
+            visit.number,
+            visit.kind,
+            day,
+            visit.start - timedelta(days=1),
+            visit.minutes,
+            status=status.value,
+            cancelled=True,
+        )
+        extra.append(cancelled)
+    return extra
+
+
+def _allocate_chairs(plans: list[PatientPlan], sites: int) -> list[int]:
+    """Greedy interval partitioning per site and day: each visit takes the lowest-numbered chair
+    free at its start. Returns the number of chairs each site needs."""
+    by_day: dict[tuple[int, date], list[VisitPlan]] = defaultdict(list)
+    for plan in plans:
+        for visit in plan.visits:
+            if not visit.cancelled:
+                by_day[(plan.site, visit.day)].append(visit)
+    needed = [0] * sites
+    for (site, _), visits in by_day.items():
+        visits.sort(key=lambda v: v.start)
+        busy: list[tuple[datetime, int]] = []  # (ends, chair)
+        free: list[int] = []
+        chairs = 0
+        for visit in visits:
+            while busy and busy[0][0] <= visit.start:
+                heappush(free, heappop(busy)[1])
+            if free:
+                chair = heappop(free)
+            else:
+                chair, chairs = chairs, chairs + 1
+            visit.chair = chair
+            heappush(busy, (visit.start + _minutes(visit.minutes), chair))
+        needed[site] = max(needed[site], chairs)
+    return needed
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows
+# ---------------------------------------------------------------------------------------------
+
+
+class _Rows:
+    """Row dicts per table, flushed with executemany in foreign-key order."""
+
+    ORDER = (
+        Patient.__table__,
+        TreatmentCourse.__table__,
+        Appointment.__table__,
+        TreatmentSession.__table__,
+        VitalsReading.__table__,
+        Assessment.__table__,
+        AdverseEvent.__table__,
+        ClinicalAlert.__table__,
+    )
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.rows: dict[str, list[dict]] = {t.name: [] for t in self.ORDER}
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def add(self, table: Table, row: dict) -> None:
+        self.rows[table.name].append(row)
+
+    def size(self) -> int:
+        return sum(len(r) for r in self.rows.values())
+
+    def flush(self) -> None:
+        for table in self.ORDER:
+            rows = self.rows[table.name]
+            if rows:
+                self.connection.execute(table.insert(), rows)
+                self.counts[table.name] += len(rows)
+                rows.clear()
+
+
+@dataclass
+class _Context:
+    rng: random.Random
+    ids: _Ids
+    rows: _Rows
+    staff: Staff
+    chair_ids: list[list[int]]
+    clock: _Clock
+    now: datetime
+    today: date
+
+
+def _phq_items(rng: random.Random, total: int, item9: int) -> list[int]:
+    items = [0] * 8
+    remaining = max(0, min(total - item9, 24))
+    while remaining:
+        slot = rng.randrange(8)
+        if items[slot] < 3:
+            items[slot] += 1
+            remaining -= 1
+    return items + [item9]
+
+
+def _phq_total(plan: PatientPlan, position: int, count: int, rng: random.Random) -> int:
+    first, last = plan.phq
+    x = position / max(count - 1, 1)
+    value = first + (last - first) * (1 - (1 - x) ** 2) + rng.choice((-2, -1, 0, 0, 1, 2))
+    return max(0, min(27, round(value)))
+
+
+def _emit_patient(ctx: _Context, plan: PatientPlan) -> None:
+    rng, ids, rows = ctx.rng, ctx.ids, ctx.rows
+    plan.id = ids.take(Patient.__table__)
+    plan.mrn = plan.mrn or f"{MRN_PREFIX}{plan.id:07d}"
+    first_visit = min((v.day for v in plan.visits), default=ctx.today)
+    consent = first_visit - timedelta(days=rng.randint(7, 21))
+    esketamine = any(c.modality == Modality.ESKETAMINE_NASAL for c in plan.courses)
+    contraindications = ["uncontrolled_hypertension"] if plan.bp[0] > 138 else []
+    rows.add(
+        Patient.__table__,
+        {
+            "id": plan.id,
+            "mrn": plan.mrn,
+            "first_name": plan.first,
+            "last_name": plan.last,
+            "date_of_birth": plan.dob,
+            "sex": plan.sex,
+            "phone": f"555-{plan.id % 10000:04d}",
+            "email": f"{plan.first}.{plan.last}.{plan.id}@example.com".lower().replace("'", ""),
+            "allergies": rng.choice(ALLERGIES),
+            "weight_kg": plan.weight,
+            "driver_name": plan.driver[0],
+            "driver_phone": f"555-{(plan.id + 5000) % 10000:04d}",
+            "driver_relationship": plan.driver[1],
+            "consent_date": consent if plan.courses else None,
+            "contraindications": contraindications,
+            "failed_trials": rng.choice((2, 2, 3, 3, 4, 5, 6)),
+            "medication_classes": ["antidepressant"]
+            + (["benzodiazepine"] if rng.random() < 0.2 else []),
+            "rems_enrolled_on": consent if esketamine else None,
+            "preferred_weekdays": [],
+            "preferred_time": None,
+            "created_at": datetime.combine(consent, time(17, 0), UTC),
+            "updated_at": datetime.combine(consent, time(17, 0), UTC),
+            "version_id": 1,
+        },
+    )
+    psychiatrist = ctx.staff.psychiatrists[plan.site][plan.index % 2]
+    for course in plan.courses:
+        course.id = ids.take(TreatmentCourse.__table__)
+        esk = course.modality == Modality.ESKETAMINE_NASAL
+        rows.add(
+            TreatmentCourse.__table__,
+            {
+                "id": course.id,
+                "patient_id": plan.id,
+                "modality": course.modality.value,
+                "indication": course.indication.value,
+                "prescriber_id": psychiatrist,
+                "iv_mg_per_kg": None if esk else course.iv_mg_per_kg,
+                "iv_minutes": None if esk else 40,
+                "esketamine_dose_mg": course.plan_mg if esk else None,
+                "phase": course.phase.value,
+                "stop_reason": course.stop_reason,
+                "started_on": course.started_on,
+                "ended_on": course.ended_on,
+                "maintenance_interval_days": course.interval_days,
+                "created_at": datetime.combine(course.started_on, time(16, 0), UTC),
+            },
+        )
+    doses: dict[int, int] = defaultdict(int)
+    sessions_total = sum(1 for v in plan.visits if v.day <= ctx.today and not v.cancelled)
+    position = 0
+    for visit in sorted(plan.visits, key=lambda v: v.start):
+        course = plan.courses[visit.course]
+        appointment = _emit_appointment(ctx, plan, course, visit)
+        if visit.cancelled or visit.day > ctx.today:
+            continue
+        session_start = visit.start + _minutes(rng.randint(0, 6))
+        if session_start > ctx.now:
+            continue  # today, not started yet
+        _emit_session(
+            ctx, plan, course, appointment, session_start, (position, sessions_total), doses
+        )
+        position += 1
+    if plan.consult is not None:
+        _emit_consult(ctx, plan)
+
+
+def _appointment_row(
+    ctx: _Context,
+    plan: PatientPlan,
+    course_id: int | None,
+    start: datetime,
+    minutes: int,
+    kind: str,
+    status: str,
+    chair_id: int | None,
+) -> dict:
+    return {
+        "id": ctx.ids.take(Appointment.__table__),
+        "patient_id": plan.id,
+        "course_id": course_id,
+        "chair_id": chair_id,
+        "series_id": None,
+        "sequence_no": None,
+        "starts_at": start,
+        "ends_at": start + _minutes(minutes),
+        "visit_kind": kind,
+        "status": status,
+        "driver_name": plan.driver[0],
+        "driver_phone": f"555-{(plan.id + 5000) % 10000:04d}",
+        "driver_status": DriverStatus.UNCONFIRMED.value,
+        "driver_confirmed_at": None,
+        "driver_confirmed_by_id": None,
+        "cancel_reason": "",
+        "cancelled_at": None,
+        "cancelled_by_id": None,
+        "late_cancellation": False,
+        "created_at": min(start - timedelta(days=ctx.rng.randint(5, 21)), ctx.now),
+    }
+
+
+def _emit_appointment(
+    ctx: _Context, plan: PatientPlan, course: CoursePlan, visit: VisitPlan
+) -> dict:
+    rng, now = ctx.rng, ctx.now
+    desk = ctx.staff.front_desk[plan.site][visit.number % len(ctx.staff.front_desk[plan.site])]
+    chair_id = None if visit.chair is None else ctx.chair_ids[plan.site][visit.chair]
+    status = visit.status
+    if not visit.cancelled and visit.start + _minutes(visit.minutes) > now - timedelta(hours=12):
+        # Today and later: the state follows the clock (a session row may move it on below).
+        status = (
+            AppointmentStatus.CONFIRMED.value
+            if rng.random() < 0.5 and visit.start - now < timedelta(days=3)
+            else AppointmentStatus.SCHEDULED.value
+        )
+        if visit.start <= now:
+            status = AppointmentStatus.CHECKED_IN.value
+    row = _appointment_row(
+        ctx, plan, course.id, visit.start, visit.minutes, visit.kind.value, status, chair_id
+    )
+    if visit.kind == VisitKind.INDUCTION:
+        row["series_id"] = course.series_id
+    row["sequence_no"] = visit.number
+    confirm_at = visit.start - timedelta(hours=rng.randint(16, 30))
+    if confirm_at <= now and (visit.start <= now + timedelta(days=1) or rng.random() < 0.3):
+        row.update(
+            driver_status=DriverStatus.CONFIRMED.value,
+            driver_confirmed_at=confirm_at,
+            driver_confirmed_by_id=desk,
+        )
+    if visit.cancelled:
+        late = rng.random() < 0.5 or status == AppointmentStatus.NO_SHOW
+        row.update(
+            cancel_reason=rng.choice(CANCEL_REASONS),
+            cancelled_at=visit.start - timedelta(hours=rng.randint(2, 20) if late else 48),
+            cancelled_by_id=desk,
+            late_cancellation=late,
+        )
+        if status == AppointmentStatus.NO_SHOW:
+            row.update(cancel_reason="Did not attend.", cancelled_at=visit.start + _minutes(30))
+    ctx.rows.add(Appointment.__table__, row)
+    return row
+
+
+def _emit_consult(ctx: _Context, plan: PatientPlan) -> None:
+    assert plan.consult is not None
+    row = _appointment_row(
+        ctx,
+        plan,
+        None,
+        plan.consult,
+        60,
+        VisitKind.CONSULT.value,
+        AppointmentStatus.SCHEDULED.value,
+        None,
+    )
+    ctx.rows.add(Appointment.__table__, row)
+
+
+def _vital(
+    ctx: _Context,
+    session_id: int,
+    plan: PatientPlan,
+    nurse: int,
+    taken_at: datetime,
+    phase: str,
+    rise: int,
+    readings: list,
+) -> None:
+    rng = ctx.rng
+    systolic = plan.bp[0] + rise + rng.randint(-5, 5)
+    diastolic = min(plan.bp[1] + rise // 2 + rng.randint(-4, 4), systolic - 20)
+    heart_rate = plan.bp[2] + rise // 3 + rng.randint(-5, 5)
+    spo2 = rng.choice((95, 96, 97, 97, 98, 98, 99, 99))
+    resp_rate = rng.randint(12, 18)
+    row = {
+        "id": ctx.ids.take(VitalsReading.__table__),
+        "session_id": session_id,
+        "taken_at": taken_at,
+        "phase": phase,
+        "systolic": systolic,
+        "diastolic": diastolic,
+        "heart_rate": heart_rate,
+        "spo2": spo2,
+        "resp_rate": resp_rate,
+        "recorded_by_id": nurse,
+        "created_at": taken_at + _minutes(1),
+    }
+    ctx.rows.add(VitalsReading.__table__, row)
+    readings.append(row)
+
+
+def _assessment(
+    ctx: _Context,
+    plan: PatientPlan,
+    session_id: int,
+    nurse: int,
+    instrument: Any,
+    items: list[int],
+    at: datetime,
+    assessments: list,
+) -> dict:
+    total, band = score(instrument, items)
+    row = {
+        "id": ctx.ids.take(Assessment.__table__),
+        "patient_id": plan.id,
+        "session_id": session_id,
+        "instrument": instrument.code,
+        "items": items,
+        "total": total,
+        "band": band,
+        "administered_at": at,
+        "recorded_by_id": nurse,
+        "created_at": at + _minutes(1),
+    }
+    ctx.rows.add(Assessment.__table__, row)
+    assessments.append(row)
+    return row
+
+
+# BP rise (systolic) over pre-dose at 15-minute steps after the first esketamine device.
+ESKETAMINE_RISE = (8, 15, 18, 12, 8, 5, 3, 1)
+
+
+def _emit_session(
+    ctx: _Context,
+    plan: PatientPlan,
+    course: CoursePlan,
+    appointment: dict,
+    started_at: datetime,
+    place: tuple[int, int],
+    doses: dict[int, int],
+) -> None:
+    """Chart one session; a session still running at `now` is charted up to now only.
+    `place` is (position of this session in the patient's history, number of sessions)."""
+    rng, now = ctx.rng, ctx.now
+    position, count = place
+    session_id = ctx.ids.take(TreatmentSession.__table__)
+    nurses = ctx.staff.nurses[plan.site]
+    nurse = nurses[(plan.index + appointment["sequence_no"]) % len(nurses)]
+    esk = course.modality == Modality.ESKETAMINE_NASAL
+    weight = (plan.weight + Decimal(rng.randint(-8, 8)) / 10).quantize(Decimal("0.1"))
+    readings: list[dict] = []
+    assessments: list[dict] = []
+    events: list[dict] = []
+    row: dict[str, Any] = {
+        "id": session_id,
+        "appointment_id": appointment["id"],
+        "patient_id": plan.id,
+        "course_id": course.id,
+        "modality": course.modality.value,
+        "nurse_id": nurse,
+        "psychiatrist_id": ctx.staff.psychiatrists[plan.site][plan.index % 2],
+        "status": SessionStatus.IN_PROGRESS.value,
+        "started_at": started_at,
+        "predose_checked_at": None,
+        "identity_confirmed": False,
+        "consent_confirmed": False,
+        "fasting_confirmed": False,
+        "pregnancy_status": "",
+        "medications_reviewed": False,
+        "rems_confirmed": False,
+        "driver_name": appointment["driver_name"],
+        "driver_phone": appointment["driver_phone"],
+        "driver_confirmed": False,
+        "weight_kg": weight,
+        "dose_mg": None,
+        "dose_mg_per_kg": None,
+        "planned_minutes": None,
+        "devices_used": None,
+        "lot_number": "",
+        "dose_started_at": None,
+        "infusion_ended_at": None,
+        "discharged_at": None,
+        "discharged_with": "",
+        "discharged_by_id": None,
+        "signed_by_id": None,
+        "signed_at": None,
+        "signature_hash": "",
+        "cosigned_by_id": None,
+        "cosigned_at": None,
+        "cosignature_hash": "",
+        "cosign_note": "",
+        "version_id": 1,
+    }
+    ctx.rows.add(TreatmentSession.__table__, row)
+    appointment["status"] = AppointmentStatus.IN_TREATMENT.value
+
+    def happened(moment: datetime) -> bool:
+        return moment <= now
+
+    phq_at = started_at + _minutes(2)
+    item9 = rng.randint(1, 2) if position < plan.item9_sessions else 0
+    if happened(phq_at):
+        total = _phq_total(plan, position, count, rng)
+        items = _phq_items(rng, total, item9)
+        phq = _assessment(ctx, plan, session_id, nurse, PHQ9, items, phq_at, assessments)
+        if item9:
+            _alert(
+                ctx,
+                plan,
+                session_id,
+                AlertKind.PHQ9_ITEM9,
+                phq_at,
+                {"item9": item9, "total": phq["total"], "assessment_id": phq["id"]},
+            )
+    checked_at = started_at + _minutes(6)
+    if happened(checked_at):
+        row.update(
+            predose_checked_at=checked_at,
+            identity_confirmed=True,
+            consent_confirmed=True,
+            fasting_confirmed=True,
+            medications_reviewed=True,
+            driver_confirmed=True,
+            rems_confirmed=esk,
+            pregnancy_status="not_applicable"
+            if plan.sex == "male" or (ctx.today - plan.dob).days > 50 * 365
+            else "not_pregnant",
+        )
+    for minutes in (9, 12):
+        if happened(started_at + _minutes(minutes)):
+            _vital(
+                ctx,
+                session_id,
+                plan,
+                nurse,
+                started_at + _minutes(minutes),
+                VitalsPhase.PRE_DOSE.value,
+                0,
+                readings,
+            )
+    dose_at = started_at + _minutes(13 + rng.randint(1, 3))
+    if not happened(dose_at):
+        return _finish(ctx, row, readings, assessments, events, plan)
+    row["dose_started_at"] = dose_at
+    if esk:
+        dose = (
+            56 if course.indication == Indication.TRD and doses[course.id] < 2 else course.plan_mg
+        )
+        doses[course.id] += 1
+        row.update(
+            dose_mg=Decimal(dose).quantize(Decimal("0.1")),
+            devices_used=dose // 28,
+            lot_number=rng.choice(ESKETAMINE_LOTS),
+        )
+        for step, rise in enumerate(ESKETAMINE_RISE, start=1):
+            taken_at = dose_at + _minutes(15 * step + rng.randint(-1, 1))
+            if happened(taken_at):
+                _vital(
+                    ctx,
+                    session_id,
+                    plan,
+                    nurse,
+                    taken_at,
+                    VitalsPhase.POST_DOSE.value,
+                    rise + rng.randint(-3, 3),
+                    readings,
+                )
+        last_at = dose_at + _minutes(122 + rng.randint(0, 4))
+        scales = (
+            (MOAAS, 30, [rng.choice((5, 5, 5, 4))]),
+            (CADSS6, 45, [rng.choice((0, 1, 1, 2, 2, 3)) for _ in range(6)]),
+        )
+    else:
+        assert course.iv_mg_per_kg is not None
+        dose = (weight * course.iv_mg_per_kg).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        row.update(
+            dose_mg=dose,
+            dose_mg_per_kg=course.iv_mg_per_kg,
+            planned_minutes=40,
+            lot_number=rng.choice(KETAMINE_LOTS),
+        )
+        infusion_end = dose_at + _minutes(40 + rng.randint(0, 8))
+        for step in range(1, 6):
+            taken_at = dose_at + _minutes(8 * step)
+            if happened(taken_at) and taken_at < infusion_end:
+                _vital(
+                    ctx,
+                    session_id,
+                    plan,
+                    nurse,
+                    taken_at,
+                    VitalsPhase.INTRA.value,
+                    rng.randint(6, 14),
+                    readings,
+                )
+        if happened(infusion_end):
+            row["infusion_ended_at"] = infusion_end
+        for step in (10, 20):
+            taken_at = infusion_end + _minutes(step)
+            if happened(taken_at):
+                _vital(
+                    ctx,
+                    session_id,
+                    plan,
+                    nurse,
+                    taken_at,
+                    VitalsPhase.POST_DOSE.value,
+                    max(0, 8 - 4 * step // 10),
+                    readings,
+                )
+        last_at = infusion_end + _minutes(30 + rng.randint(0, 3))
+        scales = (
+            (MOAAS, 20, [rng.choice((5, 5, 4))]),
+            (
+                CADSS6,
+                (infusion_end - dose_at).total_seconds() / 60 + 5,
+                [rng.choice((0, 1, 1, 2)) for _ in range(6)],
+            ),
+        )
+    for instrument, minutes, items in scales:
+        if happened(dose_at + _minutes(minutes)):
+            _assessment(
+                ctx,
+                plan,
+                session_id,
+                nurse,
+                instrument,
+                items,
+                dose_at + _minutes(minutes),
+                assessments,
+            )
+    if rng.random() < 0.04:
+        kind = rng.choices([k for k, _ in AE_KINDS], [w for _, w in AE_KINDS])[0]
+        severity = rng.choices(("mild", "moderate", "severe"), (75, 22, 3))[0]
+        onset = dose_at + _minutes(rng.randint(10, 60))
+        if happened(onset):
+            serious = severity == "severe" and rng.random() < 0.3
+            event = {
+                "id": ctx.ids.take(AdverseEvent.__table__),
+                "session_id": session_id,
+                "kind": kind,
+                "severity": severity,
+                "onset_at": onset,
+                "intervention": rng.choice(AE_INTERVENTIONS),
+                "resolved": True,
+                "serious": serious,
+                "recorded_by_id": nurse,
+                "created_at": onset + _minutes(2),
+            }
+            ctx.rows.add(AdverseEvent.__table__, event)
+            events.append(event)
+            if serious:
+                _alert(
+                    ctx,
+                    plan,
+                    session_id,
+                    AlertKind.SERIOUS_AE,
+                    onset,
+                    {"kind": kind, "severity": severity, "adverse_event_id": event["id"]},
+                )
+    if not happened(last_at):
+        return _finish(ctx, row, readings, assessments, events, plan)
+    _vital(ctx, session_id, plan, nurse, last_at, VitalsPhase.POST_DOSE.value, 0, readings)
+    discharged_at = last_at + _minutes(rng.randint(3, 8))
+    if not happened(discharged_at):
+        return _finish(ctx, row, readings, assessments, events, plan)
+    row.update(
+        status=SessionStatus.DISCHARGED.value,
+        discharged_at=discharged_at,
+        discharged_with=row["driver_name"],
+        discharged_by_id=nurse,
+    )
+    appointment["status"] = AppointmentStatus.COMPLETED.value
+    signed_at = discharged_at + _minutes(rng.randint(5, 25))
+    if happened(signed_at):
+        row.update(status=SessionStatus.SIGNED.value, signed_by_id=nurse, signed_at=signed_at)
+        cosigned_at = signed_at + timedelta(hours=rng.randint(18, 72))
+        if happened(cosigned_at):
+            row.update(
+                status=SessionStatus.COSIGNED.value,
+                cosigned_by_id=row["psychiatrist_id"],
+                cosigned_at=cosigned_at,
+            )
+    return _finish(ctx, row, readings, assessments, events, plan)
+
+
+def _alert(
+    ctx: _Context,
+    plan: PatientPlan,
+    session_id: int,
+    kind: AlertKind,
+    at: datetime,
+    detail: dict,
+) -> None:
+    acknowledged = at + timedelta(hours=ctx.rng.randint(1, 20))
+    done = acknowledged <= ctx.now
+    ctx.rows.add(
+        ClinicalAlert.__table__,
+        {
+            "id": ctx.ids.take(ClinicalAlert.__table__),
+            "kind": kind.value,
+            "patient_id": plan.id,
+            "session_id": session_id,
+            "appointment_id": None,
+            "raised_at": at,
+            "detail": detail,
+            "acknowledged_at": acknowledged if done else None,
+            "acknowledged_by_id": ctx.staff.psychiatrists[plan.site][0] if done else None,
+            "acknowledge_note": "",
+        },
+    )
+
+
+def _finish(
+    ctx: _Context,
+    row: dict,
+    readings: list[dict],
+    assessments: list[dict],
+    events: list[dict],
+    plan: PatientPlan,
+) -> None:
+    """Signature hashes, computed by the app's own function over the rows as they will load."""
+    if row["signed_at"] is None:
+        return
+    digest = content_hash(
+        SimpleNamespace(
+            **row,
+            vitals=[SimpleNamespace(**r) for r in sorted(readings, key=lambda r: r["taken_at"])],
+            assessments=[
+                SimpleNamespace(**a)
+                for a in sorted(assessments, key=lambda a: a["administered_at"])
+            ],
+            adverse_events=[SimpleNamespace(**e) for e in events],
+            overrides=[],
+        )
+    )
+    row["signature_hash"] = digest
+    if row["cosigned_at"] is not None:
+        row["cosignature_hash"] = digest
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff and chairs
+# ---------------------------------------------------------------------------------------------
+
+
+def _staff(connection: Connection, ids: _Ids, sites: int, echo: Callable[[str], None]) -> Staff:
+    """The small demo's accounts (created if missing) plus nurses, psychiatrists and front desk
+    per site, all sharing BULK_STAFF_PASSWORD (one argon2 hash, computed once)."""
+    from clinic_app.auth.passwords import hash_password
+    from clinic_app.auth.services import create_user
+    from clinic_app.demo import DEMO_LOGINS
+
+    for login in DEMO_LOGINS:
+        if db.session.scalar(select(User.id).where(User.username == login.username)) is None:
+            create_user(
+                None,
+                login.username,
+                login.full_name,
+                login.role,
+                login.password,
+                login.credentials,
+            )
+    db.session.flush()
+    ids.next[User.__table__.name] = (db.session.scalar(select(func.max(User.id))) or 0) + 1
+    demo = dict(db.session.execute(select(User.username, User.id)).tuples().all())
+    password_hash = hash_password(BULK_STAFF_PASSWORD)
+    staff = Staff([], [], [])
+    rows = []
+    per_site = (
+        (Role.NURSE, 8, "RN", staff.nurses),
+        (Role.PSYCHIATRIST, 2, "MD", staff.psychiatrists),
+        (Role.FRONT_DESK, 3, "", staff.front_desk),
+    )
+    for site in range(sites):
+        slug = _site_name(site).lower().replace(" ", "")
+        for role, count, credentials, into in per_site:
+            site_ids = []
+            for k in range(1, count + 1):
+                username = f"{slug}-{role.value.replace('_', '')}-{k}"
+                user_id = demo.get(username)
+                if user_id is None:
+                    user_id = ids.take(User.__table__)
+                    rows.append(
+                        {
+                            "id": user_id,
+                            "username": username,
+                            "full_name": f"{_site_name(site)} {role.label} {k}",
+                            "credentials": credentials,
+                            "role": role.value,
+                            "active": True,
+                            "password_hash": password_hash,
+                            "created_at": utcnow(),
+                            "failed_logins": 0,
+                            "totp_secret_encrypted": "",
+                        }
+                    )
+                site_ids.append(user_id)
+            into.append(site_ids)
+    if rows:
+        connection.execute(User.__table__.insert(), rows)
+    echo(f"  staff: {len(rows)} accounts added (password {BULK_STAFF_PASSWORD!r})")
+    return staff
+
+
+def _site_name(site: int) -> str:
+    base = SITE_NAMES[site % len(SITE_NAMES)]
+    return base if site < len(SITE_NAMES) else f"{base} {site // len(SITE_NAMES) + 1}"
+
+
+def _chairs(connection: Connection, ids: _Ids, needed: list[int]) -> list[list[int]]:
+    rows, chair_ids = [], []
+    for site, count in enumerate(needed):
+        site_ids = []
+        for k in range(1, count + 1):
+            chair_id = ids.take(Chair.__table__)
+            rows.append(
+                {"id": chair_id, "name": f"{_site_name(site)} chair {k:02d}", "active": True}
+            )
+            site_ids.append(chair_id)
+        chair_ids.append(site_ids)
+    if rows:
+        connection.execute(Chair.__table__.insert(), rows)
+    return chair_ids
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------------------------
+
+BULK_TABLES = (
+    User.__table__,
+    Chair.__table__,
+    Patient.__table__,
+    TreatmentCourse.__table__,
+    Appointment.__table__,
+    TreatmentSession.__table__,
+    VitalsReading.__table__,
+    Assessment.__table__,
+    AdverseEvent.__table__,
+    ClinicalAlert.__table__,
+)
+
+
+def _echo(progress: bool) -> Callable[[str], None]:
+    return click.echo if progress else (lambda message: None)
+
+
+def generate(
+    patients: int,
+    *,
+    seed: int = SEED,
+    timeline_patients: Iterable[int] = tuple(TIMELINE_MRNS),
+    progress: bool = True,
+) -> dict[str, int]:
+    """Insert the large history in the current transaction (the caller commits); row counts.
+
+    Raises RuntimeError when bulk patients are already present (run it once per database).
+    """
+    echo = _echo(progress)
+    if db.session.scalar(select(func.count()).where(Patient.mrn.like(f"{MRN_PREFIX}%"))):
+        raise RuntimeError("Bulk demo patients are already loaded in this database.")
+    rng = random.Random(seed)
+    now = utcnow().replace(second=0, microsecond=0)
+    clock = _Clock(clinic_timezone())
+    today = clock.local_day(now)
+    horizon = today + timedelta(days=13 - today.weekday())  # Sunday of next week
+    sites = max(1, math.ceil(patients / PATIENTS_PER_SITE))
+    connection = db.session.connection()
+    ids = _Ids(connection, BULK_TABLES)
+
+    echo(f"Planning {patients} patients at {sites} site(s)...")
+    plans: list[PatientPlan] = []
+    for index in range(patients):
+        plan = _plan_patient(rng, index, sites, today)
+        if rng.random() < 0.02:
+            plan.consult = clock.at(
+                _weekday_on_or_after(today + timedelta(days=rng.randint(1, 9))),
+                (9 + rng.randint(0, 7)) * 60,
+            )
+        else:
+            sessions = max(3, min(64, round(rng.gauss(33, 10))))
+            _schedule_history(rng, plan, sessions, today, active=rng.random() < 0.4)
+            _future_visits(rng, plan, today, horizon)
+        plans.append(plan)
+    for sessions in sorted(timeline_patients):
+        plan = _plan_patient(rng, len(plans), sites, today)
+        plan.site, plan.mrn, plan.item9_sessions = (
+            0,
+            TIMELINE_MRNS.get(sessions, f"BK-T{sessions:06d}"),
+            0,
+        )
+        _heavy_patient(rng, plan, sessions, today)
+        plans.append(plan)
+    for plan in plans:
+        _time_visits(rng, plan, clock, today, now)
+        plan.visits.extend(_cancellations(rng, plan, today))
+    needed = _allocate_chairs(plans, sites)
+    echo(f"  chairs per site (greedy, no chair double-booked): {needed}")
+
+    staff = _staff(connection, ids, sites, echo)
+    chair_ids = _chairs(connection, ids, needed)
+    rows = _Rows(connection)
+    ctx = _Context(rng, ids, rows, staff, chair_ids, clock, now, today)
+    if progress:
+        with click.progressbar(plans, label="Inserting history", show_pos=True) as bar:
+            for plan in bar:
+                _emit_patient(ctx, plan)
+                if rows.size() >= FLUSH_ROWS:
+                    rows.flush()
+    else:
+        for plan in plans:
+            _emit_patient(ctx, plan)
+            if rows.size() >= FLUSH_ROWS:
+                rows.flush()
+    rows.flush()
+    advance_sequences(BULK_TABLES)
+    counts = {"chairs": sum(needed)}
+    counts.update(rows.counts)
+    return counts
+
+
+def add_patients(count: int, *, seed: int = SEED + 1, batch: int = 20_000) -> int:
+    """Insert `count` patients without history (patient-search scaling). Returns the count."""
+    rng = random.Random(seed)
+    connection = db.session.connection()
+    ids = _Ids(connection, [Patient.__table__])
+    today = date.today()
+    rows: list[dict] = []
+    created = datetime.now(UTC).replace(microsecond=0)
+    for _ in range(count):
+        plan = _plan_patient(rng, 0, 1, today)
+        patient_id = ids.take(Patient.__table__)
+        rows.append(
+            {
+                "id": patient_id,
+                "mrn": f"BS-{patient_id:07d}",
+                "first_name": plan.first,
+                "last_name": plan.last,
+                "date_of_birth": plan.dob,
+                "sex": plan.sex,
+                "phone": f"555-{patient_id % 10000:04d}",
+                "email": "",
+                "allergies": "NKDA",
+                "weight_kg": plan.weight,
+                "driver_name": plan.driver[0],
+                "driver_phone": "",
+                "driver_relationship": plan.driver[1],
+                "consent_date": None,
+                "contraindications": [],
+                "failed_trials": 2,
+                "medication_classes": [],
+                "rems_enrolled_on": None,
+                "preferred_weekdays": [],
+                "preferred_time": None,
+                "created_at": created,
+                "updated_at": created,
+                "version_id": 1,
+            }
+        )
+        if len(rows) >= batch:
+            connection.execute(Patient.__table__.insert(), rows)
+            rows.clear()
+    if rows:
+        connection.execute(Patient.__table__.insert(), rows)
+    advance_sequences([Patient.__table__])
+    return count
+
+
+def advance_sequences(tables: Iterable[Table]) -> None:
+    """PostgreSQL: move each id sequence past the explicitly inserted ids (no-op elsewhere)."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    for table in tables:
+        connection.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # nosec B608
+                f"coalesce((SELECT max(id) FROM {table.name}), 1), "
+                f"(SELECT max(id) FROM {table.name}) IS NOT NULL)"
+            )
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Invariants
+# ---------------------------------------------------------------------------------------------
+
+
+def check_invariants(sample: int = 25) -> list[tuple[str, bool, str]]:
+    """(name, holds, detail) for each invariant of the generated data; reads only."""
+    session = db.session
+    results: list[tuple[str, bool, str]] = []
+
+    def check(name: str, problems: int, detail: str = "") -> None:
+        results.append((name, problems == 0, detail or f"{problems} violation(s)"))
+
+    active = "status NOT IN ('cancelled', 'no_show')"
+    for column in ("chair_id", "patient_id"):
+        overlaps = session.scalar(
+            text(
+                f"SELECT count(*) FROM (SELECT starts_at, lag(ends_at) OVER "  # nosec B608
+                f"(PARTITION BY {column} ORDER BY starts_at) AS prev_end FROM appointments "
+                f"WHERE {active} AND {column} IS NOT NULL) AS t WHERE prev_end > starts_at"
+            )
+        )
+        check(f"no {column.removesuffix('_id')} double-booked", overlaps)
+    zone = clinic_timezone()
+    seen: set[tuple[int, date]] = set()
+    same_day = 0
+    for patient_id, started_at in session.execute(
+        select(TreatmentSession.patient_id, TreatmentSession.started_at)
+    ):
+        key = (patient_id, started_at.astimezone(zone).date())
+        same_day += key in seen
+        seen.add(key)
+    check("at most one session per patient and clinic day", same_day)
+    closed = "s.status <> 'in_progress'"
+    incomplete = session.scalar(
+        text(
+            "SELECT count(*) FROM treatment_sessions s WHERE "  # nosec B608
+            f"{closed} AND (s.discharged_at IS NULL OR s.dose_started_at IS NULL "
+            "OR NOT EXISTS (SELECT 1 FROM vitals_readings v WHERE v.session_id = s.id) "
+            "OR NOT EXISTS (SELECT 1 FROM assessments a WHERE a.session_id = s.id "
+            "AND a.instrument = 'phq9'))"
+        )
+    )
+    check("closed sessions have dose, discharge, vitals and a PHQ-9", incomplete)
+    outside = session.scalar(
+        text(
+            "SELECT count(*) FROM vitals_readings v"
+            " JOIN treatment_sessions s ON s.id = v.session_id WHERE"
+            f"  {closed} AND (v.taken_at < s.started_at OR v.taken_at > s.discharged_at)"
+        )
+    )
+    check("vitals within their session", outside)
+    mismatched = session.scalar(
+        text(
+            "SELECT count(*) FROM treatment_sessions s"
+            " JOIN treatment_courses c ON c.id = s.course_id"
+            " LEFT JOIN appointments a ON a.id = s.appointment_id"
+            " WHERE c.patient_id <> s.patient_id"
+            " OR c.modality <> s.modality OR (a.id IS NOT NULL AND (a.patient_id <> s.patient_id"
+            " OR a.status NOT IN ('in_treatment', 'completed')))"
+        )
+    )
+    check("session, course and appointment agree", mismatched)
+    orphans = session.scalar(
+        text(
+            "SELECT count(*) FROM appointments a WHERE a.status = 'completed' AND NOT EXISTS "
+            "(SELECT 1 FROM treatment_sessions s WHERE s.appointment_id = a.id)"
+        )
+    )
+    check("every completed appointment has its session", orphans)
+    unsigned = session.scalar(
+        text(
+            "SELECT count(*) FROM treatment_sessions WHERE status IN ('signed', 'cosigned') "
+            "AND (length(signature_hash) <> 64 OR signed_at < discharged_at "
+            "OR (status = 'cosigned' AND cosigned_at < signed_at))"
+        )
+    )
+    check("signatures complete and in order", unsigned)
+    from sqlalchemy.orm import selectinload
+
+    rows = session.scalars(
+        select(TreatmentSession)
+        .where(TreatmentSession.status == SessionStatus.COSIGNED.value)
+        .order_by(TreatmentSession.id.desc())
+        .limit(sample)
+        .options(
+            selectinload(TreatmentSession.vitals),
+            selectinload(TreatmentSession.assessments),
+            selectinload(TreatmentSession.adverse_events),
+            selectinload(TreatmentSession.overrides),
+        )
+    ).all()
+    bad_hash = sum(content_hash(t) != t.signature_hash for t in rows)
+    check("signature hash matches the stored content", bad_hash, f"{len(rows)} sampled")
+    if session.get_bind().dialect.name == "postgresql":
+        behind = 0
+        for table in BULK_TABLES:
+            last, highest = session.execute(
+                text(
+                    f"SELECT (SELECT last_value FROM {_sequence(table.name)}), "  # nosec B608
+                    f"(SELECT coalesce(max(id), 0) FROM {table.name})"
+                )
+            ).one()
+            behind += last < highest
+        check("sequences ahead of the ids", behind)
+    return results
+
+
+def _sequence(table: str) -> str:
+    name = db.session.scalar(text(f"SELECT pg_get_serial_sequence('{table}', 'id')"))
+    return str(name)
+
+
+def run_command(patients: int, echo: Callable[[str], None] = click.echo) -> None:
+    """The body of `demo-data --patients N` (after the small demo, when the database was empty)."""
+    import time as _time
+
+    started = _time.perf_counter()
+    try:
+        counts = generate(patients)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    elapsed = _time.perf_counter() - started
+    echo(
+        f"Loaded {patients} bulk patients in {elapsed:.0f} s: "
+        + ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+        + "."
+    )
+    results = check_invariants()
+    failed = [r for r in results if not r[1]]
+    for name, holds, detail in results:
+        echo(f"  {'ok  ' if holds else 'FAIL'} {name} ({detail})")
+    if failed:
+        raise click.ClickException(f"{len(failed)} invariant(s) do not hold.")
+    echo(
+        f"Bulk staff log in as e.g. {_site_name(0).lower()}-nurse-1 / {BULK_STAFF_PASSWORD}; "
+        f"timeline patients: {', '.join(TIMELINE_MRNS.values())}."
+    )

@@ -1,0 +1,1 @@
+"""The psychiatrist's review: co-signature queue, alerts, timeline, course decisions, settings."""

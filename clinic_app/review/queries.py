@@ -1,0 +1,742 @@
+"""What the review pages show, loaded in a fixed number of statements whatever the history.
+
+The timeline reads a patient's readings in one statement (columns only, all sessions at once),
+and their scales, adverse events and overrides in one statement each; peaks, lows and flags are
+then worked out in Python by the pure rules.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from clinic_app.clinical.codes import (
+    ADVERSE_EVENT_KINDS,
+    AlertKind,
+    CoursePhase,
+    DecisionKind,
+    Modality,
+    SessionStatus,
+)
+from clinic_app.clinical.outcomes import Outcome, course_baseline, course_outcome
+from clinic_app.clinical.review import (
+    Flag,
+    ReviewRules,
+    SessionReviewFacts,
+    queue_key,
+    session_flags,
+)
+from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.clinical.scores import CADSS6, GAD7, MOAAS, PHQ9
+from clinic_app.clinical.series import SchedulingRules
+from clinic_app.clinical.vitals import Vitals, hold_line
+from clinic_app.clock import utcnow
+from clinic_app.extensions import db
+from clinic_app.models import (
+    AdverseEvent,
+    Assessment,
+    ClinicalAlert,
+    CourseDecision,
+    Override,
+    Patient,
+    TreatmentCourse,
+    TreatmentSession,
+    User,
+    VitalsReading,
+)
+from clinic_app.review import charts
+from clinic_app.settings import clinic_timezone, clinic_today
+
+# A PHQ-9 given outside a session counts for a course from this many days before its start: the
+# ORKA-1 baseline is a PHQ-9 within a month before induction (domain.md §4).
+BASELINE_LOOKBACK_DAYS = 30
+
+ALERT_LABELS = {
+    AlertKind.PHQ9_ITEM9: "PHQ-9 item 9 above 0",
+    AlertKind.SERIOUS_AE: "Serious adverse event",
+    AlertKind.MISSED_INDUCTION: "Missed induction visits",
+}
+
+
+def alert_label(kind: str) -> str:
+    try:
+        return ALERT_LABELS[AlertKind(kind)]
+    except ValueError:
+        return kind.replace("_", " ")
+
+
+def alert_detail(alert: ClinicalAlert) -> str:
+    """The alert's coded detail as a sentence."""
+    detail = alert.detail or {}
+    if alert.kind == AlertKind.PHQ9_ITEM9:
+        text = f"Item 9 (thoughts of self-harm) answered {detail.get('item9', '?')}"
+        if "total" in detail:
+            text += f"; PHQ-9 total {detail['total']}"
+        return text + ". Same-day follow-up needed."
+    if alert.kind == AlertKind.SERIOUS_AE:
+        kind = ADVERSE_EVENT_KINDS.get(detail.get("kind", ""), detail.get("kind", "event"))
+        severity = detail.get("severity")
+        return f"{kind}{f' ({severity})' if severity else ''}, recorded as serious."
+    if alert.kind == AlertKind.MISSED_INDUCTION:
+        missed = detail.get("missed") or detail.get("count")
+        return f"{missed or 'Several'} induction visits missed in a row: contact the patient today."
+    return ""
+
+
+# --- course status (baseline, latest, response) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class CourseStatus:
+    outcome: Outcome
+    latest_at: datetime | None
+    induction_complete: bool
+    dosed_sessions: int
+    induction_count: int
+    scores: tuple[tuple[datetime, int], ...]
+
+    @property
+    def baseline(self) -> int | None:
+        return self.outcome.baseline
+
+    @property
+    def latest(self) -> int | None:
+        return self.outcome.latest
+
+    @property
+    def change(self) -> str:
+        change = self.outcome.percent_change
+        return "—" if change is None else f"{change:+.0f} %"
+
+
+def induction_count(modality: str, rules: SchedulingRules) -> int:
+    if modality == Modality.ESKETAMINE_NASAL:
+        return rules.esketamine_induction_count
+    return rules.iv_induction_count
+
+
+def _local_start(day: date, zone: ZoneInfo | None = None) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone or clinic_timezone())
+
+
+def _local_end(day: date, zone: ZoneInfo | None = None) -> datetime:
+    return datetime.combine(day, time.max, tzinfo=zone or clinic_timezone())
+
+
+def course_scores(
+    course: TreatmentCourse, rows: Iterable[tuple[int | None, datetime, int]]
+) -> list[tuple[datetime, int]]:
+    """A course's PHQ-9 totals from (session's course id or None, when, total) rows: those of its
+    own sessions, and those given outside a session from a month before its start to its end."""
+    start = _local_start(course.started_on) - timedelta(days=BASELINE_LOOKBACK_DAYS)
+    end = _local_end(course.ended_on) if course.ended_on else None
+    found = []
+    for course_id, at, total in rows:
+        if course_id == course.id or (
+            course_id is None and at >= start and (end is None or at <= end)
+        ):
+            found.append((at, total))
+    return sorted(found)
+
+
+def course_status(
+    course: TreatmentCourse,
+    scores: Sequence[tuple[datetime, int]],
+    first_dose_at: datetime | None,
+    dosed: int,
+    review_rules: ReviewRules,
+    scheduling_rules: SchedulingRules,
+) -> CourseStatus:
+    """Baseline, latest, change and verdict. Induction counts as complete once the course left
+    induction or had the protocol's number of doses (8 esketamine, 6 IV by default)."""
+    count = induction_count(course.modality, scheduling_rules)
+    complete = course.phase != CoursePhase.INDUCTION or dosed >= count
+    ordered = sorted(scores)
+    baseline = course_baseline(ordered, first_dose_at)
+    latest = ordered[-1] if ordered else None
+    outcome = course_outcome(baseline, latest[1] if latest else None, complete, review_rules)
+    return CourseStatus(
+        outcome, latest[0] if latest else None, complete, dosed, count, tuple(ordered)
+    )
+
+
+def course_statuses(
+    courses: Sequence[TreatmentCourse],
+    review_rules: ReviewRules,
+    scheduling_rules: SchedulingRules,
+) -> dict[int, CourseStatus]:
+    """Status of several courses in two statements."""
+    if not courses:
+        return {}
+    patient_ids = sorted({c.patient_id for c in courses})
+    course_ids = sorted({c.id for c in courses})
+    rows_by_patient: dict[int, list[tuple[int | None, datetime, int]]] = defaultdict(list)
+    for patient_id, course_id, at, total in db.session.execute(
+        select(
+            Assessment.patient_id,
+            TreatmentSession.course_id,
+            Assessment.administered_at,
+            Assessment.total,
+        )
+        .outerjoin(TreatmentSession, Assessment.session_id == TreatmentSession.id)
+        .where(Assessment.patient_id.in_(patient_ids), Assessment.instrument == PHQ9.code)
+    ):
+        rows_by_patient[patient_id].append((course_id, at, total))
+    doses = {
+        course_id: (first, count)
+        for course_id, first, count in db.session.execute(
+            select(
+                TreatmentSession.course_id,
+                func.min(TreatmentSession.dose_started_at),
+                func.count(),
+            )
+            .where(
+                TreatmentSession.course_id.in_(course_ids),
+                TreatmentSession.dose_started_at.is_not(None),
+            )
+            .group_by(TreatmentSession.course_id)
+        )
+    }
+    result = {}
+    for course in courses:
+        first, count = doses.get(course.id, (None, 0))
+        scores = course_scores(course, rows_by_patient[course.patient_id])
+        result[course.id] = course_status(
+            course, scores, first, count, review_rules, scheduling_rules
+        )
+    return result
+
+
+# --- session facts ---------------------------------------------------------------------------
+
+
+def review_facts(
+    modality: str,
+    age: int,
+    dose_started_at: datetime | None,
+    infusion_ended_at: datetime | None,
+    discharged_at: datetime | None,
+    readings: Sequence[Vitals],
+    adverse_events: Sequence[tuple[str, bool]],
+    overrides: Sequence[str],
+    phq9_items: Sequence[Sequence[int]],
+) -> SessionReviewFacts:
+    """Facts for the review rules: the pre-dose reading is the last one at or before the dose.
+    Of several PHQ-9s in one session, the one with the highest item 9 answer speaks."""
+    ordered = sorted(readings, key=lambda r: r.taken_at)
+    if dose_started_at is None:
+        before, after = ordered, []
+    else:
+        before = [r for r in ordered if r.taken_at <= dose_started_at]
+        after = [r for r in ordered if r.taken_at > dose_started_at]
+    items = max(phq9_items, key=lambda i: i[8] if len(i) == 9 else -1, default=None)
+    return SessionReviewFacts(
+        modality=Modality(modality),
+        age_years=age,
+        dose_started_at=dose_started_at,
+        infusion_ended_at=infusion_ended_at,
+        discharged_at=discharged_at,
+        baseline=before[-1] if before else None,
+        readings_after_dose=after,
+        adverse_events=list(adverse_events),
+        overrides=list(overrides),
+        phq9_items=list(items) if items is not None else None,
+    )
+
+
+def as_vitals(reading: VitalsReading) -> Vitals:
+    return Vitals(
+        reading.systolic,
+        reading.diastolic,
+        reading.heart_rate,
+        reading.spo2,
+        reading.resp_rate,
+        reading.taken_at,
+    )
+
+
+def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReviewFacts:
+    """Facts of a session whose vitals, adverse events, overrides and assessments are loaded."""
+    return review_facts(
+        treatment.modality,
+        age,
+        treatment.dose_started_at,
+        treatment.infusion_ended_at,
+        treatment.discharged_at,
+        [as_vitals(r) for r in treatment.vitals],
+        [(e.kind, e.serious) for e in treatment.adverse_events],
+        [o.rule for o in treatment.overrides],
+        [a.items for a in treatment.assessments if a.instrument == PHQ9.code],
+    )
+
+
+def session_date(treatment: TreatmentSession) -> date:
+    return treatment.started_at.astimezone(clinic_timezone()).date()
+
+
+# --- the co-signature queue ------------------------------------------------------------------
+
+
+@dataclass
+class QueueRow:
+    treatment: TreatmentSession
+    flags: list[Flag]
+    pinned: bool
+    open_alerts: int
+    status: CourseStatus
+
+
+def open_alerts() -> list[ClinicalAlert]:
+    """Unacknowledged same-day alerts, oldest first."""
+    return list(
+        db.session.scalars(
+            select(ClinicalAlert)
+            .where(ClinicalAlert.acknowledged_at.is_(None))
+            .options(joinedload(ClinicalAlert.patient))
+            .order_by(ClinicalAlert.raised_at, ClinicalAlert.id)
+        )
+    )
+
+
+def review_queue(
+    clinical_rules: ClinicalRules,
+    review_rules: ReviewRules,
+    scheduling_rules: SchedulingRules,
+) -> list[QueueRow]:
+    """Nurse-signed sessions awaiting co-signature, in queue order: sessions with an open
+    same-day alert first, then by the most severe flag, then the longest waiting."""
+    sessions = list(
+        db.session.scalars(
+            select(TreatmentSession)
+            .where(TreatmentSession.status == SessionStatus.SIGNED.value)
+            .options(
+                joinedload(TreatmentSession.patient),
+                joinedload(TreatmentSession.course),
+                joinedload(TreatmentSession.nurse),
+                selectinload(TreatmentSession.vitals),
+                selectinload(TreatmentSession.adverse_events),
+                selectinload(TreatmentSession.overrides),
+                selectinload(TreatmentSession.assessments),
+            )
+            .order_by(TreatmentSession.signed_at, TreatmentSession.id)
+        )
+    )
+    alerts: dict[int, list[bool]] = defaultdict(list)
+    if sessions:
+        for session_id, acknowledged_at in db.session.execute(
+            select(ClinicalAlert.session_id, ClinicalAlert.acknowledged_at).where(
+                ClinicalAlert.session_id.in_([t.id for t in sessions])
+            )
+        ):
+            alerts[session_id].append(acknowledged_at is None)
+    statuses = course_statuses(
+        list({t.course_id: t.course for t in sessions}.values()), review_rules, scheduling_rules
+    )
+    rows = []
+    for treatment in sessions:
+        age = treatment.patient.age_on(session_date(treatment))
+        flags = session_flags(loaded_session_facts(treatment, age), clinical_rules, review_rules)
+        raised = alerts.get(treatment.id, [])
+        acknowledged = bool(raised) and not any(raised)
+        key = queue_key(flags, treatment.signed_at, acknowledged=acknowledged)
+        rows.append(
+            (
+                key,
+                QueueRow(treatment, flags, key[0] == 0, sum(raised), statuses[treatment.course_id]),
+            )
+        )
+    rows.sort(key=lambda pair: pair[0])
+    return [row for _, row in rows]
+
+
+def load_review_session(session_id: int) -> TreatmentSession | None:
+    """A session with everything the review page shows and the co-signature hashes."""
+    return db.session.scalar(
+        select(TreatmentSession)
+        .where(TreatmentSession.id == session_id)
+        .options(
+            joinedload(TreatmentSession.patient),
+            joinedload(TreatmentSession.course),
+            joinedload(TreatmentSession.nurse),
+            joinedload(TreatmentSession.signed_by),
+            joinedload(TreatmentSession.cosigned_by),
+            selectinload(TreatmentSession.vitals),
+            selectinload(TreatmentSession.adverse_events),
+            selectinload(TreatmentSession.assessments),
+            selectinload(TreatmentSession.overrides).joinedload(Override.decided_by),
+            selectinload(TreatmentSession.addenda),
+        )
+    )
+
+
+def session_alerts(session_id: int) -> list[ClinicalAlert]:
+    return list(
+        db.session.scalars(
+            select(ClinicalAlert)
+            .where(ClinicalAlert.session_id == session_id)
+            .options(joinedload(ClinicalAlert.acknowledged_by))
+            .order_by(ClinicalAlert.raised_at)
+        )
+    )
+
+
+def bp_chart_for(
+    treatment: TreatmentSession, age: int, rules: ClinicalRules, chart_id: str = "bp-chart"
+) -> charts.Chart:
+    """The blood-pressure chart of a session whose vitals are loaded."""
+    readings = sorted(treatment.vitals, key=lambda r: r.taken_at)
+    dose_at = treatment.dose_started_at
+    before = [r for r in readings if dose_at is None or r.taken_at <= dose_at]
+    baseline = (before[-1].systolic, before[-1].diastolic) if before and dose_at else None
+    return charts.session_bp_chart(
+        chart_id,
+        [(r.taken_at, r.systolic, r.diastolic) for r in readings],
+        dose_at,
+        treatment.infusion_ended_at,
+        baseline,
+        hold_line(age, rules),
+        rules,
+        clinic_timezone(),
+    )
+
+
+# --- the patient timeline --------------------------------------------------------------------
+
+
+@dataclass
+class SessionLine:
+    """One session of the timeline with what the rules make of its readings and scales."""
+
+    treatment: TreatmentSession
+    number: int  # within its course
+    pre: Vitals | None
+    peak: Vitals | None
+    lowest_spo2: int | None
+    lowest_moaas: int | None
+    max_cadss: int | None
+    events: list[AdverseEvent]
+    flags: list[Flag]
+
+    @property
+    def rise(self) -> tuple[int, int] | None:
+        if self.pre is None or self.peak is None:
+            return None
+        return self.peak.systolic - self.pre.systolic, self.peak.diastolic - self.pre.diastolic
+
+    @property
+    def duration_minutes(self) -> int | None:
+        """Minutes from the dose to discharge."""
+        t = self.treatment
+        if t.dose_started_at is None or t.discharged_at is None:
+            return None
+        return int((t.discharged_at - t.dose_started_at).total_seconds() // 60)
+
+
+@dataclass
+class CourseView:
+    course: TreatmentCourse
+    status: CourseStatus
+    sessions: list[SessionLine]
+    phases: list[charts.PhaseSpan]
+    peak_chart: charts.Chart
+    decisions: list[CourseDecision] = field(default_factory=list)
+
+
+@dataclass
+class Timeline:
+    patient: Patient
+    age: int
+    courses: list[CourseView]
+    sessions: list[SessionLine]
+    phq9: list[Assessment]
+    gad7: list[Assessment]
+    alerts: list[ClinicalAlert]
+    bands_chart: charts.Chart
+    phq9_chart: charts.Chart
+    gad7_chart: charts.Chart
+
+
+def phase_spans(
+    course: TreatmentCourse,
+    decisions: Sequence[CourseDecision],
+    session_starts: Sequence[datetime],
+    count: int,
+    now: datetime,
+    zone: ZoneInfo,
+) -> list[charts.PhaseSpan]:
+    """Induction, then maintenance from the move-to-maintenance decision. A course put into
+    maintenance without a recorded decision switches at its first dose after the induction
+    count (or its last session when it has fewer)."""
+    starts = sorted(session_starts)
+    begin = min([_local_start(course.started_on, zone), *starts[:1]])
+    end = _local_end(course.ended_on, zone) if course.ended_on else max(now, *starts[-1:], begin)
+    switch = next((d.decided_at for d in decisions if d.kind == DecisionKind.TO_MAINTENANCE), None)
+    if switch is None and course.phase == CoursePhase.MAINTENANCE:
+        switch = starts[count] if len(starts) > count else (starts[-1] if starts else begin)
+    if switch is None:
+        return [charts.PhaseSpan(CoursePhase.INDUCTION.value, begin, end)]
+    switch = min(max(switch, begin), end)
+    return [
+        charts.PhaseSpan(CoursePhase.INDUCTION.value, begin, switch),
+        charts.PhaseSpan(CoursePhase.MAINTENANCE.value, switch, end),
+    ]
+
+
+def course_label(course: TreatmentCourse) -> str:
+    return f"{course.modality_label} from {course.started_on:%d %b %Y}"
+
+
+def load_timeline(
+    patient_id: int,
+    clinical_rules: ClinicalRules,
+    review_rules: ReviewRules,
+    scheduling_rules: SchedulingRules,
+) -> Timeline | None:
+    """Everything the timeline shows, in the same number of statements for 1 or 500 sessions."""
+    patient = db.session.scalar(
+        select(Patient)
+        .where(Patient.id == patient_id)
+        .options(
+            selectinload(Patient.courses).options(
+                joinedload(TreatmentCourse.prescriber),
+                selectinload(TreatmentCourse.decisions).joinedload(CourseDecision.decided_by),
+            )
+        )
+    )
+    if patient is None:
+        return None
+    zone = clinic_timezone()
+    now = utcnow()
+    sessions = list(
+        db.session.scalars(
+            select(TreatmentSession)
+            .where(TreatmentSession.patient_id == patient_id)
+            .options(
+                joinedload(TreatmentSession.nurse),
+                joinedload(TreatmentSession.signed_by),
+                joinedload(TreatmentSession.cosigned_by),
+            )
+            .order_by(TreatmentSession.started_at, TreatmentSession.id)
+        )
+    )
+    readings: dict[int, list[Vitals]] = defaultdict(list)
+    for session_id, *values in db.session.execute(
+        select(
+            VitalsReading.session_id,
+            VitalsReading.systolic,
+            VitalsReading.diastolic,
+            VitalsReading.heart_rate,
+            VitalsReading.spo2,
+            VitalsReading.resp_rate,
+            VitalsReading.taken_at,
+        )
+        .join(TreatmentSession, VitalsReading.session_id == TreatmentSession.id)
+        .where(TreatmentSession.patient_id == patient_id)
+    ):
+        readings[session_id].append(Vitals(*values))
+    assessments = list(
+        db.session.scalars(
+            select(Assessment)
+            .where(Assessment.patient_id == patient_id)
+            .order_by(Assessment.administered_at, Assessment.id)
+        )
+    )
+    events: dict[int, list[AdverseEvent]] = defaultdict(list)
+    for event in db.session.scalars(
+        select(AdverseEvent)
+        .join(TreatmentSession, AdverseEvent.session_id == TreatmentSession.id)
+        .where(TreatmentSession.patient_id == patient_id)
+        .order_by(AdverseEvent.onset_at)
+    ):
+        events[event.session_id].append(event)
+    overrides: dict[int, list[str]] = defaultdict(list)
+    for session_id, rule in db.session.execute(
+        select(Override.session_id, Override.rule)
+        .join(TreatmentSession, Override.session_id == TreatmentSession.id)
+        .where(TreatmentSession.patient_id == patient_id)
+    ):
+        overrides[session_id].append(rule)
+    alerts = list(
+        db.session.scalars(
+            select(ClinicalAlert)
+            .where(ClinicalAlert.patient_id == patient_id)
+            .options(joinedload(ClinicalAlert.acknowledged_by))
+            .order_by(ClinicalAlert.acknowledged_at.is_not(None), ClinicalAlert.raised_at.desc())
+        )
+    )
+
+    by_session: dict[int, list[Assessment]] = defaultdict(list)
+    for a in assessments:
+        if a.session_id is not None:
+            by_session[a.session_id].append(a)
+    course_of = {s.id: s.course_id for s in sessions}
+    phq_rows = [
+        (course_of.get(a.session_id) if a.session_id else None, a.administered_at, a.total)
+        for a in assessments
+        if a.instrument == PHQ9.code
+    ]
+
+    lines: list[SessionLine] = []
+    numbers: dict[int, int] = defaultdict(int)
+    for t in sessions:
+        numbers[t.course_id] += 1
+        scales = by_session.get(t.id, [])
+        age = patient.age_on(session_date(t))
+        facts = review_facts(
+            t.modality,
+            age,
+            t.dose_started_at,
+            t.infusion_ended_at,
+            t.discharged_at,
+            readings.get(t.id, []),
+            [(e.kind, e.serious) for e in events.get(t.id, [])],
+            overrides.get(t.id, []),
+            [a.items for a in scales if a.instrument == PHQ9.code],
+        )
+        after = facts.readings_after_dose
+        all_readings = readings.get(t.id, [])
+        moaas = [a.total for a in scales if a.instrument == MOAAS.code]
+        cadss = [a.total for a in scales if a.instrument == CADSS6.code]
+        lines.append(
+            SessionLine(
+                treatment=t,
+                number=numbers[t.course_id],
+                pre=facts.baseline if t.dose_started_at else None,
+                peak=max(after, key=lambda r: (r.systolic, r.diastolic)) if after else None,
+                lowest_spo2=min((r.spo2 for r in all_readings), default=None),
+                lowest_moaas=min(moaas, default=None),
+                max_cadss=max(cadss, default=None),
+                events=events.get(t.id, []),
+                flags=session_flags(facts, clinical_rules, review_rules)
+                if t.status != SessionStatus.IN_PROGRESS
+                else [],
+            )
+        )
+
+    hold_systolic = hold_line(patient.age_on(clinic_today()), clinical_rules)[0]
+    course_views = []
+    for course in sorted(patient.courses, key=lambda c: (c.started_on, c.id)):
+        course_lines = [line for line in lines if line.treatment.course_id == course.id]
+        dosed = [line.treatment.dose_started_at for line in course_lines]
+        dosed = [d for d in dosed if d is not None]
+        status = course_status(
+            course,
+            course_scores(course, phq_rows),
+            min(dosed, default=None),
+            len(dosed),
+            review_rules,
+            scheduling_rules,
+        )
+        peaks = [
+            charts.SessionPeak(
+                line.treatment.dose_started_at,
+                line.peak.systolic,
+                line.pre.systolic if line.pre else None,
+            )
+            for line in course_lines
+            if line.peak is not None and line.treatment.dose_started_at is not None
+        ]
+        course_views.append(
+            CourseView(
+                course=course,
+                status=status,
+                sessions=course_lines,
+                phases=phase_spans(
+                    course,
+                    course.decisions,
+                    [line.treatment.started_at for line in course_lines],
+                    induction_count(course.modality, scheduling_rules),
+                    now,
+                    zone,
+                ),
+                peak_chart=charts.peak_systolic_chart(
+                    f"peak-chart-{course.id}",
+                    course_label(course),
+                    peaks,
+                    hold_systolic,
+                    clinical_rules,
+                    zone,
+                ),
+                decisions=list(course.decisions),
+            )
+        )
+
+    phq9 = [a for a in assessments if a.instrument == PHQ9.code]
+    gad7 = [a for a in assessments if a.instrument == GAD7.code]
+    moments = [p.start for cv in course_views for p in cv.phases] + [
+        p.end for cv in course_views for p in cv.phases
+    ]
+    moments += [a.administered_at for a in phq9 + gad7]
+    domain = charts.time_domain(moments) if moments else None
+    spans = [
+        charts.CourseSpan(
+            course_label(cv.course),
+            cv.phases[0].start,
+            cv.phases[-1].end,
+            cv.status.baseline,
+        )
+        for cv in course_views
+    ]
+    return Timeline(
+        patient=patient,
+        age=patient.age_on(clinic_today()),
+        courses=course_views,
+        sessions=lines,
+        phq9=phq9,
+        gad7=gad7,
+        alerts=alerts,
+        bands_chart=charts.course_bands_chart(
+            "course-chart",
+            [
+                charts.CourseRow(
+                    f"{course_label(cv.course)} · {cv.course.phase}",
+                    tuple(cv.phases),
+                    tuple(line.treatment.started_at for line in cv.sessions),
+                )
+                for cv in course_views
+            ],
+            zone,
+            domain,
+        ),
+        phq9_chart=charts.score_chart(
+            "phq9-chart",
+            PHQ9,
+            [(a.administered_at, a.total) for a in phq9],
+            spans,
+            review_rules,
+            zone,
+            domain,
+        ),
+        gad7_chart=charts.score_chart(
+            "gad7-chart",
+            GAD7,
+            [(a.administered_at, a.total) for a in gad7],
+            [],
+            review_rules,
+            zone,
+            domain,
+        ),
+    )
+
+
+def load_course(course_id: int) -> TreatmentCourse | None:
+    return db.session.scalar(
+        select(TreatmentCourse)
+        .where(TreatmentCourse.id == course_id)
+        .options(
+            joinedload(TreatmentCourse.patient),
+            joinedload(TreatmentCourse.prescriber),
+            selectinload(TreatmentCourse.decisions).joinedload(CourseDecision.decided_by),
+        )
+    )
+
+
+def setting_changers(user_ids: Iterable[int | None]) -> dict[int, User]:
+    ids = sorted({i for i in user_ids if i is not None})
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}

@@ -1,0 +1,585 @@
+"""Loading what the schedule pages show, each page in a fixed number of statements.
+
+The calendar shows names, times, chairs, visit kinds, statuses and drivers: never doses, vitals
+or notes (the front desk's view, DESIGN §2). Times are shown in the clinic's zone.
+"""
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from clinic_app.clinical.codes import AppointmentStatus, CoursePhase, Modality, VisitKind
+from clinic_app.clinical.series import (
+    MaintenanceStatus,
+    SchedulingError,
+    SchedulingRules,
+    Slot,
+    find_slot,
+    maintenance_due,
+    offer_after_missed,
+)
+from clinic_app.clock import utcnow
+from clinic_app.extensions import db
+from clinic_app.models import Appointment, Chair, Patient, TreatmentCourse, TreatmentSession
+from clinic_app.scheduling import services
+from clinic_app.scheduling.services import (
+    ATTENDED,
+    CHANGEABLE,
+    DRIVER_STATUS_LABELS,
+    FREEING,
+    day_label,
+)
+from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc
+
+MODALITY_SHORT = {Modality.ESKETAMINE_NASAL.value: "Esketamine", Modality.IV_KETAMINE.value: "IV"}
+STATUS_LABELS = {
+    "scheduled": "Scheduled",
+    "confirmed": "Confirmed",
+    "checked_in": "Checked in",
+    "in_treatment": "In treatment",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "no_show": "No-show",
+}
+
+
+@dataclass
+class Card:
+    """One visit as the calendar shows it."""
+
+    appointment: Appointment
+    start: datetime  # clinic-local
+    end: datetime
+    total: int | None = None  # visits in its series
+
+    @property
+    def id(self) -> int:
+        return self.appointment.id
+
+    @property
+    def patient(self) -> Patient:
+        return self.appointment.patient
+
+    @property
+    def kind(self) -> str:
+        """ "Induction 3/8", "Maintenance 2/4" or "Consult"."""
+        a = self.appointment
+        label = a.visit_kind.capitalize()
+        if a.sequence_no and self.total:
+            return f"{label} {a.sequence_no}/{self.total}"
+        return label
+
+    @property
+    def modality(self) -> str:
+        course = self.appointment.course
+        return MODALITY_SHORT.get(course.modality, "") if course else ""
+
+    @property
+    def status(self) -> str:
+        return self.appointment.status
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.appointment.status, self.appointment.status)
+
+    @property
+    def driver(self) -> str:
+        return self.appointment.driver_status
+
+    @property
+    def driver_label(self) -> str:
+        return DRIVER_STATUS_LABELS.get(self.appointment.driver_status, "")
+
+    @property
+    def freed(self) -> bool:
+        return self.appointment.status in FREEING
+
+    @property
+    def chair_name(self) -> str:
+        return self.appointment.chair.name if self.appointment.chair else "No chair"
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+def _options():
+    return (
+        joinedload(Appointment.patient),
+        joinedload(Appointment.course),
+        joinedload(Appointment.chair),
+    )
+
+
+def series_totals(appointments: Iterable[Appointment]) -> dict[str, int]:
+    """Visits in each series (its highest visit number), in one statement."""
+    ids = {a.series_id for a in appointments if a.series_id}
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Appointment.series_id, func.max(Appointment.sequence_no))
+        .where(Appointment.series_id.in_(ids))
+        .group_by(Appointment.series_id)
+    )
+    return {series_id: total for series_id, total in rows}
+
+
+def cards(appointments: Sequence[Appointment]) -> list[Card]:
+    tz = clinic_timezone()
+    totals = series_totals(appointments)
+    return [
+        Card(
+            a,
+            a.starts_at.astimezone(tz),
+            a.ends_at.astimezone(tz),
+            totals.get(a.series_id) if a.series_id else None,
+        )
+        for a in appointments
+    ]
+
+
+def appointments_between(start: datetime, end: datetime) -> list[Appointment]:
+    """Every visit starting in [start, end), with patient, course and chair."""
+    return list(
+        db.session.scalars(
+            select(Appointment)
+            .where(Appointment.starts_at >= start, Appointment.starts_at < end)
+            .options(*_options())
+            .order_by(Appointment.starts_at, Appointment.id)
+        ).unique()
+    )
+
+
+# --- the chair calendar --------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    chair: Chair | None
+
+    @property
+    def label(self) -> str:
+        return self.chair.name if self.chair else "No chair"
+
+    @property
+    def key(self) -> int | None:
+        return self.chair.id if self.chair else None
+
+
+@dataclass
+class Cell:
+    """A grid cell: free, covered by a visit above it, or visits spanning `rowspan` slots."""
+
+    kind: str  # "free", "covered", "visits"
+    rowspan: int = 1
+    cards: list[Card] = field(default_factory=list)
+
+
+FREE = Cell("free")
+COVERED = Cell("covered")
+
+
+@dataclass
+class GridRow:
+    minute: int
+    cells: list[Cell]
+
+    @property
+    def label(self) -> str:
+        return f"{self.minute // 60:02d}:{self.minute % 60:02d}"
+
+    @property
+    def on_the_hour(self) -> bool:
+        return self.minute % 60 == 0
+
+
+@dataclass
+class DayView:
+    day: date
+    open: bool
+    closed_reason: str
+    columns: list[Column]
+    rows: list[GridRow]
+    freed: list[Card]
+    count: int
+
+
+@dataclass
+class WeekDay:
+    day: date
+    open: bool
+    closed_reason: str
+    cells: list[list[Card]]
+
+    @property
+    def label(self) -> str:
+        return day_label(self.day)
+
+    @property
+    def count(self) -> int:
+        return sum(len(c) for c in self.cells)
+
+
+@dataclass
+class WeekView:
+    monday: date
+    days: list[WeekDay]
+    columns: list[Column]
+    freed: list[Card]
+    count: int
+
+
+def closed_reason(day: date, rules: SchedulingRules) -> str:
+    if rules.is_open(day):
+        return ""
+    return "Holiday: clinic closed" if day in rules.closed_dates else "Clinic closed"
+
+
+def _columns(chairs: Sequence[Chair], visits: Sequence[Card]) -> list[Column]:
+    used = {c.appointment.chair_id for c in visits}
+    columns = [Column(c) for c in chairs if c.active or c.id in used]
+    if None in used:
+        columns.append(Column(None))
+    return columns
+
+
+def _chairs() -> list[Chair]:
+    return list(db.session.scalars(select(Chair).order_by(Chair.id)))
+
+
+def _minute(moment: datetime, day: date, end: bool = False) -> int:
+    if moment.date() < day:
+        return 0
+    if moment.date() > day:
+        return 24 * 60
+    return moment.hour * 60 + moment.minute + (1 if end and moment.second else 0)
+
+
+def day_view(day: date, rules: SchedulingRules) -> DayView:
+    """One column per chair, one row per calendar slot within clinic hours (widened to show any
+    visit outside them); overlapping visits of one chair share one cell."""
+    start, end = day_bounds_utc(day)
+    all_cards = cards(appointments_between(start, end + timedelta(microseconds=1)))
+    active = [c for c in all_cards if not c.freed]
+    columns = _columns(_chairs(), active)
+    slot = rules.slot_minutes
+    first = rules.opening_time.hour * 60 + rules.opening_time.minute
+    last = rules.closing_time.hour * 60 + rules.closing_time.minute
+    for card in active:
+        first = min(first, _minute(card.start, day))
+        last = max(last, _minute(card.end, day, end=True))
+    first = first // slot * slot
+    last = min(24 * 60, math.ceil(last / slot) * slot)
+    count = max(1, (last - first) // slot)
+    table = [[FREE for _ in columns] for _ in range(count)]
+    index = {column.key: i for i, column in enumerate(columns)}
+    by_column: dict[int, list[Card]] = {}
+    for card in active:
+        by_column.setdefault(index[card.appointment.chair_id], []).append(card)
+    for col, column_cards in by_column.items():
+        clusters: list[list] = []  # [first row, end row, cards]
+        for card in sorted(column_cards, key=lambda c: c.start):
+            top = max(0, (_minute(card.start, day) - first) // slot)
+            bottom = min(
+                count, max(top + 1, math.ceil((_minute(card.end, day, True) - first) / slot))
+            )
+            if clusters and top < clusters[-1][1]:
+                clusters[-1][1] = max(clusters[-1][1], bottom)
+                clusters[-1][2].append(card)
+            else:
+                clusters.append([top, bottom, [card]])
+        for top, bottom, grouped in clusters:
+            table[top][col] = Cell("visits", bottom - top, grouped)
+            for row in range(top + 1, bottom):
+                table[row][col] = COVERED
+    rows = [GridRow(first + r * slot, table[r]) for r in range(count)]
+    return DayView(
+        day,
+        rules.is_open(day),
+        closed_reason(day, rules),
+        columns,
+        rows,
+        [c for c in all_cards if c.freed],
+        len(active),
+    )
+
+
+def week_view(day: date, rules: SchedulingRules) -> WeekView:
+    """The week (Monday to Sunday) around `day`: one row per day, one column per chair."""
+    monday = day - timedelta(days=day.weekday())
+    start = day_bounds_utc(monday)[0]
+    end = day_bounds_utc(monday + timedelta(days=7))[0]
+    all_cards = cards(appointments_between(start, end))
+    active = [c for c in all_cards if not c.freed]
+    columns = _columns(_chairs(), active)
+    index = {column.key: i for i, column in enumerate(columns)}
+    days = []
+    for offset in range(7):
+        current = monday + timedelta(days=offset)
+        todays = [c for c in active if c.start.date() == current]
+        if current.weekday() not in rules.open_weekdays and not todays:
+            continue
+        cells: list[list[Card]] = [[] for _ in columns]
+        for card in todays:
+            cells[index[card.appointment.chair_id]].append(card)
+        days.append(WeekDay(current, rules.is_open(current), closed_reason(current, rules), cells))
+    return WeekView(monday, days, columns, [c for c in all_cards if c.freed], len(active))
+
+
+# --- one patient's schedule ----------------------------------------------------------------------
+
+
+@dataclass
+class PatientSchedule:
+    upcoming: list[Card]
+    past: list[Card]
+    late_cancellations: int
+    cancellations: int
+    no_shows: int
+
+
+def patient_schedule(patient_id: int) -> PatientSchedule:
+    rows = list(
+        db.session.scalars(
+            select(Appointment)
+            .where(Appointment.patient_id == patient_id)
+            .options(joinedload(Appointment.course), joinedload(Appointment.chair))
+            .order_by(Appointment.starts_at, Appointment.id)
+        ).unique()
+    )
+    now = utcnow()
+    all_cards = cards(rows)
+    upcoming = [
+        c
+        for c in all_cards
+        if c.appointment.ends_at >= now and not c.freed and c.status != AppointmentStatus.COMPLETED
+    ]
+    upcoming_ids = {c.id for c in upcoming}
+    past = [c for c in reversed(all_cards) if c.id not in upcoming_ids]
+    return PatientSchedule(
+        upcoming=upcoming,
+        past=past,
+        late_cancellations=sum(a.late_cancellation for a in rows),
+        cancellations=sum(a.status == AppointmentStatus.CANCELLED for a in rows),
+        no_shows=sum(a.status == AppointmentStatus.NO_SHOW for a in rows),
+    )
+
+
+def upcoming_visits(patient_id: int) -> list[Appointment]:
+    """Booked visits from now on, for the handout and the calendar file."""
+    return list(
+        db.session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.patient_id == patient_id,
+                Appointment.ends_at >= utcnow(),
+                Appointment.status.in_(CHANGEABLE + (AppointmentStatus.CHECKED_IN.value,)),
+            )
+            .options(joinedload(Appointment.course))
+            .order_by(Appointment.starts_at)
+        ).unique()
+    )
+
+
+def active_courses(patient_id: int) -> list[TreatmentCourse]:
+    return list(
+        db.session.scalars(
+            select(TreatmentCourse)
+            .where(
+                TreatmentCourse.patient_id == patient_id,
+                TreatmentCourse.phase.in_([CoursePhase.INDUCTION, CoursePhase.MAINTENANCE]),
+            )
+            .order_by(TreatmentCourse.started_on.desc())
+        )
+    )
+
+
+def series_cards(series_id: str) -> list[Card]:
+    """Every visit of one series, in time order."""
+    rows = db.session.scalars(
+        select(Appointment)
+        .where(Appointment.series_id == series_id)
+        .options(joinedload(Appointment.chair))
+        .order_by(Appointment.starts_at, Appointment.id)
+    ).all()
+    return cards(rows)
+
+
+def load_appointment(appointment_id: int) -> Appointment | None:
+    return db.session.scalar(
+        select(Appointment).where(Appointment.id == appointment_id).options(*_options())
+    )
+
+
+# --- driver calls ------------------------------------------------------------------------------
+
+
+def next_clinic_day(after: date, rules: SchedulingRules) -> date:
+    day = after + timedelta(days=1)
+    for _ in range(366):
+        if rules.is_open(day):
+            return day
+        day += timedelta(days=1)
+    return after + timedelta(days=1)
+
+
+def driver_calls(day: date) -> list[Card]:
+    """The visits of one clinic day whose driver the front desk calls about, by start time."""
+    start, end = day_bounds_utc(day)
+    visits = [
+        a
+        for a in appointments_between(start, end + timedelta(microseconds=1))
+        if a.status in CHANGEABLE + (AppointmentStatus.CHECKED_IN.value,)
+    ]
+    return cards(visits)
+
+
+# --- maintenance due -----------------------------------------------------------------------------
+
+
+@dataclass
+class DueRow:
+    course: TreatmentCourse
+    last_visit: date
+    due: date
+    status: MaintenanceStatus
+    days: int  # days until due (negative: overdue)
+
+    @property
+    def patient(self) -> Patient:
+        return self.course.patient
+
+    @property
+    def modality(self) -> str:
+        return MODALITY_SHORT.get(self.course.modality, "")
+
+
+def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
+    """Patients whose next maintenance visit is due within the look-ahead (default 14 days) and
+    not booked, and overdue ones: courses in maintenance, and induction courses whose induction
+    visits are all done. Overdue first, then by due date."""
+    courses = list(
+        db.session.scalars(
+            select(TreatmentCourse)
+            .where(TreatmentCourse.phase.in_([CoursePhase.INDUCTION, CoursePhase.MAINTENANCE]))
+            .options(joinedload(TreatmentCourse.patient))
+        )
+    )
+    if not courses:
+        return []
+    attended = {
+        (course_id, kind): (count, last)
+        for course_id, kind, count, last in db.session.execute(
+            select(
+                Appointment.course_id,
+                Appointment.visit_kind,
+                func.count(),
+                func.max(Appointment.starts_at),
+            )
+            .where(Appointment.status.in_(ATTENDED), Appointment.course_id.is_not(None))
+            .group_by(Appointment.course_id, Appointment.visit_kind)
+        )
+    }
+    walk_ins = dict(
+        db.session.execute(
+            select(TreatmentSession.course_id, func.max(TreatmentSession.started_at))
+            .where(TreatmentSession.appointment_id.is_(None))
+            .group_by(TreatmentSession.course_id)
+        ).all()
+    )
+    today_start = day_bounds_utc(today)[0]
+    booked = dict(
+        db.session.execute(
+            select(Appointment.course_id, func.min(Appointment.starts_at))
+            .where(
+                Appointment.status.in_(CHANGEABLE),
+                Appointment.starts_at >= today_start,
+                Appointment.course_id.is_not(None),
+            )
+            .group_by(Appointment.course_id)
+        ).all()
+    )
+    tz = clinic_timezone()
+    rows = []
+    for course in courses:
+        induction, last_induction = attended.get((course.id, VisitKind.INDUCTION.value), (0, None))
+        maintenance, last_maintenance = attended.get(
+            (course.id, VisitKind.MAINTENANCE.value), (0, None)
+        )
+        if course.phase == CoursePhase.INDUCTION and induction < services.induction_count(
+            course, rules
+        ):
+            continue
+        moments = [m for m in (last_induction, last_maintenance, walk_ins.get(course.id)) if m]
+        if not moments:
+            continue
+        last = max(_aware(m) for m in moments).astimezone(tz).date()
+        step = services.first_maintenance_step(course, maintenance, rules)
+        next_booked = booked.get(course.id)
+        next_day = _aware(next_booked).astimezone(tz).date() if next_booked else None
+        status = maintenance_due(last, step, next_day, today, rules)
+        if status not in (MaintenanceStatus.DUE, MaintenanceStatus.OVERDUE):
+            continue
+        due = last + timedelta(days=step)
+        rows.append(DueRow(course, last, due, status, (due - today).days))
+    rows.sort(key=lambda r: (r.status != MaintenanceStatus.OVERDUE, r.due, r.patient.last_name))
+    return rows
+
+
+def _aware(moment: datetime) -> datetime:
+    """Aggregates come back naive on SQLite; the database stores UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+# --- make-up offer -------------------------------------------------------------------------------
+
+
+@dataclass
+class MakeupOffer:
+    day: date
+    extends_series: bool
+    slot: Slot | None
+
+    @property
+    def label(self) -> str:
+        return day_label(self.day)
+
+
+def makeup_offer(appointment: Appointment, rules: SchedulingRules) -> MakeupOffer | None:
+    """The next valid day for a missed induction visit (keeping the series' rhythm) and the
+    free chair nearest its old time that day."""
+    if not services.makeup_eligible(appointment):
+        return None
+    tz = clinic_timezone()
+    series = db.session.scalars(
+        select(Appointment).where(
+            Appointment.series_id == appointment.series_id,
+            Appointment.status.not_in(FREEING),
+        )
+    ).all()
+    missed = appointment.starts_at.astimezone(tz)
+    dates = [a.starts_at.astimezone(tz).date() for a in series] + [missed.date()]
+    try:
+        offer = offer_after_missed(
+            Modality(appointment.course.modality), dates, missed.date(), clinic_today(), rules
+        )
+    except SchedulingError:
+        return None
+    busy, own = services.busy_between(appointment.patient_id, offer.day, offer.day)
+    minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
+    chairs = services.chair_ids()
+    slot = find_slot(
+        offer.day,
+        missed.time().replace(second=0, microsecond=0),
+        minutes,
+        chairs,
+        busy,
+        own,
+        tz,
+        rules,
+    )
+    return MakeupOffer(offer.day, offer.extends_series, slot)

@@ -1,0 +1,1 @@
+"""Tests of the psychiatrist's review: queue, co-signing, timeline, scales, decisions."""

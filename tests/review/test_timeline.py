@@ -1,0 +1,237 @@
+"""The patient timeline: courses as bands, every session in order with its peaks and lows,
+accessible SVG charts with data tables, the course status, and a bounded number of statements."""
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from clinic_app import clock
+from clinic_app.extensions import db
+from clinic_app.models import AuditEvent, CourseDecision, VitalsReading
+from tests import factories
+from tests.conftest import count_statements
+from tests.review import builders
+from tests.review.helpers import actions_by, audit_rows, count, text
+
+
+def _history(app) -> dict[str, int]:
+    """An esketamine course in maintenance (8 induction doses then 2 more) and an IV course."""
+    with app.app_context():
+        patient, course = builders.patient_with_course(last_name="Timeline")
+        course.phase = "maintenance"
+        totals = [20, 18, 16, 14, 13, 12, 11, 10, 9, 8]
+        for n, total in enumerate(totals):
+            builders.add_session(
+                patient,
+                course,
+                days_ago=40 - 3 * n,
+                phq9=builders.phq9_items(total),
+                gad7=[2, 2, 1, 1, 1, 1, 0],
+                moaas=5,
+                cadss=[1, 0, 0, 0, 0, 0],
+                status="cosigned" if n < 8 else "signed",
+            )
+        special = builders.add_session(
+            patient,
+            course,
+            days_ago=2,
+            pre=(124, 78),
+            after=((40, 152, 92, 95), (90, 138, 84, 97), (126, 126, 80, 98)),
+            phq9=builders.phq9_items(7),
+            moaas=2,
+            cadss=[2, 2, 1, 1, 0, 0],
+            events=[("nausea", "mild", False)],
+            discharge_minutes=131,
+        )
+        iv = factories.make_course(patient, "iv_ketamine")
+        iv_session = builders.add_session(patient, iv, days_ago=1, status="discharged")
+        db.session.commit()
+        return {
+            "patient_id": patient.id,
+            "course_id": course.id,
+            "iv_course_id": iv.id,
+            "special": special.id,
+            "iv_session": iv_session.id,
+        }
+
+
+def test_nurse_reads_the_whole_timeline(app, as_role, staff):
+    ids = _history(app)
+    response = as_role("nurse").get(f"/patients/{ids['patient_id']}/timeline")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    page = text(response)
+    assert "Timeline: Alex Tester" not in page  # last name set by the builder
+    assert "Timeline: Alex Timeline" in page
+    # Every session, in order, with its numbers.
+    sessions_table = html.split('id="sessions-h"', 1)[1]
+    rows = re.findall(r"<tr>\s*<td>(\d+)</td>", sessions_table)
+    assert rows == [str(n) for n in range(1, 12)] + ["1"]
+    assert "152/92 (+28/+14)" in page  # peak BP and the rise over pre-dose
+    assert "95 %" in page  # lowest SpO2
+    assert "Nausea (mild)" in page
+    assert "131 min" in page  # dose to discharge
+    assert "56.0 mg" in page and "40.0 mg 0.50 mg/kg" in page  # esketamine and IV doses
+    assert "Test nurse, RN" in page
+    assert "co-signed Test psychiatrist, MD" in page
+    assert "signed Test nurse, RN" in page and "awaiting co-signature" in page
+    assert "discharged" in page
+    special_row = re.search(rf'/sessions/{ids["special"]}".*?</tr>', html, re.S).group(0)
+    cells = re.findall(r"<td>(.*?)</td>", special_row, re.S)
+    assert cells[3:6] == ["95 %", "2", "6"]  # lowest SpO2, deepest MOAA/S, max CADSS-6
+    # The course status: baseline 20, latest 7, -65 %, a response after induction.
+    assert "Baseline PHQ-9 20" in page
+    assert "Latest PHQ-9 7" in page
+    assert "Change -65 %" in page
+    assert "Response" in page
+    assert "Not enough PHQ-9 data" in page  # the IV course has no PHQ-9 yet
+    # Nurses read but do not decide on courses.
+    assert "Decisions on this course" not in page
+    [event] = audit_rows(app, "patient.timeline")
+    assert event.patient_id == ids["patient_id"]
+    assert event.user_id == staff["nurse"]
+
+
+def test_charts_are_accessible_svg_with_tables(app, as_role, staff):
+    ids = _history(app)
+    html = (
+        as_role("psychiatrist")
+        .get(f"/patients/{ids['patient_id']}/timeline")
+        .get_data(as_text=True)
+    )
+    svgs = re.findall(r'<svg class="chart-svg" id="([\w-]+)"[^>]*role="img"', html)
+    assert svgs == [
+        "course-chart",
+        "phq9-chart",
+        "gad7-chart",
+        f"peak-chart-{ids['course_id']}",
+        f"peak-chart-{ids['iv_course_id']}",
+    ]
+    for chart_id in svgs:
+        assert f'aria-labelledby="{chart_id}-title" aria-describedby="{chart_id}-desc"' in html
+        assert re.search(rf'<title id="{chart_id}-title">[^<]+</title>', html)
+        assert re.search(rf'<desc id="{chart_id}-desc">[^<]+</desc>', html)
+    assert "<script" not in html.split("</head>", 1)[1]
+    assert 'style="' not in html
+    # PHQ-9 with the course baseline, the response line (50 % of baseline) and remission (< 5).
+    assert ">baseline 20<" in html
+    assert ">response ≤ 10<" in html
+    assert ">remission &lt; 5<" in html
+    assert "11 PHQ-9 scores from" in html
+    assert ">moderate ≥ 10<" in html  # GAD-7 evaluation line
+    # Peak systolic per session with the hold and alert lines.
+    assert ">hold &gt; 140<" in html and ">notify ≥ 160<" in html
+    assert "Highest peak 152" in html
+    # Course bands: induction then maintenance.
+    assert "induction from" in html and "maintenance from" in html
+    # The same data as tables beside the charts.
+    for caption in (
+        "Course phases",
+        "PHQ-9 scores, oldest first",
+        "GAD-7 scores, oldest first",
+        "Peak and pre-dose systolic per session",
+    ):
+        assert f'<caption class="visually-hidden">{caption}</caption>' in html
+    assert "Decisions on this course" in html
+
+
+def test_session_page_shows_the_bp_chart_with_hold_and_alert_lines(app, as_role, staff):
+    ids = _history(app)
+    html = as_role("nurse").get(f"/sessions/{ids['special']}").get_data(as_text=True)
+    assert '<svg class="chart-svg" id="bp-chart"' in html
+    assert '<title id="bp-chart-title">Blood pressure during the session</title>' in html
+    assert "Highest 152/92 at +40 min. Pre-dose 124/78." in html
+    for label in (
+        ">hold S &gt; 140<",
+        ">hold D &gt; 90<",
+        ">rise S +40 (164)<",
+        ">notify S ≥ 160<",
+    ):
+        assert label in html, label
+    assert ">dose<" in html
+
+
+@pytest.mark.parametrize("role", ["front_desk", "admin"])
+def test_front_desk_and_admin_cannot_open_the_timeline(app, as_role, staff, role):
+    ids = _history(app)
+    client = as_role(role)
+    assert client.get(f"/patients/{ids['patient_id']}/timeline").status_code == 403
+    assert actions_by(app, staff[role]) == set()
+    assert count(app, AuditEvent, AuditEvent.action == "patient.timeline") == 0
+
+
+def test_patient_record_links_to_the_timeline_for_clinical_staff_only(app, as_role, staff):
+    ids = _history(app)
+    url = f"/patients/{ids['patient_id']}"
+    link = f'href="/patients/{ids["patient_id"]}/timeline"'.encode()
+    assert link in as_role("nurse").get(url).data
+    assert link in as_role("psychiatrist").get(url).data
+    assert link not in as_role("front_desk").get(url).data
+
+
+def test_an_empty_timeline(app, as_role, staff):
+    with app.app_context():
+        patient = factories.make_patient(last_name="Newcomer")
+        db.session.commit()
+        patient_id = patient.id
+    page = text(as_role("nurse").get(f"/patients/{patient_id}/timeline"))
+    assert "No course prescribed." in page
+    assert "No PHQ-9 scores recorded yet." in page
+    assert "No sessions yet." in page
+
+
+def test_course_bands_follow_the_decisions(app, as_role, staff):
+    with app.app_context():
+        patient, course = builders.patient_with_course(last_name="Bands")
+        for n in range(3):
+            builders.add_session(patient, course, days_ago=10 - 3 * n)
+        course.phase = "maintenance"
+        course.maintenance_interval_days = 7
+        db.session.add(
+            CourseDecision(
+                course_id=course.id,
+                kind="to_maintenance",
+                from_value="induction",
+                to_value="maintenance every 7 days",
+                decided_by_id=factories.user("psychiatrist").id,
+                decided_at=clock.utcnow() - timedelta(days=5),
+            )
+        )
+        db.session.commit()
+        patient_id = patient.id
+    page = text(as_role("nurse").get(f"/patients/{patient_id}/timeline"))
+    assert "maintenance every 7 days" in page
+    assert "to_maintenance" not in page and "to maintenance: induction → maintenance" in page
+
+
+# --- statements -----------------------------------------------------------------------------
+
+
+def _timeline_statements(app, client, patient_id) -> list[str]:
+    with count_statements(app) as statements:
+        response = client.get(f"/patients/{patient_id}/timeline")
+    assert response.status_code == 200
+    return statements
+
+
+def test_timeline_of_150_sessions_runs_the_same_statements_as_15(app, as_role, staff):
+    with app.app_context():
+        small, small_course = builders.patient_with_course(last_name="Fifteen")
+        builders.bulk_history(small, small_course, 15)
+        large, large_course = builders.patient_with_course(last_name="Hundredfifty")
+        builders.bulk_history(large, large_course, 150)
+        db.session.commit()
+        small_id, large_id = small.id, large.id
+    assert count(app, VitalsReading) == 1650
+    nurse = as_role("nurse")
+    nurse.get(f"/patients/{small_id}/timeline")  # warm up
+    few = _timeline_statements(app, nurse, small_id)
+    many = _timeline_statements(app, nurse, large_id)
+    assert len(many) == len(few) <= 30
+    # All readings in one statement, not one per session.
+    readings = [s for s in many if "FROM vitals_readings" in s]
+    assert len(readings) == 1
+    assert "treatment_sessions.patient_id" in readings[0]
+    page = text(nurse.get(f"/patients/{large_id}/timeline"))
+    assert "Sessions 150" in page

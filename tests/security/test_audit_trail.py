@@ -1,0 +1,354 @@
+"""The audit trail: one chained row per action in the same transaction as the change, reads of
+charts recorded, refusals recorded, tampering detected by `flask audit verify`, and the
+migrated database refusing UPDATE and DELETE outright."""
+
+import os
+import uuid
+from datetime import date
+
+import psycopg
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from clinic_app import audit, create_app
+from clinic_app.extensions import db
+from clinic_app.models import (
+    AuditChainHead,
+    AuditEvent,
+    Patient,
+    TreatmentSession,
+    VitalsReading,
+)
+from clinic_app.patients import views as patient_views
+from clinic_app.treatments import services as treatment_services
+from config import TestingConfig
+from tests import factories
+from tests.conftest import sign_in
+from tests.security.conftest import make_staff, signed_in
+
+VITALS = {k: str(v) for k, v in factories.NORMAL_BP.items()}
+NEW_PATIENT = {
+    "mrn": "AUD-1",
+    "first_name": "Audra",
+    "last_name": "Trail",
+    "date_of_birth": "1981-04-05",
+    "sex": "female",
+    "failed_trials": "2",
+    "version_id": "0",
+}
+
+
+def _rows(app) -> list[AuditEvent]:
+    with app.app_context():
+        return db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+
+
+def _new_actions(app, since: int) -> list[str]:
+    return [row.action for row in _rows(app)[since:]]
+
+
+def _verify(app) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    return result.exit_code, result.output
+
+
+def _execute(app, sql: str, **params) -> None:
+    with app.app_context():
+        db.session.execute(text(sql), params)
+        db.session.commit()
+
+
+def test_each_action_writes_one_chained_row(app, staff):
+    with app.app_context():
+        patient = factories.make_patient()
+        course = factories.make_course(patient)
+        db.session.commit()
+        pid, cid = patient.id, course.id
+    nurse = signed_in(app, "nurse")
+    desk = signed_in(app, "front_desk")
+    steps = []
+
+    def step(expected: list[str], client, method: str, url: str, data=None):
+        before = len(_rows(app))
+        response = client.open(url, method=method, data=data)
+        steps.append((url, response.status_code, _new_actions(app, before), expected))
+
+    step(["session.start"], nurse, "POST", "/sessions/start", {"patient_id": pid, "course_id": cid})
+    with app.app_context():
+        treatment = db.session.scalar(select(TreatmentSession))
+        sid, version = treatment.id, treatment.version_id
+    predose = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}
+    step(
+        ["session.predose"],
+        nurse,
+        "POST",
+        f"/sessions/{sid}/predose",
+        {**predose, "version_id": version},
+    )
+    step(["vitals.add"], nurse, "POST", f"/sessions/{sid}/vitals", VITALS)
+    step(["session.view"], nurse, "GET", f"/sessions/{sid}")
+    step(["patient.view"], nurse, "GET", f"/patients/{pid}")
+    step(["patient.create"], desk, "POST", "/patients/new", NEW_PATIENT)
+    step(["access.denied"], desk, "GET", f"/sessions/{sid}")
+    step(["logout"], desk, "POST", "/logout")
+    step(["login"], app.test_client(), "POST", "/login", {"username": "nurse", "password": "nope"})
+    # Reading a list or a form is not an action on a chart.
+    step([], nurse, "GET", "/today")
+    step([], nurse, "GET", "/patients/")
+    problems = [s for s in steps if s[2] != s[3]]
+    assert not problems, problems
+
+    rows = _rows(app)
+    previous = audit.GENESIS
+    for row in rows:
+        assert row.prev_hash == previous, row.id
+        assert audit.row_hash(row) == row.row_hash, row.id
+        previous = row.row_hash
+    with app.app_context():
+        assert audit.verify_chain() == (len(rows), None)
+        head = db.session.get(AuditChainHead, 1)
+        assert (head.head_hash, head.length) == (previous, len(rows))
+    code, output = _verify(app)
+    assert code == 0 and f"{len(rows)} rows verified" in output
+
+
+def test_a_failing_request_leaves_neither_the_change_nor_its_audit_row(make_app, monkeypatch):
+    app = make_app(TESTING=False)
+    make_staff(app)
+    with app.app_context():
+        treatment = factories.dosed_session()
+        db.session.commit()
+        sid = treatment.id
+    original_vitals = treatment_services.add_vitals
+    original_create = patient_views.create_patient
+
+    def vitals_then_fail(*args, **kwargs):
+        original_vitals(*args, **kwargs)
+        db.session.flush()  # the reading and its audit row are in the transaction now
+        raise RuntimeError("failure after the service wrote")
+
+    def create_then_fail(*args, **kwargs):
+        original_create(*args, **kwargs)
+        db.session.flush()
+        raise RuntimeError("failure after the service wrote")
+
+    monkeypatch.setattr(treatment_services, "add_vitals", vitals_then_fail)
+    monkeypatch.setattr(patient_views, "create_patient", create_then_fail)
+    before = _rows(app)
+    with app.app_context():
+        readings = db.session.scalar(select(func.count()).select_from(VitalsReading))
+
+    nurse = signed_in(app, "nurse")
+    after_login = len(_rows(app))
+    assert nurse.post(f"/sessions/{sid}/vitals", data=VITALS).status_code == 500
+    assert signed_in(app, "front_desk").post("/patients/new", data=NEW_PATIENT).status_code == 500
+
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(VitalsReading)) == readings
+        assert db.session.scalar(select(func.count()).select_from(Patient)) == 1
+        assert audit.verify_chain()[1] is None
+    actions = [row.action for row in _rows(app)[len(before) :]]
+    assert "vitals.add" not in actions and "patient.create" not in actions
+    assert len(_rows(app)) == after_login + 1  # only the front desk's sign-in
+
+
+ON_POSTGRESQL = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+
+
+def _history(app) -> list[int]:
+    """A dozen chained rows; returns their ids."""
+    make_staff(app)
+    with app.app_context():
+        factories.dosed_session()
+        db.session.commit()
+    rows = _rows(app)
+    assert len(rows) >= 8
+    assert _verify(app)[0] == 0
+    return [row.id for row in rows]
+
+
+def test_verify_detects_an_edited_row(app):
+    ids = _history(app)
+    middle = ids[len(ids) // 2]
+    _execute(app, "UPDATE audit_events SET action = 'patient.view' WHERE id = :id", id=middle)
+    code, output = _verify(app)
+    assert code != 0
+    assert f"row id {middle}" in output
+
+
+def test_verify_detects_an_edited_row_with_its_hash_recomputed(app):
+    ids = _history(app)
+    middle = ids[len(ids) // 2]
+    with app.app_context():
+        row = db.session.get(AuditEvent, middle)
+        row.outcome = "denied"
+        forged = audit.row_hash(row)
+        db.session.rollback()
+    _execute(
+        app,
+        "UPDATE audit_events SET outcome = 'denied', row_hash = :h WHERE id = :id",
+        h=forged,
+        id=middle,
+    )
+    code, output = _verify(app)
+    assert code != 0
+    assert f"row id {ids[ids.index(middle) + 1]}" in output  # the next row no longer links
+
+
+def test_verify_detects_a_deleted_middle_row(app):
+    ids = _history(app)
+    middle = ids[len(ids) // 2]
+    _execute(app, "DELETE FROM audit_events WHERE id = :id", id=middle)
+    code, output = _verify(app)
+    assert code != 0
+    assert f"row id {ids[ids.index(middle) + 1]}" in output
+
+
+def test_verify_detects_rows_deleted_from_the_end(app):
+    ids = _history(app)
+    _execute(app, "DELETE FROM audit_events WHERE id >= :id", id=ids[-2])
+    code, output = _verify(app)
+    assert code != 0
+    assert "removed from or added at the end" in output
+
+
+def test_verify_detects_a_row_appended_behind_the_chain_head(app):
+    ids = _history(app)
+    with app.app_context():
+        last = db.session.get(AuditEvent, ids[-1])
+        fake = AuditEvent(
+            occurred_at=last.occurred_at,
+            user_id=None,
+            role="",
+            action="patient.view",
+            entity_type="",
+            entity_id=None,
+            patient_id=None,
+            outcome="success",
+            request_id="forged",
+            detail={},
+            prev_hash=last.row_hash,
+        )
+        fake.row_hash = audit.row_hash(fake)
+        db.session.add(fake)  # written without moving the chain head
+        db.session.commit()
+    assert _verify(app)[0] != 0
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="server-side cursors: PostgreSQL only")
+def test_verify_closes_its_cursor_when_it_finds_a_broken_row(app):
+    ids = _history(app)
+    _execute(app, "UPDATE audit_events SET action = 'patient.view' WHERE id = :id", id=ids[2])
+    with app.app_context():
+        assert audit.verify_chain()[1] == ids[2]
+        open_cursors = db.session.execute(text("SELECT count(*) FROM pg_cursors")).scalar_one()
+        db.session.rollback()
+    assert open_cursors == 0
+
+
+def test_chart_and_session_views_name_the_patient(app, staff):
+    ids_ = _history_ids(app)
+    nurse = signed_in(app, "nurse")
+    desk = signed_in(app, "front_desk")
+    for client, url, action, user in (
+        (nurse, f"/patients/{ids_['patient_id']}", "patient.view", "nurse"),
+        (desk, f"/patients/{ids_['patient_id']}", "patient.view", "front_desk"),
+        (nurse, f"/sessions/{ids_['session_id']}", "session.view", "nurse"),
+    ):
+        assert client.get(url).status_code == 200
+        row = _rows(app)[-1]
+        assert row.action == action, url
+        assert row.patient_id == ids_["patient_id"], url
+        assert row.user_id == staff[user] and row.role == user, url
+        assert row.request_id and row.outcome == "success"
+
+
+def _history_ids(app) -> dict[str, int]:
+    with app.app_context():
+        treatment = factories.dosed_session()
+        db.session.commit()
+        return {"patient_id": treatment.patient_id, "session_id": treatment.id}
+
+
+def test_refused_access_is_recorded(app, staff):
+    ids_ = _history_ids(app)
+    desk = signed_in(app, "front_desk")
+    assert desk.get(f"/sessions/{ids_['session_id']}").status_code == 403
+    row = _rows(app)[-1]
+    assert (row.action, row.outcome, row.user_id) == (
+        "access.denied",
+        "denied",
+        staff["front_desk"],
+    )
+    assert row.detail == {"endpoint": "treatments.session", "method": "GET"}
+    assert signed_in(app, "admin").post(f"/sessions/{ids_['session_id']}/vitals").status_code == 403
+    row = _rows(app)[-1]
+    assert (row.action, row.user_id) == ("access.denied", staff["admin"])
+    assert row.detail == {"endpoint": "treatments.vitals", "method": "POST"}
+    # Nothing else of the refused request was kept.
+    assert [r.action for r in _rows(app)[-3:]] == ["access.denied", "login", "access.denied"]
+
+
+# --- the database itself refuses edits (migrated schema) ----------------------------------
+
+
+@pytest.fixture
+def migrated_database_url(tmp_path):
+    """A brand-new database of the suite's kind, built by the migrations; dropped afterwards."""
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if not server_url:
+        yield f"sqlite:///{tmp_path / 'migrated.sqlite'}"
+        return
+    url = make_url(server_url)
+    name = f"audit_{uuid.uuid4().hex[:12]}"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_the_migrated_database_refuses_update_and_delete(migrated_database_url):
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=migrated_database_url)
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    try:
+        with app.app_context():
+            factories.make_user("admin", username="audit.admin")
+            audit.record(None, "test.event")
+            db.session.commit()
+            count = db.session.scalar(select(func.count()).select_from(AuditEvent))
+            for statement in (
+                "UPDATE audit_events SET action = 'forged'",
+                "UPDATE audit_events SET occurred_at = occurred_at",
+                "DELETE FROM audit_events",
+                "DELETE FROM audit_events WHERE id = (SELECT max(id) FROM audit_events)",
+            ):
+                with pytest.raises(DBAPIError, match="append-only"):
+                    db.session.execute(text(statement))
+                    db.session.flush()
+                db.session.rollback()
+            assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == count
+            assert "forged" not in db.session.scalars(select(AuditEvent.action)).all()
+            assert audit.verify_chain() == (count, None)
+            # Inserting is still allowed: the trail grows.
+            audit.record(None, "test.event", when=str(date.today()))
+            db.session.commit()
+        code, output = _verify(app)
+        assert code == 0, output
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_sign_in_failure_rows_verify_too(app, staff):
+    for _ in range(3):
+        sign_in(app.test_client(), "nurse", "wrong-password-here")
+    with app.app_context():
+        assert audit.verify_chain()[1] is None

@@ -1,0 +1,311 @@
+"""Two-factor sign-in: enrollment when the role requires it, single-use TOTP codes and backup
+codes, lockout on wrong codes, the seed encrypted at rest, and the account page switches."""
+
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import pyotp
+import pytest
+from sqlalchemy import select, text
+
+from clinic_app import clock
+from clinic_app.auth import mfa
+from clinic_app.clinical.codes import Role
+from clinic_app.extensions import db
+from clinic_app.models import AuditEvent, BackupCode, ClinicSetting, User
+from config import ProductionConfig, TestingConfig
+from tests.conftest import PASSWORD, sign_in
+from tests.security.conftest import ROLES, cookie_value, make_staff
+
+START = datetime(2030, 3, 4, 17, 0, tzinfo=UTC)  # on a 30-second step boundary
+BACKUP_CODE = re.compile(rb"<code[^>]*>([0-9a-f]{6}-[0-9a-f]{6})</code>")
+
+
+def _path(response) -> str:
+    return urlsplit(response.headers.get("Location", "")).path
+
+
+def _home(response) -> bool:
+    """Signed in: redirected to a start page, not back to a sign-in step."""
+    return response.status_code == 302 and not _path(response).startswith("/login")
+
+
+def _require(app, *roles: str) -> None:
+    with app.app_context():
+        db.session.add(ClinicSetting(key="mfa_required_roles", value=list(roles)))
+        db.session.commit()
+
+
+def _secret(app, user_id: int) -> str:
+    with app.app_context():
+        return mfa.secret_of(db.session.get(User, user_id))
+
+
+def _code(app, user_id: int) -> str:
+    return pyotp.TOTP(_secret(app, user_id)).at(int(clock.utcnow().timestamp()))
+
+
+def _user(app, user_id: int) -> User:
+    with app.app_context():
+        return db.session.get(User, user_id)
+
+
+def _enroll(app, client, user_id) -> list[str]:
+    """Finish the enrollment step of a pending sign-in; returns the backup codes shown."""
+    page = client.get("/login/enroll")
+    assert page.status_code == 200
+    done = client.post("/login/enroll", data={"code": _code(app, user_id)})
+    assert done.status_code == 200, done.status_code
+    return [c.decode() for c in BACKUP_CODE.findall(done.data)]
+
+
+@pytest.fixture
+def nurse_required(app, staff):
+    clock.freeze(START)
+    _require(app, "nurse")
+    return staff
+
+
+@pytest.fixture
+def enrolled(app, nurse_required):
+    """The nurse has two-factor on (enrolled at START) and is signed out; returns backup codes."""
+    client = app.test_client()
+    assert _path(sign_in(client, "nurse")) == "/login/enroll"
+    codes = _enroll(app, client, nurse_required["nurse"])
+    client.post("/logout")
+    clock.advance(timedelta(seconds=30))
+    return codes
+
+
+def test_required_role_must_enroll_before_any_page(app, nurse_required):
+    client = app.test_client()
+    response = sign_in(client, "nurse")
+    assert response.status_code == 302 and _path(response) == "/login/enroll"
+    for url in ("/today", "/patients/", "/account", "/"):
+        assert _path(client.get(url)) == "/login", url
+    assert _path(client.post("/session/keepalive")) == "/login"
+
+    page = client.get("/login/enroll")
+    assert page.status_code == 200
+    assert b'<img src="data:image/svg+xml' in page.data
+    secret = _secret(app, nurse_required["nurse"])
+    assert secret.encode() in page.data  # the key to type by hand
+
+    wrong = client.post("/login/enroll", data={"code": "000000"})
+    assert wrong.status_code == 400
+    assert _path(client.get("/today")) == "/login"
+    assert not _user(app, nurse_required["nurse"]).totp_enabled
+
+    done = client.post("/login/enroll", data={"code": _code(app, nurse_required["nurse"])})
+    assert done.status_code == 200
+    codes = BACKUP_CODE.findall(done.data)
+    assert len(set(codes)) == 10
+    assert _user(app, nurse_required["nurse"]).totp_enabled
+    assert client.get("/today").status_code == 200
+    with app.app_context():
+        hashes = db.session.scalars(
+            select(BackupCode.code_hash).where(BackupCode.user_id == nurse_required["nurse"])
+        ).all()
+    assert len(hashes) == 10
+    assert all(h.startswith("$argon2id$") for h in hashes)
+    assert not {c.decode() for c in codes} & set(hashes)
+
+
+def test_roles_not_required_sign_in_with_the_password_alone(app, nurse_required):
+    assert _home(sign_in(app.test_client(), "psychiatrist"))
+
+
+def test_next_sign_in_asks_for_a_code(app, enrolled, nurse_required):
+    client = app.test_client()
+    response = sign_in(client, "nurse")
+    assert _path(response) == "/login/code"
+    assert _path(client.get("/today")) == "/login"
+    page = client.get("/login/code")
+    assert page.status_code == 200 and b'autocomplete="one-time-code"' in page.data
+    done = client.post("/login/code", data={"code": _code(app, nurse_required["nurse"])})
+    assert _home(done)
+    assert client.get("/today").status_code == 200
+
+
+def test_a_code_cannot_be_used_twice(app, enrolled, nurse_required):
+    uid = nurse_required["nurse"]
+    first = app.test_client()
+    sign_in(first, "nurse")
+    code = _code(app, uid)
+    assert _home(first.post("/login/code", data={"code": code}))
+
+    # Same 30-second step, someone who watched the code being typed.
+    second = app.test_client()
+    assert _path(sign_in(second, "nurse")) == "/login/code"
+    replay = second.post("/login/code", data={"code": code})
+    assert replay.status_code == 400
+    assert _path(second.get("/today")) == "/login"
+    # Still refused in the next step (the drift window would otherwise accept it).
+    clock.advance(timedelta(seconds=30))
+    assert second.post("/login/code", data={"code": code}).status_code == 400
+    # The next step's own code works.
+    assert _home(second.post("/login/code", data={"code": _code(app, uid)}))
+
+
+def test_the_enrollment_code_cannot_be_replayed_at_sign_in(app, nurse_required):
+    client = app.test_client()
+    sign_in(client, "nurse")
+    code = _code(app, nurse_required["nurse"])
+    assert client.post("/login/enroll", data={"code": code}).status_code == 200
+    client.post("/logout")
+    other = app.test_client()
+    assert _path(sign_in(other, "nurse")) == "/login/code"
+    assert other.post("/login/code", data={"code": code}).status_code == 400
+
+
+def test_wrong_codes_count_toward_the_lockout(app, enrolled, nurse_required):
+    uid = nurse_required["nurse"]
+    client = app.test_client()
+    sign_in(client, "nurse")
+    for _ in range(5):
+        assert client.post("/login/code", data={"code": "123456"}).status_code == 400
+    user = _user(app, uid)
+    assert user.failed_logins == 5
+    assert user.locked_until == clock.utcnow() + timedelta(minutes=1)
+    # Even the right code is now refused, and the half-finished session is ended.
+    refused = client.post("/login/code", data={"code": _code(app, uid)})
+    assert _path(refused) == "/login"
+    assert _path(client.get("/login/code")) == "/login"
+    assert _path(client.get("/today")) == "/login"
+    assert sign_in(app.test_client(), "nurse").status_code == 401
+    with app.app_context():
+        reasons = db.session.scalars(
+            select(AuditEvent.detail).where(
+                AuditEvent.action == "login", AuditEvent.outcome == "failure"
+            )
+        ).all()
+    assert [r["reason"] for r in reasons].count("bad_code") == 5
+
+
+def test_a_backup_code_works_once(app, enrolled):
+    first, second = enrolled[0], enrolled[1]
+    client = app.test_client()
+    sign_in(client, "nurse")
+    assert _home(client.post("/login/code", data={"code": first}))
+    client.post("/logout")
+
+    again = app.test_client()
+    sign_in(again, "nurse")
+    assert again.post("/login/code", data={"code": first}).status_code == 400
+    assert _path(again.get("/today")) == "/login"
+    assert _home(again.post("/login/code", data={"code": second.upper()}))
+
+
+def test_the_seed_is_encrypted_at_rest_and_not_in_the_cookie(app, nurse_required):
+    uid = nurse_required["nurse"]
+    client = app.test_client()
+    sign_in(client, "nurse")
+    client.get("/login/enroll")
+    secret = _secret(app, uid)
+    assert secret and len(secret) >= 16
+    with app.app_context():
+        stored = db.session.execute(
+            text("SELECT totp_secret_encrypted FROM users WHERE id = :id"), {"id": uid}
+        ).scalar_one()
+    assert stored and secret not in stored and secret.lower() not in stored.lower()
+    serializer = app.session_interface.get_signing_serializer(app)
+    assert secret not in str(serializer.loads(cookie_value(client, app)))
+    # Another installation (another SECRET_KEY) cannot read it.
+    other = app.config["SECRET_KEY"]
+    try:
+        app.config["SECRET_KEY"] = "a-different-secret-key"
+        assert _secret(app, uid) is None
+    finally:
+        app.config["SECRET_KEY"] = other
+
+
+def test_account_page_turns_two_factor_on_after_password_reentry(app, staff):
+    clock.freeze(START)
+    uid = staff["psychiatrist"]
+    client = app.test_client()
+    sign_in(client, "psychiatrist")
+    page = client.get("/account")
+    assert b'action="/account/two-factor/start"' in page.data
+
+    wrong = client.post("/account/two-factor/start", data={"password": "not-my-password"})
+    assert _path(wrong) == "/account"
+    assert b"The password is not correct." in client.get("/account").data
+    assert _user(app, uid).totp_secret_encrypted == ""
+    assert _path(client.get("/account/two-factor")) == "/account"
+
+    right = client.post("/account/two-factor/start", data={"password": PASSWORD})
+    assert _path(right) == "/account/two-factor"
+    setup = client.get("/account/two-factor")
+    assert b'<img src="data:image/svg+xml' in setup.data
+    assert client.post("/account/two-factor", data={"code": "000000"}).status_code == 400
+    done = client.post("/account/two-factor", data={"code": _code(app, uid)})
+    assert done.status_code == 200 and len(BACKUP_CODE.findall(done.data)) == 10
+    assert _user(app, uid).totp_enabled
+    client.post("/logout")
+    clock.advance(timedelta(seconds=30))
+    assert _path(sign_in(app.test_client(), "psychiatrist")) == "/login/code"
+
+
+def test_account_page_turns_two_factor_off_when_not_required(app, staff):
+    clock.freeze(START)
+    uid = staff["psychiatrist"]
+    client = app.test_client()
+    sign_in(client, "psychiatrist")
+    client.post("/account/two-factor/start", data={"password": PASSWORD})
+    client.post("/account/two-factor", data={"code": _code(app, uid)})
+    assert _user(app, uid).totp_enabled
+
+    client.post("/account/two-factor/disable", data={"password": "not-my-password"})
+    assert _user(app, uid).totp_enabled
+    client.post("/account/two-factor/disable", data={"password": PASSWORD})
+    user = _user(app, uid)
+    assert not user.totp_enabled and user.totp_secret_encrypted == ""
+    with app.app_context():
+        assert not db.session.scalars(select(BackupCode).where(BackupCode.user_id == uid)).all()
+    client.post("/logout")
+    assert _home(sign_in(app.test_client(), "psychiatrist"))
+
+
+def test_a_required_role_cannot_turn_two_factor_off(app, enrolled, nurse_required):
+    uid = nurse_required["nurse"]
+    client = app.test_client()
+    sign_in(client, "nurse")
+    client.post("/login/code", data={"code": _code(app, uid)})
+    assert b"Turn off" not in client.get("/account").data
+    response = client.post("/account/two-factor/disable", data={"password": PASSWORD})
+    assert _path(response) == "/account"
+    assert b"required for your role" in client.get("/account").data
+    assert _user(app, uid).totp_enabled
+
+
+def test_production_default_requires_two_factor_for_every_role(make_app):
+    assert set(ProductionConfig.MFA_REQUIRED_ROLES_DEFAULT) == {r.value for r in Role}
+    app = make_app(
+        TestingConfig, MFA_REQUIRED_ROLES_DEFAULT=ProductionConfig.MFA_REQUIRED_ROLES_DEFAULT
+    )
+    make_staff(app)
+    for role in ROLES:
+        client = app.test_client()
+        assert _path(sign_in(client, role)) == "/login/enroll", role
+        assert _path(client.get("/account")) == "/login", role
+
+
+def test_the_clinic_setting_overrides_the_default(make_app):
+    app = make_app(
+        TestingConfig, MFA_REQUIRED_ROLES_DEFAULT=ProductionConfig.MFA_REQUIRED_ROLES_DEFAULT
+    )
+    make_staff(app)
+    _require(app, "admin")
+    assert _home(sign_in(app.test_client(), "nurse"))
+    assert _path(sign_in(app.test_client(), "admin")) == "/login/enroll"
+
+
+def test_a_pending_enrollment_cannot_be_finished_at_the_code_step(app, nurse_required):
+    uid = nurse_required["nurse"]
+    client = app.test_client()
+    assert _path(sign_in(client, "nurse")) == "/login/enroll"
+    client.post("/login/code", data={"code": _code(app, uid)})
+    # Either refused, or enrolled: never signed in with two-factor still off.
+    signed_in = client.get("/today").status_code == 200
+    assert not signed_in or _user(app, uid).totp_enabled

@@ -1,0 +1,66 @@
+"""A database that cannot be reached gives a clean 503 page (never a 500 or a stack trace), and the
+page itself needs no database; other database errors stay 500s. The real outage (PostgreSQL
+restarted under load) is in tests/load/test_faults.py."""
+
+import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from clinic_app import create_app
+from config import TestingConfig
+
+UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2"
+
+
+@pytest.fixture
+def outage_app():
+    # TESTING off: the error handlers are registered as in production.
+    return create_app(TestingConfig, TESTING=False, SQLALCHEMY_DATABASE_URI=UNREACHABLE)
+
+
+def test_signed_in_request_during_outage_gets_503_page(outage_app):
+    from flask_login.utils import _create_identifier
+
+    client = outage_app.test_client()
+    with outage_app.test_request_context(environ_base=client.environ_base):
+        identifier = _create_identifier()  # session protection's fingerprint of this client
+    with client.session_transaction() as cookie_session:
+        # A signed-in browser's cookie: loading its user needs the database.
+        cookie_session.update({"sid": "token", "_user_id": "1", "_id": identifier})
+
+    response = client.get("/today")
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    body = response.get_data(as_text=True)
+    assert "503 — Service unavailable" in body
+    assert "Traceback" not in body and "psycopg" not in body
+
+
+def test_healthz_reports_the_outage(outage_app):
+    response = outage_app.test_client().get("/healthz")
+
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (OperationalError("SELECT 1", {}, Exception("database is locked")), 503),
+        (IntegrityError("INSERT", {}, Exception("duplicate key")), 500),
+    ],
+)
+def test_only_connection_errors_become_503(monkeypatch, error, status):
+    app = create_app(TestingConfig, TESTING=False, SQLALCHEMY_DATABASE_URI="sqlite://")
+
+    @app.get("/raise-db-error")
+    def raise_db_error():
+        raise error
+
+    # Let an anonymous request through the login gate to reach the view.
+    monkeypatch.setattr("clinic_app.security.PUBLIC_ENDPOINTS", {"raise_db_error"})
+
+    response = app.test_client().get("/raise-db-error")
+
+    assert response.status_code == status
+    assert "Traceback" not in response.get_data(as_text=True)
