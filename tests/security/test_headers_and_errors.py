@@ -3,7 +3,6 @@ CSRF on state-changing forms and no state change on GET."""
 
 from html.parser import HTMLParser
 
-import pytest
 from sqlalchemy import func, select
 
 from clinic_app.extensions import db
