@@ -12,6 +12,8 @@ CSP = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
+
+
 def request_id() -> str:
     """This request's id for logs, audit rows and error pages; made on first use, so requests
     refused before any hook ran (CSRF) carry one too."""

@@ -1,7 +1,6 @@
 """Migrations: upgrade from empty, down to base and up again, and no drift from the models,
 on the database the suite runs against (SQLite, or PostgreSQL with TEST_DATABASE_URL)."""
 
-
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
