@@ -197,7 +197,7 @@ def test_audit_page_query_uses_ids_not_offsets(app, staff):
     with count_statements(app) as statements, app.app_context():
         queries.audit_page(queries.AuditFilter(), older, size=3)
     # Paged by "id < before_id" (SQLite renders every LIMIT as "LIMIT ? OFFSET ?", with 0).
-    assert "audit_events.id < ?" in statements[-1]
+    assert re.search(r"audit_events\.id < (\?|%\(id_1\)s)", statements[-1])
 
 
 def test_the_audit_page_runs_the_same_statements_for_5_or_120_rows(app, as_role, staff):
