@@ -44,14 +44,14 @@ test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## bench: page cost on a generated 2,000-patient history, SQLite and PostgreSQL (127.0.0.1:5432;
-## throwaway databases), throughput via wrk (apt-get install wrk) against gunicorn; ~15 min.
+## throwaway databases), throughput via wrk (apt-get install wrk) against gunicorn; ~9 min.
 ## Writes tests/benchmark/REPORT.md and latency_vs_history.png. Not part of `make test`.
 bench: install-dev
 	$(BIN)/python -m tests.benchmark.bench $(BENCH_ARGS)
 
 ## load: load and fault tests against gunicorn: 50 simulated staff for 60 s on PostgreSQL, a
-## PostgreSQL restart and SIGKILLed workers under load, concurrent SQLite writers (~6 min; restarts
-## the local PostgreSQL once). load-short: the CI variant (10 staff, 10 s; ~3 min).
+## PostgreSQL restart and SIGKILLed workers under load, concurrent SQLite writers (~4 min; restarts
+## the local PostgreSQL once). load-short: the CI variant (10 staff, 10 s; ~2 min).
 load: install-dev
 	CLINIC_LOAD_TESTS=full $(BIN)/pytest tests/load $(PYTEST_ARGS)
 

@@ -69,7 +69,8 @@ SEED = 20261127
 MRN_PREFIX = "BK-"
 # Patients with exactly this many past sessions, for the timeline growth measurement.
 TIMELINE_MRNS = {15: "BK-T000015", 150: "BK-T000150", 600: "BK-T000600"}
-BULK_STAFF_PASSWORD = "bulk-staff-demo-pass"  # nosec B105: fictional demo accounts
+# The bulk staff accounts are fictional demo accounts, like the small demo's.
+BULK_STAFF_PASSWORD = "bulk-staff-demo-pass"  # nosec B105
 PATIENTS_PER_SITE = 700
 HISTORY_DAYS = 730
 # Chair blocks (SchedulingRules defaults): esketamine 15 + 120 + 15 min, IV 15 + 40 + 30 + 10.
@@ -1159,7 +1160,10 @@ def _staff(connection: Connection, ids: _Ids, sites: int, echo: Callable[[str], 
             )
     db.session.flush()
     ids.next[User.__table__.name] = (db.session.scalar(select(func.max(User.id))) or 0) + 1
-    demo = dict(db.session.execute(select(User.username, User.id)).tuples().all())
+    demo = {
+        username: user_id
+        for username, user_id in db.session.execute(select(User.username, User.id))
+    }
     password_hash = hash_password(BULK_STAFF_PASSWORD)
     staff = Staff([], [], [])
     rows = []
@@ -1373,6 +1377,7 @@ def advance_sequences(tables: Iterable[Table]) -> None:
     for table in tables:
         connection.execute(
             text(
+                # Table names come from the model metadata, not from input.
                 f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # nosec B608
                 f"coalesce((SELECT max(id) FROM {table.name}), 1), "
                 f"(SELECT max(id) FROM {table.name}) IS NOT NULL)"
@@ -1422,11 +1427,10 @@ def check_invariants(sample: int = 25) -> list[tuple[str, bool, str]]:
         same_day += key in seen
         seen.add(key)
     check("at most one session per patient and clinic day", same_day)
-    closed = "s.status <> 'in_progress'"
     incomplete = session.scalar(
         text(
-            "SELECT count(*) FROM treatment_sessions s WHERE "  # nosec B608
-            f"{closed} AND (s.discharged_at IS NULL OR s.dose_started_at IS NULL "
+            "SELECT count(*) FROM treatment_sessions s WHERE s.status <> 'in_progress' "
+            "AND (s.discharged_at IS NULL OR s.dose_started_at IS NULL "
             "OR NOT EXISTS (SELECT 1 FROM vitals_readings v WHERE v.session_id = s.id) "
             "OR NOT EXISTS (SELECT 1 FROM assessments a WHERE a.session_id = s.id "
             "AND a.instrument = 'phq9'))"
@@ -1435,9 +1439,9 @@ def check_invariants(sample: int = 25) -> list[tuple[str, bool, str]]:
     check("closed sessions have dose, discharge, vitals and a PHQ-9", incomplete)
     outside = session.scalar(
         text(
-            "SELECT count(*) FROM vitals_readings v"  # nosec B608
-            " JOIN treatment_sessions s ON s.id = v.session_id WHERE"
-            f"  {closed} AND (v.taken_at < s.started_at OR v.taken_at > s.discharged_at)"
+            "SELECT count(*) FROM vitals_readings v"
+            " JOIN treatment_sessions s ON s.id = v.session_id WHERE s.status <> 'in_progress'"
+            " AND (v.taken_at < s.started_at OR v.taken_at > s.discharged_at)"
         )
     )
     check("vitals within their session", outside)

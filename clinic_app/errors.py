@@ -35,6 +35,23 @@ class StaleRecord(Exception):
 def register(app: Flask) -> None:
     """Render HTTP errors and unexpected exceptions as plain pages carrying the request id."""
 
+    @app.teardown_appcontext
+    def end_session_despite_lost_connection(_error):
+        """End the request's database session; runs before Flask-SQLAlchemy's own teardown
+        (registered earlier, so called later). Ending it rolls back, and if the database has
+        just dropped the connection (a restart) that must not turn a response that is already
+        made into a 500. The connection is discarded; the pool opens a new one."""
+        try:
+            db.session.remove()
+        except DBAPIError as error:
+            if not database_unavailable(error):
+                raise
+            log.warning("database connection lost at the end of request_id=%s", request_id())
+            with suppress(SQLAlchemyError):
+                db.session().invalidate()  # the broken session still in the registry
+            with suppress(SQLAlchemyError):
+                db.session.remove()
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         db.session.rollback()

@@ -64,3 +64,35 @@ def test_only_connection_errors_become_503(monkeypatch, error, status):
 
     assert response.status_code == status
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_connection_lost_after_the_response_is_made_is_not_a_500(monkeypatch):
+    """A restart can drop the connection between the view and the end of the request, when the
+    session is rolled back and closed; the finished page must still be delivered."""
+    from clinic_app.extensions import db
+
+    app = create_app(TestingConfig, TESTING=False, SQLALCHEMY_DATABASE_URI="sqlite://")
+
+    @app.get("/finished-page")
+    def finished_page():
+        return "done"
+
+    calls = []
+    remove = db.session.remove
+
+    def remove_on_a_dropped_connection():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError(
+                "ROLLBACK", {}, Exception("terminating connection"), connection_invalidated=True
+            )
+        remove()
+
+    monkeypatch.setattr(db.session, "remove", remove_on_a_dropped_connection)
+    monkeypatch.setattr("clinic_app.security.PUBLIC_ENDPOINTS", {"finished_page"})
+
+    response = app.test_client().get("/finished-page")
+
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "done"
+    assert len(calls) >= 2  # ended again after discarding the connection

@@ -237,6 +237,12 @@ def gunicorn(url: str, workers: int = 4, log_dir: Path | None = None) -> Iterato
             yield server
         finally:
             stop(process)
+            if log_dir is None:  # keep the log for a look afterwards
+                test = os.environ.get("PYTEST_CURRENT_TEST", "run").split(" ")[0]
+                artifacts = ROOT / "test-artifacts"
+                artifacts.mkdir(exist_ok=True)
+                name = test.rsplit("::", 1)[-1]
+                (artifacts / f"gunicorn-{name}.log").write_text(server.log())
 
 
 def _wait_healthy(server: Server, seconds: float = 60) -> None:

@@ -85,6 +85,7 @@ def test_postgres_restart_gives_503_then_recovers(pg_clinic, scale, summary):
 
     result = simulate.classify(run)
     problems = simulate.verify(pg_clinic, run, marks)
+    unhandled = [line for line in log.splitlines() if "unhandled" in line]
     _, _, ended = run.faults[0]
     after = [o for o in run.outcomes if o.at > ended]
     recovered = [o for o in after if o.status in (200, 302)]
@@ -105,10 +106,11 @@ def test_postgres_restart_gives_503_then_recovers(pg_clinic, scale, summary):
             "errors": len(result["errors"]),
             "lost or partial writes": len(problems),
             "workers replaced": workers_before != workers_after,
+            "unhandled in the server log": unhandled[:5],
         }
     )
     assert state["restart"][0] == 0, state["restart"]
-    assert not result["errors"], result["errors"][:10]
+    assert not result["errors"], (result["errors"][:10], unhandled[:10])
     assert not problems, problems[:10]
     assert recovered, "no successful request after PostgreSQL came back"
     assert run.outcomes[-1].at > ended + 5, "the load did not run long enough after the restart"
