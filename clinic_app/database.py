@@ -3,8 +3,10 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, TypeDecorator
+from sqlalchemy import DateTime, ForeignKey, MetaData, String, TypeDecorator
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
+from sqlalchemy.sql.functions import FunctionElement
 
 from clinic_app.clock import utcnow
 
@@ -57,3 +59,24 @@ def in_values(column: str, values: Any) -> str:
     """SQL for a named CHECK that `column` holds one of `values`."""
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"
+
+
+class search_key(FunctionElement[str]):  # noqa: N801 - reads as a SQL function
+    """lower(column) in byte order: a prefix range on it is exactly "starts with" whatever the
+    database collation. SQLite compares bytes already; PostgreSQL is told COLLATE "C". Used both
+    in expression indexes and in the queries they serve, so the two always match."""
+
+    type = String()
+    name = "search_key"
+    inherit_cache = True
+
+
+@compiles(search_key)
+def _search_key(element: search_key, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(search_key, "postgresql")
+def _search_key_postgresql(element: search_key, compiler: Any, **kw: Any) -> str:
+    # Parenthesised: an index expression with COLLATE must be.
+    return f'(lower({compiler.process(element.clauses, **kw)}) COLLATE "C")'

@@ -4,12 +4,12 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import CoursePhase, DecisionKind, Indication, Modality
 from clinic_app.clock import utcnow
-from clinic_app.database import created_at, in_values, intpk, user_fk
+from clinic_app.database import created_at, in_values, intpk, search_key, user_fk
 from clinic_app.extensions import db
 
 if TYPE_CHECKING:
@@ -75,6 +75,12 @@ class Patient(db.Model):
         """Age in whole years on `day`."""
         before_birthday = (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day)
         return day.year - self.date_of_birth.year - before_birthday
+
+
+# Patient search matches a prefix of lower(name or MRN); these serve it (patients.services).
+SEARCH_COLUMNS = (Patient.last_name, Patient.first_name, Patient.mrn)
+for _column in SEARCH_COLUMNS:
+    Index(f"ix_patients_search_{_column.key}", search_key(_column))
 
 
 class TreatmentCourse(db.Model):

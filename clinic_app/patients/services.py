@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, or_, select
 from clinic_app import audit
 from clinic_app.auth.permissions import DEMOGRAPHICS_EDIT, require_role
 from clinic_app.clinical.codes import Indication, Modality, Role
+from clinic_app.database import search_key
 from clinic_app.errors import RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.models import Patient, TreatmentCourse, User
@@ -73,14 +74,11 @@ def update_patient(actor: User, patient: Patient, data: dict[str, Any], version_
 
 
 def _starts_with(column: Any, prefix: str) -> Any:
-    """lower(column) starts with `prefix` (already lower case), written as a range so that an
-    expression index on lower(column) serves it. LIKE cannot: SQLite never uses an index for
-    LIKE on an expression, and PostgreSQL only for a literal pattern, not a bound parameter in a
-    prepared (generic) plan. Byte order makes the range exactly "starts with": SQLite compares
-    bytes, PostgreSQL is told COLLATE "C". Typed % and _ are plain characters here."""
-    lowered = func.lower(column)
-    if db.session.get_bind().dialect.name == "postgresql":
-        lowered = lowered.collate("C")
+    """lower(column) starts with `prefix` (already lower case), written as a byte-order range so
+    that the search_key index serves it. LIKE cannot: SQLite never uses an index for LIKE on an
+    expression, and PostgreSQL only for a literal pattern, not a bound parameter in a prepared
+    (generic) plan. Typed % and _ are plain characters here."""
+    lowered = search_key(column)
     last = ord(prefix[-1])
     if last >= 0x10FFFF:
         return lowered.like(prefix + "%")
