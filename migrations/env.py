@@ -2,12 +2,11 @@ import logging
 import warnings
 from logging.config import fileConfig
 
+from alembic import context
 from flask import current_app
 from sqlalchemy import Column
 
 import clinic_app.models  # noqa: F401  (every table on the metadata)
-
-from alembic import context
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.

@@ -7,8 +7,7 @@ Not part of `make test`. For each backend (SQLite file, a throwaway PostgreSQL d
    50 requests): SQL statements per request, latency p50/p95; statements also on the small
    clinic, to show they do not grow with the data;
 3. measures growth: the patient timeline (and the patient record) at 15, 150 and 600 sessions,
-   and patient search at 1,000 and 100,000 patients (a patients-only database), with and without
-   the proposed search indexes;
+   and patient search at 1,000 and 100,000 patients (a patients-only database);
 4. profiles the slowest page with pyinstrument;
 5. measures throughput under gunicorn (4 sync workers) with wrk (8 connections on loopback,
    signed-in cookie) beside the same run's bare /healthz throughput.
@@ -30,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -455,41 +454,8 @@ def measure_throughput(
 
 
 # ---------------------------------------------------------------------------------------------
-# Search scale and the proposed indexes
+# Search scale
 # ---------------------------------------------------------------------------------------------
-
-# Proposed migration (see REPORT.md): expression indexes the search's range predicates can use.
-SEARCH_INDEXES = {
-    "postgresql": [
-        f'CREATE INDEX ix_patients_search_{column} ON patients ((lower({column}) COLLATE "C"))'
-        for column in ("last_name", "first_name", "mrn")
-    ],
-    "sqlite": [
-        f"CREATE INDEX ix_patients_search_{column} ON patients (lower({column}))"
-        for column in ("last_name", "first_name", "mrn")
-    ],
-}
-
-
-@contextmanager
-def proposed_indexes(app, backend: str):
-    from sqlalchemy import text
-
-    from clinic_app.extensions import db
-
-    with app.app_context():
-        for ddl in SEARCH_INDEXES[backend]:
-            db.session.execute(text(ddl))
-        db.session.execute(text("ANALYZE patients"))
-        db.session.commit()
-    try:
-        yield
-    finally:
-        with app.app_context():
-            for ddl in SEARCH_INDEXES[backend]:
-                name = ddl.split()[2]
-                db.session.execute(text(f"DROP INDEX IF EXISTS {name}"))
-            db.session.commit()
 
 
 def search_plan(app, backend: str) -> str:
@@ -519,7 +485,7 @@ def search_plan(app, backend: str) -> str:
 
 
 def search_scale(backend: str, requests: int, log: Callable) -> dict:
-    """Search latency at 1,000 and 100,000 patients, without and with the proposed indexes."""
+    """Search latency and query plan at 1,000 and 100,000 patients."""
     from clinic_app import create_app
     from clinic_app.demo_bulk import add_patients
     from clinic_app.extensions import db
@@ -547,15 +513,9 @@ def search_scale(backend: str, requests: int, log: Callable) -> dict:
                 request = resolve(bench, next(p for p in PAGES if p.key == "search"), ids)
                 out[f"{total}"] = asdict(bench.measure(request, requests))
                 out[f"{total}_plan"] = search_plan(bench.app, backend)
-                with proposed_indexes(bench.app, backend):
-                    out[f"{total}_indexed"] = asdict(bench.measure(request, requests))
-                    out[f"{total}_indexed_plan"] = search_plan(bench.app, backend)
             finally:
                 bench.close()
-            log(
-                f"    search at {total}: p50 {out[str(total)]['p50_ms']:.1f} ms, with indexes "
-                f"{out[f'{total}_indexed']['p50_ms']:.1f} ms"
-            )
+            log(f"    search at {total}: p50 {out[str(total)]['p50_ms']:.1f} ms")
         with loader.app_context():
             db.engine.dispose()
     return out
@@ -704,17 +664,16 @@ def evaluate(result: dict) -> list[tuple[str, str, bool | None, str]]:
             )
         )
     if scale:
-        for label, suffix in (("current schema", ""), ("with the proposed indexes", "_indexed")):
-            ratio = scale[f"100000{suffix}"]["p50_ms"] / scale[f"1000{suffix}"]["p50_ms"]
-            rows.append(
-                (
-                    backend,
-                    f"search at 100,000 patients within 2x of 1,000 ({label})",
-                    ratio <= 2,
-                    f"{ratio:.1f}x ({scale[f'1000{suffix}']['p50_ms']:.1f} -> "
-                    f"{scale[f'100000{suffix}']['p50_ms']:.1f} ms p50)",
-                )
+        ratio = scale["100000"]["p50_ms"] / scale["1000"]["p50_ms"]
+        rows.append(
+            (
+                backend,
+                "search at 100,000 patients within 2x of 1,000",
+                ratio <= 2,
+                f"{ratio:.1f}x ({scale['1000']['p50_ms']:.1f} -> "
+                f"{scale['100000']['p50_ms']:.1f} ms p50)",
             )
+        )
     throughput = result.get("throughput", {})
     if throughput:
         ceiling = statistics.fmean(x["rps"] for x in result["healthz"])
@@ -850,14 +809,13 @@ def markdown(results: list[dict], facts: dict, args, started: float) -> str:
                 )
         scale = r.get("search_scale", {})
         for total in ("1000", "100000"):
-            for suffix, label in (("", "current schema"), ("_indexed", "proposed indexes")):
-                v = scale.get(total + suffix)
-                if v:
-                    lines.append(
-                        f"| {r['backend']} | search ({label}) | {int(total):,} patients | "
-                        f"{v['statements']} | {_fmt(v['p50_ms'])} | {_fmt(v['p95_ms'])} | "
-                        f"{_fmt(v['html_kb'])} |"
-                    )
+            v = scale.get(total)
+            if v:
+                lines.append(
+                    f"| {r['backend']} | search | {int(total):,} patients | "
+                    f"{v['statements']} | {_fmt(v['p50_ms'])} | {_fmt(v['p95_ms'])} | "
+                    f"{_fmt(v['html_kb'])} |"
+                )
     lines += ["", "### Targets", "", "| Backend | Target | Holds | Evidence |", "|---|---|---|---|"]
     for r in results:
         for backend, target, holds, evidence in evaluate(r):
@@ -868,16 +826,10 @@ def markdown(results: list[dict], facts: dict, args, started: float) -> str:
         if scale:
             lines += [
                 "",
-                f"Search query plan at 100,000 patients, {r['backend']}, current schema:",
+                f"Search query plan at 100,000 patients, {r['backend']}:",
                 "",
                 "```",
                 scale["100000_plan"],
-                "```",
-                "",
-                "With the proposed indexes:",
-                "",
-                "```",
-                scale["100000_indexed_plan"],
                 "```",
             ]
     for r in results:
@@ -917,8 +869,7 @@ def plot(results: list[dict]) -> None:
     colours = {
         "timeline": "tab:red",
         "record": "tab:green",
-        "": "tab:blue",
-        "_indexed": "tab:orange",
+        "search": "tab:blue",
     }
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
     for r in results:
@@ -945,15 +896,14 @@ def plot(results: list[dict]) -> None:
                 label=f"{key} p95, {r['backend']}",
             )
         scale = r.get("search_scale", {})
-        for suffix, label in (("", "current schema"), ("_indexed", "proposed indexes")):
-            if f"1000{suffix}" in scale:
-                right.plot(
-                    [1_000, 100_000],
-                    [scale[f"1000{suffix}"]["p50_ms"], scale[f"100000{suffix}"]["p50_ms"]],
-                    style,
-                    color=colours[suffix],
-                    label=f"p50, {label}, {r['backend']}",
-                )
+        if "1000" in scale:
+            right.plot(
+                [1_000, 100_000],
+                [scale["1000"]["p50_ms"], scale["100000"]["p50_ms"]],
+                style,
+                color=colours["search"],
+                label=f"search p50, {r['backend']}",
+            )
     left.set(
         xscale="log",
         xlabel="sessions in the patient's history",
