@@ -1,7 +1,7 @@
 """Vital-sign plausibility, the pre-dose hold line and alert tiers."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import IntEnum
 
 from clinic_app.clinical.rules import ClinicalRules
@@ -74,6 +74,12 @@ def implausible_fields(
     ):
         errors["diastolic"] = "Diastolic must be lower than systolic."
     return errors
+
+
+def age_on(date_of_birth: date, day: date) -> int:
+    """Age in whole years on `day` (the hold line depends on it)."""
+    before_birthday = (day.month, day.day) < (date_of_birth.month, date_of_birth.day)
+    return day.year - date_of_birth.year - before_birthday
 
 
 def hold_line(age_years: int, rules: ClinicalRules) -> tuple[int, int]:

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import CoursePhase, DecisionKind, Indication, Modality
+from clinic_app.clinical.vitals import age_on
 from clinic_app.clock import utcnow
 from clinic_app.database import created_at, in_values, intpk, search_key, user_fk
 from clinic_app.extensions import db
@@ -73,8 +74,7 @@ class Patient(db.Model):
 
     def age_on(self, day: date) -> int:
         """Age in whole years on `day`."""
-        before_birthday = (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day)
-        return day.year - self.date_of_birth.year - before_birthday
+        return age_on(self.date_of_birth, day)
 
 
 # Patient search matches a prefix of lower(name or MRN); these serve it (patients.services).

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -33,7 +34,7 @@ from clinic_app.clinical.review import (
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.scores import CADSS6, GAD7, MOAAS, PHQ9
 from clinic_app.clinical.series import SchedulingRules
-from clinic_app.clinical.vitals import Vitals, hold_line
+from clinic_app.clinical.vitals import Vitals, age_on, hold_line
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import (
@@ -302,55 +303,143 @@ def open_alerts() -> list[ClinicalAlert]:
     )
 
 
+QUEUE_PAGE_SIZE = 50
+
+
+@dataclass
+class QueuePage:
+    """One page of the co-signature queue, and how many sessions wait in all."""
+
+    rows: list[QueueRow]
+    total: int
+    page: int
+    pages: int
+    per_page: int
+
+
+def _awaiting_ids() -> Any:
+    return select(TreatmentSession.id).where(TreatmentSession.status == SessionStatus.SIGNED.value)
+
+
+def _grouped(query: Any) -> dict[int, list[tuple]]:
+    """Rows of (session id, *values) grouped by session id."""
+    grouped: dict[int, list[tuple]] = defaultdict(list)
+    for session_id, *values in db.session.execute(query):
+        grouped[session_id].append(tuple(values))
+    return grouped
+
+
+def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]]]:
+    """(session id, signed at, review facts, open flags of its alerts) of every session that
+    awaits co-signature. Plain columns in six statements: no ORM objects for sessions that are
+    not shown."""
+    awaiting = _awaiting_ids()
+    vitals = _grouped(
+        select(
+            VitalsReading.session_id,
+            VitalsReading.systolic,
+            VitalsReading.diastolic,
+            VitalsReading.heart_rate,
+            VitalsReading.spo2,
+            VitalsReading.resp_rate,
+            VitalsReading.taken_at,
+        ).where(VitalsReading.session_id.in_(awaiting))
+    )
+    events = _grouped(
+        select(AdverseEvent.session_id, AdverseEvent.kind, AdverseEvent.serious)
+        .where(AdverseEvent.session_id.in_(awaiting))
+        .order_by(AdverseEvent.id)
+    )
+    overrides = _grouped(
+        select(Override.session_id, Override.rule)
+        .where(Override.session_id.in_(awaiting))
+        .order_by(Override.id)
+    )
+    phq9 = _grouped(
+        select(Assessment.session_id, Assessment.items)
+        .where(Assessment.session_id.in_(awaiting), Assessment.instrument == PHQ9.code)
+        .order_by(Assessment.id)
+    )
+    alerts = _grouped(
+        select(ClinicalAlert.session_id, ClinicalAlert.acknowledged_at.is_(None)).where(
+            ClinicalAlert.session_id.in_(awaiting)
+        )
+    )
+    zone = clinic_timezone()
+    found = []
+    for row in db.session.execute(
+        select(
+            TreatmentSession.id,
+            TreatmentSession.signed_at,
+            TreatmentSession.started_at,
+            TreatmentSession.modality,
+            TreatmentSession.dose_started_at,
+            TreatmentSession.infusion_ended_at,
+            TreatmentSession.discharged_at,
+            Patient.date_of_birth,
+        )
+        .join(Patient, Patient.id == TreatmentSession.patient_id)
+        .where(TreatmentSession.status == SessionStatus.SIGNED.value)
+    ):
+        facts = review_facts(
+            row.modality,
+            age_on(row.date_of_birth, row.started_at.astimezone(zone).date()),
+            row.dose_started_at,
+            row.infusion_ended_at,
+            row.discharged_at,
+            [Vitals(*values) for values in vitals.get(row.id, ())],
+            events.get(row.id, []),
+            [rule for (rule,) in overrides.get(row.id, ())],
+            [items for (items,) in phq9.get(row.id, ())],
+        )
+        found.append((row.id, row.signed_at, facts, [o for (o,) in alerts.get(row.id, ())]))
+    return found
+
+
 def review_queue(
     clinical_rules: ClinicalRules,
     review_rules: ReviewRules,
     scheduling_rules: SchedulingRules,
-) -> list[QueueRow]:
+    page: int = 1,
+    per_page: int | None = None,
+) -> QueuePage:
     """Nurse-signed sessions awaiting co-signature, in queue order: sessions with an open
-    same-day alert first, then by the most severe flag, then the longest waiting."""
-    sessions = list(
-        db.session.scalars(
+    same-day alert first, then by the most severe flag, then the longest waiting. Flags are
+    worked out for every waiting session (the order needs them); only the page's sessions are
+    loaded as objects, with their course status."""
+    keyed = []
+    for session_id, signed_at, facts, raised in awaiting_facts():
+        flags = session_flags(facts, clinical_rules, review_rules)
+        acknowledged = bool(raised) and not any(raised)
+        key = queue_key(flags, signed_at, acknowledged=acknowledged)
+        keyed.append((key, session_id, flags, sum(raised)))
+    keyed.sort(key=lambda entry: entry[:2])
+    per_page = per_page or QUEUE_PAGE_SIZE
+    pages = max(1, -(-len(keyed) // per_page))
+    page = min(max(page, 1), pages)
+    shown = keyed[(page - 1) * per_page : page * per_page]
+    sessions = {
+        t.id: t
+        for t in db.session.scalars(
             select(TreatmentSession)
-            .where(TreatmentSession.status == SessionStatus.SIGNED.value)
+            .where(TreatmentSession.id.in_([session_id for _, session_id, _, _ in shown]))
             .options(
                 joinedload(TreatmentSession.patient),
                 joinedload(TreatmentSession.course),
                 joinedload(TreatmentSession.nurse),
-                selectinload(TreatmentSession.vitals),
-                selectinload(TreatmentSession.adverse_events),
-                selectinload(TreatmentSession.overrides),
-                selectinload(TreatmentSession.assessments),
             )
-            .order_by(TreatmentSession.signed_at, TreatmentSession.id)
         )
-    )
-    alerts: dict[int, list[bool]] = defaultdict(list)
-    if sessions:
-        for session_id, acknowledged_at in db.session.execute(
-            select(ClinicalAlert.session_id, ClinicalAlert.acknowledged_at).where(
-                ClinicalAlert.session_id.in_([t.id for t in sessions])
-            )
-        ):
-            alerts[session_id].append(acknowledged_at is None)
+    }
     statuses = course_statuses(
-        list({t.course_id: t.course for t in sessions}.values()), review_rules, scheduling_rules
+        list({t.course_id: t.course for t in sessions.values()}.values()),
+        review_rules,
+        scheduling_rules,
     )
-    rows = []
-    for treatment in sessions:
-        age = treatment.patient.age_on(session_date(treatment))
-        flags = session_flags(loaded_session_facts(treatment, age), clinical_rules, review_rules)
-        raised = alerts.get(treatment.id, [])
-        acknowledged = bool(raised) and not any(raised)
-        key = queue_key(flags, treatment.signed_at, acknowledged=acknowledged)
-        rows.append(
-            (
-                key,
-                QueueRow(treatment, flags, key[0] == 0, sum(raised), statuses[treatment.course_id]),
-            )
-        )
-    rows.sort(key=lambda pair: pair[0])
-    return [row for _, row in rows]
+    rows = [
+        QueueRow(sessions[i], flags, key[0] == 0, raised, statuses[sessions[i].course_id])
+        for key, i, flags, raised in shown
+    ]
+    return QueuePage(rows, len(keyed), page, pages, per_page)
 
 
 def load_review_session(session_id: int) -> TreatmentSession | None:

@@ -6,7 +6,7 @@ input re-renders the page with the message by the field and a 4xx status; nothin
 
 from collections.abc import Callable
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -62,13 +62,15 @@ def _render_queue(status: int = 200, failed: tuple[int, f.AcknowledgeForm] | Non
     forms = {a.id: f.AcknowledgeForm(prefix=f"alert{a.id}", formdata=None) for a in alerts}
     if failed is not None and failed[0] in forms:
         forms[failed[0]] = failed[1]
-    rows = queries.review_queue(clinical_rules(), review_rules(), scheduling_rules())
+    queue = queries.review_queue(
+        clinical_rules(), review_rules(), scheduling_rules(), request.args.get("page", 1, int)
+    )
     return (
         render_template(
             "review/queue.html",
             alerts=alerts,
             ack_forms=forms,
-            rows=rows,
+            queue=queue,
             alert_label=queries.alert_label,
             alert_detail=queries.alert_detail,
         ),

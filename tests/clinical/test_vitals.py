@@ -1,6 +1,7 @@
 """Plausibility limits, the pre-dose hold line, alert tiers and return to baseline."""
 
 import dataclasses
+from datetime import date
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from clinic_app.clinical.vitals import (
     LIMITS,
     Tier,
     above_hold_line,
+    age_on,
     back_to_baseline,
     hold_line,
     implausible_fields,
@@ -102,6 +104,20 @@ def test_order_check_needs_both_values():
 
 
 # --- hold line --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "born, day, age",
+    [
+        (date(1960, 3, 15), date(2025, 3, 14), 64),  # the day before the 65th birthday
+        (date(1960, 3, 15), date(2025, 3, 15), 65),
+        (date(2000, 2, 29), date(2025, 2, 28), 24),  # leap-day birthday in a common year
+        (date(2000, 2, 29), date(2025, 3, 1), 25),
+        (date(2000, 12, 31), date(2001, 1, 1), 0),
+    ],
+)
+def test_age_on(born, day, age):
+    assert age_on(born, day) == age
 
 
 @pytest.mark.parametrize(

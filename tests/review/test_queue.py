@@ -92,6 +92,36 @@ def test_queue_lists_signed_sessions_flagged_first_each_with_its_reason(app, as_
     assert "No flags" in page
 
 
+def test_a_long_queue_pages_in_queue_order(app, as_role, staff, monkeypatch):
+    _flagged_clinic(app)
+    monkeypatch.setattr("clinic_app.review.queries.QUEUE_PAGE_SIZE", 4)
+    psychiatrist = as_role("psychiatrist")
+    names = [
+        "Calm",
+        "Notify",
+        "Urgent",
+        "Oxygen",
+        "Override",
+        "Late",
+        "Rise",
+        "Serious",
+        "Selfharm",
+    ]
+    expected = ["Serious", "Selfharm", "Oxygen", "Urgent", "Override", "Notify", "Rise", "Late"]
+
+    pages = [text(psychiatrist.get(f"/review?page={n}")) for n in (1, 2, 3)]
+
+    shown = [[n for n in names if n in page.split("Awaiting co-signature", 1)[1]] for page in pages]
+    assert [_queue_order(pages[i], shown[i]) for i in (0, 1)] == [expected[:4], expected[4:]]
+    assert shown[2] == ["Calm"]
+    assert "Sessions 1–4 of 9" in pages[0]
+    assert "Sessions 9–9 of 9" in pages[2]
+    assert 'href="/review?page=2"' in psychiatrist.get("/review").get_data(as_text=True)
+    # Out-of-range or malformed page numbers show the nearest page.
+    assert "Sessions 9–9 of 9" in text(psychiatrist.get("/review?page=99"))
+    assert "Sessions 1–4 of 9" in text(psychiatrist.get("/review?page=x"))
+
+
 def test_course_status_shows_in_the_queue(app, as_role, staff):
     with app.app_context():
         patient, course = builders.patient_with_course(last_name="Responder")
