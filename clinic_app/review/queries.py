@@ -304,6 +304,7 @@ def open_alerts() -> list[ClinicalAlert]:
 
 
 QUEUE_PAGE_SIZE = 50
+TIMELINE_PAGE_SIZE = 50
 
 
 @dataclass
@@ -540,7 +541,11 @@ class Timeline:
     patient: Patient
     age: int
     courses: list[CourseView]
-    sessions: list[SessionLine]
+    sessions: list[SessionLine]  # the page shown, newest first
+    session_total: int
+    page: int
+    pages: int
+    per_page: int
     phq9: list[Assessment]
     gad7: list[Assessment]
     alerts: list[ClinicalAlert]
@@ -584,8 +589,11 @@ def load_timeline(
     clinical_rules: ClinicalRules,
     review_rules: ReviewRules,
     scheduling_rules: SchedulingRules,
+    page: int = 1,
 ) -> Timeline | None:
-    """Everything the timeline shows, in the same number of statements for 1 or 500 sessions."""
+    """Everything the timeline shows, in the same number of statements for 1 or 500 sessions.
+    Courses, charts and scale tables cover the whole history; the session table shows one page
+    of the newest sessions, and only those get their review flags worked out."""
     patient = db.session.scalar(
         select(Patient)
         .where(Patient.id == patient_id)
@@ -605,9 +613,9 @@ def load_timeline(
             select(TreatmentSession)
             .where(TreatmentSession.patient_id == patient_id)
             .options(
-                joinedload(TreatmentSession.nurse),
-                joinedload(TreatmentSession.signed_by),
-                joinedload(TreatmentSession.cosigned_by),
+                selectinload(TreatmentSession.nurse),
+                selectinload(TreatmentSession.signed_by),
+                selectinload(TreatmentSession.cosigned_by),
             )
             .order_by(TreatmentSession.started_at, TreatmentSession.id)
         )
@@ -669,6 +677,11 @@ def load_timeline(
         if a.instrument == PHQ9.code
     ]
 
+    per_page = TIMELINE_PAGE_SIZE
+    pages = max(1, -(-len(sessions) // per_page))
+    page = min(max(page, 1), pages)
+    newest_first = sessions[::-1]
+    shown = {t.id for t in newest_first[(page - 1) * per_page : page * per_page]}
     lines: list[SessionLine] = []
     numbers: dict[int, int] = defaultdict(int)
     for t in sessions:
@@ -701,7 +714,7 @@ def load_timeline(
                 max_cadss=max(cadss, default=None),
                 events=events.get(t.id, []),
                 flags=session_flags(facts, clinical_rules, review_rules)
-                if t.status != SessionStatus.IN_PROGRESS
+                if t.id in shown and t.status != SessionStatus.IN_PROGRESS
                 else [],
             )
         )
@@ -774,7 +787,11 @@ def load_timeline(
         patient=patient,
         age=patient.age_on(clinic_today()),
         courses=course_views,
-        sessions=lines,
+        sessions=[line for line in reversed(lines) if line.treatment.id in shown],
+        session_total=len(lines),
+        page=page,
+        pages=pages,
+        per_page=per_page,
         phq9=phq9,
         gad7=gad7,
         alerts=alerts,

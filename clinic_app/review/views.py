@@ -180,7 +180,11 @@ def cosign(session_id: int):
 
 def _render_timeline(patient_id: int, status: int = 200, **forms):
     timeline = queries.load_timeline(
-        patient_id, clinical_rules(), review_rules(), scheduling_rules()
+        patient_id,
+        clinical_rules(),
+        review_rules(),
+        scheduling_rules(),
+        request.args.get("page", 1, int),
     )
     if timeline is None:
         abort(404)
@@ -207,7 +211,8 @@ def _render_timeline(patient_id: int, status: int = 200, **forms):
 @bp.get("/patients/<int:patient_id>/timeline")
 @role_required(*CLINICAL)
 def timeline(patient_id: int):
-    """Courses, sessions, scales and charts of one patient, oldest first."""
+    """Courses, scales and charts of one patient's whole history; sessions newest first, a page
+    at a time."""
     patient = db.get_or_404(Patient, patient_id)
     audit.record(_actor(), "patient.timeline", patient, patient_id=patient.id)
     db.session.commit()

@@ -64,10 +64,11 @@ def test_nurse_reads_the_whole_timeline(app, as_role, staff):
     page = text(response)
     assert "Timeline: Alex Tester" not in page  # last name set by the builder
     assert "Timeline: Alex Timeline" in page
-    # Every session, in order, with its numbers.
+    # Every session, newest first, with its number within its course.
     sessions_table = html.split('id="sessions-h"', 1)[1]
     rows = re.findall(r"<tr>\s*<td>(\d+)</td>", sessions_table)
-    assert rows == [str(n) for n in range(1, 12)] + ["1"]
+    assert rows == ["1"] + [str(n) for n in range(11, 0, -1)]
+    assert "Session pages" not in html  # one page
     assert "152/92 (+28/+14)" in page  # peak BP and the rise over pre-dose
     assert "95 %" in page  # lowest SpO2
     assert "Nausea (mild)" in page
@@ -91,6 +92,30 @@ def test_nurse_reads_the_whole_timeline(app, as_role, staff):
     [event] = audit_rows(app, "patient.timeline")
     assert event.patient_id == ids["patient_id"]
     assert event.user_id == staff["nurse"]
+
+
+def test_sessions_page_newest_first_while_charts_keep_the_whole_history(
+    app, as_role, staff, monkeypatch
+):
+    ids = _history(app)
+    monkeypatch.setattr("clinic_app.review.queries.TIMELINE_PAGE_SIZE", 5)
+    nurse = as_role("nurse")
+    url = f"/patients/{ids['patient_id']}/timeline"
+
+    def session_rows(html: str) -> list[str]:
+        return re.findall(r"<tr>\s*<td>(\d+)</td>", html.split('id="sessions-h"', 1)[1])
+
+    first_response = nurse.get(f"{url}?page=1")
+    first = first_response.get_data(as_text=True)
+    last = nurse.get(f"{url}?page=3").get_data(as_text=True)
+    assert session_rows(first) == ["1", "11", "10", "9", "8"]
+    assert session_rows(last) == ["2", "1"]
+    assert "Sessions 1–5 of 12, newest first" in text(first_response)
+    assert f'href="{url}?page=2#sessions-h"' in first
+    # The peak systolic table beside the chart still lists every dosed esketamine session.
+    peak_table = first.split('id="peak-h-', 1)[1].split("</table>", 1)[0]
+    assert len(re.findall(r"<tr><td>\d+</td>", peak_table)) == 11
+    assert session_rows(nurse.get(f"{url}?page=9").get_data(as_text=True)) == ["2", "1"]
 
 
 def test_charts_are_accessible_svg_with_tables(app, as_role, staff):
