@@ -142,13 +142,26 @@ def cards(appointments: Sequence[Appointment]) -> list[Card]:
     ]
 
 
-def appointments_between(start: datetime, end: datetime) -> list[Appointment]:
-    """Every visit starting in [start, end), with patient, course and chair."""
+def _card_options():
+    """Only what a calendar card shows of the patient and course: a week holds hundreds of
+    visits, and whole patient rows (with their JSON columns) cost more than the page itself."""
+    return (
+        joinedload(Appointment.patient).load_only(Patient.first_name, Patient.last_name),
+        joinedload(Appointment.course).load_only(TreatmentCourse.modality),
+        joinedload(Appointment.chair),
+    )
+
+
+def appointments_between(
+    start: datetime, end: datetime, cards_only: bool = False
+) -> list[Appointment]:
+    """Every visit starting in [start, end), with patient, course and chair (with only what a
+    calendar card shows of them when `cards_only`)."""
     return list(
         db.session.scalars(
             select(Appointment)
             .where(Appointment.starts_at >= start, Appointment.starts_at < end)
-            .options(*_options())
+            .options(*(_card_options() if cards_only else _options()))
             .order_by(Appointment.starts_at, Appointment.id)
         ).unique()
     )
@@ -313,7 +326,7 @@ def week_view(day: date, rules: SchedulingRules) -> WeekView:
     monday = day - timedelta(days=day.weekday())
     start = day_bounds_utc(monday)[0]
     end = day_bounds_utc(monday + timedelta(days=7))[0]
-    all_cards = cards(appointments_between(start, end))
+    all_cards = cards(appointments_between(start, end, cards_only=True))
     active = [c for c in all_cards if not c.freed]
     columns = _columns(_chairs(), active)
     index = {column.key: i for i, column in enumerate(columns)}

@@ -19,6 +19,7 @@ is kept) and tests/benchmark/latency_vs_history.png. Databases and servers are a
 """
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -123,6 +124,7 @@ class InProcess:
         from clinic_app.extensions import db
 
         self.app = h.app_for(url, IDLE_TIMEOUT_MINUTES=24 * 60)
+        gc.freeze()  # as wsgi.py does in each production worker
         self.clients: dict[str, object] = {}
         self.tokens: dict[str, str] = {}
         self.statements = 0
