@@ -6,6 +6,7 @@ from flask import Flask
 
 from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, CONTRAINDICATIONS, MEDICATION_CLASSES
 from clinic_app.clock import utcnow
+from clinic_app.review.charts import marker_svg
 from clinic_app.settings import clinic_timezone
 
 
@@ -38,6 +39,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(local_time)
     app.add_template_filter(local_datetime)
     app.add_template_global(minutes_between)
+    app.add_template_global(marker_svg)
     app.add_template_global(utcnow)
     app.add_template_global(CONTRAINDICATIONS, "CONTRAINDICATIONS")
     app.add_template_global(MEDICATION_CLASSES, "MEDICATION_CLASSES")

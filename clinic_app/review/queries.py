@@ -501,7 +501,11 @@ def bp_chart_for(
 class SessionLine:
     """One session of the timeline with what the rules make of its readings and scales."""
 
-    treatment: TreatmentSession
+    session_id: int
+    course_id: int
+    started_at: datetime
+    dose_started_at: datetime | None
+    discharged_at: datetime | None
     number: int  # within its course
     pre: Vitals | None
     peak: Vitals | None
@@ -510,6 +514,7 @@ class SessionLine:
     max_cadss: int | None
     events: list[AdverseEvent]
     flags: list[Flag]
+    treatment: TreatmentSession | None = None  # loaded for the shown page of the table only
 
     @property
     def rise(self) -> tuple[int, int] | None:
@@ -520,10 +525,21 @@ class SessionLine:
     @property
     def duration_minutes(self) -> int | None:
         """Minutes from the dose to discharge."""
-        t = self.treatment
-        if t.dose_started_at is None or t.discharged_at is None:
+        if self.dose_started_at is None or self.discharged_at is None:
             return None
-        return int((t.discharged_at - t.dose_started_at).total_seconds() // 60)
+        return int((self.discharged_at - self.dose_started_at).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class ScaleEntry:
+    """One administered scale as the timeline shows it."""
+
+    session_id: int | None
+    instrument: str
+    administered_at: datetime
+    total: int
+    band: str
+    items: list[int]
 
 
 @dataclass
@@ -546,8 +562,8 @@ class Timeline:
     page: int
     pages: int
     per_page: int
-    phq9: list[Assessment]
-    gad7: list[Assessment]
+    phq9: list[ScaleEntry]
+    gad7: list[ScaleEntry]
     alerts: list[ClinicalAlert]
     bands_chart: charts.Chart
     phq9_chart: charts.Chart
@@ -608,18 +624,20 @@ def load_timeline(
         return None
     zone = clinic_timezone()
     now = utcnow()
-    sessions = list(
-        db.session.scalars(
-            select(TreatmentSession)
-            .where(TreatmentSession.patient_id == patient_id)
-            .options(
-                selectinload(TreatmentSession.nurse),
-                selectinload(TreatmentSession.signed_by),
-                selectinload(TreatmentSession.cosigned_by),
-            )
-            .order_by(TreatmentSession.started_at, TreatmentSession.id)
+    sessions = db.session.execute(
+        select(
+            TreatmentSession.id,
+            TreatmentSession.course_id,
+            TreatmentSession.status,
+            TreatmentSession.modality,
+            TreatmentSession.started_at,
+            TreatmentSession.dose_started_at,
+            TreatmentSession.infusion_ended_at,
+            TreatmentSession.discharged_at,
         )
-    )
+        .where(TreatmentSession.patient_id == patient_id)
+        .order_by(TreatmentSession.started_at, TreatmentSession.id)
+    ).all()
     readings: dict[int, list[Vitals]] = defaultdict(list)
     for session_id, *values in db.session.execute(
         select(
@@ -635,13 +653,21 @@ def load_timeline(
         .where(TreatmentSession.patient_id == patient_id)
     ):
         readings[session_id].append(Vitals(*values))
-    assessments = list(
-        db.session.scalars(
-            select(Assessment)
+    assessments = [
+        ScaleEntry(*row)
+        for row in db.session.execute(
+            select(
+                Assessment.session_id,
+                Assessment.instrument,
+                Assessment.administered_at,
+                Assessment.total,
+                Assessment.band,
+                Assessment.items,
+            )
             .where(Assessment.patient_id == patient_id)
             .order_by(Assessment.administered_at, Assessment.id)
         )
-    )
+    ]
     events: dict[int, list[AdverseEvent]] = defaultdict(list)
     for event in db.session.scalars(
         select(AdverseEvent)
@@ -666,7 +692,7 @@ def load_timeline(
         )
     )
 
-    by_session: dict[int, list[Assessment]] = defaultdict(list)
+    by_session: dict[int, list[ScaleEntry]] = defaultdict(list)
     for a in assessments:
         if a.session_id is not None:
             by_session[a.session_id].append(a)
@@ -682,12 +708,24 @@ def load_timeline(
     page = min(max(page, 1), pages)
     newest_first = sessions[::-1]
     shown = {t.id for t in newest_first[(page - 1) * per_page : page * per_page]}
+    treatments = {
+        t.id: t
+        for t in db.session.scalars(
+            select(TreatmentSession)
+            .where(TreatmentSession.id.in_(shown))
+            .options(
+                selectinload(TreatmentSession.nurse),
+                selectinload(TreatmentSession.signed_by),
+                selectinload(TreatmentSession.cosigned_by),
+            )
+        )
+    }
     lines: list[SessionLine] = []
     numbers: dict[int, int] = defaultdict(int)
     for t in sessions:
         numbers[t.course_id] += 1
         scales = by_session.get(t.id, [])
-        age = patient.age_on(session_date(t))
+        age = patient.age_on(t.started_at.astimezone(zone).date())
         facts = review_facts(
             t.modality,
             age,
@@ -705,7 +743,12 @@ def load_timeline(
         cadss = [a.total for a in scales if a.instrument == CADSS6.code]
         lines.append(
             SessionLine(
-                treatment=t,
+                session_id=t.id,
+                course_id=t.course_id,
+                started_at=t.started_at,
+                dose_started_at=t.dose_started_at,
+                discharged_at=t.discharged_at,
+                treatment=treatments.get(t.id),
                 number=numbers[t.course_id],
                 pre=facts.baseline if t.dose_started_at else None,
                 peak=max(after, key=lambda r: (r.systolic, r.diastolic)) if after else None,
@@ -722,8 +765,8 @@ def load_timeline(
     hold_systolic = hold_line(patient.age_on(clinic_today()), clinical_rules)[0]
     course_views = []
     for course in sorted(patient.courses, key=lambda c: (c.started_on, c.id)):
-        course_lines = [line for line in lines if line.treatment.course_id == course.id]
-        dosed = [line.treatment.dose_started_at for line in course_lines]
+        course_lines = [line for line in lines if line.course_id == course.id]
+        dosed = [line.dose_started_at for line in course_lines]
         dosed = [d for d in dosed if d is not None]
         status = course_status(
             course,
@@ -735,12 +778,12 @@ def load_timeline(
         )
         peaks = [
             charts.SessionPeak(
-                line.treatment.dose_started_at,
+                line.dose_started_at,
                 line.peak.systolic,
                 line.pre.systolic if line.pre else None,
             )
             for line in course_lines
-            if line.peak is not None and line.treatment.dose_started_at is not None
+            if line.peak is not None and line.dose_started_at is not None
         ]
         course_views.append(
             CourseView(
@@ -750,7 +793,7 @@ def load_timeline(
                 phases=phase_spans(
                     course,
                     course.decisions,
-                    [line.treatment.started_at for line in course_lines],
+                    [line.started_at for line in course_lines],
                     induction_count(course.modality, scheduling_rules),
                     now,
                     zone,
@@ -787,7 +830,7 @@ def load_timeline(
         patient=patient,
         age=patient.age_on(clinic_today()),
         courses=course_views,
-        sessions=[line for line in reversed(lines) if line.treatment.id in shown],
+        sessions=[line for line in reversed(lines) if line.session_id in shown],
         session_total=len(lines),
         page=page,
         pages=pages,
@@ -801,7 +844,7 @@ def load_timeline(
                 charts.CourseRow(
                     f"{course_label(cv.course)} · {cv.course.phase}",
                     tuple(cv.phases),
-                    tuple(line.treatment.started_at for line in cv.sessions),
+                    tuple(line.started_at for line in cv.sessions),
                 )
                 for cv in course_views
             ],
