@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import current_app, g, request, session
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
@@ -58,7 +59,11 @@ def current(allow_pending: bool = False) -> UserSession | None:
     else:
         token = session.get(COOKIE_KEY)
         row = (
-            db.session.scalar(select(UserSession).where(UserSession.token_hash == _hash(token)))
+            db.session.scalar(
+                select(UserSession)
+                .where(UserSession.token_hash == _hash(token))
+                .options(joinedload(UserSession.user))
+            )
             if token
             else None
         )
