@@ -34,8 +34,22 @@ def test_prefix_of_last_first_name_or_mrn_in_any_case(ctx):
     make_patient(first_name="Cy", last_name="Asmith", mrn="SMI-900")
     db.session.commit()
 
-    assert _names(search_patients("  sMi ")) == ["Cy Asmith", "Smita Okafor", "Ana Smith"]
-    assert _names(search_patients("mrn-10")) == ["Smita Okafor", "Ana Smith", "Bo Smyth"]
+    make_patient(first_name="Al", last_name="Smith", mrn="MRN-103")
+    db.session.commit()
+
+    # Last-name matches (by last, then first name), then first-name matches, then MRN matches.
+    assert _names(search_patients("  sMi ")) == [
+        "Al Smith",
+        "Ana Smith",
+        "Smita Okafor",
+        "Cy Asmith",
+    ]
+    assert _names(search_patients("mrn-10")) == [
+        "Ana Smith",
+        "Smita Okafor",
+        "Bo Smyth",
+        "Al Smith",
+    ]
     assert _names(search_patients("smy")) == ["Bo Smyth"]
     assert search_patients("mith") == []
 
@@ -58,10 +72,22 @@ def test_last_character_of_the_prefix_is_not_cut_off_by_the_range(ctx):
     assert _names(search_patients("zz\u00e9")) == ["Zoe Zz\u00e9"]
 
 
-def test_the_search_uses_the_expression_indexes(ctx):
-    query_plan = _plan(db.session, "smi")
-    assert "ix_patients_search_last_name" in query_plan
-    assert "ix_patients_search_mrn" in query_plan
+def test_a_patient_matching_twice_is_listed_once_and_the_limit_holds(ctx):
+    make_patient(first_name="Lee", last_name="Lee", mrn="LEE-1")
+    for n in range(4):
+        make_patient(first_name=f"Leo{n}", last_name="Zed")
+    db.session.commit()
+
+    assert _names(search_patients("lee")) == ["Lee Lee"]
+    assert len(search_patients("le", limit=3)) == 3
+    assert _names(search_patients("le", limit=3))[0] == "Lee Lee"
+
+
+def test_each_part_of_the_search_uses_its_expression_index(ctx):
+    plans = _plans(db.session, "smi")
+    assert "ix_patients_search_last_name" in plans[0]
+    assert "ix_patients_search_first_name" in plans[1]
+    assert "ix_patients_search_mrn" in plans[2]
 
 
 def test_migrations_create_the_search_indexes(empty_database_url):
@@ -75,14 +101,14 @@ def test_migrations_create_the_search_indexes(empty_database_url):
         else:
             names = {i["name"] for i in inspect(db.engine).get_indexes("patients")}
         assert names >= SEARCH_INDEXES
-        assert "ix_patients_search_last_name" in _plan(db.session, "smi")
+        assert "ix_patients_search_last_name" in _plans(db.session, "smi")[0]
         db.session.remove()
         db.engine.dispose()
 
 
-def _plan(session, term: str) -> str:
-    """The query plan of a search, with sequential scans discouraged on PostgreSQL (the
-    planner would rightly scan a table this small)."""
+def _plans(session, term: str) -> list[str]:
+    """The query plan of each statement of a search, with sequential scans discouraged on
+    PostgreSQL (the planner would rightly scan a table this small)."""
     statements = []
 
     def grab(conn, cursor, statement, parameters, context, executemany):
@@ -91,14 +117,17 @@ def _plan(session, term: str) -> str:
     engine = session.get_bind()
     event.listen(engine, "before_cursor_execute", grab)
     try:
-        search_patients(term)
+        search_patients(term, limit=1)
     finally:
         event.remove(engine, "before_cursor_execute", grab)
-    statement, parameters = statements[-1]
     connection = session.connection()
-    if engine.dialect.name == "sqlite":
-        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-        return "\n".join(str(row[-1]) for row in rows)
-    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    rows = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
-    return "\n".join(row[0] for row in rows)
+    plans = []
+    for statement, parameters in statements:
+        if engine.dialect.name == "sqlite":
+            rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plans.append("\n".join(str(row[-1]) for row in rows))
+        else:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            rows = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+            plans.append("\n".join(row[0] for row in rows))
+    return plans

@@ -3,7 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 
 from clinic_app import audit
 from clinic_app.auth.permissions import DEMOGRAPHICS_EDIT, require_role
@@ -86,7 +86,10 @@ def _starts_with(column: Any, prefix: str) -> Any:
 
 
 def search_patients(text: str, limit: int = 50) -> list[Patient]:
-    """Patients whose name or MRN starts with `text` (any case), by last name."""
+    """Patients whose last name, first name or MRN starts with `text` (any case): last-name
+    matches first (by last name, then first name), then first-name matches, then MRN matches.
+    Each part walks its own search_key index in order and stops at `limit`, so a short prefix
+    that matches thousands of patients costs no more than a rare one."""
     text = text.strip().lower()
     if not text:
         return list(
@@ -94,21 +97,22 @@ def search_patients(text: str, limit: int = 50) -> list[Patient]:
                 select(Patient).order_by(Patient.last_name, Patient.first_name).limit(limit)
             )
         )
-    # Ordered by an expression no index provides: ordering by last_name lets the planner walk
-    # the last_name index looking for matches, which at 100,000 patients costs ~100x more.
-    query = (
-        select(Patient)
-        .where(
-            or_(
-                _starts_with(Patient.last_name, text),
-                _starts_with(Patient.first_name, text),
-                _starts_with(Patient.mrn, text),
-            )
-        )
-        .order_by(func.lower(Patient.last_name), func.lower(Patient.first_name), Patient.id)
-        .limit(limit)
-    )
-    return list(db.session.scalars(query))
+    found: dict[int, Patient] = {}
+    for column, then_by in (
+        (Patient.last_name, Patient.first_name),
+        (Patient.first_name, Patient.last_name),
+        (Patient.mrn, Patient.mrn),
+    ):
+        if len(found) >= limit:
+            break
+        for patient in db.session.scalars(
+            select(Patient)
+            .where(_starts_with(column, text))
+            .order_by(search_key(column), search_key(then_by), Patient.id)
+            .limit(limit)
+        ):
+            found.setdefault(patient.id, patient)
+    return list(found.values())[:limit]
 
 
 def open_course(actor: User, patient: Patient, data: dict[str, Any]) -> TreatmentCourse:
