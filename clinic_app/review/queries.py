@@ -507,14 +507,18 @@ class SessionLine:
     dose_started_at: datetime | None
     discharged_at: datetime | None
     number: int  # within its course
-    pre: Vitals | None
-    peak: Vitals | None
-    lowest_spo2: int | None
-    lowest_moaas: int | None
-    max_cadss: int | None
-    events: list[AdverseEvent]
-    flags: list[Flag]
-    treatment: TreatmentSession | None = None  # loaded for the shown page of the table only
+    # For the whole history (charts): from SQL, see _pre_dose_systolic and _peak_systolic.
+    pre_systolic: int | None
+    peak_systolic: int | None
+    # For the shown page of the session table only.
+    treatment: TreatmentSession | None = None
+    pre: Vitals | None = None
+    peak: Vitals | None = None
+    lowest_spo2: int | None = None
+    lowest_moaas: int | None = None
+    max_cadss: int | None = None
+    events: list[AdverseEvent] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
 
     @property
     def rise(self) -> tuple[int, int] | None:
@@ -600,6 +604,72 @@ def course_label(course: TreatmentCourse) -> str:
     return f"{course.modality_label} from {course.started_on:%d %b %Y}"
 
 
+def _pre_dose_systolic() -> Any:
+    """Per session: the systolic of the last reading at or before the dose (None undosed)."""
+    return (
+        select(VitalsReading.systolic)
+        .where(
+            VitalsReading.session_id == TreatmentSession.id,
+            VitalsReading.taken_at <= TreatmentSession.dose_started_at,
+        )
+        .order_by(VitalsReading.taken_at.desc(), VitalsReading.id.desc())
+        .limit(1)
+        .correlate(TreatmentSession)
+        .scalar_subquery()
+        .label("pre_systolic")
+    )
+
+
+def _peak_systolic() -> Any:
+    """Per session: the highest systolic after the dose (None undosed or unread)."""
+    return (
+        select(func.max(VitalsReading.systolic))
+        .where(
+            VitalsReading.session_id == TreatmentSession.id,
+            VitalsReading.taken_at > TreatmentSession.dose_started_at,
+        )
+        .correlate(TreatmentSession)
+        .scalar_subquery()
+        .label("peak_systolic")
+    )
+
+
+def _fill_shown_line(
+    line: SessionLine,
+    row: Any,
+    treatment: TreatmentSession,
+    age: int,
+    readings: Sequence[Vitals],
+    scales: Sequence[ScaleEntry],
+    events: list[AdverseEvent],
+    overrides: Sequence[str],
+    clinical_rules: ClinicalRules,
+    review_rules: ReviewRules,
+) -> None:
+    """What the session table shows of a session on the current page, with its flags."""
+    facts = review_facts(
+        row.modality,
+        age,
+        row.dose_started_at,
+        row.infusion_ended_at,
+        row.discharged_at,
+        readings,
+        [(e.kind, e.serious) for e in events],
+        overrides,
+        [a.items for a in scales if a.instrument == PHQ9.code],
+    )
+    after = facts.readings_after_dose
+    line.treatment = treatment
+    line.pre = facts.baseline if row.dose_started_at else None
+    line.peak = max(after, key=lambda r: (r.systolic, r.diastolic)) if after else None
+    line.lowest_spo2 = min((r.spo2 for r in readings), default=None)
+    line.lowest_moaas = min((a.total for a in scales if a.instrument == MOAAS.code), default=None)
+    line.max_cadss = max((a.total for a in scales if a.instrument == CADSS6.code), default=None)
+    line.events = events
+    if row.status != SessionStatus.IN_PROGRESS:
+        line.flags = session_flags(facts, clinical_rules, review_rules)
+
+
 def load_timeline(
     patient_id: int,
     clinical_rules: ClinicalRules,
@@ -634,10 +704,17 @@ def load_timeline(
             TreatmentSession.dose_started_at,
             TreatmentSession.infusion_ended_at,
             TreatmentSession.discharged_at,
+            _pre_dose_systolic(),
+            _peak_systolic(),
         )
         .where(TreatmentSession.patient_id == patient_id)
         .order_by(TreatmentSession.started_at, TreatmentSession.id)
     ).all()
+    per_page = TIMELINE_PAGE_SIZE
+    pages = max(1, -(-len(sessions) // per_page))
+    page = min(max(page, 1), pages)
+    newest_first = sessions[::-1]
+    shown = {t.id for t in newest_first[(page - 1) * per_page : page * per_page]}
     readings: dict[int, list[Vitals]] = defaultdict(list)
     for session_id, *values in db.session.execute(
         select(
@@ -648,9 +725,7 @@ def load_timeline(
             VitalsReading.spo2,
             VitalsReading.resp_rate,
             VitalsReading.taken_at,
-        )
-        .join(TreatmentSession, VitalsReading.session_id == TreatmentSession.id)
-        .where(TreatmentSession.patient_id == patient_id)
+        ).where(VitalsReading.session_id.in_(shown))
     ):
         readings[session_id].append(Vitals(*values))
     assessments = [
@@ -703,11 +778,6 @@ def load_timeline(
         if a.instrument == PHQ9.code
     ]
 
-    per_page = TIMELINE_PAGE_SIZE
-    pages = max(1, -(-len(sessions) // per_page))
-    page = min(max(page, 1), pages)
-    newest_first = sessions[::-1]
-    shown = {t.id for t in newest_first[(page - 1) * per_page : page * per_page]}
     treatments = {
         t.id: t
         for t in db.session.scalars(
@@ -724,43 +794,30 @@ def load_timeline(
     numbers: dict[int, int] = defaultdict(int)
     for t in sessions:
         numbers[t.course_id] += 1
-        scales = by_session.get(t.id, [])
-        age = patient.age_on(t.started_at.astimezone(zone).date())
-        facts = review_facts(
-            t.modality,
-            age,
-            t.dose_started_at,
-            t.infusion_ended_at,
-            t.discharged_at,
-            readings.get(t.id, []),
-            [(e.kind, e.serious) for e in events.get(t.id, [])],
-            overrides.get(t.id, []),
-            [a.items for a in scales if a.instrument == PHQ9.code],
+        line = SessionLine(
+            session_id=t.id,
+            course_id=t.course_id,
+            started_at=t.started_at,
+            dose_started_at=t.dose_started_at,
+            discharged_at=t.discharged_at,
+            number=numbers[t.course_id],
+            pre_systolic=t.pre_systolic,
+            peak_systolic=t.peak_systolic,
         )
-        after = facts.readings_after_dose
-        all_readings = readings.get(t.id, [])
-        moaas = [a.total for a in scales if a.instrument == MOAAS.code]
-        cadss = [a.total for a in scales if a.instrument == CADSS6.code]
-        lines.append(
-            SessionLine(
-                session_id=t.id,
-                course_id=t.course_id,
-                started_at=t.started_at,
-                dose_started_at=t.dose_started_at,
-                discharged_at=t.discharged_at,
-                treatment=treatments.get(t.id),
-                number=numbers[t.course_id],
-                pre=facts.baseline if t.dose_started_at else None,
-                peak=max(after, key=lambda r: (r.systolic, r.diastolic)) if after else None,
-                lowest_spo2=min((r.spo2 for r in all_readings), default=None),
-                lowest_moaas=min(moaas, default=None),
-                max_cadss=max(cadss, default=None),
-                events=events.get(t.id, []),
-                flags=session_flags(facts, clinical_rules, review_rules)
-                if t.id in shown and t.status != SessionStatus.IN_PROGRESS
-                else [],
+        if t.id in shown:
+            _fill_shown_line(
+                line,
+                t,
+                treatments[t.id],
+                patient.age_on(t.started_at.astimezone(zone).date()),
+                readings.get(t.id, []),
+                by_session.get(t.id, []),
+                events.get(t.id, []),
+                overrides.get(t.id, []),
+                clinical_rules,
+                review_rules,
             )
-        )
+        lines.append(line)
 
     hold_systolic = hold_line(patient.age_on(clinic_today()), clinical_rules)[0]
     course_views = []
@@ -777,13 +834,9 @@ def load_timeline(
             scheduling_rules,
         )
         peaks = [
-            charts.SessionPeak(
-                line.dose_started_at,
-                line.peak.systolic,
-                line.pre.systolic if line.pre else None,
-            )
+            charts.SessionPeak(line.dose_started_at, line.peak_systolic, line.pre_systolic)
             for line in course_lines
-            if line.peak is not None and line.dose_started_at is not None
+            if line.peak_systolic is not None and line.dose_started_at is not None
         ]
         course_views.append(
             CourseView(
