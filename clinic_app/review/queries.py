@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from clinic_app.clinical.codes import (
@@ -739,7 +739,15 @@ def load_timeline(
                 Assessment.band,
                 Assessment.items,
             )
-            .where(Assessment.patient_id == patient_id)
+            .where(
+                Assessment.patient_id == patient_id,
+                # PHQ-9 and GAD-7 are charted over the whole history; the sedation and
+                # dissociation scales are shown for the sessions of the page only.
+                or_(
+                    Assessment.instrument.in_((PHQ9.code, GAD7.code)),
+                    Assessment.session_id.in_(shown),
+                ),
+            )
             .order_by(Assessment.administered_at, Assessment.id)
         )
     ]
