@@ -86,6 +86,8 @@ PAGES = (
     PageSpec(
         "record", "Patient record (latest sessions)", "psychiatrist", (r"^patients\.detail$",), None
     ),
+    # No clinical data: the cost every signed-in page pays (session check, layout, CSRF token).
+    PageSpec("floor", "Signed-in floor (own account page)", "nurse", (r"^auth\.account$",), None),
 )
 
 
