@@ -322,6 +322,25 @@ def _awaiting_ids() -> Any:
     return select(TreatmentSession.id).where(TreatmentSession.status == SessionStatus.SIGNED.value)
 
 
+def readings_by_session(session_ids: Any) -> dict[int, list[Vitals]]:
+    """The readings of the sessions `session_ids` names (ids or a subquery) as plain Vitals,
+    grouped by session, in one statement."""
+    readings: dict[int, list[Vitals]] = defaultdict(list)
+    for session_id, *values in db.session.execute(
+        select(
+            VitalsReading.session_id,
+            VitalsReading.systolic,
+            VitalsReading.diastolic,
+            VitalsReading.heart_rate,
+            VitalsReading.spo2,
+            VitalsReading.resp_rate,
+            VitalsReading.taken_at,
+        ).where(VitalsReading.session_id.in_(session_ids))
+    ):
+        readings[session_id].append(Vitals(*values))
+    return readings
+
+
 def _grouped(query: Any) -> dict[int, list[tuple]]:
     """Rows of (session id, *values) grouped by session id."""
     grouped: dict[int, list[tuple]] = defaultdict(list)
@@ -335,17 +354,7 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
     awaits co-signature. Plain columns in six statements: no ORM objects for sessions that are
     not shown."""
     awaiting = _awaiting_ids()
-    vitals = _grouped(
-        select(
-            VitalsReading.session_id,
-            VitalsReading.systolic,
-            VitalsReading.diastolic,
-            VitalsReading.heart_rate,
-            VitalsReading.spo2,
-            VitalsReading.resp_rate,
-            VitalsReading.taken_at,
-        ).where(VitalsReading.session_id.in_(awaiting))
-    )
+    readings = readings_by_session(awaiting)
     events = _grouped(
         select(AdverseEvent.session_id, AdverseEvent.kind, AdverseEvent.serious)
         .where(AdverseEvent.session_id.in_(awaiting))
@@ -388,7 +397,7 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             row.dose_started_at,
             row.infusion_ended_at,
             row.discharged_at,
-            [Vitals(*values) for values in vitals.get(row.id, ())],
+            readings.get(row.id, []),
             events.get(row.id, []),
             [rule for (rule,) in overrides.get(row.id, ())],
             [items for (items,) in phq9.get(row.id, ())],
@@ -715,19 +724,7 @@ def load_timeline(
     page = min(max(page, 1), pages)
     newest_first = sessions[::-1]
     shown = {t.id for t in newest_first[(page - 1) * per_page : page * per_page]}
-    readings: dict[int, list[Vitals]] = defaultdict(list)
-    for session_id, *values in db.session.execute(
-        select(
-            VitalsReading.session_id,
-            VitalsReading.systolic,
-            VitalsReading.diastolic,
-            VitalsReading.heart_rate,
-            VitalsReading.spo2,
-            VitalsReading.resp_rate,
-            VitalsReading.taken_at,
-        ).where(VitalsReading.session_id.in_(shown))
-    ):
-        readings[session_id].append(Vitals(*values))
+    readings = readings_by_session(shown)
     assessments = [
         ScaleEntry(*row)
         for row in db.session.execute(
