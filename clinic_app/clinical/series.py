@@ -613,15 +613,18 @@ def propose_series(
     rules: SchedulingRules,
     *,
     duration_minutes: int | None = None,
+    dose_days: Collection[date] = frozenset(),
 ) -> list[ProposedVisit]:
     """One proposed visit per date (sorted; sequence numbers from 1), never dropping one.
 
     Each visit gets the chair slot nearest `preferred_time` on its date (`find_slot`, a block of
     `rules.block_minutes(modality)` unless `duration_minutes` is given). When the date is closed,
-    has no free chair, finds the patient booked at every free time, or repeats the day of an
-    earlier visit, the visit carries a Conflict and an `alternative`: the slot on the first later
-    day, before the next visit's date (or within `alternative_window_days` for the last visit),
-    that is open, holds no other visit of the series, keeps the minimum gap to both neighbours
+    has no free chair, finds the patient booked at every free time, repeats the day of an
+    earlier visit or is one of `dose_days` (clinic days on which the patient already has a dosing
+    visit outside this series: never two doses in one day), the visit carries a Conflict and an
+    `alternative`: the slot on the first later day, before the next visit's date (or within
+    `alternative_window_days` for the last visit), that is open, holds no other dose of the
+    patient, keeps the minimum gap to both neighbours
     (preferring >= 48 h) and, for esketamine, keeps each ISO week at two doses or fewer.
     Booked slots and alternatives are held for the later visits, so the proposal never books a
     chair or the patient twice.
@@ -649,6 +652,8 @@ def propose_series(
         if target in held:
             other = held.index(target) + 1
             conflict = Conflict("same_day", f"Visit {other} is already on {label}")
+        elif target in dose_days:
+            conflict = Conflict("same_day", f"The patient already has a dosing visit on {label}")
         elif held and (target - held[-1]).days < rules.min_dose_gap_days:
             conflict = Conflict(
                 "too_close",
@@ -665,7 +670,7 @@ def propose_series(
             continue
         assert conflict is not None
         later = [d for d in targets[index + 1 :] if d > target]
-        taken = held + targets[index + 1 :]
+        taken = held + targets[index + 1 :] + sorted(dose_days)
         alternative = _alternative(
             target,
             held[-1] if held else None,

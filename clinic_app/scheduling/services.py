@@ -436,6 +436,20 @@ def busy_between(
     return chairs, own
 
 
+def dose_days(patient_id: int, first: date, last: date) -> set[date]:
+    """Clinic days from `first` to `last` on which the patient has a dosing visit that stands."""
+    starts = db.session.scalars(
+        select(Appointment.starts_at).where(
+            Appointment.patient_id == patient_id,
+            Appointment.visit_kind.in_(DOSING_KINDS),
+            Appointment.status.not_in(FREEING),
+            Appointment.starts_at >= _utc(first, time.min),
+            Appointment.starts_at < _utc(last + timedelta(days=1), time.min),
+        )
+    )
+    return {_local(start).date() for start in starts}
+
+
 def course_history(course: TreatmentCourse) -> tuple[date | None, int, int]:
     """(last attended visit's clinic date, induction visits attended, maintenance attended)."""
     rows = db.session.execute(
@@ -585,11 +599,11 @@ def propose(
     chairs = chair_ids()
     if not chairs:
         raise RuleViolation("The clinic has no active chairs to book.")
-    busy, own = busy_between(
-        patient.id,
+    window = (
         dates[0] - timedelta(days=1),
         dates[-1] + timedelta(days=rules.alternative_window_days + 1),
     )
+    busy, own = busy_between(patient.id, *window)
     proposed = propose_series(
         dates,
         preferred_time,
@@ -600,6 +614,7 @@ def propose(
         tz,
         rules,
         duration_minutes=duration,
+        dose_days=dose_days(patient.id, *window),
     )
     rows = []
     for visit in proposed:

@@ -613,6 +613,26 @@ def test_repeated_date_gets_a_same_day_conflict_and_another_day():
     assert visits[1].alternative.start.date() == day(2)
 
 
+def test_a_day_with_another_dose_of_the_patient_gets_a_same_day_conflict_and_another_day():
+    # The patient's other dose on Wednesday is at 14:00, so a 09:00 slot would not overlap it.
+    visits = propose_series(days(0, 2, 7), NINE, IV, [1], [], [], LA, RULES, dose_days={day(2)})
+    assert visits[0].ok and visits[2].ok
+    assert visits[1].conflict.code == "same_day"
+    assert visits[1].conflict.message == "The patient already has a dosing visit on Wed 4 Mar"
+    assert visits[1].alternative.start.date() == day(3)
+
+
+def test_other_doses_count_toward_the_esketamine_week():
+    # Tue 3 is full and moves; with the patient's other doses on Mon 2 and Thu 5 the week
+    # already holds two, so no day of it is offered.
+    busy = [whole_day(1, day(1))]
+    alone = propose_series(days(1, 7), NINE, ESK, [1], busy, [], LA, RULES)
+    assert alone[0].alternative.start.date() == day(2)
+    others = {day(0), day(3)}
+    visits = propose_series(days(1, 7), NINE, ESK, [1], busy, [], LA, RULES, dose_days=others)
+    assert visits[0].alternative is None
+
+
 def test_dates_are_sorted_into_sequence():
     visits = propose(days(7, 0, 3))
     assert [v.target_date for v in visits] == days(0, 3, 7)

@@ -231,6 +231,35 @@ def test_a_chair_taken_meanwhile_is_refused_with_a_clear_message(app, as_role, e
     assert count(app, Appointment, Appointment.patient_id == patient_id) == 0
 
 
+def test_a_day_with_another_dose_of_the_patient_is_a_conflict_in_the_proposal(
+    app, as_role, esk, chairs
+):
+    patient_id, course_id = esk
+    # Another dosing visit on Tue 7 April (the series' first target day), in the afternoon: a
+    # 09:00 slot would not overlap it, but never two doses in one day.
+    book_visit(
+        app, patient_id, None, chairs[0], local(date(2026, 4, 7), 14), visit_kind="maintenance"
+    )
+    page = propose(as_role("front_desk"), patient_id, course_id)
+    assert page.status_code == 200
+    body = text(page)
+    # With that dose and the series' Friday the week already holds two esketamine doses.
+    assert (
+        "The patient already has a dosing visit on Tue 7 Apr; no other day fits before visit 2"
+        in body
+    )
+    # Left as it is, the visit has no chair to book; forced onto that day, it is refused.
+    desk = as_role("front_desk")
+    response = book_from(desk, patient_id, page)
+    assert response.status_code == 400
+    assert field_error(response, "book-visits-0-chair_id") == "Choose a chair."
+    forced = {"book-visits-0-chair_id": str(chairs[1]), "book-visits-0-start": "09:00"}
+    response = book_from(desk, patient_id, page, **forced)
+    assert response.status_code == 409
+    assert "never two doses in one day" in field_error(response, "book-visits-0-day")
+    assert count(app, Appointment, Appointment.patient_id == patient_id) == 1
+
+
 def test_the_patient_booked_elsewhere_is_refused(app, as_role, esk, chairs):
     patient_id, course_id = esk
     desk = as_role("front_desk")
