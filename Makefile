@@ -44,7 +44,7 @@ test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## bench: page cost on a generated 2,000-patient history, SQLite and PostgreSQL (127.0.0.1:5432;
-## throwaway databases), throughput via wrk (apt-get install wrk) against gunicorn; ~9 min.
+## throwaway databases), throughput via wrk (apt-get install wrk) against gunicorn; ~8 min.
 ## Writes tests/benchmark/REPORT.md and latency_vs_history.png. Not part of `make test`.
 bench: install-dev
 	$(BIN)/python -m tests.benchmark.bench $(BENCH_ARGS)
