@@ -1,8 +1,10 @@
 """What the review pages show, loaded in a fixed number of statements whatever the history.
 
-The timeline reads a patient's readings in one statement (columns only, all sessions at once),
-and their scales, adverse events and overrides in one statement each; peaks, lows and flags are
-then worked out in Python by the pure rules.
+Both long lists page. The co-signature queue works out the flags of every waiting session from
+plain columns (its order needs them) and loads objects only for the page it shows. The timeline
+reads the whole history as columns, with each session's pre-dose and peak systolic computed by
+SQL for the charts; readings, flags and objects are loaded only for the page of the session
+table. Peaks, lows and flags are worked out in Python by the pure rules.
 """
 
 from collections import defaultdict
