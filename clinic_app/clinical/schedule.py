@@ -70,17 +70,16 @@ def vitals_checks(
         bp_due = dose_started_at + timedelta(minutes=rules.esketamine_bp_check_minutes)
         leave_due = dose_started_at + timedelta(minutes=rules.esketamine_min_observation_minutes)
         window = timedelta(minutes=rules.predischarge_check_window_minutes)
+        bp_done = _first_at_or_after(after, bp_due - tolerance)
         checks.append(
-            Check(
-                f"{rules.esketamine_bp_check_minutes} min BP",
-                bp_due,
-                _first_at_or_after(after, bp_due - tolerance),
-                tolerance,
-            )
+            Check(f"{rules.esketamine_bp_check_minutes} min BP", bp_due, bp_done, tolerance)
         )
+        # A reading counts for one check only: a late 40-minute reading inside the discharge
+        # window leaves the before-discharge check open.
+        rest = [t for t in after if t != bp_done]
         checks.append(
             Check(
-                "Before discharge", leave_due, _first_at_or_after(after, leave_due - window), window
+                "Before discharge", leave_due, _first_at_or_after(rest, leave_due - window), window
             )
         )
         return checks

@@ -171,14 +171,19 @@ def test_before_discharge_states_while_open():
     assert check.state(at(136)) is CheckState.OVERDUE
 
 
-def test_one_late_reading_currently_satisfies_both_esketamine_checks():
-    """Documents current behaviour: a single reading at 110 min marks the 40-min check done
-    (late) and the before-discharge check done."""
-    checks = esk([at(110)])
-    forty, leave = checks[1], checks[2]
-    assert forty.done_at == leave.done_at == at(110)
+def test_one_late_reading_satisfies_only_the_forty_minute_check():
+    """A single reading at 110 min marks the 40-min check done (late); the before-discharge
+    check needs a reading of its own."""
+    forty, leave = esk([at(110)])[1:]
+    assert forty.done_at == at(110)
     assert forty.late is True
-    assert leave.late is False
+    assert leave.done_at is None
+    assert leave.state(at(111)) is CheckState.DUE
+
+
+def test_a_second_reading_in_the_window_satisfies_the_before_discharge_check():
+    forty, leave = esk([at(118), at(110)])[1:]
+    assert (forty.done_at, leave.done_at) == (at(110), at(118))
 
 
 def test_esketamine_schedule_uses_settings():
