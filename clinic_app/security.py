@@ -2,7 +2,7 @@
 
 import secrets
 
-from flask import Flask, g, request
+from flask import Flask, flash, g, redirect, request, url_for
 from flask_login import current_user
 
 from clinic_app.extensions import db, login_manager
@@ -23,6 +23,8 @@ def request_id() -> str:
 
 
 PUBLIC_ENDPOINTS = {"static", "health.healthz", "auth.login", "auth.verify", "auth.enroll"}
+# All a user whose password an admin set may open until they choose their own.
+PASSWORD_CHANGE_ENDPOINTS = {"auth.change_password", "auth.logout", "auth.keepalive"}
 
 
 def register(app: Flask) -> None:
@@ -38,6 +40,9 @@ def register(app: Flask) -> None:
             db.session.commit()  # the touch or the expiry, before the view's own work
         if not signed_in:
             return login_manager.unauthorized()
+        if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+            flash("An administrator set your password: choose your own to go on.", "warning")
+            return redirect(url_for("auth.change_password"))
         return None
 
     @app.after_request

@@ -26,9 +26,11 @@ def create_user(
 ) -> User:
     """A new personal account with the password the admin typed (checked for strength)."""
     _admin(actor)
-    return auth_services.create_user(
+    user = auth_services.create_user(
         actor, username, full_name, role, password, credentials.strip()
     )
+    user.must_change_password = True
+    return user
 
 
 def deactivate_user(actor: User, user: User) -> int:
@@ -64,6 +66,7 @@ def reset_password(actor: User, user: User, new_password: str) -> int:
         raise RuleViolation(problem, "new_password")
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
+    user.must_change_password = True
     ended = sessions.revoke_all(user, "password_reset")
     db.session.flush()
     audit.record(actor, "user.password_reset", user, sessions_ended=ended)

@@ -131,6 +131,7 @@ def change_password(user: User, current: str, new: str) -> None:
         raise RuleViolation(problem, "new_password")
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
+    user.must_change_password = False
     sessions.revoke_all(user, "password_changed", keep=sessions.current())
     audit.record(user, "user.password_change", user)
 

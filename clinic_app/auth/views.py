@@ -199,6 +199,7 @@ def account():
 @bp.route("/account/password", methods=["GET", "POST"])
 def change_password():
     form = PasswordChangeForm()
+    forced = current_user.must_change_password
     if form.validate_on_submit():
         try:
             services.change_password(
@@ -210,8 +211,9 @@ def change_password():
         else:
             db.session.commit()
             flash("Password changed. Other signed-in browsers were signed out.", "success")
-            return redirect(url_for("auth.account"))
-    return render_template("auth/password.html", form=form), 400 if form.errors else 200
+            return redirect(home_url() if forced else url_for("auth.account"))
+    status = 400 if form.errors else 200
+    return render_template("auth/password.html", form=form, forced=forced), status
 
 
 @bp.post("/account/two-factor/start")

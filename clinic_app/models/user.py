@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic_app.clinical.codes import Role
@@ -27,6 +27,9 @@ class User(UserMixin, db.Model):
     created_at: Mapped[created_at]
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
+    # Set when an admin chose the password (new account, reset): the user picks their own at the
+    # next sign-in before anything else (OWASP ASVS 2.1: temporary passwords are single-use).
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Throttling: failures since the last success, and the lockout they earned.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]

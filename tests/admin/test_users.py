@@ -217,6 +217,76 @@ def test_admin_resets_a_password_and_ends_the_users_sessions(app, as_role, staff
     assert STRONG_PASSWORD not in str(event.detail)
 
 
+OWN_PASSWORD = "my own quiet harbour lantern"
+
+
+def _forced_to_choose(app, username: str, password: str):
+    """Sign in with the admin-set password; every page but the change form sends them there."""
+    person = app.test_client()
+    assert sign_in(person, username, password).status_code == 302
+    for page in ("/", "/today", "/patients/", "/account"):
+        response = person.get(page)
+        assert response.status_code == 302, page
+        assert response.headers["Location"] == "/account/password"
+    page = person.get("/account/password")
+    assert page.status_code == 200
+    assert "An administrator set your password: choose your own to go on." in page.text
+    assert "Your password was set by an administrator." in page.text
+    assert person.post("/session/keepalive").status_code == 200
+    return person
+
+
+def _choose_own(person, current: str):
+    response = person.post(
+        "/account/password",
+        data={"current_password": current, "new_password": OWN_PASSWORD, "confirm": OWN_PASSWORD},
+    )
+    assert response.status_code == 302
+    return response
+
+
+def test_a_new_account_chooses_its_own_password_before_anything_else(app, as_role, staff):
+    admin = as_role("admin")
+    admin.post("/admin/users/new", data=NEW_USER)
+    user = _user(app, "jsmith")
+    assert user.must_change_password is True
+    assert "they choose their own at the next sign-in" in admin.get(f"/admin/users/{user.id}").text
+    person = _forced_to_choose(app, "jsmith", STRONG_PASSWORD)
+    # A wrong current password or a weak new one is refused and they stay on the form.
+    refused = person.post(
+        "/account/password",
+        data={"current_password": "wrong", "new_password": OWN_PASSWORD, "confirm": OWN_PASSWORD},
+    )
+    assert refused.status_code == 400
+    assert person.get("/today").headers["Location"] == "/account/password"
+
+    assert _choose_own(person, STRONG_PASSWORD).headers["Location"] == "/today"
+    assert person.get("/today").status_code == 200
+    assert _user(app, "jsmith").must_change_password is False
+    assert sign_in(app.test_client(), "jsmith", OWN_PASSWORD).status_code == 302
+
+
+def test_after_a_reset_the_user_chooses_again_and_can_still_sign_out(app, as_role, staff):
+    as_role("admin").post(
+        f"/admin/users/{staff['nurse']}/password",
+        data={"new_password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD},
+    )
+    person = _forced_to_choose(app, "nurse", STRONG_PASSWORD)
+    assert person.post("/logout").status_code == 302
+    assert to_login(person.get("/today"))
+    person = _forced_to_choose(app, "nurse", STRONG_PASSWORD)
+    _choose_own(person, STRONG_PASSWORD)
+    assert person.get("/today").status_code == 200
+
+
+def test_a_password_chosen_by_its_owner_is_never_forced(app, as_role, staff):
+    nurse = as_role("nurse")
+    assert nurse.get("/today").status_code == 200
+    _choose_own(nurse, PASSWORD)
+    assert _user(app, "nurse").must_change_password is False
+    assert nurse.get("/today").status_code == 200
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
