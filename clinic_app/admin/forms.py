@@ -41,7 +41,9 @@ SHARED_NAMES = frozenset(
 )
 # Action codes are dotted lower-case words; nothing else may reach a URL or a query.
 ACTION_PATTERN = r"^[a-z_.]*$"
-NEW_PASSWORD_HINT = "At least 12 characters. Tell the person privately; they can change it later."
+NEW_PASSWORD_HINT = (
+    "At least 12 characters. Tell the person privately; they choose their own at the next sign-in."
+)
 
 
 class ActionForm(FlaskForm):
