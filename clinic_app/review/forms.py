@@ -5,6 +5,7 @@ from datetime import datetime
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateTimeLocalField,
     DecimalField,
     Field,
@@ -40,6 +41,17 @@ class CosignForm(FlaskForm):
         validators=[DataRequired()],
         render_kw={"autocomplete": "current-password"},
     )
+
+
+class ChairForm(FlaskForm):
+    """A new chair, or (with prefix "chair<id>") one chair's row on the chairs page."""
+
+    name = StringField(
+        "Chair name",
+        validators=[DataRequired(message="Give the chair a name."), Length(max=40)],
+        description="As staff say it, for example Chair 5 or Recliner B.",
+    )
+    active = BooleanField("In service", default=True)
 
 
 class AcknowledgeForm(FlaskForm):

@@ -17,7 +17,8 @@ from clinic_app.clinical.review import session_flags
 from clinic_app.clinical.scores import GAD7, PHQ9
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import ClinicalAlert, Patient
+from clinic_app.models import Chair, ClinicalAlert, Patient
+from clinic_app.review import chairs as chair_rules
 from clinic_app.review import forms as f
 from clinic_app.review import queries, services
 from clinic_app.review import setting_specs as specs
@@ -373,6 +374,72 @@ def stop_course(course_id: int):
         lambda course: services.stop_course(_actor(), course, form.reason.data),
         "Course stopped.",
     )
+
+
+# --- chairs --------------------------------------------------------------------------------
+
+
+def _chair_row_form(chair: Chair, formdata=None) -> f.ChairForm:
+    form = f.ChairForm(prefix=f"chair{chair.id}", formdata=formdata, obj=chair)
+    form.name.description = ""
+    return form
+
+
+def _render_chairs(status: int = 200, add_form=None, failed=None):
+    chairs = chair_rules.all_chairs()
+    forms = {chair.id: _chair_row_form(chair) for chair in chairs}
+    if failed is not None:
+        forms[failed[0]] = failed[1]
+    return (
+        render_template(
+            "review/chairs.html",
+            chairs=chairs,
+            booked=chair_rules.booked_ahead([chair.id for chair in chairs]),
+            forms=forms,
+            add_form=add_form or f.ChairForm(formdata=None),
+        ),
+        status,
+    )
+
+
+@bp.route("/settings/chairs", methods=["GET", "POST"])
+@role_required(PSYCHIATRIST)
+def chairs():
+    """The clinic's chairs: add one, rename one, take one out of service or back."""
+    if request.method == "GET":
+        return _render_chairs()
+    form = f.ChairForm()
+    if form.validate_on_submit():
+        try:
+            chair = chair_rules.add_chair(_actor(), form.name.data)
+        except RuleViolation as error:
+            _refused(form, error)
+        else:
+            db.session.commit()
+            flash(f"{chair.name} added; the front desk can book it now.", "success")
+            return redirect(url_for("review.chairs"))
+    db.session.rollback()
+    return _render_chairs(400, add_form=form)
+
+
+@bp.post("/settings/chairs/<int:chair_id>")
+@role_required(PSYCHIATRIST)
+def edit_chair(chair_id: int):
+    chair = db.get_or_404(Chair, chair_id)
+    form = _chair_row_form(chair, request.form)
+    if form.validate_on_submit():
+        try:
+            changed = chair_rules.update_chair(_actor(), chair, form.name.data, form.active.data)
+        except RuleViolation as error:
+            _refused(form, error)
+        else:
+            db.session.commit()
+            state = "in service" if chair.active else "out of service"
+            message = f"{chair.name} saved ({state})." if changed else "Nothing changed."
+            flash(message, "success" if changed else "info")
+            return redirect(url_for("review.chairs"))
+    db.session.rollback()
+    return _render_chairs(400, failed=(chair_id, form))
 
 
 # --- clinic settings -------------------------------------------------------------------------

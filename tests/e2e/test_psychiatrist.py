@@ -158,6 +158,20 @@ def test_psychiatrist_works_the_review_queue(live_app, page, shots):
     assert "1 setting(s) changed: hold_systolic." in page.locator(".flash-stack").inner_text()
     shots("settings-saved")
 
+    # Chairs: add one by keyboard-friendly labels; a duplicate is refused by the field.
+    page.get_by_role("link", name="Chairs").click()
+    page.wait_for_url(base + "/settings/chairs")
+    page.get_by_label("Chair name").fill("Recliner B")
+    page.get_by_role("button", name="Add chair").click()
+    page.wait_for_url(base + "/settings/chairs")
+    assert "Recliner B added" in page.locator(".flash-stack").inner_text()
+    page.get_by_label("Chair name").fill("recliner b")
+    page.get_by_role("button", name="Add chair").click()
+    page.wait_for_load_state()
+    assert "There is already a chair called recliner b." in page.locator("#name-error").inner_text()
+    assert_accessible(page)
+    shots("chairs")
+
     # The session page shows the co-signature with its note and the BP chart.
     page.goto(f"{base}/sessions/{ids['flagged']}")
     signature = page.locator("#sign-h").locator("..").inner_text()

@@ -94,6 +94,8 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "review.change_dose": PSYCHIATRIST,
     "review.stop_course": PSYCHIATRIST,
     "review.settings": PSYCHIATRIST,
+    "review.chairs": PSYCHIATRIST,
+    "review.edit_chair": PSYCHIATRIST,
     "review.timeline": CLINICAL,
     "review.phq9": CLINICAL,
     "review.gad7": CLINICAL,
@@ -180,6 +182,7 @@ def record_ids(app: Flask) -> tuple[dict[str, int], dict[str, int]]:
             "version_id": treatment.version_id,
             "appointment_id": appointment.id,
             "alert_id": alert.id,
+            "chair_id": appointment.chair_id,
         }
         admin_ids = {"user_id": target.id, "session_id": row.id, "user_session_id": row.id}
     return ids, admin_ids
