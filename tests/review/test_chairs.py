@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, Chair
+from clinic_app.models import Chair
 from clinic_app.scheduling.services import chair_ids
 from tests.review import builders
 from tests.review.helpers import audit_rows, count, field_error, text
+from tests.scheduling.conftest import book_visit
 
 
 def _chair(app, name: str) -> Chair:
@@ -33,21 +34,10 @@ def _add(app, *names: str) -> list[int]:
 def _book(app, chair_id: int, hours_from_now: float, status: str = "scheduled") -> None:
     with app.app_context():
         patient, course = builders.patient_with_course(last_name=f"Booked{chair_id}")
-        start = utcnow() + timedelta(hours=hours_from_now)
-        db.session.add(
-            Appointment(
-                patient_id=patient.id,
-                course_id=course.id,
-                chair_id=chair_id,
-                starts_at=start,
-                ends_at=start + timedelta(hours=2),
-                visit_kind="induction",
-                status=status,
-                driver_name="Sam Tester",
-                driver_phone="555-0199",
-            )
-        )
         db.session.commit()
+        ids = patient.id, course.id
+    start = utcnow() + timedelta(hours=hours_from_now)
+    book_visit(app, *ids, chair_id, start, minutes=120, status=status)
 
 
 def _row(chair_id: int, name: str, active: bool) -> dict[str, str]:
