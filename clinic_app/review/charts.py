@@ -58,6 +58,7 @@ class Series:
     def markers(self) -> Markup:
         """Every point's marker as SVG: built here rather than by a template macro per point,
         which cost most of the timeline's rendering time for a long history."""
+        # Joining Markup escapes nothing further: every part is already Markup from marker_svg.
         return Markup("").join(
             marker_svg(self.marker, p.x, p.y, p.label, self.css) for p in self.points
         )
