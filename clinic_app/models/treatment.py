@@ -14,6 +14,7 @@ from clinic_app.clinical.codes import (
     SessionStatus,
     VitalsPhase,
 )
+from clinic_app.clinical.vitals import Vitals
 from clinic_app.database import created_at, in_values, intpk, user_fk
 from clinic_app.extensions import db
 
@@ -176,6 +177,12 @@ class VitalsReading(db.Model):
 
     treatment_session: Mapped[TreatmentSession] = relationship(back_populates="vitals")
     recorded_by: Mapped["User"] = relationship()
+
+    def as_vitals(self) -> Vitals:
+        """The reading as the pure vitals rules take it."""
+        return Vitals(
+            self.systolic, self.diastolic, self.heart_rate, self.spo2, self.resp_rate, self.taken_at
+        )
 
 
 class AdverseEvent(db.Model):

@@ -251,17 +251,6 @@ def review_facts(
     )
 
 
-def as_vitals(reading: VitalsReading) -> Vitals:
-    return Vitals(
-        reading.systolic,
-        reading.diastolic,
-        reading.heart_rate,
-        reading.spo2,
-        reading.resp_rate,
-        reading.taken_at,
-    )
-
-
 def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReviewFacts:
     """Facts of a session whose vitals, adverse events, overrides and assessments are loaded."""
     return review_facts(
@@ -270,7 +259,7 @@ def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReview
         treatment.dose_started_at,
         treatment.infusion_ended_at,
         treatment.discharged_at,
-        [as_vitals(r) for r in treatment.vitals],
+        [r.as_vitals() for r in treatment.vitals],
         [(e.kind, e.serious) for e in treatment.adverse_events],
         [o.rule for o in treatment.overrides],
         [a.items for a in treatment.assessments if a.instrument == PHQ9.code],

@@ -14,19 +14,8 @@ from clinic_app.clinical.discharge import (
 from clinic_app.clinical.dosing import infusion_minutes_flag
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.schedule import Check, CheckState, next_open_check, vitals_checks
-from clinic_app.clinical.vitals import Alert, Vitals, above_hold_line, hold_line, reading_alerts
+from clinic_app.clinical.vitals import Alert, above_hold_line, hold_line, reading_alerts
 from clinic_app.models import TreatmentSession, VitalsReading
-
-
-def as_vitals(reading: VitalsReading) -> Vitals:
-    return Vitals(
-        reading.systolic,
-        reading.diastolic,
-        reading.heart_rate,
-        reading.spo2,
-        reading.resp_rate,
-        reading.taken_at,
-    )
 
 
 @dataclass
@@ -61,9 +50,9 @@ def summarize(
     predose = [r for r in readings if dose_at is None or r.taken_at <= dose_at]
     after = [r for r in readings if dose_at is not None and r.taken_at > dose_at]
     baseline = predose[-1] if predose else None
-    base_vitals = as_vitals(baseline) if baseline else None
+    base_vitals = baseline.as_vitals() if baseline else None
     alerts = {
-        r.id: reading_alerts(as_vitals(r), base_vitals if r in after else None, rules)
+        r.id: reading_alerts(r.as_vitals(), base_vitals if r in after else None, rules)
         for r in readings
     }
     closed = treatment.status != SessionStatus.IN_PROGRESS
@@ -79,7 +68,7 @@ def summarize(
         dose_at,
         treatment.infusion_ended_at,
         base_vitals,
-        [as_vitals(r) for r in after],
+        [r.as_vitals() for r in after],
     )
     blockers = [] if closed else recorded_blockers(facts, now, rules)
     hold_active = baseline is not None and above_hold_line(
