@@ -527,19 +527,23 @@ def _allocate_chairs(plans: list[PatientPlan], sites: int) -> list[int]:
 # ---------------------------------------------------------------------------------------------
 
 
+# The clinic's history, in foreign-key order (staff and chairs are written before it).
+HISTORY_TABLES = (
+    Patient.__table__,
+    TreatmentCourse.__table__,
+    Appointment.__table__,
+    TreatmentSession.__table__,
+    VitalsReading.__table__,
+    Assessment.__table__,
+    AdverseEvent.__table__,
+    ClinicalAlert.__table__,
+)
+
+
 class _Rows:
     """Row dicts per table, flushed with executemany in foreign-key order."""
 
-    ORDER = (
-        Patient.__table__,
-        TreatmentCourse.__table__,
-        Appointment.__table__,
-        TreatmentSession.__table__,
-        VitalsReading.__table__,
-        Assessment.__table__,
-        AdverseEvent.__table__,
-        ClinicalAlert.__table__,
-    )
+    ORDER = HISTORY_TABLES
 
     def __init__(self, connection: Connection):
         self.connection = connection
@@ -1228,18 +1232,7 @@ def _chairs(connection: Connection, ids: _Ids, needed: list[int]) -> list[list[i
 # Entry points
 # ---------------------------------------------------------------------------------------------
 
-BULK_TABLES = (
-    User.__table__,
-    Chair.__table__,
-    Patient.__table__,
-    TreatmentCourse.__table__,
-    Appointment.__table__,
-    TreatmentSession.__table__,
-    VitalsReading.__table__,
-    Assessment.__table__,
-    AdverseEvent.__table__,
-    ClinicalAlert.__table__,
-)
+BULK_TABLES = (User.__table__, Chair.__table__, *HISTORY_TABLES)
 
 
 def _echo(progress: bool) -> Callable[[str], None]:
