@@ -3,13 +3,10 @@ charts recorded, refusals recorded, tampering detected by `flask audit verify`, 
 migrated database refusing UPDATE and DELETE outright."""
 
 import os
-import uuid
 from datetime import date
 
-import psycopg
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from clinic_app import audit, create_app
@@ -294,27 +291,8 @@ def test_refused_access_is_recorded(app, staff):
 # --- the database itself refuses edits (migrated schema) ----------------------------------
 
 
-@pytest.fixture
-def migrated_database_url(tmp_path):
-    """A brand-new database of the suite's kind, built by the migrations; dropped afterwards."""
-    server_url = os.environ.get("TEST_DATABASE_URL")
-    if not server_url:
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite'}"
-        return
-    url = make_url(server_url)
-    name = f"audit_{uuid.uuid4().hex[:12]}"
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def test_the_migrated_database_refuses_update_and_delete(migrated_database_url):
-    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=migrated_database_url)
+def test_the_migrated_database_refuses_update_and_delete(empty_database_url):
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     try:
