@@ -40,6 +40,8 @@ class CoursePhase(StrEnum):
 class SessionStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     DISCHARGED = "discharged"
+    # Ended without a dose (REMS check failed, hold not overridden, patient declined...).
+    NOT_DOSED = "not_dosed"
     SIGNED = "signed"
     COSIGNED = "cosigned"
 
@@ -56,6 +58,8 @@ class AppointmentStatus(StrEnum):
     CHECKED_IN = "checked_in"
     IN_TREATMENT = "in_treatment"
     COMPLETED = "completed"
+    # Came and was checked in, but the session ended without a dose.
+    NOT_DOSED = "not_dosed"
     CANCELLED = "cancelled"
     NO_SHOW = "no_show"
 
@@ -73,6 +77,12 @@ class AlertKind(StrEnum):
     PHQ9_ITEM9 = "phq9_item9"
     SERIOUS_AE = "serious_ae"
     MISSED_INDUCTION = "missed_induction"
+    # Raised from the chair: a reading at the notify or urgent line, a low SpO2, and a pre-dose
+    # BP hold waiting for the psychiatrist's override.
+    BP_NOTIFY = "bp_notify"
+    BP_URGENT = "bp_urgent"
+    SPO2_LOW = "spo2_low"
+    PREDOSE_HOLD = "predose_hold"
 
 
 class DecisionKind(StrEnum):
@@ -133,3 +143,21 @@ ADVERSE_EVENT_KINDS = {
 }
 
 SEVERITIES = ("mild", "moderate", "severe")
+
+# How the patient leaves: with the driver confirmed at the pre-dose check, or with another named
+# adult whose phone and relationship the nurse records (flagged for review).
+ESCORT_KINDS = {
+    "confirmed_driver": "The confirmed driver",
+    "other_adult": "Another responsible adult",
+}
+
+NOT_DOSED_REASONS = {
+    "rems_not_met": "REMS requirement not met",
+    "bp_hold": "Blood-pressure hold not overridden",
+    "patient_declined": "Patient declined",
+    "contraindication": "Contraindication found at the chair",
+    "fasting_not_met": "Fasting not met",
+    "no_driver": "No driver for the trip home",
+    "unwell": "Patient unwell",
+    "other": "Other",
+}

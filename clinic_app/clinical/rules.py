@@ -10,6 +10,16 @@ Sources (details in shared/reference/domain.md):
   every 10-15 min during and after infusion until back near baseline (clinic protocols, §3.4-3.6).
 - Severe hypertension triage >= 180/110 (Hebert & Vidt 2008); >= 160/100 notify threshold and the
   92 % SpO2 line are clinic defaults [D] to be signed off by the medical director.
+- SPRAVATO REMS: monitoring "until resolution of sedation, dissociation and respiratory
+  depression"; BP rechecked "as clinically warranted until values decline" (domain.md §1). The
+  recheck intervals (5 min urgent, 15 min notify) follow DESIGN §4 [D].
+- Sedation: MOAA/S 5 = responds readily to name (fully awake); esketamine trials assessed it with
+  the ~40-minute check and before discharge (domain.md §1.6, §4).
+- CADSS-6 (items 1, 2, 6, 7, 15, 22 of the CADSS; 0-24) has no published cut-off (domain.md §4):
+  "resolved" below 4 is a clinic default [D] for the medical director to sign off.
+- IV ketamine: 0.5 mg/kg is the studied dose; doses up to 1.0 mg/kg appear in trials and clinic
+  protocols (domain.md §2), so above 1.0 mg/kg the prescriber confirms with a reason [D]. The
+  course's hard limit stays 2.0 mg/kg.
 """
 
 from dataclasses import dataclass, fields
@@ -33,6 +43,10 @@ class ClinicalRules:
     urgent_systolic: int = 180
     urgent_diastolic: int = 110
     low_spo2: int = 92
+    # Escalation: a reading at the urgent or notify line (or SpO2 below the line) asks for a
+    # recheck this many minutes later, until a reading is back under the notify line.
+    bp_recheck_urgent_minutes: int = 5
+    bp_recheck_notify_minutes: int = 15
     # Vitals schedule.
     esketamine_bp_check_minutes: int = 40
     iv_vitals_interval_minutes: int = 15
@@ -42,11 +56,15 @@ class ClinicalRules:
     esketamine_min_observation_minutes: int = 120
     iv_recovery_minutes: int = 30
     discharge_bp_within_percent: int = 20
+    # Dissociation counts as resolved when a post-dose CADSS-6 total is below this.
+    cadss6_resolved_below: int = 4
     # IV dosing.
     iv_default_mg_per_kg: float = 0.5
     iv_default_minutes: int = 40
     iv_min_minutes: int = 40
     iv_max_minutes: int = 60
+    # Above this the prescriber confirms the course dose with password and reason.
+    iv_usual_max_mg_per_kg: float = 1.0
     # Esketamine device administration: one 28 mg device every 5 minutes.
     esketamine_device_interval_minutes: int = 5
     # Fasting.

@@ -10,6 +10,8 @@ from clinic_app.models.settings import ClinicSetting
 from clinic_app.models.treatment import (
     Addendum,
     AdverseEvent,
+    DeviceAdministration,
+    InfusionPause,
     Override,
     TreatmentSession,
     VitalsReading,
@@ -28,6 +30,8 @@ __all__ = [
     "ClinicalAlert",
     "ClinicSetting",
     "CourseDecision",
+    "DeviceAdministration",
+    "InfusionPause",
     "Override",
     "Patient",
     "TreatmentCourse",

@@ -47,6 +47,10 @@ class Patient(db.Model):
     failed_trials: Mapped[int] = mapped_column(default=0)
     medication_classes: Mapped[list[str]] = mapped_column(JSON, default=list)
     rems_enrolled_on: Mapped[date | None]
+    # When a nurse or the psychiatrist last reviewed the clinical screen (allergies,
+    # contraindications, medications); None reads "not screened", never "none found".
+    screened_at: Mapped[datetime | None]
+    screened_by_id: Mapped[int | None] = user_fk(nullable=True)
     # Scheduling preferences: ISO weekdays (0 = Monday) and a usual clinic-local start time.
     preferred_weekdays: Mapped[list[int]] = mapped_column(JSON, default=list)
     preferred_time: Mapped[time | None]
@@ -63,6 +67,10 @@ class Patient(db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def screened(self) -> bool:
+        return self.screened_at is not None
 
     @property
     def rems_enrolled(self) -> bool:
@@ -114,6 +122,10 @@ class TreatmentCourse(db.Model):
     started_on: Mapped[date] = mapped_column(index=True)
     ended_on: Mapped[date | None]
     maintenance_interval_days: Mapped[int | None]
+    # Why the prescriber chose a dose above the clinic's usual maximum, or a TRD indication for a
+    # patient with fewer than two failed antidepressant trials.
+    dose_reason: Mapped[str] = mapped_column(Text, default="")
+    indication_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[created_at]
 
     patient: Mapped[Patient] = relationship(back_populates="courses")

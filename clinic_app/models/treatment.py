@@ -4,11 +4,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import (
     ADVERSE_EVENT_KINDS,
+    ESCORT_KINDS,
+    NOT_DOSED_REASONS,
     SEVERITIES,
     Modality,
     SessionStatus,
@@ -50,7 +52,21 @@ class TreatmentSession(db.Model):
             name="discharge_after_dose_with_escort",
         ),
         CheckConstraint(
-            "status = 'in_progress' OR discharged_at IS NOT NULL", name="closed_after_discharge"
+            "status = 'in_progress' OR discharged_at IS NOT NULL OR not_dosed_at IS NOT NULL",
+            name="closed_after_discharge",
+        ),
+        CheckConstraint(
+            "not_dosed_at IS NULL OR (dose_started_at IS NULL AND discharged_at IS NULL"
+            " AND not_dosed_reason <> '')",
+            name="not_dosed_has_reason_and_no_dose",
+        ),
+        CheckConstraint(
+            "escort_kind = '' OR " + in_values("escort_kind", ESCORT_KINDS),
+            name="escort_kind_known",
+        ),
+        CheckConstraint(
+            "not_dosed_reason = '' OR " + in_values("not_dosed_reason", NOT_DOSED_REASONS),
+            name="not_dosed_reason_known",
         ),
         CheckConstraint(
             "status NOT IN ('signed', 'cosigned') OR signed_at IS NOT NULL",
@@ -84,6 +100,10 @@ class TreatmentSession(db.Model):
     driver_name: Mapped[str] = mapped_column(String(120), default="")
     driver_phone: Mapped[str] = mapped_column(String(32), default="")
     driver_confirmed: Mapped[bool] = mapped_column(default=False)
+    # Esketamine: no nasal corticosteroid or decongestant within the last hour.
+    nasal_spray_checked: Mapped[bool] = mapped_column(default=False)
+    prescriber_on_site: Mapped[bool] = mapped_column(default=False)
+    oximeter_available: Mapped[bool] = mapped_column(default=False)
 
     # Dose.
     weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
@@ -94,11 +114,25 @@ class TreatmentSession(db.Model):
     lot_number: Mapped[str] = mapped_column(String(40), default="")
     dose_started_at: Mapped[datetime | None] = mapped_column(index=True)
     infusion_ended_at: Mapped[datetime | None]
+    # IV pump settings and the volume given.
+    pump_concentration_mg_per_ml: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
+    pump_rate_ml_per_hour: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
+    infused_volume_ml: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
 
     # Discharge.
     discharged_at: Mapped[datetime | None]
     discharged_with: Mapped[str] = mapped_column(String(120), default="")
     discharged_by_id: Mapped[int | None] = user_fk(nullable=True)
+    escort_kind: Mapped[str] = mapped_column(String(20), default="")
+    escort_phone: Mapped[str] = mapped_column(String(32), default="")
+    escort_relationship: Mapped[str] = mapped_column(String(40), default="")
+    # The nurse's attestation at discharge that dissociation has resolved (no CADSS needed).
+    dissociation_attested: Mapped[bool] = mapped_column(default=False)
+
+    # Ended without a dose.
+    not_dosed_at: Mapped[datetime | None]
+    not_dosed_reason: Mapped[str] = mapped_column(String(30), default="")
+    not_dosed_note: Mapped[str] = mapped_column(Text, default="")
 
     # Signatures: who, when, and a hash of the content they attested.
     signed_by_id: Mapped[int | None] = user_fk(nullable=True)
@@ -135,6 +169,12 @@ class TreatmentSession(db.Model):
     addenda: Mapped[list["Addendum"]] = relationship(
         back_populates="treatment_session", order_by="Addendum.created_at"
     )
+    infusion_pauses: Mapped[list["InfusionPause"]] = relationship(
+        back_populates="treatment_session", order_by="InfusionPause.paused_at"
+    )
+    devices: Mapped[list["DeviceAdministration"]] = relationship(
+        back_populates="treatment_session", order_by="DeviceAdministration.device_number"
+    )
 
     @property
     def is_locked(self) -> bool:
@@ -144,6 +184,11 @@ class TreatmentSession(db.Model):
     @property
     def modality_enum(self) -> Modality:
         return Modality(self.modality)
+
+    @property
+    def is_open(self) -> bool:
+        """Still being charted: not discharged, not ended undosed, not signed."""
+        return self.status == SessionStatus.IN_PROGRESS
 
 
 class VitalsReading(db.Model):
@@ -192,24 +237,88 @@ class AdverseEvent(db.Model):
     __table_args__ = (
         CheckConstraint(in_values("kind", ADVERSE_EVENT_KINDS), name="kind_known"),
         CheckConstraint(in_values("severity", SEVERITIES), name="severity_known"),
+        CheckConstraint("kind <> 'other' OR description <> ''", name="other_described"),
+        CheckConstraint(
+            "NOT resolved OR (resolved_at IS NOT NULL AND resolved_by_id IS NOT NULL)",
+            name="resolved_has_time_and_who",
+        ),
+        CheckConstraint(
+            "cleared_at IS NULL OR (cleared_by_id IS NOT NULL AND clear_note <> '')",
+            name="cleared_has_who_and_note",
+        ),
     )
 
     id: Mapped[intpk]
     session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
+    # What happened, in the nurse's words; required for "Other".
+    description: Mapped[str] = mapped_column(Text, default="")
     severity: Mapped[str] = mapped_column(String(10))
     onset_at: Mapped[datetime]
     intervention: Mapped[str] = mapped_column(Text, default="")
     resolved: Mapped[bool] = mapped_column(default=False)
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = user_fk(nullable=True)
+    # The psychiatrist may clear an unresolved event for discharge, with a note.
+    cleared_at: Mapped[datetime | None]
+    cleared_by_id: Mapped[int | None] = user_fk(nullable=True)
+    clear_note: Mapped[str] = mapped_column(Text, default="")
     serious: Mapped[bool] = mapped_column(default=False)
     recorded_by_id: Mapped[int] = user_fk()
     created_at: Mapped[created_at]
 
     treatment_session: Mapped[TreatmentSession] = relationship(back_populates="adverse_events")
+    recorded_by: Mapped["User"] = relationship(foreign_keys=[recorded_by_id])
+    resolved_by: Mapped["User | None"] = relationship(foreign_keys=[resolved_by_id])
+    cleared_by: Mapped["User | None"] = relationship(foreign_keys=[cleared_by_id])
 
     @property
     def kind_label(self) -> str:
         return ADVERSE_EVENT_KINDS[self.kind]
+
+
+class InfusionPause(db.Model):
+    """A pause of the IV pump; `resumed_at` stays empty while the pump is stopped."""
+
+    __tablename__ = "infusion_pauses"
+    __table_args__ = (
+        CheckConstraint("resumed_at IS NULL OR resumed_at > paused_at", name="resumes_after_pause"),
+    )
+
+    id: Mapped[intpk]
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    paused_at: Mapped[datetime]
+    resumed_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    recorded_by_id: Mapped[int] = user_fk()
+    created_at: Mapped[created_at]
+
+    treatment_session: Mapped[TreatmentSession] = relationship(back_populates="infusion_pauses")
+    recorded_by: Mapped["User"] = relationship()
+
+
+class DeviceAdministration(db.Model):
+    """One 28 mg esketamine device: when, which lot, and whether it was given in full."""
+
+    __tablename__ = "device_administrations"
+    __table_args__ = (
+        UniqueConstraint("session_id", "device_number", name="uq_device_administrations_number"),
+        CheckConstraint("device_number BETWEEN 1 AND 3", name="device_number_range"),
+        CheckConstraint("complete OR note <> ''", name="partial_explained"),
+    )
+
+    id: Mapped[intpk]
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    device_number: Mapped[int]
+    given_at: Mapped[datetime]
+    lot_number: Mapped[str] = mapped_column(String(40))
+    complete: Mapped[bool] = mapped_column(default=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int] = user_fk()
+    created_at: Mapped[created_at]
+
+    treatment_session: Mapped[TreatmentSession] = relationship(back_populates="devices")
+    recorded_by: Mapped["User"] = relationship()
 
 
 class Override(db.Model):
