@@ -1044,6 +1044,8 @@ def _emit_session(
                 "onset_at": onset,
                 "intervention": rng.choice(AE_INTERVENTIONS),
                 "resolved": True,
+                "resolved_at": onset + _minutes(rng.randint(10, 40)),
+                "resolved_by_id": nurse,
                 "serious": serious,
                 "recorded_by_id": nurse,
                 "created_at": onset + _minutes(2),

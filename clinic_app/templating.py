@@ -34,8 +34,16 @@ def _idle_seconds() -> dict:
     return {"idle_seconds": sessions.seconds_left(row) if row is not None else None}
 
 
+def _open_alert_count() -> int:
+    """The psychiatrist's navigation badge: alerts waiting for action (one COUNT)."""
+    from clinic_app.review.queries import open_alert_count
+
+    return open_alert_count()
+
+
 def register(app: Flask) -> None:
     app.context_processor(_idle_seconds)
+    app.add_template_global(_open_alert_count, "open_alert_count")
     app.add_template_filter(local_time)
     app.add_template_filter(local_datetime)
     app.add_template_global(minutes_between)

@@ -1,13 +1,24 @@
-"""What still stands between a patient and discharge."""
+"""What still stands between a patient and discharge.
+
+The REMS asks for monitoring "until resolution of sedation, dissociation and respiratory
+depression" (domain.md §1): beyond the minimum stay and the vitals, discharge needs a MOAA/S of 5
+after the last lower score, dissociation resolved, every moderate or worse adverse event resolved
+or cleared, no BP recheck owed, and the right escort (DESIGN §4 "Discharge needs").
+"""
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from clinic_app.clinical.codes import Modality
+from clinic_app.clinical.escalation import pending_recheck
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.vitals import Vitals, back_to_baseline
+
+FULLY_AWAKE = 5  # MOAA/S 5: responds readily to name spoken in a normal tone
+BLOCKING_SEVERITIES = ("moderate", "severe")
 
 
 @dataclass(frozen=True)
@@ -17,8 +28,31 @@ class Blocker:
 
 
 @dataclass(frozen=True)
+class Score:
+    """One post-dose scale score (MOAA/S or CADSS-6 total) and when it was taken."""
+
+    taken_at: datetime
+    total: int
+
+
+@dataclass(frozen=True)
+class EventFact:
+    """An adverse event as the discharge rules see it."""
+
+    label: str
+    severity: str
+    onset_at: datetime
+    resolved: bool = False
+    cleared: bool = False
+
+
+@dataclass(frozen=True)
 class SessionFacts:
-    """The recorded state of a session as the discharge rules need it."""
+    """The recorded state of a session as the discharge rules need it.
+
+    `sedation` and `dissociation` hold the MOAA/S and CADSS-6 scores taken after the dose;
+    `override_at` is when the psychiatrist last overrode the discharge blockers (None: never).
+    """
 
     modality: Modality
     age_years: int
@@ -26,6 +60,22 @@ class SessionFacts:
     infusion_ended_at: datetime | None
     baseline: Vitals | None
     readings_after_dose: Sequence[Vitals]
+    sedation: Sequence[Score] = ()
+    dissociation: Sequence[Score] = ()
+    adverse_events: Sequence[EventFact] = ()
+    confirmed_driver: str = ""
+    override_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Escort:
+    """Who the patient leaves with: the driver confirmed at the pre-dose check
+    ("confirmed_driver"), or another named adult ("other_adult") with phone and relationship."""
+
+    kind: str
+    name: str = ""
+    phone: str = ""
+    relationship: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,7 +85,8 @@ class Attestation:
     alert_oriented: bool
     gait_steady: bool
     vomiting: bool
-    leaving_with: str
+    escort: Escort
+    dissociation_resolved: bool = False
 
 
 def earliest_discharge(facts: SessionFacts, rules: ClinicalRules) -> datetime | None:
@@ -121,8 +172,213 @@ def recorded_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) 
     return blockers
 
 
-def attestation_blockers(attestation: Attestation) -> list[Blocker]:
-    """Blockers from the nurse's bedside assessment."""
+def _minutes_after_dose(facts: SessionFacts, moment: datetime) -> int:
+    assert facts.dose_started_at is not None
+    return int((moment - facts.dose_started_at).total_seconds() // 60)
+
+
+def sedation_blockers(facts: SessionFacts, rules: ClinicalRules) -> list[Blocker]:
+    """MOAA/S after the dose: at ~40 min and before discharge (esketamine) or after the infusion
+    (IV), and a 5 recorded after the last score below 5."""
+    if facts.dose_started_at is None:
+        return []
+    scores = sorted(
+        (s for s in facts.sedation if s.taken_at > facts.dose_started_at), key=lambda s: s.taken_at
+    )
+    if not scores:
+        return [Blocker("sedation_not_assessed", "No MOAA/S since the dose: assess sedation.")]
+    blockers: list[Blocker] = []
+    if facts.modality == Modality.ESKETAMINE_NASAL:
+        tolerance = timedelta(minutes=rules.check_tolerance_minutes)
+        check_at = facts.dose_started_at + timedelta(minutes=rules.esketamine_bp_check_minutes)
+        first_check = next((s for s in scores if s.taken_at >= check_at - tolerance), None)
+        if first_check is None:
+            blockers.append(
+                Blocker(
+                    "sedation_check_missing",
+                    f"The {rules.esketamine_bp_check_minutes}-minute MOAA/S is not recorded.",
+                )
+            )
+        leave_at = facts.dose_started_at + timedelta(
+            minutes=rules.esketamine_min_observation_minutes
+            - rules.predischarge_check_window_minutes
+        )
+        if not any(s is not first_check and s.taken_at >= leave_at for s in scores):
+            blockers.append(
+                Blocker(
+                    "sedation_predischarge_missing",
+                    "Assess sedation (MOAA/S) again before discharge.",
+                )
+            )
+    elif facts.infusion_ended_at is not None and scores[-1].taken_at <= facts.infusion_ended_at:
+        blockers.append(
+            Blocker("sedation_after_infusion_missing", "No MOAA/S since the infusion ended.")
+        )
+    last = scores[-1]
+    if last.total < FULLY_AWAKE:
+        blockers.append(
+            Blocker(
+                "sedated",
+                f"Last MOAA/S is {last.total} ({_minutes_after_dose(facts, last.taken_at)} min "
+                "after the dose): discharge needs a MOAA/S of 5 recorded after it.",
+            )
+        )
+    return blockers
+
+
+def dissociation_blockers(facts: SessionFacts, rules: ClinicalRules) -> list[Blocker]:
+    """A CADSS-6 at or above the clinic's line must be followed by one below it. With no
+    post-dose CADSS-6 the nurse attests at discharge instead (see attestation_blockers)."""
+    if facts.dose_started_at is None:
+        return []
+    scores = sorted(
+        (s for s in facts.dissociation if s.taken_at > facts.dose_started_at),
+        key=lambda s: s.taken_at,
+    )
+    line = rules.cadss6_resolved_below
+    if not scores or scores[-1].total < line:
+        return []
+    last = scores[-1]
+    return [
+        Blocker(
+            "dissociated",
+            f"Last CADSS-6 is {last.total} ({_minutes_after_dose(facts, last.taken_at)} min after "
+            f"the dose): discharge needs a CADSS-6 under {line} recorded after it.",
+        )
+    ]
+
+
+def adverse_event_blockers(facts: SessionFacts) -> list[Blocker]:
+    """Every moderate or severe event still open: neither resolved nor cleared."""
+    return [
+        Blocker(
+            "adverse_event_open",
+            f"{event.label} ({event.severity}) is not resolved: mark it resolved, or the "
+            "psychiatrist clears it.",
+        )
+        for event in sorted(facts.adverse_events, key=lambda e: e.onset_at)
+        if event.severity in BLOCKING_SEVERITIES and not (event.resolved or event.cleared)
+    ]
+
+
+def recheck_blockers(facts: SessionFacts, rules: ClinicalRules) -> list[Blocker]:
+    """A BP at the notify or urgent line asks for a recheck until one is back under it."""
+    recheck = pending_recheck(facts.readings_after_dose, rules)
+    if recheck is None or not any(code.startswith("bp_") for code in recheck.codes):
+        return []
+    reading = recheck.reading
+    line = (
+        f"{rules.urgent_systolic}/{rules.urgent_diastolic}"
+        if recheck.urgent
+        else f"{rules.notify_systolic}/{rules.notify_diastolic}"
+    )
+    return [
+        Blocker(
+            "bp_recheck",
+            f"Recheck BP: the last reading {reading.systolic}/{reading.diastolic} is at or above "
+            f"{line}.",
+        )
+    ]
+
+
+# What a psychiatrist's discharge override covers: clinical judgement calls. The minimum stay
+# (REMS), a missing dose or infusion end, stale vitals, the bedside assessment and the escort
+# can never be overridden.
+OVERRIDABLE = frozenset(
+    {
+        "recovery_time",
+        "bp_not_returned",
+        "bp_recheck",
+        "spo2_low",
+        "sedation_not_assessed",
+        "sedation_check_missing",
+        "sedation_predischarge_missing",
+        "sedation_after_infusion_missing",
+        "sedated",
+        "dissociated",
+        "adverse_event_open",
+    }
+)
+
+
+def _latest_fact(facts: SessionFacts) -> datetime | None:
+    moments = [r.taken_at for r in facts.readings_after_dose if r.taken_at is not None]
+    moments += [s.taken_at for s in (*facts.sedation, *facts.dissociation)]
+    moments += [e.onset_at for e in facts.adverse_events]
+    return max(moments, default=None)
+
+
+def override_covers(facts: SessionFacts) -> bool:
+    """An override covers the chart as it stood when given: anything charted later (a new
+    reading, score or event) needs the rules, or a new override, again."""
+    if facts.override_at is None:
+        return False
+    latest = _latest_fact(facts)
+    return latest is None or facts.override_at >= latest
+
+
+def chart_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) -> list[Blocker]:
+    """Every blocker the chart and the clock raise, in fixing order, less what a standing
+    psychiatrist's override covers. The board's "ready for discharge" means this is empty."""
+    blockers = recorded_blockers(facts, now, rules)
+    if facts.dose_started_at is not None:
+        blockers += recheck_blockers(facts, rules)
+        blockers += sedation_blockers(facts, rules)
+        blockers += dissociation_blockers(facts, rules)
+        blockers += adverse_event_blockers(facts)
+    if override_covers(facts):
+        blockers = [b for b in blockers if b.code not in OVERRIDABLE]
+    return blockers
+
+
+# Ways home that are never allowed: the label forbids driving until the next day (esketamine)
+# or for 24 h (IV), and a ride-hail or taxi driver is not a responsible adult escort.
+_NOT_AN_ESCORT = re.compile(
+    r"\b(uber|lyft|taxi|taxis|cab|rideshare|ride[- ]?share|ride[- ]?hail\w*|bus|transit|"
+    r"alone|self|myself|nobody|no[- ]one|none|walk|walking|on foot|"
+    r"driv\w*\s+(?:home|\w*self|themselves))\b",
+    re.IGNORECASE,
+)
+
+
+def escort_blockers(escort: Escort, confirmed_driver: str) -> list[Blocker]:
+    """The patient leaves with the confirmed driver, or another named adult whose phone and
+    relationship are recorded; never a ride-hail or taxi, public transport or alone."""
+    if escort.kind == "confirmed_driver":
+        if not confirmed_driver.strip():
+            return [
+                Blocker(
+                    "no_confirmed_driver",
+                    "No driver was confirmed at the pre-dose check: name the adult the patient "
+                    "leaves with.",
+                )
+            ]
+        return []
+    if escort.kind != "other_adult":
+        return [Blocker("no_escort", "Choose who the patient leaves with.")]
+    blockers = []
+    words = f"{escort.name} {escort.relationship}"
+    if _NOT_AN_ESCORT.search(words):
+        blockers.append(
+            Blocker(
+                "escort_not_allowed",
+                "A ride-hail or taxi, public transport or leaving alone is not allowed: the "
+                "patient must not drive until the next day and leaves with a responsible adult.",
+            )
+        )
+    if not escort.name.strip():
+        blockers.append(Blocker("escort_name", "Name the adult the patient leaves with."))
+    if not escort.phone.strip():
+        blockers.append(Blocker("escort_phone", "Give that adult's phone number."))
+    if not escort.relationship.strip():
+        blockers.append(Blocker("escort_relationship", "Give that adult's relationship."))
+    return blockers
+
+
+def attestation_blockers(
+    attestation: Attestation, facts: SessionFacts, rules: ClinicalRules
+) -> list[Blocker]:
+    """Blockers from the nurse's bedside assessment and the escort."""
     blockers = []
     if not attestation.alert_oriented:
         blockers.append(Blocker("not_alert", "The patient is not alert and oriented."))
@@ -130,13 +386,20 @@ def attestation_blockers(attestation: Attestation) -> list[Blocker]:
         blockers.append(Blocker("gait", "The patient's gait is not steady."))
     if attestation.vomiting:
         blockers.append(Blocker("vomiting", "The patient is actively vomiting."))
-    if not attestation.leaving_with.strip():
-        blockers.append(Blocker("no_driver", "Name the person the patient is leaving with."))
-    return blockers
+    dose_at = facts.dose_started_at
+    assessed = dose_at is None or any(s.taken_at > dose_at for s in facts.dissociation)
+    if not assessed and not attestation.dissociation_resolved:
+        blockers.append(
+            Blocker(
+                "dissociation_unassessed",
+                "No CADSS-6 since the dose: record one, or attest that dissociation has resolved.",
+            )
+        )
+    return blockers + escort_blockers(attestation.escort, facts.confirmed_driver)
 
 
 def discharge_blockers(
     facts: SessionFacts, attestation: Attestation, now: datetime, rules: ClinicalRules
 ) -> list[Blocker]:
     """Every blocker that still stands; discharge is allowed only when this is empty."""
-    return recorded_blockers(facts, now, rules) + attestation_blockers(attestation)
+    return chart_blockers(facts, now, rules) + attestation_blockers(attestation, facts, rules)

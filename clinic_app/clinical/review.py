@@ -76,7 +76,10 @@ _BP_SEVERITY = {
 }
 _BP_CODES = frozenset({"bp_urgent", "bp_notify", "bp_rise"})
 
-OVERRIDE_LABELS = {"predose_bp_hold": "pre-dose BP hold"}
+OVERRIDE_LABELS = {
+    "predose_bp_hold": "pre-dose BP hold",
+    "discharge": "discharge despite clinical blockers",
+}
 
 _MISSED = frozenset({AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED})
 _ATTENDED = frozenset(
@@ -102,6 +105,8 @@ class SessionReviewFacts:
     adverse_events: Sequence[tuple[str, bool]] = ()
     overrides: Sequence[str] = ()
     phq9_items: Sequence[int] | None = None
+    # Who the patient left with when it was not the confirmed driver: (name, relationship).
+    other_escort: tuple[str, str] | None = None
 
     def discharge_facts(self) -> SessionFacts:
         return SessionFacts(
@@ -216,6 +221,18 @@ def phq9_item9_flag(items: Sequence[int] | None) -> Flag | None:
     )
 
 
+def escort_flag(other_escort: tuple[str, str] | None) -> Flag | None:
+    """The patient left with an adult other than the driver confirmed before the dose."""
+    if other_escort is None:
+        return None
+    name, relationship = other_escort
+    return Flag(
+        "other_escort",
+        Severity.WARNING,
+        f"Left with {name} ({relationship}), not the driver confirmed before the dose.",
+    )
+
+
 def late_discharge_flag(
     facts: SessionReviewFacts, clinical_rules: ClinicalRules, review_rules: ReviewRules
 ) -> Flag | None:
@@ -245,6 +262,7 @@ def session_flags(
         bp_flag(facts, clinical_rules),
         spo2_flag(facts, clinical_rules),
         override_flag(facts.overrides),
+        escort_flag(facts.other_escort),
         late_discharge_flag(facts, clinical_rules, review_rules),
     ]
     return sorted((f for f in found if f is not None), key=lambda f: f.severity.rank)

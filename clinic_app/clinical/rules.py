@@ -58,6 +58,9 @@ class ClinicalRules:
     discharge_bp_within_percent: int = 20
     # Dissociation counts as resolved when a post-dose CADSS-6 total is below this.
     cadss6_resolved_below: int = 4
+    # The Today board marks deep sedation at or below this MOAA/S (3: responds only to loud or
+    # repeated name).
+    deep_sedation_moaas_at_most: int = 3
     # IV dosing.
     iv_default_mg_per_kg: float = 0.5
     iv_default_minutes: int = 40

@@ -99,9 +99,10 @@ def _first_at_or_after(times: Sequence[datetime], moment: datetime) -> datetime 
 
 
 def next_open_check(checks: Sequence[Check], now: datetime) -> tuple[Check, CheckState] | None:
-    """The earliest check not yet done, with its state; None when all are done."""
-    for check in checks:
-        state = check.state(now)
-        if state != CheckState.DONE:
-            return check, state
-    return None
+    """The check not yet done that is due first (a pre-dose check before any), with its state;
+    None when all are done."""
+    open_checks = [c for c in checks if c.state(now) != CheckState.DONE]
+    if not open_checks:
+        return None
+    first = min(open_checks, key=lambda c: (c.due_at is not None, c.due_at))
+    return first, first.state(now)

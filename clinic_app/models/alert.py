@@ -12,12 +12,15 @@ from clinic_app.extensions import db
 
 if TYPE_CHECKING:
     from clinic_app.models.patient import Patient
+    from clinic_app.models.treatment import TreatmentSession
     from clinic_app.models.user import User
 
 
 class ClinicalAlert(db.Model):
-    """PHQ-9 item 9 above 0, a serious adverse event, or missed induction visits. It stays on top
-    of the review queue until a psychiatrist acknowledges it; the acknowledgement is kept."""
+    """PHQ-9 item 9 above 0, a serious adverse event, missed induction visits, or from the chair
+    a BP at the notify or urgent line, a low SpO₂ or a pre-dose hold waiting for an override. It
+    stays on top of the review page until acknowledged (a hold also ends when overridden or
+    rechecked under the line); the acknowledgement is kept."""
 
     __tablename__ = "clinical_alerts"
     __table_args__ = (CheckConstraint(in_values("kind", AlertKind), name="kind_known"),)
@@ -35,4 +38,15 @@ class ClinicalAlert(db.Model):
     acknowledge_note: Mapped[str] = mapped_column(Text, default="")
 
     patient: Mapped["Patient"] = relationship()
+    treatment_session: Mapped["TreatmentSession | None"] = relationship()
     acknowledged_by: Mapped["User | None"] = relationship()
+
+    @property
+    def at_the_chair(self) -> bool:
+        """Raised while the patient is in the chair (BP, SpO₂, hold): needs action now."""
+        return AlertKind(self.kind) in CHAIR_ALERTS
+
+
+CHAIR_ALERTS = frozenset(
+    {AlertKind.BP_URGENT, AlertKind.BP_NOTIFY, AlertKind.SPO2_LOW, AlertKind.PREDOSE_HOLD}
+)

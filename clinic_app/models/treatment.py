@@ -153,6 +153,7 @@ class TreatmentSession(db.Model):
     nurse: Mapped["User"] = relationship(foreign_keys=[nurse_id])
     psychiatrist: Mapped["User | None"] = relationship(foreign_keys=[psychiatrist_id])
     signed_by: Mapped["User | None"] = relationship(foreign_keys=[signed_by_id])
+    discharged_by: Mapped["User | None"] = relationship(foreign_keys=[discharged_by_id])
     cosigned_by: Mapped["User | None"] = relationship(foreign_keys=[cosigned_by_id])
     vitals: Mapped[list["VitalsReading"]] = relationship(
         back_populates="treatment_session", order_by="VitalsReading.taken_at"

@@ -41,6 +41,7 @@ from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import (
     AdverseEvent,
+    Appointment,
     Assessment,
     ClinicalAlert,
     CourseDecision,
@@ -62,6 +63,10 @@ ALERT_LABELS = {
     AlertKind.PHQ9_ITEM9: "PHQ-9 item 9 above 0",
     AlertKind.SERIOUS_AE: "Serious adverse event",
     AlertKind.MISSED_INDUCTION: "Missed induction visits",
+    AlertKind.BP_URGENT: "Urgent blood pressure",
+    AlertKind.BP_NOTIFY: "Blood pressure: notify prescriber",
+    AlertKind.SPO2_LOW: "Low SpO₂",
+    AlertKind.PREDOSE_HOLD: "Pre-dose BP hold: override or not",
 }
 
 
@@ -87,7 +92,21 @@ def alert_detail(alert: ClinicalAlert) -> str:
     if alert.kind == AlertKind.MISSED_INDUCTION:
         missed = detail.get("missed") or detail.get("count")
         return f"{missed or 'Several'} induction visits missed in a row: contact the patient today."
+    if alert.kind in (AlertKind.BP_URGENT, AlertKind.BP_NOTIFY, AlertKind.PREDOSE_HOLD):
+        text = f"BP {detail.get('systolic', '?')}/{detail.get('diastolic', '?')}"
+        if "hold_systolic" in detail:
+            text += f" before the dose, over the hold line {detail['hold_systolic']}/"
+            text += f"{detail['hold_diastolic']}: dosing waits for your override"
+        return text + "."
+    if alert.kind == AlertKind.SPO2_LOW:
+        return f"SpO₂ {detail.get('spo2', '?')} %."
     return ""
+
+
+def alert_reading_time(alert: ClinicalAlert) -> datetime | None:
+    """When the reading behind a chair alert was taken (None for other alerts)."""
+    taken = (alert.detail or {}).get("taken_at")
+    return datetime.fromisoformat(taken) if taken else None
 
 
 # --- course status (baseline, latest, response) ----------------------------------------------
@@ -227,6 +246,7 @@ def review_facts(
     adverse_events: Sequence[tuple[str, bool]],
     overrides: Sequence[str],
     phq9_items: Sequence[Sequence[int]],
+    escort: tuple[str, str, str] = ("", "", ""),
 ) -> SessionReviewFacts:
     """Facts for the review rules: the pre-dose reading is the last one at or before the dose.
     Of several PHQ-9s in one session, the one with the highest item 9 answer speaks."""
@@ -248,6 +268,7 @@ def review_facts(
         adverse_events=list(adverse_events),
         overrides=list(overrides),
         phq9_items=list(items) if items is not None else None,
+        other_escort=escort[1:] if escort[0] == "other_adult" else None,
     )
 
 
@@ -263,6 +284,7 @@ def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReview
         [(e.kind, e.serious) for e in treatment.adverse_events],
         [o.rule for o in treatment.overrides],
         [a.items for a in treatment.assessments if a.instrument == PHQ9.code],
+        (treatment.escort_kind, treatment.discharged_with, treatment.escort_relationship),
     )
 
 
@@ -283,14 +305,28 @@ class QueueRow:
 
 
 def open_alerts() -> list[ClinicalAlert]:
-    """Unacknowledged same-day alerts, oldest first."""
+    """Unacknowledged alerts, oldest first, with the chair of the session they came from."""
     return list(
         db.session.scalars(
             select(ClinicalAlert)
             .where(ClinicalAlert.acknowledged_at.is_(None))
-            .options(joinedload(ClinicalAlert.patient))
+            .options(
+                joinedload(ClinicalAlert.patient),
+                joinedload(ClinicalAlert.treatment_session)
+                .joinedload(TreatmentSession.appointment)
+                .joinedload(Appointment.chair),
+            )
             .order_by(ClinicalAlert.raised_at, ClinicalAlert.id)
         )
+    )
+
+
+def open_alert_count() -> int:
+    """How many alerts wait for the psychiatrist (the navigation badge)."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(ClinicalAlert)
+        .where(ClinicalAlert.acknowledged_at.is_(None))
     )
 
 
@@ -377,6 +413,9 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             TreatmentSession.dose_started_at,
             TreatmentSession.infusion_ended_at,
             TreatmentSession.discharged_at,
+            TreatmentSession.escort_kind,
+            TreatmentSession.discharged_with,
+            TreatmentSession.escort_relationship,
             Patient.date_of_birth,
         )
         .join(Patient, Patient.id == TreatmentSession.patient_id)
@@ -392,6 +431,7 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             events.get(row.id, []),
             [rule for (rule,) in overrides.get(row.id, ())],
             [items for (items,) in phq9.get(row.id, ())],
+            (row.escort_kind, row.discharged_with, row.escort_relationship),
         )
         found.append((row.id, row.signed_at, facts, [o for (o,) in alerts.get(row.id, ())]))
     return found

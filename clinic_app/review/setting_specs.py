@@ -103,6 +103,8 @@ SPECS: tuple[SettingSpec, ...] = (
                 "% of pre-dose"),
     SettingSpec("cadss6_resolved_below", "Dissociation resolved: CADSS-6 below", "vitals", INT, 1,
                 12),
+    SettingSpec("deep_sedation_moaas_at_most", "Board marks deep sedation at MOAA/S", "vitals",
+                INT, 0, 4, "or below"),
     # Dosing and fasting (ClinicalRules; iv_default_minutes shared with SchedulingRules).
     SettingSpec("iv_default_mg_per_kg", "IV default dose", "dosing", FLOAT, 0.1, 2.0, "mg/kg"),
     SettingSpec("iv_default_minutes", "IV default infusion length", "dosing", INT, 20, 120,

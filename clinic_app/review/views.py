@@ -74,6 +74,7 @@ def _render_queue(status: int = 200, failed: tuple[int, f.AcknowledgeForm] | Non
             queue=queue,
             alert_label=queries.alert_label,
             alert_detail=queries.alert_detail,
+            reading_time=queries.alert_reading_time,
         ),
         status,
     )

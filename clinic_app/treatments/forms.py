@@ -23,7 +23,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, SEVERITIES
+from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, ESCORT_KINDS, SEVERITIES
+from clinic_app.clinical.discharge import Attestation, Escort
 from clinic_app.clinical.vitals import LIMITS
 from clinic_app.forms import choices, hidden_id, version_field
 from clinic_app.settings import clinic_today, local_to_utc
@@ -168,8 +169,40 @@ class DischargeForm(FlaskForm):
     alert_oriented = BooleanField("Alert and oriented")
     gait_steady = BooleanField("Steady gait")
     vomiting = BooleanField("Actively vomiting")
-    leaving_with = StringField("Leaving with (name)", validators=[Length(max=120)])
+    dissociation_resolved = BooleanField(
+        "Dissociation has resolved (my assessment)",
+        description="Needed only when no CADSS-6 was recorded after the dose.",
+    )
+    escort_kind = RadioField(
+        "Leaving with", choices=choices(list(ESCORT_KINDS.items())), validators=[Optional()]
+    )
+    escort_name = StringField("Name of the adult", validators=[Length(max=120)])
+    escort_phone = StringField("Their phone", validators=[Length(max=32)])
+    escort_relationship = StringField(
+        "Relationship to the patient", validators=[Length(max=40)], description="E.g. sister."
+    )
     version_id = version_field()
+
+    def attestation(self) -> Attestation:
+        """The bedside assessment as the discharge rules take it."""
+        return Attestation(
+            alert_oriented=self.alert_oriented.data,
+            gait_steady=self.gait_steady.data,
+            vomiting=self.vomiting.data,
+            escort=Escort(
+                self.escort_kind.data or "",
+                (self.escort_name.data or "").strip(),
+                (self.escort_phone.data or "").strip(),
+                (self.escort_relationship.data or "").strip(),
+            ),
+            dissociation_resolved=self.dissociation_resolved.data,
+        )
+
+
+class DischargeOverrideForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason to discharge despite the blockers", validators=[DataRequired(), Length(max=1000)]
+    )
 
 
 class SignForm(FlaskForm):

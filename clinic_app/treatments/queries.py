@@ -46,6 +46,8 @@ def _session_options():
     return (
         selectinload(TreatmentSession.vitals),
         selectinload(TreatmentSession.overrides),
+        selectinload(TreatmentSession.assessments),
+        selectinload(TreatmentSession.adverse_events),
     )
 
 
@@ -100,6 +102,7 @@ def load_session(session_id: int) -> TreatmentSession | None:
             joinedload(TreatmentSession.nurse),
             joinedload(TreatmentSession.signed_by),
             joinedload(TreatmentSession.cosigned_by),
+            joinedload(TreatmentSession.discharged_by),
             selectinload(TreatmentSession.vitals).joinedload(VitalsReading.recorded_by),
             selectinload(TreatmentSession.adverse_events),
             selectinload(TreatmentSession.assessments),

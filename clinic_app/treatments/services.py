@@ -22,7 +22,8 @@ from clinic_app.clinical.codes import (
     SessionStatus,
     VitalsPhase,
 )
-from clinic_app.clinical.discharge import Attestation, Blocker, attestation_blockers
+from clinic_app.clinical.discharge import OVERRIDABLE, Attestation, Blocker, attestation_blockers
+from clinic_app.clinical.escalation import escalating_alerts
 from clinic_app.clinical.dosing import (
     DoseError,
     esketamine_devices,
@@ -48,7 +49,7 @@ from clinic_app.models import (
     VitalsReading,
 )
 from clinic_app.settings import clinic_today, clinical_rules, day_bounds_utc
-from clinic_app.treatments.summary import summarize
+from clinic_app.treatments.summary import DISCHARGE_OVERRIDE, HOLD_OVERRIDE, summarize
 
 PREGNANCY_RELEVANT_AGES = range(12, 56)
 
@@ -243,7 +244,8 @@ def add_vitals(
     reading = VitalsReading(taken_at=taken_at, phase=phase.value, recorded_by_id=actor.id, **values)
     treatment.vitals.append(reading)
     db.session.flush()
-    summary = summarize(treatment, _patient_age(treatment.patient), utcnow(), clinical_rules())
+    rules = clinical_rules()
+    summary = summarize(treatment, _patient_age(treatment.patient), utcnow(), rules)
     alerts = summary.alerts.get(reading.id, [])
     audit.record(
         actor,
@@ -252,7 +254,67 @@ def add_vitals(
         patient_id=treatment.patient_id,
         alerts=[a.code for a in alerts],
     )
+    _escalate(actor, treatment, reading, summary)
     return reading, alerts
+
+
+_ESCALATION_KINDS = {
+    "bp_urgent": AlertKind.BP_URGENT,
+    "bp_notify": AlertKind.BP_NOTIFY,
+    "spo2_low": AlertKind.SPO2_LOW,
+}
+
+
+def _escalate(actor: User, treatment: TreatmentSession, reading: VitalsReading, summary) -> None:
+    """Open the psychiatrist's alerts a reading calls for: notify or urgent BP, low SpO₂, and a
+    pre-dose hold waiting for an override; a pre-dose recheck under the line ends the hold's."""
+    detail = {
+        "reading_id": reading.id,
+        "systolic": reading.systolic,
+        "diastolic": reading.diastolic,
+        "spo2": reading.spo2,
+        "taken_at": reading.taken_at.isoformat(),
+    }
+    for alert in escalating_alerts(reading.as_vitals(), clinical_rules()):
+        raise_alert(
+            actor, _ESCALATION_KINDS[alert.code], treatment.patient_id, treatment.id, **detail
+        )
+    if reading.phase != VitalsPhase.PRE_DOSE:
+        return
+    if summary.hold_waiting:
+        raise_alert(
+            actor,
+            AlertKind.PREDOSE_HOLD,
+            treatment.patient_id,
+            treatment.id,
+            **detail,
+            hold_systolic=summary.hold[0],
+            hold_diastolic=summary.hold[1],
+        )
+    elif not summary.hold_active:
+        close_alerts(
+            actor,
+            treatment,
+            AlertKind.PREDOSE_HOLD,
+            f"Pre-dose recheck {reading.systolic}/{reading.diastolic} is under the hold line.",
+        )
+
+
+def close_alerts(actor: User, treatment: TreatmentSession, kind: AlertKind, note: str) -> None:
+    """Close the session's open alerts of one kind whose cause has gone (a hold overridden or
+    rechecked under the line), with the reason as the note."""
+    for alert in db.session.scalars(
+        select(ClinicalAlert).where(
+            ClinicalAlert.session_id == treatment.id,
+            ClinicalAlert.kind == kind.value,
+            ClinicalAlert.acknowledged_at.is_(None),
+        )
+    ):
+        alert.acknowledged_at = utcnow()
+        alert.acknowledged_by_id = actor.id
+        alert.acknowledge_note = note
+        audit.record(actor, "alert.close", alert, patient_id=treatment.patient_id, kind=kind.value)
+    db.session.flush()
 
 
 def override_hold(actor: User, treatment: TreatmentSession, reason: str) -> Override:
@@ -264,15 +326,35 @@ def override_hold(actor: User, treatment: TreatmentSession, reason: str) -> Over
     summary = summarize(treatment, _patient_age(treatment.patient), utcnow(), clinical_rules())
     if not summary.hold_active:
         raise RuleViolation("There is no blood-pressure hold to override.")
-    override = Override(
-        rule="predose_bp_hold", reason=reason.strip(), decided_by_id=actor.id, decided_at=utcnow()
-    )
+    override = _record_override(actor, treatment, HOLD_OVERRIDE, reason)
+    close_alerts(actor, treatment, AlertKind.PREDOSE_HOLD, f"Overridden: {override.reason}")
+    return override
+
+
+def _record_override(
+    actor: User, treatment: TreatmentSession, rule: str, reason: str
+) -> Override:
+    override = Override(rule=rule, reason=reason.strip(), decided_by_id=actor.id, decided_at=utcnow())
     treatment.overrides.append(override)
     db.session.flush()
     audit.record(
         actor, "session.override", override, patient_id=treatment.patient_id, rule=override.rule
     )
     return override
+
+
+def override_discharge(actor: User, treatment: TreatmentSession, reason: str) -> Override:
+    """The psychiatrist's documented decision to let the patient leave despite the clinical
+    blockers standing now (sedation, dissociation, BP, SpO₂, open events, IV recovery). It
+    covers the chart as it stands; the minimum stay, the bedside check and the escort stay."""
+    require_role(actor, Role.PSYCHIATRIST)
+    _require_open(treatment)
+    if not reason.strip():
+        raise RuleViolation("Give the reason for the override.", "reason")
+    summary = summarize(treatment, _patient_age(treatment.patient), utcnow(), clinical_rules())
+    if not any(b.code in OVERRIDABLE for b in summary.blockers):
+        raise RuleViolation("No blocker stands that an override could lift.")
+    return _record_override(actor, treatment, DISCHARGE_OVERRIDE, reason)
 
 
 def earlier_esketamine_doses(treatment: TreatmentSession) -> list[int]:
@@ -463,6 +545,8 @@ def add_adverse_event(
         onset_at=_checked_time(data.get("onset_at"), "onset_at"),
         intervention=(data.get("intervention") or "").strip(),
         resolved=bool(data.get("resolved")),
+        resolved_at=utcnow() if data.get("resolved") else None,
+        resolved_by_id=actor.id if data.get("resolved") else None,
         serious=bool(data.get("serious")) or data["severity"] == "severe",
         recorded_by_id=actor.id,
     )
@@ -496,12 +580,23 @@ def discharge(
     require_role(actor, *CLINICAL)
     _require_open(treatment, version_id)
     now = utcnow()
-    summary = summarize(treatment, _patient_age(treatment.patient), now, clinical_rules())
-    blockers = summary.blockers + attestation_blockers(attestation)
+    rules = clinical_rules()
+    summary = summarize(treatment, _patient_age(treatment.patient), now, rules)
+    blockers = summary.blockers + attestation_blockers(attestation, summary.facts, rules)
     if blockers:
         raise DischargeBlocked(blockers)
+    escort = attestation.escort
+    if escort.kind == "confirmed_driver":
+        treatment.discharged_with = treatment.driver_name
+        treatment.escort_phone = treatment.driver_phone
+        treatment.escort_relationship = ""
+    else:
+        treatment.discharged_with = escort.name.strip()
+        treatment.escort_phone = escort.phone.strip()
+        treatment.escort_relationship = escort.relationship.strip()
+    treatment.escort_kind = escort.kind
+    treatment.dissociation_attested = attestation.dissociation_resolved
     treatment.discharged_at = now
-    treatment.discharged_with = attestation.leaving_with.strip()
     treatment.discharged_by_id = actor.id
     treatment.status = SessionStatus.DISCHARGED.value
     if treatment.appointment is not None:
@@ -539,6 +634,10 @@ def content_hash(treatment: TreatmentSession) -> str:
                 "driver_name",
                 "driver_phone",
                 "discharged_with",
+                "escort_kind",
+                "escort_phone",
+                "escort_relationship",
+                "dissociation_attested",
             )
         },
         "times": [

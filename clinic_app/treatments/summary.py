@@ -3,19 +3,26 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from clinic_app.clinical.board import BoardStatus, board_status
-from clinic_app.clinical.codes import Modality, SessionStatus
+from clinic_app.clinical.board import BoardMarker, BoardStatus, board_markers, board_status
+from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, Modality, SessionStatus
 from clinic_app.clinical.discharge import (
     Blocker,
+    EventFact,
+    Score,
     SessionFacts,
+    chart_blockers,
     earliest_discharge,
-    recorded_blockers,
 )
 from clinic_app.clinical.dosing import infusion_minutes_flag
+from clinic_app.clinical.escalation import Recheck, pending_recheck
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.schedule import Check, CheckState, next_open_check, vitals_checks
+from clinic_app.clinical.scores import CADSS6, MOAAS, PHQ9
 from clinic_app.clinical.vitals import Alert, above_hold_line, hold_line, reading_alerts
 from clinic_app.models import TreatmentSession, VitalsReading
+
+DISCHARGE_OVERRIDE = "discharge"
+HOLD_OVERRIDE = "predose_bp_hold"
 
 
 @dataclass
@@ -34,10 +41,60 @@ class SessionSummary:
     infusion_flag: str | None
     board: BoardStatus
     age: int
+    facts: SessionFacts
+    recheck: Recheck | None
+    markers: list[BoardMarker]
 
     @property
     def can_dose(self) -> bool:
         return self.baseline is not None and (not self.hold_active or self.hold_overridden)
+
+    @property
+    def hold_waiting(self) -> bool:
+        """A pre-dose hold stands and nobody has overridden it yet."""
+        return self.hold_active and not self.hold_overridden
+
+
+def _scores(treatment: TreatmentSession, instrument: str) -> list[Score]:
+    dose_at = treatment.dose_started_at
+    return [
+        Score(a.administered_at, a.total)
+        for a in treatment.assessments
+        if a.instrument == instrument and dose_at is not None and a.administered_at > dose_at
+    ]
+
+
+def session_facts(
+    treatment: TreatmentSession, age: int, baseline: VitalsReading | None
+) -> SessionFacts:
+    """The discharge rules' view of a session whose vitals, assessments, adverse events and
+    overrides are loaded."""
+    dose_at = treatment.dose_started_at
+    overrides = [o.decided_at for o in treatment.overrides if o.rule == DISCHARGE_OVERRIDE]
+    return SessionFacts(
+        modality=Modality(treatment.modality),
+        age_years=age,
+        dose_started_at=dose_at,
+        infusion_ended_at=treatment.infusion_ended_at,
+        baseline=baseline.as_vitals() if baseline else None,
+        readings_after_dose=[
+            r.as_vitals() for r in treatment.vitals if dose_at is not None and r.taken_at > dose_at
+        ],
+        sedation=_scores(treatment, MOAAS.code),
+        dissociation=_scores(treatment, CADSS6.code),
+        adverse_events=[
+            EventFact(
+                ADVERSE_EVENT_KINDS[e.kind],
+                e.severity,
+                e.onset_at,
+                resolved=e.resolved,
+                cleared=e.cleared_at is not None,
+            )
+            for e in treatment.adverse_events
+        ],
+        confirmed_driver=treatment.driver_name if treatment.driver_confirmed else "",
+        override_at=max(overrides, default=None),
+    )
 
 
 def summarize(
@@ -56,26 +113,23 @@ def summarize(
         for r in readings
     }
     closed = treatment.status != SessionStatus.IN_PROGRESS
+    # Two intervals ahead, so an open session always shows the check after the last reading.
     end_at = (
-        treatment.discharged_at
+        treatment.discharged_at or treatment.not_dosed_at or now
         if closed
-        else now + timedelta(minutes=rules.iv_vitals_interval_minutes)
+        else now + timedelta(minutes=2 * rules.iv_vitals_interval_minutes)
     )
     checks = vitals_checks(modality, dose_at, end_at, [r.taken_at for r in readings], rules)
-    facts = SessionFacts(
-        modality,
-        age,
-        dose_at,
-        treatment.infusion_ended_at,
-        base_vitals,
-        [r.as_vitals() for r in after],
-    )
-    blockers = [] if closed else recorded_blockers(facts, now, rules)
+    recheck = None if closed else pending_recheck([r.as_vitals() for r in readings], rules)
+    if recheck is not None:
+        checks.append(Check(recheck.label, recheck.due_at, None, timedelta(minutes=1)))
+    facts = session_facts(treatment, age, baseline)
+    blockers = [] if closed else chart_blockers(facts, now, rules)
     hold_active = baseline is not None and above_hold_line(
         baseline.systolic, baseline.diastolic, age, rules
     )
     overridden = any(
-        o.rule == "predose_bp_hold" and (baseline is None or o.decided_at >= baseline.taken_at)
+        o.rule == HOLD_OVERRIDE and (baseline is None or o.decided_at >= baseline.taken_at)
         for o in treatment.overrides
     )
     flag = None
@@ -94,6 +148,17 @@ def summarize(
         now=now,
         rules=rules,
     )
+    phq9_item9 = max(
+        (a.items[8] for a in treatment.assessments if a.instrument == PHQ9.code), default=0
+    )
+    markers = board_markers(
+        hold_waiting=hold_active and not overridden and dose_at is None and not closed,
+        last_reading=readings[-1].as_vitals() if readings else None,
+        serious_event=any(e.serious for e in treatment.adverse_events),
+        phq9_item9=phq9_item9,
+        sedation=facts.sedation,
+        rules=rules,
+    )
     return SessionSummary(
         baseline=baseline,
         alerts=alerts,
@@ -107,4 +172,7 @@ def summarize(
         infusion_flag=flag,
         board=board,
         age=age,
+        facts=facts,
+        recheck=recheck,
+        markers=markers,
     )

@@ -6,7 +6,7 @@ from flask_login import current_user
 from clinic_app import audit
 from clinic_app.auth.permissions import CLINICAL, role_required
 from clinic_app.clinical.codes import Modality, Role
-from clinic_app.clinical.discharge import Attestation
+from clinic_app.clinical.discharge import OVERRIDABLE
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation, StaleRecord
 from clinic_app.extensions import db
@@ -20,6 +20,20 @@ from clinic_app.treatments.queries import load_session, today_board
 from clinic_app.treatments.summary import summarize
 
 bp = Blueprint("treatments", __name__)
+
+# Discharge blockers that belong to one field of the discharge form: shown there too.
+BLOCKER_FIELDS = {
+    "not_alert": "alert_oriented",
+    "gait": "gait_steady",
+    "vomiting": "vomiting",
+    "dissociation_unassessed": "dissociation_resolved",
+    "no_escort": "escort_kind",
+    "no_confirmed_driver": "escort_kind",
+    "escort_not_allowed": "escort_name",
+    "escort_name": "escort_name",
+    "escort_phone": "escort_phone",
+    "escort_relationship": "escort_relationship",
+}
 
 STALE_MESSAGE = (
     "Someone else saved this session since you opened it. The page now shows their "
@@ -84,9 +98,8 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         "sedation_form": f.SedationForm(formdata=None),
         "dissociation_form": f.DissociationForm(formdata=None),
         "event_form": f.AdverseEventForm(formdata=None),
-        "discharge_form": f.DischargeForm(
-            formdata=None, leaving_with=treatment.driver_name, version_id=treatment.version_id
-        ),
+        "discharge_form": f.DischargeForm(formdata=None, version_id=treatment.version_id),
+        "discharge_override_form": f.DischargeOverrideForm(formdata=None),
         "sign_form": f.SignForm(formdata=None),
         "addendum_form": f.AddendumForm(formdata=None),
         "phq9_form": f.Phq9Form(prefix="phq9", formdata=None),
@@ -104,6 +117,7 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         predose_resubmitted="predose_form" in forms,
         iv=treatment.modality == Modality.IV_KETAMINE,
         bp_chart=bp_chart_for(treatment, summary.age, rules),
+        overridable=OVERRIDABLE,
         **defaults,
     ), status
 
@@ -125,6 +139,10 @@ def _apply(treatment, form_name: str, form, action) -> tuple | object:
         return _render(fresh, 409, **{form_name: form})
     except services.DischargeBlocked as error:
         db.session.rollback()
+        for blocker in error.blockers:
+            field = BLOCKER_FIELDS.get(blocker.code)
+            if field in form:
+                form[field].errors.append(blocker.message)
         return _render(_load(session_id), 409, blockers=error.blockers, **{form_name: form})
     except services.FieldErrors as error:
         db.session.rollback()
@@ -312,16 +330,22 @@ def discharge(session_id: int):
         "discharge_form",
         form,
         lambda: services.discharge(
-            current_user,
-            treatment,
-            Attestation(
-                form.alert_oriented.data,
-                form.gait_steady.data,
-                form.vomiting.data,
-                form.leaving_with.data or "",
-            ),
-            form.version_id.data,
+            current_user, treatment, form.attestation(), form.version_id.data
         ),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/discharge-override")
+@role_required(Role.PSYCHIATRIST)
+def discharge_override(session_id: int):
+    """The psychiatrist lets the patient leave despite the clinical blockers, with a reason."""
+    treatment = _load(session_id)
+    form = f.DischargeOverrideForm()
+    return _apply(
+        treatment,
+        "discharge_override_form",
+        form,
+        lambda: services.override_discharge(current_user, treatment, form.reason.data),
     )
 
 

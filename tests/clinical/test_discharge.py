@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from clinic_app.clinical.codes import Modality
 from clinic_app.clinical.discharge import (
     Blocker,
+    Escort,
+    Score,
     SessionFacts,
     attestation_blockers,
     discharge_blockers,
@@ -335,10 +337,7 @@ def test_stale_vitals_block_discharge_with_a_good_attestation():
 
 
 def test_good_attestation_has_no_blockers():
-    assert attestation_blockers(good_attestation()) == []
-
-
-NO_DRIVER = "Name the person the patient is leaving with."
+    assert attestation_blockers(good_attestation(), esketamine_facts(), RULES) == []
 
 
 @pytest.mark.parametrize(
@@ -347,23 +346,29 @@ NO_DRIVER = "Name the person the patient is leaving with."
         ({"alert_oriented": False}, Blocker("not_alert", "The patient is not alert and oriented.")),
         ({"gait_steady": False}, Blocker("gait", "The patient's gait is not steady.")),
         ({"vomiting": True}, Blocker("vomiting", "The patient is actively vomiting.")),
-        ({"leaving_with": ""}, Blocker("no_driver", NO_DRIVER)),
-        ({"leaving_with": "  \t "}, Blocker("no_driver", NO_DRIVER)),
+        (
+            {"escort": Escort("")},
+            Blocker("no_escort", "Choose who the patient leaves with."),
+        ),
     ],
 )
 def test_each_attestation_blocker(change, blocker):
-    assert attestation_blockers(good_attestation(**change)) == [blocker]
+    assert attestation_blockers(good_attestation(**change), esketamine_facts(), RULES) == [
+        blocker
+    ]
 
 
 def test_all_attestation_blockers_in_order():
     attestation = good_attestation(
-        alert_oriented=False, gait_steady=False, vomiting=True, leaving_with=""
+        alert_oriented=False, gait_steady=False, vomiting=True, escort=Escort("")
     )
-    assert codes(attestation_blockers(attestation)) == [
+    facts = esketamine_facts(dissociation=[])
+    assert codes(attestation_blockers(attestation, facts, RULES)) == [
         "not_alert",
         "gait",
         "vomiting",
-        "no_driver",
+        "dissociation_unassessed",
+        "no_escort",
     ]
 
 
@@ -401,12 +406,28 @@ any_vitals = st.builds(
     spo2=st.integers(50, 100),
     taken_at=st.none() | st.integers(-60 * 60, 600 * 60).map(lambda s: at(seconds=s)),
 )
+any_escort = st.builds(
+    Escort,
+    kind=st.sampled_from(["", "confirmed_driver", "other_adult"]),
+    name=st.sampled_from(["", " ", "Jo Park", "Uber driver", "taxi"]),
+    phone=st.sampled_from(["", "555-0100"]),
+    relationship=st.sampled_from(["", "sister", "alone"]),
+)
 any_attestation = st.builds(
     good_attestation,
     alert_oriented=st.booleans(),
     gait_steady=st.booleans(),
     vomiting=st.booleans(),
-    leaving_with=st.sampled_from(["", " ", "Sam Lee"]),
+    escort=any_escort,
+    dissociation_resolved=st.booleans(),
+)
+any_scores = st.lists(
+    st.builds(
+        Score,
+        taken_at=st.integers(-30 * 60, 600 * 60).map(lambda s: at(seconds=s)),
+        total=st.integers(0, 5),
+    ),
+    max_size=5,
 )
 minutes = st.floats(min_value=-60, max_value=600, allow_nan=False)
 
@@ -421,7 +442,7 @@ minutes = st.floats(min_value=-60, max_value=600, allow_nan=False)
 def test_esketamine_never_dischargeable_before_two_hours(
     readings, baseline, age, attestation, elapsed
 ):
-    facts = SessionFacts(Modality.ESKETAMINE_NASAL, age, T0, None, baseline, readings)
+    facts = esketamine_facts(readings, baseline=baseline, age_years=age)
     blockers = discharge_blockers(facts, attestation, at(elapsed), RULES)
     assert "observation_time" in codes(blockers)
 
@@ -436,14 +457,7 @@ def test_esketamine_never_dischargeable_before_two_hours(
 def test_iv_never_dischargeable_before_recovery(
     readings, baseline, attestation, ended_after, now_minutes
 ):
-    facts = SessionFacts(
-        Modality.IV_KETAMINE,
-        50,
-        T0,
-        None if ended_after is None else at(ended_after),
-        baseline,
-        readings,
-    )
+    facts = iv_facts(readings, ended_after=ended_after, baseline=baseline)
     blockers = discharge_blockers(facts, attestation, at(now_minutes), RULES)
     found = codes(blockers)
     if ended_after is None:
@@ -462,9 +476,13 @@ def test_iv_never_dischargeable_before_recovery(
     dosed=st.booleans(),
     ended_after=st.none() | st.floats(min_value=0, max_value=120, allow_nan=False),
     now_minutes=minutes,
+    sedation=any_scores,
+    dissociation=any_scores,
+    driver=st.sampled_from(["", "Sam Lee"]),
 )
-def test_empty_blockers_imply_minimum_stay_met(
-    modality, readings, baseline, attestation, dosed, ended_after, now_minutes
+def test_empty_blockers_imply_every_discharge_condition(
+    modality, readings, baseline, attestation, dosed, ended_after, now_minutes, sedation,
+    dissociation, driver,
 ):
     facts = SessionFacts(
         modality,
@@ -473,16 +491,34 @@ def test_empty_blockers_imply_minimum_stay_met(
         None if ended_after is None else at(ended_after),
         baseline,
         readings,
+        sedation=sedation,
+        dissociation=dissociation,
+        confirmed_driver=driver,
     )
     now = at(now_minutes)
     if not discharge_blockers(facts, attestation, now, RULES):
         earliest = earliest_discharge(facts, RULES)
         assert earliest is not None
         assert now >= earliest
-        assert attestation.leaving_with.strip()
         last = max((r for r in readings if r.taken_at is not None), key=lambda r: r.taken_at)
         assert last.spo2 >= 92
         assert now - last.taken_at <= timedelta(minutes=15)
+        assert last.systolic < 160 and last.diastolic < 100  # no BP recheck owed
+        # Awake: the last post-dose MOAA/S is 5.
+        after = sorted((s for s in sedation if s.taken_at > T0), key=lambda s: s.taken_at)
+        assert after and after[-1].total == 5
+        # Dissociation: the last post-dose CADSS-6 is under the line, or none and attested.
+        cadss = sorted((s for s in dissociation if s.taken_at > T0), key=lambda s: s.taken_at)
+        assert (cadss and cadss[-1].total < 4) or (not cadss and attestation.dissociation_resolved)
+        # The escort: the confirmed driver, or a named adult with phone and relationship.
+        escort = attestation.escort
+        if escort.kind == "confirmed_driver":
+            assert driver
+        else:
+            assert escort.kind == "other_adult"
+            assert escort.name.strip() and escort.phone and escort.relationship
+            assert "uber" not in escort.name.lower() and "taxi" not in escort.name.lower()
+            assert escort.relationship != "alone"
 
 
 def test_one_second_before_two_hours_still_blocked():

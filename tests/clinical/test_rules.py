@@ -35,7 +35,7 @@ def test_defaults_are_the_design_numbers():
 
 
 def test_field_types_are_int_except_mg_per_kg():
-    assert FLOAT_FIELDS == ["iv_default_mg_per_kg"]
+    assert FLOAT_FIELDS == ["iv_default_mg_per_kg", "iv_usual_max_mg_per_kg"]
     assert "hold_systolic" in INT_FIELDS
     assert len(INT_FIELDS) + len(FLOAT_FIELDS) == len(dataclasses.fields(ClinicalRules))
 
