@@ -23,13 +23,13 @@ from clinic_app.clinical.codes import (
     VitalsPhase,
 )
 from clinic_app.clinical.discharge import OVERRIDABLE, Attestation, Blocker, attestation_blockers
-from clinic_app.clinical.escalation import escalating_alerts
 from clinic_app.clinical.dosing import (
     DoseError,
     esketamine_devices,
     esketamine_dose_problem,
     iv_dose,
 )
+from clinic_app.clinical.escalation import escalating_alerts
 from clinic_app.clinical.scores import INSTRUMENTS, PHQ9, ScoreError, phq9_item9_positive, score
 from clinic_app.clinical.vitals import Alert, implausible_fields
 from clinic_app.clock import utcnow
@@ -331,10 +331,10 @@ def override_hold(actor: User, treatment: TreatmentSession, reason: str) -> Over
     return override
 
 
-def _record_override(
-    actor: User, treatment: TreatmentSession, rule: str, reason: str
-) -> Override:
-    override = Override(rule=rule, reason=reason.strip(), decided_by_id=actor.id, decided_at=utcnow())
+def _record_override(actor: User, treatment: TreatmentSession, rule: str, reason: str) -> Override:
+    override = Override(
+        rule=rule, reason=reason.strip(), decided_by_id=actor.id, decided_at=utcnow()
+    )
     treatment.overrides.append(override)
     db.session.flush()
     audit.record(

@@ -36,9 +36,7 @@ def fresh(minutes):
 
 def test_esketamine_moaas_3_at_45_minutes_blocks_at_120():
     """The walkthrough's case: MOAA/S 3 charted 45 minutes before the two-hour mark."""
-    facts = esketamine_facts(
-        [fresh(40), fresh(115)], sedation=[Score(at(40), 5), Score(at(75), 3)]
-    )
+    facts = esketamine_facts([fresh(40), fresh(115)], sedation=[Score(at(40), 5), Score(at(75), 3)])
     blockers = chart_blockers(facts, at(120), RULES)
     assert "sedated" in codes(blockers)
     sedated = next(b for b in blockers if b.code == "sedated")

@@ -353,9 +353,7 @@ def test_good_attestation_has_no_blockers():
     ],
 )
 def test_each_attestation_blocker(change, blocker):
-    assert attestation_blockers(good_attestation(**change), esketamine_facts(), RULES) == [
-        blocker
-    ]
+    assert attestation_blockers(good_attestation(**change), esketamine_facts(), RULES) == [blocker]
 
 
 def test_all_attestation_blockers_in_order():
@@ -481,8 +479,16 @@ def test_iv_never_dischargeable_before_recovery(
     driver=st.sampled_from(["", "Sam Lee"]),
 )
 def test_empty_blockers_imply_every_discharge_condition(
-    modality, readings, baseline, attestation, dosed, ended_after, now_minutes, sedation,
-    dissociation, driver,
+    modality,
+    readings,
+    baseline,
+    attestation,
+    dosed,
+    ended_after,
+    now_minutes,
+    sedation,
+    dissociation,
+    driver,
 ):
     facts = SessionFacts(
         modality,
