@@ -637,9 +637,10 @@ def _dose_iv(demo: Demo, treatment: TreatmentSession, visit: Visit, upto: dateti
             treatment,
             treatment.patient,
             CADSS6.code,
-            [rng.choice((0, 1, 1, 2)) for _ in range(6)],
+            [rng.choice((0, 1))] + [0] * 5,
             infusion_end + _minutes(5),
         )
+        _assessment(demo, treatment, treatment.patient, MOAAS.code, [5], infusion_end + _minutes(5))
     if upto is None:
         treatment.discharged_at = dose_at + _minutes(15 * checks + rng.randint(2, 6))
 
@@ -669,9 +670,12 @@ def _dose_esketamine(
         if upto is not None and taken_at > upto:
             break
         _vitals(demo, treatment, spec, taken_at, rise, VitalsPhase.POST_DOSE)
+    # Sedation and dissociation at the 40-minute check; resolved again before discharge.
     for code, minutes, items in (
-        (MOAAS.code, 30, [rng.choice((5, 5, 5, 4))]),
+        (MOAAS.code, 40, [rng.choice((5, 5, 5, 4))]),
         (CADSS6.code, 45, [rng.choice((0, 1, 1, 2, 2, 3)) for _ in range(6)]),
+        (MOAAS.code, 112, [5]),
+        (CADSS6.code, 112, [rng.choice((0, 1))] + [0] * 5),
     ):
         if upto is None or dose_at + _minutes(minutes) <= upto:
             _assessment(
@@ -689,6 +693,8 @@ def _discharge_and_sign(demo: Demo, treatment: TreatmentSession, visit: Visit) -
     assert treatment.discharged_at is not None
     rng = demo.rng
     treatment.discharged_with = treatment.driver_name
+    treatment.escort_kind = "confirmed_driver"
+    treatment.escort_phone = treatment.driver_phone
     treatment.discharged_by_id = demo.nurse.id
     treatment.signed_by_id = demo.nurse.id
     treatment.signed_at = treatment.discharged_at + _minutes(rng.randint(5, 25))

@@ -883,6 +883,13 @@ def _emit_session(
         "discharged_at": None,
         "discharged_with": "",
         "discharged_by_id": None,
+        "escort_kind": "",
+        "escort_phone": "",
+        "escort_relationship": "",
+        "dissociation_attested": False,
+        "not_dosed_at": None,
+        "not_dosed_reason": "",
+        "not_dosed_note": "",
         "signed_by_id": None,
         "signed_at": None,
         "signature_hash": "",
@@ -1071,6 +1078,8 @@ def _emit_session(
         status=SessionStatus.DISCHARGED.value,
         discharged_at=discharged_at,
         discharged_with=row["driver_name"],
+        escort_kind="confirmed_driver",
+        escort_phone=row["driver_phone"],
         discharged_by_id=nurse,
     )
     appointment["status"] = AppointmentStatus.COMPLETED.value

@@ -7,6 +7,7 @@ from itertools import count
 from sqlalchemy import select
 
 from clinic_app.auth.services import create_user
+from clinic_app.clinical.discharge import Attestation, Escort
 from clinic_app.extensions import db
 from clinic_app.models import Patient, TreatmentCourse, TreatmentSession, User
 from clinic_app.patients.services import create_patient, open_course
@@ -104,3 +105,15 @@ def dosed_session(modality: str = "esketamine_nasal", **patient_overrides) -> Tr
         treatment.version_id,
     )
     return treatment
+
+
+# The bedside assessment of a patient ready to go home with the confirmed driver.
+GOOD_ATTESTATION = Attestation(True, True, False, Escort("confirmed_driver"))
+DISCHARGE_FORM = {"alert_oriented": "y", "gait_steady": "y", "escort_kind": "confirmed_driver"}
+
+
+def assess_awake(treatment: TreatmentSession, nurse: str = "nurse") -> None:
+    """MOAA/S 5 and CADSS-6 0 now: sedation and dissociation resolved (esketamine needs this at
+    ~40 min and again before discharge; IV after the infusion)."""
+    services.add_assessment(user(nurse), treatment, "moaas", [5])
+    services.add_assessment(user(nurse), treatment, "cadss6", [0] * 6)

@@ -64,6 +64,7 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "treatments.phq9": CLINICAL,
     "treatments.gad7": CLINICAL,
     "treatments.override": PSYCHIATRIST,
+    "treatments.discharge_override": PSYCHIATRIST,
     "treatments.sign": frozenset({"nurse"}),
     # Appointments: everyone but admin sees the calendar; only the front desk changes it.
     "scheduling.day": DEMOGRAPHICS_VIEW,

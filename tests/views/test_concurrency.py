@@ -148,10 +148,14 @@ def _discharge_conflict(app, two_nurses):
     assert first.post(f"/sessions/{sid}/vitals", data=factories.NORMAL_BP).status_code == 302
     response = first.post(f"/sessions/{sid}/infusion-end", data={"version_id": _state(app, sid)[0]})
     assert response.status_code == 302
-    clock.advance(timedelta(minutes=31))
+    clock.advance(timedelta(minutes=1))
+    assert first.post(f"/sessions/{sid}/sedation", data={"score": 5}).status_code == 302
+    items = {f"item{n}": 0 for n in range(1, 7)}
+    assert first.post(f"/sessions/{sid}/dissociation", data=items).status_code == 302
+    clock.advance(timedelta(minutes=30))
     assert first.post(f"/sessions/{sid}/vitals", data=factories.NORMAL_BP).status_code == 302
 
-    discharge = {"alert_oriented": "y", "gait_steady": "y", "leaving_with": "Sam Tester"}
+    discharge = factories.DISCHARGE_FORM
     late = second.post(f"/sessions/{sid}/discharge", data=dict(discharge, version_id=old_version))
     return sid, second, discharge, late
 

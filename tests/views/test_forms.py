@@ -152,11 +152,13 @@ def make_session(app, modality="esketamine_nasal", stage="baseline", **patient) 
             services.add_vitals(nurse, t, dict(factories.NORMAL_BP))
             if modality == "iv_ketamine":
                 services.end_infusion(nurse, t, None, t.version_id)
-            clock.advance(timedelta(minutes=81))
+            clock.advance(timedelta(seconds=30))
+            factories.assess_awake(t)
+            clock.advance(timedelta(minutes=80))
             services.add_vitals(nurse, t, dict(factories.NORMAL_BP))
+            factories.assess_awake(t)
         if upto >= 5:
-            attestation = Attestation(True, True, False, "Sam Tester")
-            services.discharge(nurse, t, attestation, t.version_id)
+            services.discharge(nurse, t, factories.GOOD_ATTESTATION, t.version_id)
         if upto >= 6:
             services.sign(nurse, t, PASSWORD)
         db.session.commit()
@@ -816,12 +818,12 @@ def test_adverse_event_refuses_invalid_values(app, as_role, changes, errors):
 
 # --- discharge -----------------------------------------------------------------------------
 
-DISCHARGE_OK = {"alert_oriented": "y", "gait_steady": "y", "leaving_with": "Sam Tester"}
+DISCHARGE_OK = factories.DISCHARGE_FORM
 ATTESTATION_MESSAGES = {
     "alert_oriented": "The patient is not alert and oriented.",
     "gait_steady": "The patient's gait is not steady.",
     "vomiting": "The patient is actively vomiting.",
-    "leaving_with": "Name the person the patient is leaving with.",
+    "escort_kind": "Choose who the patient leaves with.",
 }
 
 
@@ -841,7 +843,7 @@ def _post_discharge(app, client, sid, **changes):
         ({"alert_oriented": None}, "alert_oriented"),
         ({"gait_steady": None}, "gait_steady"),
         ({"vomiting": "y"}, "vomiting"),
-        ({"leaving_with": "  "}, "leaving_with"),
+        ({"escort_kind": None}, "escort_kind"),
     ],
 )
 def test_discharge_lists_each_failed_attestation(app, as_role, changes, blocker):
@@ -850,6 +852,7 @@ def test_discharge_lists_each_failed_attestation(app, as_role, changes, blocker)
     response = _post_discharge(app, as_role("nurse"), sid, **changes)
     assert response.status_code == 409
     assert discharge_blockers(response) == [ATTESTATION_MESSAGES[blocker]]
+    assert field_error(response, blocker) == ATTESTATION_MESSAGES[blocker]
     assert session_state(app, sid) == before
     assert "session.discharge" not in audit_actions(app)
 
@@ -858,13 +861,13 @@ def test_discharge_lists_every_failed_attestation_together(app, as_role):
     sid = make_session(app, stage="observed")
     before = session_state(app, sid)
     response = _post_discharge(
-        app, as_role("nurse"), sid, alert_oriented=None, vomiting="y", leaving_with=""
+        app, as_role("nurse"), sid, alert_oriented=None, vomiting="y", escort_kind=None
     )
     assert response.status_code == 409
     assert discharge_blockers(response) == [
         ATTESTATION_MESSAGES["alert_oriented"],
         ATTESTATION_MESSAGES["vomiting"],
-        ATTESTATION_MESSAGES["leaving_with"],
+        ATTESTATION_MESSAGES["escort_kind"],
     ]
     assert session_state(app, sid) == before
 

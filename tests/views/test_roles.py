@@ -7,7 +7,6 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from clinic_app import clock
-from clinic_app.clinical.discharge import Attestation
 from clinic_app.extensions import db
 from clinic_app.models import (
     Addendum,
@@ -63,12 +62,8 @@ CLINICAL_POST_DATA = {
     "treatments.sedation": {"score": "5"},
     "treatments.dissociation": {f"item{n}": "1" for n in range(1, 7)},
     "treatments.adverse_event": {"kind": "nausea", "severity": "mild"},
-    "treatments.discharge": {
-        "alert_oriented": "y",
-        "gait_steady": "y",
-        "leaving_with": "Sam Tester",
-        "version_id": "{version_id}",
-    },
+    "treatments.discharge": {**factories.DISCHARGE_FORM, "version_id": "{version_id}"},
+    "treatments.discharge_override": {"reason": "Baseline MOAA/S 4 (known)."},
     "treatments.sign": {"password": PASSWORD},
     "treatments.addendum": {"reason": "Typo", "body": "Lot was LOT-2."},
 }
@@ -378,15 +373,11 @@ def test_psychiatrist_gets_403_on_sign(app, as_role, staff):
         nurse_user = factories.user("nurse")
         clock.advance(timedelta(minutes=40))
         services.add_vitals(nurse_user, treatment, dict(factories.NORMAL_BP))
+        factories.assess_awake(treatment)
         clock.advance(timedelta(minutes=81))
         services.add_vitals(nurse_user, treatment, dict(factories.NORMAL_BP))
-
-        services.discharge(
-            nurse_user,
-            treatment,
-            Attestation(True, True, False, "Sam Tester"),
-            treatment.version_id,
-        )
+        factories.assess_awake(treatment)
+        services.discharge(nurse_user, treatment, factories.GOOD_ATTESTATION, treatment.version_id)
         db.session.commit()
     psychiatrist = as_role("psychiatrist")
     page = psychiatrist.get(f"/sessions/{sid}")

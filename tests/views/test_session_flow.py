@@ -29,6 +29,12 @@ def _start(nurse, patient_id, course_id) -> int:
 PREDOSE = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}
 
 
+def _assess_awake(nurse, sid):
+    assert nurse.post(f"/sessions/{sid}/sedation", data={"score": 5}).status_code == 302
+    items = {f"item{n}": 0 for n in range(1, 7)}
+    assert nurse.post(f"/sessions/{sid}/dissociation", data=items).status_code == 302
+
+
 def _vitals(nurse, sid, systolic=122, diastolic=78, spo2=98):
     return nurse.post(
         f"/sessions/{sid}/vitals",
@@ -73,20 +79,20 @@ def test_full_esketamine_session(app, as_role):
 
     clock.advance(timedelta(minutes=40))
     assert _vitals(nurse, sid, 150, 92).status_code == 302
+    _assess_awake(nurse, sid)
     clock.advance(timedelta(minutes=50))
     assert _vitals(nurse, sid, 128, 80).status_code == 302
-    discharge = {
-        "alert_oriented": "y",
-        "gait_steady": "y",
-        "leaving_with": "Sam Tester",
-        "version_id": _version(app, sid),
-    }
+    discharge = dict(factories.DISCHARGE_FORM, version_id=_version(app, sid))
     refused = nurse.post(f"/sessions/{sid}/discharge", data=discharge)
     assert refused.status_code == 409
     assert b"Observed 90 of 120 minutes" in refused.data
 
     clock.advance(timedelta(minutes=31))
     assert _vitals(nurse, sid, 126, 80).status_code == 302
+    refused = nurse.post(f"/sessions/{sid}/discharge", data=discharge)
+    assert refused.status_code == 409
+    assert b"Assess sedation (MOAA/S) again before discharge." in refused.data
+    _assess_awake(nurse, sid)
     assert nurse.post(f"/sessions/{sid}/discharge", data=discharge).status_code == 302
     signed = nurse.post(f"/sessions/{sid}/sign", data={"password": "correct-horse-battery"})
     assert signed.status_code == 302

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from clinic_app import clock
-from clinic_app.clinical.discharge import Attestation
 from clinic_app.extensions import db
 from clinic_app.models import (
     Addendum,
@@ -30,7 +29,7 @@ from tests.conftest import PASSWORD, count_statements
 
 CLINIC_ZONE = ZoneInfo("America/Los_Angeles")  # the default clinic time zone
 PREDOSE = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}
-DISCHARGE = {"alert_oriented": "y", "gait_steady": "y", "leaving_with": "Sam Tester"}
+DISCHARGE = factories.DISCHARGE_FORM
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -124,6 +123,13 @@ def vitals(client, sid, systolic=122, diastolic=78, spo2=98, heart_rate=72):
     )
 
 
+def assess_awake(client, sid):
+    """MOAA/S 5 and CADSS-6 0 through the session page's forms."""
+    assert client.post(f"/sessions/{sid}/sedation", data={"score": 5}).status_code == 302
+    items = {f"item{n}": 0 for n in range(1, 7)}
+    assert client.post(f"/sessions/{sid}/dissociation", data=items).status_code == 302
+
+
 def dose(app, client, sid, **data):
     return client.post(f"/sessions/{sid}/dose", data=dict(data, version_id=version(app, sid)))
 
@@ -178,6 +184,8 @@ def test_full_iv_session(app, as_role):
     response = nurse.post(f"/sessions/{sid}/infusion-end", data={"version_id": version(app, sid)})
     assert response.status_code == 302
     assert "after 45 min" in text(nurse.get(f"/sessions/{sid}"))
+    clock.freeze(t0 + timedelta(minutes=46))
+    assess_awake(nurse, sid)
 
     clock.freeze(t0 + timedelta(minutes=60))
     assert vitals(nurse, sid, 124, 80).status_code == 302
@@ -403,11 +411,11 @@ def _chart_signed_session_on_a_past_day(app, patient_id, course_id, days_ago, do
         )
         clock.freeze(t0 + timedelta(minutes=40))
         services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP))
+        factories.assess_awake(treatment)
         clock.freeze(t0 + timedelta(minutes=121))
         services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP))
-        services.discharge(
-            nurse, treatment, Attestation(True, True, False, "Sam Tester"), treatment.version_id
-        )
+        factories.assess_awake(treatment)
+        services.discharge(nurse, treatment, factories.GOOD_ATTESTATION, treatment.version_id)
         services.sign(nurse, treatment, PASSWORD)
         db.session.commit()
         return treatment.id
