@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from clinic_app import clock
-from clinic_app.clinical.discharge import Attestation
 from clinic_app.extensions import db
 from clinic_app.models import (
     Addendum,
