@@ -141,9 +141,7 @@ def test_front_desk_can_neither_open_nor_post_the_screen(app, as_role, staff):
 
 
 def test_front_desk_sees_only_whether_the_screen_is_complete(app, as_role):
-    screened = make_patient(
-        app, allergies="Sulfa drugs", contraindications=["aneurysm_avm"]
-    )
+    screened = make_patient(app, allergies="Sulfa drugs", contraindications=["aneurysm_avm"])
     unscreened = make_patient(app, screened=False, allergies="Latex")
     desk = as_role("front_desk")
 
