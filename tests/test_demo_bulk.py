@@ -64,7 +64,8 @@ def test_invariant_checks_catch_a_screen_without_its_clinician(app):
         db.session.commit()
         db.session.execute(
             text(
-                "UPDATE patients SET screened_by_id = NULL WHERE id = (SELECT min(id) FROM patients)"
+                "UPDATE patients SET screened_by_id = NULL"
+                " WHERE id = (SELECT min(id) FROM patients)"
             )
         )
         db.session.commit()
