@@ -24,6 +24,7 @@ from wtforms.validators import (
 
 from clinic_app.clinical.codes import CONTRAINDICATIONS, MEDICATION_CLASSES, Indication, Modality
 from clinic_app.forms import CheckboxListField, choices, version_field
+from clinic_app.models import Patient
 from clinic_app.settings import clinic_today
 
 WEEKDAY_LABELS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -116,7 +117,7 @@ class ScreenForm(FlaskForm):
     version_id = version_field()
 
     @classmethod
-    def for_patient(cls, patient) -> "ScreenForm":
+    def for_patient(cls, patient: Patient) -> "ScreenForm":
         """The form filled from the record; a first screen starts with failed trials blank
         rather than the registration default of 0, so nobody confirms a count never asked."""
         form = cls(obj=patient)
