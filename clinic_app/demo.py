@@ -47,7 +47,7 @@ from clinic_app.models import (
     User,
     VitalsReading,
 )
-from clinic_app.patients.services import create_patient, open_course
+from clinic_app.patients.services import create_patient, open_course, record_screen
 from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc, local_to_utc
 from clinic_app.treatments.services import content_hash, pregnancy_relevant
 
@@ -375,11 +375,12 @@ def _create_staff() -> dict[str, User]:
 
 
 def _register(demo: Demo, spec: PatientSpec, first_visit: date | None) -> Patient:
-    """Register the patient as the psychiatrist; consent (and REMS) a week and a half before."""
+    """The front desk registers the patient; the nurse records the clinical screen, with consent
+    (and REMS) a week and a half before the first visit, or two days ago for a referral."""
     index = int(spec.mrn[-2:])
     consent = first_visit - timedelta(days=10) if first_visit else None
-    return create_patient(
-        demo.psychiatrist,
+    patient = create_patient(
+        demo.front_desk,
         {
             "mrn": spec.mrn,
             "first_name": spec.first,
@@ -388,18 +389,27 @@ def _register(demo: Demo, spec: PatientSpec, first_visit: date | None) -> Patien
             "sex": spec.sex,
             "phone": f"555-01{index:02d}",
             "email": f"{spec.first}.{spec.last}@example.com".lower(),
-            "weight_kg": Decimal(spec.weight),
-            "allergies": spec.allergies,
             "driver_name": spec.driver[0],
             "driver_phone": f"555-01{index + 50:02d}",
             "driver_relationship": spec.driver[1],
-            "consent_date": consent,
-            "contraindications": list(spec.contraindications),
-            "failed_trials": spec.failed_trials,
-            "medication_classes": list(spec.meds),
-            "rems_enrolled_on": consent if spec.modality == ESK else None,
         },
     )
+    record_screen(
+        demo.nurse,
+        patient,
+        {
+            "allergies": spec.allergies,
+            "contraindications": list(spec.contraindications),
+            "medication_classes": list(spec.meds),
+            "consent_date": consent,
+            "rems_enrolled_on": consent if spec.modality == ESK else None,
+            "failed_trials": spec.failed_trials,
+            "weight_kg": Decimal(spec.weight),
+        },
+        patient.version_id,
+    )
+    patient.screened_at = local_to_utc(consent or demo.today - timedelta(days=2), time(10, 0))
+    return patient
 
 
 def _open_course(

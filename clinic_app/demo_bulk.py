@@ -603,6 +603,8 @@ def _emit_patient(ctx: _Context, plan: PatientPlan) -> None:
     consent = first_visit - timedelta(days=rng.randint(7, 21))
     esketamine = any(c.modality == Modality.ESKETAMINE_NASAL for c in plan.courses)
     contraindications = ["uncontrolled_hypertension"] if plan.bp[0] > 138 else []
+    registered = datetime.combine(consent, time(17, 0), UTC)
+    psychiatrist = ctx.staff.psychiatrists[plan.site][plan.index % 2]
     rows.add(
         Patient.__table__,
         {
@@ -625,14 +627,16 @@ def _emit_patient(ctx: _Context, plan: PatientPlan) -> None:
             "medication_classes": ["antidepressant"]
             + (["benzodiazepine"] if rng.random() < 0.2 else []),
             "rems_enrolled_on": consent if esketamine else None,
+            # The psychiatrist screens at the intake consult.
+            "screened_at": registered,
+            "screened_by_id": psychiatrist,
             "preferred_weekdays": [],
             "preferred_time": None,
-            "created_at": datetime.combine(consent, time(17, 0), UTC),
-            "updated_at": datetime.combine(consent, time(17, 0), UTC),
+            "created_at": registered,
+            "updated_at": registered,
             "version_id": 1,
         },
     )
-    psychiatrist = ctx.staff.psychiatrists[plan.site][plan.index % 2]
     for course in plan.courses:
         course.id = ids.take(TreatmentCourse.__table__)
         esk = course.modality == Modality.ESKETAMINE_NASAL
@@ -1051,7 +1055,7 @@ def _emit_session(
                 "onset_at": onset,
                 "intervention": rng.choice(AE_INTERVENTIONS),
                 "resolved": True,
-                "resolved_at": onset + _minutes(rng.randint(10, 40)),
+                "resolved_at": min(onset + _minutes(20), ctx.now),
                 "resolved_by_id": nurse,
                 "serious": serious,
                 "recorded_by_id": nurse,
@@ -1326,7 +1330,8 @@ def generate(
 
 
 def add_patients(count: int, *, seed: int = SEED + 1, batch: int = 20_000) -> int:
-    """Insert `count` patients without history (patient-search scaling). Returns the count."""
+    """Insert `count` registered, unscreened patients without history (patient-search
+    scaling). Returns the count."""
     rng = random.Random(seed)
     connection = db.session.connection()
     ids = _Ids(connection, [Patient.__table__])
@@ -1346,16 +1351,19 @@ def add_patients(count: int, *, seed: int = SEED + 1, batch: int = 20_000) -> in
                 "sex": plan.sex,
                 "phone": f"555-{patient_id % 10000:04d}",
                 "email": "",
-                "allergies": "NKDA",
-                "weight_kg": plan.weight,
+                "allergies": "",
+                "weight_kg": None,
                 "driver_name": plan.driver[0],
                 "driver_phone": "",
                 "driver_relationship": plan.driver[1],
+                # Registered by the front desk, not screened yet.
                 "consent_date": None,
                 "contraindications": [],
-                "failed_trials": 2,
+                "failed_trials": 0,
                 "medication_classes": [],
                 "rems_enrolled_on": None,
+                "screened_at": None,
+                "screened_by_id": None,
                 "preferred_weekdays": [],
                 "preferred_time": None,
                 "created_at": created,
@@ -1441,6 +1449,12 @@ def check_invariants(sample: int = 25) -> list[tuple[str, bool, str]]:
         )
     )
     check("closed sessions have dose, discharge, vitals and a PHQ-9", incomplete)
+    anonymous = session.scalar(
+        text(
+            "SELECT count(*) FROM patients WHERE (screened_at IS NULL) <> (screened_by_id IS NULL)"
+        )
+    )
+    check("every clinical screen names who screened, and when", anonymous)
     outside = session.scalar(
         text(
             "SELECT count(*) FROM vitals_readings v"

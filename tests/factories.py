@@ -10,7 +10,7 @@ from clinic_app.auth.services import create_user
 from clinic_app.clinical.discharge import Attestation, Escort
 from clinic_app.extensions import db
 from clinic_app.models import Patient, TreatmentCourse, TreatmentSession, User
-from clinic_app.patients.services import create_patient, open_course
+from clinic_app.patients.services import create_patient, open_course, record_screen
 from clinic_app.settings import clinic_today
 from clinic_app.treatments import services
 
@@ -34,7 +34,9 @@ def user(username: str) -> User:
     return db.session.scalar(select(User).where(User.username == username))
 
 
-def make_patient(**overrides) -> Patient:
+def make_patient(screened: bool = True, **overrides) -> Patient:
+    """A patient registered by the psychiatrist and, unless `screened` is False, screened by
+    them too (so the record's version is then 2)."""
     data = {
         "mrn": f"T-{next(_mrn)}",
         "first_name": "Alex",
@@ -54,7 +56,10 @@ def make_patient(**overrides) -> Patient:
         "rems_enrolled_on": clinic_today() - timedelta(days=30),
     }
     data.update(overrides)
-    return create_patient(user("psychiatrist"), data)
+    patient = create_patient(user("psychiatrist"), data)
+    if screened:
+        record_screen(user("psychiatrist"), patient, data, patient.version_id)
+    return patient
 
 
 def make_course(

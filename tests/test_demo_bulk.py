@@ -27,6 +27,11 @@ def test_small_bulk_history_holds_its_invariants(app):
             )
             assert count == sessions
         assert db.session.scalar(select(func.count()).select_from(User)) > 4
+        # Every generated patient was screened by a clinician.
+        unscreened = select(func.count()).where(Patient.screened_at.is_(None))
+        assert db.session.scalar(unscreened) == 0
+        screeners = select(User.role).join(Patient, Patient.screened_by_id == User.id).distinct()
+        assert set(db.session.scalars(screeners)) == {"psychiatrist"}
         # Today has a clinic day: visits in the board's states are timed from now.
         assert db.session.scalar(
             select(func.count()).where(TreatmentSession.status == "in_progress")
@@ -53,9 +58,28 @@ def test_invariant_checks_catch_broken_data(app):
         ]
 
 
+def test_invariant_checks_catch_a_screen_without_its_clinician(app):
+    with app.app_context():
+        generate(10, progress=False, timeline_patients=())
+        db.session.commit()
+        db.session.execute(
+            text(
+                "UPDATE patients SET screened_by_id = NULL"
+                " WHERE id = (SELECT min(id) FROM patients)"
+            )
+        )
+        db.session.commit()
+
+        assert _failed(check_invariants()) == ["every clinical screen names who screened, and when"]
+
+
 def test_patients_only_insert_for_search_scale(app):
     with app.app_context():
         add_patients(500)
         db.session.commit()
 
         assert db.session.scalar(select(func.count()).select_from(Patient)) == 500
+        # Registered, not screened: the screen is for a clinician to record.
+        screened = select(func.count()).where(Patient.screened_at.is_not(None))
+        assert db.session.scalar(screened) == 0
+        assert db.session.scalar(select(func.count()).where(Patient.allergies != "")) == 0

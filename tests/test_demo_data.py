@@ -102,6 +102,12 @@ def test_loads_a_clinic_with_history_and_a_live_board(app, runner):
         for login in DEMO_LOGINS:
             assert authenticate(login.username, login.password) is not None
         assert db.session.scalar(select(func.count()).select_from(Patient)) >= 12
+        # The front desk registered everyone; the nurse screened them before any dose.
+        for patient in db.session.scalars(select(Patient)):
+            assert patient.screened_by.role == "nurse", patient.mrn
+            assert patient.screened_at < now, patient.mrn
+            first = min((c.started_on for c in patient.courses), default=None)
+            assert first is None or patient.consent_date < first, patient.mrn
 
         signed = db.session.scalars(
             select(TreatmentSession).where(TreatmentSession.status.in_(["signed", "cosigned"]))

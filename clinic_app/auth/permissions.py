@@ -14,6 +14,8 @@ from clinic_app.models import User
 CLINICAL = (Role.NURSE, Role.PSYCHIATRIST)
 DEMOGRAPHICS_VIEW = (Role.NURSE, Role.PSYCHIATRIST, Role.FRONT_DESK)
 DEMOGRAPHICS_EDIT = (Role.PSYCHIATRIST, Role.FRONT_DESK)
+# Allergies, contraindications, medications, consent and REMS enrollment: clinicians only.
+SCREEN_EDIT = CLINICAL
 
 
 def role_required(*roles: Role) -> Callable:

@@ -61,6 +61,7 @@ class Patient(db.Model):
     courses: Mapped[list["TreatmentCourse"]] = relationship(
         back_populates="patient", order_by="TreatmentCourse.started_on.desc()"
     )
+    screened_by: Mapped["User | None"] = relationship()
 
     __mapper_args__ = {"version_id_col": version_id}
 

@@ -1,4 +1,4 @@
-"""Patient registration and course prescription forms."""
+"""Patient registration (demographics), clinical screen and course prescription forms."""
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -12,15 +12,28 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from clinic_app.clinical.codes import CONTRAINDICATIONS, MEDICATION_CLASSES, Indication, Modality
 from clinic_app.forms import CheckboxListField, choices, version_field
+from clinic_app.models import Patient
+from clinic_app.settings import clinic_today
 
 WEEKDAY_LABELS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 class PatientForm(FlaskForm):
+    """Demographics, contacts, the default driver and scheduling preferences (front desk,
+    psychiatrist); the clinical screen has its own form."""
+
     mrn = StringField("MRN", validators=[DataRequired(), Length(max=32)])
     first_name = StringField("First name", validators=[DataRequired(), Length(max=80)])
     last_name = StringField("Last name", validators=[DataRequired(), Length(max=80)])
@@ -32,35 +45,9 @@ class PatientForm(FlaskForm):
     email = EmailField(
         "Email", validators=[Optional(), Email(check_deliverability=False), Length(max=120)]
     )
-    weight_kg = DecimalField(
-        "Weight (kg)", places=1, validators=[Optional(), NumberRange(min=30, max=250)]
-    )
-    allergies = TextAreaField(
-        "Allergies", validators=[Length(max=2000)], description="Write NKDA when there are none."
-    )
     driver_name = StringField("Default driver / escort", validators=[Length(max=120)])
     driver_phone = StringField("Driver phone", validators=[Length(max=32)])
     driver_relationship = StringField("Relationship", validators=[Length(max=40)])
-    consent_date = DateField("Consent signed on", validators=[Optional()])
-    contraindications = CheckboxListField(
-        "Contraindication screen",
-        choices=choices(list(CONTRAINDICATIONS.items())),
-        description="Tick every item the screen found; leave all clear when none.",
-    )
-    failed_trials = IntegerField(
-        "Failed antidepressant trials",
-        default=0,
-        validators=[InputRequired(), NumberRange(min=0, max=30)],
-        description="Two or more: treatment-resistant.",
-    )
-    medication_classes = CheckboxListField(
-        "Concomitant medication classes", choices=choices(list(MEDICATION_CLASSES.items()))
-    )
-    rems_enrolled_on = DateField(
-        "Esketamine REMS enrollment date",
-        validators=[Optional()],
-        description="Required before the first esketamine dose.",
-    )
     preferred_weekdays = CheckboxListField(
         "Preferred weekdays",
         choices=choices(list(enumerate(WEEKDAY_LABELS))),
@@ -75,13 +62,68 @@ class PatientForm(FlaskForm):
     version_id = version_field()
 
     def validate_date_of_birth(self, field):
-        from wtforms.validators import ValidationError
-
-        from clinic_app.settings import clinic_today
-
         today = clinic_today()
         if field.data and (field.data > today or field.data.year < today.year - 120):
             raise ValidationError("Enter a real date of birth.")
+
+
+def _not_after_today(message: str):
+    def check(form, field):
+        if field.data and field.data > clinic_today():
+            raise ValidationError(message)
+
+    return check
+
+
+class ScreenForm(FlaskForm):
+    """The clinical screen (nurses, psychiatrist): allergies, contraindications, concomitant
+    medications, consent, esketamine REMS enrollment, failed trials and weight."""
+
+    allergies = TextAreaField(
+        "Allergies",
+        validators=[
+            DataRequired("Write the allergies, or NKDA when there are none."),
+            Length(max=2000),
+        ],
+        description="Write NKDA when there are none.",
+    )
+    contraindications = CheckboxListField(
+        "Contraindication screen",
+        choices=choices(list(CONTRAINDICATIONS.items())),
+        description="Tick every item the screen found; leave all clear when none.",
+    )
+    medication_classes = CheckboxListField(
+        "Concomitant medication classes",
+        choices=choices(list(MEDICATION_CLASSES.items())),
+        description="Tick every class the patient takes; leave all clear when none.",
+    )
+    consent_date = DateField(
+        "Consent signed on",
+        validators=[Optional(), _not_after_today("Consent cannot be signed in the future.")],
+    )
+    rems_enrolled_on = DateField(
+        "Esketamine REMS enrollment date",
+        validators=[Optional(), _not_after_today("Enrollment cannot be in the future.")],
+        description="Required before the first esketamine dose.",
+    )
+    failed_trials = IntegerField(
+        "Failed antidepressant trials",
+        validators=[InputRequired(), NumberRange(min=0, max=30)],
+        description="Two or more: treatment-resistant.",
+    )
+    weight_kg = DecimalField(
+        "Weight (kg)", places=1, validators=[Optional(), NumberRange(min=30, max=250)]
+    )
+    version_id = version_field()
+
+    @classmethod
+    def for_patient(cls, patient: Patient) -> "ScreenForm":
+        """The form filled from the record; a first screen starts with failed trials blank
+        rather than the registration default of 0, so nobody confirms a count never asked."""
+        form = cls(obj=patient)
+        if not patient.screened and not form.is_submitted():
+            form.failed_trials.data = None
+        return form
 
 
 class CourseForm(FlaskForm):

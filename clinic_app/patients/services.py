@@ -6,14 +6,16 @@ from typing import Any
 from sqlalchemy import and_, func, select
 
 from clinic_app import audit
-from clinic_app.auth.permissions import DEMOGRAPHICS_EDIT, require_role
+from clinic_app.auth.permissions import DEMOGRAPHICS_EDIT, SCREEN_EDIT, require_role
 from clinic_app.clinical.codes import Indication, Modality, Role
+from clinic_app.clock import utcnow
 from clinic_app.database import search_key
 from clinic_app.errors import RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.models import Patient, TreatmentCourse, User
 
-PATIENT_FIELDS = (
+# What the front desk registers and edits: demographics, contacts, driver, preferences.
+DEMOGRAPHIC_FIELDS = (
     "mrn",
     "first_name",
     "last_name",
@@ -21,18 +23,21 @@ PATIENT_FIELDS = (
     "sex",
     "phone",
     "email",
-    "weight_kg",
-    "allergies",
     "driver_name",
     "driver_phone",
     "driver_relationship",
-    "consent_date",
-    "contraindications",
-    "failed_trials",
-    "medication_classes",
-    "rems_enrolled_on",
     "preferred_weekdays",
     "preferred_time",
+)
+# The clinical screen: nurses and the psychiatrist only.
+SCREEN_FIELDS = (
+    "allergies",
+    "contraindications",
+    "medication_classes",
+    "consent_date",
+    "rems_enrolled_on",
+    "failed_trials",
+    "weight_kg",
 )
 
 
@@ -45,9 +50,10 @@ def _check_mrn_free(mrn: str, patient_id: int | None = None) -> None:
 
 
 def create_patient(actor: User, data: dict[str, Any]) -> Patient:
-    """Register a patient (front desk, psychiatrist). Raises RuleViolation for a duplicate MRN."""
+    """Register a patient's demographics (front desk, psychiatrist), unscreened. Raises
+    RuleViolation for a duplicate MRN."""
     require_role(actor, *DEMOGRAPHICS_EDIT)
-    values = {key: data[key] for key in PATIENT_FIELDS if key in data}
+    values = {key: data[key] for key in DEMOGRAPHIC_FIELDS if key in data}
     _check_mrn_free(values["mrn"])
     patient = Patient(**values)
     db.session.add(patient)
@@ -56,20 +62,40 @@ def create_patient(actor: User, data: dict[str, Any]) -> Patient:
     return patient
 
 
+def _apply(patient: Patient, fields: tuple[str, ...], data: dict[str, Any]) -> list[str]:
+    """Set the given fields from `data`; returns the names that changed."""
+    changed = []
+    for key in fields:
+        if key in data and getattr(patient, key) != data[key]:
+            setattr(patient, key, data[key])
+            changed.append(key)
+    return changed
+
+
 def update_patient(actor: User, patient: Patient, data: dict[str, Any], version_id: int) -> Patient:
-    """Change a patient's record. Raises StaleRecord when it changed since `version_id`."""
+    """Change a patient's demographics. Raises StaleRecord when it changed since `version_id`."""
     require_role(actor, *DEMOGRAPHICS_EDIT)
     if patient.version_id != version_id:
         raise StaleRecord()
     if data.get("mrn") != patient.mrn:
         _check_mrn_free(data["mrn"], patient.id)
-    changed = []
-    for key in PATIENT_FIELDS:
-        if key in data and getattr(patient, key) != data[key]:
-            setattr(patient, key, data[key])
-            changed.append(key)
+    changed = _apply(patient, DEMOGRAPHIC_FIELDS, data)
     db.session.flush()
     audit.record(actor, "patient.update", patient, patient_id=patient.id, fields=changed)
+    return patient
+
+
+def record_screen(actor: User, patient: Patient, data: dict[str, Any], version_id: int) -> Patient:
+    """Record the clinical screen (nurse, psychiatrist) and who reviewed it when, even if
+    nothing changed. Raises StaleRecord when the record changed since `version_id`."""
+    require_role(actor, *SCREEN_EDIT)
+    if patient.version_id != version_id:
+        raise StaleRecord()
+    changed = _apply(patient, SCREEN_FIELDS, data)
+    patient.screened_at = utcnow()
+    patient.screened_by = actor
+    db.session.flush()
+    audit.record(actor, "patient.screen", patient, patient_id=patient.id, fields=changed)
     return patient
 
 

@@ -3,13 +3,14 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from clinic_app import audit
 from clinic_app.auth.permissions import (
     CLINICAL,
     DEMOGRAPHICS_EDIT,
     DEMOGRAPHICS_VIEW,
+    SCREEN_EDIT,
     role_required,
 )
 from clinic_app.clinical.codes import Role
@@ -17,10 +18,11 @@ from clinic_app.errors import RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.forms import refresh_version
 from clinic_app.models import Patient, TreatmentCourse, TreatmentSession
-from clinic_app.patients.forms import CourseForm, PatientForm
+from clinic_app.patients.forms import CourseForm, PatientForm, ScreenForm
 from clinic_app.patients.services import (
     create_patient,
     open_course,
+    record_screen,
     search_patients,
     update_patient,
 )
@@ -33,7 +35,10 @@ def _load(patient_id: int) -> Patient:
     patient = db.session.scalar(
         select(Patient)
         .where(Patient.id == patient_id)
-        .options(selectinload(Patient.courses).selectinload(TreatmentCourse.prescriber))
+        .options(
+            selectinload(Patient.courses).selectinload(TreatmentCourse.prescriber),
+            joinedload(Patient.screened_by),
+        )
     )
     if patient is None:
         abort(404)
@@ -110,6 +115,34 @@ def edit(patient_id: int):
     )
 
 
+@bp.route("/<int:patient_id>/screen", methods=["GET", "POST"])
+@role_required(*SCREEN_EDIT)
+def screen(patient_id: int):
+    """The clinical screen; from a session page (?session_id=) it returns to that session."""
+    patient = _load(patient_id)
+    back = _patient_session(patient, request.args.get("session_id", type=int))
+    form = ScreenForm.for_patient(patient)
+    return _save(
+        form,
+        lambda: record_screen(current_user, patient, _form_data(form), form.version_id.data),
+        "Clinical screen saved.",
+        "patients/screen_form.html",
+        patient=patient,
+        done_url=url_for("treatments.session", session_id=back) if back else None,
+    )
+
+
+def _patient_session(patient: Patient, session_id: int | None) -> int | None:
+    """`session_id` when it is one of this patient's sessions, else None."""
+    if session_id is None:
+        return None
+    return db.session.scalar(
+        select(TreatmentSession.id).where(
+            TreatmentSession.id == session_id, TreatmentSession.patient_id == patient.id
+        )
+    )
+
+
 @bp.route("/<int:patient_id>/courses/new", methods=["GET", "POST"])
 @role_required(Role.PSYCHIATRIST)
 def new_course(patient_id: int):
@@ -124,9 +157,17 @@ def new_course(patient_id: int):
     )
 
 
-def _save(form, action, success: str, template: str, patient: Patient | None):
-    """Validate, run the service (returning the patient), commit and go to the record; otherwise
-    re-render with the input kept and errors by the fields: 400, or 409 when someone else saved."""
+def _save(
+    form,
+    action,
+    success: str,
+    template: str,
+    patient: Patient | None,
+    done_url: str | None = None,
+):
+    """Validate, run the service (returning the patient), commit and go to the record (or
+    `done_url`); otherwise re-render with the input kept and errors by the fields: 400, or 409
+    when someone else saved."""
     status = 200
     if form.validate_on_submit():
         try:
@@ -151,7 +192,7 @@ def _save(form, action, success: str, template: str, patient: Patient | None):
         else:
             db.session.commit()
             flash(success, "success")
-            return redirect(url_for("patients.detail", patient_id=saved.id))
+            return redirect(done_url or url_for("patients.detail", patient_id=saved.id))
     elif form.errors:
         status = 400
-    return render_template(template, form=form, patient=patient), status
+    return render_template(template, form=form, patient=patient, done_url=done_url), status

@@ -183,7 +183,9 @@ def record_predose(
     if not data.get("consent_confirmed"):
         errors["consent_confirmed"] = "Confirm consent is on file."
     elif patient.consent_date is None:
-        errors["consent_confirmed"] = "No signed consent is on file; the front desk must record it."
+        errors["consent_confirmed"] = (
+            "No signed consent is on file; record its date on the clinical screen."
+        )
     if pregnancy_relevant(patient):
         if data.get("pregnancy_status") not in ("not_pregnant", "pregnant"):
             errors["pregnancy_status"] = "Record the pregnancy status."

@@ -64,7 +64,7 @@ def _assert_inert(page) -> None:
 
 def test_stored_xss_and_sql_quotes_are_shown_as_text(live_app, page, shots):
     app, base = live_app
-    _staff(app, "front_desk")
+    _staff(app, "front_desk", "nurse")
     console = _csp_reports(page)
     _sign_in(page, base, "front_desk")
     assert not page.url.startswith(base + "/login")
@@ -75,18 +75,15 @@ def test_stored_xss_and_sql_quotes_are_shown_as_text(live_app, page, shots):
     page.get_by_label("MRN").fill("XSS-1")
     page.get_by_label("Date of birth").fill("1980-05-17")
     page.get_by_label("Phone", exact=True).fill("555-0100")
-    page.get_by_label("Allergies").fill(f"{SQL} {IMG}")
     page.get_by_label("Default driver / escort").fill(SCRIPT)
     page.get_by_label("Relationship").fill(SQL)
-    page.get_by_label("Failed antidepressant trials").fill("2")
     page.get_by_role("button", name="Save").click()
     page.wait_for_load_state()
     assert "Patient registered." in page.content()
     _assert_inert(page)
     assert page.get_by_role("heading", level=1).inner_text() == f"{SCRIPT} {IMG}"
     text = page.locator("main").inner_text()
-    assert f"{SQL} {IMG}" in text  # allergies, literally
-    assert f"{SCRIPT} ({SQL})" in text  # driver and relationship
+    assert f"{SCRIPT} ({SQL})" in text  # driver and relationship, literally
     shots("patient-record-with-payloads")
 
     page.goto(base + "/patients/")
@@ -115,11 +112,26 @@ def test_stored_xss_and_sql_quotes_are_shown_as_text(live_app, page, shots):
     assert page.get_by_label("Last name").input_value() == IMG
     shots("edit-form-with-payloads")
 
+    # A nurse records the clinical screen with the payloads as allergies.
+    page.context.clear_cookies()
+    _sign_in(page, base, "nurse")
+    page.goto(base + "/patients/")
+    page.locator("tbody a").first.click()
+    page.get_by_role("link", name="Edit clinical screen").click()
+    page.get_by_label("Allergies").fill(f"{SQL} {IMG}")
+    page.get_by_label("Failed antidepressant trials").fill("2")
+    page.get_by_role("button", name="Save screen").click()
+    page.wait_for_load_state()
+    assert "Clinical screen saved." in page.content()
+    _assert_inert(page)
+    assert f"{SQL} {IMG}" in page.locator("main").inner_text()  # allergies, literally
+    shots("clinical-screen-with-payloads")
+
     with app.app_context():
         assert "patients" in inspect(db.engine).get_table_names()
         patient = db.session.scalar(select(Patient).where(Patient.mrn == "XSS-1"))
         assert (patient.first_name, patient.last_name) == (SCRIPT, IMG)
-        assert patient.driver_relationship == SQL
+        assert (patient.driver_relationship, patient.allergies) == (SQL, f"{SQL} {IMG}")
     assert not [m for m in console if "Content Security Policy" in m], console
 
 
@@ -188,7 +200,6 @@ def test_forged_cross_site_posts_are_refused(live_app, attacker, page, shots):
         "last_name": "Record",
         "date_of_birth": "1970-01-01",
         "sex": "female",
-        "failed_trials": "2",
         "version_id": "0",
     }
     url = attacker.auto_post("/prize", base + "/patients/new", forged)

@@ -81,7 +81,8 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert_accessible(page)
     shots("calendar-start")
 
-    # Register the new patient, REMS enrollment and consent included.
+    # Register the new patient: demographics, driver and preferences (the clinical screen,
+    # with consent and REMS enrollment, is for a nurse or the psychiatrist).
     page.get_by_role("link", name="Patients").click()
     page.get_by_role("link", name="Register patient").click()
     page.get_by_label("First name").fill("Erin")
@@ -96,16 +97,14 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     page.get_by_label("Tuesday").check()
     page.get_by_label("Friday").check()
     page.get_by_label("Preferred start time").fill("09:30")
-    page.get_by_label("Weight (kg)").fill("64.5")
-    page.get_by_label("Consent signed on").fill("2026-04-01")
-    page.get_by_label("Esketamine REMS enrollment date").fill("2026-04-01")
-    page.get_by_label("Allergies").fill("NKDA")
-    page.get_by_label("Failed antidepressant trials").fill("3")
+    assert page.get_by_label("Allergies").count() == 0
     assert_accessible(page)
     shots("register-patient")
     page.get_by_role("button", name="Save").click()
     page.wait_for_load_state()
     assert "Patient registered." in page.content()
+    assert "Clinical screen incomplete" in page.content()
+    assert_accessible(page)
 
     # The psychiatrist prescribes the course.
     _prescribe(app, "E2E-100")

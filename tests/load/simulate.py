@@ -206,7 +206,7 @@ async def _edit_patient(staff: Staff, run: Run, patient_id: int) -> None:
         return
     token = f"Load test {secrets.token_hex(6)}"
     data = {k: v for k, v in form["fields"].items() if k != "csrf_token"}
-    data["allergies"] = [token]
+    data["driver_name"] = [token]
     run.attempts[patient_id].append(token)
     response = await staff.send(run, "patient", "POST", path, data)
     if _ok(response, 302):
@@ -504,13 +504,15 @@ def verify(url: str, run: Run, marks: dict) -> list[str]:
                 last_ack[ack.data["patient_id"]] = ack.data["token"]
         for patient_id, token in last_ack.items():
             value = s.execute(
-                text("SELECT allergies, version_id FROM patients WHERE id = :id"),
+                text("SELECT driver_name, version_id FROM patients WHERE id = :id"),
                 {"id": patient_id},
             ).one()
             tried = run.attempts[patient_id]
             allowed = tried[tried.index(token) :]
-            if value.allergies not in allowed:
-                problems.append(f"patient {patient_id}: {value.allergies!r} is not the last write")
+            if value.driver_name not in allowed:
+                problems.append(
+                    f"patient {patient_id}: {value.driver_name!r} is not the last write"
+                )
         updates = Counter(r.patient_id for r in by_action["patient.update"])
         for patient_id, count in updates.items():
             version = s.execute(

@@ -46,6 +46,9 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "patients.detail": DEMOGRAPHICS_VIEW,
     "patients.new": DEMOGRAPHICS_EDIT,
     "patients.edit": DEMOGRAPHICS_EDIT,
+    # The clinical screen (allergies, contraindications, medications, consent, REMS) is the
+    # clinicians': the front desk sees only whether it is complete.
+    "patients.screen": CLINICAL,
     # Prescribing is the psychiatrist's.
     "patients.new_course": frozenset({"psychiatrist"}),
     # The clinical chart: nurses and the psychiatrist, never front desk or admin.

@@ -88,6 +88,10 @@ def test_each_action_writes_one_chained_row(app, staff):
     step(["session.view"], nurse, "GET", f"/sessions/{sid}")
     step(["patient.view"], nurse, "GET", f"/patients/{pid}")
     step(["patient.create"], desk, "POST", "/patients/new", NEW_PATIENT)
+    with app.app_context():
+        version = db.session.get(Patient, pid).version_id
+    screen = {"allergies": "NKDA", "failed_trials": "2", "version_id": version}
+    step(["patient.screen"], nurse, "POST", f"/patients/{pid}/screen", screen)
     step(["access.denied"], desk, "GET", f"/sessions/{sid}")
     step(["logout"], desk, "POST", "/logout")
     step(["login"], app.test_client(), "POST", "/login", {"username": "nurse", "password": "nope"})

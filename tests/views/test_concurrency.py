@@ -192,18 +192,15 @@ PATIENT_FORM = {
     "date_of_birth": "1980-05-17",
     "sex": "male",
     "phone": "555-0100",
-    "weight_kg": "80.0",
-    "allergies": "NKDA",
     "driver_name": "Sam Tester",
     "driver_phone": "555-0199",
     "driver_relationship": "spouse",
-    "failed_trials": "3",
 }
 
 
 def test_second_patient_edit_on_an_old_version_gets_409_and_keeps_the_input(app, as_role):
     with app.app_context():
-        pid = factories.make_patient(mrn="LOCK-1").id
+        pid = factories.make_patient(mrn="LOCK-1", screened=False).id
         db.session.commit()
     desk, psychiatrist = as_role("front_desk"), as_role("psychiatrist")
     url = f"/patients/{pid}/edit"

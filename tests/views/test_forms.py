@@ -179,14 +179,9 @@ PATIENT_FORM = {
     "sex": "female",
     "phone": "555-0142",
     "email": "",
-    "weight_kg": "72.5",
-    "allergies": "NKDA",
     "driver_name": "Kim Newcomer",
     "driver_phone": "555-0143",
     "driver_relationship": "sister",
-    "consent_date": "",
-    "failed_trials": "2",
-    "rems_enrolled_on": "",
     "version_id": "0",
 }
 
@@ -197,8 +192,8 @@ def test_registration_with_good_input_saves(app, as_role):
     assert response.status_code == 302
     with app.app_context():
         patient = db.session.scalar(select(Patient).where(Patient.mrn == "NEW-1"))
-        assert patient.last_name == "Newcomer"
-        assert str(patient.weight_kg) == "72.5"
+        assert (patient.last_name, patient.driver_name) == ("Newcomer", "Kim Newcomer")
+        assert patient.screened_at is None  # registration never screens
 
 
 @pytest.mark.parametrize(
@@ -212,13 +207,10 @@ def test_registration_with_good_input_saves(app, as_role):
         ({"date_of_birth": ""}, {"date_of_birth": "This field is required."}),
         ({"date_of_birth": "1979-13-40"}, {"date_of_birth": "Not a valid date value."}),
         ({"date_of_birth": "1850-01-01"}, {"date_of_birth": "Enter a real date of birth."}),
-        ({"weight_kg": "10"}, {"weight_kg": "Number must be between 30 and 250."}),
-        ({"weight_kg": "260"}, {"weight_kg": "Number must be between 30 and 250."}),
-        ({"failed_trials": "-1"}, {"failed_trials": "Number must be between 0 and 30."}),
         ({"sex": "unknown"}, {"sex": "Not a valid choice."}),
         (
-            {"contraindications": "not_a_screen_item"},
-            {"contraindications": "'not_a_screen_item' is not a valid choice for this field."},
+            {"preferred_weekdays": "9"},
+            {"preferred_weekdays": "'9' is not a valid choice for this field."},
         ),
     ],
     ids=[
@@ -227,11 +219,8 @@ def test_registration_with_good_input_saves(app, as_role):
         "dob-missing",
         "dob-malformed",
         "dob-too-old",
-        "weight-10",
-        "weight-260",
-        "failed-trials-negative",
         "sex-unknown",
-        "contraindication-unknown",
+        "weekday-unknown",
     ],
 )
 def test_registration_refuses_bad_input(app, as_role, changes, errors):
@@ -291,8 +280,8 @@ def test_registration_refuses_a_malformed_email(app, as_role):
 
 def _existing_patient(app) -> tuple[int, int]:
     with app.app_context():
-        other = factories.make_patient(mrn="OTHER-1")
-        patient = factories.make_patient(mrn="EDIT-1", last_name="Before")
+        other = factories.make_patient(mrn="OTHER-1", screened=False)
+        patient = factories.make_patient(mrn="EDIT-1", last_name="Before", screened=False)
         db.session.commit()
         return patient.id, other.id
 
@@ -316,12 +305,12 @@ def test_patient_edit_with_good_input_saves(app, as_role):
     "changes, field, message",
     [
         ({"last_name": ""}, "last_name", "This field is required."),
-        ({"weight_kg": "10"}, "weight_kg", "Number must be between 30 and 250."),
+        ({"email": "not-an-address"}, "email", "Invalid email address."),
         ({"date_of_birth": "2999-01-01"}, "date_of_birth", "Enter a real date of birth."),
         ({"mrn": "OTHER-1"}, "mrn", "Another patient has this MRN."),
-        ({"failed_trials": ""}, "failed_trials", "This field is required."),
+        ({"preferred_time": "25:00"}, "preferred_time", "Not a valid time value."),
     ],
-    ids=["last-name-missing", "weight-10", "dob-future", "mrn-taken", "failed-trials-missing"],
+    ids=["last-name-missing", "email-malformed", "dob-future", "mrn-taken", "time-malformed"],
 )
 @pytest.mark.parametrize("role", ["front_desk", "psychiatrist"])
 def test_patient_edit_refuses_bad_input(app, as_role, role, changes, field, message):
@@ -333,7 +322,7 @@ def test_patient_edit_refuses_bad_input(app, as_role, role, changes, field, mess
     with app.app_context():
         patient = db.session.get(Patient, pid)
         assert (patient.mrn, patient.last_name, patient.version_id) == ("EDIT-1", "Before", 1)
-        assert str(patient.weight_kg) == "80.0"
+        assert patient.email == ""
     assert "patient.update" not in audit_actions(app)
 
 
@@ -547,7 +536,7 @@ def test_predose_refuses_consent_when_none_is_on_file(app, as_role):
     response = _post_predose(app, nurse, sid)
     assert response.status_code == 400
     assert all_field_errors(response) == {
-        "consent_confirmed": "No signed consent is on file; the front desk must record it."
+        "consent_confirmed": "No signed consent is on file; record its date on the clinical screen."
     }
     _assert_predose_not_saved(app, sid, before)
 
@@ -1003,7 +992,7 @@ def test_non_numeric_hidden_ids_are_refused_with_400(app, as_role, target):
     sid = make_session(app, stage="started")
     with app.app_context():
         t = db.session.get(TreatmentSession, sid)
-        pid, cid = t.patient_id, t.course_id
+        pid, cid, version = t.patient_id, t.course_id, t.patient.version_id
     if target == "start":
         client = as_role("nurse")
         response = client.post("/sessions/start", data={"patient_id": "1 OR 1=1", "course_id": cid})
@@ -1017,4 +1006,4 @@ def test_non_numeric_hidden_ids_are_refused_with_400(app, as_role, target):
     assert response.status_code == 400
     assert session_state(app, sid)["predose_checked_at"] is None
     with app.app_context():
-        assert db.session.get(Patient, pid).version_id == 1
+        assert db.session.get(Patient, pid).version_id == version

@@ -45,6 +45,7 @@ PATIENT_ENDPOINTS = {
     "patients.new",
     "patients.detail",
     "patients.edit",
+    "patients.screen",
     "patients.new_course",
 }
 
@@ -313,9 +314,11 @@ NEW_PATIENT = {
 }
 
 
-def test_nurse_cannot_register_edit_or_prescribe(app, as_role, staff):
+def test_nurse_cannot_register_edit_demographics_or_prescribe(app, as_role, staff):
     ids = _session_ids(app)
     pid = ids["patient_id"]
+    with app.app_context():
+        version = db.session.get(Patient, pid).version_id
     nurse = as_role("nurse")
     before = _written_by(app, staff["nurse"])
     assert nurse.get(f"/patients/{pid}").status_code == 200
@@ -324,7 +327,7 @@ def test_nurse_cannot_register_edit_or_prescribe(app, as_role, staff):
     assert nurse.get("/patients/new").status_code == 403
     assert nurse.post("/patients/new", data=NEW_PATIENT).status_code == 403
     assert nurse.get(f"/patients/{pid}/edit").status_code == 403
-    edit = dict(NEW_PATIENT, mrn="T-EDIT", version_id="1")
+    edit = dict(NEW_PATIENT, mrn="T-EDIT", version_id=str(version))
     assert nurse.post(f"/patients/{pid}/edit", data=edit).status_code == 403
     assert nurse.get(f"/patients/{pid}/courses/new").status_code == 403
     course = {"modality": "iv_ketamine", "indication": "trd", "started_on": "2030-01-01"}
@@ -334,7 +337,7 @@ def test_nurse_cannot_register_edit_or_prescribe(app, as_role, staff):
     assert _count(app, Patient, Patient.mrn == "T-EDIT") == 0
     assert _count(app, TreatmentCourse) == 1
     with app.app_context():
-        assert db.session.get(Patient, pid).version_id == 1
+        assert db.session.get(Patient, pid).version_id == version
     assert _written_by(app, staff["nurse"]) - before == {"patient.view"}
 
 
