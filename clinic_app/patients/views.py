@@ -24,7 +24,8 @@ from clinic_app.patients.services import (
     search_patients,
     update_patient,
 )
-from clinic_app.settings import clinic_today
+from clinic_app.settings import clinic_today, clinical_rules
+from clinic_app.treatments.services import FieldErrors
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -121,12 +122,14 @@ def new_course(patient_id: int):
         "Course prescribed.",
         "patients/course_form.html",
         patient=patient,
+        usual_max=clinical_rules().iv_usual_max_mg_per_kg,
     )
 
 
-def _save(form, action, success: str, template: str, patient: Patient | None):
+def _save(form, action, success: str, template: str, patient: Patient | None, **context):
     """Validate, run the service (returning the patient), commit and go to the record; otherwise
-    re-render with the input kept and errors by the fields: 400, or 409 when someone else saved."""
+    re-render with the input kept and errors by the fields: 400, or 409 when someone else saved.
+    A wrong confirmation password keeps only the audit row of the failed attempt."""
     status = 200
     if form.validate_on_submit():
         try:
@@ -141,8 +144,16 @@ def _save(form, action, success: str, template: str, patient: Patient | None):
             )
             refresh_version(form, patient.version_id)
             status = 409
-        except RuleViolation as error:
+        except FieldErrors as error:
             db.session.rollback()
+            for name, message in error.errors.items():
+                form[name].errors.append(message)
+            status = 400
+        except RuleViolation as error:
+            if error.field == "password":
+                db.session.commit()
+            else:
+                db.session.rollback()
             if error.field in form:
                 form[error.field].errors.append(error.message)
             else:
@@ -154,4 +165,4 @@ def _save(form, action, success: str, template: str, patient: Patient | None):
             return redirect(url_for("patients.detail", patient_id=saved.id))
     elif form.errors:
         status = 400
-    return render_template(template, form=form, patient=patient), status
+    return render_template(template, form=form, patient=patient, **context), status

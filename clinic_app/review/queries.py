@@ -25,6 +25,7 @@ from clinic_app.clinical.codes import (
     Modality,
     SessionStatus,
 )
+from clinic_app.clinical.dosing import Pause, paused_minutes
 from clinic_app.clinical.outcomes import Outcome, course_baseline, course_outcome
 from clinic_app.clinical.review import (
     Flag,
@@ -44,6 +45,7 @@ from clinic_app.models import (
     Assessment,
     ClinicalAlert,
     CourseDecision,
+    InfusionPause,
     Override,
     Patient,
     TreatmentCourse,
@@ -227,9 +229,12 @@ def review_facts(
     adverse_events: Sequence[tuple[str, bool]],
     overrides: Sequence[str],
     phq9_items: Sequence[Sequence[int]],
+    planned_minutes: int | None = None,
+    pauses: Sequence[Pause] = (),
 ) -> SessionReviewFacts:
     """Facts for the review rules: the pre-dose reading is the last one at or before the dose.
-    Of several PHQ-9s in one session, the one with the highest item 9 answer speaks."""
+    Of several PHQ-9s in one session, the one with the highest item 9 answer speaks. `pauses`
+    are the IV pump's (paused at, resumed at) pairs."""
     ordered = sorted(readings, key=lambda r: r.taken_at)
     if dose_started_at is None:
         before, after = ordered, []
@@ -248,11 +253,18 @@ def review_facts(
         adverse_events=list(adverse_events),
         overrides=list(overrides),
         phq9_items=list(items) if items is not None else None,
+        planned_minutes=planned_minutes,
+        paused_minutes=(
+            paused_minutes(dose_started_at, infusion_ended_at, pauses)
+            if dose_started_at is not None and infusion_ended_at is not None
+            else 0.0
+        ),
     )
 
 
 def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReviewFacts:
-    """Facts of a session whose vitals, adverse events, overrides and assessments are loaded."""
+    """Facts of a session whose vitals, adverse events, overrides, assessments and infusion
+    pauses are loaded."""
     return review_facts(
         treatment.modality,
         age,
@@ -263,6 +275,8 @@ def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReview
         [(e.kind, e.serious) for e in treatment.adverse_events],
         [o.rule for o in treatment.overrides],
         [a.items for a in treatment.assessments if a.instrument == PHQ9.code],
+        treatment.planned_minutes,
+        [(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
     )
 
 
@@ -342,7 +356,7 @@ def _grouped(query: Any) -> dict[int, list[tuple]]:
 
 def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]]]:
     """(session id, signed at, review facts, open flags of its alerts) of every session that
-    awaits co-signature. Plain columns in six statements: no ORM objects for sessions that are
+    awaits co-signature. Plain columns in seven statements: no ORM objects for sessions that are
     not shown."""
     awaiting = _awaiting_ids()
     readings = readings_by_session(awaiting)
@@ -366,6 +380,11 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             ClinicalAlert.session_id.in_(awaiting)
         )
     )
+    pauses = _grouped(
+        select(InfusionPause.session_id, InfusionPause.paused_at, InfusionPause.resumed_at).where(
+            InfusionPause.session_id.in_(awaiting)
+        )
+    )
     zone = clinic_timezone()
     found = []
     for row in db.session.execute(
@@ -377,6 +396,7 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             TreatmentSession.dose_started_at,
             TreatmentSession.infusion_ended_at,
             TreatmentSession.discharged_at,
+            TreatmentSession.planned_minutes,
             Patient.date_of_birth,
         )
         .join(Patient, Patient.id == TreatmentSession.patient_id)
@@ -392,6 +412,8 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             events.get(row.id, []),
             [rule for (rule,) in overrides.get(row.id, ())],
             [items for (items,) in phq9.get(row.id, ())],
+            row.planned_minutes,
+            pauses.get(row.id, []),
         )
         found.append((row.id, row.signed_at, facts, [o for (o,) in alerts.get(row.id, ())]))
     return found
@@ -459,6 +481,8 @@ def load_review_session(session_id: int) -> TreatmentSession | None:
             selectinload(TreatmentSession.assessments),
             selectinload(TreatmentSession.overrides).joinedload(Override.decided_by),
             selectinload(TreatmentSession.addenda),
+            selectinload(TreatmentSession.infusion_pauses),
+            selectinload(TreatmentSession.devices),
         )
     )
 
@@ -657,6 +681,8 @@ def _fill_shown_line(
         [(e.kind, e.serious) for e in events],
         overrides,
         [a.items for a in scales if a.instrument == PHQ9.code],
+        treatment.planned_minutes,
+        [(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
     )
     after = facts.readings_after_dose
     line.treatment = treatment
@@ -783,6 +809,7 @@ def load_timeline(
                 selectinload(TreatmentSession.nurse),
                 selectinload(TreatmentSession.signed_by),
                 selectinload(TreatmentSession.cosigned_by),
+                selectinload(TreatmentSession.infusion_pauses),
             )
         )
     }

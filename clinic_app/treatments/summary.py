@@ -11,7 +11,7 @@ from clinic_app.clinical.discharge import (
     earliest_discharge,
     recorded_blockers,
 )
-from clinic_app.clinical.dosing import infusion_minutes_flag
+from clinic_app.clinical.dosing import infusion_minutes_flag, running_minutes
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.schedule import Check, CheckState, next_open_check, vitals_checks
 from clinic_app.clinical.vitals import Alert, above_hold_line, hold_line, reading_alerts
@@ -34,6 +34,8 @@ class SessionSummary:
     infusion_flag: str | None
     board: BoardStatus
     age: int
+    # Minutes the infusion ran, pauses excluded, once it ended.
+    infusion_minutes: float | None = None
 
     @property
     def can_dose(self) -> bool:
@@ -78,11 +80,11 @@ def summarize(
         o.rule == "predose_bp_hold" and (baseline is None or o.decided_at >= baseline.taken_at)
         for o in treatment.overrides
     )
-    flag = None
+    flag = ran = None
     if dose_at and treatment.infusion_ended_at:
-        flag = infusion_minutes_flag(
-            (treatment.infusion_ended_at - dose_at).total_seconds() / 60, rules
-        )
+        pauses = [(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses]
+        ran = running_minutes(dose_at, treatment.infusion_ended_at, pauses)
+        flag = infusion_minutes_flag(ran, rules)
     board = board_status(
         modality=modality,
         has_session=True,
@@ -107,4 +109,5 @@ def summarize(
         infusion_flag=flag,
         board=board,
         age=age,
+        infusion_minutes=ran,
     )
