@@ -472,15 +472,11 @@ def end_infusion(
         raise RuleViolation("The pump is paused: resume it, or record the end after resuming.")
     if infused_volume_ml is None or infused_volume_ml <= 0:
         raise RuleViolation("Record the volume infused.", "infused_volume_ml")
-    last = max(
-        [treatment.dose_started_at] + [p.resumed_at for p in treatment.infusion_pauses],
-    )
     ended = _checked_time(ended_at, "infusion_ended_at")
-    if ended <= last:
-        raise RuleViolation(
-            "The infusion must end after it started and after the last pause.",
-            "infusion_ended_at",
-        )
+    if ended <= treatment.dose_started_at:
+        raise RuleViolation("The infusion must end after it started.", "infusion_ended_at")
+    if any(ended <= p.resumed_at for p in treatment.infusion_pauses):
+        raise RuleViolation("The infusion must end after the pump resumed.", "infusion_ended_at")
     treatment.infusion_ended_at = ended
     treatment.infused_volume_ml = infused_volume_ml
     db.session.flush()
