@@ -583,11 +583,14 @@ def test_an_infusion_of_the_planned_minutes_is_not_flagged():
 
 def test_an_infusion_shorter_than_planned_is_flagged_with_the_minutes():
     flags = session_flags(iv_facts(infusion_ended_at=at(32)), RULES, REVIEW)
-    assert Flag(
-        "infusion_short",
-        Severity.WARNING,
-        "Infusion ran 32 min of the planned 40 min: check the volume given.",
-    ) in flags
+    assert (
+        Flag(
+            "infusion_short",
+            Severity.WARNING,
+            "Infusion ran 32 min of the planned 40 min: check the volume given.",
+        )
+        in flags
+    )
 
 
 def test_pauses_do_not_count_as_infusion_time():
