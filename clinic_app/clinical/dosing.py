@@ -90,10 +90,13 @@ def indication_needs_reason(indication: str, failed_trials: int) -> bool:
     return indication == Indication.TRD and failed_trials < TRD_MIN_FAILED_TRIALS
 
 
+RATE_STEP_ML_PER_HOUR = Decimal("0.1")
+
+
 def pump_rate_for(dose_mg: Decimal, minutes: int, concentration_mg_per_ml: Decimal) -> Decimal:
     """The pump rate (mL/h, to 0.1) that gives `dose_mg` over `minutes` at the concentration."""
     rate = dose_mg / concentration_mg_per_ml * 60 / minutes
-    return rate.quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return rate.quantize(RATE_STEP_ML_PER_HOUR, ROUND_HALF_UP)
 
 
 def pump_problem(
@@ -104,13 +107,17 @@ def pump_problem(
     rules: ClinicalRules,
 ) -> str | None:
     """Why the pump settings do not deliver the dose over the planned minutes, or None when rate
-    x minutes / 60 x concentration lies within the clinic's tolerance of the dose."""
+    x minutes / 60 x concentration lies within the clinic's tolerance of the dose, widened by
+    what the pump's 0.1 mL/h steps can miss (it matters only at very low rates)."""
     if concentration_mg_per_ml <= 0:
         return "The concentration must be above 0 mg/mL."
     if rate_ml_per_hour <= 0:
         return "The rate must be above 0 mL/h."
     delivered = rate_ml_per_hour * minutes / 60 * concentration_mg_per_ml
-    if abs(delivered - dose_mg) * 100 <= dose_mg * rules.iv_pump_tolerance_percent:
+    slack = dose_mg * rules.iv_pump_tolerance_percent / 100 + (
+        RATE_STEP_ML_PER_HOUR / 2 * minutes / 60 * concentration_mg_per_ml
+    )
+    if abs(delivered - dose_mg) <= slack:
         return None
     return (
         f"{rate_ml_per_hour} mL/h of {concentration_mg_per_ml} mg/mL for {minutes} min gives "

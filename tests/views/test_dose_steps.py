@@ -464,3 +464,18 @@ def test_the_signature_covers_the_additions(app, staff, field):
         else:
             setattr(t, field, not getattr(t, field))
         assert services.content_hash(t) != before
+
+
+def test_the_review_page_shows_devices_a_partial_one_and_the_pump(app, as_role):
+    esk = _session(app, "esketamine_nasal")
+    nurse = as_role("nurse")
+    assert _dose(app, nurse, esk, dose_mg="56", lot_number="ESK-1").status_code == 302
+    clock.advance(timedelta(minutes=5))
+    partial = {"lot_number": "ESK-2", "device_partial": "y", "device_note": "Leaked."}
+    assert nurse.post(f"/sessions/{esk}/devices", data=partial).status_code == 302
+    iv = _session(app, stage="dosed")
+    psychiatrist = as_role("psychiatrist")
+    page = text(psychiatrist.get(f"/review/sessions/{esk}"))
+    assert "Device 1 at" in page and "lot ESK-1" in page
+    assert "lot ESK-2 — partial : Leaked." in page
+    assert "1.00 mg/mL at 60.0 mL/h" in text(psychiatrist.get(f"/review/sessions/{iv}"))
