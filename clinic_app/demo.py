@@ -32,7 +32,7 @@ from clinic_app.clinical.codes import (
     VisitKind,
     VitalsPhase,
 )
-from clinic_app.clinical.dosing import ESKETAMINE_DEVICE_MG, iv_dose
+from clinic_app.clinical.dosing import ESKETAMINE_DEVICE_MG, iv_dose, pump_rate_for
 from clinic_app.clinical.scores import CADSS6, INSTRUMENTS, MOAAS, PHQ9, score
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
@@ -41,6 +41,7 @@ from clinic_app.models import (
     Appointment,
     Assessment,
     Chair,
+    DeviceAdministration,
     Patient,
     TreatmentCourse,
     TreatmentSession,
@@ -48,7 +49,13 @@ from clinic_app.models import (
     VitalsReading,
 )
 from clinic_app.patients.services import create_patient, open_course, record_screen
-from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc, local_to_utc
+from clinic_app.settings import (
+    clinic_timezone,
+    clinic_today,
+    clinical_rules,
+    day_bounds_utc,
+    local_to_utc,
+)
 from clinic_app.treatments.services import content_hash, pregnancy_relevant
 
 # ---------------------------------------------------------------------------------------------
@@ -87,6 +94,8 @@ INDUCTION_GAPS = {ESK: (3, 4), IV: (2, 2, 3)}
 MAINTENANCE_GAP = {ESK: 7, IV: 21}
 ESKETAMINE_LOTS = ("SPR24K117", "SPR24M031", "SPR25A204")
 KETAMINE_LOTS = ("KET-23B04", "KET-24C19", "KET-24F07")
+# Ketamine diluted to 1 mg/mL for the pump.
+PUMP_CONCENTRATION_MG_PER_ML = Decimal("1.00")
 
 # Today's board states (see _today_slot): waiting for a visit later today, waiting now, session
 # started but no checklist, IV infusion running, esketamine observing, esketamine ready to leave.
@@ -540,7 +549,6 @@ def _chart(
     def happened(moment: datetime) -> bool:
         return upto is None or moment <= upto
 
-    weight = (Decimal(spec.weight) + Decimal(rng.randint(-8, 8)) / 10).quantize(Decimal("0.1"))
     treatment = TreatmentSession(
         appointment=visit.appointment,
         patient=patient,
@@ -549,7 +557,6 @@ def _chart(
         nurse_id=demo.nurse.id,
         psychiatrist_id=course.prescriber_id,
         started_at=started_at,
-        weight_kg=weight,
         driver_name=visit.appointment.driver_name,
         driver_phone=visit.appointment.driver_phone,
         status=SessionStatus.IN_PROGRESS.value,
@@ -571,7 +578,8 @@ def _chart(
         treatment.identity_confirmed = treatment.consent_confirmed = True
         treatment.fasting_confirmed = treatment.medications_reviewed = True
         treatment.driver_confirmed = True
-        treatment.rems_confirmed = modality == ESK
+        treatment.prescriber_on_site = treatment.oximeter_available = True
+        treatment.rems_confirmed = treatment.nasal_spray_checked = modality == ESK
         treatment.pregnancy_status = (
             "not_pregnant" if pregnancy_relevant(patient) else "not_applicable"
         )
@@ -607,18 +615,26 @@ def _chart(
 
 
 def _dose_iv(demo: Demo, treatment: TreatmentSession, visit: Visit, upto: datetime | None) -> None:
-    """0.5 mg/kg over 40-48 min; vitals every 15 min from infusion start to discharge."""
+    """0.5 mg/kg of the weight taken that day over 40-48 min at 1 mg/mL; vitals every 15 min
+    from infusion start to discharge."""
     rng, spec, course = demo.rng, visit.spec, visit.course
-    assert treatment.dose_started_at is not None and treatment.weight_kg is not None
+    assert treatment.dose_started_at is not None
     assert course.iv_mg_per_kg is not None and course.iv_minutes is not None
     dose_at = treatment.dose_started_at
-    dose = iv_dose(treatment.weight_kg, Decimal(course.iv_mg_per_kg), course.iv_minutes)
+    weight = (Decimal(spec.weight) + Decimal(rng.randint(-8, 8)) / 10).quantize(Decimal("0.1"))
+    treatment.weight_kg = weight
+    treatment.patient.weight_kg = weight
+    dose = iv_dose(weight, Decimal(course.iv_mg_per_kg), course.iv_minutes)
     treatment.dose_mg, treatment.dose_mg_per_kg = (
         dose.dose_mg,
         dose.mg_per_kg.quantize(Decimal("0.01")),
     )
     treatment.planned_minutes = dose.minutes
     treatment.lot_number = rng.choice(KETAMINE_LOTS)
+    treatment.pump_concentration_mg_per_ml = PUMP_CONCENTRATION_MG_PER_ML
+    treatment.pump_rate_ml_per_hour = pump_rate_for(
+        dose.dose_mg, dose.minutes, PUMP_CONCENTRATION_MG_PER_ML
+    )
     infusion_end = dose_at + _minutes(dose.minutes + rng.randint(0, 8))
     checks = math.ceil(((infusion_end - dose_at).total_seconds() / 60 + 30) / 15)
     for k in range(1, checks + 1):
@@ -642,6 +658,9 @@ def _dose_iv(demo: Demo, treatment: TreatmentSession, visit: Visit, upto: dateti
         )
     if upto is None or infusion_end <= upto:
         treatment.infusion_ended_at = infusion_end
+        treatment.infused_volume_ml = (dose.dose_mg / PUMP_CONCENTRATION_MG_PER_ML).quantize(
+            Decimal("0.1")
+        )
         _assessment(
             demo,
             treatment,
@@ -669,6 +688,20 @@ def _dose_esketamine(
     treatment.dose_mg = Decimal(visit.dose_mg).quantize(Decimal("0.1"))
     treatment.devices_used = visit.dose_mg // ESKETAMINE_DEVICE_MG
     treatment.lot_number = rng.choice(ESKETAMINE_LOTS)
+    interval = clinical_rules().esketamine_device_interval_minutes
+    for number in range(1, treatment.devices_used + 1):
+        given_at = dose_at + _minutes(interval * (number - 1))
+        if upto is not None and given_at > upto:
+            break
+        treatment.devices.append(
+            DeviceAdministration(
+                device_number=number,
+                given_at=given_at,
+                lot_number=treatment.lot_number,
+                recorded_by_id=demo.nurse.id,
+                created_at=given_at + _minutes(1),
+            )
+        )
     spike = event.bp_spike if event and event.bp_spike else None
     schedule = (
         (40 + rng.randint(-1, 2), spike or (rng.randint(10, 22), rng.randint(4, 10))),

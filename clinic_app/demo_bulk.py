@@ -47,6 +47,7 @@ from clinic_app.clinical.codes import (
     VisitKind,
     VitalsPhase,
 )
+from clinic_app.clinical.dosing import pump_rate_for
 from clinic_app.clinical.scores import CADSS6, MOAAS, PHQ9, score
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
@@ -56,6 +57,7 @@ from clinic_app.models import (
     Assessment,
     Chair,
     ClinicalAlert,
+    DeviceAdministration,
     Patient,
     TreatmentCourse,
     TreatmentSession,
@@ -128,6 +130,7 @@ RELATIONSHIPS = ("Spouse", "Partner", "Sister", "Brother", "Mother", "Father", "
 ALLERGIES = ("NKDA", "NKDA", "NKDA", "Penicillin", "Sulfa drugs", "Latex", "Codeine", "Aspirin")
 ESKETAMINE_LOTS = ("SPR24K117", "SPR24M031", "SPR25A204", "SPR25C118", "SPR26A009")
 KETAMINE_LOTS = ("KET-23B04", "KET-24C19", "KET-24F07", "KET-25A11", "KET-26B02")
+PUMP_CONCENTRATION_MG_PER_ML = Decimal("1.00")  # ketamine diluted to 1 mg/mL for the pump
 AE_KINDS = (
     ("nausea", 30),
     ("dizziness", 20),
@@ -533,6 +536,7 @@ HISTORY_TABLES = (
     TreatmentCourse.__table__,
     Appointment.__table__,
     TreatmentSession.__table__,
+    DeviceAdministration.__table__,
     VitalsReading.__table__,
     Assessment.__table__,
     AdverseEvent.__table__,
@@ -852,8 +856,8 @@ def _emit_session(
     nurses = ctx.staff.nurses[plan.site]
     nurse = nurses[(plan.index + appointment["sequence_no"]) % len(nurses)]
     esk = course.modality == Modality.ESKETAMINE_NASAL
-    weight = (plan.weight + Decimal(rng.randint(-8, 8)) / 10).quantize(Decimal("0.1"))
     readings: list[dict] = []
+    devices: list[dict] = []
     assessments: list[dict] = []
     events: list[dict] = []
     row: dict[str, Any] = {
@@ -876,7 +880,10 @@ def _emit_session(
         "driver_name": appointment["driver_name"],
         "driver_phone": appointment["driver_phone"],
         "driver_confirmed": False,
-        "weight_kg": weight,
+        "nasal_spray_checked": False,
+        "prescriber_on_site": False,
+        "oximeter_available": False,
+        "weight_kg": None,
         "dose_mg": None,
         "dose_mg_per_kg": None,
         "planned_minutes": None,
@@ -884,6 +891,9 @@ def _emit_session(
         "lot_number": "",
         "dose_started_at": None,
         "infusion_ended_at": None,
+        "pump_concentration_mg_per_ml": None,
+        "pump_rate_ml_per_hour": None,
+        "infused_volume_ml": None,
         "discharged_at": None,
         "discharged_with": "",
         "discharged_by_id": None,
@@ -933,6 +943,9 @@ def _emit_session(
             fasting_confirmed=True,
             medications_reviewed=True,
             driver_confirmed=True,
+            prescriber_on_site=True,
+            oximeter_available=True,
+            nasal_spray_checked=esk,
             rems_confirmed=esk,
             pregnancy_status="not_applicable"
             if plan.sex == "male" or (ctx.today - plan.dob).days > 50 * 365
@@ -952,7 +965,7 @@ def _emit_session(
             )
     dose_at = started_at + _minutes(13 + rng.randint(1, 3))
     if not happened(dose_at):
-        return _finish(ctx, row, readings, assessments, events, plan)
+        return _finish(ctx, row, readings, assessments, events, devices, plan)
     row["dose_started_at"] = dose_at
     if esk:
         dose = (
@@ -964,6 +977,22 @@ def _emit_session(
             devices_used=dose // 28,
             lot_number=rng.choice(ESKETAMINE_LOTS),
         )
+        for number in range(1, dose // 28 + 1):
+            given_at = dose_at + _minutes(5 * (number - 1))
+            if happened(given_at):
+                device = {
+                    "id": ctx.ids.take(DeviceAdministration.__table__),
+                    "session_id": session_id,
+                    "device_number": number,
+                    "given_at": given_at,
+                    "lot_number": row["lot_number"],
+                    "complete": True,
+                    "note": "",
+                    "recorded_by_id": nurse,
+                    "created_at": given_at + _minutes(1),
+                }
+                ctx.rows.add(DeviceAdministration.__table__, device)
+                devices.append(device)
         for step, rise in enumerate(ESKETAMINE_RISE, start=1):
             taken_at = dose_at + _minutes(15 * step + rng.randint(-1, 1))
             if happened(taken_at):
@@ -984,12 +1013,16 @@ def _emit_session(
         )
     else:
         assert course.iv_mg_per_kg is not None
+        weight = (plan.weight + Decimal(rng.randint(-8, 8)) / 10).quantize(Decimal("0.1"))
         dose = (weight * course.iv_mg_per_kg).quantize(Decimal("0.1"), ROUND_HALF_UP)
         row.update(
+            weight_kg=weight,
             dose_mg=dose,
             dose_mg_per_kg=course.iv_mg_per_kg,
             planned_minutes=40,
             lot_number=rng.choice(KETAMINE_LOTS),
+            pump_concentration_mg_per_ml=PUMP_CONCENTRATION_MG_PER_ML,
+            pump_rate_ml_per_hour=pump_rate_for(dose, 40, PUMP_CONCENTRATION_MG_PER_ML),
         )
         infusion_end = dose_at + _minutes(40 + rng.randint(0, 8))
         for step in range(1, 6):
@@ -1007,6 +1040,9 @@ def _emit_session(
                 )
         if happened(infusion_end):
             row["infusion_ended_at"] = infusion_end
+            row["infused_volume_ml"] = (dose / PUMP_CONCENTRATION_MG_PER_ML).quantize(
+                Decimal("0.1")
+            )
         for step in (10, 20):
             taken_at = infusion_end + _minutes(step)
             if happened(taken_at):
@@ -1073,11 +1109,11 @@ def _emit_session(
                     {"kind": kind, "severity": severity, "adverse_event_id": event["id"]},
                 )
     if not happened(last_at):
-        return _finish(ctx, row, readings, assessments, events, plan)
+        return _finish(ctx, row, readings, assessments, events, devices, plan)
     _vital(ctx, session_id, plan, nurse, last_at, VitalsPhase.POST_DOSE.value, 0, readings)
     discharged_at = last_at + _minutes(rng.randint(3, 8))
     if not happened(discharged_at):
-        return _finish(ctx, row, readings, assessments, events, plan)
+        return _finish(ctx, row, readings, assessments, events, devices, plan)
     row.update(
         status=SessionStatus.DISCHARGED.value,
         discharged_at=discharged_at,
@@ -1097,7 +1133,7 @@ def _emit_session(
                 cosigned_by_id=row["psychiatrist_id"],
                 cosigned_at=cosigned_at,
             )
-    return _finish(ctx, row, readings, assessments, events, plan)
+    return _finish(ctx, row, readings, assessments, events, devices, plan)
 
 
 def _alert(
@@ -1133,6 +1169,7 @@ def _finish(
     readings: list[dict],
     assessments: list[dict],
     events: list[dict],
+    devices: list[dict],
     plan: PatientPlan,
 ) -> None:
     """Signature hashes, computed by the app's own function over the rows as they will load."""
@@ -1148,6 +1185,8 @@ def _finish(
             ],
             adverse_events=[SimpleNamespace(**e) for e in events],
             overrides=[],
+            infusion_pauses=[],
+            devices=[SimpleNamespace(**d) for d in devices],
         )
     )
     row["signature_hash"] = digest
@@ -1501,6 +1540,8 @@ def check_invariants(sample: int = 25) -> list[tuple[str, bool, str]]:
             selectinload(TreatmentSession.assessments),
             selectinload(TreatmentSession.adverse_events),
             selectinload(TreatmentSession.overrides),
+            selectinload(TreatmentSession.infusion_pauses),
+            selectinload(TreatmentSession.devices),
         )
     ).all()
     bad_hash = sum(content_hash(t) != t.signature_hash for t in rows)

@@ -87,7 +87,12 @@ PREDOSE_OK = {
     "driver_name": "Sam Tester",
     "driver_phone": "555-0199",
     "pregnancy_status": "not_pregnant",
+    "nasal_spray_checked": True,
+    "prescriber_on_site": True,
+    "oximeter_available": True,
 }
+# 0.5 mg/kg of 80 kg = 40 mg over 40 min: 1 mg/mL at 60 mL/h.
+PUMP_OK = {"pump_concentration_mg_per_ml": "1", "pump_rate_ml_per_hour": "60"}
 NORMAL_BP = {"systolic": 122, "diastolic": 78, "heart_rate": 72, "spo2": 98, "resp_rate": 14}
 
 
@@ -106,7 +111,7 @@ def dosed_session(modality: str = "esketamine_nasal", **patient_overrides) -> Tr
     services.record_dose(
         nurse,
         treatment,
-        {"dose_mg": "56", "weight_kg": "80", "lot_number": "LOT-1"},
+        {"dose_mg": "56", "weight_kg": "80", "lot_number": "LOT-1", **PUMP_OK},
         treatment.version_id,
     )
     return treatment

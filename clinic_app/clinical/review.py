@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, AppointmentStatus, Modality
 from clinic_app.clinical.discharge import SessionFacts, earliest_discharge
+from clinic_app.clinical.dosing import infusion_short
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.scores import phq9_item9_positive
 from clinic_app.clinical.vitals import Tier, Vitals, reading_alerts
@@ -93,6 +94,8 @@ class SessionReviewFacts:
 
     `adverse_events` are (kind, serious) pairs; `overrides` are the rule codes overridden (e.g.
     "predose_bp_hold"); `phq9_items` are the nine answers of the session's PHQ-9, or None.
+    `planned_minutes` is the IV course's infusion length and `paused_minutes` how long the pump
+    stood still between start and end.
     """
 
     modality: Modality
@@ -107,6 +110,8 @@ class SessionReviewFacts:
     phq9_items: Sequence[int] | None = None
     # Who the patient left with when it was not the confirmed driver: (name, relationship).
     other_escort: tuple[str, str] | None = None
+    planned_minutes: int | None = None
+    paused_minutes: float = 0.0
 
     def discharge_facts(self) -> SessionFacts:
         return SessionFacts(
@@ -233,6 +238,26 @@ def escort_flag(other_escort: tuple[str, str] | None) -> Flag | None:
     )
 
 
+def infusion_short_flag(facts: SessionReviewFacts) -> Flag | None:
+    """An IV infusion that ran (pauses excluded) fewer minutes than planned: part of the dose
+    may not have been given."""
+    start, end, planned = facts.dose_started_at, facts.infusion_ended_at, facts.planned_minutes
+    if facts.modality != Modality.IV_KETAMINE or start is None or end is None or not planned:
+        return None
+    running = (end - start).total_seconds() / 60 - facts.paused_minutes
+    if not infusion_short(running, planned):
+        return None
+    paused = (
+        f" ({round(facts.paused_minutes)} min of pauses excluded)" if facts.paused_minutes else ""
+    )
+    return Flag(
+        "infusion_short",
+        Severity.WARNING,
+        f"Infusion ran {round(running)} min of the planned {planned} min{paused}: "
+        "check the volume given.",
+    )
+
+
 def late_discharge_flag(
     facts: SessionReviewFacts, clinical_rules: ClinicalRules, review_rules: ReviewRules
 ) -> Flag | None:
@@ -263,6 +288,7 @@ def session_flags(
         spo2_flag(facts, clinical_rules),
         override_flag(facts.overrides),
         escort_flag(facts.other_escort),
+        infusion_short_flag(facts),
         late_discharge_flag(facts, clinical_rules, review_rules),
     ]
     return sorted((f for f in found if f is not None), key=lambda f: f.severity.rank)

@@ -20,6 +20,8 @@ Sources (details in shared/reference/domain.md):
 - IV ketamine: 0.5 mg/kg is the studied dose; doses up to 1.0 mg/kg appear in trials and clinic
   protocols (domain.md §2), so above 1.0 mg/kg the prescriber confirms with a reason [D]. The
   course's hard limit stays 2.0 mg/kg.
+- IV pump: rate (mL/h) x minutes / 60 x concentration (mg/mL) is the dose given; a 10 % margin
+  for the pump's rounding of rate and volume is a clinic default [D].
 """
 
 from dataclasses import dataclass, fields
@@ -68,6 +70,8 @@ class ClinicalRules:
     iv_max_minutes: int = 60
     # Above this the prescriber confirms the course dose with password and reason.
     iv_usual_max_mg_per_kg: float = 1.0
+    # The pump's rate x time x concentration may differ from the dose by this much.
+    iv_pump_tolerance_percent: int = 10
     # Esketamine device administration: one 28 mg device every 5 minutes.
     esketamine_device_interval_minutes: int = 5
     # Fasting.

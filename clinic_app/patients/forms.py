@@ -6,6 +6,7 @@ from wtforms import (
     DecimalField,
     EmailField,
     IntegerField,
+    PasswordField,
     RadioField,
     SelectField,
     StringField,
@@ -148,3 +149,17 @@ class CourseForm(FlaskForm):
         "Esketamine dose", choices=choices([("56", "56 mg"), ("84", "84 mg")]), default="56"
     )
     started_on = DateField("Starts on", validators=[InputRequired()])
+    indication_reason = TextAreaField(
+        "Reason for TRD with fewer than two failed trials",
+        validators=[Length(max=2000)],
+        render_kw={"rows": 2},
+    )
+    dose_reason = TextAreaField(
+        "Reason for a dose above the usual maximum",
+        validators=[Length(max=2000)],
+        render_kw={"rows": 2},
+    )
+    password = PasswordField(
+        "Your password (confirms a dose above the usual maximum)",
+        render_kw={"autocomplete": "current-password"},
+    )

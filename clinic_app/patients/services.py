@@ -7,12 +7,16 @@ from sqlalchemy import and_, func, select
 
 from clinic_app import audit
 from clinic_app.auth.permissions import DEMOGRAPHICS_EDIT, SCREEN_EDIT, require_role
+from clinic_app.auth.services import confirm_password
 from clinic_app.clinical.codes import Indication, Modality, Role
+from clinic_app.clinical.dosing import indication_needs_reason, iv_dose_needs_confirmation
 from clinic_app.clock import utcnow
 from clinic_app.database import search_key
 from clinic_app.errors import RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.models import Patient, TreatmentCourse, User
+from clinic_app.settings import clinical_rules
+from clinic_app.treatments.services import FieldErrors
 
 # What the front desk registers and edits: demographics, contacts, driver, preferences.
 DEMOGRAPHIC_FIELDS = (
@@ -141,8 +145,54 @@ def search_patients(text: str, limit: int = 50) -> list[Patient]:
     return list(found.values())[:limit]
 
 
+def confirm_large_dose(
+    actor: User,
+    mg_per_kg: Decimal,
+    reason: str | None,
+    password: str | None,
+    action: str,
+    entity: Any,
+    patient_id: int,
+    errors: dict[str, str] | None = None,
+) -> str:
+    """The prescriber's confirmation of an IV dose above the clinic's usual maximum: a reason
+    (field `dose_reason`) and the password (field `password`). Returns the reason, or "" when
+    the dose needs no confirmation. Missing items join `errors` and raise FieldErrors; a wrong
+    password is audited as a failure of `action` and raised as a RuleViolation on `password`,
+    before anything is changed, so the caller may commit just that audit row."""
+    errors = dict(errors or {})
+    if not iv_dose_needs_confirmation(mg_per_kg, clinical_rules()):
+        if errors:
+            raise FieldErrors(errors)
+        return ""
+    usual = clinical_rules().iv_usual_max_mg_per_kg
+    text = (reason or "").strip()
+    if not text:
+        errors["dose_reason"] = (
+            f"{mg_per_kg} mg/kg is above the usual maximum of {usual} mg/kg: give the reason."
+        )
+    if not password:
+        errors["password"] = f"Confirm {mg_per_kg} mg/kg with your password."
+    if errors:
+        raise FieldErrors(errors)
+    if not confirm_password(actor, password or ""):
+        audit.record(
+            actor,
+            action,
+            entity,
+            patient_id=patient_id,
+            outcome="failure",
+            reason="bad_password",
+        )
+        raise RuleViolation("The password is not correct.", "password")
+    return text
+
+
 def open_course(actor: User, patient: Patient, data: dict[str, Any]) -> TreatmentCourse:
-    """Prescribe a course (psychiatrist only). One active course per modality at a time."""
+    """Prescribe a course (psychiatrist only). One active course per modality at a time.
+
+    An IV dose above the clinic's usual maximum needs a reason and the prescriber's password;
+    a TRD course for a patient with fewer than two failed trials needs a reason."""
     require_role(actor, Role.PSYCHIATRIST)
     modality = Modality(data["modality"])
     active = [c for c in patient.courses if c.is_active and c.modality == modality]
@@ -150,24 +200,53 @@ def open_course(actor: User, patient: Patient, data: dict[str, Any]) -> Treatmen
         raise RuleViolation(
             f"{patient.full_name} already has an active {modality.label} course.", "modality"
         )
+    indication = Indication(data["indication"])
     course = TreatmentCourse(
         patient_id=patient.id,
         modality=modality.value,
-        indication=Indication(data["indication"]).value,
+        indication=indication.value,
         prescriber_id=actor.id,
         started_on=data["started_on"],
     )
+    errors: dict[str, str] = {}
+    if indication_needs_reason(indication, patient.failed_trials):
+        course.indication_reason = (data.get("indication_reason") or "").strip()
+        if not course.indication_reason:
+            errors["indication_reason"] = (
+                f"TRD with {patient.failed_trials} failed antidepressant trial"
+                f"{'' if patient.failed_trials == 1 else 's'} (fewer than two): give the reason."
+            )
     if modality == Modality.IV_KETAMINE:
         if not data.get("iv_mg_per_kg") or not data.get("iv_minutes"):
             raise RuleViolation("An IV course needs mg/kg and infusion minutes.", "iv_mg_per_kg")
         course.iv_mg_per_kg = Decimal(data["iv_mg_per_kg"])
         course.iv_minutes = int(data["iv_minutes"])
+        course.dose_reason = confirm_large_dose(
+            actor,
+            course.iv_mg_per_kg,
+            data.get("dose_reason"),
+            data.get("password"),
+            "course.open",
+            patient,
+            patient.id,
+            errors,
+        )
     else:
         dose = int(data["esketamine_dose_mg"])
-        if data["indication"] == Indication.TRD and dose != 56:
-            raise RuleViolation("A TRD esketamine course starts at 56 mg.", "esketamine_dose_mg")
+        if indication == Indication.TRD and dose != 56:
+            errors["esketamine_dose_mg"] = "A TRD esketamine course starts at 56 mg."
+        if errors:
+            raise FieldErrors(errors)
         course.esketamine_dose_mg = dose
     db.session.add(course)
     db.session.flush()
-    audit.record(actor, "course.open", course, patient_id=patient.id, modality=modality.value)
+    audit.record(
+        actor,
+        "course.open",
+        course,
+        patient_id=patient.id,
+        modality=modality.value,
+        above_usual_dose=bool(course.dose_reason),
+        indication_reason=bool(course.indication_reason),
+    )
     return course

@@ -26,7 +26,8 @@ from clinic_app.patients.services import (
     search_patients,
     update_patient,
 )
-from clinic_app.settings import clinic_today
+from clinic_app.settings import clinic_today, clinical_rules
+from clinic_app.treatments.services import FieldErrors
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -154,6 +155,7 @@ def new_course(patient_id: int):
         "Course prescribed.",
         "patients/course_form.html",
         patient=patient,
+        usual_max=clinical_rules().iv_usual_max_mg_per_kg,
     )
 
 
@@ -164,10 +166,12 @@ def _save(
     template: str,
     patient: Patient | None,
     done_url: str | None = None,
+    **context,
 ):
     """Validate, run the service (returning the patient), commit and go to the record (or
     `done_url`); otherwise re-render with the input kept and errors by the fields: 400, or 409
-    when someone else saved."""
+    when someone else saved. A wrong confirmation password keeps only the audit row of the
+    failed attempt."""
     status = 200
     if form.validate_on_submit():
         try:
@@ -182,8 +186,16 @@ def _save(
             )
             refresh_version(form, patient.version_id)
             status = 409
-        except RuleViolation as error:
+        except FieldErrors as error:
             db.session.rollback()
+            for name, message in error.errors.items():
+                form[name].errors.append(message)
+            status = 400
+        except RuleViolation as error:
+            if error.field == "password":
+                db.session.commit()
+            else:
+                db.session.rollback()
             if error.field in form:
                 form[error.field].errors.append(error.message)
             else:
@@ -195,4 +207,7 @@ def _save(
             return redirect(done_url or url_for("patients.detail", patient_id=saved.id))
     elif form.errors:
         status = 400
-    return render_template(template, form=form, patient=patient, done_url=done_url), status
+    return (
+        render_template(template, form=form, patient=patient, done_url=done_url, **context),
+        status,
+    )

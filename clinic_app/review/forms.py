@@ -113,6 +113,10 @@ class DoseChangeForm(FlaskForm):
         "Reason",
         validators=[DataRequired(message="Give the reason for the change."), Length(max=2000)],
     )
+    password = PasswordField(
+        "Your password (confirms a dose above the usual maximum)",
+        render_kw={"autocomplete": "current-password"},
+    )
 
 
 class StopForm(FlaskForm):

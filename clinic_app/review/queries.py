@@ -25,6 +25,7 @@ from clinic_app.clinical.codes import (
     Modality,
     SessionStatus,
 )
+from clinic_app.clinical.dosing import Pause, paused_minutes
 from clinic_app.clinical.outcomes import Outcome, course_baseline, course_outcome
 from clinic_app.clinical.review import (
     Flag,
@@ -45,6 +46,7 @@ from clinic_app.models import (
     Assessment,
     ClinicalAlert,
     CourseDecision,
+    InfusionPause,
     Override,
     Patient,
     TreatmentCourse,
@@ -247,9 +249,12 @@ def review_facts(
     overrides: Sequence[str],
     phq9_items: Sequence[Sequence[int]],
     escort: tuple[str, str, str] = ("", "", ""),
+    planned_minutes: int | None = None,
+    pauses: Sequence[Pause] = (),
 ) -> SessionReviewFacts:
     """Facts for the review rules: the pre-dose reading is the last one at or before the dose.
-    Of several PHQ-9s in one session, the one with the highest item 9 answer speaks."""
+    Of several PHQ-9s in one session, the one with the highest item 9 answer speaks. `pauses`
+    are the IV pump's (paused at, resumed at) pairs."""
     ordered = sorted(readings, key=lambda r: r.taken_at)
     if dose_started_at is None:
         before, after = ordered, []
@@ -269,11 +274,18 @@ def review_facts(
         overrides=list(overrides),
         phq9_items=list(items) if items is not None else None,
         other_escort=escort[1:] if escort[0] == "other_adult" else None,
+        planned_minutes=planned_minutes,
+        paused_minutes=(
+            paused_minutes(dose_started_at, infusion_ended_at, pauses)
+            if dose_started_at is not None and infusion_ended_at is not None
+            else 0.0
+        ),
     )
 
 
 def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReviewFacts:
-    """Facts of a session whose vitals, adverse events, overrides and assessments are loaded."""
+    """Facts of a session whose vitals, adverse events, overrides, assessments and infusion
+    pauses are loaded."""
     return review_facts(
         treatment.modality,
         age,
@@ -285,6 +297,8 @@ def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReview
         [o.rule for o in treatment.overrides],
         [a.items for a in treatment.assessments if a.instrument == PHQ9.code],
         (treatment.escort_kind, treatment.discharged_with, treatment.escort_relationship),
+        treatment.planned_minutes,
+        [(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
     )
 
 
@@ -378,7 +392,7 @@ def _grouped(query: Any) -> dict[int, list[tuple]]:
 
 def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]]]:
     """(session id, signed at, review facts, open flags of its alerts) of every session that
-    awaits co-signature. Plain columns in six statements: no ORM objects for sessions that are
+    awaits co-signature. Plain columns in seven statements: no ORM objects for sessions that are
     not shown."""
     awaiting = _awaiting_ids()
     readings = readings_by_session(awaiting)
@@ -402,6 +416,11 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             ClinicalAlert.session_id.in_(awaiting)
         )
     )
+    pauses = _grouped(
+        select(InfusionPause.session_id, InfusionPause.paused_at, InfusionPause.resumed_at).where(
+            InfusionPause.session_id.in_(awaiting)
+        )
+    )
     zone = clinic_timezone()
     found = []
     for row in db.session.execute(
@@ -416,6 +435,7 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             TreatmentSession.escort_kind,
             TreatmentSession.discharged_with,
             TreatmentSession.escort_relationship,
+            TreatmentSession.planned_minutes,
             Patient.date_of_birth,
         )
         .join(Patient, Patient.id == TreatmentSession.patient_id)
@@ -432,6 +452,8 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             [rule for (rule,) in overrides.get(row.id, ())],
             [items for (items,) in phq9.get(row.id, ())],
             (row.escort_kind, row.discharged_with, row.escort_relationship),
+            row.planned_minutes,
+            pauses.get(row.id, []),
         )
         found.append((row.id, row.signed_at, facts, [o for (o,) in alerts.get(row.id, ())]))
     return found
@@ -499,6 +521,8 @@ def load_review_session(session_id: int) -> TreatmentSession | None:
             selectinload(TreatmentSession.assessments),
             selectinload(TreatmentSession.overrides).joinedload(Override.decided_by),
             selectinload(TreatmentSession.addenda),
+            selectinload(TreatmentSession.infusion_pauses),
+            selectinload(TreatmentSession.devices),
         )
     )
 
@@ -697,6 +721,8 @@ def _fill_shown_line(
         [(e.kind, e.serious) for e in events],
         overrides,
         [a.items for a in scales if a.instrument == PHQ9.code],
+        treatment.planned_minutes,
+        [(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
     )
     after = facts.readings_after_dose
     line.treatment = treatment
@@ -823,6 +849,7 @@ def load_timeline(
                 selectinload(TreatmentSession.nurse),
                 selectinload(TreatmentSession.signed_by),
                 selectinload(TreatmentSession.cosigned_by),
+                selectinload(TreatmentSession.infusion_pauses),
             )
         )
     }

@@ -36,6 +36,7 @@ from clinic_app.models import (
     TreatmentSession,
     User,
 )
+from clinic_app.patients.services import confirm_large_dose
 from clinic_app.review import setting_specs as specs
 from clinic_app.settings import clinic_today, scheduling_rules
 from clinic_app.treatments.services import FieldErrors, content_hash, raise_item9_alert
@@ -251,7 +252,8 @@ def _earlier_doses(course: TreatmentCourse) -> set[int]:
 
 def change_dose(actor: User, course: TreatmentCourse, data: dict[str, Any]) -> CourseDecision:
     """A new dose for the course's next sessions: esketamine 56 or 84 mg (84 in a TRD course only
-    after a 56 mg dose was given in it), IV mg/kg."""
+    after a 56 mg dose was given in it), IV mg/kg; above the clinic's usual maximum the
+    psychiatrist's password confirms it, and the reason is kept as the course's dose reason."""
     require_role(actor, Role.PSYCHIATRIST)
     _require_active(course)
     reason = _note(data.get("reason"), "reason", "Give the reason for the change.")
@@ -280,8 +282,19 @@ def change_dose(actor: User, course: TreatmentCourse, data: dict[str, Any]) -> C
             raise RuleViolation("IV dose runs from 0.1 to 2 mg/kg.", "iv_mg_per_kg")
         if mg_per_kg == course.iv_mg_per_kg:
             raise RuleViolation(f"The course is already at {mg_per_kg} mg/kg.", "iv_mg_per_kg")
+        # The change's reason is its dose reason; the form's reason field carries it.
+        confirmed = confirm_large_dose(
+            actor,
+            mg_per_kg,
+            reason,
+            data.get("password"),
+            "course.decision",
+            course,
+            course.patient_id,
+        )
         before, after = f"{course.iv_mg_per_kg} mg/kg", f"{mg_per_kg} mg/kg"
         course.iv_mg_per_kg = mg_per_kg
+        course.dose_reason = confirmed
     return _decide(actor, course, DecisionKind.DOSE_CHANGE, before, after, reason)
 
 

@@ -113,6 +113,8 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("iv_max_minutes", "IV infusion at most", "dosing", INT, 20, 180, "min"),
     SettingSpec("iv_usual_max_mg_per_kg", "IV usual maximum (above: prescriber confirms)",
                 "dosing", FLOAT, 0.5, 2.0, "mg/kg"),
+    SettingSpec("iv_pump_tolerance_percent", "IV pump settings may differ from the dose by",
+                "dosing", INT, 1, 25, "%"),
     SettingSpec("esketamine_device_interval_minutes", "Esketamine: minutes between devices",
                 "dosing", INT, 5, 15, "min"),
     SettingSpec("esketamine_fast_food_hours", "Esketamine: no food for", "dosing", INT, 2, 12,

@@ -292,6 +292,7 @@ def _render_course(course, status: int = 200, **forms):
             interval_range=(low, high),
             esketamine=course.modality == Modality.ESKETAMINE_NASAL,
             trd=course.indication == Indication.TRD,
+            usual_max=clinical_rules().iv_usual_max_mg_per_kg,
             **defaults,
         ),
         status,
@@ -313,8 +314,16 @@ def _decide(course_id: int, form_name: str, form, action: Callable, message: str
     if form.validate_on_submit():
         try:
             action(course)
-        except RuleViolation as error:
+        except FieldErrors as error:
             db.session.rollback()
+            for name, text in error.errors.items():
+                form[name].errors.append(text)
+            return _render_course(_load_course(course_id), 400, **{form_name: form})
+        except RuleViolation as error:
+            if error.field == "password":
+                db.session.commit()  # keeps only the audit row of the failed attempt
+            else:
+                db.session.rollback()
             _refused(form, error)
             return _render_course(_load_course(course_id), 400, **{form_name: form})
         db.session.commit()

@@ -68,6 +68,9 @@ class PredoseForm(FlaskForm):
     driver_name = StringField("Driver name", validators=[Length(max=120)])
     driver_phone = StringField("Driver phone", validators=[Length(max=32)])
     driver_confirmed = BooleanField("Driver confirmed for the trip home")
+    nasal_spray_checked = BooleanField("No nasal corticosteroid or decongestant in the last hour")
+    prescriber_on_site = BooleanField("Prescriber on site")
+    oximeter_available = BooleanField("Pulse oximeter available")
     version_id = version_field()
 
 
@@ -86,10 +89,35 @@ class OverrideForm(FlaskForm):
     )
 
 
+def _partial_fields() -> tuple[BooleanField, TextAreaField]:
+    return (
+        BooleanField("Device not fully given (sneezed, leaked, failed)"),
+        TextAreaField(
+            "What happened",
+            validators=[Length(max=1000)],
+            description="Required when the device was not fully given.",
+            render_kw={"rows": 2},
+        ),
+    )
+
+
 class DoseForm(FlaskForm):
     weight_kg = DecimalField(
         "Weight today (kg)", places=1, validators=[Optional(), NumberRange(min=30, max=250)]
     )
+    pump_concentration_mg_per_ml = DecimalField(
+        "Concentration (mg/mL)",
+        places=2,
+        validators=[Optional(), NumberRange(min=0.1, max=100)],
+        render_kw={"inputmode": "decimal"},
+    )
+    pump_rate_ml_per_hour = DecimalField(
+        "Pump rate (mL/h)",
+        places=1,
+        validators=[Optional(), NumberRange(min=0.1, max=2000)],
+        render_kw={"inputmode": "decimal"},
+    )
+    device_partial, device_note = _partial_fields()
     dose_mg = SelectField(
         "Dose",
         choices=choices([("56", "56 mg (2 devices)"), ("84", "84 mg (3 devices)")]),
@@ -108,7 +136,36 @@ class InfusionEndForm(FlaskForm):
     infusion_ended_at = TimeField(
         "Infusion ended at", validators=[Optional()], description=NOW_HINT
     )
+    infused_volume_ml = DecimalField(
+        "Volume infused (mL)",
+        places=1,
+        validators=[
+            InputRequired(message="Record the volume infused."),
+            NumberRange(min=0.1, max=2000),
+        ],
+        render_kw={"inputmode": "decimal"},
+    )
     version_id = version_field()
+
+
+class PauseForm(FlaskForm):
+    paused_at = TimeField("Paused at", validators=[Optional()], description=NOW_HINT)
+    reason = StringField(
+        "Reason for the pause",
+        validators=[DataRequired(message="Give the reason for the pause."), Length(max=200)],
+    )
+
+
+class ResumeForm(FlaskForm):
+    resumed_at = TimeField("Resumed at", validators=[Optional()], description=NOW_HINT)
+
+
+class DeviceForm(FlaskForm):
+    """The next esketamine device, recorded as it is given."""
+
+    given_at = TimeField("Given at", validators=[Optional()], description=NOW_HINT)
+    lot_number = StringField("Lot number", validators=[DataRequired(), Length(max=40)])
+    device_partial, device_note = _partial_fields()
 
 
 class SedationForm(FlaskForm):

@@ -1,7 +1,8 @@
 """Loading what the Today board and the session page show, in a fixed number of statements."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -13,13 +14,15 @@ from clinic_app.extensions import db
 from clinic_app.models import (
     Addendum,
     Appointment,
+    DeviceAdministration,
+    InfusionPause,
     Override,
     Patient,
     TreatmentCourse,
     TreatmentSession,
     VitalsReading,
 )
-from clinic_app.settings import clinic_today, day_bounds_utc
+from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc
 from clinic_app.treatments.summary import SessionSummary, summarize
 
 
@@ -48,6 +51,7 @@ def _session_options():
         selectinload(TreatmentSession.overrides),
         selectinload(TreatmentSession.assessments),
         selectinload(TreatmentSession.adverse_events),
+        selectinload(TreatmentSession.infusion_pauses),
     )
 
 
@@ -108,8 +112,30 @@ def load_session(session_id: int) -> TreatmentSession | None:
             selectinload(TreatmentSession.assessments),
             selectinload(TreatmentSession.overrides).joinedload(Override.decided_by),
             selectinload(TreatmentSession.addenda).joinedload(Addendum.author),
+            selectinload(TreatmentSession.infusion_pauses).joinedload(InfusionPause.recorded_by),
+            selectinload(TreatmentSession.devices).joinedload(DeviceAdministration.recorded_by),
         )
     )
+
+
+def last_weight(treatment: TreatmentSession) -> tuple[Decimal, date | None] | None:
+    """The patient's last weight: from the latest earlier weighed session with its clinic-local
+    date, else the record's weight without a date; None when neither is known."""
+    row = db.session.execute(
+        select(TreatmentSession.weight_kg, TreatmentSession.started_at)
+        .where(
+            TreatmentSession.patient_id == treatment.patient_id,
+            TreatmentSession.id != treatment.id,
+            TreatmentSession.weight_kg.is_not(None),
+        )
+        .order_by(TreatmentSession.started_at.desc())
+        .limit(1)
+    ).first()
+    if row is not None:
+        return row.weight_kg, row.started_at.astimezone(clinic_timezone()).date()
+    if treatment.patient.weight_kg is not None:
+        return treatment.patient.weight_kg, None
+    return None
 
 
 def active_courses(patient_ids: list[int]) -> dict[int, list[TreatmentCourse]]:

@@ -25,9 +25,11 @@ from clinic_app.clinical.codes import (
 from clinic_app.clinical.discharge import OVERRIDABLE, Attestation, Blocker, attestation_blockers
 from clinic_app.clinical.dosing import (
     DoseError,
+    device_problem,
     esketamine_devices,
     esketamine_dose_problem,
     iv_dose,
+    pump_problem,
 )
 from clinic_app.clinical.escalation import escalating_alerts
 from clinic_app.clinical.scores import INSTRUMENTS, PHQ9, ScoreError, phq9_item9_positive, score
@@ -41,6 +43,8 @@ from clinic_app.models import (
     Appointment,
     Assessment,
     ClinicalAlert,
+    DeviceAdministration,
+    InfusionPause,
     Override,
     Patient,
     TreatmentCourse,
@@ -150,7 +154,6 @@ def start_session(
         nurse_id=actor.id,
         psychiatrist_id=course.prescriber_id,
         started_at=utcnow(),
-        weight_kg=patient.weight_kg,
         driver_name=driver_name,
         driver_phone=driver_phone,
     )
@@ -172,12 +175,24 @@ def record_predose(
         raise RuleViolation("The dose is already recorded; the checklist can no longer change.")
     patient = treatment.patient
     errors: dict[str, str] = {}
-    for field, message in (
+    esketamine = treatment.modality == Modality.ESKETAMINE_NASAL
+    required = [
         ("identity_confirmed", "Confirm the patient's identity (two identifiers)."),
         ("fasting_confirmed", "Confirm the patient has fasted per protocol."),
         ("medications_reviewed", "Review today's medications."),
         ("driver_confirmed", "Confirm the driver for the trip home."),
-    ):
+        ("prescriber_on_site", "A prescriber must be on site before dosing."),
+        ("oximeter_available", "A pulse oximeter must be at the chair before dosing."),
+    ]
+    if esketamine:
+        # Label §2.3: a nasal corticosteroid or decongestant goes in at least an hour before.
+        required.append(
+            (
+                "nasal_spray_checked",
+                "Confirm no nasal corticosteroid or decongestant in the last hour.",
+            )
+        )
+    for field, message in required:
         if not data.get(field):
             errors[field] = message
     if not data.get("consent_confirmed"):
@@ -191,7 +206,7 @@ def record_predose(
             errors["pregnancy_status"] = "Record the pregnancy status."
         elif data["pregnancy_status"] == "pregnant":
             errors["pregnancy_status"] = "Pregnancy is a contraindication; do not dose."
-    if treatment.modality == Modality.ESKETAMINE_NASAL:
+    if esketamine:
         if not patient.rems_enrolled:
             errors["rems_confirmed"] = (
                 "Not enrolled in the esketamine REMS: no dose until enrolled."
@@ -211,8 +226,11 @@ def record_predose(
         "medications_reviewed",
         "rems_confirmed",
         "driver_confirmed",
+        "prescriber_on_site",
+        "oximeter_available",
     ):
         setattr(treatment, field, bool(data.get(field)))
+    treatment.nasal_spray_checked = esketamine and bool(data.get("nasal_spray_checked"))
     treatment.pregnancy_status = (
         data.get("pregnancy_status") if pregnancy_relevant(patient) else "not_applicable"
     )
@@ -377,7 +395,11 @@ def record_dose(
     actor: User, treatment: TreatmentSession, data: dict[str, Any], version_id: int
 ) -> None:
     """Record the dose and its start. Refused before the checklist and pre-dose vitals, while a
-    BP hold stands without an override, or when the dose breaks the course's rules."""
+    BP hold stands without an override, or when the dose breaks the course's rules.
+
+    IV: today's weight (never carried from an earlier visit; it becomes the patient's weight)
+    and the pump's concentration and rate, which must deliver the dose over the planned
+    minutes. Esketamine: the first device, given at the dose start, with its lot."""
     require_role(actor, *CLINICAL)
     _require_open(treatment, version_id)
     if treatment.dose_started_at is not None:
@@ -408,10 +430,27 @@ def record_dose(
             dose = iv_dose(Decimal(weight), course.iv_mg_per_kg, course.iv_minutes)
         except DoseError as error:
             raise RuleViolation(str(error), "weight_kg") from error
+        concentration = data.get("pump_concentration_mg_per_ml")
+        rate = data.get("pump_rate_ml_per_hour")
+        errors = {}
+        if concentration is None:
+            errors["pump_concentration_mg_per_ml"] = "Record the concentration in the bag."
+        if rate is None:
+            errors["pump_rate_ml_per_hour"] = "Record the pump rate."
+        if errors:
+            raise FieldErrors(errors)
+        problem = pump_problem(
+            dose.dose_mg, dose.minutes, Decimal(concentration), Decimal(rate), clinical_rules()
+        )
+        if problem:
+            raise RuleViolation(problem, "pump_rate_ml_per_hour")
         treatment.weight_kg = dose.weight_kg
+        treatment.patient.weight_kg = dose.weight_kg
         treatment.dose_mg = dose.dose_mg
         treatment.dose_mg_per_kg = dose.mg_per_kg
         treatment.planned_minutes = dose.minutes
+        treatment.pump_concentration_mg_per_ml = Decimal(concentration)
+        treatment.pump_rate_ml_per_hour = Decimal(rate)
     else:
         dose_mg = int(data.get("dose_mg") or 0)
         problem = esketamine_dose_problem(
@@ -424,30 +463,150 @@ def record_dose(
             raise RuleViolation(problem, "dose_mg")
         treatment.dose_mg = Decimal(dose_mg)
         treatment.devices_used = esketamine_devices(dose_mg)
+        treatment.devices.append(
+            _device(actor, 1, started, lot, data.get("device_partial"), data.get("device_note"))
+        )
     treatment.lot_number = lot
     treatment.dose_started_at = started
     db.session.flush()
     audit.record(actor, "session.dose", treatment, patient_id=treatment.patient_id)
 
 
-def end_infusion(
-    actor: User, treatment: TreatmentSession, ended_at: datetime | None, version_id: int
-) -> None:
-    """Record the infusion end (IV only), not before its start."""
+def _device(
+    actor: User,
+    number: int,
+    given_at: datetime,
+    lot: str,
+    partial: bool | None,
+    note: str | None,
+) -> DeviceAdministration:
+    """A device row; a partial administration needs a note saying what happened."""
+    note = (note or "").strip()
+    if partial and not note:
+        raise RuleViolation("Say what happened (sneezed, leaked, device failed...).", "device_note")
+    return DeviceAdministration(
+        device_number=number,
+        given_at=given_at,
+        lot_number=lot,
+        complete=not partial,
+        note=note,
+        recorded_by_id=actor.id,
+    )
+
+
+def add_device(actor: User, treatment: TreatmentSession, data: dict[str, Any]) -> None:
+    """Record the next esketamine device as it is given: in order, no more than the dose's
+    devices, each at least the clinic's interval after the one before."""
     require_role(actor, *CLINICAL)
-    _require_open(treatment, version_id)
+    _require_open(treatment)
+    if treatment.modality != Modality.ESKETAMINE_NASAL or treatment.dose_started_at is None:
+        raise RuleViolation("Record the dose and its first device first.")
+    lot = (data.get("lot_number") or "").strip()
+    if not lot:
+        raise RuleViolation("Record the lot number.", "lot_number")
+    given_at = _checked_time(data.get("given_at"), "given_at", not_before=treatment.dose_started_at)
+    earlier = [(d.device_number, d.given_at) for d in treatment.devices]
+    number = len(earlier) + 1
+    problem = device_problem(
+        number, given_at, treatment.devices_used or 0, earlier, clinical_rules()
+    )
+    if problem:
+        raise RuleViolation(problem, "given_at")
+    device = _device(
+        actor, number, given_at, lot, data.get("device_partial"), data.get("device_note")
+    )
+    treatment.devices.append(device)
+    db.session.flush()
+    audit.record(
+        actor,
+        "session.device",
+        treatment,
+        patient_id=treatment.patient_id,
+        device_number=number,
+        complete=device.complete,
+    )
+
+
+def _running_infusion(treatment: TreatmentSession) -> None:
     if treatment.modality != Modality.IV_KETAMINE:
-        raise RuleViolation("Only IV sessions have an infusion end.")
+        raise RuleViolation("Only IV sessions have an infusion.")
     if treatment.dose_started_at is None:
         raise RuleViolation("The infusion has not started.")
     if treatment.infusion_ended_at is not None:
         raise RuleViolation("The infusion end is already recorded.")
+
+
+def _open_pause(treatment: TreatmentSession) -> InfusionPause | None:
+    return next((p for p in treatment.infusion_pauses if p.resumed_at is None), None)
+
+
+def end_infusion(
+    actor: User,
+    treatment: TreatmentSession,
+    ended_at: datetime | None,
+    infused_volume_ml: Decimal | None,
+    version_id: int,
+) -> None:
+    """Record the infusion end (IV only) and the volume infused: after its start and after the
+    last pause, never while the pump is paused."""
+    require_role(actor, *CLINICAL)
+    _require_open(treatment, version_id)
+    _running_infusion(treatment)
+    if _open_pause(treatment) is not None:
+        raise RuleViolation("The pump is paused: resume it, or record the end after resuming.")
+    if infused_volume_ml is None or infused_volume_ml <= 0:
+        raise RuleViolation("Record the volume infused.", "infused_volume_ml")
     ended = _checked_time(ended_at, "infusion_ended_at")
     if ended <= treatment.dose_started_at:
         raise RuleViolation("The infusion must end after it started.", "infusion_ended_at")
+    if any(ended <= p.resumed_at for p in treatment.infusion_pauses):
+        raise RuleViolation("The infusion must end after the pump resumed.", "infusion_ended_at")
     treatment.infusion_ended_at = ended
+    treatment.infused_volume_ml = infused_volume_ml
     db.session.flush()
     audit.record(actor, "session.infusion_end", treatment, patient_id=treatment.patient_id)
+
+
+def pause_infusion(
+    actor: User, treatment: TreatmentSession, paused_at: datetime | None, reason: str
+) -> InfusionPause:
+    """Stop the pump for a reason (BP rise, the patient's request...) until it is resumed."""
+    require_role(actor, *CLINICAL)
+    _require_open(treatment)
+    _running_infusion(treatment)
+    if _open_pause(treatment) is not None:
+        raise RuleViolation("The pump is already paused.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleViolation("Give the reason for the pause.", "reason")
+    last = max(
+        [treatment.dose_started_at] + [p.resumed_at for p in treatment.infusion_pauses],
+    )
+    at = _checked_time(paused_at, "paused_at", not_before=last)
+    pause = InfusionPause(paused_at=at, reason=reason, recorded_by_id=actor.id)
+    treatment.infusion_pauses.append(pause)
+    db.session.flush()
+    audit.record(actor, "session.infusion_pause", treatment, patient_id=treatment.patient_id)
+    return pause
+
+
+def resume_infusion(
+    actor: User, treatment: TreatmentSession, resumed_at: datetime | None
+) -> InfusionPause:
+    """Restart the pump after a pause."""
+    require_role(actor, *CLINICAL)
+    _require_open(treatment)
+    _running_infusion(treatment)
+    pause = _open_pause(treatment)
+    if pause is None:
+        raise RuleViolation("The pump is not paused.")
+    at = _checked_time(resumed_at, "resumed_at", not_before=pause.paused_at)
+    if at <= pause.paused_at:
+        raise RuleViolation("Resume after the pause began.", "resumed_at")
+    pause.resumed_at = at
+    db.session.flush()
+    audit.record(actor, "session.infusion_resume", treatment, patient_id=treatment.patient_id)
+    return pause
 
 
 def add_assessment(
@@ -633,8 +792,14 @@ def content_hash(treatment: TreatmentSession) -> str:
                 "pregnancy_status",
                 "medications_reviewed",
                 "rems_confirmed",
+                "nasal_spray_checked",
+                "prescriber_on_site",
+                "oximeter_available",
                 "driver_name",
                 "driver_phone",
+                "pump_concentration_mg_per_ml",
+                "pump_rate_ml_per_hour",
+                "infused_volume_ml",
                 "discharged_with",
                 "escort_kind",
                 "escort_phone",
@@ -660,6 +825,13 @@ def content_hash(treatment: TreatmentSession) -> str:
         ],
         "overrides": [
             [o.rule, o.reason, o.decided_by_id, iso(o.decided_at)] for o in treatment.overrides
+        ],
+        "pauses": [
+            [iso(p.paused_at), iso(p.resumed_at), p.reason] for p in treatment.infusion_pauses
+        ],
+        "devices": [
+            [d.device_number, iso(d.given_at), d.lot_number, d.complete, d.note]
+            for d in treatment.devices
         ],
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()

@@ -13,7 +13,7 @@ from clinic_app.clinical.discharge import (
     chart_blockers,
     earliest_discharge,
 )
-from clinic_app.clinical.dosing import infusion_minutes_flag
+from clinic_app.clinical.dosing import infusion_minutes_flag, running_minutes
 from clinic_app.clinical.escalation import Recheck, pending_recheck
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.schedule import Check, CheckState, next_open_check, vitals_checks
@@ -44,6 +44,8 @@ class SessionSummary:
     facts: SessionFacts
     recheck: Recheck | None
     markers: list[BoardMarker]
+    # Minutes the infusion ran, pauses excluded, once it ended.
+    infusion_minutes: float | None = None
 
     @property
     def can_dose(self) -> bool:
@@ -132,11 +134,11 @@ def summarize(
         o.rule == HOLD_OVERRIDE and (baseline is None or o.decided_at >= baseline.taken_at)
         for o in treatment.overrides
     )
-    flag = None
+    flag = ran = None
     if dose_at and treatment.infusion_ended_at:
-        flag = infusion_minutes_flag(
-            (treatment.infusion_ended_at - dose_at).total_seconds() / 60, rules
-        )
+        pauses = [(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses]
+        ran = running_minutes(dose_at, treatment.infusion_ended_at, pauses)
+        flag = infusion_minutes_flag(ran, rules)
     board = board_status(
         modality=modality,
         has_session=True,
@@ -175,4 +177,5 @@ def summarize(
         facts=facts,
         recheck=recheck,
         markers=markers,
+        infusion_minutes=ran,
     )

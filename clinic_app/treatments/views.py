@@ -16,7 +16,7 @@ from clinic_app.review.queries import bp_chart_for
 from clinic_app.settings import clinic_today, clinical_rules
 from clinic_app.treatments import forms as f
 from clinic_app.treatments import services
-from clinic_app.treatments.queries import load_session, today_board
+from clinic_app.treatments.queries import last_weight, load_session, today_board
 from clinic_app.treatments.summary import summarize
 
 bp = Blueprint("treatments", __name__)
@@ -84,17 +84,21 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
     now = utcnow()
     rules = clinical_rules()
     summary = summarize(treatment, treatment.patient.age_on(clinic_today()), now, rules)
+    iv = treatment.modality == Modality.IV_KETAMINE
     defaults = {
         "predose_form": f.PredoseForm(obj=treatment, formdata=None),
         "vitals_form": f.VitalsForm(formdata=None),
         "override_form": f.OverrideForm(formdata=None),
+        # The weight starts empty: it is weighed today, never carried from the last visit.
         "dose_form": f.DoseForm(
             formdata=None,
-            weight_kg=treatment.weight_kg or treatment.patient.weight_kg,
             dose_mg=str(treatment.course.esketamine_dose_mg or ""),
             version_id=treatment.version_id,
         ),
         "infusion_form": f.InfusionEndForm(formdata=None, version_id=treatment.version_id),
+        "pause_form": f.PauseForm(prefix="pause", formdata=None),
+        "resume_form": f.ResumeForm(formdata=None),
+        "device_form": f.DeviceForm(formdata=None, lot_number=treatment.lot_number),
         "sedation_form": f.SedationForm(formdata=None),
         "dissociation_form": f.DissociationForm(formdata=None),
         "event_form": f.AdverseEventForm(formdata=None),
@@ -106,6 +110,8 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         "gad7_form": f.Gad7Form(prefix="gad7", formdata=None),
     }
     defaults.update(forms)
+    if iv and treatment.dose_started_at is None and treatment.is_open:
+        defaults["dose_form"].weight_kg.description = _weight_hint(treatment)
     return render_template(
         "treatments/session.html",
         t=treatment,
@@ -115,11 +121,21 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         blockers=blockers,
         pregnancy_relevant=services.pregnancy_relevant(treatment.patient),
         predose_resubmitted="predose_form" in forms,
-        iv=treatment.modality == Modality.IV_KETAMINE,
+        iv=iv,
         bp_chart=bp_chart_for(treatment, summary.age, rules),
         overridable=OVERRIDABLE,
         **defaults,
     ), status
+
+
+def _weight_hint(treatment) -> str:
+    """The weight hint, from the last weighed visit or the record: "Last: 82.0 kg on 28 Nov"."""
+    last = last_weight(treatment)
+    if last is None:
+        return "No weight on record — weigh today."
+    weight, day = last
+    when = f" on {day.strftime('%d %b')}" if day else " on the patient record"
+    return f"Last: {weight} kg{when} — weigh today."
 
 
 def _apply(treatment, form_name: str, form, action) -> tuple | object:
@@ -241,7 +257,52 @@ def infusion_end(session_id: int):
             current_user,
             treatment,
             f.charted_time(form.infusion_ended_at),
+            form.infused_volume_ml.data,
             form.version_id.data,
+        ),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/infusion-pause")
+@role_required(*CLINICAL)
+def infusion_pause(session_id: int):
+    treatment = _load(session_id)
+    form = f.PauseForm(prefix="pause")
+    return _apply(
+        treatment,
+        "pause_form",
+        form,
+        lambda: services.pause_infusion(
+            current_user, treatment, f.charted_time(form.paused_at), form.reason.data
+        ),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/infusion-resume")
+@role_required(*CLINICAL)
+def infusion_resume(session_id: int):
+    treatment = _load(session_id)
+    form = f.ResumeForm()
+    return _apply(
+        treatment,
+        "resume_form",
+        form,
+        lambda: services.resume_infusion(current_user, treatment, f.charted_time(form.resumed_at)),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/devices")
+@role_required(*CLINICAL)
+def device(session_id: int):
+    """The next esketamine device, as it is given."""
+    treatment = _load(session_id)
+    form = f.DeviceForm()
+    return _apply(
+        treatment,
+        "device_form",
+        form,
+        lambda: services.add_device(
+            current_user, treatment, dict(form.data, given_at=f.charted_time(form.given_at))
         ),
     )
 

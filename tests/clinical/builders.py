@@ -100,3 +100,8 @@ def good_attestation(**changes) -> Attestation:
     }
     values.update(changes)
     return Attestation(**values)
+
+
+def pause(start: float, end: float | None) -> tuple[datetime, datetime | None]:
+    """An IV pump pause from `start` to `end` minutes after T0 (None: not resumed)."""
+    return at(start), None if end is None else at(end)

@@ -559,3 +559,64 @@ def test_queue_puts_every_flagged_session_before_every_unflagged(rows):
     assert sorted(order) == list(range(len(rows)))
     flagged = [bool(entries[i][2]) for i in order]
     assert flagged == sorted(flagged, reverse=True)
+
+
+# --- a short infusion ---------------------------------------------------------------------------
+
+
+def iv_facts(**changes) -> SessionReviewFacts:
+    """An IV session: 40 min planned, infusion from T0, discharged at 75 min."""
+    values = {
+        "modality": Modality.IV_KETAMINE,
+        "infusion_ended_at": at(40),
+        "discharged_at": at(75),
+        "readings_after_dose": [vitals(128, 84, taken_at=at(30))],
+        "planned_minutes": 40,
+    }
+    values.update(changes)
+    return facts(**values)
+
+
+def test_an_infusion_of_the_planned_minutes_is_not_flagged():
+    assert "infusion_short" not in codes(session_flags(iv_facts(), RULES, REVIEW))
+
+
+def test_an_infusion_shorter_than_planned_is_flagged_with_the_minutes():
+    flags = session_flags(iv_facts(infusion_ended_at=at(32)), RULES, REVIEW)
+    assert (
+        Flag(
+            "infusion_short",
+            Severity.WARNING,
+            "Infusion ran 32 min of the planned 40 min: check the volume given.",
+        )
+        in flags
+    )
+
+
+def test_pauses_do_not_count_as_infusion_time():
+    ran_long = iv_facts(infusion_ended_at=at(45), paused_minutes=10.0)
+    flags = session_flags(ran_long, RULES, REVIEW)
+    assert [f.reason for f in flags if f.code == "infusion_short"] == [
+        "Infusion ran 35 min of the planned 40 min (10 min of pauses excluded): "
+        "check the volume given."
+    ]
+    assert "infusion_short" not in codes(
+        session_flags(iv_facts(infusion_ended_at=at(50), paused_minutes=10.0), RULES, REVIEW)
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"planned_minutes": None, "infusion_ended_at": at(20)},
+        {"infusion_ended_at": None},
+        {"dose_started_at": None, "infusion_ended_at": None},
+    ],
+    ids=["no-plan", "not-ended", "not-dosed"],
+)
+def test_no_short_flag_without_a_plan_or_an_end(changes):
+    assert "infusion_short" not in codes(session_flags(iv_facts(**changes), RULES, REVIEW))
+
+
+def test_esketamine_is_never_flagged_short():
+    assert "infusion_short" not in codes(flags_of(planned_minutes=40))

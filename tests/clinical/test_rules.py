@@ -32,6 +32,8 @@ def test_defaults_are_the_design_numbers():
     assert r.iv_default_mg_per_kg == 0.5
     assert (r.iv_default_minutes, r.iv_min_minutes, r.iv_max_minutes) == (40, 40, 60)
     assert r.esketamine_device_interval_minutes == 5
+    assert r.iv_usual_max_mg_per_kg == 1.0
+    assert r.iv_pump_tolerance_percent == 10
 
 
 def test_field_types_are_int_except_mg_per_kg():

@@ -69,11 +69,17 @@ def _predose(page) -> None:
         "Fasting per protocol",
         "Today's medications reviewed",
         "Driver confirmed",
+        "Prescriber on site",
+        "Pulse oximeter available",
     ):
         page.get_by_label(label).check()
-    rems = page.get_by_label("Esketamine REMS enrollment confirmed")
-    if rems.count():
-        rems.check()
+    for esketamine_only in (
+        "Esketamine REMS enrollment confirmed",
+        "No nasal corticosteroid or decongestant in the last hour",
+    ):
+        box = page.get_by_label(esketamine_only)
+        if box.count():
+            box.check()
     page.get_by_role("button", name="Save pre-dose checks").click()
     page.wait_for_load_state()
     assert "Completed at" in page.locator("#predose-h + p").inner_text()
@@ -123,7 +129,15 @@ def test_nurse_charts_esketamine_session(live_app, page, shots):
     assert "2 devices of 28 mg" in page.content()
     shots("dosed")
 
-    clock.advance(timedelta(minutes=40))
+    clock.advance(timedelta(minutes=5))
+    page.get_by_label("Lot number").fill("ESK-4471")
+    page.get_by_role("button", name="Record device 2").click()
+    page.wait_for_load_state()
+    devices = page.get_by_role("table", name="Devices given").inner_text()
+    assert devices.count("ESK-4471") == 2
+    assert not page.get_by_role("button", name="Record device 3").count()
+
+    clock.advance(timedelta(minutes=35))  # 40 minutes after the first device
     _add_vitals(page, 166, 96)
     assert "over pre-dose" in page.content()
     assert "notify the prescriber" in page.content()
@@ -164,8 +178,12 @@ def test_nurse_charts_iv_session(live_app, page, shots):
     _predose(page)
     _add_vitals(page, 128, 82)
     weight = page.get_by_label("Weight today (kg)")
+    assert weight.input_value() == ""  # weighed today, never carried from the record
+    assert "Last: 84.0 kg on the patient record — weigh today." in page.content()
     weight.fill("82.4")
     assert "= 41.2 mg" in page.locator(".dose-calc").inner_text()
+    page.get_by_label("Concentration (mg/mL)").fill("1")
+    page.get_by_label("Pump rate (mL/h)").fill("61.8")
     page.get_by_label("Lot number").fill("KET-2210")
     page.get_by_role("button", name="Record dose").click()
     page.wait_for_load_state()
@@ -177,9 +195,10 @@ def test_nurse_charts_iv_session(live_app, page, shots):
         _add_vitals(page, 138, 86)
     assert_accessible(page)
     shots("vitals-every-15-min")
+    page.get_by_label("Volume infused (mL)").fill("41.2")
     page.get_by_role("button", name="Record infusion end").click()
     page.wait_for_load_state()
-    assert "Infusion ended" in page.content()
+    assert "Infusion ended" in page.content() and "41.2 mL infused" in page.content()
 
     clock.advance(timedelta(minutes=15))
     _add_vitals(page, 130, 84)

@@ -10,6 +10,7 @@ from clinic_app.extensions import db
 from clinic_app.models import CourseDecision, TreatmentCourse
 from clinic_app.settings import clinic_today
 from tests import factories
+from tests.conftest import PASSWORD
 from tests.review import builders
 from tests.review.helpers import actions_by, audit_rows, count, field_error, text
 
@@ -274,3 +275,49 @@ def test_decision_services_refuse_other_roles(app, staff):
                 call()
         db.session.rollback()
     assert _state(app, course_id)["decisions"] == 0
+
+
+def test_iv_dose_change_above_the_usual_maximum_needs_the_password(app, as_role, staff):
+    course_id, patient_id = _course(app, "iv_ketamine")
+    psychiatrist = as_role("psychiatrist")
+    page = text(psychiatrist.get(f"/review/courses/{course_id}"))
+    assert "Usual maximum 1.0 mg/kg (hard limit 2 mg/kg)." in page
+    data = {"iv_mg_per_kg": "2.0", "reason": "No response at 1 mg/kg."}
+
+    missing = psychiatrist.post(f"/review/courses/{course_id}/dose", data=data)
+    assert missing.status_code == 400
+    assert field_error(missing, "password") == "Confirm 2.00 mg/kg with your password."
+    wrong = psychiatrist.post(
+        f"/review/courses/{course_id}/dose", data=dict(data, password="not-my-password")
+    )
+    assert wrong.status_code == 400
+    assert field_error(wrong, "password") == "The password is not correct."
+    assert _state(app, course_id)["iv_mg_per_kg"] == Decimal("0.50")
+    assert _state(app, course_id)["decisions"] == 0
+    [failed] = audit_rows(app, "course.decision")
+    assert (failed.outcome, failed.detail, failed.patient_id) == (
+        "failure",
+        {"reason": "bad_password"},
+        patient_id,
+    )
+
+    ok = psychiatrist.post(f"/review/courses/{course_id}/dose", data=dict(data, password=PASSWORD))
+    assert ok.status_code == 302
+    assert _state(app, course_id)["iv_mg_per_kg"] == Decimal("2.00")
+    assert _decisions(app, course_id) == [
+        ("dose_change", "0.50 mg/kg", "2.00 mg/kg", data["reason"], staff["psychiatrist"])
+    ]
+    assert [e.outcome for e in audit_rows(app, "course.decision")] == ["failure", "success"]
+    with app.app_context():
+        assert db.session.get(TreatmentCourse, course_id).dose_reason == data["reason"]
+    assert f"Above the usual maximum because: {data['reason']}" in text(
+        psychiatrist.get(f"/review/courses/{course_id}")
+    )
+
+    # Back to a usual dose: no password, and the course no longer carries a dose reason.
+    back = psychiatrist.post(
+        f"/review/courses/{course_id}/dose", data={"iv_mg_per_kg": "1.0", "reason": "Dizziness."}
+    )
+    assert back.status_code == 302
+    with app.app_context():
+        assert db.session.get(TreatmentCourse, course_id).dose_reason == ""

@@ -83,7 +83,7 @@ def _session(app, modality="esketamine_nasal", dosed=False) -> int:
             nurse = factories.user("nurse")
             services.record_predose(nurse, treatment, factories.PREDOSE_OK, treatment.version_id)
             services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP))
-            data = {"dose_mg": "56", "weight_kg": "80", "lot_number": "LOT-1"}
+            data = {"dose_mg": "56", "weight_kg": "80", "lot_number": "LOT-1", **factories.PUMP_OK}
             services.record_dose(nurse, treatment, data, treatment.version_id)
         db.session.commit()
         return treatment.id
@@ -146,7 +146,10 @@ def _discharge_conflict(app, two_nurses):
     old_version = form_version(page, f"/sessions/{sid}/discharge")
 
     assert first.post(f"/sessions/{sid}/vitals", data=factories.NORMAL_BP).status_code == 302
-    response = first.post(f"/sessions/{sid}/infusion-end", data={"version_id": _state(app, sid)[0]})
+    response = first.post(
+        f"/sessions/{sid}/infusion-end",
+        data={"infused_volume_ml": "40", "version_id": _state(app, sid)[0]},
+    )
     assert response.status_code == 302
     clock.advance(timedelta(minutes=1))
     assert first.post(f"/sessions/{sid}/sedation", data={"score": 5}).status_code == 302

@@ -4,6 +4,7 @@ whole-form refusals), and nothing saved."""
 import html
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -144,13 +145,13 @@ def make_session(app, modality="esketamine_nasal", stage="baseline", **patient) 
         if upto >= 2:
             services.add_vitals(nurse, t, dict(factories.NORMAL_BP))
         if upto >= 3:
-            data = {"dose_mg": "56", "weight_kg": "80", "lot_number": "LOT-1"}
+            data = {"dose_mg": "56", "weight_kg": "80", "lot_number": "LOT-1", **factories.PUMP_OK}
             services.record_dose(nurse, t, data, t.version_id)
         if upto >= 4:
             clock.advance(timedelta(minutes=40))
             services.add_vitals(nurse, t, dict(factories.NORMAL_BP))
             if modality == "iv_ketamine":
-                services.end_infusion(nurse, t, None, t.version_id)
+                services.end_infusion(nurse, t, None, Decimal("40"), t.version_id)
             clock.advance(timedelta(seconds=30))
             factories.assess_awake(t)
             clock.advance(timedelta(minutes=80))
@@ -431,6 +432,9 @@ PREDOSE_MESSAGES = {
     "medications_reviewed": "Review today's medications.",
     "rems_confirmed": "Confirm REMS enrollment.",
     "driver_confirmed": "Confirm the driver for the trip home.",
+    "nasal_spray_checked": "Confirm no nasal corticosteroid or decongestant in the last hour.",
+    "prescriber_on_site": "A prescriber must be on site before dosing.",
+    "oximeter_available": "A pulse oximeter must be at the chair before dosing.",
     "driver_name": "Name the driver.",
     "driver_phone": "Give the driver's phone.",
 }
@@ -710,7 +714,11 @@ def test_infusion_end_refused_before_its_start_or_in_the_future(app, as_role, en
     before = session_state(app, sid)
     response = as_role("nurse").post(
         f"/sessions/{sid}/infusion-end",
-        data={"infusion_ended_at": ended, "version_id": str(version(app, sid))},
+        data={
+            "infusion_ended_at": ended,
+            "infused_volume_ml": "40",
+            "version_id": str(version(app, sid)),
+        },
     )
     assert response.status_code == 400
     assert all_field_errors(response) == {"infusion_ended_at": message}
@@ -722,10 +730,11 @@ def test_infusion_end_refused_for_esketamine(app, as_role):
     sid = make_session(app, stage="dosed")
     before = session_state(app, sid)
     response = as_role("nurse").post(
-        f"/sessions/{sid}/infusion-end", data={"version_id": str(version(app, sid))}
+        f"/sessions/{sid}/infusion-end",
+        data={"infused_volume_ml": "40", "version_id": str(version(app, sid))},
     )
     assert response.status_code == 400
-    assert ("danger", "Only IV sessions have an infusion end.") in flashes(response)
+    assert ("danger", "Only IV sessions have an infusion.") in flashes(response)
     assert session_state(app, sid) == before
 
 

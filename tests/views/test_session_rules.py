@@ -164,10 +164,13 @@ def test_full_iv_session(app, as_role):
     predose(app, nurse, sid)
     assert vitals(nurse, sid).status_code == 302
 
-    page = nurse.get(f"/sessions/{sid}")
-    # The dose form starts from the weight on file: 75 kg x 0.5 mg/kg.
-    assert "0.50 mg/kg over 40 min = <strong>37.5 mg</strong>" in text(page)
-    response = dose(app, nurse, sid, weight_kg="80", lot_number="KET-0042")
+    page = text(nurse.get(f"/sessions/{sid}"))
+    # The weight starts empty: weighed today, with the weight on file as a hint only.
+    assert "0.50 mg/kg over 40 min</p>" in page
+    assert "Last: 75.0 kg on the patient record — weigh today." in page
+    weight = re.search(r"<input[^>]*id=\"weight_kg\"[^>]*>", page).group(0)
+    assert 'value=""' in weight, weight
+    response = dose(app, nurse, sid, weight_kg="80", lot_number="KET-0042", **factories.PUMP_OK)
     assert response.status_code == 302, text(response)
     page = nurse.get(f"/sessions/{sid}")
     assert "<strong>40.0 mg</strong> IV (0.50 mg/kg × 80.0 kg) over 40 min" in text(page)
@@ -181,9 +184,12 @@ def test_full_iv_session(app, as_role):
     for minutes in (15, 30, 45):
         clock.freeze(t0 + timedelta(minutes=minutes))
         assert vitals(nurse, sid, 128, 82).status_code == 302
-    response = nurse.post(f"/sessions/{sid}/infusion-end", data={"version_id": version(app, sid)})
+    response = nurse.post(
+        f"/sessions/{sid}/infusion-end",
+        data={"infused_volume_ml": "40", "version_id": version(app, sid)},
+    )
     assert response.status_code == 302
-    assert "after 45 min" in text(nurse.get(f"/sessions/{sid}"))
+    assert "after 45 min running; 40.0 mL infused" in text(nurse.get(f"/sessions/{sid}"))
     clock.freeze(t0 + timedelta(minutes=46))
     assess_awake(nurse, sid)
 
@@ -380,7 +386,8 @@ def test_a_rise_of_40_systolic_over_pre_dose_is_flagged(app, as_role):
     body = text(nurse.get(f"/sessions/{sid}"))
     assert "BP up +40/+2 over pre-dose 110/70." in body
     assert "BP up +39" not in body
-    rows = re.findall(r"<tr( class=\"reading-alert\")?>\s*<td>", body)
+    table = body.split('id="vitals-h"')[1].split("</section>")[0]
+    rows = re.findall(r"<tr( class=\"reading-alert\")?>\s*<td>", table)
     assert rows == ["", "", ' class="reading-alert"']  # pre-dose, +39, +40
 
 
@@ -703,7 +710,7 @@ def _patients_in_chairs(app, first: int, n: int, kind: str) -> None:
             services.record_dose(
                 nurse,
                 treatment,
-                {"dose_mg": "56", "weight_kg": "80", "lot_number": f"L{i}"},
+                {"dose_mg": "56", "weight_kg": "80", "lot_number": f"L{i}", **factories.PUMP_OK},
                 treatment.version_id,
             )
             services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP))

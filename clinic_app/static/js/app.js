@@ -59,6 +59,24 @@
     update();
   }
 
+  // Show the confirmation fields only when the server will ask for them: a dose above the
+  // usual maximum, a given choice. The server decides; without JavaScript they stay visible.
+  function revealWhen() {
+    document.querySelectorAll("[data-reveal-for]").forEach(function (box) {
+      var input = document.getElementById(box.dataset.revealFor);
+      if (!input) { return; }
+      function update() {
+        var show = box.dataset.revealAbove !== undefined
+          ? Number(input.value) > Number(box.dataset.revealAbove)
+          : input.value === box.dataset.revealEquals;
+        box.hidden = !show && !box.querySelector(".is-invalid");
+      }
+      input.addEventListener("input", update);
+      input.addEventListener("change", update);
+      update();
+    });
+  }
+
   // Warn two minutes before the idle sign-out; "Stay signed in" counts as activity.
   function idleWarning() {
     var body = document.body;
@@ -102,5 +120,6 @@
     window.setInterval(tick, 30000);
     refreshBoard();
     dosePreview();
+    revealWhen();
   });
 })();
