@@ -248,6 +248,7 @@ def review_facts(
     adverse_events: Sequence[tuple[str, bool]],
     overrides: Sequence[str],
     phq9_items: Sequence[Sequence[int]],
+    *,
     escort: tuple[str, str, str] = ("", "", ""),
     planned_minutes: int | None = None,
     pauses: Sequence[Pause] = (),
@@ -296,9 +297,9 @@ def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReview
         [(e.kind, e.serious) for e in treatment.adverse_events],
         [o.rule for o in treatment.overrides],
         [a.items for a in treatment.assessments if a.instrument == PHQ9.code],
-        (treatment.escort_kind, treatment.discharged_with, treatment.escort_relationship),
-        treatment.planned_minutes,
-        [(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
+        escort=(treatment.escort_kind, treatment.discharged_with, treatment.escort_relationship),
+        planned_minutes=treatment.planned_minutes,
+        pauses=[(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
     )
 
 
@@ -451,9 +452,9 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             events.get(row.id, []),
             [rule for (rule,) in overrides.get(row.id, ())],
             [items for (items,) in phq9.get(row.id, ())],
-            (row.escort_kind, row.discharged_with, row.escort_relationship),
-            row.planned_minutes,
-            pauses.get(row.id, []),
+            escort=(row.escort_kind, row.discharged_with, row.escort_relationship),
+            planned_minutes=row.planned_minutes,
+            pauses=pauses.get(row.id, []),
         )
         found.append((row.id, row.signed_at, facts, [o for (o,) in alerts.get(row.id, ())]))
     return found
@@ -721,8 +722,9 @@ def _fill_shown_line(
         [(e.kind, e.serious) for e in events],
         overrides,
         [a.items for a in scales if a.instrument == PHQ9.code],
-        treatment.planned_minutes,
-        [(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
+        escort=(treatment.escort_kind, treatment.discharged_with, treatment.escort_relationship),
+        planned_minutes=treatment.planned_minutes,
+        pauses=[(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
     )
     after = facts.readings_after_dose
     line.treatment = treatment
