@@ -1,0 +1,394 @@
+"""Issue #10's walkthrough cases through the pages: sedated patients cannot leave, urgent blood
+pressure reaches the board and the psychiatrist, a pre-dose hold waits visibly for an override,
+the escort is the confirmed driver or a named adult, never a ride-hail."""
+
+import html
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from clinic_app import clock
+from clinic_app.extensions import db
+from clinic_app.models import Appointment, AuditEvent, Chair, ClinicalAlert, TreatmentSession
+from clinic_app.treatments import services
+from tests import factories
+from tests.views.test_session_rules import freeze_local
+
+READY = {"alert_oriented": "y", "gait_steady": "y"}
+
+
+def text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def blockers_on_top(response) -> list[str]:
+    """The refused-discharge list shown at the top of the session page."""
+    match = re.search(
+        r'<section class="alert alert-danger discharge-blockers".*?<ul[^>]*>(.*?)</ul>',
+        response.get_data(as_text=True),
+        re.S,
+    )
+    assert match, "no refused-discharge list at the top of the page"
+    return [html.unescape(li).strip() for li in re.findall(r"<li>(.*?)</li>", match.group(1))]
+
+
+def in_chair(app, modality="esketamine_nasal", chair="Recliner 3", **patient) -> int:
+    """A patient checked in on today's appointment in a named chair, pre-dose checks done."""
+    with app.app_context():
+        person = factories.make_patient(**patient)
+        course = factories.make_course(person, modality)
+        now = clock.utcnow()
+        appointment = Appointment(
+            patient_id=person.id,
+            course_id=course.id,
+            chair=Chair(name=chair),
+            starts_at=now,
+            ends_at=now + timedelta(hours=3),
+            visit_kind="induction",
+            status="checked_in",
+            driver_name="Sam Tester",
+        )
+        db.session.add(appointment)
+        db.session.flush()
+        treatment = services.start_session(factories.user("nurse"), person, course, appointment)
+        services.record_predose(
+            factories.user("nurse"), treatment, factories.PREDOSE_OK, treatment.version_id
+        )
+        db.session.commit()
+        return treatment.id
+
+
+def chart(app, sid, *steps) -> None:
+    """Run service steps on the session as the nurse: ("vitals", {...}), ("moaas", n),
+    ("cadss", total), ("dose", {...}), ("event", {...}), ("wait", minutes)."""
+    with app.app_context():
+        nurse = factories.user("nurse")
+        for kind, value in steps:
+            treatment = db.session.get(TreatmentSession, sid)
+            if kind == "wait":
+                clock.advance(timedelta(minutes=value))
+            elif kind == "vitals":
+                services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP, **value))
+            elif kind == "moaas":
+                services.add_assessment(nurse, treatment, "moaas", [value])
+            elif kind == "cadss":
+                services.add_assessment(nurse, treatment, "cadss6", [value] + [0] * 5)
+            elif kind == "dose":
+                data = {"dose_mg": "56", "weight_kg": "80", "lot_number": "LOT-1"}
+                data.update(value)
+                services.record_dose(nurse, treatment, data, treatment.version_id)
+            elif kind == "event":
+                services.add_adverse_event(nurse, treatment, value)
+            db.session.commit()
+
+
+def discharge(app, client, sid, **fields):
+    with app.app_context():
+        version = db.session.get(TreatmentSession, sid).version_id
+    return client.post(f"/sessions/{sid}/discharge", data=dict(READY, version_id=version, **fields))
+
+
+def status(app, sid) -> str:
+    with app.app_context():
+        return db.session.get(TreatmentSession, sid).status
+
+
+# --- sedated patients stay -------------------------------------------------------------------
+
+
+def test_moaas_3_at_45_minutes_and_two_open_events_block_discharge_at_120(app, as_role):
+    freeze_local(9, 0)
+    sid = in_chair(app)
+    chart(
+        app,
+        sid,
+        ("vitals", {}),
+        ("dose", {}),
+        ("wait", 40),
+        ("vitals", {}),
+        ("moaas", 5),
+        ("cadss", 1),
+        ("event", {"kind": "nausea", "severity": "moderate"}),
+        ("event", {"kind": "dizziness", "severity": "moderate"}),
+        ("wait", 35),
+        ("moaas", 3),
+        ("wait", 40),
+        ("vitals", {}),
+        ("wait", 5),
+    )
+    nurse = as_role("nurse")
+    page = nurse.get(f"/sessions/{sid}")
+    assert "Deep sedation" not in text(page)  # the board marks it; the page lists blockers
+    refused = discharge(app, nurse, sid, escort_kind="confirmed_driver")
+    assert refused.status_code == 409
+    assert blockers_on_top(refused) == [
+        "Assess sedation (MOAA/S) again before discharge.",
+        "Last MOAA/S is 3 (75 min after the dose): discharge needs a MOAA/S of 5 recorded "
+        "after it.",
+        "Nausea (moderate) is not resolved: mark it resolved, or the psychiatrist clears it.",
+        "Dizziness or vertigo (moderate) is not resolved: mark it resolved, or the "
+        "psychiatrist clears it.",
+    ]
+    assert status(app, sid) == "in_progress"
+    board = text(nurse.get("/today"))
+    assert "Deep sedation: MOAA/S 3" in board
+
+
+def test_iv_last_moaas_4_blocks_and_a_5_after_it_clears(app, as_role):
+    freeze_local(9, 0)
+    sid = in_chair(app, "iv_ketamine")
+    pump = {"pump_concentration_mg_per_ml": "1", "pump_rate_ml_per_hour": "60"}
+    chart(app, sid, ("vitals", {}), ("dose", pump), ("wait", 40))
+    with app.app_context():
+        treatment = db.session.get(TreatmentSession, sid)
+        services.end_infusion(factories.user("nurse"), treatment, None, 40, treatment.version_id)
+        db.session.commit()
+    chart(app, sid, ("wait", 1), ("moaas", 4), ("cadss", 0), ("wait", 30), ("vitals", {}))
+    nurse = as_role("nurse")
+    refused = discharge(app, nurse, sid, escort_kind="confirmed_driver")
+    assert refused.status_code == 409
+    assert blockers_on_top(refused) == [
+        "Last MOAA/S is 4 (41 min after the dose): discharge needs a MOAA/S of 5 recorded after it."
+    ]
+    chart(app, sid, ("moaas", 5))
+    assert discharge(app, nurse, sid, escort_kind="confirmed_driver").status_code == 302
+    assert status(app, sid) == "discharged"
+
+
+def test_nothing_assessed_blocks_with_every_missing_assessment_named(app, as_role):
+    freeze_local(9, 0)
+    sid = in_chair(app)
+    chart(app, sid, ("vitals", {}), ("dose", {}), ("wait", 40), ("vitals", {}))
+    chart(app, sid, ("wait", 80), ("vitals", {}))
+    refused = discharge(app, as_role("nurse"), sid, escort_kind="confirmed_driver")
+    assert refused.status_code == 409
+    assert blockers_on_top(refused) == [
+        "No MOAA/S since the dose: assess sedation.",
+        "No CADSS-6 since the dose: record one, or attest that dissociation has resolved.",
+    ]
+
+
+# --- the escort ------------------------------------------------------------------------------
+
+
+def _ready_to_leave(app) -> int:
+    freeze_local(9, 0)
+    sid = in_chair(app)
+    chart(
+        app,
+        sid,
+        ("vitals", {}),
+        ("dose", {}),
+        ("wait", 40),
+        ("vitals", {}),
+        ("moaas", 5),
+        ("cadss", 1),
+        ("wait", 75),
+        ("moaas", 5),
+        ("wait", 6),
+        ("vitals", {}),
+    )
+    return sid
+
+
+def test_uber_driver_is_refused_next_to_the_field_with_the_reason(app, as_role):
+    sid = _ready_to_leave(app)
+    refused = discharge(
+        app,
+        as_role("nurse"),
+        sid,
+        escort_kind="other_adult",
+        escort_name="Uber driver",
+        escort_phone="555-0111",
+        escort_relationship="driver",
+    )
+    assert refused.status_code == 409
+    body = text(refused)
+    assert re.search(
+        r'id="escort_name-error"[^>]*>A ride-hail or taxi, public transport or leaving alone is '
+        r"not allowed: the patient must not drive until the next day",
+        body,
+    )
+    assert status(app, sid) == "in_progress"
+
+
+def test_another_adult_leaves_with_phone_and_relationship_and_is_flagged(app, as_role):
+    sid = _ready_to_leave(app)
+    nurse = as_role("nurse")
+    missing = discharge(app, nurse, sid, escort_kind="other_adult", escort_name="Jo Park")
+    assert missing.status_code == 409
+    assert blockers_on_top(missing) == [
+        "Give that adult's phone number.",
+        "Give that adult's relationship.",
+    ]
+    done = discharge(
+        app,
+        nurse,
+        sid,
+        escort_kind="other_adult",
+        escort_name="Jo Park",
+        escort_phone="555-0111",
+        escort_relationship="sister",
+    )
+    assert done.status_code == 302
+    with app.app_context():
+        treatment = db.session.get(TreatmentSession, sid)
+        assert (treatment.escort_kind, treatment.discharged_with) == ("other_adult", "Jo Park")
+        assert (treatment.escort_phone, treatment.escort_relationship) == ("555-0111", "sister")
+        services.sign(factories.user("nurse"), treatment, "correct-horse-battery")
+        db.session.commit()
+    queue = text(as_role("psychiatrist").get("/review"))
+    assert "Left with Jo Park (sister), not the driver confirmed before the dose." in queue
+
+
+def test_the_confirmed_driver_is_taken_from_the_pre_dose_check(app, as_role):
+    sid = _ready_to_leave(app)
+    done = discharge(app, as_role("nurse"), sid, escort_kind="confirmed_driver")
+    assert done.status_code == 302
+    with app.app_context():
+        treatment = db.session.get(TreatmentSession, sid)
+        assert treatment.discharged_with == "Sam Tester"
+        assert treatment.escort_kind == "confirmed_driver"
+
+
+# --- urgent blood pressure escalates ---------------------------------------------------------
+
+
+def test_176_104_then_184_112_reaches_the_board_and_the_psychiatrist(app, as_role):
+    freeze_local(9, 0)
+    sid = in_chair(app, chair="Recliner 3", last_name="Okafor")
+    chart(
+        app,
+        sid,
+        ("vitals", {}),
+        ("dose", {}),
+        ("wait", 40),
+        ("vitals", {"systolic": 176, "diastolic": 104}),
+        ("wait", 10),
+        ("vitals", {"systolic": 184, "diastolic": 112}),
+    )
+    nurse = as_role("nurse")
+    board = text(nurse.get("/today"))
+    assert "Urgent BP 184/112" in board
+    assert "Urgent BP recheck" in board  # the next check is the recheck, 5 min on
+    assert "Before discharge" not in board
+
+    psychiatrist = as_role("psychiatrist")
+    review = text(psychiatrist.get("/review"))
+    chair_section = review.split("At the chair now")[1].split("Alerts needing action today")[0]
+    assert "Urgent blood pressure: Alex Okafor" in chair_section
+    assert "BP 184/112." in chair_section
+    assert "Blood pressure: notify prescriber: Alex Okafor" in chair_section
+    assert "BP 176/104." in chair_section
+    assert "Recliner 3" in chair_section
+    assert "reading at 09:50" in chair_section
+    # The count badge in the navigation, on any page.
+    assert re.search(r'class="badge nav-alerts">2<', psychiatrist.get("/patients/").get_data(True))
+
+    # Acknowledging needs a note.
+    with app.app_context():
+        urgent = db.session.scalar(select(ClinicalAlert).where(ClinicalAlert.kind == "bp_urgent"))
+        urgent_id = urgent.id
+    refused = psychiatrist.post(f"/review/alerts/{urgent_id}/acknowledge", data={})
+    assert refused.status_code == 400
+    done = psychiatrist.post(
+        f"/review/alerts/{urgent_id}/acknowledge",
+        data={f"alert{urgent_id}-note": "Labetalol 10 mg IV given; recheck in 5."},
+    )
+    assert done.status_code == 302
+    assert re.search(r'class="badge nav-alerts">1<', psychiatrist.get("/patients/").get_data(True))
+
+
+def test_the_recheck_stays_due_until_a_reading_is_back_under_the_line(app, as_role):
+    freeze_local(9, 0)
+    sid = in_chair(app)
+    chart(app, sid, ("vitals", {}), ("dose", {}), ("wait", 40))
+    chart(app, sid, ("vitals", {"systolic": 166, "diastolic": 96}), ("wait", 20))
+    nurse = as_role("nurse")
+    board = text(nurse.get("/today"))
+    assert re.search(r'BP recheck · 09:55\s*<span class="check-word">overdue', board)
+    assert "BP 166/96" in board
+    chart(app, sid, ("vitals", {"systolic": 150, "diastolic": 88}))
+    board = text(nurse.get("/today"))
+    assert "BP recheck" not in board
+    assert "BP 166/96" not in board
+
+
+def test_a_predose_hold_is_marked_on_the_board_and_waits_on_the_psychiatrists_page(app, as_role):
+    freeze_local(9, 0)
+    sid = in_chair(app, last_name="Hold")
+    chart(app, sid, ("vitals", {"systolic": 165, "diastolic": 102}))
+    assert "BP hold: waiting for the psychiatrist" in text(as_role("nurse").get("/today"))
+    psychiatrist = as_role("psychiatrist")
+    review = text(psychiatrist.get("/review"))
+    assert "Pre-dose BP hold: override or not: Alex Hold" in review
+    assert "BP 165/102 before the dose, over the hold line 140/90" in review
+
+    override = psychiatrist.post(
+        f"/sessions/{sid}/override", data={"reason": "Anxious at arrival; recheck was 158/96."}
+    )
+    assert override.status_code == 302
+    with app.app_context():
+        hold = db.session.scalar(select(ClinicalAlert).where(ClinicalAlert.kind == "predose_hold"))
+        assert hold.acknowledged_at is not None
+        assert hold.acknowledge_note.startswith("Overridden: Anxious at arrival")
+    assert "BP hold: waiting" not in text(as_role("nurse").get("/today"))
+
+
+def test_a_recheck_under_the_hold_line_closes_the_hold_alert(app, as_role):
+    freeze_local(9, 0)
+    sid = in_chair(app)
+    chart(app, sid, ("vitals", {"systolic": 150, "diastolic": 92}), ("wait", 10), ("vitals", {}))
+    with app.app_context():
+        hold = db.session.scalar(select(ClinicalAlert).where(ClinicalAlert.kind == "predose_hold"))
+        assert hold.acknowledged_at is not None
+        assert "under the hold line" in hold.acknowledge_note
+        actions = set(db.session.scalars(select(AuditEvent.action)))
+    assert {"alert.raise", "alert.close"} <= actions
+
+
+# --- the psychiatrist's discharge override ---------------------------------------------------
+
+
+def test_psychiatrist_overrides_clinical_blockers_and_the_discharge_is_flagged(app, as_role):
+    freeze_local(9, 0)
+    sid = in_chair(app)
+    chart(
+        app,
+        sid,
+        ("vitals", {}),
+        ("dose", {}),
+        ("wait", 40),
+        ("vitals", {}),
+        ("moaas", 4),
+        ("cadss", 0),
+        ("wait", 81),
+        ("moaas", 4),
+        ("vitals", {}),
+    )
+    psychiatrist = as_role("psychiatrist")
+    assert psychiatrist.post(f"/sessions/{sid}/discharge-override", data={}).status_code == 400
+    response = psychiatrist.post(
+        f"/sessions/{sid}/discharge-override",
+        data={"reason": "Baseline MOAA/S 4 from a known hearing impairment."},
+    )
+    assert response.status_code == 302
+    nurse = as_role("nurse")
+    assert discharge(app, nurse, sid, escort_kind="confirmed_driver").status_code == 302
+    with app.app_context():
+        services.sign(
+            factories.user("nurse"),
+            db.session.get(TreatmentSession, sid),
+            "correct-horse-battery",
+        )
+        db.session.commit()
+    queue = text(psychiatrist.get("/review"))
+    assert "Override used: discharge despite clinical blockers." in queue
+
+
+def test_nurse_cannot_override_discharge(app, as_role):
+    freeze_local(9, 0)
+    sid = in_chair(app)
+    response = as_role("nurse").post(f"/sessions/{sid}/discharge-override", data={"reason": "x"})
+    assert response.status_code == 403
