@@ -584,6 +584,8 @@ def _chart(
                 onset_at=dose_at + _minutes(event.minutes_after_dose),
                 intervention=event.intervention,
                 resolved=True,
+                resolved_at=dose_at + _minutes(event.minutes_after_dose + 20),
+                resolved_by_id=demo.nurse.id,
                 serious=False,
                 recorded_by_id=demo.nurse.id,
                 created_at=dose_at + _minutes(event.minutes_after_dose + 2),

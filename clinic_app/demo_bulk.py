@@ -883,6 +883,9 @@ def _emit_session(
         "discharged_at": None,
         "discharged_with": "",
         "discharged_by_id": None,
+        "not_dosed_at": None,
+        "not_dosed_reason": "",
+        "not_dosed_note": "",
         "signed_by_id": None,
         "signed_at": None,
         "signature_hash": "",
@@ -1036,14 +1039,22 @@ def _emit_session(
         onset = dose_at + _minutes(rng.randint(10, 60))
         if happened(onset):
             serious = severity == "severe" and rng.random() < 0.3
+            resolved_at = onset + _minutes(20)
+            resolved = happened(resolved_at)
             event = {
                 "id": ctx.ids.take(AdverseEvent.__table__),
                 "session_id": session_id,
                 "kind": kind,
                 "severity": severity,
                 "onset_at": onset,
+                "description": "",
                 "intervention": rng.choice(AE_INTERVENTIONS),
-                "resolved": True,
+                "resolved": resolved,
+                "resolved_at": resolved_at if resolved else None,
+                "resolved_by_id": nurse if resolved else None,
+                "cleared_at": None,
+                "cleared_by_id": None,
+                "clear_note": "",
                 "serious": serious,
                 "recorded_by_id": nurse,
                 "created_at": onset + _minutes(2),

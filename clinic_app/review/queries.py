@@ -40,6 +40,7 @@ from clinic_app.clinical.vitals import Vitals, age_on, hold_line
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import (
+    Addendum,
     AdverseEvent,
     Assessment,
     ClinicalAlert,
@@ -227,6 +228,8 @@ def review_facts(
     adverse_events: Sequence[tuple[str, bool]],
     overrides: Sequence[str],
     phq9_items: Sequence[Sequence[int]],
+    not_dosed_reason: str = "",
+    not_dosed_note: str = "",
 ) -> SessionReviewFacts:
     """Facts for the review rules: the pre-dose reading is the last one at or before the dose.
     Of several PHQ-9s in one session, the one with the highest item 9 answer speaks."""
@@ -248,6 +251,8 @@ def review_facts(
         adverse_events=list(adverse_events),
         overrides=list(overrides),
         phq9_items=list(items) if items is not None else None,
+        not_dosed_reason=not_dosed_reason or "",
+        not_dosed_note=not_dosed_note or "",
     )
 
 
@@ -263,6 +268,8 @@ def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReview
         [(e.kind, e.serious) for e in treatment.adverse_events],
         [o.rule for o in treatment.overrides],
         [a.items for a in treatment.assessments if a.instrument == PHQ9.code],
+        treatment.not_dosed_reason,
+        treatment.not_dosed_note,
     )
 
 
@@ -377,6 +384,8 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             TreatmentSession.dose_started_at,
             TreatmentSession.infusion_ended_at,
             TreatmentSession.discharged_at,
+            TreatmentSession.not_dosed_reason,
+            TreatmentSession.not_dosed_note,
             Patient.date_of_birth,
         )
         .join(Patient, Patient.id == TreatmentSession.patient_id)
@@ -392,6 +401,8 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             events.get(row.id, []),
             [rule for (rule,) in overrides.get(row.id, ())],
             [items for (items,) in phq9.get(row.id, ())],
+            row.not_dosed_reason,
+            row.not_dosed_note,
         )
         found.append((row.id, row.signed_at, facts, [o for (o,) in alerts.get(row.id, ())]))
     return found
@@ -427,7 +438,7 @@ def review_queue(
             .options(
                 joinedload(TreatmentSession.patient),
                 joinedload(TreatmentSession.course),
-                joinedload(TreatmentSession.nurse),
+                joinedload(TreatmentSession.signed_by),
             )
         )
     }
@@ -454,11 +465,15 @@ def load_review_session(session_id: int) -> TreatmentSession | None:
             joinedload(TreatmentSession.nurse),
             joinedload(TreatmentSession.signed_by),
             joinedload(TreatmentSession.cosigned_by),
-            selectinload(TreatmentSession.vitals),
-            selectinload(TreatmentSession.adverse_events),
-            selectinload(TreatmentSession.assessments),
+            selectinload(TreatmentSession.vitals).joinedload(VitalsReading.recorded_by),
+            selectinload(TreatmentSession.adverse_events).options(
+                joinedload(AdverseEvent.recorded_by),
+                joinedload(AdverseEvent.resolved_by),
+                joinedload(AdverseEvent.cleared_by),
+            ),
+            selectinload(TreatmentSession.assessments).joinedload(Assessment.recorded_by),
             selectinload(TreatmentSession.overrides).joinedload(Override.decided_by),
-            selectinload(TreatmentSession.addenda),
+            selectinload(TreatmentSession.addenda).joinedload(Addendum.author),
         )
     )
 
@@ -657,6 +672,8 @@ def _fill_shown_line(
         [(e.kind, e.serious) for e in events],
         overrides,
         [a.items for a in scales if a.instrument == PHQ9.code],
+        row.not_dosed_reason,
+        row.not_dosed_note,
     )
     after = facts.readings_after_dose
     line.treatment = treatment
@@ -704,6 +721,8 @@ def load_timeline(
             TreatmentSession.dose_started_at,
             TreatmentSession.infusion_ended_at,
             TreatmentSession.discharged_at,
+            TreatmentSession.not_dosed_reason,
+            TreatmentSession.not_dosed_note,
             _pre_dose_systolic(),
             _peak_systolic(),
         )

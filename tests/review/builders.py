@@ -158,6 +158,8 @@ def add_session(
                 onset_at=dosed + timedelta(minutes=30),
                 serious=serious,
                 resolved=True,
+                resolved_at=dosed + timedelta(minutes=50),
+                resolved_by_id=nurse_id,
                 recorded_by_id=nurse_id,
             )
         )

@@ -913,7 +913,9 @@ def test_sign_refused_before_discharge(app, as_role):
     before = session_state(app, sid)
     response = as_role("nurse").post(f"/sessions/{sid}/sign", data={"password": PASSWORD})
     assert response.status_code == 400
-    assert ("danger", "Only a discharged, unsigned session can be signed.") in flashes(response)
+    assert ("danger", "Only a discharged or not-dosed, unsigned session can be signed.") in flashes(
+        response
+    )
     assert session_state(app, sid) == before
 
 
