@@ -318,3 +318,20 @@ def test_front_desk_and_admin_cannot_touch_events(app, as_role, role):
     assert client.post(f"{base}/clear", data={f"clear{event_id}-note": "x"}).status_code == 403
     event = _get(app, event_id)
     assert (event.severity, event.resolved, event.cleared_at) == ("mild", False, None)
+
+
+# --- who recorded what on the session page -------------------------------------------------
+
+
+def test_session_page_names_who_recorded_each_reading_scale_and_event(app, as_role, staff):
+    sid = make_session(app, stage="dosed")  # reading by the nurse at 10:00
+    clock.advance(timedelta(minutes=40))
+    psychiatrist = as_role("psychiatrist")
+    assert psychiatrist.post(f"/sessions/{sid}/sedation", data={"score": "4"}).status_code == 302
+    _event(app, sid)
+    page = psychiatrist.get(f"/sessions/{sid}").get_data(as_text=True)
+    vitals = page.split('id="vitals-h"', 1)[1].split("</table>", 1)[0]
+    assert "Test nurse, RN" in vitals and "at 10:00" in vitals
+    scales = page.split('id="scales-h"', 1)[1].split("</ul>", 1)[0]
+    assert "recorded by Test psychiatrist, MD at 10:40" in scales
+    assert "Recorded by Test nurse, RN at 10:40" in page
