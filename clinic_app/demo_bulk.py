@@ -1083,16 +1083,22 @@ def _emit_session(
         onset = dose_at + _minutes(rng.randint(10, 60))
         if happened(onset):
             serious = severity == "severe" and rng.random() < 0.3
+            resolved_at = onset + _minutes(20)
+            resolved = happened(resolved_at)
             event = {
                 "id": ctx.ids.take(AdverseEvent.__table__),
                 "session_id": session_id,
                 "kind": kind,
                 "severity": severity,
                 "onset_at": onset,
+                "description": "",
                 "intervention": rng.choice(AE_INTERVENTIONS),
-                "resolved": True,
-                "resolved_at": min(onset + _minutes(20), ctx.now),
-                "resolved_by_id": nurse,
+                "resolved": resolved,
+                "resolved_at": resolved_at if resolved else None,
+                "resolved_by_id": nurse if resolved else None,
+                "cleared_at": None,
+                "cleared_by_id": None,
+                "clear_note": "",
                 "serious": serious,
                 "recorded_by_id": nurse,
                 "created_at": onset + _minutes(2),

@@ -4,7 +4,12 @@ from datetime import datetime
 
 from flask import Flask
 
-from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, CONTRAINDICATIONS, MEDICATION_CLASSES
+from clinic_app.clinical.codes import (
+    ADVERSE_EVENT_KINDS,
+    CONTRAINDICATIONS,
+    MEDICATION_CLASSES,
+    NOT_DOSED_REASONS,
+)
 from clinic_app.clock import utcnow
 from clinic_app.review.charts import marker_svg
 from clinic_app.settings import clinic_timezone
@@ -52,3 +57,4 @@ def register(app: Flask) -> None:
     app.add_template_global(CONTRAINDICATIONS, "CONTRAINDICATIONS")
     app.add_template_global(MEDICATION_CLASSES, "MEDICATION_CLASSES")
     app.add_template_global(ADVERSE_EVENT_KINDS, "ADVERSE_EVENT_KINDS")
+    app.add_template_global(NOT_DOSED_REASONS, "NOT_DOSED_REASONS")

@@ -19,6 +19,7 @@ class BoardStatus(StrEnum):
     OBSERVING = "observing"
     READY = "ready"
     DISCHARGED = "discharged"
+    NOT_DOSED = "not_dosed"
 
     @property
     def label(self) -> str:
@@ -29,6 +30,7 @@ class BoardStatus(StrEnum):
             "observing": "Observing",
             "ready": "Ready for discharge",
             "discharged": "Discharged",
+            "not_dosed": "Not dosed",
         }[self.value]
 
 
@@ -37,6 +39,7 @@ def board_status(
     modality: Modality,
     has_session: bool,
     discharged: bool,
+    not_dosed: bool = False,
     dose_started_at: datetime | None,
     infusion_ended_at: datetime | None,
     devices: int | None,
@@ -44,9 +47,12 @@ def board_status(
     now: datetime,
     rules: ClinicalRules,
 ) -> BoardStatus:
-    """Status from the session's recorded state. Esketamine "dosing" covers the device intervals."""
+    """Status from the session's recorded state. Esketamine "dosing" covers the device intervals;
+    a session ended without a dose is "not dosed" whether or not it is signed."""
     if not has_session:
         return BoardStatus.WAITING
+    if not_dosed:
+        return BoardStatus.NOT_DOSED
     if discharged:
         return BoardStatus.DISCHARGED
     if dose_started_at is None:

@@ -21,7 +21,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, AppointmentStatus, Modality
+from clinic_app.clinical.codes import (
+    ADVERSE_EVENT_KINDS,
+    NOT_DOSED_REASONS,
+    AppointmentStatus,
+    Modality,
+)
 from clinic_app.clinical.discharge import SessionFacts, earliest_discharge
 from clinic_app.clinical.dosing import infusion_short
 from clinic_app.clinical.rules import ClinicalRules
@@ -83,8 +88,14 @@ OVERRIDE_LABELS = {
 }
 
 _MISSED = frozenset({AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED})
+# A visit ended without a dose still means the patient came.
 _ATTENDED = frozenset(
-    {AppointmentStatus.COMPLETED, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_TREATMENT}
+    {
+        AppointmentStatus.COMPLETED,
+        AppointmentStatus.CHECKED_IN,
+        AppointmentStatus.IN_TREATMENT,
+        AppointmentStatus.NOT_DOSED,
+    }
 )
 
 
@@ -95,7 +106,8 @@ class SessionReviewFacts:
     `adverse_events` are (kind, serious) pairs; `overrides` are the rule codes overridden (e.g.
     "predose_bp_hold"); `phq9_items` are the nine answers of the session's PHQ-9, or None.
     `planned_minutes` is the IV course's infusion length and `paused_minutes` how long the pump
-    stood still between start and end.
+    stood still between start and end. `not_dosed_reason` is the code of a session ended
+    without a dose ("" when dosed or open).
     """
 
     modality: Modality
@@ -112,6 +124,8 @@ class SessionReviewFacts:
     other_escort: tuple[str, str] | None = None
     planned_minutes: int | None = None
     paused_minutes: float = 0.0
+    not_dosed_reason: str = ""
+    not_dosed_note: str = ""
 
     def discharge_facts(self) -> SessionFacts:
         return SessionFacts(
@@ -258,6 +272,15 @@ def infusion_short_flag(facts: SessionReviewFacts) -> Flag | None:
     )
 
 
+def not_dosed_flag(reason: str, note: str = "") -> Flag | None:
+    """A session that ended without a dose, with the reason (and the nurse's note)."""
+    if not reason:
+        return None
+    text = f"Not dosed: {NOT_DOSED_REASONS.get(reason, reason.replace('_', ' '))}"
+    detail = note.strip().rstrip(".")
+    return Flag("not_dosed", Severity.WARNING, f"{text} ({detail})." if detail else f"{text}.")
+
+
 def late_discharge_flag(
     facts: SessionReviewFacts, clinical_rules: ClinicalRules, review_rules: ReviewRules
 ) -> Flag | None:
@@ -289,6 +312,7 @@ def session_flags(
         override_flag(facts.overrides),
         escort_flag(facts.other_escort),
         infusion_short_flag(facts),
+        not_dosed_flag(facts.not_dosed_reason, facts.not_dosed_note),
         late_discharge_flag(facts, clinical_rules, review_rules),
     ]
     return sorted((f for f in found if f is not None), key=lambda f: f.severity.rank)
@@ -300,8 +324,9 @@ def session_flags(
 def missed_in_a_row(visit_statuses_in_order: Iterable[str]) -> int:
     """How many of the latest past visits were missed in a row (no-show or cancelled).
 
-    An attended visit (completed, checked in, in treatment) ends the run; a past visit still
-    "scheduled" or "confirmed" was never closed out and neither counts nor ends the run.
+    An attended visit (completed, checked in, in treatment, or ended without a dose) ends the
+    run; a past visit still "scheduled" or "confirmed" was never closed out and neither counts
+    nor ends the run.
     Raises ValueError on a status that is not an appointment status.
     """
     run = 0

@@ -12,6 +12,7 @@ from clinic_app.extensions import db
 
 if TYPE_CHECKING:
     from clinic_app.models.treatment import TreatmentSession
+    from clinic_app.models.user import User
 
 
 class Assessment(db.Model):
@@ -37,6 +38,7 @@ class Assessment(db.Model):
     treatment_session: Mapped["TreatmentSession | None"] = relationship(
         back_populates="assessments"
     )
+    recorded_by: Mapped["User"] = relationship()
 
     @property
     def label(self) -> str:

@@ -41,6 +41,7 @@ from clinic_app.clinical.vitals import Vitals, age_on, hold_line
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import (
+    Addendum,
     AdverseEvent,
     Appointment,
     Assessment,
@@ -252,6 +253,8 @@ def review_facts(
     escort: tuple[str, str, str] = ("", "", ""),
     planned_minutes: int | None = None,
     pauses: Sequence[Pause] = (),
+    not_dosed_reason: str = "",
+    not_dosed_note: str = "",
 ) -> SessionReviewFacts:
     """Facts for the review rules: the pre-dose reading is the last one at or before the dose.
     Of several PHQ-9s in one session, the one with the highest item 9 answer speaks. `pauses`
@@ -281,6 +284,8 @@ def review_facts(
             if dose_started_at is not None and infusion_ended_at is not None
             else 0.0
         ),
+        not_dosed_reason=not_dosed_reason or "",
+        not_dosed_note=not_dosed_note or "",
     )
 
 
@@ -300,6 +305,8 @@ def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReview
         escort=(treatment.escort_kind, treatment.discharged_with, treatment.escort_relationship),
         planned_minutes=treatment.planned_minutes,
         pauses=[(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
+        not_dosed_reason=treatment.not_dosed_reason,
+        not_dosed_note=treatment.not_dosed_note,
     )
 
 
@@ -437,6 +444,8 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             TreatmentSession.discharged_with,
             TreatmentSession.escort_relationship,
             TreatmentSession.planned_minutes,
+            TreatmentSession.not_dosed_reason,
+            TreatmentSession.not_dosed_note,
             Patient.date_of_birth,
         )
         .join(Patient, Patient.id == TreatmentSession.patient_id)
@@ -455,6 +464,8 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             escort=(row.escort_kind, row.discharged_with, row.escort_relationship),
             planned_minutes=row.planned_minutes,
             pauses=pauses.get(row.id, []),
+            not_dosed_reason=row.not_dosed_reason,
+            not_dosed_note=row.not_dosed_note,
         )
         found.append((row.id, row.signed_at, facts, [o for (o,) in alerts.get(row.id, ())]))
     return found
@@ -490,7 +501,7 @@ def review_queue(
             .options(
                 joinedload(TreatmentSession.patient),
                 joinedload(TreatmentSession.course),
-                joinedload(TreatmentSession.nurse),
+                joinedload(TreatmentSession.signed_by),
             )
         )
     }
@@ -517,11 +528,15 @@ def load_review_session(session_id: int) -> TreatmentSession | None:
             joinedload(TreatmentSession.nurse),
             joinedload(TreatmentSession.signed_by),
             joinedload(TreatmentSession.cosigned_by),
-            selectinload(TreatmentSession.vitals),
-            selectinload(TreatmentSession.adverse_events),
-            selectinload(TreatmentSession.assessments),
+            selectinload(TreatmentSession.vitals).joinedload(VitalsReading.recorded_by),
+            selectinload(TreatmentSession.adverse_events).options(
+                joinedload(AdverseEvent.recorded_by),
+                joinedload(AdverseEvent.resolved_by),
+                joinedload(AdverseEvent.cleared_by),
+            ),
+            selectinload(TreatmentSession.assessments).joinedload(Assessment.recorded_by),
             selectinload(TreatmentSession.overrides).joinedload(Override.decided_by),
-            selectinload(TreatmentSession.addenda),
+            selectinload(TreatmentSession.addenda).joinedload(Addendum.author),
             selectinload(TreatmentSession.infusion_pauses),
             selectinload(TreatmentSession.devices),
         )
@@ -725,6 +740,8 @@ def _fill_shown_line(
         escort=(treatment.escort_kind, treatment.discharged_with, treatment.escort_relationship),
         planned_minutes=treatment.planned_minutes,
         pauses=[(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
+        not_dosed_reason=row.not_dosed_reason,
+        not_dosed_note=row.not_dosed_note,
     )
     after = facts.readings_after_dose
     line.treatment = treatment
@@ -772,6 +789,8 @@ def load_timeline(
             TreatmentSession.dose_started_at,
             TreatmentSession.infusion_ended_at,
             TreatmentSession.discharged_at,
+            TreatmentSession.not_dosed_reason,
+            TreatmentSession.not_dosed_note,
             _pre_dose_systolic(),
             _peak_systolic(),
         )

@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from clinic_app import audit
 from clinic_app.auth.permissions import CLINICAL, role_required
-from clinic_app.clinical.codes import Indication, Modality, Role
+from clinic_app.clinical.codes import Indication, Modality, Role, SessionStatus
 from clinic_app.clinical.review import session_flags
 from clinic_app.clinical.scores import GAD7, PHQ9
 from clinic_app.errors import RuleViolation
@@ -120,7 +120,7 @@ def _render_session(treatment, status: int = 200, form: f.CosignForm | None = No
     rules = clinical_rules()
     age = treatment.patient.age_on(queries.session_date(treatment))
     flags = []
-    if treatment.discharged_at is not None:
+    if treatment.status != SessionStatus.IN_PROGRESS:
         flags = session_flags(queries.loaded_session_facts(treatment, age), rules, review_rules())
     course_status = queries.course_statuses([treatment.course], review_rules(), scheduling_rules())[
         treatment.course_id

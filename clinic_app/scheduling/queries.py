@@ -42,6 +42,7 @@ STATUS_LABELS = {
     "checked_in": "Checked in",
     "in_treatment": "In treatment",
     "completed": "Completed",
+    "not_dosed": "Not dosed",
     "cancelled": "Cancelled",
     "no_show": "No-show",
 }

@@ -1,6 +1,6 @@
 """Chairside charting forms. Times are clinic-local HH:MM today; blank means now."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -23,7 +23,12 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, ESCORT_KINDS, SEVERITIES
+from clinic_app.clinical.codes import (
+    ADVERSE_EVENT_KINDS,
+    ESCORT_KINDS,
+    NOT_DOSED_REASONS,
+    SEVERITIES,
+)
 from clinic_app.clinical.discharge import Attestation, Escort
 from clinic_app.clinical.vitals import LIMITS
 from clinic_app.forms import choices, hidden_id, version_field
@@ -32,9 +37,9 @@ from clinic_app.settings import clinic_today, local_to_utc
 NOW_HINT = "Leave blank for now; earlier today is fine."
 
 
-def charted_time(field: TimeField) -> datetime | None:
-    """A form's local HH:MM as UTC today, or None for "now"."""
-    return local_to_utc(clinic_today(), field.data) if field.data else None
+def charted_time(field: TimeField, day: date | None = None) -> datetime | None:
+    """A form's local HH:MM as UTC on `day` (default today), or None for "now"."""
+    return local_to_utc(day or clinic_today(), field.data) if field.data else None
 
 
 def _vital(label: str, name: str, required: bool = True) -> IntegerField:
@@ -168,58 +173,129 @@ class DeviceForm(FlaskForm):
     device_partial, device_note = _partial_fields()
 
 
+def _chosen(low: int, high: int):
+    """A required answer between low and high: a blank "Choose…" is refused, never read as 0."""
+
+    def check(form, field) -> None:
+        if field.data is None:
+            raise ValidationError("Answer this item.")
+        if not low <= field.data <= high:
+            raise ValidationError(f"Answers run from {low} to {high}.")
+
+    return check
+
+
+def _answer(value):
+    """A submitted answer: None when blank, -1 when not a whole number (refused as out of range)."""
+    if value in ("", None):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _scored(label: str, pairs: list[tuple[int, str]], low: int, high: int) -> SelectField:
+    return SelectField(
+        label,
+        coerce=_answer,
+        choices=choices([("", "Choose…"), *pairs]),
+        validate_choice=False,
+        validators=[_chosen(low, high)],
+    )
+
+
 class SedationForm(FlaskForm):
-    score = SelectField(
+    score = _scored(
         "MOAA/S",
-        coerce=int,
-        choices=choices(
-            [
-                (5, "5 — responds readily to name"),
-                (4, "4 — lethargic response to name"),
-                (3, "3 — only to loud or repeated name"),
-                (2, "2 — only to prodding or shaking"),
-                (1, "1 — only to painful trapezius squeeze"),
-                (0, "0 — no response to painful squeeze"),
-            ]
-        ),
+        [
+            (5, "5 — responds readily to name"),
+            (4, "4 — lethargic response to name"),
+            (3, "3 — only to loud or repeated name"),
+            (2, "2 — only to prodding or shaking"),
+            (1, "1 — only to painful trapezius squeeze"),
+            (0, "0 — no response to painful squeeze"),
+        ],
+        0,
+        5,
     )
     administered_at = TimeField("Assessed at", validators=[Optional()], description=NOW_HINT)
 
 
-# CADSS-6 keeps items 1, 2, 6, 7, 15 and 22 of the full CADSS; the rater reads them from the
-# clinic's licensed form, so the app shows item numbers rather than paraphrased wording.
-CADSS6_ITEMS = tuple(f"CADSS item {n}" for n in (1, 2, 6, 7, 15, 22))
-CADSS_CHOICES = choices(
-    [
-        (0, "0 Not at all"),
-        (1, "1 Slightly"),
-        (2, "2 Moderately"),
-        (3, "3 Considerably"),
-        (4, "4 Extremely"),
-    ]
+# CADSS-6 (Rodrigues et al. 2021) keeps items 1, 2, 6, 7, 15 and 22 of Bremner's CADSS. Plain
+# summaries so the rater knows which item is which; the questions are asked as worded on the
+# clinic's form. Item 22's wording could not be confirmed from the sources at hand, so it is
+# named by number only.
+CADSS6_ITEMS = (
+    "1. Things seem to move in slow motion",
+    "2. Things seem unreal, as if in a dream",
+    "6. Feels disconnected from their own body",
+    "7. Sense of their own body feels changed (larger or smaller)",
+    "15. Spaces out or loses track of what is going on",
+    "22. CADSS item 22, as worded on the clinic's form",
 )
+CADSS_PAIRS = [
+    (0, "0 Not at all"),
+    (1, "1 Slightly"),
+    (2, "2 Moderately"),
+    (3, "3 Considerably"),
+    (4, "4 Extremely"),
+]
 
 
 class DissociationForm(FlaskForm):
-    item1 = SelectField(CADSS6_ITEMS[0], coerce=int, choices=CADSS_CHOICES)
-    item2 = SelectField(CADSS6_ITEMS[1], coerce=int, choices=CADSS_CHOICES)
-    item3 = SelectField(CADSS6_ITEMS[2], coerce=int, choices=CADSS_CHOICES)
-    item4 = SelectField(CADSS6_ITEMS[3], coerce=int, choices=CADSS_CHOICES)
-    item5 = SelectField(CADSS6_ITEMS[4], coerce=int, choices=CADSS_CHOICES)
-    item6 = SelectField(CADSS6_ITEMS[5], coerce=int, choices=CADSS_CHOICES)
+    item1 = _scored(CADSS6_ITEMS[0], CADSS_PAIRS, 0, 4)
+    item2 = _scored(CADSS6_ITEMS[1], CADSS_PAIRS, 0, 4)
+    item3 = _scored(CADSS6_ITEMS[2], CADSS_PAIRS, 0, 4)
+    item4 = _scored(CADSS6_ITEMS[3], CADSS_PAIRS, 0, 4)
+    item5 = _scored(CADSS6_ITEMS[4], CADSS_PAIRS, 0, 4)
+    item6 = _scored(CADSS6_ITEMS[5], CADSS_PAIRS, 0, 4)
     administered_at = TimeField("Assessed at", validators=[Optional()], description=NOW_HINT)
 
     def items(self) -> list[int]:
         return [self[f"item{n}"].data for n in range(1, 7)]
 
 
-class AdverseEventForm(FlaskForm):
+DESCRIPTION_HINT = 'What happened, in your words; required for "Other".'
+
+
+class AdverseEventEditForm(FlaskForm):
+    """The correctable fields of an adverse event."""
+
     kind = SelectField("Event", choices=choices(list(ADVERSE_EVENT_KINDS.items())))
+    description = TextAreaField(
+        "Description", validators=[Length(max=2000)], description=DESCRIPTION_HINT
+    )
     severity = SelectField("Severity", choices=choices([(s, s.capitalize()) for s in SEVERITIES]))
     onset_at = TimeField("Onset", validators=[Optional()], description=NOW_HINT)
     intervention = TextAreaField("Intervention", validators=[Length(max=2000)])
-    resolved = BooleanField("Resolved")
     serious = BooleanField("Serious adverse event")
+
+
+class AdverseEventForm(AdverseEventEditForm):
+    resolved = BooleanField("Already resolved")
+    resolved_at = TimeField("Resolved at", validators=[Optional()], description=NOW_HINT)
+
+
+class ResolveEventForm(FlaskForm):
+    resolved_at = TimeField("Resolved at", validators=[Optional()], description=NOW_HINT)
+
+
+class ClearEventForm(FlaskForm):
+    note = TextAreaField(
+        "Why the patient may leave with this event",
+        validators=[DataRequired(), Length(max=1000)],
+    )
+
+
+class NotDosedForm(FlaskForm):
+    reason = SelectField(
+        "Why no dose",
+        choices=choices([("", "Choose…"), *NOT_DOSED_REASONS.items()]),
+        validators=[DataRequired(message="Choose why no dose was given.")],
+    )
+    note = TextAreaField("Note", validators=[Length(max=1000)], description='Required for "Other".')
+    version_id = version_field()
 
 
 class DischargeForm(FlaskForm):
@@ -275,15 +351,12 @@ class AddendumForm(FlaskForm):
 
 # PHQ-9 and GAD-7 (both free to reproduce) entered item by item; every item needs an answer, so
 # a skipped item (item 9 above all) is never saved as 0.
-ANSWER_CHOICES = choices(
-    [
-        ("", "Choose…"),
-        (0, "0 Not at all"),
-        (1, "1 Several days"),
-        (2, "2 More than half the days"),
-        (3, "3 Nearly every day"),
-    ]
-)
+ANSWER_PAIRS = [
+    (0, "0 Not at all"),
+    (1, "1 Several days"),
+    (2, "2 More than half the days"),
+    (3, "3 Nearly every day"),
+]
 PHQ9_ITEMS = (
     "Little interest or pleasure in doing things",
     "Feeling down, depressed or hopeless",
@@ -306,31 +379,8 @@ GAD7_ITEMS = (
 )
 
 
-def _answer(value):
-    """A submitted answer: None when blank, -1 when not a whole number (refused as out of range)."""
-    if value in ("", None):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
-
-
-def _answered(form, field) -> None:
-    if field.data is None:
-        raise ValidationError("Answer this item.")
-    if not 0 <= field.data <= 3:
-        raise ValidationError("Answers run from 0 to 3.")
-
-
 def _item(number: int, text: str) -> SelectField:
-    return SelectField(
-        f"{number}. {text}",
-        coerce=_answer,
-        choices=ANSWER_CHOICES,
-        validate_choice=False,
-        validators=[_answered],
-    )
+    return _scored(f"{number}. {text}", ANSWER_PAIRS, 0, 3)
 
 
 class QuestionnaireForm(FlaskForm):

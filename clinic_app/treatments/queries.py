@@ -13,7 +13,9 @@ from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.extensions import db
 from clinic_app.models import (
     Addendum,
+    AdverseEvent,
     Appointment,
+    Assessment,
     DeviceAdministration,
     InfusionPause,
     Override,
@@ -24,6 +26,9 @@ from clinic_app.models import (
 )
 from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc
 from clinic_app.treatments.summary import SessionSummary, summarize
+
+# Rows that are done for the day sink to the bottom of the board.
+CLOSED_ON_BOARD = (BoardStatus.DISCHARGED, BoardStatus.NOT_DOSED)
 
 
 @dataclass
@@ -90,7 +95,7 @@ def today_board(now: datetime, rules: ClinicalRules) -> list[BoardRow]:
     for row in rows:
         if row.treatment is not None:
             row.summary = summarize(row.treatment, row.patient.age_on(today), now, rules)
-    rows.sort(key=lambda r: (r.status == BoardStatus.DISCHARGED, r.expected_at))
+    rows.sort(key=lambda r: (r.status in CLOSED_ON_BOARD, r.expected_at))
     return rows
 
 
@@ -108,8 +113,12 @@ def load_session(session_id: int) -> TreatmentSession | None:
             joinedload(TreatmentSession.cosigned_by),
             joinedload(TreatmentSession.discharged_by),
             selectinload(TreatmentSession.vitals).joinedload(VitalsReading.recorded_by),
-            selectinload(TreatmentSession.adverse_events),
-            selectinload(TreatmentSession.assessments),
+            selectinload(TreatmentSession.adverse_events).options(
+                joinedload(AdverseEvent.recorded_by),
+                joinedload(AdverseEvent.resolved_by),
+                joinedload(AdverseEvent.cleared_by),
+            ),
+            selectinload(TreatmentSession.assessments).joinedload(Assessment.recorded_by),
             selectinload(TreatmentSession.overrides).joinedload(Override.decided_by),
             selectinload(TreatmentSession.addenda).joinedload(Addendum.author),
             selectinload(TreatmentSession.infusion_pauses).joinedload(InfusionPause.recorded_by),

@@ -14,6 +14,9 @@ from clinic_app import audit
 from clinic_app.auth.permissions import CLINICAL, require_role
 from clinic_app.auth.services import confirm_password
 from clinic_app.clinical.codes import (
+    ADVERSE_EVENT_KINDS,
+    NOT_DOSED_REASONS,
+    SEVERITIES,
     AlertKind,
     AppointmentStatus,
     DriverStatus,
@@ -52,7 +55,7 @@ from clinic_app.models import (
     User,
     VitalsReading,
 )
-from clinic_app.settings import clinic_today, clinical_rules, day_bounds_utc
+from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, day_bounds_utc
 from clinic_app.treatments.summary import DISCHARGE_OVERRIDE, HOLD_OVERRIDE, summarize
 
 PREGNANCY_RELEVANT_AGES = range(12, 56)
@@ -73,9 +76,15 @@ class FieldErrors(Exception):
     errors: dict[str, str]
 
 
-def _require_open(treatment: TreatmentSession, version_id: int | None = None) -> None:
+def _require_unsigned(treatment: TreatmentSession) -> None:
     if treatment.is_locked:
         raise RuleViolation("This session is signed and locked; add an addendum instead.")
+
+
+def _require_open(treatment: TreatmentSession, version_id: int | None = None) -> None:
+    _require_unsigned(treatment)
+    if treatment.status == SessionStatus.NOT_DOSED:
+        raise RuleViolation("This session ended without a dose; only signing and addenda remain.")
     if treatment.status != SessionStatus.IN_PROGRESS:
         raise RuleViolation("This session is discharged; only signing and addenda remain.")
     if version_id is not None and treatment.version_id != version_id:
@@ -92,16 +101,23 @@ def pregnancy_relevant(patient: Patient) -> bool:
 
 
 def _checked_time(
-    value: datetime | None, field: str, not_before: datetime | None = None
+    treatment: TreatmentSession,
+    value: datetime | None,
+    field: str,
+    not_before: datetime | None = None,
 ) -> datetime:
-    """A charted time: now when blank; earlier today is fine, the future is not."""
+    """A charted time inside the session: now when blank; not before check-in, not in the
+    future, and not before `not_before` (the step it follows)."""
     now = utcnow()
     if value is None:
         return now
     if value > now + timedelta(minutes=1):
         raise RuleViolation("This time is in the future.", field)
-    if value < day_bounds_utc(clinic_today())[0]:
-        raise RuleViolation("Chart times from today only.", field)
+    # Charted times are whole minutes: check-in during 10:02 allows 10:02.
+    check_in = treatment.started_at.replace(second=0, microsecond=0)
+    if value < check_in:
+        local = treatment.started_at.astimezone(clinic_timezone()).strftime("%H:%M")
+        raise RuleViolation(f"This time is before check-in at {local}.", field)
     if not_before is not None and value < not_before:
         raise RuleViolation("This time is before the step it follows.", field)
     return value
@@ -251,7 +267,7 @@ def add_vitals(
     errors = implausible_fields(**values)
     if errors:
         raise FieldErrors(errors)
-    taken_at = _checked_time(data.get("taken_at"), "taken_at")
+    taken_at = _checked_time(treatment, data.get("taken_at"), "taken_at")
     dose_at = treatment.dose_started_at
     if dose_at is None or taken_at <= dose_at:
         phase = VitalsPhase.PRE_DOSE
@@ -419,7 +435,10 @@ def record_dose(
     if not lot:
         raise RuleViolation("Record the lot number.", "lot_number")
     started = _checked_time(
-        data.get("dose_started_at"), "dose_started_at", not_before=summary.baseline.taken_at
+        treatment,
+        data.get("dose_started_at"),
+        "dose_started_at",
+        not_before=summary.baseline.taken_at,
     )
     course = treatment.course
     if treatment.modality == Modality.IV_KETAMINE:
@@ -504,7 +523,9 @@ def add_device(actor: User, treatment: TreatmentSession, data: dict[str, Any]) -
     lot = (data.get("lot_number") or "").strip()
     if not lot:
         raise RuleViolation("Record the lot number.", "lot_number")
-    given_at = _checked_time(data.get("given_at"), "given_at", not_before=treatment.dose_started_at)
+    given_at = _checked_time(
+        treatment, data.get("given_at"), "given_at", not_before=treatment.dose_started_at
+    )
     earlier = [(d.device_number, d.given_at) for d in treatment.devices]
     number = len(earlier) + 1
     problem = device_problem(
@@ -556,7 +577,7 @@ def end_infusion(
         raise RuleViolation("The pump is paused: resume it, or record the end after resuming.")
     if infused_volume_ml is None or infused_volume_ml <= 0:
         raise RuleViolation("Record the volume infused.", "infused_volume_ml")
-    ended = _checked_time(ended_at, "infusion_ended_at")
+    ended = _checked_time(treatment, ended_at, "infusion_ended_at")
     if ended <= treatment.dose_started_at:
         raise RuleViolation("The infusion must end after it started.", "infusion_ended_at")
     if any(ended <= p.resumed_at for p in treatment.infusion_pauses):
@@ -582,7 +603,7 @@ def pause_infusion(
     last = max(
         [treatment.dose_started_at] + [p.resumed_at for p in treatment.infusion_pauses],
     )
-    at = _checked_time(paused_at, "paused_at", not_before=last)
+    at = _checked_time(treatment, paused_at, "paused_at", not_before=last)
     pause = InfusionPause(paused_at=at, reason=reason, recorded_by_id=actor.id)
     treatment.infusion_pauses.append(pause)
     db.session.flush()
@@ -600,7 +621,7 @@ def resume_infusion(
     pause = _open_pause(treatment)
     if pause is None:
         raise RuleViolation("The pump is not paused.")
-    at = _checked_time(resumed_at, "resumed_at", not_before=pause.paused_at)
+    at = _checked_time(treatment, resumed_at, "resumed_at", not_before=pause.paused_at)
     if at <= pause.paused_at:
         raise RuleViolation("Resume after the pause began.", "resumed_at")
     pause.resumed_at = at
@@ -631,7 +652,7 @@ def add_assessment(
         items=items,
         total=total,
         band=band,
-        administered_at=_checked_time(administered_at, "administered_at"),
+        administered_at=_checked_time(treatment, administered_at, "administered_at"),
         recorded_by_id=actor.id,
     )
     treatment.assessments.append(assessment)
@@ -694,23 +715,60 @@ def raise_item9_alert(actor: User, assessment: Assessment) -> ClinicalAlert | No
     )
 
 
+def _event_fields(treatment: TreatmentSession, data: dict[str, Any]) -> dict[str, Any]:
+    """The editable fields of an adverse event, checked; a severe event counts as serious."""
+    kind = data.get("kind")
+    severity = data.get("severity")
+    if kind not in ADVERSE_EVENT_KINDS:
+        raise RuleViolation("Choose the event.", "kind")
+    if severity not in SEVERITIES:
+        raise RuleViolation("Choose the severity.", "severity")
+    description = (data.get("description") or "").strip()
+    if kind == "other" and not description:
+        raise RuleViolation('Describe the event: "Other" needs a description.', "description")
+    return {
+        "kind": kind,
+        "description": description,
+        "severity": severity,
+        "onset_at": _checked_time(treatment, data.get("onset_at"), "onset_at"),
+        "intervention": (data.get("intervention") or "").strip(),
+        "serious": bool(data.get("serious")) or severity == "severe",
+    }
+
+
+def _serious_ae_alert(actor: User, treatment: TreatmentSession, event: AdverseEvent) -> None:
+    raise_alert(
+        actor,
+        AlertKind.SERIOUS_AE,
+        treatment.patient_id,
+        treatment.id,
+        kind=event.kind,
+        severity=event.severity,
+        adverse_event_id=event.id,
+    )
+
+
+def _resolved_time(
+    treatment: TreatmentSession, event: AdverseEvent, value: datetime | None
+) -> datetime:
+    resolved_at = _checked_time(treatment, value, "resolved_at")
+    if resolved_at < event.onset_at:
+        raise RuleViolation("The event cannot resolve before its onset.", "resolved_at")
+    return resolved_at
+
+
 def add_adverse_event(
     actor: User, treatment: TreatmentSession, data: dict[str, Any]
 ) -> AdverseEvent:
-    """Record an adverse event; a severe one counts as serious."""
+    """Record an adverse event ("Other" needs a description); a severe one counts as serious.
+    Marked resolved at once, it records when (`resolved_at`, blank = now) and who."""
     require_role(actor, *CLINICAL)
     _require_open(treatment)
-    event = AdverseEvent(
-        kind=data["kind"],
-        severity=data["severity"],
-        onset_at=_checked_time(data.get("onset_at"), "onset_at"),
-        intervention=(data.get("intervention") or "").strip(),
-        resolved=bool(data.get("resolved")),
-        resolved_at=utcnow() if data.get("resolved") else None,
-        resolved_by_id=actor.id if data.get("resolved") else None,
-        serious=bool(data.get("serious")) or data["severity"] == "severe",
-        recorded_by_id=actor.id,
-    )
+    event = AdverseEvent(recorded_by_id=actor.id, **_event_fields(treatment, data))
+    if data.get("resolved"):
+        event.resolved = True
+        event.resolved_at = _resolved_time(treatment, event, data.get("resolved_at"))
+        event.resolved_by_id = actor.id
     treatment.adverse_events.append(event)
     db.session.flush()
     audit.record(
@@ -722,16 +780,109 @@ def add_adverse_event(
         serious=event.serious,
     )
     if event.serious:
-        raise_alert(
-            actor,
-            AlertKind.SERIOUS_AE,
-            treatment.patient_id,
-            treatment.id,
-            kind=event.kind,
-            severity=event.severity,
-            adverse_event_id=event.id,
-        )
+        _serious_ae_alert(actor, treatment, event)
     return event
+
+
+def _session_event(treatment: TreatmentSession, event: AdverseEvent) -> None:
+    if event.session_id != treatment.id:
+        raise RuleViolation("This adverse event belongs to another session.")
+
+
+def edit_adverse_event(
+    actor: User, treatment: TreatmentSession, event: AdverseEvent, data: dict[str, Any]
+) -> None:
+    """Correct an event until the session is signed. A serious event (or one made serious)
+    raises the same-day alert, as recording it does."""
+    require_role(actor, *CLINICAL)
+    _require_unsigned(treatment)
+    _session_event(treatment, event)
+    fields = _event_fields(treatment, data)
+    if event.resolved and event.resolved_at < fields["onset_at"]:
+        raise RuleViolation("The onset cannot be after the event resolved.", "onset_at")
+    changed = sorted(name for name, value in fields.items() if getattr(event, name) != value)
+    if not changed:
+        return
+    for name, value in fields.items():
+        setattr(event, name, value)
+    db.session.flush()
+    audit.record(
+        actor,
+        "adverse_event.edit",
+        event,
+        patient_id=treatment.patient_id,
+        fields=changed,
+        serious=event.serious,
+    )
+    if event.serious:
+        _serious_ae_alert(actor, treatment, event)
+
+
+def resolve_adverse_event(
+    actor: User, treatment: TreatmentSession, event: AdverseEvent, resolved_at: datetime | None
+) -> None:
+    """Mark an event resolved at a charted time (blank = now), by the acting clinician."""
+    require_role(actor, *CLINICAL)
+    _require_unsigned(treatment)
+    _session_event(treatment, event)
+    if event.resolved:
+        raise RuleViolation("This event is already resolved.")
+    event.resolved_at = _resolved_time(treatment, event, resolved_at)
+    event.resolved = True
+    event.resolved_by_id = actor.id
+    db.session.flush()
+    audit.record(actor, "adverse_event.resolve", event, patient_id=treatment.patient_id)
+
+
+def clear_adverse_event(
+    actor: User, treatment: TreatmentSession, event: AdverseEvent, note: str
+) -> None:
+    """The psychiatrist clears an unresolved event for discharge, with a note."""
+    require_role(actor, Role.PSYCHIATRIST)
+    _require_open(treatment)
+    _session_event(treatment, event)
+    if event.resolved:
+        raise RuleViolation("This event is resolved; there is nothing to clear.")
+    if event.cleared_at is not None:
+        raise RuleViolation("This event is already cleared for discharge.")
+    if not note.strip():
+        raise RuleViolation("Say why the patient may leave with this event.", "note")
+    event.cleared_at = utcnow()
+    event.cleared_by_id = actor.id
+    event.clear_note = note.strip()
+    db.session.flush()
+    audit.record(actor, "adverse_event.clear", event, patient_id=treatment.patient_id)
+
+
+def end_not_dosed(
+    actor: User, treatment: TreatmentSession, reason: str, note: str, version_id: int
+) -> None:
+    """End the session without a dose (REMS not met, hold not overridden, patient declined...).
+    The visit is marked not dosed and the rest of its slot freed; the nurse then signs it."""
+    require_role(actor, *CLINICAL)
+    _require_open(treatment, version_id)
+    if treatment.dose_started_at is not None:
+        raise RuleViolation("The dose is recorded; discharge the patient instead.")
+    if reason not in NOT_DOSED_REASONS:
+        raise RuleViolation("Choose why no dose was given.", "reason")
+    note = note.strip()
+    if reason == "other" and not note:
+        raise RuleViolation("Say why no dose was given.", "note")
+    now = utcnow()
+    treatment.not_dosed_at = now
+    treatment.not_dosed_reason = reason
+    treatment.not_dosed_note = note
+    treatment.status = SessionStatus.NOT_DOSED.value
+    appointment = treatment.appointment
+    if appointment is not None:
+        appointment.status = AppointmentStatus.NOT_DOSED.value
+        if appointment.ends_at > now:
+            # The chair is free from now on; a visit keeps a positive length (ends_after_start).
+            appointment.ends_at = max(now, appointment.starts_at + timedelta(minutes=1))
+    db.session.flush()
+    audit.record(
+        actor, "session.not_dosed", treatment, patient_id=treatment.patient_id, reason=reason
+    )
 
 
 def discharge(
@@ -812,6 +963,11 @@ def content_hash(treatment: TreatmentSession) -> str:
             iso(treatment.infusion_ended_at),
             iso(treatment.discharged_at),
         ],
+        "not_dosed": [
+            iso(treatment.not_dosed_at),
+            treatment.not_dosed_reason,
+            treatment.not_dosed_note,
+        ],
         "vitals": [
             [iso(r.taken_at), r.systolic, r.diastolic, r.heart_rate, r.spo2, r.resp_rate]
             for r in treatment.vitals
@@ -820,7 +976,20 @@ def content_hash(treatment: TreatmentSession) -> str:
             [a.instrument, a.items, iso(a.administered_at)] for a in treatment.assessments
         ],
         "adverse_events": [
-            [e.kind, e.severity, iso(e.onset_at), e.intervention, e.resolved, e.serious]
+            [
+                e.kind,
+                e.description,
+                e.severity,
+                iso(e.onset_at),
+                e.intervention,
+                e.resolved,
+                iso(e.resolved_at),
+                e.resolved_by_id,
+                iso(e.cleared_at),
+                e.cleared_by_id,
+                e.clear_note,
+                e.serious,
+            ]
             for e in treatment.adverse_events
         ],
         "overrides": [
@@ -838,10 +1007,11 @@ def content_hash(treatment: TreatmentSession) -> str:
 
 
 def sign(actor: User, treatment: TreatmentSession, password: str) -> None:
-    """The nurse signs a discharged session after re-entering the password; it is then locked."""
+    """The nurse signs a discharged (or not-dosed) session after re-entering the password; it is
+    then locked."""
     require_role(actor, Role.NURSE)
-    if treatment.status != SessionStatus.DISCHARGED:
-        raise RuleViolation("Only a discharged, unsigned session can be signed.")
+    if treatment.status not in (SessionStatus.DISCHARGED, SessionStatus.NOT_DOSED):
+        raise RuleViolation("Only a discharged or not-dosed, unsigned session can be signed.")
     if not confirm_password(actor, password):
         audit.record(
             actor,

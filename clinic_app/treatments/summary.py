@@ -143,6 +143,7 @@ def summarize(
         modality=modality,
         has_session=True,
         discharged=closed,
+        not_dosed=treatment.not_dosed_at is not None,
         dose_started_at=dose_at,
         infusion_ended_at=treatment.infusion_ended_at,
         devices=treatment.devices_used,

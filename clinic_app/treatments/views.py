@@ -13,7 +13,7 @@ from clinic_app.extensions import db
 from clinic_app.forms import refresh_version
 from clinic_app.models import Appointment, Patient, TreatmentCourse
 from clinic_app.review.queries import bp_chart_for
-from clinic_app.settings import clinic_today, clinical_rules
+from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules
 from clinic_app.treatments import forms as f
 from clinic_app.treatments import services
 from clinic_app.treatments.queries import last_weight, load_session, today_board
@@ -79,8 +79,33 @@ def _load(session_id: int):
     return treatment
 
 
+def _event_forms(treatment, forms: dict) -> dict[str, dict]:
+    """Per adverse event: its edit, resolve and clear forms, fresh unless one was passed in."""
+    zone = clinic_timezone()
+    found: dict[str, dict] = {"edit": {}, "resolve": {}, "clear": {}}
+    for e in treatment.adverse_events:
+        found["edit"][e.id] = forms.pop(f"edit_event_{e.id}", None) or f.AdverseEventEditForm(
+            formdata=None,
+            prefix=f"event{e.id}",
+            kind=e.kind,
+            description=e.description,
+            severity=e.severity,
+            onset_at=e.onset_at.astimezone(zone).time(),
+            intervention=e.intervention,
+            serious=e.serious,
+        )
+        found["resolve"][e.id] = forms.pop(f"resolve_event_{e.id}", None) or f.ResolveEventForm(
+            formdata=None, prefix=f"resolve{e.id}"
+        )
+        found["clear"][e.id] = forms.pop(f"clear_event_{e.id}", None) or f.ClearEventForm(
+            formdata=None, prefix=f"clear{e.id}"
+        )
+    return found
+
+
 def _render(treatment, status: int = 200, blockers=None, **forms):
     """The session page with fresh forms, except those passed in (with their input and errors)."""
+    event_forms = _event_forms(treatment, forms)
     now = utcnow()
     rules = clinical_rules()
     summary = summarize(treatment, treatment.patient.age_on(clinic_today()), now, rules)
@@ -102,6 +127,7 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         "sedation_form": f.SedationForm(formdata=None),
         "dissociation_form": f.DissociationForm(formdata=None),
         "event_form": f.AdverseEventForm(formdata=None),
+        "not_dosed_form": f.NotDosedForm(formdata=None, version_id=treatment.version_id),
         "discharge_form": f.DischargeForm(formdata=None, version_id=treatment.version_id),
         "discharge_override_form": f.DischargeOverrideForm(formdata=None),
         "sign_form": f.SignForm(formdata=None),
@@ -124,6 +150,7 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         iv=iv,
         bp_chart=bp_chart_for(treatment, summary.age, rules),
         overridable=OVERRIDABLE,
+        event_forms=event_forms,
         **defaults,
     ), status
 
@@ -376,7 +403,94 @@ def adverse_event(session_id: int):
         "event_form",
         form,
         lambda: services.add_adverse_event(
-            current_user, treatment, dict(form.data, onset_at=f.charted_time(form.onset_at))
+            current_user,
+            treatment,
+            dict(
+                form.data,
+                onset_at=f.charted_time(form.onset_at),
+                resolved_at=f.charted_time(form.resolved_at),
+            ),
+        ),
+    )
+
+
+def _event(treatment, event_id: int):
+    event = next((e for e in treatment.adverse_events if e.id == event_id), None)
+    if event is None:
+        abort(404)
+    return event
+
+
+def _session_day(treatment):
+    return treatment.started_at.astimezone(clinic_timezone()).date()
+
+
+@bp.post("/sessions/<int:session_id>/adverse-events/<int:event_id>")
+@role_required(*CLINICAL)
+def edit_adverse_event(session_id: int, event_id: int):
+    """Correct an adverse event until the session is signed."""
+    treatment = _load(session_id)
+    event = _event(treatment, event_id)
+    form = f.AdverseEventEditForm(prefix=f"event{event_id}")
+    return _apply(
+        treatment,
+        f"edit_event_{event_id}",
+        form,
+        lambda: services.edit_adverse_event(
+            current_user,
+            treatment,
+            event,
+            dict(form.data, onset_at=f.charted_time(form.onset_at, _session_day(treatment))),
+        ),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/adverse-events/<int:event_id>/resolve")
+@role_required(*CLINICAL)
+def resolve_adverse_event(session_id: int, event_id: int):
+    treatment = _load(session_id)
+    event = _event(treatment, event_id)
+    form = f.ResolveEventForm(prefix=f"resolve{event_id}")
+    return _apply(
+        treatment,
+        f"resolve_event_{event_id}",
+        form,
+        lambda: services.resolve_adverse_event(
+            current_user,
+            treatment,
+            event,
+            f.charted_time(form.resolved_at, _session_day(treatment)),
+        ),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/adverse-events/<int:event_id>/clear")
+@role_required(Role.PSYCHIATRIST)
+def clear_adverse_event(session_id: int, event_id: int):
+    """The psychiatrist clears an unresolved event for discharge, with a note."""
+    treatment = _load(session_id)
+    event = _event(treatment, event_id)
+    form = f.ClearEventForm(prefix=f"clear{event_id}")
+    return _apply(
+        treatment,
+        f"clear_event_{event_id}",
+        form,
+        lambda: services.clear_adverse_event(current_user, treatment, event, form.note.data),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/not-dosed")
+@role_required(*CLINICAL)
+def not_dosed(session_id: int):
+    """End the session without a dose; the visit is marked and the chair freed."""
+    treatment = _load(session_id)
+    form = f.NotDosedForm()
+    return _apply(
+        treatment,
+        "not_dosed_form",
+        form,
+        lambda: services.end_not_dosed(
+            current_user, treatment, form.reason.data, form.note.data or "", form.version_id.data
         ),
     )
 

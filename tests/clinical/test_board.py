@@ -20,6 +20,7 @@ def status(
     *,
     has_session=True,
     discharged=False,
+    not_dosed=False,
     dose_started_at=T0,
     infusion_ended_at=None,
     devices=2,
@@ -31,6 +32,7 @@ def status(
         modality=modality,
         has_session=has_session,
         discharged=discharged,
+        not_dosed=not_dosed,
         dose_started_at=dose_started_at,
         infusion_ended_at=infusion_ended_at,
         devices=devices,
@@ -49,6 +51,30 @@ def test_waiting_without_a_session_whatever_else(modality):
 def test_discharged_beats_everything_but_waiting(modality):
     assert status(modality, discharged=True, dose_started_at=None) is BoardStatus.DISCHARGED
     assert status(modality, discharged=True, blockers=3) is BoardStatus.DISCHARGED
+
+
+@given(
+    modality=st.sampled_from(list(Modality)),
+    discharged=st.booleans(),
+    blockers=st.integers(0, 5),
+    now_minutes=st.integers(-30, 300),
+)
+def test_not_dosed_whenever_the_session_ended_without_a_dose(
+    modality, discharged, blockers, now_minutes
+):
+    result = status(
+        modality,
+        not_dosed=True,
+        discharged=discharged,
+        dose_started_at=None,
+        blockers=blockers,
+        now=at(now_minutes),
+    )
+    assert result is BoardStatus.NOT_DOSED
+
+
+def test_waiting_without_a_session_even_if_marked_not_dosed():
+    assert status(has_session=False, not_dosed=True) is BoardStatus.WAITING
 
 
 @pytest.mark.parametrize("modality", list(Modality))
@@ -98,6 +124,7 @@ def test_labels():
         BoardStatus.OBSERVING: "Observing",
         BoardStatus.READY: "Ready for discharge",
         BoardStatus.DISCHARGED: "Discharged",
+        BoardStatus.NOT_DOSED: "Not dosed",
     }
 
 

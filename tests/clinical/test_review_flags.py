@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinic_app.clinical.codes import AppointmentStatus, Modality
+from clinic_app.clinical.codes import NOT_DOSED_REASONS, AppointmentStatus, Modality
 from clinic_app.clinical.discharge import earliest_discharge
 from clinic_app.clinical.review import (
     SAME_DAY_ALERT_CODES,
@@ -19,6 +19,7 @@ from clinic_app.clinical.review import (
     missed_induction_alert,
     missed_induction_flag,
     needs_same_day_alert,
+    not_dosed_flag,
     queue_key,
     queue_order,
     same_day_alerts,
@@ -287,6 +288,57 @@ def test_grace_is_a_setting():
     assert session_flags(facts(discharged_at=at(130)), RULES, review) == []
 
 
+# --- ended without a dose ------------------------------------------------------------------------
+
+
+def undosed(reason: str, note: str = "") -> list[Flag]:
+    return flags_of(
+        dose_started_at=None,
+        discharged_at=None,
+        readings_after_dose=[],
+        not_dosed_reason=reason,
+        not_dosed_note=note,
+    )
+
+
+def test_dosed_session_has_no_not_dosed_flag():
+    assert not_dosed_flag("") is None
+    assert "not_dosed" not in codes(flags_of())
+
+
+@pytest.mark.parametrize("reason", sorted(NOT_DOSED_REASONS))
+def test_not_dosed_is_a_warning_naming_the_reason(reason):
+    assert undosed(reason) == [
+        Flag("not_dosed", Severity.WARNING, f"Not dosed: {NOT_DOSED_REASONS[reason]}.")
+    ]
+
+
+def test_not_dosed_flag_carries_the_note():
+    flag = not_dosed_flag("other", "Patient too anxious today.")
+    assert flag == Flag(
+        "not_dosed", Severity.WARNING, "Not dosed: Other (Patient too anxious today)."
+    )
+
+
+@given(reason=st.sampled_from(sorted(NOT_DOSED_REASONS)), note=st.text(max_size=40))
+def test_not_dosed_flag_always_names_the_reason_label(reason, note):
+    flag = not_dosed_flag(reason, note)
+    assert flag is not None and flag.code == "not_dosed"
+    assert flag.reason.startswith(f"Not dosed: {NOT_DOSED_REASONS[reason]}")
+    assert not any(f.code == "late_discharge" for f in undosed(reason, note))
+
+
+def test_not_dosed_sorts_after_urgent_flags():
+    flags = flags_of(
+        dose_started_at=None,
+        discharged_at=None,
+        readings_after_dose=[],
+        phq9_items=[*PHQ9_CLEAN[:8], 1],
+        not_dosed_reason="patient_declined",
+    )
+    assert codes(flags) == ["phq9_item9", "not_dosed"]
+
+
 # --- session_flags ordering ----------------------------------------------------------------------
 
 
@@ -334,6 +386,8 @@ def test_warning_bp_sorts_after_urgent_and_with_override():
         (["completed", "no_show", "scheduled", "no_show"], 2),
         (["no_show", "checked_in", "no_show"], 1),
         (["no_show", "in_treatment"], 0),
+        (["no_show", "not_dosed"], 0),
+        (["no_show", "not_dosed", "cancelled"], 1),
         ([AppointmentStatus.NO_SHOW, AppointmentStatus.NO_SHOW, AppointmentStatus.NO_SHOW], 3),
     ],
 )

@@ -158,7 +158,7 @@ def add_session(
                 onset_at=dosed + timedelta(minutes=30),
                 serious=serious,
                 resolved=True,
-                resolved_at=dosed + timedelta(minutes=45),
+                resolved_at=dosed + timedelta(minutes=50),
                 resolved_by_id=nurse_id,
                 recorded_by_id=nurse_id,
             )

@@ -4,8 +4,10 @@ on top until acknowledged."""
 import pytest
 from sqlalchemy import select
 
+from clinic_app.auth.services import create_user
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, ClinicalAlert, TreatmentSession
+from tests import factories
 from tests.conftest import count_statements
 from tests.review import builders
 from tests.review.helpers import actions_by, audit_rows, count, field_error, text
@@ -279,3 +281,27 @@ def test_queue_statements_do_not_grow_with_the_queue(app, as_role, staff):
         assert psychiatrist.get("/review").status_code == 200
     assert len(many) == len(few)
     assert count(app, TreatmentSession) == 30
+
+
+def test_queue_and_review_page_name_the_nurse_who_signed(app, as_role, staff):
+    with app.app_context():
+        create_user(None, "night", "Nia Night", "nurse", "correct-horse-battery", "RN")
+        patient, course = builders.patient_with_course(last_name="Handover")
+        treatment = builders.add_session(
+            patient, course, days_ago=1, events=[("nausea", "mild", False)]
+        )
+        treatment.signed_by_id = factories.user("night").id
+        db.session.commit()
+        sid = treatment.id
+    psychiatrist = as_role("psychiatrist")
+    queue = text(psychiatrist.get("/review"))
+    row = queue.split("Handover", 1)[1].split("Review", 1)[0]
+    assert "Nia Night, RN" in row
+    assert "Test nurse" not in row
+    review = text(psychiatrist.get(f"/review/sessions/{sid}"))
+    assert "Signed by Nia Night, RN" in review
+    assert "Checked in by Test nurse, RN" in review
+    # Every reading, scale and event names who recorded it.
+    assert review.count("Test nurse, RN") >= 3
+    assert "Recorded by Test nurse, RN" in review
+    assert "resolved" in review and "by Test nurse, RN" in review

@@ -126,14 +126,20 @@ def test_gad7_on_the_session_page(app, as_role, staff):
     assert count(app, Assessment) == 1
 
 
-def test_questionnaire_forms_leave_the_session_page_after_the_dose(app, as_role, staff):
+def test_questionnaires_stay_on_the_session_page_after_the_dose(app, as_role, staff):
     with app.app_context():
         treatment = factories.dosed_session()
         db.session.commit()
         sid = treatment.id
-    page = text(as_role("nurse").get(f"/sessions/{sid}"))
-    assert "Add PHQ-9" not in page
+    nurse = as_role("nurse")
+    page = text(nurse.get(f"/sessions/{sid}"))
+    assert "Add PHQ-9" in page
+    assert "Add GAD-7" in page
     assert "Add CADSS-6" in page
+    response = nurse.post(f"/sessions/{sid}/gad7", data=_answers("gad7", [1] * 7))
+    assert response.status_code == 302
+    with app.app_context():
+        assert [a.instrument for a in db.session.scalars(select(Assessment))] == ["gad7"]
 
 
 def test_front_desk_cannot_enter_scales(app, as_role, staff):

@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask import Flask, url_for
 
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, Chair, ClinicalAlert, UserSession
+from clinic_app.models import AdverseEvent, Appointment, Chair, ClinicalAlert, UserSession
 from tests import factories
 from tests.conftest import PASSWORD
 
@@ -65,6 +65,10 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "treatments.sedation": CLINICAL,
     "treatments.dissociation": CLINICAL,
     "treatments.adverse_event": CLINICAL,
+    "treatments.edit_adverse_event": CLINICAL,
+    "treatments.resolve_adverse_event": CLINICAL,
+    "treatments.clear_adverse_event": PSYCHIATRIST,
+    "treatments.not_dosed": CLINICAL,
     "treatments.discharge": CLINICAL,
     "treatments.addendum": CLINICAL,
     "treatments.phq9": CLINICAL,
@@ -151,9 +155,9 @@ class Route:
 
 
 def record_ids(app: Flask) -> tuple[dict[str, int], dict[str, int]]:
-    """Create a dosed session (patient, course, session), tomorrow's appointment, an open
-    clinical alert and a spare account with a live session for admin screens to act on. Needs
-    the `staff` accounts. Returns (record ids, admin ids)."""
+    """Create a dosed session (patient, course, session, an adverse event), tomorrow's
+    appointment, an open clinical alert and a spare account with a live session for admin
+    screens to act on. Needs the `staff` accounts. Returns (record ids, admin ids)."""
     with app.app_context():
         treatment = factories.dosed_session()
         tomorrow = treatment.started_at + timedelta(days=1)
@@ -171,6 +175,13 @@ def record_ids(app: Flask) -> tuple[dict[str, int], dict[str, int]]:
         alert = ClinicalAlert(
             kind="serious_ae", patient_id=treatment.patient_id, raised_at=treatment.started_at
         )
+        event = AdverseEvent(
+            kind="nausea",
+            severity="mild",
+            onset_at=treatment.dose_started_at,
+            recorded_by_id=treatment.nurse_id,
+        )
+        treatment.adverse_events.append(event)
         db.session.add_all([appointment, alert])
         target = factories.make_user("nurse", username="spare.nurse", password=PASSWORD)
         db.session.flush()
@@ -189,6 +200,7 @@ def record_ids(app: Flask) -> tuple[dict[str, int], dict[str, int]]:
             "version_id": treatment.version_id,
             "appointment_id": appointment.id,
             "alert_id": alert.id,
+            "event_id": event.id,
             "chair_id": appointment.chair_id,
         }
         admin_ids = {"user_id": target.id, "session_id": row.id, "user_session_id": row.id}

@@ -594,13 +594,23 @@ def test_vitals_refuse_bad_input(app, as_role, changes, errors):
 
 
 def test_vitals_with_good_input_and_an_earlier_time_save(app, as_role):
-    sid = make_session(app, stage="checked")
-    response = as_role("nurse").post(f"/sessions/{sid}/vitals", data=dict(VITALS, taken_at="09:55"))
+    sid = make_session(app, stage="checked")  # checked in at 10:00
+    clock.advance(timedelta(minutes=10))
+    response = as_role("nurse").post(f"/sessions/{sid}/vitals", data=dict(VITALS, taken_at="10:05"))
     assert response.status_code == 302
     with app.app_context():
         reading = db.session.scalar(select(VitalsReading))
         local = reading.taken_at.astimezone(CLINIC_ZONE)
-        assert (local.hour, local.minute) == (9, 55)
+        assert (local.hour, local.minute) == (10, 5)
+
+
+def test_vitals_before_check_in_are_refused(app, as_role):
+    sid = make_session(app, stage="checked")  # checked in at 10:00
+    clock.advance(timedelta(minutes=10))
+    response = as_role("nurse").post(f"/sessions/{sid}/vitals", data=dict(VITALS, taken_at="09:55"))
+    assert response.status_code == 400
+    assert all_field_errors(response) == {"taken_at": "This time is before check-in at 10:00."}
+    assert count(app, VitalsReading) == 0
 
 
 # --- dose ----------------------------------------------------------------------------------
@@ -685,10 +695,15 @@ def test_dose_refused_before_the_checklist_or_the_vitals(app, as_role, stage, me
 
 
 def test_dose_time_before_the_pre_dose_vitals_is_refused(app, as_role):
-    sid = make_session(app, stage="baseline")  # pre-dose vitals at 10:00
+    sid = make_session(app, stage="baseline")  # checked in at 10:00
+    clock.advance(timedelta(minutes=15))
+    with app.app_context():
+        treatment = db.session.get(TreatmentSession, sid)
+        services.add_vitals(factories.user("nurse"), treatment, dict(factories.NORMAL_BP))
+        db.session.commit()  # the pre-dose reading that counts is now the 10:15 one
     before = session_state(app, sid)
     response = _post_dose(
-        app, as_role("nurse"), sid, dose_mg="56", lot_number="ESK-1", dose_started_at="09:30"
+        app, as_role("nurse"), sid, dose_mg="56", lot_number="ESK-1", dose_started_at="10:05"
     )
     assert response.status_code == 400
     assert all_field_errors(response) == {
@@ -703,7 +718,7 @@ def test_dose_time_before_the_pre_dose_vitals_is_refused(app, as_role):
 @pytest.mark.parametrize(
     "ended, message",
     [
-        ("09:30", "The infusion must end after it started."),
+        ("09:30", "This time is before check-in at 10:00."),
         ("10:00", "The infusion must end after it started."),
         ("11:30", "This time is in the future."),
     ],
@@ -744,16 +759,17 @@ def test_infusion_end_refused_for_esketamine(app, as_role):
 @pytest.mark.parametrize(
     "data, errors",
     [
-        ({"score": "6"}, {"score": "Not a valid choice."}),
-        ({"score": "-1"}, {"score": "Not a valid choice."}),
-        ({"score": "five"}, {"score": "Invalid Choice: could not coerce."}),
-        ({}, {"score": "Not a valid choice."}),
+        ({"score": "6"}, {"score": "Answers run from 0 to 5."}),
+        ({"score": "-1"}, {"score": "Answers run from 0 to 5."}),
+        ({"score": "five"}, {"score": "Answers run from 0 to 5."}),
+        ({}, {"score": "Answer this item."}),
+        ({"score": ""}, {"score": "Answer this item."}),
         (
             {"score": "5", "administered_at": "11:30"},
             {"administered_at": "This time is in the future."},
         ),
     ],
-    ids=["6", "minus-1", "text", "missing", "future"],
+    ids=["6", "minus-1", "text", "missing", "blank", "future"],
 )
 def test_moaas_refuses_invalid_values(app, as_role, data, errors):
     sid = make_session(app, stage="dosed")
@@ -769,11 +785,12 @@ CADSS_OK = {f"item{n}": "1" for n in range(1, 7)}
 @pytest.mark.parametrize(
     "changes, errors",
     [
-        ({"item3": "5"}, {"item3": "Not a valid choice."}),
-        ({"item6": None}, {"item6": "Not a valid choice."}),
-        ({"item1": "x"}, {"item1": "Invalid Choice: could not coerce."}),
+        ({"item3": "5"}, {"item3": "Answers run from 0 to 4."}),
+        ({"item6": None}, {"item6": "Answer this item."}),
+        ({"item2": ""}, {"item2": "Answer this item."}),
+        ({"item1": "x"}, {"item1": "Answers run from 0 to 4."}),
     ],
-    ids=["item3-5", "item6-missing", "item1-text"],
+    ids=["item3-5", "item6-missing", "item2-blank", "item1-text"],
 )
 def test_cadss_refuses_invalid_values(app, as_role, changes, errors):
     sid = make_session(app, stage="dosed")
@@ -913,7 +930,9 @@ def test_sign_refused_before_discharge(app, as_role):
     before = session_state(app, sid)
     response = as_role("nurse").post(f"/sessions/{sid}/sign", data={"password": PASSWORD})
     assert response.status_code == 400
-    assert ("danger", "Only a discharged, unsigned session can be signed.") in flashes(response)
+    assert ("danger", "Only a discharged or not-dosed, unsigned session can be signed.") in flashes(
+        response
+    )
     assert session_state(app, sid) == before
 
 
