@@ -883,6 +883,12 @@ def end_not_dosed(
     audit.record(
         actor, "session.not_dosed", treatment, patient_id=treatment.patient_id, reason=reason
     )
+    close_alerts(
+        actor,
+        treatment,
+        AlertKind.PREDOSE_HOLD,
+        f"Session ended without a dose: {NOT_DOSED_REASONS[reason]}.",
+    )
 
 
 def discharge(

@@ -94,7 +94,8 @@ def make_session(app, **patient) -> tuple[int, int]:
     """(patient id, session id) of a started esketamine session."""
     with app.app_context():
         p = factories.make_patient(**patient)
-        treatment = factories.start(p, factories.make_course(p))
+        course = factories.make_course(p, indication_reason="Trials documented in the referral.")
+        treatment = factories.start(p, course)
         db.session.commit()
         return p.id, treatment.id
 

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.clinical.codes import AlertKind
-from clinic_app.clinical.discharge import Attestation
 from clinic_app.extensions import db
 from clinic_app.models import AdverseEvent, AuditEvent, ClinicalAlert, TreatmentSession
 from clinic_app.treatments import services
@@ -190,12 +189,12 @@ def test_events_stay_editable_after_discharge_until_signed(app, as_role):
         nurse = factories.user("nurse")
         clock.advance(timedelta(minutes=40))
         services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP))
+        factories.assess_awake(treatment)
         clock.advance(timedelta(minutes=81))
         services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP))
+        factories.assess_awake(treatment)
         services.resolve_adverse_event(nurse, treatment, treatment.adverse_events[0], None)
-        services.discharge(
-            nurse, treatment, Attestation(True, True, False, "Sam Tester"), treatment.version_id
-        )
+        services.discharge(nurse, treatment, factories.GOOD_ATTESTATION, treatment.version_id)
         db.session.commit()
     nurse = as_role("nurse")
     assert _edit(nurse, sid, event_id, intervention="Rest, then water.").status_code == 302

@@ -392,3 +392,22 @@ def test_nurse_cannot_override_discharge(app, as_role):
     sid = in_chair(app)
     response = as_role("nurse").post(f"/sessions/{sid}/discharge-override", data={"reason": "x"})
     assert response.status_code == 403
+
+
+def test_ending_without_a_dose_closes_the_hold_alert(app, as_role):
+    freeze_local(9, 0)
+    sid = in_chair(app)
+    chart(app, sid, ("vitals", {"systolic": 172, "diastolic": 104}))
+    with app.app_context():
+        treatment = db.session.get(TreatmentSession, sid)
+        services.end_not_dosed(
+            factories.user("nurse"), treatment, "bp_hold", "", treatment.version_id
+        )
+        db.session.commit()
+        hold = db.session.scalar(select(ClinicalAlert).where(ClinicalAlert.kind == "predose_hold"))
+    assert hold.acknowledged_at is not None
+    assert hold.acknowledge_note == (
+        "Session ended without a dose: Blood-pressure hold not overridden."
+    )
+    review = text(as_role("psychiatrist").get("/review"))
+    assert "Pre-dose BP hold: override or not" not in review

@@ -154,7 +154,7 @@ def make_session(app, modality="esketamine_nasal", stage="baseline", **patient) 
                 services.end_infusion(nurse, t, None, Decimal("40"), t.version_id)
             clock.advance(timedelta(seconds=30))
             factories.assess_awake(t)
-            clock.advance(timedelta(minutes=80))
+            clock.advance(timedelta(minutes=80, seconds=30))
             services.add_vitals(nurse, t, dict(factories.NORMAL_BP))
             factories.assess_awake(t)
         if upto >= 5:
