@@ -282,11 +282,10 @@ def recheck_blockers(facts: SessionFacts, rules: ClinicalRules) -> list[Blocker]
 
 
 # What a psychiatrist's discharge override covers: clinical judgement calls. The minimum stay
-# (REMS), a missing dose or infusion end, stale vitals, the bedside assessment and the escort
-# can never be overridden.
+# (REMS observation, IV recovery), a missing dose or infusion end, stale vitals, the bedside
+# assessment and the escort can never be overridden.
 OVERRIDABLE = frozenset(
     {
-        "recovery_time",
         "bp_not_returned",
         "bp_recheck",
         "spo2_low",

@@ -381,8 +381,8 @@ def _record_override(actor: User, treatment: TreatmentSession, rule: str, reason
 
 def override_discharge(actor: User, treatment: TreatmentSession, reason: str) -> Override:
     """The psychiatrist's documented decision to let the patient leave despite the clinical
-    blockers standing now (sedation, dissociation, BP, SpO₂, open events, IV recovery). It
-    covers the chart as it stands; the minimum stay, the bedside check and the escort stay."""
+    blockers standing now (sedation, dissociation, BP, SpO₂, open events). It covers the chart
+    as it stands; the minimum stay, the bedside check and the escort stay."""
     require_role(actor, Role.PSYCHIATRIST)
     _require_open(treatment)
     if not reason.strip():

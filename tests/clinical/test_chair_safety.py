@@ -245,7 +245,13 @@ def test_an_override_covers_only_what_was_charted_before_it():
 
 
 def test_never_overridable():
-    for code in ("observation_time", "no_dose", "infusion_running", "vitals_not_recent"):
+    for code in (
+        "observation_time",
+        "recovery_time",
+        "no_dose",
+        "infusion_running",
+        "vitals_not_recent",
+    ):
         assert code not in OVERRIDABLE
 
 
