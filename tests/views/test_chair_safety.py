@@ -13,6 +13,7 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, AuditEvent, Chair, ClinicalAlert, TreatmentSession
 from clinic_app.treatments import services
 from tests import factories
+from tests.conftest import count_statements
 from tests.views.test_session_rules import freeze_local
 
 READY = {"alert_oriented": "y", "gait_steady": "y"}
@@ -411,3 +412,23 @@ def test_ending_without_a_dose_closes_the_hold_alert(app, as_role):
     )
     review = text(as_role("psychiatrist").get("/review"))
     assert "Pre-dose BP hold: override or not" not in review
+
+
+def test_review_page_does_not_grow_with_chair_alerts(app, as_role):
+    """The alerts load with their patient, session and chair in one statement, and the
+    navigation badge is one COUNT, however many chairs raise alerts."""
+    freeze_local(9, 0)
+    first = in_chair(app, chair="Chair A", last_name="First")
+    chart(app, first, ("vitals", {"systolic": 184, "diastolic": 112}))
+    psychiatrist = as_role("psychiatrist")
+    psychiatrist.get("/review")
+    with count_statements(app) as one:
+        assert psychiatrist.get("/review").status_code == 200
+    for n in range(5):
+        sid = in_chair(app, chair=f"Chair {n}", last_name=f"More{n}")
+        chart(app, sid, ("vitals", {"systolic": 184, "diastolic": 112}))
+    psychiatrist.get("/review")
+    with count_statements(app) as six:
+        page = psychiatrist.get("/review")
+    assert "Chair 4" in text(page)
+    assert len(six) == len(one)
