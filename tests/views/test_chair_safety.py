@@ -432,3 +432,22 @@ def test_review_page_does_not_grow_with_chair_alerts(app, as_role):
         page = psychiatrist.get("/review")
     assert "Chair 4" in text(page)
     assert len(six) == len(one)
+
+
+def test_the_board_shows_the_next_check_right_after_an_infusion_ends(app, as_role):
+    """A reading at the infusion end covers the 45-minute slot; the board names the next one
+    instead of going blank."""
+    freeze_local(9, 0)
+    sid = in_chair(app, "iv_ketamine")
+    pump = {"pump_concentration_mg_per_ml": "1", "pump_rate_ml_per_hour": "60"}
+    chart(app, sid, ("vitals", {}), ("dose", pump))
+    for _ in range(2):
+        chart(app, sid, ("wait", 15), ("vitals", {}))
+    chart(app, sid, ("wait", 10), ("vitals", {}))
+    with app.app_context():
+        treatment = db.session.get(TreatmentSession, sid)
+        services.end_infusion(factories.user("nurse"), treatment, None, 40, treatment.version_id)
+        db.session.commit()
+    chart(app, sid, ("wait", 1))
+    board = text(as_role("nurse").get("/today"))
+    assert re.search(r"60 min · 10:00\s*<span class=\"check-word\">upcoming", board)
