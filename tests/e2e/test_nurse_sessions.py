@@ -168,6 +168,10 @@ def test_nurse_charts_esketamine_session(live_app, page, shots):
     _moaas(page, 5)
     _cadss(page, [1, 1, 0, 1, 0, 0])  # 3: under the clinic's line of 4
     assert "CADSS-6 3" in page.locator("#scales-h + ul").inner_text()
+    overflowing = page.eval_on_selector_all(
+        ".vitals-table td", "cells => cells.filter(c => c.scrollWidth > c.clientWidth).length"
+    )
+    assert overflowing == 0  # two flags on one reading stay inside their cell
     assert_accessible(page)
     shots("forty-minute-bp-flagged")
 
