@@ -118,7 +118,7 @@ def test_stored_xss_and_sql_quotes_are_shown_as_text(live_app, page, shots):
     page.goto(base + "/patients/")
     page.locator("tbody a").first.click()
     page.get_by_role("link", name="Edit clinical screen").click()
-    page.get_by_label("Allergies").fill(f"{SQL} {IMG}")
+    page.get_by_label("Allergies", exact=True).fill(f"{SQL} {IMG}")
     page.get_by_label("Failed antidepressant trials").fill("2")
     page.get_by_role("button", name="Save screen").click()
     page.wait_for_load_state()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient
-from clinic_app.patients.services import open_course
+from clinic_app.patients.services import open_course, record_screen
 from tests import factories
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import assert_accessible
@@ -41,11 +41,26 @@ def _sign_in(page, base: str, username: str) -> None:
 
 
 def _prescribe(app, mrn: str) -> None:
-    """The psychiatrist's part, written directly: an esketamine TRD course at 56 mg."""
+    """The psychiatrist's part, written directly: the clinical screen (three failed
+    antidepressant trials, so TRD needs no further reason) and an esketamine course at 56 mg."""
     with app.app_context():
         patient = db.session.scalar(select(Patient).where(Patient.mrn == mrn))
+        psychiatrist = factories.user("psychiatrist")
+        record_screen(
+            psychiatrist,
+            patient,
+            {
+                "allergies": "NKDA",
+                "contraindications": [],
+                "medication_classes": [],
+                "failed_trials": 3,
+                "consent_date": MONDAY,
+                "rems_enrolled_on": MONDAY,
+            },
+            patient.version_id,
+        )
         open_course(
-            factories.user("psychiatrist"),
+            psychiatrist,
             patient,
             {
                 "modality": "esketamine_nasal",
@@ -106,7 +121,7 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert "Clinical screen incomplete" in page.content()
     assert_accessible(page)
 
-    # The psychiatrist prescribes the course.
+    # The psychiatrist screens the patient and prescribes the course.
     _prescribe(app, "E2E-100")
 
     # Find the patient on the schedule and plan the induction.

@@ -85,11 +85,35 @@ def _predose(page) -> None:
     assert "Completed at" in page.locator("#predose-h + p").inner_text()
 
 
-def _discharge(page) -> None:
-    page.get_by_label("Alert and oriented").check()
-    page.get_by_label("Steady gait").check()
-    assert page.get_by_label("Leaving with (name)").input_value() == "Sam Tester"
-    page.get_by_role("button", name="Discharge").click()
+def _moaas(page, score: int) -> None:
+    form = page.locator("form[action$='/sedation']")
+    assert form.get_by_label("MOAA/S").input_value() == ""  # starts empty, never "awake"
+    form.get_by_label("MOAA/S").select_option(str(score))
+    form.get_by_role("button", name="Add MOAA/S").click()
+    page.wait_for_load_state()
+
+
+def _cadss(page, items: list[int]) -> None:
+    form = page.locator("form[action$='/dissociation']")
+    selects = form.locator("select")
+    assert selects.count() == 6
+    for n, value in enumerate(items):
+        assert selects.nth(n).input_value() == ""  # starts empty, never "not at all"
+        selects.nth(n).select_option(str(value))
+    form.get_by_role("button", name="Add CADSS-6").click()
+    page.wait_for_load_state()
+
+
+def _discharge(page, attest_dissociation: bool = False) -> None:
+    form = page.locator("form[action$='/discharge']")
+    form.get_by_label("Alert and oriented").check()
+    form.get_by_label("Steady gait").check()
+    if attest_dissociation:
+        form.get_by_label("Dissociation has resolved (my assessment)").check()
+    driver = form.get_by_label("The confirmed driver")
+    assert "Sam Tester" in form.locator("label[for='escort-driver']").inner_text()
+    driver.check()
+    form.get_by_role("button", name="Discharge").click()
     page.wait_for_load_state()
 
 
@@ -141,6 +165,13 @@ def test_nurse_charts_esketamine_session(live_app, page, shots):
     _add_vitals(page, 166, 96)
     assert "over pre-dose" in page.content()
     assert "notify the prescriber" in page.content()
+    _moaas(page, 5)
+    _cadss(page, [1, 1, 0, 1, 0, 0])  # 3: under the clinic's line of 4
+    assert "CADSS-6 3" in page.locator("#scales-h + ul").inner_text()
+    overflowing = page.eval_on_selector_all(
+        ".vitals-table td", "cells => cells.filter(c => c.scrollWidth > c.clientWidth).length"
+    )
+    assert overflowing == 0  # two flags on one reading stay inside their cell
     assert_accessible(page)
     shots("forty-minute-bp-flagged")
 
@@ -150,15 +181,20 @@ def test_nurse_charts_esketamine_session(live_app, page, shots):
     refused = page.get_by_role("alert").filter(has_text="Discharge refused")
     assert refused.is_visible()
     assert "Observed 90 of 120 minutes" in refused.inner_text()
+    assert "Assess sedation (MOAA/S) again before discharge." in refused.inner_text()
     assert _session_status(app, patient_id) == "in_progress"
     assert_accessible(page)
     shots("discharge-refused-at-90-min")
 
     clock.advance(timedelta(minutes=31))
     _add_vitals(page, 126, 80)
-    assert "Time and vitals allow discharge" in page.content()
+    assert "Assess sedation (MOAA/S) again before discharge." in page.content()
+    _moaas(page, 5)
+    assert "The chart allows discharge" in page.content()
     _discharge(page)
     assert "Discharged at" in page.content()
+    discharged = page.locator("#discharge").inner_text()
+    assert "leaving with Sam Tester (the confirmed driver)" in discharged
     shots("discharged")
     _sign(page)
     assert _session_status(app, patient_id) == "signed"
@@ -203,12 +239,16 @@ def test_nurse_charts_iv_session(live_app, page, shots):
     clock.advance(timedelta(minutes=15))
     _add_vitals(page, 130, 84)
     _discharge(page)
-    assert "Recovery: 30 min after the infusion" in page.get_by_role("alert").inner_text()
+    refused = page.get_by_role("alert").filter(has_text="Discharge refused").inner_text()
+    assert "Recovery: 30 min after the infusion" in refused
+    assert "No MOAA/S since the dose: assess sedation." in refused
+    assert "No CADSS-6 since the dose: record one, or attest" in refused
     shots("discharge-refused-in-recovery")
 
     clock.advance(timedelta(minutes=16))
     _add_vitals(page, 126, 80)
-    _discharge(page)
+    _moaas(page, 5)
+    _discharge(page, attest_dissociation=True)
     assert "Discharged at" in page.content()
     _sign(page)
     assert _session_status(app, patient_id) == "signed"

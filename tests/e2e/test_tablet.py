@@ -68,7 +68,7 @@ def _busy_morning(app) -> int:
         services.record_dose(
             nurse,
             observing,
-            {"weight_kg": "82.5", "lot_number": "KET-2026-0042"},
+            {"weight_kg": "82.5", "lot_number": "KET-2026-0042", **factories.PUMP_OK},
             observing.version_id,
         )
         clock.advance(timedelta(minutes=15))
