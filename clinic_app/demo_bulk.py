@@ -904,6 +904,7 @@ def _emit_session(
         "not_dosed_at": None,
         "not_dosed_reason": "",
         "not_dosed_note": "",
+        "not_dosed_by_id": None,
         "signed_by_id": None,
         "signed_at": None,
         "signature_hash": "",

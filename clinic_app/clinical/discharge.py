@@ -65,6 +65,9 @@ class SessionFacts:
     adverse_events: Sequence[EventFact] = ()
     confirmed_driver: str = ""
     override_at: datetime | None = None
+    # Esketamine: devices the dose needs, and how many were charted (given or partial).
+    devices_planned: int = 0
+    devices_recorded: int = 0
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,19 @@ def adverse_event_blockers(facts: SessionFacts) -> list[Blocker]:
     ]
 
 
+def device_blockers(facts: SessionFacts) -> list[Blocker]:
+    """Every esketamine device of the dose is charted (time and lot, or a partial with a note)."""
+    if facts.devices_recorded >= facts.devices_planned:
+        return []
+    return [
+        Blocker(
+            "devices_missing",
+            f"Chart device {facts.devices_recorded + 1} of {facts.devices_planned} (time and "
+            "lot), or record it as partial with what happened.",
+        )
+    ]
+
+
 def recheck_blockers(facts: SessionFacts, rules: ClinicalRules) -> list[Blocker]:
     """A BP at the notify or urgent line asks for a recheck until one is back under it."""
     recheck = pending_recheck(facts.readings_after_dose, rules)
@@ -321,6 +337,7 @@ def chart_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) -> 
     psychiatrist's override covers. The board's "ready for discharge" means this is empty."""
     blockers = recorded_blockers(facts, now, rules)
     if facts.dose_started_at is not None:
+        blockers += device_blockers(facts)
         blockers += recheck_blockers(facts, rules)
         blockers += sedation_blockers(facts, rules)
         blockers += dissociation_blockers(facts, rules)

@@ -133,6 +133,7 @@ class TreatmentSession(db.Model):
     not_dosed_at: Mapped[datetime | None]
     not_dosed_reason: Mapped[str] = mapped_column(String(30), default="")
     not_dosed_note: Mapped[str] = mapped_column(Text, default="")
+    not_dosed_by_id: Mapped[int | None] = user_fk(nullable=True)
 
     # Signatures: who, when, and a hash of the content they attested.
     signed_by_id: Mapped[int | None] = user_fk(nullable=True)
@@ -154,9 +155,11 @@ class TreatmentSession(db.Model):
     psychiatrist: Mapped["User | None"] = relationship(foreign_keys=[psychiatrist_id])
     signed_by: Mapped["User | None"] = relationship(foreign_keys=[signed_by_id])
     discharged_by: Mapped["User | None"] = relationship(foreign_keys=[discharged_by_id])
+    not_dosed_by: Mapped["User | None"] = relationship(foreign_keys=[not_dosed_by_id])
     cosigned_by: Mapped["User | None"] = relationship(foreign_keys=[cosigned_by_id])
+    # Readings charted for the same minute keep the order they were entered in.
     vitals: Mapped[list["VitalsReading"]] = relationship(
-        back_populates="treatment_session", order_by="VitalsReading.taken_at"
+        back_populates="treatment_session", order_by="(VitalsReading.taken_at, VitalsReading.id)"
     )
     adverse_events: Mapped[list["AdverseEvent"]] = relationship(
         back_populates="treatment_session", order_by="AdverseEvent.onset_at"

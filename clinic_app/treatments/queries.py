@@ -57,6 +57,7 @@ def _session_options():
         selectinload(TreatmentSession.assessments),
         selectinload(TreatmentSession.adverse_events),
         selectinload(TreatmentSession.infusion_pauses),
+        selectinload(TreatmentSession.devices),
     )
 
 
@@ -112,6 +113,7 @@ def load_session(session_id: int) -> TreatmentSession | None:
             joinedload(TreatmentSession.signed_by),
             joinedload(TreatmentSession.cosigned_by),
             joinedload(TreatmentSession.discharged_by),
+            joinedload(TreatmentSession.not_dosed_by),
             selectinload(TreatmentSession.vitals).joinedload(VitalsReading.recorded_by),
             selectinload(TreatmentSession.adverse_events).options(
                 joinedload(AdverseEvent.recorded_by),

@@ -3,7 +3,6 @@ audits and flushes. The caller commits."""
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -69,11 +68,12 @@ class DischargeBlocked(RuleViolation):
         self.blockers = blockers
 
 
-@dataclass(frozen=True)
 class FieldErrors(Exception):
-    """Several field errors from one submission."""
+    """Several field errors from one submission (field name -> message)."""
 
-    errors: dict[str, str]
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(errors)
+        self.errors = errors
 
 
 def _require_unsigned(treatment: TreatmentSession) -> None:
@@ -872,6 +872,7 @@ def end_not_dosed(
     treatment.not_dosed_at = now
     treatment.not_dosed_reason = reason
     treatment.not_dosed_note = note
+    treatment.not_dosed_by_id = actor.id
     treatment.status = SessionStatus.NOT_DOSED.value
     appointment = treatment.appointment
     if appointment is not None:

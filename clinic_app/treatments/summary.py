@@ -96,6 +96,8 @@ def session_facts(
         ],
         confirmed_driver=treatment.driver_name if treatment.driver_confirmed else "",
         override_at=max(overrides, default=None),
+        devices_planned=treatment.devices_used or 0,
+        devices_recorded=len(treatment.devices),
     )
 
 

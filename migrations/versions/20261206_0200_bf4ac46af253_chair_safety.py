@@ -144,6 +144,9 @@ def upgrade():
         batch_op.add_column(sa.Column('not_dosed_at', clinic_app.database.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('not_dosed_reason', sa.String(length=30), server_default='', nullable=False))
         batch_op.add_column(sa.Column('not_dosed_note', sa.Text(), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('not_dosed_by_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_treatment_sessions_not_dosed_by_id'), ['not_dosed_by_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_treatment_sessions_not_dosed_by_id_users'), 'users', ['not_dosed_by_id'], ['id'])
         _replace_check(batch_op, 'treatment_sessions', 'status_known', SESSION_STATUSES_NEW)
         _replace_check(batch_op, 'treatment_sessions', 'closed_after_discharge', CLOSED_NEW)
         batch_op.create_check_constraint(
@@ -195,6 +198,9 @@ def downgrade():
         _replace_check(batch_op, 'treatment_sessions', 'closed_after_discharge', CLOSED_OLD)
         _replace_check(batch_op, 'treatment_sessions', 'status_known', SESSION_STATUSES_OLD)
     with op.batch_alter_table('treatment_sessions', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_treatment_sessions_not_dosed_by_id_users'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_treatment_sessions_not_dosed_by_id'))
+        batch_op.drop_column('not_dosed_by_id')
         batch_op.drop_column('not_dosed_note')
         batch_op.drop_column('not_dosed_reason')
         batch_op.drop_column('not_dosed_at')
