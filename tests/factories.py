@@ -122,8 +122,12 @@ GOOD_ATTESTATION = Attestation(True, True, False, Escort("confirmed_driver"))
 DISCHARGE_FORM = {"alert_oriented": "y", "gait_steady": "y", "escort_kind": "confirmed_driver"}
 
 
-def assess_awake(treatment: TreatmentSession, nurse: str = "nurse") -> None:
-    """MOAA/S 5 and CADSS-6 0 now: sedation and dissociation resolved (esketamine needs this at
-    ~40 min and again before discharge; IV after the infusion)."""
+def chart_settled(treatment: TreatmentSession, nurse: str = "nurse") -> None:
+    """What observation needs, charted now: the esketamine devices not yet charted (5 minutes
+    apart from the first), MOAA/S 5 and CADSS-6 0 (esketamine needs these at ~40 min and again
+    before discharge; IV after the infusion)."""
+    for number in range(len(treatment.devices) + 1, (treatment.devices_used or 0) + 1):
+        given_at = treatment.dose_started_at + timedelta(minutes=5 * (number - 1))
+        services.add_device(user(nurse), treatment, {"lot_number": "LOT-1", "given_at": given_at})
     services.add_assessment(user(nurse), treatment, "moaas", [5])
     services.add_assessment(user(nurse), treatment, "cadss6", [0] * 6)

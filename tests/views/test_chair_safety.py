@@ -62,7 +62,8 @@ def in_chair(app, modality="esketamine_nasal", chair="Recliner 3", **patient) ->
 
 def chart(app, sid, *steps) -> None:
     """Run service steps on the session as the nurse: ("vitals", {...}), ("moaas", n),
-    ("cadss", total), ("dose", {...}), ("event", {...}), ("wait", minutes)."""
+    ("cadss", total), ("dose", {...}), ("event", {...}), ("devices", None) for the esketamine
+    devices after the first, ("wait", minutes)."""
     with app.app_context():
         nurse = factories.user("nurse")
         for kind, value in steps:
@@ -81,6 +82,10 @@ def chart(app, sid, *steps) -> None:
                 services.record_dose(nurse, treatment, data, treatment.version_id)
             elif kind == "event":
                 services.add_adverse_event(nurse, treatment, value)
+            elif kind == "devices":
+                for number in range(len(treatment.devices) + 1, treatment.devices_used + 1):
+                    at = treatment.dose_started_at + timedelta(minutes=5 * (number - 1))
+                    services.add_device(nurse, treatment, {"lot_number": "LOT-1", "given_at": at})
             db.session.commit()
 
 
@@ -107,6 +112,7 @@ def test_moaas_3_at_45_minutes_and_two_open_events_block_discharge_at_120(app, a
         ("vitals", {}),
         ("dose", {}),
         ("wait", 40),
+        ("devices", None),
         ("vitals", {}),
         ("moaas", 5),
         ("cadss", 1),
@@ -160,7 +166,7 @@ def test_iv_last_moaas_4_blocks_and_a_5_after_it_clears(app, as_role):
 def test_nothing_assessed_blocks_with_every_missing_assessment_named(app, as_role):
     freeze_local(9, 0)
     sid = in_chair(app)
-    chart(app, sid, ("vitals", {}), ("dose", {}), ("wait", 40), ("vitals", {}))
+    chart(app, sid, ("vitals", {}), ("dose", {}), ("wait", 40), ("devices", None), ("vitals", {}))
     chart(app, sid, ("wait", 80), ("vitals", {}))
     refused = discharge(app, as_role("nurse"), sid, escort_kind="confirmed_driver")
     assert refused.status_code == 409
@@ -182,6 +188,7 @@ def _ready_to_leave(app) -> int:
         ("vitals", {}),
         ("dose", {}),
         ("wait", 40),
+        ("devices", None),
         ("vitals", {}),
         ("moaas", 5),
         ("cadss", 1),
@@ -361,6 +368,7 @@ def test_psychiatrist_overrides_clinical_blockers_and_the_discharge_is_flagged(a
         ("vitals", {}),
         ("dose", {}),
         ("wait", 40),
+        ("devices", None),
         ("vitals", {}),
         ("moaas", 4),
         ("cadss", 0),

@@ -118,10 +118,12 @@ def test_a_session_never_discharges_unsafely(app, staff):
 
         @rule()
         def routine_check(self):
-            """What a nurse does at each check: vitals, MOAA/S and CADSS-6, all settled."""
+            """What a nurse does at each check: vitals, any esketamine device still to chart,
+            MOAA/S and CADSS-6, all settled."""
             self.run(lambda t: services.add_vitals(self.nurse, t, dict(factories.NORMAL_BP)))
-            self.run(lambda t: services.add_assessment(self.nurse, t, "moaas", [5]))
-            self.run(lambda t: services.add_assessment(self.nurse, t, "cadss6", [0] * 6))
+            if not self.run(factories.chart_settled):  # devices not yet due: scales only
+                self.run(lambda t: services.add_assessment(self.nurse, t, "moaas", [5]))
+                self.run(lambda t: services.add_assessment(self.nurse, t, "cadss6", [0] * 6))
 
         @rule(score=st.integers(0, 5))
         def moaas(self, score):
@@ -249,6 +251,8 @@ def test_a_session_never_discharges_unsafely(app, staff):
             assert "uber" not in t.discharged_with.lower()
             if t.escort_kind == "other_adult":
                 assert t.escort_phone and t.escort_relationship
+            if not self.iv:
+                assert len(t.devices) == t.devices_used  # every device charted
             readings = sorted(t.vitals, key=lambda r: r.taken_at)
             last = readings[-1]
             assert left - last.taken_at <= timedelta(

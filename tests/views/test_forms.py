@@ -153,10 +153,10 @@ def make_session(app, modality="esketamine_nasal", stage="baseline", **patient) 
             if modality == "iv_ketamine":
                 services.end_infusion(nurse, t, None, Decimal("40"), t.version_id)
             clock.advance(timedelta(seconds=30))
-            factories.assess_awake(t)
+            factories.chart_settled(t)
             clock.advance(timedelta(minutes=80, seconds=30))
             services.add_vitals(nurse, t, dict(factories.NORMAL_BP))
-            factories.assess_awake(t)
+            factories.chart_settled(t)
         if upto >= 5:
             services.discharge(nurse, t, factories.GOOD_ATTESTATION, t.version_id)
         if upto >= 6:

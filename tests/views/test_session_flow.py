@@ -79,6 +79,8 @@ def test_full_esketamine_session(app, as_role):
 
     clock.advance(timedelta(minutes=40))
     assert _vitals(nurse, sid, 150, 92).status_code == 302
+    device = nurse.post(f"/sessions/{sid}/devices", data={"lot_number": "A123"})
+    assert device.status_code == 302  # the second 28 mg device, charted late but charted
     _assess_awake(nurse, sid)
     clock.advance(timedelta(minutes=50))
     assert _vitals(nurse, sid, 128, 80).status_code == 302
