@@ -64,6 +64,7 @@ class SessionFacts:
     dissociation: Sequence[Score] = ()
     adverse_events: Sequence[EventFact] = ()
     confirmed_driver: str = ""
+    patient_name: str = ""
     override_at: datetime | None = None
     # Esketamine: devices the dose needs, and how many were charted (given or partial).
     devices_planned: int = 0
@@ -297,18 +298,15 @@ def recheck_blockers(facts: SessionFacts, rules: ClinicalRules) -> list[Blocker]
     ]
 
 
-# What a psychiatrist's discharge override covers: clinical judgement calls. The minimum stay
-# (REMS observation, IV recovery), a missing dose or infusion end, stale vitals, the bedside
-# assessment and the escort can never be overridden.
+# What a psychiatrist's discharge override covers: clinical judgement calls on what was charted
+# (a known low baseline MOAA/S, a BP or CADSS-6 that will not settle, an event cleared in
+# person). The minimum stay (REMS observation, IV recovery), a missing dose, infusion end,
+# device or assessment, stale vitals, the bedside assessment and the escort never are.
 OVERRIDABLE = frozenset(
     {
         "bp_not_returned",
         "bp_recheck",
         "spo2_low",
-        "sedation_not_assessed",
-        "sedation_check_missing",
-        "sedation_predischarge_missing",
-        "sedation_after_infusion_missing",
         "sedated",
         "dissociated",
         "adverse_event_open",
@@ -348,16 +346,48 @@ def chart_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) -> 
 
 
 # Ways home that are never allowed: the label forbids driving until the next day (esketamine)
-# or for 24 h (IV), and a ride-hail or taxi driver is not a responsible adult escort.
+# or for 24 h (IV), and a ride-hail, taxi or robotaxi driver is not a responsible adult escort.
 _NOT_AN_ESCORT = re.compile(
-    r"\b(uber|lyft|taxi|taxis|cab|rideshare|ride[- ]?share|ride[- ]?hail\w*|bus|transit|"
-    r"alone|self|myself|nobody|no[- ]one|none|walk|walking|on foot|"
-    r"driv\w*\s+(?:home|\w*self|themselves))\b",
+    r"\b(uber|ubr|lyft|taxi|taxis|cab|waymo|zoox|rideshare|ride[- ]?share|ride[- ]?hail\w*|"
+    r"car service|limo|shuttle|bus|transit|alone|self|myself|nobody|no[- ]one|none|walk|"
+    r"walking|on foot|driv\w*\s+(?:home|\w*self|themselves))\b",
     re.IGNORECASE,
 )
+# What people type to get past a required field.
+_PLACEHOLDER = re.compile(r"^(n/?a|na|none|unknown|tbd|tba|x+|-+|\?+|\.+|0+)$", re.IGNORECASE)
+NOT_ALLOWED = (
+    "A ride-hail or taxi, public transport or leaving alone is not allowed: the patient must not "
+    "drive until the next day and leaves with a responsible adult."
+)
+MIN_PHONE_DIGITS = 7
 
 
-def escort_blockers(escort: Escort, confirmed_driver: str) -> list[Blocker]:
+def _real_words(text: str) -> bool:
+    """At least two letters and not a placeholder such as "n/a" or "x"."""
+    text = text.strip()
+    return sum(c.isalpha() for c in text) >= 2 and not _PLACEHOLDER.match(text)
+
+
+def escort_person_problems(
+    name: str, phone: str, relationship: str | None, patient_name: str = ""
+) -> dict[str, str]:
+    """What is wrong with the adult named to take the patient home, by field ("name", "phone",
+    "relationship"); {} when they may. `relationship` None: not asked (the pre-dose driver)."""
+    problems: dict[str, str] = {}
+    if _NOT_AN_ESCORT.search(f"{name} {relationship or ''}"):
+        problems["name"] = NOT_ALLOWED
+    elif not _real_words(name):
+        problems["name"] = "Name the adult the patient leaves with."
+    elif patient_name and name.strip().casefold() == patient_name.strip().casefold():
+        problems["name"] = "That is the patient: name the adult who takes them home."
+    if sum(c.isdigit() for c in phone) < MIN_PHONE_DIGITS:
+        problems["phone"] = "Give that adult's phone number."
+    if relationship is not None and not _real_words(relationship):
+        problems["relationship"] = "Give that adult's relationship."
+    return problems
+
+
+def escort_blockers(escort: Escort, confirmed_driver: str, patient_name: str = "") -> list[Blocker]:
     """The patient leaves with the confirmed driver, or another named adult whose phone and
     relationship are recorded; never a ride-hail or taxi, public transport or alone."""
     if escort.kind == "confirmed_driver":
@@ -372,22 +402,15 @@ def escort_blockers(escort: Escort, confirmed_driver: str) -> list[Blocker]:
         return []
     if escort.kind != "other_adult":
         return [Blocker("no_escort", "Choose who the patient leaves with.")]
+    problems = escort_person_problems(escort.name, escort.phone, escort.relationship, patient_name)
     blockers = []
-    words = f"{escort.name} {escort.relationship}"
-    if _NOT_AN_ESCORT.search(words):
-        blockers.append(
-            Blocker(
-                "escort_not_allowed",
-                "A ride-hail or taxi, public transport or leaving alone is not allowed: the "
-                "patient must not drive until the next day and leaves with a responsible adult.",
-            )
-        )
-    if not escort.name.strip():
-        blockers.append(Blocker("escort_name", "Name the adult the patient leaves with."))
-    if not escort.phone.strip():
-        blockers.append(Blocker("escort_phone", "Give that adult's phone number."))
-    if not escort.relationship.strip():
-        blockers.append(Blocker("escort_relationship", "Give that adult's relationship."))
+    if "name" in problems:
+        code = "escort_not_allowed" if problems["name"] == NOT_ALLOWED else "escort_name"
+        blockers.append(Blocker(code, problems["name"]))
+    if "phone" in problems:
+        blockers.append(Blocker("escort_phone", problems["phone"]))
+    if "relationship" in problems:
+        blockers.append(Blocker("escort_relationship", problems["relationship"]))
     return blockers
 
 
@@ -411,7 +434,9 @@ def attestation_blockers(
                 "No CADSS-6 since the dose: record one, or attest that dissociation has resolved.",
             )
         )
-    return blockers + escort_blockers(attestation.escort, facts.confirmed_driver)
+    return blockers + escort_blockers(
+        attestation.escort, facts.confirmed_driver, facts.patient_name
+    )
 
 
 def discharge_blockers(

@@ -85,6 +85,7 @@ _BP_CODES = frozenset({"bp_urgent", "bp_notify", "bp_rise"})
 OVERRIDE_LABELS = {
     "predose_bp_hold": "pre-dose BP hold",
     "discharge": "discharge despite clinical blockers",
+    "contraindication": "contraindication on the clinical screen",
 }
 
 _MISSED = frozenset({AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED})

@@ -42,11 +42,17 @@ class ClinicalAlert(db.Model):
     acknowledged_by: Mapped["User | None"] = relationship()
 
     @property
+    def urgency_rank(self) -> int:
+        """Chair alerts list most urgent first: urgent BP and low SpO₂, holds, the notify line."""
+        return _URGENCY.get(AlertKind(self.kind), 2)
+
+    @property
     def at_the_chair(self) -> bool:
         """Raised while the patient is in the chair (BP, SpO₂, hold): needs action now."""
         return AlertKind(self.kind) in CHAIR_ALERTS
 
 
+_URGENCY = {AlertKind.BP_URGENT: 0, AlertKind.SPO2_LOW: 0, AlertKind.PREDOSE_HOLD: 1}
 CHAIR_ALERTS = frozenset(
     {AlertKind.BP_URGENT, AlertKind.BP_NOTIFY, AlertKind.SPO2_LOW, AlertKind.PREDOSE_HOLD}
 )

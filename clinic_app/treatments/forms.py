@@ -219,7 +219,9 @@ class SedationForm(FlaskForm):
         0,
         5,
     )
-    administered_at = TimeField("Assessed at", validators=[Optional()], description=NOW_HINT)
+    administered_at = TimeField(
+        "Assessed at", validators=[Optional()], description=NOW_HINT, id="moaas_administered_at"
+    )
 
 
 # CADSS-6 (Rodrigues et al. 2021) keeps items 1, 2, 6, 7, 15 and 22 of Bremner's CADSS. Plain
@@ -250,7 +252,9 @@ class DissociationForm(FlaskForm):
     item4 = _scored(CADSS6_ITEMS[3], CADSS_PAIRS, 0, 4)
     item5 = _scored(CADSS6_ITEMS[4], CADSS_PAIRS, 0, 4)
     item6 = _scored(CADSS6_ITEMS[5], CADSS_PAIRS, 0, 4)
-    administered_at = TimeField("Assessed at", validators=[Optional()], description=NOW_HINT)
+    administered_at = TimeField(
+        "Assessed at", validators=[Optional()], description=NOW_HINT, id="cadss_administered_at"
+    )
 
     def items(self) -> list[int]:
         return [self[f"item{n}"].data for n in range(1, 7)]

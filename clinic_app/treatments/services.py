@@ -24,7 +24,13 @@ from clinic_app.clinical.codes import (
     SessionStatus,
     VitalsPhase,
 )
-from clinic_app.clinical.discharge import OVERRIDABLE, Attestation, Blocker, attestation_blockers
+from clinic_app.clinical.discharge import (
+    OVERRIDABLE,
+    Attestation,
+    Blocker,
+    attestation_blockers,
+    escort_person_problems,
+)
 from clinic_app.clinical.dosing import (
     DoseError,
     device_problem,
@@ -55,7 +61,12 @@ from clinic_app.models import (
     VitalsReading,
 )
 from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, day_bounds_utc
-from clinic_app.treatments.summary import DISCHARGE_OVERRIDE, HOLD_OVERRIDE, summarize
+from clinic_app.treatments.summary import (
+    CONTRAINDICATION_OVERRIDE,
+    DISCHARGE_OVERRIDE,
+    HOLD_OVERRIDE,
+    summarize,
+)
 
 PREGNANCY_RELEVANT_AGES = range(12, 56)
 
@@ -190,6 +201,11 @@ def record_predose(
     if treatment.dose_started_at is not None:
         raise RuleViolation("The dose is already recorded; the checklist can no longer change.")
     patient = treatment.patient
+    if not patient.screened:
+        raise RuleViolation(
+            "The clinical screen (allergies, contraindications, medications) has not been "
+            "recorded for this patient: record it first."
+        )
     errors: dict[str, str] = {}
     esketamine = treatment.modality == Modality.ESKETAMINE_NASAL
     required = [
@@ -229,9 +245,15 @@ def record_predose(
             )
         elif not data.get("rems_confirmed"):
             errors["rems_confirmed"] = "Confirm REMS enrollment."
-    if not (data.get("driver_name") or "").strip():
-        errors["driver_name"] = "Name the driver."
-    if not (data.get("driver_phone") or "").strip():
+    # The same check as the escort at discharge: a ride-hail is never "the confirmed driver".
+    driver = escort_person_problems(
+        data.get("driver_name") or "", data.get("driver_phone") or "", None, patient.full_name
+    )
+    if "name" in driver:
+        errors["driver_name"] = (
+            driver["name"] if "ride-hail" in driver["name"] else "Name the driver."
+        )
+    if "phone" in driver:
         errors["driver_phone"] = "Give the driver's phone."
     if errors:
         raise FieldErrors(errors)
@@ -367,6 +389,18 @@ def override_hold(actor: User, treatment: TreatmentSession, reason: str) -> Over
     return override
 
 
+def override_contraindication(actor: User, treatment: TreatmentSession, reason: str) -> Override:
+    """The psychiatrist's documented decision to dose despite a contraindication on the
+    patient's clinical screen."""
+    require_role(actor, Role.PSYCHIATRIST)
+    _require_open(treatment)
+    if not reason.strip():
+        raise RuleViolation("Give the reason for the override.", "reason")
+    if not treatment.patient.contraindications:
+        raise RuleViolation("The clinical screen lists no contraindication to override.")
+    return _record_override(actor, treatment, CONTRAINDICATION_OVERRIDE, reason)
+
+
 def _record_override(actor: User, treatment: TreatmentSession, rule: str, reason: str) -> Override:
     override = Override(
         rule=rule, reason=reason.strip(), decided_by_id=actor.id, decided_at=utcnow()
@@ -430,6 +464,11 @@ def record_dose(
         raise RuleViolation(
             f"Pre-dose BP {base.systolic}/{base.diastolic} is over the hold line "
             f"{summary.hold[0]}/{summary.hold[1]}: recheck, or a psychiatrist records an override."
+        )
+    if summary.contraindicated:
+        raise RuleViolation(
+            "A contraindication is on the clinical screen: no dose unless the psychiatrist "
+            "records an override."
         )
     lot = (data.get("lot_number") or "").strip()
     if not lot:

@@ -23,6 +23,7 @@ from clinic_app.models import TreatmentSession, VitalsReading
 
 DISCHARGE_OVERRIDE = "discharge"
 HOLD_OVERRIDE = "predose_bp_hold"
+CONTRAINDICATION_OVERRIDE = "contraindication"
 
 
 @dataclass
@@ -44,12 +45,20 @@ class SessionSummary:
     facts: SessionFacts
     recheck: Recheck | None
     markers: list[BoardMarker]
+    # A contraindication on the clinical screen and no psychiatrist's override for it.
+    contraindicated: bool = False
     # Minutes the infusion ran, pauses excluded, once it ended.
     infusion_minutes: float | None = None
 
     @property
     def can_dose(self) -> bool:
-        return self.baseline is not None and (not self.hold_active or self.hold_overridden)
+        held = self.hold_active and not self.hold_overridden
+        return self.baseline is not None and not held and not self.contraindicated
+
+    @property
+    def dissociation_to_attest(self) -> bool:
+        """Dosed, and no CADSS-6 since: discharge needs one, or the nurse's attestation."""
+        return self.facts.dose_started_at is not None and not self.facts.dissociation
 
     @property
     def hold_waiting(self) -> bool:
@@ -95,6 +104,7 @@ def session_facts(
             for e in treatment.adverse_events
         ],
         confirmed_driver=treatment.driver_name if treatment.driver_confirmed else "",
+        patient_name=treatment.patient.full_name,
         override_at=max(overrides, default=None),
         devices_planned=treatment.devices_used or 0,
         devices_recorded=len(treatment.devices),
@@ -180,5 +190,7 @@ def summarize(
         facts=facts,
         recheck=recheck,
         markers=markers,
+        contraindicated=bool(treatment.patient.contraindications)
+        and not any(o.rule == CONTRAINDICATION_OVERRIDE for o in treatment.overrides),
         infusion_minutes=ran,
     )

@@ -114,6 +114,7 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         "predose_form": f.PredoseForm(obj=treatment, formdata=None),
         "vitals_form": f.VitalsForm(formdata=None),
         "override_form": f.OverrideForm(formdata=None),
+        "contraindication_form": f.OverrideForm(prefix="ci", formdata=None),
         # The weight starts empty: it is weighed today, never carried from the last visit.
         "dose_form": f.DoseForm(
             formdata=None,
@@ -507,6 +508,20 @@ def discharge(session_id: int):
         lambda: services.discharge(
             current_user, treatment, form.attestation(), form.version_id.data
         ),
+    )
+
+
+@bp.post("/sessions/<int:session_id>/contraindication-override")
+@role_required(Role.PSYCHIATRIST)
+def contraindication_override(session_id: int):
+    """The psychiatrist doses despite a contraindication on the screen, with a reason."""
+    treatment = _load(session_id)
+    form = f.OverrideForm(prefix="ci")
+    return _apply(
+        treatment,
+        "contraindication_form",
+        form,
+        lambda: services.override_contraindication(current_user, treatment, form.reason.data),
     )
 
 

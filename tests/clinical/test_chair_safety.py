@@ -15,6 +15,7 @@ from clinic_app.clinical.discharge import (
     chart_blockers,
     discharge_blockers,
     escort_blockers,
+    escort_person_problems,
     override_covers,
 )
 from clinic_app.clinical.escalation import pending_recheck
@@ -209,13 +210,32 @@ def test_ride_hail_taxi_and_alone_are_refused_with_the_reason(escort):
     assert "must not drive until the next day" in blockers[0].message
 
 
+@pytest.mark.parametrize(
+    "name, phone, relationship, problems",
+    [
+        ("N/A", "n/a", "n/a", {"name", "phone", "relationship"}),
+        ("x", "1", "x", {"name", "phone", "relationship"}),
+        ("-", "0", "-", {"name", "phone", "relationship"}),
+        ("Jo Park", "abc", "sister", {"phone"}),
+        ("Waymo", "555-0100", "robotaxi", {"name"}),
+        ("Alex Tester", "555-0100", "patient", {"name"}),
+        ("Jane Walker", "(555) 010-0111", "neighbour", set()),
+    ],
+)
+def test_placeholders_the_patient_and_robotaxis_are_not_an_escort(
+    name, phone, relationship, problems
+):
+    found = escort_person_problems(name, phone, relationship, patient_name="Alex Tester")
+    assert set(found) == problems
+
+
 def test_another_adult_needs_name_phone_and_relationship():
     assert codes(escort_blockers(Escort("other_adult"), "Sam Lee")) == [
         "escort_name",
         "escort_phone",
         "escort_relationship",
     ]
-    good = Escort("other_adult", "Jane Walker", "555-0100", "neighbour")
+    good = Escort("other_adult", "Jane Walker", "555-0100-22", "neighbour")
     assert escort_blockers(good, "Sam Lee") == []
 
 
@@ -233,7 +253,8 @@ def test_an_override_lifts_clinical_blockers_but_never_the_stay_or_the_escort():
         [fresh(40), fresh(100)], sedation=[Score(at(60), 3)], override_at=at(101)
     )
     blockers = discharge_blockers(facts, good_attestation(escort=Escort("")), at(110), RULES)
-    assert codes(blockers) == ["observation_time", "no_escort"]
+    # The low score is lifted; the missing pre-discharge assessment is not.
+    assert codes(blockers) == ["observation_time", "sedation_predischarge_missing", "no_escort"]
 
 
 def test_an_override_covers_only_what_was_charted_before_it():

@@ -75,6 +75,7 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "treatments.gad7": CLINICAL,
     "treatments.override": PSYCHIATRIST,
     "treatments.discharge_override": PSYCHIATRIST,
+    "treatments.contraindication_override": PSYCHIATRIST,
     "treatments.sign": frozenset({"nurse"}),
     # Appointments: everyone but admin sees the calendar; only the front desk changes it.
     "scheduling.day": DEMOGRAPHICS_VIEW,

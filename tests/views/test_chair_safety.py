@@ -291,6 +291,8 @@ def test_176_104_then_184_112_reaches_the_board_and_the_psychiatrist(app, as_rol
     assert "BP 176/104." in chair_section
     assert "Recliner 3" in chair_section
     assert "reading at 09:50" in chair_section
+    # The urgent alert is listed before the older notify-line one.
+    assert chair_section.index("BP 184/112.") < chair_section.index("BP 176/104.")
     # The count badge in the navigation, on any page.
     assert re.search(r'class="badge nav-alerts">2<', psychiatrist.get("/patients/").get_data(True))
 
@@ -459,3 +461,89 @@ def test_the_board_shows_the_next_check_right_after_an_infusion_ends(app, as_rol
     chart(app, sid, ("wait", 1))
     board = text(as_role("nurse").get("/today"))
     assert re.search(r"60 min · 10:00\s*<span class=\"check-word\">upcoming", board)
+
+
+# --- the walkthrough's second round ----------------------------------------------------------
+
+
+def test_n_a_is_not_a_responsible_adult(app, as_role):
+    sid = _ready_to_leave(app)
+    refused = discharge(
+        app,
+        as_role("nurse"),
+        sid,
+        escort_kind="other_adult",
+        escort_name="N/A",
+        escort_phone="n/a",
+        escort_relationship="n/a",
+    )
+    assert refused.status_code == 409
+    assert blockers_on_top(refused) == [
+        "Name the adult the patient leaves with.",
+        "Give that adult's phone number.",
+        "Give that adult's relationship.",
+    ]
+    assert status(app, sid) == "in_progress"
+
+
+def test_a_ride_hail_is_never_the_confirmed_driver(app, as_role):
+    freeze_local(9, 0)
+    with app.app_context():
+        person = factories.make_patient()
+        treatment = factories.start(person, factories.make_course(person))
+        db.session.commit()
+        sid, version = treatment.id, treatment.version_id
+    data = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}
+    data.update(driver_name="Lyft", driver_phone="555", version_id=version)
+    refused = as_role("nurse").post(f"/sessions/{sid}/predose", data=data)
+    assert refused.status_code == 400
+    body = text(refused)
+    assert re.search(r'id="driver_name-error"[^>]*>A ride-hail or taxi', body)
+    assert re.search(r'id="driver_phone-error"[^>]*>Give the driver\'s phone\.', body)
+    with app.app_context():
+        assert db.session.get(TreatmentSession, sid).predose_checked_at is None
+
+
+def test_an_unscreened_patient_cannot_pass_the_pre_dose_check(app, as_role):
+    freeze_local(9, 0)
+    with app.app_context():
+        person = factories.make_patient(screened=False)
+        course = factories.make_course(person, indication_reason="Referral letter.")
+        treatment = factories.start(person, course)
+        db.session.commit()
+        sid, version = treatment.id, treatment.version_id
+    data = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}
+    refused = as_role("nurse").post(f"/sessions/{sid}/predose", data=dict(data, version_id=version))
+    assert refused.status_code == 400
+    assert "The clinical screen (allergies, contraindications, medications) has not been" in (
+        text(refused)
+    )
+
+
+def test_a_contraindication_on_the_screen_stops_the_dose_until_overridden(app, as_role):
+    freeze_local(9, 0)
+    sid = in_chair(app, "iv_ketamine", contraindications=["uncontrolled_hypertension"])
+    chart(app, sid, ("vitals", {}))
+    nurse = as_role("nurse")
+    page = text(nurse.get(f"/sessions/{sid}"))
+    words = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "No dose: the clinical screen lists Uncontrolled hypertension ." in words
+    assert f'action="/sessions/{sid}/dose"' not in page
+    with app.app_context():
+        version = db.session.get(TreatmentSession, sid).version_id
+    dose = {"weight_kg": "80", "lot_number": "K-1", "version_id": version}
+    dose.update(factories.PUMP_OK)
+    refused = nurse.post(f"/sessions/{sid}/dose", data=dose)
+    assert refused.status_code == 400
+    assert "A contraindication is on the clinical screen" in text(refused)
+
+    psychiatrist = as_role("psychiatrist")
+    assert nurse.post(f"/sessions/{sid}/contraindication-override", data={}).status_code == 403
+    missing = psychiatrist.post(f"/sessions/{sid}/contraindication-override", data={})
+    assert missing.status_code == 400
+    done = psychiatrist.post(
+        f"/sessions/{sid}/contraindication-override",
+        data={"ci-reason": "BP controlled on amlodipine since October; cardiology agrees."},
+    )
+    assert done.status_code == 302
+    assert nurse.post(f"/sessions/{sid}/dose", data=dose).status_code == 302

@@ -766,7 +766,7 @@ def test_infusion_end_refused_for_esketamine(app, as_role):
         ({"score": ""}, {"score": "Answer this item."}),
         (
             {"score": "5", "administered_at": "11:30"},
-            {"administered_at": "This time is in the future."},
+            {"moaas_administered_at": "This time is in the future."},
         ),
     ],
     ids=["6", "minus-1", "text", "missing", "blank", "future"],

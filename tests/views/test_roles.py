@@ -65,6 +65,7 @@ CLINICAL_POST_DATA = {
     "treatments.adverse_event": {"kind": "nausea", "severity": "mild"},
     "treatments.discharge": {**factories.DISCHARGE_FORM, "version_id": "{version_id}"},
     "treatments.discharge_override": {"reason": "Baseline MOAA/S 4 (known)."},
+    "treatments.contraindication_override": {"ci-reason": "Benefit outweighs the risk."},
     "treatments.sign": {"password": PASSWORD},
     "treatments.addendum": {"reason": "Typo", "body": "Lot was LOT-2."},
 }

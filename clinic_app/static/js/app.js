@@ -16,12 +16,13 @@
     });
     document.querySelectorAll(".check[data-due]").forEach(function (el) {
       var late = minutesSince(el.dataset.due);
+      var tolerance = parseInt(el.dataset.tolerance || "5", 10);
       var word = el.querySelector(".check-word");
       if (!word) { return; }
-      if (late > 5) {
+      if (late > tolerance) {
         el.className = "check check-overdue";
         word.textContent = "overdue " + late + " min";
-      } else if (late >= -5) {
+      } else if (late >= -tolerance) {
         el.className = "check check-due";
         word.textContent = "due now";
       } else {
@@ -114,7 +115,14 @@
     }, 1000);
   }
 
+  // A refused form comes back with its errors: put the keyboard on the first field to fix.
+  function focusFirstError() {
+    var field = document.querySelector("main .is-invalid");
+    if (field) { field.focus(); }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    focusFirstError();
     idleWarning();
     tick();
     window.setInterval(tick, 30000);
