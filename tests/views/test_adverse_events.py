@@ -1,6 +1,7 @@
 """Adverse events through the views: recorded with a description, edited until signed, resolved
 with a time and who, cleared for discharge by the psychiatrist; each step audited and shown."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -57,6 +58,27 @@ def _edit(client, sid, event_id, **data):
 
 
 # --- recording -----------------------------------------------------------------------------
+
+
+def test_untouched_event_form_starts_on_choose_and_is_refused(app, as_role):
+    sid = make_session(app, stage="dosed")
+    nurse = as_role("nurse")
+    page = nurse.get(f"/sessions/{sid}").get_data(as_text=True)
+    form = page.split('action="/sessions/%d/adverse-events"' % sid, 1)[1].split("</form>", 1)[0]
+    for name in ("kind", "severity"):  # the browser shows the first option; none is selected
+        options = form.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
+        assert re.findall(r"<option[^>]*>[^<]*</option>", options)[0] == (
+            '<option value="">Choose…</option>'
+        )
+        assert "selected" not in options
+    response = nurse.post(f"/sessions/{sid}/adverse-events", data={"intervention": "Rest."})
+    assert response.status_code == 400
+    assert all_field_errors(response) == {
+        "kind": "Choose the event.",
+        "severity": "Choose the severity.",
+    }
+    assert count(app, AdverseEvent) == 0
+    assert "adverse_event.add" not in audit_actions(app)
 
 
 def test_other_event_without_a_description_is_refused_next_to_the_field(app, as_role):
