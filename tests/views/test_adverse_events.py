@@ -64,7 +64,7 @@ def test_untouched_event_form_starts_on_choose_and_is_refused(app, as_role):
     sid = make_session(app, stage="dosed")
     nurse = as_role("nurse")
     page = nurse.get(f"/sessions/{sid}").get_data(as_text=True)
-    form = page.split('action="/sessions/%d/adverse-events"' % sid, 1)[1].split("</form>", 1)[0]
+    form = page.split(f'action="/sessions/{sid}/adverse-events"', 1)[1].split("</form>", 1)[0]
     for name in ("kind", "severity"):  # the browser shows the first option; none is selected
         options = form.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
         assert re.findall(r"<option[^>]*>[^<]*</option>", options)[0] == (
