@@ -10,6 +10,7 @@ from clinic_app.clinical.codes import (
     MEDICATION_CLASSES,
     NOT_DOSED_REASONS,
 )
+from clinic_app.clinical.review import override_label
 from clinic_app.clock import utcnow
 from clinic_app.review.charts import marker_svg
 from clinic_app.settings import clinic_timezone
@@ -51,6 +52,7 @@ def register(app: Flask) -> None:
     app.add_template_global(_open_alert_count, "open_alert_count")
     app.add_template_filter(local_time)
     app.add_template_filter(local_datetime)
+    app.add_template_filter(override_label)
     app.add_template_global(minutes_between)
     app.add_template_global(marker_svg)
     app.add_template_global(utcnow)

@@ -88,6 +88,12 @@ OVERRIDE_LABELS = {
     "contraindication": "contraindication on the clinical screen",
 }
 
+
+def override_label(rule: str) -> str:
+    """How an override's rule reads on a page: "pre-dose BP hold"."""
+    return OVERRIDE_LABELS.get(rule, rule.replace("_", " "))
+
+
 _MISSED = frozenset({AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED})
 # A visit ended without a dose still means the patient came.
 _ATTENDED = frozenset(
@@ -121,8 +127,9 @@ class SessionReviewFacts:
     adverse_events: Sequence[tuple[str, bool]] = ()
     overrides: Sequence[str] = ()
     phq9_items: Sequence[int] | None = None
-    # Who the patient left with when it was not the confirmed driver: (name, relationship).
-    other_escort: tuple[str, str] | None = None
+    # Who the patient left with when it was not the confirmed driver:
+    # (name, relationship, phone).
+    other_escort: tuple[str, str, str] | None = None
     planned_minutes: int | None = None
     paused_minutes: float = 0.0
     not_dosed_reason: str = ""
@@ -226,7 +233,7 @@ def override_flag(overrides: Iterable[str]) -> Flag | None:
     rules = list(dict.fromkeys(overrides))
     if not rules:
         return None
-    labels = ", ".join(OVERRIDE_LABELS.get(rule, rule.replace("_", " ")) for rule in rules)
+    labels = ", ".join(override_label(rule) for rule in rules)
     return Flag("override", Severity.WARNING, f"Override used: {labels}.")
 
 
@@ -241,15 +248,16 @@ def phq9_item9_flag(items: Sequence[int] | None) -> Flag | None:
     )
 
 
-def escort_flag(other_escort: tuple[str, str] | None) -> Flag | None:
-    """The patient left with an adult other than the driver confirmed before the dose."""
+def escort_flag(other_escort: tuple[str, str, str] | None) -> Flag | None:
+    """The patient left with an adult other than the driver confirmed before the dose:
+    `other_escort` is (name, relationship, phone)."""
     if other_escort is None:
         return None
-    name, relationship = other_escort
+    name, relationship, phone = other_escort
     return Flag(
         "other_escort",
         Severity.WARNING,
-        f"Left with {name} ({relationship}), not the driver confirmed before the dose.",
+        f"Left with {name} ({relationship}, {phone}), not the driver confirmed before the dose.",
     )
 
 

@@ -250,15 +250,16 @@ def review_facts(
     overrides: Sequence[str],
     phq9_items: Sequence[Sequence[int]],
     *,
-    escort: tuple[str, str, str] = ("", "", ""),
+    escort: tuple[str, str, str, str] = ("", "", "", ""),
     planned_minutes: int | None = None,
     pauses: Sequence[Pause] = (),
     not_dosed_reason: str = "",
     not_dosed_note: str = "",
 ) -> SessionReviewFacts:
     """Facts for the review rules: the pre-dose reading is the last one at or before the dose.
-    Of several PHQ-9s in one session, the one with the highest item 9 answer speaks. `pauses`
-    are the IV pump's (paused at, resumed at) pairs."""
+    Of several PHQ-9s in one session, the one with the highest item 9 answer speaks. `escort`
+    is (kind, name, relationship, phone); `pauses` are the IV pump's (paused at, resumed at)
+    pairs."""
     ordered = sorted(readings, key=lambda r: r.taken_at)
     if dose_started_at is None:
         before, after = ordered, []
@@ -302,7 +303,12 @@ def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReview
         [(e.kind, e.serious) for e in treatment.adverse_events],
         [o.rule for o in treatment.overrides],
         [a.items for a in treatment.assessments if a.instrument == PHQ9.code],
-        escort=(treatment.escort_kind, treatment.discharged_with, treatment.escort_relationship),
+        escort=(
+            treatment.escort_kind,
+            treatment.discharged_with,
+            treatment.escort_relationship,
+            treatment.escort_phone,
+        ),
         planned_minutes=treatment.planned_minutes,
         pauses=[(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
         not_dosed_reason=treatment.not_dosed_reason,
@@ -443,6 +449,7 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             TreatmentSession.escort_kind,
             TreatmentSession.discharged_with,
             TreatmentSession.escort_relationship,
+            TreatmentSession.escort_phone,
             TreatmentSession.planned_minutes,
             TreatmentSession.not_dosed_reason,
             TreatmentSession.not_dosed_note,
@@ -461,7 +468,12 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             events.get(row.id, []),
             [rule for (rule,) in overrides.get(row.id, ())],
             [items for (items,) in phq9.get(row.id, ())],
-            escort=(row.escort_kind, row.discharged_with, row.escort_relationship),
+            escort=(
+                row.escort_kind,
+                row.discharged_with,
+                row.escort_relationship,
+                row.escort_phone,
+            ),
             planned_minutes=row.planned_minutes,
             pauses=pauses.get(row.id, []),
             not_dosed_reason=row.not_dosed_reason,
@@ -737,7 +749,12 @@ def _fill_shown_line(
         [(e.kind, e.serious) for e in events],
         overrides,
         [a.items for a in scales if a.instrument == PHQ9.code],
-        escort=(treatment.escort_kind, treatment.discharged_with, treatment.escort_relationship),
+        escort=(
+            treatment.escort_kind,
+            treatment.discharged_with,
+            treatment.escort_relationship,
+            treatment.escort_phone,
+        ),
         planned_minutes=treatment.planned_minutes,
         pauses=[(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
         not_dosed_reason=row.not_dosed_reason,

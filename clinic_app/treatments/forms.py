@@ -30,7 +30,7 @@ from clinic_app.clinical.codes import (
     SEVERITIES,
 )
 from clinic_app.clinical.discharge import Attestation, Escort
-from clinic_app.clinical.vitals import LIMITS
+from clinic_app.clinical.vitals import LIMITS, implausible_fields
 from clinic_app.forms import choices, hidden_id, version_field
 from clinic_app.settings import clinic_today, local_to_utc
 
@@ -86,6 +86,17 @@ class VitalsForm(FlaskForm):
     heart_rate = _vital("Heart rate", "heart_rate")
     spo2 = _vital("SpO₂ %", "spo2")
     resp_rate = _vital("Resp. rate", "resp_rate", required=False)
+
+    def validate_diastolic(self, field: IntegerField) -> None:
+        """Diastolic at or above systolic shows here along with any other field's error (the
+        service checks it again, but only once every field is valid)."""
+        if field.errors or self.systolic.errors:
+            return
+        message = implausible_fields(self.systolic.data, field.data, None, None, None).get(
+            "diastolic"
+        )
+        if message:
+            raise ValidationError(message)
 
 
 class OverrideForm(FlaskForm):
@@ -266,11 +277,20 @@ DESCRIPTION_HINT = 'What happened, in your words; required for "Other".'
 class AdverseEventEditForm(FlaskForm):
     """The correctable fields of an adverse event."""
 
-    kind = SelectField("Event", choices=choices(list(ADVERSE_EVENT_KINDS.items())))
+    # Both start on "Choose…": a default would save an untouched form as a wrong event.
+    kind = SelectField(
+        "Event",
+        choices=choices([("", "Choose…"), *ADVERSE_EVENT_KINDS.items()]),
+        validators=[DataRequired(message="Choose the event.")],
+    )
     description = TextAreaField(
         "Description", validators=[Length(max=2000)], description=DESCRIPTION_HINT
     )
-    severity = SelectField("Severity", choices=choices([(s, s.capitalize()) for s in SEVERITIES]))
+    severity = SelectField(
+        "Severity",
+        choices=choices([("", "Choose…"), *((s, s.capitalize()) for s in SEVERITIES)]),
+        validators=[DataRequired(message="Choose the severity.")],
+    )
     onset_at = TimeField("Onset", validators=[Optional()], description=NOW_HINT)
     intervention = TextAreaField("Intervention", validators=[Length(max=2000)])
     serious = BooleanField("Serious adverse event")

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from clinic_app.clinical.board import BoardStatus
@@ -16,12 +16,14 @@ from clinic_app.models import (
     AdverseEvent,
     Appointment,
     Assessment,
+    AuditEvent,
     DeviceAdministration,
     InfusionPause,
     Override,
     Patient,
     TreatmentCourse,
     TreatmentSession,
+    User,
     VitalsReading,
 )
 from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc
@@ -127,6 +129,37 @@ def load_session(session_id: int) -> TreatmentSession | None:
             selectinload(TreatmentSession.devices).joinedload(DeviceAdministration.recorded_by),
         )
     )
+
+
+@dataclass(frozen=True)
+class LastEdit:
+    by: User
+    at: datetime
+
+
+def last_edits(treatment: TreatmentSession) -> dict[int, LastEdit]:
+    """Who last edited each of the session's adverse events and when, by event id, from the
+    audit trail (events keep no such column), in one statement; {} when there are no events."""
+    event_ids = [e.id for e in treatment.adverse_events]
+    if not event_ids:
+        return {}
+    latest = (
+        select(func.max(AuditEvent.id))
+        .where(
+            AuditEvent.patient_id == treatment.patient_id,
+            AuditEvent.action == "adverse_event.edit",
+            AuditEvent.entity_type == AdverseEvent.__name__,
+            AuditEvent.entity_id.in_(event_ids),
+            AuditEvent.outcome == "success",
+        )
+        .group_by(AuditEvent.entity_id)
+    )
+    rows = db.session.execute(
+        select(AuditEvent.entity_id, AuditEvent.occurred_at, User)
+        .join(User, User.id == AuditEvent.user_id)
+        .where(AuditEvent.id.in_(latest))
+    )
+    return {row.entity_id: LastEdit(row.User, row.occurred_at) for row in rows}
 
 
 def last_weight(treatment: TreatmentSession) -> tuple[Decimal, date | None] | None:

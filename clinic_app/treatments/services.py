@@ -828,15 +828,34 @@ def _session_event(treatment: TreatmentSession, event: AdverseEvent) -> None:
         raise RuleViolation("This adverse event belongs to another session.")
 
 
+DOWNGRADE_HINT = "resolve the event instead, or ask the psychiatrist."
+
+
+def _downgrades(event: AdverseEvent, fields: dict[str, Any]) -> dict[str, str]:
+    """Field -> refusal for a lower severity or an unticked "serious": a downgrade can lift a
+    discharge blocker, so it is the psychiatrist's call."""
+    errors = {}
+    if SEVERITIES.index(fields["severity"]) < SEVERITIES.index(event.severity):
+        errors["severity"] = f"Only the psychiatrist may lower the severity: {DOWNGRADE_HINT}"
+    if event.serious and not fields["serious"]:
+        errors["serious"] = f'Only the psychiatrist may untick "serious": {DOWNGRADE_HINT}'
+    return errors
+
+
 def edit_adverse_event(
     actor: User, treatment: TreatmentSession, event: AdverseEvent, data: dict[str, Any]
 ) -> None:
-    """Correct an event until the session is signed. A serious event (or one made serious)
-    raises the same-day alert, as recording it does."""
+    """Correct an event until the session is signed; only the psychiatrist may lower its
+    severity or untick "serious". A serious event (or one made serious) raises the same-day
+    alert, as recording it does."""
     require_role(actor, *CLINICAL)
     _require_unsigned(treatment)
     _session_event(treatment, event)
     fields = _event_fields(treatment, data)
+    if actor.role != Role.PSYCHIATRIST:
+        downgrades = _downgrades(event, fields)
+        if downgrades:
+            raise FieldErrors(downgrades)
     if event.resolved and event.resolved_at < fields["onset_at"]:
         raise RuleViolation("The onset cannot be after the event resolved.", "onset_at")
     changed = sorted(name for name, value in fields.items() if getattr(event, name) != value)

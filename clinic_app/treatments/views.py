@@ -16,7 +16,7 @@ from clinic_app.review.queries import bp_chart_for
 from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules
 from clinic_app.treatments import forms as f
 from clinic_app.treatments import services
-from clinic_app.treatments.queries import last_weight, load_session, today_board
+from clinic_app.treatments.queries import last_edits, last_weight, load_session, today_board
 from clinic_app.treatments.summary import summarize
 
 bp = Blueprint("treatments", __name__)
@@ -152,6 +152,7 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         bp_chart=bp_chart_for(treatment, summary.age, rules),
         overridable=OVERRIDABLE,
         event_forms=event_forms,
+        event_edits=last_edits(treatment),
         **defaults,
     ), status
 

@@ -27,6 +27,7 @@ from clinic_app.clinical.review import (
 )
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.vitals import reading_alerts
+from clinic_app.review.queries import review_facts
 from tests.clinical.builders import RULES, T0, at, vitals
 
 REVIEW = ReviewRules()
@@ -231,6 +232,31 @@ def test_override_is_a_warning():
 def test_several_overrides_named_once_each():
     flags = flags_of(overrides=["predose_bp_hold", "fasting_rule", "predose_bp_hold"])
     assert flags[0].reason == "Override used: pre-dose BP hold, fasting rule."
+
+
+def test_leaving_with_another_adult_names_them_with_relationship_and_phone():
+    assert flags_of(other_escort=("Jo Park", "sister", "555-0111")) == [
+        Flag(
+            "other_escort",
+            Severity.WARNING,
+            "Left with Jo Park (sister, 555-0111), not the driver confirmed before the dose.",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "escort, other",
+    [
+        (("other_adult", "Jo Park", "sister", "555-0111"), ("Jo Park", "sister", "555-0111")),
+        (("confirmed_driver", "Sam Tester", "", ""), None),
+        (("", "", "", ""), None),
+    ],
+)
+def test_review_facts_keep_the_other_adults_phone(escort, other):
+    built = review_facts(
+        Modality.ESKETAMINE_NASAL, 40, T0, None, at(125), [], [], [], [], escort=escort
+    )
+    assert built.other_escort == other
 
 
 @pytest.mark.parametrize("answer", [1, 2, 3])

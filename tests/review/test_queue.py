@@ -305,3 +305,19 @@ def test_queue_and_review_page_name_the_nurse_who_signed(app, as_role, staff):
     assert review.count("Test nurse, RN") >= 3
     assert "Recorded by Test nurse, RN" in review
     assert "resolved" in review and "by Test nurse, RN" in review
+
+
+def test_leaving_with_another_adult_is_flagged_with_their_phone(app, as_role, staff):
+    with app.app_context():
+        patient, course = builders.patient_with_course(last_name="Escort")
+        treatment = builders.add_session(patient, course, days_ago=1)
+        treatment.escort_kind = "other_adult"
+        treatment.discharged_with = "Jo Park"
+        treatment.escort_relationship = "sister"
+        treatment.escort_phone = "555-0111"
+        db.session.commit()
+        sid = treatment.id
+    psychiatrist = as_role("psychiatrist")
+    flag = "Left with Jo Park (sister, 555-0111), not the driver confirmed before the dose."
+    assert flag in text(psychiatrist.get("/review"))
+    assert flag in text(psychiatrist.get(f"/review/sessions/{sid}"))

@@ -158,7 +158,15 @@ def test_charts_are_accessible_svg_with_tables(app, as_role, staff):
         "Peak and pre-dose systolic per session",
     ):
         assert f'<caption class="visually-hidden">{caption}</caption>' in html
-    assert "Decisions on this course" in html
+    # The link's name, hidden part included, reads as one phrase (no stray colon).
+    links = [
+        " ".join(re.sub(r"<[^>]+>", " ", link).split())
+        for link in re.findall(r'<a [^>]*href="/review/courses/\d+">(.*?)</a>', html)
+    ]
+    assert [re.sub(r"\d{2} \w{3} \d{4}", "DATE", link) for link in links] == [
+        "Decisions on this course (Esketamine nasal, from DATE)",
+        "Decisions on this course (IV ketamine, from DATE)",
+    ]
 
 
 def test_session_page_shows_the_bp_chart_with_hold_and_alert_lines(app, as_role, staff):

@@ -1,6 +1,7 @@
 """Adverse events through the views: recorded with a description, edited until signed, resolved
 with a time and who, cleared for discharge by the psychiatrist; each step audited and shown."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from clinic_app.models import AdverseEvent, AuditEvent, ClinicalAlert, Treatment
 from clinic_app.treatments import services
 from clinic_app.treatments.queries import load_session
 from tests import factories
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, count_statements
 from tests.views.test_forms import (
     CLINIC_ZONE,
     all_field_errors,
@@ -57,6 +58,27 @@ def _edit(client, sid, event_id, **data):
 
 
 # --- recording -----------------------------------------------------------------------------
+
+
+def test_untouched_event_form_starts_on_choose_and_is_refused(app, as_role):
+    sid = make_session(app, stage="dosed")
+    nurse = as_role("nurse")
+    page = nurse.get(f"/sessions/{sid}").get_data(as_text=True)
+    form = page.split(f'action="/sessions/{sid}/adverse-events"', 1)[1].split("</form>", 1)[0]
+    for name in ("kind", "severity"):  # the browser shows the first option; none is selected
+        options = form.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
+        assert re.findall(r"<option[^>]*>[^<]*</option>", options)[0] == (
+            '<option value="">Choose…</option>'
+        )
+        assert "selected" not in options
+    response = nurse.post(f"/sessions/{sid}/adverse-events", data={"intervention": "Rest."})
+    assert response.status_code == 400
+    assert all_field_errors(response) == {
+        "kind": "Choose the event.",
+        "severity": "Choose the severity.",
+    }
+    assert count(app, AdverseEvent) == 0
+    assert "adverse_event.add" not in audit_actions(app)
 
 
 def test_other_event_without_a_description_is_refused_next_to_the_field(app, as_role):
@@ -178,6 +200,79 @@ def test_editing_a_serious_event_raises_the_alert_again_once_acknowledged(app, a
         _edit(as_role("nurse"), sid, event_id, serious="y", severity="moderate").status_code == 302
     )
     assert count(app, ClinicalAlert, ClinicalAlert.acknowledged_at.is_(None)) == 1
+
+
+INSTEAD = "resolve the event instead, or ask the psychiatrist."
+LOWER = f"Only the psychiatrist may lower the severity: {INSTEAD}"
+UNTICK = f'Only the psychiatrist may untick "serious": {INSTEAD}'
+
+
+@pytest.mark.parametrize(
+    "recorded, edit, errors",
+    [
+        ({"severity": "severe"}, {"severity": "moderate", "serious": "y"}, {"severity": LOWER}),
+        ({"severity": "severe"}, {"severity": "mild"}, {"severity": LOWER, "serious": UNTICK}),
+        ({"severity": "moderate", "serious": True}, {"severity": "moderate"}, {"serious": UNTICK}),
+        ({"severity": "moderate"}, {"severity": "mild"}, {"severity": LOWER}),
+    ],
+    ids=["severe-to-moderate", "severe-to-mild-not-serious", "untick-serious", "moderate-to-mild"],
+)
+def test_nurse_cannot_downgrade_an_event(app, as_role, recorded, edit, errors):
+    sid = make_session(app, stage="dosed")
+    event_id = _event(app, sid, **recorded)
+    before = _get(app, event_id)
+    response = _edit(as_role("nurse"), sid, event_id, intervention="Changed.", **edit)
+    assert response.status_code == 400
+    assert all_field_errors(response) == {f"event{event_id}-{k}": v for k, v in errors.items()}
+    after = _get(app, event_id)
+    assert (after.severity, after.serious, after.intervention) == (
+        before.severity,
+        before.serious,
+        "Rest.",
+    )
+    assert "adverse_event.edit" not in audit_actions(app)
+
+
+def test_psychiatrist_downgrades_an_event_and_the_page_shows_who_last_edited(app, as_role):
+    sid = make_session(app, stage="dosed")  # 10:00
+    clock.advance(timedelta(minutes=10))
+    event_id = _event(app, sid, severity="severe")
+    nurse = as_role("nurse")
+    assert "last edited" not in nurse.get(f"/sessions/{sid}").get_data(as_text=True)
+    clock.advance(timedelta(minutes=15))  # 10:25
+    response = _edit(as_role("psychiatrist"), sid, event_id, severity="mild")
+    assert response.status_code == 302
+    event = _get(app, event_id)
+    assert (event.severity, event.serious) == ("mild", False)
+    page = nurse.get(f"/sessions/{sid}").get_data(as_text=True)
+    assert (
+        "Recorded by Test nurse, RN at 10:10 · last edited by Test psychiatrist, MD at 10:25"
+        in page
+    )
+    clock.advance(timedelta(minutes=5))  # 10:30: the nurse may raise it again
+    assert _edit(nurse, sid, event_id, severity="moderate").status_code == 302
+    page = nurse.get(f"/sessions/{sid}").get_data(as_text=True)
+    assert "last edited by Test nurse, RN at 10:30" in page
+    assert "last edited by Test psychiatrist" not in page
+
+
+def test_who_last_edited_loads_in_one_statement_for_all_events(app, as_role):
+    sid = make_session(app, stage="dosed")
+    nurse = as_role("nurse")
+    first = _event(app, sid)
+    _edit(nurse, sid, first, intervention="Water.")
+    nurse.get(f"/sessions/{sid}")  # warm up
+    with count_statements(app) as one:
+        nurse.get(f"/sessions/{sid}")
+    for n in range(3):
+        event_id = _event(app, sid)
+        _edit(nurse, sid, event_id, intervention=f"Edit {n}.")
+        _edit(nurse, sid, event_id, intervention=f"Edit {n} again.")
+    with count_statements(app) as four:
+        page = nurse.get(f"/sessions/{sid}").get_data(as_text=True)
+    assert page.count("last edited by Test nurse, RN") == 4
+    assert len(four) == len(one)
+    assert sum("FROM audit_events" in s and "max(" in s.lower() for s in four) == 1
 
 
 def test_events_stay_editable_after_discharge_until_signed(app, as_role):

@@ -247,7 +247,9 @@ def test_another_adult_leaves_with_phone_and_relationship_and_is_flagged(app, as
         services.sign(factories.user("nurse"), treatment, "correct-horse-battery")
         db.session.commit()
     queue = text(as_role("psychiatrist").get("/review"))
-    assert "Left with Jo Park (sister), not the driver confirmed before the dose." in queue
+    assert (
+        "Left with Jo Park (sister, 555-0111), not the driver confirmed before the dose." in queue
+    )
 
 
 def test_the_confirmed_driver_is_taken_from_the_pre_dose_check(app, as_role):
@@ -344,6 +346,12 @@ def test_a_predose_hold_is_marked_on_the_board_and_waits_on_the_psychiatrists_pa
         assert hold.acknowledged_at is not None
         assert hold.acknowledge_note.startswith("Overridden: Anxious at arrival")
     assert "BP hold: waiting" not in text(as_role("nurse").get("/today"))
+    # The override reads with its label on the session page and the psychiatrist's review page.
+    session_page = text(as_role("nurse").get(f"/sessions/{sid}"))
+    assert "Override (pre-dose BP hold) by Test psychiatrist, MD at 09:00: Anxious" in session_page
+    review_page = text(psychiatrist.get(f"/review/sessions/{sid}"))
+    assert "<li>pre-dose BP hold by Test psychiatrist, MD at 09:00: Anxious" in review_page
+    assert "predose bp hold" not in review_page.lower()
 
 
 def test_a_recheck_under_the_hold_line_closes_the_hold_alert(app, as_role):

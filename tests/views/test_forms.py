@@ -559,6 +559,14 @@ def test_predose_refuses_consent_when_none_is_on_file(app, as_role):
             {"systolic": "110", "diastolic": "130"},
             {"diastolic": "Diastolic must be lower than systolic."},
         ),
+        (
+            {"systolic": "80", "diastolic": "120", "spo2": "101", "heart_rate": ""},
+            {
+                "diastolic": "Diastolic must be lower than systolic.",
+                "heart_rate": "This field is required.",
+                "spo2": "Number must be between 50 and 100.",
+            },
+        ),
         ({"spo2": "101"}, {"spo2": "Number must be between 50 and 100."}),
         ({"systolic": "20"}, {"systolic": "Number must be between 50 and 300."}),
         ({"heart_rate": ""}, {"heart_rate": "This field is required."}),
@@ -573,6 +581,7 @@ def test_predose_refuses_consent_when_none_is_on_file(app, as_role):
     ids=[
         "diastolic-equal",
         "diastolic-higher",
+        "diastolic-higher-with-other-errors",
         "spo2-101",
         "systolic-20",
         "heart-rate-missing",

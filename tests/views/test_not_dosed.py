@@ -206,3 +206,17 @@ def test_the_reason_is_part_of_the_signed_content(app, staff):
         declined = services.content_hash(treatment)
         treatment.not_dosed_reason = "unwell"
         assert services.content_hash(treatment) != declined
+
+
+def test_vitals_table_asks_for_pre_dose_vitals_only_while_dosing_is_ahead(app, as_role):
+    sid = make_session(app, stage="checked")  # pre-dose checks done, no reading yet
+    nurse = as_role("nurse")
+
+    def empty_row() -> str:
+        page = nurse.get(f"/sessions/{sid}").get_data(as_text=True)
+        table = page.split('id="vitals-h"', 1)[1].split("</table>", 1)[0]
+        return table.split('<td colspan="8">', 1)[1].split("</td>", 1)[0]
+
+    assert empty_row() == "No readings yet. Record pre-dose vitals before dosing."
+    assert _end(app, nurse, sid, "patient_declined").status_code == 302
+    assert empty_row() == "No readings."
