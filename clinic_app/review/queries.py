@@ -303,17 +303,24 @@ def loaded_session_facts(treatment: TreatmentSession, age: int) -> SessionReview
         [(e.kind, e.serious) for e in treatment.adverse_events],
         [o.rule for o in treatment.overrides],
         [a.items for a in treatment.assessments if a.instrument == PHQ9.code],
-        escort=(
+        **_loaded_extras(treatment),
+    )
+
+
+def _loaded_extras(treatment: TreatmentSession) -> dict[str, Any]:
+    """review_facts' keyword facts from a session whose pauses are loaded."""
+    return {
+        "escort": (
             treatment.escort_kind,
             treatment.discharged_with,
             treatment.escort_relationship,
             treatment.escort_phone,
         ),
-        planned_minutes=treatment.planned_minutes,
-        pauses=[(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
-        not_dosed_reason=treatment.not_dosed_reason,
-        not_dosed_note=treatment.not_dosed_note,
-    )
+        "planned_minutes": treatment.planned_minutes,
+        "pauses": [(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
+        "not_dosed_reason": treatment.not_dosed_reason,
+        "not_dosed_note": treatment.not_dosed_note,
+    }
 
 
 def session_date(treatment: TreatmentSession) -> date:
@@ -749,16 +756,7 @@ def _fill_shown_line(
         [(e.kind, e.serious) for e in events],
         overrides,
         [a.items for a in scales if a.instrument == PHQ9.code],
-        escort=(
-            treatment.escort_kind,
-            treatment.discharged_with,
-            treatment.escort_relationship,
-            treatment.escort_phone,
-        ),
-        planned_minutes=treatment.planned_minutes,
-        pauses=[(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses],
-        not_dosed_reason=row.not_dosed_reason,
-        not_dosed_note=row.not_dosed_note,
+        **_loaded_extras(treatment),
     )
     after = facts.readings_after_dose
     line.treatment = treatment

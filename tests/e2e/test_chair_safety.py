@@ -15,7 +15,7 @@ from clinic_app.models import AuditEvent, ClinicalAlert, TreatmentCourse, Treatm
 from tests import factories
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import Shots, assert_accessible
-from tests.views.test_chair_safety import chart, in_chair
+from tests.views.test_chair_safety import chart, in_chair, ready_to_leave
 from tests.views.test_session_rules import freeze_local
 
 MODERATE = {"severity": "moderate"}
@@ -212,33 +212,11 @@ def test_urgent_bp_reaches_the_board_and_the_psychiatrist_who_acknowledges_with_
         assert acknowledged.acknowledge_note == "Labetalol 10 mg IV given; recheck in 5."
 
 
-def _ready_to_leave(app) -> int:
-    """An esketamine patient at 121 min with every chart condition met."""
-    freeze_local(9, 0)
-    sid = in_chair(app)
-    chart(
-        app,
-        sid,
-        ("vitals", {}),
-        ("dose", {}),
-        ("wait", 40),
-        ("devices", None),
-        ("vitals", {}),
-        ("moaas", 5),
-        ("cadss", 1),
-        ("wait", 75),
-        ("moaas", 5),
-        ("wait", 6),
-        ("vitals", {}),
-    )
-    return sid
-
-
 def test_an_uber_driver_is_refused_by_the_name_field_and_the_confirmed_driver_leaves(
     live_app, staff, page, shots
 ):
     app, base = live_app
-    sid = _ready_to_leave(app)
+    sid = ready_to_leave(app)
     _sign_in(page, base, "nurse")
     page.goto(f"{base}/sessions/{sid}")
     assert "The chart allows discharge" in page.locator(".discharge-blockers").inner_text()

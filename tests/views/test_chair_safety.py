@@ -179,7 +179,8 @@ def test_nothing_assessed_blocks_with_every_missing_assessment_named(app, as_rol
 # --- the escort ------------------------------------------------------------------------------
 
 
-def _ready_to_leave(app) -> int:
+def ready_to_leave(app) -> int:
+    """An esketamine patient at 121 min with every chart condition met."""
     freeze_local(9, 0)
     sid = in_chair(app)
     chart(
@@ -201,7 +202,7 @@ def _ready_to_leave(app) -> int:
 
 
 def test_uber_driver_is_refused_next_to_the_field_with_the_reason(app, as_role):
-    sid = _ready_to_leave(app)
+    sid = ready_to_leave(app)
     refused = discharge(
         app,
         as_role("nurse"),
@@ -222,7 +223,7 @@ def test_uber_driver_is_refused_next_to_the_field_with_the_reason(app, as_role):
 
 
 def test_another_adult_leaves_with_phone_and_relationship_and_is_flagged(app, as_role):
-    sid = _ready_to_leave(app)
+    sid = ready_to_leave(app)
     nurse = as_role("nurse")
     missing = discharge(app, nurse, sid, escort_kind="other_adult", escort_name="Jo Park")
     assert missing.status_code == 409
@@ -253,7 +254,7 @@ def test_another_adult_leaves_with_phone_and_relationship_and_is_flagged(app, as
 
 
 def test_the_confirmed_driver_is_taken_from_the_pre_dose_check(app, as_role):
-    sid = _ready_to_leave(app)
+    sid = ready_to_leave(app)
     done = discharge(app, as_role("nurse"), sid, escort_kind="confirmed_driver")
     assert done.status_code == 302
     with app.app_context():
@@ -475,7 +476,7 @@ def test_the_board_shows_the_next_check_right_after_an_infusion_ends(app, as_rol
 
 
 def test_n_a_is_not_a_responsible_adult(app, as_role):
-    sid = _ready_to_leave(app)
+    sid = ready_to_leave(app)
     refused = discharge(
         app,
         as_role("nurse"),
