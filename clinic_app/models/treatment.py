@@ -162,13 +162,14 @@ class TreatmentSession(db.Model):
         back_populates="treatment_session", order_by="(VitalsReading.taken_at, VitalsReading.id)"
     )
     adverse_events: Mapped[list["AdverseEvent"]] = relationship(
-        back_populates="treatment_session", order_by="AdverseEvent.onset_at"
+        back_populates="treatment_session", order_by="(AdverseEvent.onset_at, AdverseEvent.id)"
     )
     assessments: Mapped[list["Assessment"]] = relationship(
-        back_populates="treatment_session", order_by="Assessment.administered_at"
+        back_populates="treatment_session",
+        order_by="(Assessment.administered_at, Assessment.id)",
     )
     overrides: Mapped[list["Override"]] = relationship(
-        back_populates="treatment_session", order_by="Override.decided_at"
+        back_populates="treatment_session", order_by="(Override.decided_at, Override.id)"
     )
     addenda: Mapped[list["Addendum"]] = relationship(
         back_populates="treatment_session", order_by="Addendum.created_at"
