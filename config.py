@@ -7,7 +7,13 @@ class Config:
     """Settings shared by every environment."""
 
     ENV_NAME = "base"
+    # At least 32 bytes outside testing. Signs the session cookie and CSRF tokens; rotating it
+    # signs everyone out. Unset DATA_KEYS / AUDIT_KEY are derived from it (clinic_app/keys.py).
     SECRET_KEY = os.environ.get("SECRET_KEY")
+    # Fernet keys for two-factor seeds at rest, comma-separated, newest first (rotation).
+    DATA_KEYS = os.environ.get("DATA_KEYS", "")
+    # HMAC key of the audit hash chain; kept outside the database like SECRET_KEY.
+    AUDIT_KEY = os.environ.get("AUDIT_KEY", "")
     # None means "SQLite file under instance/"; create_app() fills it in.
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
     # Errors never echo query parameters (they can hold PHI) into logs or tracebacks.
@@ -35,7 +41,8 @@ class Config:
     # Per-address limit on sign-in attempts; Redis shares it between gunicorn workers.
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
     LOGIN_RATE_LIMIT = "20 per minute"
-    # Serve only on a migrated database; trust this many reverse proxies for X-Forwarded-*.
+    # Serve only on a migrated database. Trust this many reverse proxies for X-Forwarded-*: 0
+    # unless the deployment sets it, so a client reaching gunicorn directly cannot forge them.
     REQUIRE_CURRENT_SCHEMA = True
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     # Roles that must use two-factor sign-in unless the clinic setting says otherwise.
@@ -71,7 +78,6 @@ class ProductionConfig(Config):
     SESSION_COOKIE_NAME = "__Host-clinic_session"
     HSTS = True
     MFA_REQUIRED_ROLES_DEFAULT = ("nurse", "psychiatrist", "front_desk", "admin")
-    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))
 
 
 CONFIGS: dict[str, type[Config]] = {

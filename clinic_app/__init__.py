@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from clinic_app import files, keys
 from config import CONFIGS, Config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +51,8 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
 
 
 def _finish_config(app: Flask) -> None:
-    """Fill in the SQLite default and the development secret; refuse production without a secret."""
-    Path(app.instance_path).mkdir(exist_ok=True)
+    """Fill in the SQLite default and the development secret; refuse missing or weak keys."""
+    files.private_directory(Path(app.instance_path))
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = (
             f"sqlite:///{Path(app.instance_path) / 'clinic.sqlite'}"
@@ -60,7 +61,9 @@ def _finish_config(app: Flask) -> None:
         if app.config["ENV_NAME"] != "development":
             raise RuntimeError("SECRET_KEY must be set outside development")
         app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path) / "secret_key")
+    keys.validate(app.config)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        files.protect_sqlite_database(app.config["SQLALCHEMY_DATABASE_URI"])
         # pool_pre_ping is pointless for a local file.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "connect_args": {"timeout": 15},
@@ -73,8 +76,7 @@ def _finish_config(app: Flask) -> None:
 def _development_secret(path: Path) -> str:
     """A random key generated once per checkout and kept in instance/."""
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        files.write_private(path, secrets.token_hex(32).encode())
     return path.read_text().strip()
 
 

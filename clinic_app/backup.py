@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from clinic_app.extensions import db
+from clinic_app.files import create_private, make_directories
 
 
 class BackupError(RuntimeError):
@@ -34,8 +35,10 @@ def _sqlite_path() -> str:
 
 
 def backup(target: Path) -> None:
-    """Write a consistent copy of the live database to `target` (readers and writers continue)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Write a consistent copy of the live database to `target` (readers and writers continue).
+    The file is 0600 and directories created for it 0700, whatever the umask."""
+    make_directories(target.parent)
+    create_private(target)  # the tools write into it and keep its mode
     if db.engine.dialect.name == "sqlite":
         with sqlite3.connect(_sqlite_path()) as source, sqlite3.connect(target) as copy:
             source.backup(copy)

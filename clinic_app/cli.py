@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from clinic_app.clinical.codes import Role
@@ -13,12 +13,13 @@ from clinic_app.extensions import db
 
 users = AppGroup("users", help="Manage staff accounts.")
 audit_group = AppGroup("audit", help="The audit trail.")
+keys_group = AppGroup("keys", help="Keys kept outside the database (see README, Security model).")
 
 
-def _read_password() -> str:
+def _read_secret(label: str = "Password", confirm: bool = True) -> str:
     """A hidden prompt at a terminal; otherwise the first line of standard input."""
     if sys.stdin.isatty():
-        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return click.prompt(label, hide_input=True, confirmation_prompt=confirm)
     return sys.stdin.readline().rstrip("\n")
 
 
@@ -31,7 +32,7 @@ def create_user_command(username: str, role: str, full_name: str, credentials: s
     """Create a staff account; the password is read from a hidden prompt or standard input."""
     from clinic_app.auth.services import create_user
 
-    password = _read_password()
+    password = _read_secret()
     try:
         user = create_user(None, username, full_name or username, role, password, credentials)
     except RuleViolation as error:
@@ -42,13 +43,30 @@ def create_user_command(username: str, role: str, full_name: str, credentials: s
 
 
 @audit_group.command("verify")
-def verify_audit_command() -> None:
-    """Recompute the audit hash chain; exit 1 and name the first broken row if it was altered."""
-    from clinic_app.audit import verify_chain
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    metavar="LENGTH:HASH",
+    help="A head printed by an earlier run and kept outside the database; it must still be there.",
+)
+def verify_audit_command(anchors: tuple[str, ...]) -> None:
+    """Recompute the keyed audit hash chain and print its head (LENGTH:HASH) to record elsewhere;
+    exit 1 and name the first broken row if it was altered."""
+    from clinic_app.audit import hash_at, verify_chain
 
     checked, broken = verify_chain()
     if broken is None:
+        for anchor in anchors:
+            position, _, expected = anchor.partition(":")
+            if not position.isdigit() or hash_at(int(position)) != expected.strip():
+                raise click.ClickException(
+                    f"Audit trail does not contain the recorded head {anchor}: "
+                    "rows up to it were rewritten or removed."
+                )
+        head = hash_at(checked) if checked else "0" * 64
         click.echo(f"Audit trail intact: {checked} rows verified.")
+        click.echo(f"Head: {checked}:{head}")
         return
     if broken == -1:
         raise click.ClickException(
@@ -59,6 +77,74 @@ def verify_audit_command() -> None:
         f"Audit trail broken at row id {broken} (after {checked} intact rows): "
         "it was changed, deleted or inserted out of order."
     )
+
+
+@audit_group.command("rekey")
+def rekey_audit_command() -> None:
+    """Re-hash the audit trail under the configured AUDIT_KEY after checking it under the
+    previous key (hidden prompt or standard input). Stop the app servers; run as the owner."""
+    from clinic_app.audit import ChainBroken, rekey
+    from clinic_app.keys import audit_key
+
+    previous = _read_secret("Previous audit key", confirm=False).encode()
+    try:
+        count = rekey(previous, audit_key(current_app.config))
+    except ChainBroken as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error}; nothing was changed") from error
+    db.session.commit()
+    click.echo(f"Re-keyed {count} audit rows. Record the new head: flask audit verify.")
+
+
+@keys_group.command("pin")
+def pin_keys_command() -> None:
+    """Print AUDIT_KEY / DATA_KEYS lines for the keys that are unset and so derived from
+    SECRET_KEY; set them in the environment before changing SECRET_KEY so stored two-factor seeds
+    and the audit trail stay readable."""
+    from clinic_app.keys import derived_audit_key, derived_data_key
+
+    config = current_app.config
+    if not config["AUDIT_KEY"]:
+        click.echo(f"AUDIT_KEY={derived_audit_key(config['SECRET_KEY'])}")
+    if not config["DATA_KEYS"]:
+        click.echo(f"DATA_KEYS={derived_data_key(config['SECRET_KEY'])}")
+
+
+@keys_group.command("reencrypt")
+def reencrypt_command() -> None:
+    """Re-encrypt every stored two-factor seed with the first of DATA_KEYS."""
+    from clinic_app.keys import reencrypt_stored_secrets
+
+    done, unreadable = reencrypt_stored_secrets()
+    db.session.commit()
+    click.echo(f"Re-encrypted {done} two-factor secrets with the first data key.")
+    if unreadable:
+        raise click.ClickException(
+            f"{unreadable} secrets match none of DATA_KEYS or the SECRET_KEY-derived key; "
+            "those users must enrol two-factor again"
+        )
+
+
+@click.command("grant-app-role")
+@with_appcontext
+@click.argument("role")
+@click.option("--print-sql", is_flag=True, help="Print the statements instead of running them.")
+def grant_app_role_command(role: str, print_sql: bool) -> None:
+    """PostgreSQL: give ROLE (the app servers' login) row access to every table, only SELECT and
+    INSERT on the audit trail, and no DDL. Run as the tables' owner after each upgrade."""
+    from clinic_app.db_roles import RoleError, app_role_grants, check_app_role, grant_app_role
+
+    try:
+        if print_sql:
+            check_app_role(role)
+            click.echo(";\n".join(app_role_grants(role)) + ";")
+            return
+        grant_app_role(role)
+    except RoleError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"{role} may now read and write rows, and only add to the audit trail.")
 
 
 @click.command("backup")
@@ -93,10 +179,14 @@ def restore_command(path: Path, yes: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from flask_migrate.cli import db as migrate_group
+
     from clinic_app.demo import demo_data_command
 
+    migrate_group.add_command(grant_app_role_command)
     app.cli.add_command(users)
     app.cli.add_command(audit_group)
+    app.cli.add_command(keys_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(demo_data_command)

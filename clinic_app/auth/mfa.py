@@ -1,20 +1,18 @@
 """Two-factor sign-in: TOTP (pyotp) with single-use codes, and hashed single-use backup codes."""
 
-import base64
-import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
 
 import pyotp
 import segno
-from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app
+from cryptography.fernet import InvalidToken
 from sqlalchemy import select
 
 from clinic_app.auth.passwords import hash_password, verify_password
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
+from clinic_app.keys import data_cipher
 from clinic_app.models import BackupCode, User
 
 ISSUER = "Ketamine Clinic"
@@ -23,15 +21,10 @@ BACKUP_CODE_COUNT = 10
 VALID_WINDOW = 1
 
 
-def _fernet() -> Fernet:
-    digest = hashlib.sha256(b"totp-seed:" + current_app.config["SECRET_KEY"].encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
-
-
 def store_new_secret(user: User) -> str:
     """Give `user` a fresh, not yet enabled TOTP seed (encrypted at rest); returns the seed."""
     secret = pyotp.random_base32()
-    user.totp_secret_encrypted = _fernet().encrypt(secret.encode()).decode()
+    user.totp_secret_encrypted = data_cipher().encrypt(secret.encode()).decode()
     user.totp_enabled_at = None
     user.totp_last_timecode = None
     return secret
@@ -41,7 +34,7 @@ def secret_of(user: User) -> str | None:
     if not user.totp_secret_encrypted:
         return None
     try:
-        return _fernet().decrypt(user.totp_secret_encrypted.encode()).decode()
+        return data_cipher().decrypt(user.totp_secret_encrypted.encode()).decode()
     except InvalidToken:
         return None
 

@@ -1,0 +1,88 @@
+"""The app's keys besides SECRET_KEY: DATA_KEYS encrypt stored two-factor seeds, AUDIT_KEY keys
+the audit hash chain. Either may be left unset, and is then derived from SECRET_KEY (installs
+that predate them keep working); `flask keys pin` prints the derived values so that SECRET_KEY
+can change without losing what they protect."""
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
+
+MIN_SECRET_BYTES = 32
+
+
+def derived_data_key(secret_key: str) -> str:
+    """The Fernet key two-factor seeds were encrypted with before DATA_KEYS existed."""
+    digest = hashlib.sha256(b"totp-seed:" + secret_key.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def derived_audit_key(secret_key: str) -> str:
+    """The audit chain key used when AUDIT_KEY is unset (64 hex characters)."""
+    return hmac.new(secret_key.encode(), b"clinic audit chain", hashlib.sha256).hexdigest()
+
+
+def data_keys(config: Mapping[str, Any]) -> list[str]:
+    """DATA_KEYS newest first, then the key derived from SECRET_KEY (read-only fallback)."""
+    configured = config.get("DATA_KEYS") or ""
+    keys = [key for key in configured.replace(",", " ").split() if key]
+    legacy = derived_data_key(config["SECRET_KEY"])
+    return keys + ([legacy] if legacy not in keys else [])
+
+
+def audit_key(config: Mapping[str, Any]) -> bytes:
+    """The HMAC key of the audit chain: AUDIT_KEY, else derived from SECRET_KEY."""
+    return (config.get("AUDIT_KEY") or derived_audit_key(config["SECRET_KEY"])).encode()
+
+
+def data_cipher() -> MultiFernet:
+    """Encrypts with the first data key, decrypts with any of them."""
+    return MultiFernet([Fernet(key) for key in data_keys(current_app.config)])
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    """Refuse short secrets outside testing and malformed data keys anywhere (RuntimeError)."""
+    if config["ENV_NAME"] != "testing":
+        for name in ("SECRET_KEY", "AUDIT_KEY"):
+            value = config.get(name)
+            if value and len(value.encode()) < MIN_SECRET_BYTES:
+                raise RuntimeError(
+                    f"{name} must be at least {MIN_SECRET_BYTES} bytes; generate one with "
+                    "`python3 -c 'import secrets; print(secrets.token_hex(32))'`"
+                )
+    for key in data_keys(config):
+        try:
+            Fernet(key)
+        except ValueError as error:
+            raise RuntimeError(
+                "DATA_KEYS must hold Fernet keys (32 url-safe base64-encoded bytes), separated "
+                "by commas; generate one with `python3 -c 'from cryptography.fernet import "
+                "Fernet; print(Fernet.generate_key().decode())'`"
+            ) from error
+
+
+def reencrypt_stored_secrets() -> tuple[int, int]:
+    """Re-encrypt every stored two-factor seed with the first data key,
+    with an audit row; returns (re-encrypted, unreadable under every key). Flushes, no commit."""
+    from sqlalchemy import select
+
+    from clinic_app.audit import record
+    from clinic_app.extensions import db
+    from clinic_app.models import User
+
+    cipher = data_cipher()
+    done = unreadable = 0
+    for user in db.session.scalars(select(User).where(User.totp_secret_encrypted != "")):
+        try:
+            user.totp_secret_encrypted = cipher.rotate(user.totp_secret_encrypted.encode()).decode()
+        except InvalidToken:
+            unreadable += 1
+            continue
+        done += 1
+    record(None, "keys.reencrypt", reencrypted=done, unreadable=unreadable)
+    db.session.flush()
+    return done, unreadable
