@@ -173,7 +173,9 @@ def test_fits_any_time_of_day(app, runner, now):
 
 
 def test_refused_in_production(app, database_url):
-    production = create_app(ProductionConfig, SECRET_KEY="x", SQLALCHEMY_DATABASE_URI=database_url)
+    production = create_app(
+        ProductionConfig, SECRET_KEY="x" * 32, SQLALCHEMY_DATABASE_URI=database_url
+    )
     result = production.test_cli_runner().invoke(args=["demo-data"])
     assert result.exit_code != 0
     assert "production" in result.output

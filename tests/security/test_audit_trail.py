@@ -1,16 +1,23 @@
 """The audit trail: one chained row per action in the same transaction as the change, reads of
-charts recorded, refusals recorded, tampering detected by `flask audit verify`, and the
-migrated database refusing UPDATE and DELETE outright."""
+charts recorded, refusals recorded, tampering detected by `flask audit verify` (also a rewrite
+recomputed without the key, and against heads recorded elsewhere), and the migrated database
+refusing UPDATE and DELETE outright, on PostgreSQL also to the app's limited role."""
 
+import hashlib
+import json
 import os
+import uuid
+from collections.abc import Callable
 from datetime import date
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from clinic_app import audit, create_app
 from clinic_app.extensions import db
+from clinic_app.keys import derived_audit_key
 from clinic_app.models import (
     AuditChainHead,
     AuditEvent,
@@ -103,11 +110,12 @@ def test_each_action_writes_one_chained_row(app, staff):
 
     rows = _rows(app)
     previous = audit.GENESIS
-    for row in rows:
-        assert row.prev_hash == previous, row.id
-        assert audit.row_hash(row) == row.row_hash, row.id
-        previous = row.row_hash
-    with app.app_context():
+    with app.app_context():  # the key is the app's
+        for row in rows:
+            assert row.prev_hash == previous, row.id
+            assert audit.row_hash(row) == row.row_hash, row.id
+            assert row.row_hash != _plain_hash(row), row.id
+            previous = row.row_hash
         assert audit.verify_chain() == (len(rows), None)
         head = db.session.get(AuditChainHead, 1)
         assert (head.head_hash, head.length) == (previous, len(rows))
@@ -334,3 +342,212 @@ def test_sign_in_failure_rows_verify_too(app, staff):
         sign_in(app.test_client(), "nurse", "wrong-password-here")
     with app.app_context():
         assert audit.verify_chain()[1] is None
+
+
+# --- the chain is keyed, and its head can be anchored outside the database ----------------
+
+
+def _plain_hash(event: AuditEvent) -> str:
+    """The unkeyed SHA-256 recipe anyone can recompute from the database alone."""
+    content = {name: getattr(event, name) for name in audit.HASHED_FIELDS}
+    content["occurred_at"] = event.occurred_at.isoformat()
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _rewrite(app, position: int, hash_of: Callable[[AuditEvent], str]) -> None:
+    """What someone with database access does: edit one row (trigger dropped), then recompute
+    every hash and the chain head so that the chain links again."""
+    with app.app_context():
+        events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        events[position].outcome = "denied"
+        previous = audit.GENESIS
+        for event in events:
+            event.prev_hash = previous
+            event.row_hash = previous = hash_of(event)
+        head = db.session.get(AuditChainHead, 1)
+        head.head_hash = previous
+        db.session.commit()
+
+
+def test_a_rewrite_recomputed_with_the_plain_hash_is_detected(app):
+    ids = _history(app)
+    _rewrite(app, len(ids) // 2, _plain_hash)
+    code, output = _verify(app)
+    assert code != 0
+    assert f"row id {ids[0]}" in output  # no row carries the keyed hash any more
+
+
+def test_verify_prints_the_head_and_checks_heads_recorded_elsewhere(app):
+    ids = _history(app)
+    code, output = _verify(app)
+    with app.app_context():
+        last = db.session.get(AuditEvent, ids[-1]).row_hash
+    assert code == 0 and output.splitlines()[-1] == f"Head: {len(ids)}:{last}"
+    anchor = f"{len(ids)}:{last}"
+    with app.app_context():
+        audit.record(None, "test.event")
+        db.session.commit()
+    later = app.test_cli_runner().invoke(args=["audit", "verify", "--anchor", anchor])
+    assert later.exit_code == 0, later.output
+    assert f"Head: {len(ids) + 1}:" in later.output
+
+    # Someone who also holds the key can recompute a valid chain, but not the recorded head.
+    _rewrite(app, 1, audit.row_hash)
+    assert _verify(app)[0] == 0
+    rewritten = app.test_cli_runner().invoke(args=["audit", "verify", "--anchor", anchor])
+    assert rewritten.exit_code != 0
+    assert f"does not contain the recorded head {anchor}" in rewritten.output
+    beyond = app.test_cli_runner().invoke(args=["audit", "verify", "--anchor", f"999:{last}"])
+    assert beyond.exit_code != 0
+
+
+def test_the_chain_is_keyed_by_audit_key_not_by_the_database(make_app):
+    _history(make_app(AUDIT_KEY="k" * 32))
+    assert _verify(make_app(AUDIT_KEY="k" * 32, SECRET_KEY="other-secret", empty=False))[0] == 0
+    code, output = _verify(make_app(AUDIT_KEY="j" * 32, empty=False))
+    assert code != 0 and "broken at row id" in output
+
+
+def test_an_unset_audit_key_is_derived_from_secret_key(make_app):
+    _history(make_app(SECRET_KEY="s" * 40))
+    assert _verify(make_app(SECRET_KEY="t" * 40, empty=False))[0] != 0
+    pinned = derived_audit_key("s" * 40)
+    assert _verify(make_app(SECRET_KEY="t" * 40, AUDIT_KEY=pinned, empty=False))[0] == 0
+
+
+def _migrated(url: str, **overrides):
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url, **overrides)
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    return app
+
+
+def _dispose(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_rekey_moves_the_trail_to_a_new_audit_key(empty_database_url):
+    old = _migrated(empty_database_url, AUDIT_KEY="o" * 32)
+    new = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url, AUDIT_KEY="n" * 32)
+    try:
+        with old.app_context():
+            for _ in range(3):
+                audit.record(None, "test.event")
+            db.session.commit()
+        assert _verify(new)[0] != 0
+        wrong = new.test_cli_runner().invoke(args=["audit", "rekey"], input="x" * 32 + "\n")
+        assert wrong.exit_code != 0 and "nothing was changed" in wrong.output
+        assert _verify(old)[0] == 0
+
+        done = new.test_cli_runner().invoke(args=["audit", "rekey"], input="o" * 32 + "\n")
+        assert done.exit_code == 0 and "Re-keyed 3 audit rows" in done.output, done.output
+        assert _verify(new)[0] == 0 and _verify(old)[0] != 0
+        with new.app_context():  # the append-only trigger is back
+            with pytest.raises(DBAPIError, match="append-only"):
+                db.session.execute(text("DELETE FROM audit_events"))
+            db.session.rollback()
+    finally:
+        _dispose(old)
+        _dispose(new)
+
+
+def test_the_migration_rekeys_a_plain_chain_and_refuses_a_broken_one(
+    empty_database_url, monkeypatch
+):
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
+    runner = app.test_cli_runner()
+    try:
+        assert runner.invoke(args=["db", "upgrade", "bf4ac46af253"]).exit_code == 0
+        with app.app_context(), monkeypatch.context() as old_recipe:
+            old_recipe.setattr(audit, "row_hash", _plain_hash)
+            factories.make_user("admin", username="audit.admin")
+            audit.record(None, "test.event", note="before keying")
+            db.session.commit()
+            plain = db.session.scalars(select(AuditEvent.row_hash).order_by(AuditEvent.id)).all()
+        assert len(plain) >= 2
+
+        result = runner.invoke(args=["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        code, output = _verify(app)
+        assert code == 0 and f"{len(plain)} rows verified" in output
+        with app.app_context():
+            keyed = db.session.scalars(select(AuditEvent.row_hash).order_by(AuditEvent.id)).all()
+        assert not set(keyed) & set(plain)
+
+        # Down again gives back the plain chain exactly.
+        assert runner.invoke(args=["db", "downgrade", "bf4ac46af253"]).exit_code == 0
+        with app.app_context():
+            again = db.session.scalars(select(AuditEvent.row_hash).order_by(AuditEvent.id)).all()
+            assert again == plain
+            # A link changed behind the trigger's back stops the upgrade.
+            tampered = again[len(again) // 2]
+            with audit._append_only_lifted():
+                db.session.execute(
+                    text("UPDATE audit_events SET prev_hash = :p WHERE row_hash = :h"),
+                    {"p": "f" * 64, "h": tampered},
+                )
+            db.session.commit()
+            tampered_id = db.session.scalar(
+                select(AuditEvent.id).where(AuditEvent.row_hash == tampered)
+            )
+        broken = runner.invoke(args=["db", "upgrade"])
+        assert broken.exit_code != 0
+        assert f"audit trail broken at row id {tampered_id}" in broken.output, broken.output
+    finally:
+        _dispose(app)
+
+
+# --- PostgreSQL: the app's login role cannot lift the protection --------------------------
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="database roles: PostgreSQL only")
+def test_the_app_role_may_add_to_the_trail_but_not_change_or_unprotect_it(empty_database_url):
+    owner = _migrated(empty_database_url)
+    role = f"clinic_app_{uuid.uuid4().hex[:8]}"
+    with owner.app_context():
+        db.session.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        db.session.commit()
+    limited = None
+    try:
+        refused = owner.test_cli_runner().invoke(args=["db", "grant-app-role", "postgres"])
+        assert refused.exit_code != 0 and "superuser or owns the tables" in refused.output
+        script = owner.test_cli_runner().invoke(args=["db", "grant-app-role", role, "--print-sql"])
+        assert (
+            script.exit_code == 0
+            and f'REVOKE UPDATE, DELETE ON public.audit_events FROM "{role}"' in script.output
+        )
+        granted = owner.test_cli_runner().invoke(args=["db", "grant-app-role", role])
+        assert granted.exit_code == 0, granted.output
+
+        url = make_url(empty_database_url).set(username=role, password=None)
+        limited = create_app(
+            TestingConfig, SQLALCHEMY_DATABASE_URI=url.render_as_string(hide_password=False)
+        )
+        with limited.app_context():  # the app works: rows written, the trail grows
+            factories.make_user("admin", username="role.admin")
+            audit.record(None, "test.event")
+            db.session.commit()
+            for statement in (
+                "UPDATE audit_events SET action = 'forged'",
+                "DELETE FROM audit_events",
+                "TRUNCATE audit_events",
+                "DROP TRIGGER audit_events_append_only ON audit_events",
+                "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only",
+                "ALTER TABLE audit_events DISABLE TRIGGER ALL",
+                "DROP TABLE audit_events",
+                "UPDATE alembic_version SET version_num = 'x'",
+            ):
+                with pytest.raises(DBAPIError, match="permission denied|must be owner"):
+                    db.session.execute(text(statement))
+                db.session.rollback()
+        assert _verify(limited)[0] == 0
+    finally:
+        if limited is not None:
+            _dispose(limited)
+        with owner.app_context():
+            db.session.execute(text(f'DROP OWNED BY "{role}"'))
+            db.session.execute(text(f'DROP ROLE "{role}"'))
+            db.session.commit()
+        _dispose(owner)
