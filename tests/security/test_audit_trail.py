@@ -516,7 +516,7 @@ def test_the_app_role_may_add_to_the_trail_but_not_change_or_unprotect_it(empty_
         script = owner.test_cli_runner().invoke(args=["db", "grant-app-role", role, "--print-sql"])
         assert (
             script.exit_code == 0
-            and f'REVOKE UPDATE, DELETE ON public.audit_events FROM "{role}"' in script.output
+            and f'REVOKE UPDATE, DELETE ON "public"."audit_events" FROM "{role}"' in script.output
         )
         granted = owner.test_cli_runner().invoke(args=["db", "grant-app-role", role])
         assert granted.exit_code == 0, granted.output
