@@ -98,16 +98,22 @@ def rekey_audit_command() -> None:
 
 @keys_group.command("pin")
 def pin_keys_command() -> None:
-    """Print AUDIT_KEY / DATA_KEYS lines for the keys that are unset and so derived from
-    SECRET_KEY; set them in the environment before changing SECRET_KEY so stored two-factor seeds
-    and the audit trail stay readable."""
-    from clinic_app.keys import derived_audit_key, derived_data_key
+    """Print AUDIT_KEY / DATA_KEYS lines for what still depends on SECRET_KEY (an unset
+    AUDIT_KEY; two-factor seeds DATA_KEYS cannot read); set them in the environment before
+    changing SECRET_KEY so the seeds and the audit trail stay readable."""
+    from clinic_app.keys import (
+        configured_data_keys,
+        derived_audit_key,
+        derived_data_key,
+        secrets_need_derived_key,
+    )
 
     config = current_app.config
     if not config["AUDIT_KEY"]:
         click.echo(f"AUDIT_KEY={derived_audit_key(config['SECRET_KEY'])}")
-    if not config["DATA_KEYS"]:
-        click.echo(f"DATA_KEYS={derived_data_key(config['SECRET_KEY'])}")
+    if secrets_need_derived_key():
+        keys = [*configured_data_keys(config), derived_data_key(config["SECRET_KEY"])]
+        click.echo(f"DATA_KEYS={','.join(keys)}")
 
 
 @keys_group.command("reencrypt")

@@ -26,10 +26,14 @@ def derived_audit_key(secret_key: str) -> str:
     return hmac.new(secret_key.encode(), b"clinic audit chain", hashlib.sha256).hexdigest()
 
 
+def configured_data_keys(config: Mapping[str, Any]) -> list[str]:
+    """DATA_KEYS as a list, newest first."""
+    return (config.get("DATA_KEYS") or "").replace(",", " ").split()
+
+
 def data_keys(config: Mapping[str, Any]) -> list[str]:
     """DATA_KEYS newest first, then the key derived from SECRET_KEY (read-only fallback)."""
-    configured = config.get("DATA_KEYS") or ""
-    keys = [key for key in configured.replace(",", " ").split() if key]
+    keys = configured_data_keys(config)
     legacy = derived_data_key(config["SECRET_KEY"])
     return keys + ([legacy] if legacy not in keys else [])
 
@@ -63,6 +67,28 @@ def validate(config: Mapping[str, Any]) -> None:
                 "by commas; generate one with `python3 -c 'from cryptography.fernet import "
                 "Fernet; print(Fernet.generate_key().decode())'`"
             ) from error
+
+
+def secrets_need_derived_key() -> bool:
+    """True when some stored two-factor seed is not readable with DATA_KEYS alone."""
+    from sqlalchemy import select
+
+    from clinic_app.extensions import db
+    from clinic_app.models import User
+
+    configured = configured_data_keys(current_app.config)
+    if not configured:
+        return True
+    cipher = MultiFernet([Fernet(key) for key in configured])
+    tokens = db.session.scalars(
+        select(User.totp_secret_encrypted).where(User.totp_secret_encrypted != "")
+    )
+    for token in tokens:
+        try:
+            cipher.decrypt(token.encode())
+        except InvalidToken:
+            return True
+    return False
 
 
 def reencrypt_stored_secrets() -> tuple[int, int]:

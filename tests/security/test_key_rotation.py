@@ -5,6 +5,7 @@ from cryptography.fernet import Fernet
 
 from clinic_app.auth import mfa
 from clinic_app.extensions import db
+from clinic_app.keys import derived_data_key
 from clinic_app.models import AuditEvent, User
 from tests import factories
 
@@ -58,6 +59,8 @@ def test_data_keys_rotate_from_the_derived_key_to_new_keys(make_app):
     # A new key first; the derived one still decrypts what it encrypted.
     added = make_app(SECRET_KEY=OLD_SECRET, DATA_KEYS=first, empty=False)
     assert _seed(added, user_id) == seed
+    derived = derived_data_key(OLD_SECRET)
+    assert f"DATA_KEYS={first},{derived}" in _invoke(added, "keys", "pin").output.split()
     result = _invoke(added, "keys", "reencrypt")
     assert result.exit_code == 0 and "Re-encrypted 1 " in result.output, result.output
     with added.app_context():
@@ -65,6 +68,7 @@ def test_data_keys_rotate_from_the_derived_key_to_new_keys(make_app):
         assert (row.action, row.detail) == ("keys.reencrypt", {"reencrypted": 1, "unreadable": 0})
 
     # Now SECRET_KEY plays no part, and the next key takes over the same way.
+    assert "DATA_KEYS" not in _invoke(added, "keys", "pin").output
     assert _seed(make_app(SECRET_KEY=NEW_SECRET, DATA_KEYS=first, empty=False), user_id) == seed
     both = make_app(SECRET_KEY=OLD_SECRET, DATA_KEYS=f"{second},{first}", empty=False)
     assert _invoke(both, "keys", "reencrypt").exit_code == 0
