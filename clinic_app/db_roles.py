@@ -35,6 +35,8 @@ def app_role_grants(role: str) -> list[str]:
 def check_app_role(role: str) -> None:
     """Refuse a role that does not exist, is a superuser, or owns (or may act as the owner of)
     the tables: any of those could drop the append-only triggers."""
+    if db.engine.dialect.name != "postgresql":
+        raise RoleError("database roles exist on PostgreSQL only")
     found = db.session.execute(
         text(
             "SELECT r.rolsuper, pg_has_role(r.oid, t.tableowner, 'MEMBER') AS owner "
@@ -55,8 +57,6 @@ def check_app_role(role: str) -> None:
 
 def grant_app_role(role: str) -> list[str]:
     """Give `role` the app's privileges; returns the statements run. Run as the owner role."""
-    if db.engine.dialect.name != "postgresql":
-        raise RoleError("database roles exist on PostgreSQL only")
     check_app_role(role)
     statements = app_role_grants(role)
     for statement in statements:

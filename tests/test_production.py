@@ -96,3 +96,10 @@ def test_a_32_byte_secret_starts_and_testing_may_use_a_short_one():
 def test_malformed_data_keys_are_refused():
     with pytest.raises(RuntimeError, match="DATA_KEYS must hold Fernet keys"):
         create_app(TestingConfig, SQLALCHEMY_DATABASE_URI="sqlite://", DATA_KEYS="not-a-key")
+
+
+def test_granting_an_app_role_is_refused_on_sqlite(tmp_path):
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'r.sqlite'}")
+    for extra in ([], ["--print-sql"]):
+        result = app.test_cli_runner().invoke(args=["db", "grant-app-role", "clinic_app", *extra])
+        assert result.exit_code != 0 and "PostgreSQL only" in result.output
