@@ -176,16 +176,14 @@ def reauthenticate(
     if verify_password(user.password_hash, password or ""):
         return
     locked = _count_failure(user)
-    audit.record(
-        user, action, entity, outcome="failure", reason="bad_password", locked=locked, **detail
+    marks = {"locked": True} if locked else {}
+    audit.record(user, action, entity, outcome="failure", reason="bad_password", **marks, **detail)
+    if not locked:
+        raise RuleViolation(f"The {noun} is not correct.", field)
+    sessions.revoke_all(user, "locked")
+    raise RuleViolation(
+        f"The {noun} is not correct. After too many wrong passwords you are signed out.", field
     )
-    if locked:
-        sessions.revoke_all(user, "locked")
-        raise RuleViolation(
-            f"The {noun} is not correct. After too many wrong passwords you are signed out.",
-            field,
-        )
-    raise RuleViolation(f"The {noun} is not correct.", field)
 
 
 def change_password(user: User, current: str, new: str) -> None:
