@@ -1,6 +1,7 @@
 """Two-factor sign-in: enrollment when the role requires it, single-use TOTP codes and backup
 codes, lockout on wrong codes, the seed encrypted at rest, and the account page switches."""
 
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ from tests.conftest import PASSWORD, sign_in
 from tests.security.conftest import ROLES, cookie_value, make_staff
 
 START = datetime(2030, 3, 4, 17, 0, tzinfo=UTC)  # on a 30-second step boundary
-BACKUP_CODE = re.compile(rb"<code[^>]*>([0-9a-f]{6}-[0-9a-f]{6})</code>")
+BACKUP_CODE = re.compile(rb"<code[^>]*>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})</code>")
 
 
 def _path(response) -> str:
@@ -38,8 +39,10 @@ def _require(app, *roles: str) -> None:
 
 
 def _secret(app, user_id: int) -> str:
+    """The seed being set up if there is one, else the switched-on seed."""
     with app.app_context():
-        return mfa.secret_of(db.session.get(User, user_id))
+        user = db.session.get(User, user_id)
+        return mfa.pending_secret_of(user) or mfa.secret_of(user)
 
 
 def _code(app, user_id: int) -> str:
@@ -108,8 +111,11 @@ def test_required_role_must_enroll_before_any_page(app, nurse_required):
             select(BackupCode.code_hash).where(BackupCode.user_id == nurse_required["nurse"])
         ).all()
     assert len(hashes) == 10
-    assert all(h.startswith("$argon2id$") for h in hashes)
-    assert not {c.decode() for c in codes} & set(hashes)
+    # Keyed HMAC-SHA256 of random codes: neither the code nor an unkeyed hash of it is stored.
+    assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes)
+    plain = {c.decode() for c in codes} | {c.decode().replace("-", "") for c in codes}
+    assert not plain & set(hashes)
+    assert not {hashlib.sha256(c.encode()).hexdigest() for c in plain} & set(hashes)
 
 
 def test_roles_not_required_sign_in_with_the_password_alone(app, nurse_required):
@@ -163,12 +169,14 @@ def test_wrong_codes_count_toward_the_lockout(app, enrolled, nurse_required):
     uid = nurse_required["nurse"]
     client = app.test_client()
     sign_in(client, "nurse")
-    for _ in range(5):
+    for _ in range(4):
         assert client.post("/login/code", data={"code": "123456"}).status_code == 400
+    # The fifth locks the account and ends the half-finished session at once.
+    assert _path(client.post("/login/code", data={"code": "123456"})) == "/login"
     user = _user(app, uid)
     assert user.failed_logins == 5
     assert user.locked_until == clock.utcnow() + timedelta(minutes=1)
-    # Even the right code is now refused, and the half-finished session is ended.
+    # Even the right code is now refused.
     refused = client.post("/login/code", data={"code": _code(app, uid)})
     assert _path(refused) == "/login"
     assert _path(client.get("/login/code")) == "/login"
@@ -204,13 +212,20 @@ def test_the_seed_is_encrypted_at_rest_and_not_in_the_cookie(app, nurse_required
     client.get("/login/enroll")
     secret = _secret(app, uid)
     assert secret and len(secret) >= 16
-    with app.app_context():
-        stored = db.session.execute(
-            text("SELECT totp_secret_encrypted FROM users WHERE id = :id"), {"id": uid}
-        ).scalar_one()
-    assert stored and secret not in stored and secret.lower() not in stored.lower()
+
+    def stored(column: str) -> str:
+        with app.app_context():
+            return db.session.execute(
+                text(f"SELECT {column} FROM users WHERE id = :id"), {"id": uid}
+            ).scalar_one()
+
+    pending = stored("totp_pending_secret_encrypted")
+    assert pending and secret not in pending and secret.lower() not in pending.lower()
     serializer = app.session_interface.get_signing_serializer(app)
     assert secret not in str(serializer.loads(cookie_value(client, app)))
+    _enroll(app, client, uid)
+    active = stored("totp_secret_encrypted")
+    assert active == pending and stored("totp_pending_secret_encrypted") == ""
     # Another installation (another SECRET_KEY) cannot read it.
     other = app.config["SECRET_KEY"]
     try:
@@ -256,9 +271,9 @@ def test_account_page_turns_two_factor_off_when_not_required(app, staff):
     client.post("/account/two-factor", data={"code": _code(app, uid)})
     assert _user(app, uid).totp_enabled
 
-    client.post("/account/two-factor/disable", data={"password": "not-my-password"})
+    client.post("/account/two-factor/disable", data={"off-password": "not-my-password"})
     assert _user(app, uid).totp_enabled
-    client.post("/account/two-factor/disable", data={"password": PASSWORD})
+    client.post("/account/two-factor/disable", data={"off-password": PASSWORD})
     user = _user(app, uid)
     assert not user.totp_enabled and user.totp_secret_encrypted == ""
     with app.app_context():
@@ -273,7 +288,7 @@ def test_a_required_role_cannot_turn_two_factor_off(app, enrolled, nurse_require
     sign_in(client, "nurse")
     client.post("/login/code", data={"code": _code(app, uid)})
     assert b"Turn off" not in client.get("/account").data
-    response = client.post("/account/two-factor/disable", data={"password": PASSWORD})
+    response = client.post("/account/two-factor/disable", data={"off-password": PASSWORD})
     assert _path(response) == "/account"
     assert b"required for your role" in client.get("/account").data
     assert _user(app, uid).totp_enabled
