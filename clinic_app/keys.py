@@ -13,6 +13,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 
 MIN_SECRET_BYTES = 32
+# User columns holding a two-factor seed encrypted with the data keys (the enabled one and a
+# re-enrollment waiting for its first code).
+SEED_COLUMNS = ("totp_secret_encrypted", "totp_pending_secret_encrypted")
 
 
 def derived_data_key(secret_key: str) -> str:
@@ -80,10 +83,10 @@ def secrets_need_derived_key() -> bool:
     if not configured:
         return True
     cipher = MultiFernet([Fernet(key) for key in configured])
-    tokens = db.session.scalars(
-        select(User.totp_secret_encrypted).where(User.totp_secret_encrypted != "")
+    rows = db.session.execute(
+        select(User.totp_secret_encrypted, User.totp_pending_secret_encrypted)
     )
-    for token in tokens:
+    for token in (token for row in rows for token in row if token):
         try:
             cipher.decrypt(token.encode())
         except InvalidToken:
@@ -102,13 +105,17 @@ def reencrypt_stored_secrets() -> tuple[int, int]:
 
     cipher = data_cipher()
     done = unreadable = 0
-    for user in db.session.scalars(select(User).where(User.totp_secret_encrypted != "")):
-        try:
-            user.totp_secret_encrypted = cipher.rotate(user.totp_secret_encrypted.encode()).decode()
-        except InvalidToken:
-            unreadable += 1
-            continue
-        done += 1
+    for user in db.session.scalars(select(User)):
+        for column in SEED_COLUMNS:
+            token = getattr(user, column)
+            if not token:
+                continue
+            try:
+                setattr(user, column, cipher.rotate(token.encode()).decode())
+            except InvalidToken:
+                unreadable += 1
+                continue
+            done += 1
     record(None, "keys.reencrypt", reencrypted=done, unreadable=unreadable)
     db.session.flush()
     return done, unreadable

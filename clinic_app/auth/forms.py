@@ -1,9 +1,12 @@
 """Sign-in, two-factor and password forms."""
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+CODE_CHARACTERS = re.compile(r"[0-9A-Za-z\- ]*")
 CODE_ATTRS = {"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
 
 
@@ -20,10 +23,16 @@ class LoginForm(FlaskForm):
     )
 
 
+def _plain_characters(form, field) -> None:
+    """Only ASCII digits, letters, dashes and spaces: what TOTP and backup codes are made of."""
+    if not CODE_CHARACTERS.fullmatch(field.data or ""):
+        raise ValidationError("Type the code with the digits 0-9 (backup codes: letters a-z).")
+
+
 class CodeForm(FlaskForm):
     code = StringField(
         "Code from the authenticator app",
-        validators=[DataRequired(), Length(max=20)],
+        validators=[DataRequired(), Length(max=20), _plain_characters],
         render_kw=CODE_ATTRS,
         description="Six digits. Lost the phone? Enter one of your backup codes.",
     )

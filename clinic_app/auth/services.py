@@ -1,9 +1,12 @@
 """Accounts: creating users, checking credentials with lockout, passwords and two-factor."""
 
+import hmac
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from clinic_app import audit
 from clinic_app.auth import mfa, sessions
@@ -57,15 +60,49 @@ def create_user(
     return user
 
 
-def record_failure(user: User, reason: str) -> None:
-    """Count a failed password or code; lock the account for a doubling time after too many."""
+def _count_failure(user: User) -> bool:
+    """Add one failure in a single atomic statement and set the lock it earns (a lock that
+    doubles per failure past the limit); True when the account is now locked."""
     config = current_app.config
-    user.failed_logins += 1
-    over = user.failed_logins - config["LOCKOUT_AFTER_FAILURES"]
-    if over >= 0:
-        minutes = min(2**over, config["LOCKOUT_MAX_MINUTES"])
-        user.locked_until = utcnow() + timedelta(minutes=minutes)
+    failures = db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(user, "failed_logins", failures)
+    over = failures - config["LOCKOUT_AFTER_FAILURES"]
+    if over < 0:
+        return False
+    until = utcnow() + timedelta(minutes=min(2**over, config["LOCKOUT_MAX_MINUTES"]))
+    # A concurrent later failure sets its own, longer lock; this one only applies to its count.
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.failed_logins == failures)
+        .values(locked_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(user, "locked_until", until)
+    return True
+
+
+def record_failure(user: User, reason: str) -> bool:
+    """Count a failed sign-in password or code and audit it; True when it locked the account."""
+    locked = _count_failure(user)
     audit.record(user, "login", user, outcome="failure", reason=reason)
+    return locked
+
+
+def _reset_failures(user: User) -> None:
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=0, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(user, "failed_logins", 0)
+    set_committed_value(user, "locked_until", None)
 
 
 def is_locked(user: User) -> bool:
@@ -73,7 +110,10 @@ def is_locked(user: User) -> bool:
 
 
 def authenticate(username: str, password: str) -> User | None:
-    """The active, unlocked user with these credentials, or None. Audits success and failure."""
+    """The active, unlocked user with these credentials, or None. Audits every failure.
+
+    A right password does not forgive earlier failures: wrong two-factor codes after it still
+    count, and the counter is cleared only when the whole sign-in succeeds (complete_login)."""
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         _spend_a_hash(password)
@@ -91,16 +131,13 @@ def authenticate(username: str, password: str) -> User | None:
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
     return user
 
 
 def complete_login(user: User, second_factor: str) -> None:
     """Record a full sign-in (after the second factor when there is one)."""
     user.last_login_at = utcnow()
-    user.failed_logins = 0
-    user.locked_until = None
+    _reset_failures(user)
     audit.record(user, "login", user, second_factor=second_factor)
 
 
@@ -116,16 +153,45 @@ def mfa_required(user: User) -> bool:
     return user.role in mfa_required_roles()
 
 
-def confirm_password(user: User, password: str) -> bool:
-    """Re-authentication before signing or changing credentials: the user's current password."""
-    return verify_password(user.password_hash, password)
+def reauthenticate(
+    user: User,
+    password: str | None,
+    action: str,
+    entity: Any = None,
+    *,
+    field: str = "password",
+    **detail: Any,
+) -> None:
+    """Re-entry of the user's own password before signing or changing credentials; raises
+    RuleViolation on `field` when it is wrong or the account is locked. Every failure is audited
+    as a failed `action` (with `detail`, e.g. patient_id) and counts toward the sign-in lockout;
+    the failure that locks the account also ends all its sessions, so a stolen session cannot
+    keep guessing. The caller commits after the RuleViolation to keep the count and audit row."""
+    noun = "current password" if field == "current_password" else "password"
+    if is_locked(user):
+        audit.record(user, action, entity, outcome="failure", reason="locked", **detail)
+        raise RuleViolation(
+            "Too many wrong passwords: the account is locked for a few minutes.", field
+        )
+    if verify_password(user.password_hash, password or ""):
+        return
+    locked = _count_failure(user)
+    marks = {"locked": True} if locked else {}
+    audit.record(user, action, entity, outcome="failure", reason="bad_password", **marks, **detail)
+    if not locked:
+        raise RuleViolation(f"The {noun} is not correct.", field)
+    sessions.revoke_all(user, "locked")
+    raise RuleViolation(
+        f"The {noun} is not correct. After too many wrong passwords you are signed out.", field
+    )
 
 
 def change_password(user: User, current: str, new: str) -> None:
-    """Change one's own password; needs the current one. Ends the user's other sessions."""
-    if not confirm_password(user, current):
-        record_failure(user, "bad_password_on_change")
-        raise RuleViolation("The current password is not correct.", "current_password")
+    """Change one's own password; needs the current one and refuses to keep it (also the one an
+    admin set). Ends the user's other sessions."""
+    reauthenticate(user, current, "user.password_change", user, field="current_password")
+    if hmac.compare_digest(new.encode(), current.encode()):
+        raise RuleViolation("Choose a password different from the current one.", "new_password")
     problem = password_problem(new, user.username)
     if problem:
         raise RuleViolation(problem, "new_password")
@@ -137,10 +203,10 @@ def change_password(user: User, current: str, new: str) -> None:
 
 
 def enable_totp(user: User, code: str) -> list[str]:
-    """Turn on two-factor once the first code from the app checks out; returns backup codes."""
-    if not mfa.verify_totp(user, code):
+    """Switch the pending seed on once its first code checks out (replacing any earlier seed and
+    backup codes only then); returns the new backup codes."""
+    if not mfa.confirm_pending(user, code):
         raise RuleViolation("That code is not right. Check the phone's time and try again.", "code")
-    user.totp_enabled_at = utcnow()
     codes = mfa.new_backup_codes(user)
     audit.record(user, "user.mfa_enable", user)
     return codes

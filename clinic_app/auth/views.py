@@ -24,6 +24,8 @@ HOME_BY_ROLE = {
 }
 NEXT_KEY = "next_url"
 FAILED = "Username or password is not correct."
+# The account page has two password boxes when two-factor is on; the turn-off one is prefixed.
+OFF_PREFIX = "off"
 
 
 def _login_limit() -> str:
@@ -126,7 +128,11 @@ def verify():
         if mfa.use_backup_code(user, form.code.data):
             flash("Backup code used; it will not work again.", "warning")
             return _finish_login(user, "backup_code")
-        services.record_failure(user, "bad_code")
+        if services.record_failure(user, "bad_code"):
+            sessions.revoke(sessions.current(allow_pending=True), "locked")
+            db.session.commit()
+            flash(FAILED, "danger")
+            return redirect(url_for("auth.login"))
         db.session.commit()
         form.code.errors.append("That code is not right.")
     return render_template("auth/code.html", form=form), 400 if form.errors else 200
@@ -137,7 +143,7 @@ def verify():
 def enroll():
     """Two-factor is required for this role and not set up yet: set it up to finish signing in."""
     user = _pending_user()
-    if user is None or user.totp_enabled:
+    if user is None or user.totp_enabled or not user.totp_pending_secret_encrypted:
         return redirect(url_for("auth.login"))
     return _totp_setup(user, url_for("auth.enroll"), finish_login=True)
 
@@ -148,7 +154,6 @@ def _totp_setup(user: User, action: str, finish_login: bool):
         try:
             codes = services.enable_totp(user, form.code.data)
         except RuleViolation as error:
-            db.session.commit()  # keeps the single-use bookkeeping
             form.code.errors.append(error.message)
         else:
             if finish_login:
@@ -160,7 +165,13 @@ def _totp_setup(user: User, action: str, finish_login: bool):
             return render_template("auth/backup_codes.html", codes=codes)
     uri, qr = mfa.provisioning_qr(user)
     return render_template(
-        "auth/totp_setup.html", form=form, qr=qr, uri=uri, secret=mfa.secret_of(user), action=action
+        "auth/totp_setup.html",
+        form=form,
+        qr=qr,
+        uri=uri,
+        secret=mfa.pending_secret_of(user),
+        action=action,
+        replacing=user.totp_enabled,
     ), 400 if form.errors else 200
 
 
@@ -193,6 +204,7 @@ def account():
         "auth/account.html",
         required=services.mfa_required(current_user),
         check_form=PasswordCheckForm(),
+        off_form=PasswordCheckForm(prefix=OFF_PREFIX),
     )
 
 
@@ -216,15 +228,28 @@ def change_password():
     return render_template("auth/password.html", form=form, forced=forced), status
 
 
+def _reentered(form: PasswordCheckForm, action: str):
+    """Check the password typed on an account page (counted and audited like every re-entry);
+    None when right, else the redirect back with the reason (once the failures lock the account
+    the session is over, and that page sends the browser on to sign in)."""
+    if not form.validate_on_submit():
+        flash("Enter your password.", "danger")
+        return redirect(url_for("auth.account"))
+    try:
+        services.reauthenticate(current_user, form.password.data, action, current_user)
+    except RuleViolation as error:
+        db.session.commit()  # keeps the failure count and its audit row
+        flash(error.message, "danger")
+        return redirect(url_for("auth.account"))
+    return None
+
+
 @bp.post("/account/two-factor/start")
 def start_totp():
-    """Re-authenticate, then show a new seed to scan."""
-    form = PasswordCheckForm()
-    if not form.validate_on_submit() or not services.confirm_password(
-        current_user, form.password.data
-    ):
-        flash("The password is not correct.", "danger")
-        return redirect(url_for("auth.account"))
+    """Re-authenticate, then show a new seed to scan; the current one works until it is replaced."""
+    refused = _reentered(PasswordCheckForm(), "user.mfa_start")
+    if refused:
+        return refused
     mfa.store_new_secret(current_user)
     db.session.commit()
     return redirect(url_for("auth.setup_totp"))
@@ -232,20 +257,20 @@ def start_totp():
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
 def setup_totp():
-    if current_user.totp_enabled or not current_user.totp_secret_encrypted:
+    if not current_user.totp_pending_secret_encrypted:
         return redirect(url_for("auth.account"))
     return _totp_setup(current_user, url_for("auth.setup_totp"), finish_login=False)
 
 
 @bp.post("/account/two-factor/disable")
 def disable_totp():
-    form = PasswordCheckForm()
     if services.mfa_required(current_user):
         flash("Two-factor sign-in is required for your role.", "danger")
-    elif form.validate_on_submit() and services.confirm_password(current_user, form.password.data):
-        services.disable_totp(current_user, current_user)
-        db.session.commit()
-        flash("Two-factor sign-in is off.", "info")
-    else:
-        flash("The password is not correct.", "danger")
+        return redirect(url_for("auth.account"))
+    refused = _reentered(PasswordCheckForm(prefix=OFF_PREFIX), "user.mfa_disable")
+    if refused:
+        return refused
+    services.disable_totp(current_user, current_user)
+    db.session.commit()
+    flash("Two-factor sign-in is off.", "info")
     return redirect(url_for("auth.account"))

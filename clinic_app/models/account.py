@@ -35,7 +35,8 @@ class UserSession(db.Model):
 
 
 class BackupCode(db.Model):
-    """A single-use two-factor recovery code, stored as an argon2 hash."""
+    """A single-use two-factor recovery code, stored as a keyed HMAC-SHA256 (codes issued before
+    that are argon2 hashes and keep working until used)."""
 
     __tablename__ = "backup_codes"
 

@@ -34,8 +34,12 @@ class User(UserMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     # Two-factor: the TOTP seed encrypted with a key derived from SECRET_KEY; the last accepted
-    # time step, so a code is never accepted twice.
+    # time step, so a code is never accepted twice. A new seed waits in the pending column until
+    # its first code checks out, so re-enrolling never switches the current one off early.
     totp_secret_encrypted: Mapped[str] = mapped_column(String(255), default="")
+    totp_pending_secret_encrypted: Mapped[str] = mapped_column(
+        String(255), default="", server_default=""
+    )
     totp_enabled_at: Mapped[datetime | None]
     totp_last_timecode: Mapped[int | None]
 

@@ -7,7 +7,7 @@ from sqlalchemy import and_, func, select
 
 from clinic_app import audit
 from clinic_app.auth.permissions import DEMOGRAPHICS_EDIT, SCREEN_EDIT, require_role
-from clinic_app.auth.services import confirm_password
+from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import Indication, Modality, Role
 from clinic_app.clinical.dosing import indication_needs_reason, iv_dose_needs_confirmation
 from clinic_app.clock import utcnow
@@ -175,16 +175,7 @@ def confirm_large_dose(
         errors["password"] = f"Confirm {mg_per_kg} mg/kg with your password."
     if errors:
         raise FieldErrors(errors)
-    if not confirm_password(actor, password or ""):
-        audit.record(
-            actor,
-            action,
-            entity,
-            patient_id=patient_id,
-            outcome="failure",
-            reason="bad_password",
-        )
-        raise RuleViolation("The password is not correct.", "password")
+    reauthenticate(actor, password, action, entity, patient_id=patient_id)
     return text
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from clinic_app import audit
 from clinic_app.auth.permissions import CLINICAL, require_role
-from clinic_app.auth.services import confirm_password
+from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import (
     CoursePhase,
     DecisionKind,
@@ -69,16 +69,7 @@ def cosign(actor: User, treatment: TreatmentSession, note: str, password: str) -
     if treatment.status != SessionStatus.SIGNED:
         raise RuleViolation("Only a session the nurse has signed can be co-signed.")
     text = _note(note, "note", "Write the attestation note.")
-    if not confirm_password(actor, password or ""):
-        audit.record(
-            actor,
-            "session.cosign",
-            treatment,
-            patient_id=treatment.patient_id,
-            outcome="failure",
-            reason="bad_password",
-        )
-        raise RuleViolation("The password is not correct.", "password")
+    reauthenticate(actor, password, "session.cosign", treatment, patient_id=treatment.patient_id)
     treatment.cosigned_by_id = actor.id
     treatment.cosigned_at = utcnow()
     treatment.cosign_note = text

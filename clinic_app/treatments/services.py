@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from clinic_app import audit
 from clinic_app.auth.permissions import CLINICAL, require_role
-from clinic_app.auth.services import confirm_password
+from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import (
     ADVERSE_EVENT_KINDS,
     NOT_DOSED_REASONS,
@@ -1077,16 +1077,7 @@ def sign(actor: User, treatment: TreatmentSession, password: str) -> None:
     require_role(actor, Role.NURSE)
     if treatment.status not in (SessionStatus.DISCHARGED, SessionStatus.NOT_DOSED):
         raise RuleViolation("Only a discharged or not-dosed, unsigned session can be signed.")
-    if not confirm_password(actor, password):
-        audit.record(
-            actor,
-            "session.sign",
-            treatment,
-            patient_id=treatment.patient_id,
-            outcome="failure",
-            reason="bad_password",
-        )
-        raise RuleViolation("The password is not correct.", "password")
+    reauthenticate(actor, password, "session.sign", treatment, patient_id=treatment.patient_id)
     treatment.signed_by_id = actor.id
     treatment.signed_at = utcnow()
     treatment.signature_hash = content_hash(treatment)

@@ -4,7 +4,7 @@ before running this). A trail that is already broken stops the upgrade, so that 
 launders an edit; downgrade goes back to the plain chain. No schema change.
 
 Revision ID: c3f93dcc387e
-Revises: bf4ac46af253
+Revises: 5a7c0e2d9b14
 Create Date: 2026-12-06 05:10:00
 
 """
@@ -22,7 +22,7 @@ from clinic_app.keys import audit_key
 
 # revision identifiers, used by Alembic.
 revision = 'c3f93dcc387e'
-down_revision = 'bf4ac46af253'
+down_revision = '5a7c0e2d9b14'
 branch_labels = None
 depends_on = None
 

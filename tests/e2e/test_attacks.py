@@ -285,7 +285,8 @@ def test_guessing_passwords_locks_the_account(live_app, page, shots):
 
 def _code(app, username: str) -> str:
     with app.app_context():
-        secret = mfa.secret_of(db.session.scalar(select(User).where(User.username == username)))
+        user = db.session.scalar(select(User).where(User.username == username))
+        secret = mfa.pending_secret_of(user) or mfa.secret_of(user)
     return pyotp.TOTP(secret).at(int(clock.utcnow().timestamp()))
 
 

@@ -459,7 +459,7 @@ def test_the_migration_rekeys_a_plain_chain_and_refuses_a_broken_one(
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
     runner = app.test_cli_runner()
     try:
-        assert runner.invoke(args=["db", "upgrade", "bf4ac46af253"]).exit_code == 0
+        assert runner.invoke(args=["db", "upgrade", "5a7c0e2d9b14"]).exit_code == 0
         with app.app_context(), monkeypatch.context() as old_recipe:
             old_recipe.setattr(audit, "row_hash", _plain_hash)
             factories.make_user("admin", username="audit.admin")
@@ -477,7 +477,7 @@ def test_the_migration_rekeys_a_plain_chain_and_refuses_a_broken_one(
         assert not set(keyed) & set(plain)
 
         # Down again gives back the plain chain exactly.
-        assert runner.invoke(args=["db", "downgrade", "bf4ac46af253"]).exit_code == 0
+        assert runner.invoke(args=["db", "downgrade", "5a7c0e2d9b14"]).exit_code == 0
         with app.app_context():
             again = db.session.scalars(select(AuditEvent.row_hash).order_by(AuditEvent.id)).all()
             assert again == plain

@@ -17,6 +17,11 @@ def _enrolled_user(app) -> tuple[int, str]:
     with app.app_context():
         user = factories.make_user("nurse")
         seed = mfa.store_new_secret(user)
+        # As confirming the first code does: the pending seed becomes the enabled one.
+        user.totp_secret_encrypted, user.totp_pending_secret_encrypted = (
+            user.totp_pending_secret_encrypted,
+            "",
+        )
         db.session.commit()
         return user.id, seed
 

@@ -94,18 +94,13 @@ def test_changing_needs_the_current_password(app, staff):
     with app.app_context():
         user = db.session.get(User, staff["nurse"])
         assert user.failed_logins == 1  # counts toward the lockout
-        failures = db.session.scalars(
+        attempts = db.session.scalars(
             select(AuditEvent).where(
-                AuditEvent.action == "login",
-                AuditEvent.outcome == "failure",
+                AuditEvent.action == "user.password_change",
                 AuditEvent.user_id == staff["nurse"],
             )
         ).all()
-        changes = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "user.password_change")
-        ).all()
-    assert [f.detail["reason"] for f in failures] == ["bad_password_on_change"]
-    assert changes == []
+    assert [(a.outcome, a.detail["reason"]) for a in attempts] == [("failure", "bad_password")]
     assert sign_in(app.test_client(), "nurse", PASSPHRASE).status_code == 401  # not changed
     # The confirmation must match as well.
     mismatch = _change(client, PASSWORD, PASSPHRASE, PASSPHRASE + "!")
@@ -131,3 +126,40 @@ def test_a_change_ends_the_other_sessions_but_keeps_this_one(app, staff):
             )
             == staff["nurse"]
         )
+
+
+def test_a_change_must_not_keep_the_current_password(app, staff):
+    client = signed_in(app, "psychiatrist")
+    response = _change(client, PASSWORD, PASSWORD)
+    assert response.status_code == 400
+    assert b'id="new_password-error"' in response.data
+    assert b"Choose a password different from the current one." in response.data
+    with app.app_context():
+        assert not db.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "user.password_change", AuditEvent.outcome == "success"
+            )
+        ).all()
+
+
+def test_the_forced_change_refuses_the_password_the_admin_set(app, staff):
+    admin = signed_in(app, "admin")
+    admin_set = "lantern harbour quietly glowing"
+    assert (
+        admin.post(
+            f"/admin/users/{staff['nurse']}/password",
+            data={"new_password": admin_set, "confirm": admin_set},
+        ).status_code
+        == 302
+    )
+    person = app.test_client()
+    assert sign_in(person, "nurse", admin_set).status_code == 302
+    kept = _change(person, admin_set, admin_set)
+    assert kept.status_code == 400
+    assert b"Choose a password different from the current one." in kept.data
+    with app.app_context():
+        assert db.session.get(User, staff["nurse"]).must_change_password is True
+    assert person.get("/today").headers["Location"] == "/account/password"
+    assert _change(person, admin_set, PASSPHRASE).headers["Location"] == "/today"
+    with app.app_context():
+        assert db.session.get(User, staff["nurse"]).must_change_password is False

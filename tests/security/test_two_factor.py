@@ -1,6 +1,7 @@
 """Two-factor sign-in: enrollment when the role requires it, single-use TOTP codes and backup
 codes, lockout on wrong codes, the seed encrypted at rest, and the account page switches."""
 
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ from tests.conftest import PASSWORD, sign_in
 from tests.security.conftest import ROLES, cookie_value, make_staff
 
 START = datetime(2030, 3, 4, 17, 0, tzinfo=UTC)  # on a 30-second step boundary
-BACKUP_CODE = re.compile(rb"<code[^>]*>([0-9a-f]{6}-[0-9a-f]{6})</code>")
+BACKUP_CODE = re.compile(rb"<code[^>]*>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})</code>")
 
 
 def _path(response) -> str:
@@ -38,8 +39,10 @@ def _require(app, *roles: str) -> None:
 
 
 def _secret(app, user_id: int) -> str:
+    """The seed being set up if there is one, else the switched-on seed."""
     with app.app_context():
-        return mfa.secret_of(db.session.get(User, user_id))
+        user = db.session.get(User, user_id)
+        return mfa.pending_secret_of(user) or mfa.secret_of(user)
 
 
 def _code(app, user_id: int) -> str:
@@ -108,8 +111,11 @@ def test_required_role_must_enroll_before_any_page(app, nurse_required):
             select(BackupCode.code_hash).where(BackupCode.user_id == nurse_required["nurse"])
         ).all()
     assert len(hashes) == 10
-    assert all(h.startswith("$argon2id$") for h in hashes)
-    assert not {c.decode() for c in codes} & set(hashes)
+    # Keyed HMAC-SHA256 of random codes: neither the code nor an unkeyed hash of it is stored.
+    assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes)
+    plain = {c.decode() for c in codes} | {c.decode().replace("-", "") for c in codes}
+    assert not plain & set(hashes)
+    assert not {hashlib.sha256(c.encode()).hexdigest() for c in plain} & set(hashes)
 
 
 def test_roles_not_required_sign_in_with_the_password_alone(app, nurse_required):
@@ -163,12 +169,14 @@ def test_wrong_codes_count_toward_the_lockout(app, enrolled, nurse_required):
     uid = nurse_required["nurse"]
     client = app.test_client()
     sign_in(client, "nurse")
-    for _ in range(5):
+    for _ in range(4):
         assert client.post("/login/code", data={"code": "123456"}).status_code == 400
+    # The fifth locks the account and ends the half-finished session at once.
+    assert _path(client.post("/login/code", data={"code": "123456"})) == "/login"
     user = _user(app, uid)
     assert user.failed_logins == 5
     assert user.locked_until == clock.utcnow() + timedelta(minutes=1)
-    # Even the right code is now refused, and the half-finished session is ended.
+    # Even the right code is now refused.
     refused = client.post("/login/code", data={"code": _code(app, uid)})
     assert _path(refused) == "/login"
     assert _path(client.get("/login/code")) == "/login"
@@ -204,13 +212,20 @@ def test_the_seed_is_encrypted_at_rest_and_not_in_the_cookie(app, nurse_required
     client.get("/login/enroll")
     secret = _secret(app, uid)
     assert secret and len(secret) >= 16
-    with app.app_context():
-        stored = db.session.execute(
-            text("SELECT totp_secret_encrypted FROM users WHERE id = :id"), {"id": uid}
-        ).scalar_one()
-    assert stored and secret not in stored and secret.lower() not in stored.lower()
+
+    def stored(column: str) -> str:
+        with app.app_context():
+            return db.session.execute(
+                text(f"SELECT {column} FROM users WHERE id = :id"), {"id": uid}
+            ).scalar_one()
+
+    pending = stored("totp_pending_secret_encrypted")
+    assert pending and secret not in pending and secret.lower() not in pending.lower()
     serializer = app.session_interface.get_signing_serializer(app)
     assert secret not in str(serializer.loads(cookie_value(client, app)))
+    _enroll(app, client, uid)
+    active = stored("totp_secret_encrypted")
+    assert active == pending and stored("totp_pending_secret_encrypted") == ""
     # Another installation (another SECRET_KEY) cannot read it.
     other = app.config["SECRET_KEY"]
     try:
@@ -256,9 +271,9 @@ def test_account_page_turns_two_factor_off_when_not_required(app, staff):
     client.post("/account/two-factor", data={"code": _code(app, uid)})
     assert _user(app, uid).totp_enabled
 
-    client.post("/account/two-factor/disable", data={"password": "not-my-password"})
+    client.post("/account/two-factor/disable", data={"off-password": "not-my-password"})
     assert _user(app, uid).totp_enabled
-    client.post("/account/two-factor/disable", data={"password": PASSWORD})
+    client.post("/account/two-factor/disable", data={"off-password": PASSWORD})
     user = _user(app, uid)
     assert not user.totp_enabled and user.totp_secret_encrypted == ""
     with app.app_context():
@@ -273,7 +288,7 @@ def test_a_required_role_cannot_turn_two_factor_off(app, enrolled, nurse_require
     sign_in(client, "nurse")
     client.post("/login/code", data={"code": _code(app, uid)})
     assert b"Turn off" not in client.get("/account").data
-    response = client.post("/account/two-factor/disable", data={"password": PASSWORD})
+    response = client.post("/account/two-factor/disable", data={"off-password": PASSWORD})
     assert _path(response) == "/account"
     assert b"required for your role" in client.get("/account").data
     assert _user(app, uid).totp_enabled
@@ -309,3 +324,198 @@ def test_a_pending_enrollment_cannot_be_finished_at_the_code_step(app, nurse_req
     # Either refused, or enrolled: never signed in with two-factor still off.
     signed_in = client.get("/today").status_code == 200
     assert not signed_in or _user(app, uid).totp_enabled
+
+
+# --- issue 11: guessing, cost, re-enrollment, odd input ---------------------------------------
+
+
+def test_a_right_password_does_not_forgive_wrong_codes(app, enrolled, nurse_required):
+    """password, 4 wrong codes, password again, ...: the fifth wrong code still locks."""
+    uid = nurse_required["nurse"]
+    for _ in range(2):
+        client = app.test_client()
+        assert _path(sign_in(client, "nurse")) == "/login/code"
+        for _ in range(2):
+            assert client.post("/login/code", data={"code": "123456"}).status_code == 400
+    assert _user(app, uid).failed_logins == 4
+    client = app.test_client()
+    assert _path(sign_in(client, "nurse")) == "/login/code"
+    assert _user(app, uid).failed_logins == 4  # the right password alone forgives nothing
+    assert _path(client.post("/login/code", data={"code": "123456"})) == "/login"
+    assert _user(app, uid).locked_until == clock.utcnow() + timedelta(minutes=1)
+    assert sign_in(app.test_client(), "nurse").status_code == 401
+
+    # Only a whole sign-in (password and code) clears the counter.
+    clock.advance(timedelta(minutes=1, seconds=1))
+    client = app.test_client()
+    assert _path(sign_in(client, "nurse")) == "/login/code"
+    assert _user(app, uid).failed_logins == 5
+    assert _home(client.post("/login/code", data={"code": _code(app, uid)}))
+    user = _user(app, uid)
+    assert user.failed_logins == 0 and user.locked_until is None
+
+
+@pytest.fixture
+def hash_calls(monkeypatch):
+    """How many argon2 verifications and backup-code hashings (one HMAC per data key) ran."""
+    from argon2 import PasswordHasher
+
+    calls = {"argon2": 0, "hmac": 0}
+    verify, backup_hash = PasswordHasher.verify, mfa._backup_hashes
+
+    def counting_verify(self, *args, **kwargs):
+        calls["argon2"] += 1
+        return verify(self, *args, **kwargs)
+
+    def counting_hash(*args):
+        calls["hmac"] += 1
+        return backup_hash(*args)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+    monkeypatch.setattr(mfa, "_backup_hashes", counting_hash)
+    return calls
+
+
+def test_a_wrong_code_is_cheap(app, enrolled, hash_calls):
+    client = app.test_client()
+    sign_in(client, "nurse")
+    hash_calls.update(argon2=0, hmac=0)
+    # Six digits never reach the backup codes; a backup-shaped guess costs one HMAC.
+    assert client.post("/login/code", data={"code": "123456"}).status_code == 400
+    assert hash_calls == {"argon2": 0, "hmac": 0}
+    assert client.post("/login/code", data={"code": "aaaa-bbbb-cccc"}).status_code == 400
+    assert hash_calls == {"argon2": 0, "hmac": 1}
+    for other in ("1234567", "abcd-efgh-ijk1"):  # not quite either shape
+        assert client.post("/login/code", data={"code": other}).status_code == 400
+    assert hash_calls == {"argon2": 0, "hmac": 1}
+
+
+def test_a_backup_code_works_typed_without_dashes_or_with_spaces(app, enrolled):
+    for typed in (enrolled[2].replace("-", ""), " ".join(enrolled[3].upper().split("-"))):
+        client = app.test_client()
+        sign_in(client, "nurse")
+        assert _home(client.post("/login/code", data={"code": typed})), typed
+
+
+def test_backup_codes_issued_before_the_keyed_hash_still_work_once(
+    app, enrolled, nurse_required, hash_calls
+):
+    """Codes stored as argon2 hashes (issued before) are checked only for input of their shape."""
+    from clinic_app.auth.passwords import hash_password
+
+    uid = nurse_required["nurse"]
+    legacy = "3fa9c2-7b1e04"
+    with app.app_context():
+        db.session.add(BackupCode(user_id=uid, code_hash=hash_password(legacy)))
+        db.session.commit()
+    client = app.test_client()
+    sign_in(client, "nurse")
+    hash_calls.update(argon2=0, hmac=0)
+    assert client.post("/login/code", data={"code": "123456"}).status_code == 400
+    assert client.post("/login/code", data={"code": "aaaa-bbbb-cccc"}).status_code == 400
+    assert hash_calls["argon2"] == 0
+    assert _home(client.post("/login/code", data={"code": legacy.upper()}))
+    assert hash_calls["argon2"] == 1
+    client.post("/logout")
+    again = app.test_client()
+    sign_in(again, "nurse")
+    assert again.post("/login/code", data={"code": legacy}).status_code == 400
+
+
+def test_re_enrolling_keeps_the_old_phone_until_the_new_code(app, enrolled, nurse_required):
+    uid = nurse_required["nurse"]
+    old_secret = _secret(app, uid)
+    client = app.test_client()
+    sign_in(client, "nurse")
+    assert _home(client.post("/login/code", data={"code": _code(app, uid)}))
+    account = client.get("/account")
+    assert b"Set up a new phone" in account.data
+    start = client.post("/account/two-factor/start", data={"password": PASSWORD})
+    assert _path(start) == "/account/two-factor"
+    setup = client.get("/account/two-factor")
+    assert b"keep working until you enter a code from the new one" in setup.data
+    new_secret = _secret(app, uid)
+    assert new_secret != old_secret
+    assert _user(app, uid).totp_enabled
+
+    # Meanwhile the old phone and the old backup codes still sign in.
+    clock.advance(timedelta(seconds=30))
+    elsewhere = app.test_client()
+    assert _path(sign_in(elsewhere, "nurse")) == "/login/code"
+    old_now = pyotp.TOTP(old_secret).at(int(clock.utcnow().timestamp()))
+    assert _home(elsewhere.post("/login/code", data={"code": old_now}))
+    backup = app.test_client()
+    sign_in(backup, "nurse")
+    assert _home(backup.post("/login/code", data={"code": enrolled[0]}))
+
+    # A wrong code from the new phone changes nothing; the right one switches over.
+    assert client.post("/account/two-factor", data={"code": "000000"}).status_code == 400
+    with app.app_context():
+        assert mfa.secret_of(db.session.get(User, uid)) == old_secret
+    new_now = pyotp.TOTP(new_secret).at(int(clock.utcnow().timestamp()))
+    done = client.post("/account/two-factor", data={"code": new_now})
+    assert done.status_code == 200
+    new_codes = [c.decode() for c in BACKUP_CODE.findall(done.data)]
+    assert len(new_codes) == 10 and not set(new_codes) & set(enrolled)
+    with app.app_context():
+        user = db.session.get(User, uid)
+        assert mfa.secret_of(user) == new_secret and not user.totp_pending_secret_encrypted
+
+    # Now the old phone and old backup codes are refused, the new ones work.
+    clock.advance(timedelta(seconds=30))
+    late = app.test_client()
+    sign_in(late, "nurse")
+    old_now = pyotp.TOTP(old_secret).at(int(clock.utcnow().timestamp()))
+    assert late.post("/login/code", data={"code": old_now}).status_code == 400
+    assert late.post("/login/code", data={"code": enrolled[1]}).status_code == 400
+    assert _home(late.post("/login/code", data={"code": new_codes[0]}))
+
+
+def test_an_abandoned_re_enrollment_leaves_two_factor_on(app, enrolled, nurse_required):
+    uid = nurse_required["nurse"]
+    client = app.test_client()
+    sign_in(client, "nurse")
+    client.post("/login/code", data={"code": _code(app, uid)})
+    client.post("/account/two-factor/start", data={"password": PASSWORD})
+    client.post("/logout")
+    clock.advance(timedelta(seconds=30))
+    with app.app_context():
+        user = db.session.get(User, uid)
+        active = mfa.secret_of(user)
+        assert user.totp_enabled and user.totp_pending_secret_encrypted
+    again = app.test_client()
+    assert _path(sign_in(again, "nurse")) == "/login/code"
+    code = pyotp.TOTP(active).at(int(clock.utcnow().timestamp()))
+    assert _home(again.post("/login/code", data={"code": code}))
+
+
+NON_ASCII_DIGITS = ("١٢٣٤٥٦", "１２３４５６", "१२३४५६", "12345²", "123\u00a0456")
+
+
+@pytest.mark.parametrize("typed", NON_ASCII_DIGITS)
+def test_non_ascii_digits_in_a_code_get_a_message_not_an_error(app, nurse_required, typed):
+    uid = nurse_required["nurse"]
+    enrolling = app.test_client()
+    sign_in(enrolling, "nurse")
+    refused = enrolling.post("/login/enroll", data={"code": typed})
+    assert refused.status_code == 400
+    assert b"digits 0-9" in refused.data
+    _enroll(app, enrolling, uid)
+    enrolling.post("/logout")
+    clock.advance(timedelta(seconds=30))
+
+    client = app.test_client()
+    sign_in(client, "nurse")
+    response = client.post("/login/code", data={"code": typed})
+    assert response.status_code == 400
+    assert b'id="code-error"' in response.data and b"digits 0-9" in response.data
+    assert _user(app, uid).failed_logins == 0  # not a guess: nothing was checked
+
+
+def test_account_setup_refuses_non_ascii_digits_too(app, staff):
+    clock.freeze(START)
+    client = app.test_client()
+    sign_in(client, "psychiatrist")
+    client.post("/account/two-factor/start", data={"password": PASSWORD})
+    response = client.post("/account/two-factor", data={"code": NON_ASCII_DIGITS[0]})
+    assert response.status_code == 400 and b"digits 0-9" in response.data
