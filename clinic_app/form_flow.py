@@ -9,7 +9,7 @@ refuses.
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import flash, redirect
+from flask import Response, flash, redirect
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
@@ -29,7 +29,7 @@ def submit(
     action: Callable[[], Any],
     *,
     page: Page,
-    done: Callable[[Any], str | ResponseReturnValue],
+    done: Callable[[Any], str | Response],
     success: str | Callable[[Any], str] | None = None,
     code_fields: Mapping[str, str] | None = None,
     attempt_field: str | None = None,
@@ -37,7 +37,7 @@ def submit(
 ) -> ResponseReturnValue:
     """Run `action` (the service call) for a valid submission of `form` and commit.
 
-    done(result): the URL to redirect to (or a response to send) once committed.
+    done(result): the URL to redirect to once committed (or a Response to send instead).
     success: flashed once committed: a text, or a function of the action's result.
     code_fields: the field of `form` each coded refusal belongs to (discharge blockers, calendar
         problems).

@@ -2,7 +2,16 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
 from clinic_app import audit
@@ -169,7 +178,7 @@ def _totp_setup(user: User, action: str, finish_login: bool):
         form,
         enable,
         page=page,
-        done=lambda codes: render_template("auth/backup_codes.html", codes=codes),
+        done=lambda codes: make_response(render_template("auth/backup_codes.html", codes=codes)),
         attempt_field="code",  # keeps the single-use bookkeeping
     )
 
