@@ -63,14 +63,14 @@ def submit(
         else:
             db.session.rollback()
         show_refusal(form, error, code_fields)
-        return page(refusal_status(error), error)
+        return page(_refusal_status(error), error)
     if success is not None:
         flash(success(result) if callable(success) else success, "success")
     target = done(result)
     return redirect(target) if isinstance(target, str) else target
 
 
-def refusal_status(error: Exception) -> int:
+def _refusal_status(error: Exception) -> int:
     """409 when the record or the calendar changed under the user or discharge is blocked;
     400 for any other refusal."""
     return 409 if isinstance(error, StaleRecord | DischargeBlocked | Conflict) else 400
