@@ -9,6 +9,7 @@ from flask import Flask, g, render_template
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from clinic_app.clinical.discharge import Blocker
 from clinic_app.extensions import db, login_manager
 from clinic_app.security import request_id
 
@@ -22,6 +23,39 @@ class RuleViolation(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class FieldErrors(Exception):
+    """Several field errors from one submission (field name -> message)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class DischargeBlocked(RuleViolation):
+    """Discharge refused; `blockers` lists every reason (each with a code and a message)."""
+
+    def __init__(self, blockers: list[Blocker]):
+        super().__init__("Discharge is not possible yet.")
+        self.blockers = blockers
+
+
+class Conflict(RuleViolation):
+    """A booking or move the calendar refuses.
+
+    `problems` maps a visit's position in the request to (code, message); codes are past,
+    closed, hours, chair, patient, same_day, database.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        problems: dict[int, tuple[str, str]] | None = None,
+        field: str | None = None,
+    ):
+        super().__init__(message, field)
+        self.problems = problems or {}
 
 
 class PermissionDenied(Exception):

@@ -1,5 +1,6 @@
 """Clinic settings as the app uses them: clinical rules and the clinic's time zone."""
 
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -7,13 +8,19 @@ from flask import g, has_app_context
 from sqlalchemy import select
 
 from clinic_app.clinical.review import ReviewRules
-from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.clinical.rules import TIMEZONE, ClinicalRules, ClinicSettings, setting
 from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import ClinicSetting
 
-DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+@dataclass(frozen=True)
+class ClinicProfile(ClinicSettings):
+    """Settings about the clinic itself rather than a clinical or scheduling rule."""
+
+    # The app is first used on the US west coast (DESIGN §5); any IANA zone may be chosen.
+    timezone: str = setting("America/Los_Angeles", "Clinic time zone", "hours", kind=TIMEZONE)
 
 
 def _stored() -> dict:
@@ -42,7 +49,7 @@ def review_rules() -> ReviewRules:
 
 def clinic_timezone() -> ZoneInfo:
     """The IANA zone the clinic shows times in."""
-    return ZoneInfo(_stored().get("timezone", DEFAULT_TIMEZONE))
+    return ZoneInfo(ClinicProfile.with_overrides(_stored()).timezone)
 
 
 def local_now() -> datetime:

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from flask import Flask
 
+from clinic_app.auth.permissions import navigation
 from clinic_app.clinical.codes import (
     ADVERSE_EVENT_KINDS,
     CONTRAINDICATIONS,
@@ -50,6 +51,7 @@ def _open_alert_count() -> int:
 def register(app: Flask) -> None:
     app.context_processor(_idle_seconds)
     app.add_template_global(_open_alert_count, "open_alert_count")
+    app.add_template_global(navigation)
     app.add_template_filter(local_time)
     app.add_template_filter(local_datetime)
     app.add_template_filter(override_label)

@@ -13,7 +13,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    flash,
     redirect,
     render_template,
     request,
@@ -40,6 +39,7 @@ from clinic_app.clinical.codes import Role
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
+from clinic_app.form_flow import show_refusal, submit
 from clinic_app.forms import choices
 from clinic_app.models import ClinicSetting, Patient, User, UserSession
 from clinic_app.settings import clinic_timezone
@@ -87,28 +87,20 @@ def users():
 @role_required(Role.ADMIN)
 def new_user():
     form = UserCreateForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            user = services.create_user(
-                _actor(),
-                form.username.data,
-                form.full_name.data,
-                form.role.data,
-                form.password.data,
-                form.credentials.data or "",
-            )
-        except RuleViolation as error:
-            db.session.rollback()
-            _field_error(form, error)
-            status = 400
-        else:
-            db.session.commit()
-            flash(f"Account {user.username} created. Give them the password privately.", "success")
-            return redirect(url_for("admin.user_detail", user_id=user.id))
-    elif form.errors:
-        status = 400
-    return render_template("admin/user_form.html", form=form), status
+    return submit(
+        form,
+        lambda: services.create_user(
+            _actor(),
+            form.username.data,
+            form.full_name.data,
+            form.role.data,
+            form.password.data,
+            form.credentials.data or "",
+        ),
+        page=lambda status, _: (render_template("admin/user_form.html", form=form), status),
+        done=lambda user: url_for("admin.user_detail", user_id=user.id),
+        success=lambda user: f"Account {user.username} created. Give them the password privately.",
+    )
 
 
 @bp.get("/users/<int:user_id>")
@@ -136,17 +128,13 @@ def reset_password(user_id: int):
     """Set a new password for someone who forgot theirs; their browsers are signed out."""
     user = _load_user(user_id)
     form = PasswordResetForm()
-    if not form.validate_on_submit():
-        return _render_user(user, 400, password_form=form)
-    try:
-        ended = services.reset_password(_actor(), user, form.new_password.data)
-    except RuleViolation as error:
-        db.session.rollback()
-        _field_error(form, error)
-        return _render_user(user, 400, password_form=form)
-    db.session.commit()
-    flash(f"New password set for {user.username}; {_ended(ended)}.", "success")
-    return redirect(url_for("admin.user_detail", user_id=user.id))
+    return submit(
+        form,
+        lambda: services.reset_password(_actor(), user, form.new_password.data),
+        page=lambda status, _: _render_user(user, status, password_form=form),
+        done=lambda _: url_for("admin.user_detail", user_id=user.id),
+        success=lambda ended: f"New password set for {user.username}; {_ended(ended)}.",
+    )
 
 
 @bp.post("/users/<int:user_id>/two-factor/reset")
@@ -192,28 +180,17 @@ def reactivate_user(user_id: int):
 def _user_action(user_id: int, action: Callable, message: Callable):
     """Run a one-button account change; a refusal re-renders the user's page with a 400."""
     user = _load_user(user_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        result = action(user)
-    except RuleViolation as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return _render_user(user, 400)
-    db.session.commit()
-    flash(message(user, result), "success")
-    return redirect(url_for("admin.user_detail", user_id=user.id))
+    return submit(
+        ActionForm(),
+        lambda: action(user),
+        page=lambda status, refusal: abort(400) if refusal is None else _render_user(user, status),
+        done=lambda _: url_for("admin.user_detail", user_id=user.id),
+        success=lambda result: message(user, result),
+    )
 
 
 def _ended(count: int) -> str:
     return f"{count} signed-in browser{'s' if count != 1 else ''} signed out"
-
-
-def _field_error(form, error: RuleViolation) -> None:
-    if error.field and error.field in form:
-        form[error.field].errors.append(error.message)
-    else:
-        flash(error.message, "danger")
 
 
 # --- two-factor policy ---------------------------------------------------------------------
@@ -230,29 +207,25 @@ def mfa_policy():
         if request.method == "POST"
         else MfaPolicyForm(roles=sorted(mfa_required_roles()))
     )
-    status = 200
-    if form.validate_on_submit():
-        try:
-            services.set_mfa_required_roles(_actor(), form.roles.data or [])
-        except RuleViolation as error:
-            db.session.rollback()
-            _field_error(form, error)
-            status = 400
-        else:
-            db.session.commit()
-            flash("Two-factor policy saved.", "success")
-            return redirect(url_for("admin.mfa_policy"))
-    elif form.errors:
-        status = 400
-    setting = db.session.get(ClinicSetting, services.MFA_SETTING)
-    updated_by = db.session.get(User, setting.updated_by_id) if setting else None
-    return render_template(
-        "admin/mfa_policy.html",
-        form=form,
-        setting=setting,
-        updated_by=updated_by,
-        without_totp=queries.users_without_totp(),
-    ), status
+
+    def page(status: int, _):
+        setting = db.session.get(ClinicSetting, services.MFA_SETTING)
+        updated_by = db.session.get(User, setting.updated_by_id) if setting else None
+        return render_template(
+            "admin/mfa_policy.html",
+            form=form,
+            setting=setting,
+            updated_by=updated_by,
+            without_totp=queries.users_without_totp(),
+        ), status
+
+    return submit(
+        form,
+        lambda: services.set_mfa_required_roles(_actor(), form.roles.data or []),
+        page=page,
+        done=lambda _: url_for("admin.mfa_policy"),
+        success="Two-factor policy saved.",
+    )
 
 
 # --- sessions ------------------------------------------------------------------------------
@@ -279,22 +252,23 @@ def end_session(session_id: int):
     target = (
         url_for("admin.user_detail", user_id=back) if back else url_for("admin.sign_in_sessions")
     )
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        services.end_session(_actor(), row, sessions.current())
-    except RuleViolation as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+    def page(status: int, refusal):
+        if refusal is None:
+            abort(400)
         return render_template(
             "admin/sessions.html",
             user_sessions=queries.live_sessions(),
             current_session=sessions.current(),
             action_form=ActionForm(formdata=None),
-        ), 400
-    db.session.commit()
-    flash(f"Session of {row.user.username} ended.", "success")
-    return redirect(target)
+        ), status
+
+    return submit(
+        ActionForm(),
+        lambda: services.end_session(_actor(), row, sessions.current()),
+        page=page,
+        done=lambda _: target,
+        success=lambda _: f"Session of {row.user.username} ended.",
+    )
 
 
 # --- audit trail ---------------------------------------------------------------------------
@@ -347,7 +321,7 @@ def audit_trail():
                     services.patient_by_mrn(_actor(), form.mrn.data) if form.mrn.data else None
                 )
             except RuleViolation as error:
-                form.mrn.errors.append(error.message)
+                show_refusal(form, error)
             else:
                 where = queries.AuditFilter(
                     user_id=form.user_id.data or None,
@@ -453,18 +427,12 @@ def _csv_safe(value):
 def access_lookup():
     """Find a chart's access report by MRN (posted, so the MRN stays out of URLs)."""
     form = AccessLookupForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            patient = services.patient_by_mrn(_actor(), form.mrn.data)
-        except RuleViolation as error:
-            form.mrn.errors.append(error.message)
-            status = 400
-        else:
-            return redirect(url_for("admin.patient_access", patient_id=patient.id))
-    elif form.errors:
-        status = 400
-    return render_template("admin/access_lookup.html", form=form), status
+    return submit(
+        form,
+        lambda: services.patient_by_mrn(_actor(), form.mrn.data),
+        page=lambda status, _: (render_template("admin/access_lookup.html", form=form), status),
+        done=lambda patient: url_for("admin.patient_access", patient_id=patient.id),
+    )
 
 
 @bp.get("/patients/<int:patient_id>/access")

@@ -1,10 +1,15 @@
-"""Role gates for views and services (DESIGN §2)."""
+"""Role gates for views and services (DESIGN §2), and the navigation they imply.
+
+`role_required` records on each view the roles it lets in; the navigation shows a link exactly
+when the signed-in role may open the page it leads to, so the two cannot drift apart.
+"""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import abort
+from flask import abort, current_app
 from flask_login import current_user
 
 from clinic_app.clinical.codes import Role
@@ -28,7 +33,7 @@ def role_required(*roles: Role) -> Callable:
                 abort(403)
             return view(*args, **kwargs)
 
-        wrapped.allowed_roles = frozenset(roles)  # read by the route/role matrix test
+        wrapped.allowed_roles = frozenset(roles)  # read by the navigation and the matrix test
         return wrapped
 
     return decorator
@@ -38,3 +43,53 @@ def require_role(user: User, *roles: Role) -> None:
     """Service check: raise PermissionDenied unless `user` is active and has one of `roles`."""
     if user is None or not user.active or user.role not in roles:
         raise PermissionDenied()
+
+
+def allowed_roles(endpoint: str) -> frozenset[Role]:
+    """The roles the view behind `endpoint` lets in (none for a view without a role gate)."""
+    return getattr(current_app.view_functions[endpoint], "allowed_roles", frozenset())
+
+
+@dataclass(frozen=True)
+class NavLink:
+    """One link of the main navigation.
+
+    `active` lists the endpoints that mark the link as the current page; an entry ending in "."
+    stands for every endpoint of that blueprint.
+    """
+
+    label: str
+    endpoint: str
+    active: tuple[str, ...]
+
+    def is_active(self, endpoint: str | None) -> bool:
+        return bool(endpoint) and any(
+            endpoint.startswith(item) if item.endswith(".") else endpoint == item
+            for item in self.active
+        )
+
+
+NAVIGATION = (
+    NavLink("Today", "treatments.today", ("treatments.today",)),
+    NavLink("Patients", "patients.index", ("patients.",)),
+    NavLink("Review", "review.queue", ("review.",)),
+    NavLink("Schedule", "scheduling.day", ("scheduling.",)),
+    NavLink(
+        "Users",
+        "admin.users",
+        ("admin.users", "admin.new_user", "admin.user_detail", "admin.mfa_policy"),
+    ),
+    NavLink("Sessions", "admin.sign_in_sessions", ("admin.sign_in_sessions",)),
+    NavLink(
+        "Audit",
+        "admin.audit_trail",
+        ("admin.audit_trail", "admin.access_lookup", "admin.patient_access"),
+    ),
+)
+
+
+def navigation() -> list[NavLink]:
+    """The links the signed-in user may follow, in menu order."""
+    if not current_user.is_authenticated:
+        return []
+    return [link for link in NAVIGATION if current_user.role in allowed_roles(link.endpoint)]

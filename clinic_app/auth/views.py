@@ -2,7 +2,16 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
 from clinic_app import audit
@@ -10,8 +19,9 @@ from clinic_app.auth import mfa, services, sessions
 from clinic_app.auth.forms import CodeForm, LoginForm, PasswordChangeForm, PasswordCheckForm
 from clinic_app.clinical.codes import Role
 from clinic_app.clock import utcnow
-from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db, limiter, login_manager
+from clinic_app.errors import RuleViolation
+from clinic_app.form_flow import submit
 from clinic_app.models import User
 
 bp = Blueprint("auth", __name__)
@@ -150,29 +160,35 @@ def enroll():
 
 def _totp_setup(user: User, action: str, finish_login: bool):
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            codes = services.enable_totp(user, form.code.data)
-        except RuleViolation as error:
-            form.code.errors.append(error.message)
-        else:
-            if finish_login:
-                row = sessions.current(allow_pending=True)
-                row.mfa_pending = False
-                services.complete_login(user, "totp_enrolled")
-                login_user(user)
-            db.session.commit()
-            return render_template("auth/backup_codes.html", codes=codes)
-    uri, qr = mfa.provisioning_qr(user)
-    return render_template(
-        "auth/totp_setup.html",
-        form=form,
-        qr=qr,
-        uri=uri,
-        secret=mfa.pending_secret_of(user),
-        action=action,
-        replacing=user.totp_enabled,
-    ), 400 if form.errors else 200
+
+    def enable() -> list[str]:
+        codes = services.enable_totp(user, form.code.data)
+        if finish_login:
+            row = sessions.current(allow_pending=True)
+            row.mfa_pending = False
+            services.complete_login(user, "totp_enrolled")
+            login_user(user)
+        return codes
+
+    def page(status: int, _):
+        uri, qr = mfa.provisioning_qr(user)
+        return render_template(
+            "auth/totp_setup.html",
+            form=form,
+            qr=qr,
+            uri=uri,
+            secret=mfa.pending_secret_of(user),
+            action=action,
+            replacing=user.totp_enabled,
+        ), status
+
+    return submit(
+        form,
+        enable,
+        page=page,
+        done=lambda codes: make_response(render_template("auth/backup_codes.html", codes=codes)),
+        attempt_field="code",  # keeps the single-use bookkeeping
+    )
 
 
 @bp.post("/logout")
@@ -212,20 +228,19 @@ def account():
 def change_password():
     form = PasswordChangeForm()
     forced = current_user.must_change_password
-    if form.validate_on_submit():
-        try:
-            services.change_password(
-                current_user, form.current_password.data, form.new_password.data
-            )
-        except RuleViolation as error:
-            db.session.commit()  # keeps the failure count and its audit row
-            form[error.field].errors.append(error.message)
-        else:
-            db.session.commit()
-            flash("Password changed. Other signed-in browsers were signed out.", "success")
-            return redirect(home_url() if forced else url_for("auth.account"))
-    status = 400 if form.errors else 200
-    return render_template("auth/password.html", form=form, forced=forced), status
+    return submit(
+        form,
+        lambda: services.change_password(
+            current_user, form.current_password.data, form.new_password.data
+        ),
+        page=lambda status, _: (
+            render_template("auth/password.html", form=form, forced=forced),
+            status,
+        ),
+        done=lambda _: home_url() if forced else url_for("auth.account"),
+        success="Password changed. Other signed-in browsers were signed out.",
+        attempt_field="current_password",  # keeps the failure count and its audit row
+    )
 
 
 def _reentered(form: PasswordCheckForm, action: str):

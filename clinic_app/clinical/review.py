@@ -16,10 +16,10 @@ Sources (details in shared/reference/domain.md):
 """
 
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from clinic_app.clinical.codes import (
     ADVERSE_EVENT_KINDS,
@@ -29,27 +29,27 @@ from clinic_app.clinical.codes import (
 )
 from clinic_app.clinical.discharge import SessionFacts, earliest_discharge
 from clinic_app.clinical.dosing import infusion_short
-from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.clinical.rules import ClinicalRules, ClinicSettings, setting
 from clinic_app.clinical.scores import phq9_item9_positive
 from clinic_app.clinical.vitals import Tier, Vitals, reading_alerts
 
 
 @dataclass(frozen=True)
-class ReviewRules:
+class ReviewRules(ClinicSettings):
     """Numbers for outcomes and the review queue; defaults are the sourced ones above."""
 
     # Measurement-based care (ORKA-1; domain.md §4).
-    response_drop_percent: int = 50
-    remission_below: int = 5
+    response_drop_percent: int = setting(
+        50, "Response: PHQ-9 drop from baseline of at least", "review", 25, 90, "%"
+    )
+    remission_below: int = setting(5, "Remission: PHQ-9 below", "review", 1, 10)
     # Review queue [D, clinic defaults].
-    late_discharge_grace_minutes: int = 30
-    missed_induction_alert_count: int = 2
-
-    @classmethod
-    def with_overrides(cls, overrides: dict[str, Any]) -> "ReviewRules":
-        """Defaults replaced by a clinic's stored values; unknown keys are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: int(value) for key, value in overrides.items() if key in known})
+    late_discharge_grace_minutes: int = setting(
+        30, "Late discharge flag after a grace of", "review", 0, 240, "min"
+    )
+    missed_induction_alert_count: int = setting(
+        2, "Alert after missed induction visits in a row", "review", 1, 10, "visits"
+    )
 
 
 class Severity(StrEnum):

@@ -31,16 +31,23 @@ the medical director signs off):
 
 import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from itertools import combinations, pairwise
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from clinic_app.clinical.codes import Indication, Modality
+from clinic_app.clinical.rules import (
+    WEEKDAY_NAMES,
+    ClinicalRules,
+    ClinicSettings,
+    parse_dates,
+    parse_weekdays,
+    same_setting,
+    setting,
+)
 
-WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # How far any search runs before giving up; a guard against a calendar with no open days, not a
 # clinic setting.
 SEARCH_LIMIT_DAYS = 366
@@ -53,56 +60,78 @@ class SchedulingError(ValueError):
 
 
 @dataclass(frozen=True)
-class SchedulingRules:
+class SchedulingRules(ClinicSettings):
     """Every number the series planner uses; defaults are the sourced ones above.
 
     Weekdays are numbered as `date.weekday()`: Monday 0 ... Sunday 6.
     """
 
+    # fmt: off
     # Clinic calendar [D]: open Mon-Fri 08:00-18:00 local, no closed dates until the clinic sets
     # its holidays; 15-minute slots (OpenEMR calendar interval).
-    open_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
-    opening_time: time = time(8, 0)
-    closing_time: time = time(18, 0)
-    closed_dates: frozenset[date] = frozenset()
-    slot_minutes: int = 15
+    open_weekdays: tuple[int, ...] = setting((0, 1, 2, 3, 4), "Open on", "hours")
+    opening_time: time = setting(time(8, 0), "Opens at", "hours")
+    closing_time: time = setting(time(18, 0), "Closes at", "hours")
+    closed_dates: frozenset[date] = setting(frozenset(), "Closed dates (holidays)", "hours")
+    slot_minutes: int = setting(15, "Calendar slot", "hours", 5, 60, "min")
     # Esketamine chair block: devices and pre-dose checks [D] + observation >= 120 min from the
     # first device (label boxed warning / REMS) + chair turnover [D] = 150 min.
-    esketamine_dosing_minutes: int = 15
-    esketamine_min_observation_minutes: int = 120
-    esketamine_turnover_minutes: int = 15
+    esketamine_dosing_minutes: int = setting(
+        15, "Esketamine block: checks and dosing", "blocks", 5, 60, "min")
+    esketamine_min_observation_minutes: int = same_setting(
+        ClinicalRules, "esketamine_min_observation_minutes")
+    esketamine_turnover_minutes: int = setting(
+        15, "Esketamine block: chair turnover", "blocks", 0, 60, "min")
     # IV chair block: line and pre-dose checks [D] + 40 min infusion (Sanacora 2017) + 30 min
     # recovery (clinic practice, domain §3.6) + turnover [D] = 95 min.
-    iv_setup_minutes: int = 15
-    iv_default_minutes: int = 40
-    iv_recovery_minutes: int = 30
-    iv_turnover_minutes: int = 10
+    iv_setup_minutes: int = setting(15, "IV block: line and checks", "blocks", 0, 60, "min")
+    iv_default_minutes: int = same_setting(ClinicalRules, "iv_default_minutes")
+    iv_recovery_minutes: int = same_setting(ClinicalRules, "iv_recovery_minutes")
+    iv_turnover_minutes: int = setting(10, "IV block: chair turnover", "blocks", 0, 60, "min")
     # Spacing (domain §2.3): never two doses on one calendar day; warn under 48 h.
-    min_dose_gap_days: int = 1
-    warn_spacing_hours: int = 48
+    min_dose_gap_days: int = setting(
+        1, "Doses at least", "blocks", 1, 7, "calendar days apart")
+    warn_spacing_hours: int = setting(
+        48, "Warn when doses are closer than", "blocks", 24, 168, "h")
     # Front desk: late cancellation (OpenEMR "Canceled < 24h"); maintenance look-ahead and the
     # window searched for an alternative day [D].
-    late_cancel_hours: int = 24
-    maintenance_due_horizon_days: int = 14
-    alternative_window_days: int = 14
+    late_cancel_hours: int = setting(
+        24, "Late cancellation: less than", "blocks", 0, 168, "h before")
+    maintenance_due_horizon_days: int = setting(
+        14, "Maintenance due look-ahead", "blocks", 1, 60, "days")
+    alternative_window_days: int = setting(
+        14, "Search for another day within", "blocks", 1, 60, "days")
     # Esketamine series (US label): twice weekly for 4 weeks, weekly in weeks 5-8, then weekly or
     # every 2 weeks. Default pairs 3-4 days apart like the trials' days 1, 4, 8, 11 [D].
-    esketamine_induction_weeks: int = 4
-    esketamine_doses_per_week: int = 2
-    esketamine_default_weekdays: tuple[int, ...] = (0, 3)
-    esketamine_alternate_weekdays: tuple[int, ...] = (1, 4)
-    esketamine_weekly_maintenance_doses: int = 4
-    esketamine_maintenance_min_days: int = 7
-    esketamine_maintenance_max_days: int = 14
+    esketamine_induction_weeks: int = setting(
+        4, "Esketamine induction", "series", 1, 8, "weeks")
+    esketamine_doses_per_week: int = setting(
+        2, "Esketamine induction doses a week", "series", 1, 3)
+    esketamine_default_weekdays: tuple[int, ...] = setting(
+        (0, 3), "Esketamine induction days", "series")
+    esketamine_alternate_weekdays: tuple[int, ...] = setting(
+        (1, 4), "Esketamine alternative days", "series")
+    esketamine_weekly_maintenance_doses: int = setting(
+        4, "Esketamine weekly doses after induction", "series", 0, 8)
+    esketamine_maintenance_min_days: int = setting(
+        7, "Esketamine maintenance every (least)", "series", 7, 28, "days")
+    esketamine_maintenance_max_days: int = setting(
+        14, "Esketamine maintenance every (most)", "series", 7, 28, "days")
     # IV series: 6 infusions, Mon/Wed/Fri, within 14 days where possible and never over 21
     # (Murrough 2013; chart review "6 within 21 days"); maintenance every 14-42 days, default 28.
-    iv_induction_count: int = 6
-    iv_induction_target_days: int = 14
-    iv_induction_max_days: int = 21
-    iv_default_weekdays: tuple[int, ...] = (0, 2, 4)
-    iv_maintenance_interval_days: int = 28
-    iv_maintenance_min_days: int = 14
-    iv_maintenance_max_days: int = 42
+    iv_induction_count: int = setting(6, "IV induction infusions", "series", 1, 12)
+    iv_induction_target_days: int = setting(
+        14, "IV induction within (target)", "series", 7, 28, "days")
+    iv_induction_max_days: int = setting(
+        21, "IV induction within (limit)", "series", 7, 42, "days")
+    iv_default_weekdays: tuple[int, ...] = setting((0, 2, 4), "IV induction days", "series")
+    iv_maintenance_interval_days: int = setting(
+        28, "IV maintenance every (default)", "series", 7, 84, "days")
+    iv_maintenance_min_days: int = setting(
+        14, "IV maintenance every (least)", "series", 7, 84, "days")
+    iv_maintenance_max_days: int = setting(
+        42, "IV maintenance every (most)", "series", 7, 84, "days")
+    # fmt: on
 
     def __post_init__(self) -> None:
         for name in (
@@ -111,8 +140,8 @@ class SchedulingRules:
             "esketamine_alternate_weekdays",
             "iv_default_weekdays",
         ):
-            object.__setattr__(self, name, _parse_weekdays(getattr(self, name)))
-        object.__setattr__(self, "closed_dates", _parse_dates(self.closed_dates))
+            object.__setattr__(self, name, parse_weekdays(getattr(self, name)))
+        object.__setattr__(self, "closed_dates", parse_dates(self.closed_dates))
         if not self.open_weekdays:
             raise ValueError("The clinic must be open on at least one weekday.")
         if self.opening_time >= self.closing_time:
@@ -129,29 +158,6 @@ class SchedulingRules:
         ):
             if not 1 <= getattr(self, low) <= getattr(self, high):
                 raise ValueError(f"{low} must be between 1 and {high}.")
-
-    @classmethod
-    def with_overrides(cls, overrides: dict[str, Any]) -> "SchedulingRules":
-        """Defaults replaced by a clinic's stored values; unknown keys are ignored.
-
-        Stored values may be text: times as "08:00", weekdays as "0,3" or "mon,thu" (or a list),
-        closed dates as ISO dates "2026-12-25,2027-01-01" (or a list).
-        """
-        values: dict[str, Any] = {}
-        for field in fields(cls):
-            if field.name not in overrides:
-                continue
-            value = overrides[field.name]
-            default = field.default
-            if isinstance(default, time):
-                values[field.name] = _parse_time(value)
-            elif isinstance(default, tuple):
-                values[field.name] = _parse_weekdays(value)
-            elif isinstance(default, frozenset):
-                values[field.name] = _parse_dates(value)
-            else:
-                values[field.name] = int(value)
-        return cls(**values)
 
     @property
     def esketamine_induction_count(self) -> int:
@@ -295,7 +301,7 @@ def induction_plan(
     under 48 h, earliest first dose, fewest days off Mon/Wed/Fri, then as above.
     """
     _ = indication  # one schedule per modality today; kept so callers state what they plan
-    preferred = _parse_weekdays(preferred_weekdays or ())
+    preferred = parse_weekdays(preferred_weekdays or ())
     start = _first_open_on_or_after(first_date, rules)
     if modality == Modality.ESKETAMINE_NASAL:
         return _esketamine_induction(start, preferred, rules)
@@ -877,39 +883,6 @@ def is_late_cancellation(
 
 
 # --- Parsing and labels -------------------------------------------------------------------------
-
-
-def _parse_weekdays(value: Any) -> tuple[int, ...]:
-    items = value.split(",") if isinstance(value, str) else list(value)
-    days: set[int] = set()
-    for item in items:
-        text = str(item).strip().lower()
-        if not text:
-            continue
-        day = WEEKDAY_NAMES.index(text[:3]) if text[:3] in WEEKDAY_NAMES else int(text)
-        if not 0 <= day <= 6:
-            raise ValueError(f"Weekday {item!r} is not 0 (Monday) to 6 (Sunday).")
-        days.add(day)
-    return tuple(sorted(days))
-
-
-def _parse_time(value: Any) -> time:
-    if isinstance(value, time):
-        return value
-    return time.fromisoformat(str(value).strip())
-
-
-def _parse_dates(value: Any) -> frozenset[date]:
-    items = value.split(",") if isinstance(value, str) else list(value)
-    days: set[date] = set()
-    for item in items:
-        if isinstance(item, datetime):
-            raise ValueError("Closed dates are dates, not datetimes.")
-        if isinstance(item, date):
-            days.add(item)
-        elif str(item).strip():
-            days.add(date.fromisoformat(str(item).strip()))
-    return frozenset(days)
 
 
 def _day_label(day: date) -> str:

@@ -12,11 +12,10 @@ from clinic_app.clinical.codes import Indication, Modality, Role
 from clinic_app.clinical.dosing import indication_needs_reason, iv_dose_needs_confirmation
 from clinic_app.clock import utcnow
 from clinic_app.database import search_key
-from clinic_app.errors import RuleViolation, StaleRecord
+from clinic_app.errors import FieldErrors, RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.models import Patient, TreatmentCourse, User
 from clinic_app.settings import clinical_rules
-from clinic_app.treatments.services import FieldErrors
 
 # What the front desk registers and edits: demographics, contacts, driver, preferences.
 DEMOGRAPHIC_FIELDS = (

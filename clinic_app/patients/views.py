@@ -1,6 +1,6 @@
 """Patient list, registration, record and course prescription."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -14,8 +14,9 @@ from clinic_app.auth.permissions import (
     role_required,
 )
 from clinic_app.clinical.codes import Role
-from clinic_app.errors import RuleViolation, StaleRecord
+from clinic_app.errors import StaleRecord
 from clinic_app.extensions import db
+from clinic_app.form_flow import submit
 from clinic_app.forms import refresh_version
 from clinic_app.models import Patient, TreatmentCourse, TreatmentSession
 from clinic_app.patients.forms import CourseForm, PatientForm, ScreenForm
@@ -27,7 +28,6 @@ from clinic_app.patients.services import (
     update_patient,
 )
 from clinic_app.settings import clinic_today, clinical_rules
-from clinic_app.treatments.services import FieldErrors
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -172,42 +172,23 @@ def _save(
     `done_url`); otherwise re-render with the input kept and errors by the fields: 400, or 409
     when someone else saved. A wrong confirmation password keeps only the audit row of the
     failed attempt."""
-    status = 200
-    if form.validate_on_submit():
-        try:
-            saved = action()
-        except StaleRecord:
-            db.session.rollback()
+
+    def page(status: int, refusal):
+        if isinstance(refusal, StaleRecord):
             # Keep what this user typed; saving again now knowingly replaces the other change.
-            flash(
-                "Someone else saved this record while you were editing. Check the fields "
-                "and save again to keep your version.",
-                "warning",
-            )
             refresh_version(form, patient.version_id)
-            status = 409
-        except FieldErrors as error:
-            db.session.rollback()
-            for name, message in error.errors.items():
-                form[name].errors.append(message)
-            status = 400
-        except RuleViolation as error:
-            if error.field == "password":
-                db.session.commit()
-            else:
-                db.session.rollback()
-            if error.field in form:
-                form[error.field].errors.append(error.message)
-            else:
-                flash(error.message, "danger")
-            status = 400
-        else:
-            db.session.commit()
-            flash(success, "success")
-            return redirect(done_url or url_for("patients.detail", patient_id=saved.id))
-    elif form.errors:
-        status = 400
-    return (
-        render_template(template, form=form, patient=patient, done_url=done_url, **context),
-        status,
+        html = render_template(template, form=form, patient=patient, done_url=done_url, **context)
+        return html, status
+
+    return submit(
+        form,
+        action,
+        page=page,
+        done=lambda saved: done_url or url_for("patients.detail", patient_id=saved.id),
+        success=success,
+        attempt_field="password",
+        stale_message=(
+            "Someone else saved this record while you were editing. Check the fields "
+            "and save again to keep your version."
+        ),
     )

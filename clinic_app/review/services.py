@@ -24,7 +24,7 @@ from clinic_app.clinical.dosing import ESKETAMINE_DOSES_MG
 from clinic_app.clinical.outcomes import Outcome
 from clinic_app.clinical.scores import GAD7, PHQ9, ScoreError, score
 from clinic_app.clock import utcnow
-from clinic_app.errors import RuleViolation
+from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import (
     Assessment,
@@ -39,7 +39,7 @@ from clinic_app.models import (
 from clinic_app.patients.services import confirm_large_dose
 from clinic_app.review import setting_specs as specs
 from clinic_app.settings import clinic_today, scheduling_rules
-from clinic_app.treatments.services import FieldErrors, content_hash, raise_item9_alert
+from clinic_app.treatments.services import content_hash, raise_item9_alert
 
 NOTE_MAX = 2000
 ACK_NOTE_MAX = 500

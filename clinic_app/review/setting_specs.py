@@ -1,15 +1,14 @@
-"""Every clinic setting the medical director may change: its key, label, kind and safe range.
+"""The clinic settings page: every setting the medical director may change, grouped.
 
-Keys are the field names of `ClinicalRules`, `ReviewRules` and `SchedulingRules` (a name the
-clinical and scheduling rules share, such as `iv_recovery_minutes`, is one setting read by both)
-plus `timezone`. Defaults come from the rule dataclasses themselves, so a sourced default is
-written down once. Ranges keep a setting inside what the sources allow: for example esketamine
-observation never below the label's 120 minutes, fasting never below the label's 2 h / 30 min,
-devices never closer than the label's 5 minutes.
+Each setting is declared once, on its rule dataclass field (`clinic_app.clinical.rules.setting`:
+default, label, kind, range and unit): the fields of `ClinicalRules`, `ReviewRules`,
+`SchedulingRules` and `ClinicProfile`. A name two rule sets share, such as
+`iv_recovery_minutes`, is one setting read by both. This module orders them for the page, turns
+values into the stored form and back, and checks that settings do not contradict each other.
 """
 
 from collections.abc import Iterable
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import date, time
 from decimal import Decimal
 from functools import cache
@@ -17,33 +16,40 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from clinic_app.clinical.review import ReviewRules
-from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.clinical.rules import (
+    DATES,
+    FLOAT,
+    INT,
+    TIME,
+    WEEKDAYS,
+    ClinicalRules,
+    ClinicSettings,
+)
 from clinic_app.clinical.series import SchedulingRules
-from clinic_app.settings import DEFAULT_TIMEZONE
+from clinic_app.settings import ClinicProfile
 
-INT, FLOAT, TIME, WEEKDAYS, DATES, TIMEZONE = "int", "float", "time", "weekdays", "dates", "tz"
 WEEKDAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+RULE_SETS: tuple[type[ClinicSettings], ...] = (
+    ClinicalRules,
+    ReviewRules,
+    SchedulingRules,
+    ClinicProfile,
+)
 
 
 @dataclass(frozen=True)
 class SettingSpec:
+    """One setting as the page shows it: its key (the field name) and default, and the rest of
+    its declaration."""
+
     key: str
+    default: Any
     label: str
     group: str
     kind: str = INT
     low: float | None = None
     high: float | None = None
     unit: str = ""
-
-    @property
-    def default(self) -> Any:
-        if self.kind == TIMEZONE:
-            return DEFAULT_TIMEZONE
-        for rules in (ClinicalRules, ReviewRules, SchedulingRules):
-            for f in fields(rules):
-                if f.name == self.key:
-                    return f.default if f.default is not MISSING else f.default_factory()
-        raise KeyError(self.key)
 
     @property
     def hint(self) -> str:
@@ -64,133 +70,19 @@ GROUPS = (
     ("series", "Induction and maintenance series"),
 )
 
-# fmt: off
-SPECS: tuple[SettingSpec, ...] = (
-    # Blood pressure (ClinicalRules).
-    SettingSpec("hold_systolic", "Hold dosing: systolic above", "bp", INT, 100, 200, "mmHg"),
-    SettingSpec("hold_systolic_older", "Hold dosing, older patients: systolic above", "bp", INT,
-                100, 200, "mmHg"),
-    SettingSpec("older_age_years", "Older-patient hold line from age", "bp", INT, 50, 90, "years"),
-    SettingSpec("hold_diastolic", "Hold dosing: diastolic above", "bp", INT, 60, 130, "mmHg"),
-    SettingSpec("rise_systolic", "Alert: systolic rise over pre-dose of", "bp", INT, 10, 80,
-                "mmHg"),
-    SettingSpec("rise_diastolic", "Alert: diastolic rise over pre-dose of", "bp", INT, 5, 50,
-                "mmHg"),
-    SettingSpec("notify_systolic", "Notify prescriber: systolic at or above", "bp", INT, 120, 220,
-                "mmHg"),
-    SettingSpec("notify_diastolic", "Notify prescriber: diastolic at or above", "bp", INT, 70,
-                140, "mmHg"),
-    SettingSpec("urgent_systolic", "Urgent: systolic at or above", "bp", INT, 140, 250, "mmHg"),
-    SettingSpec("urgent_diastolic", "Urgent: diastolic at or above", "bp", INT, 80, 160, "mmHg"),
-    SettingSpec("low_spo2", "Alert: SpO₂ below", "bp", INT, 80, 98, "%"),
-    SettingSpec("bp_recheck_urgent_minutes", "Recheck after an urgent reading within", "bp", INT,
-                1, 15, "min"),
-    SettingSpec("bp_recheck_notify_minutes", "Recheck after a notify reading within", "bp", INT,
-                5, 30, "min"),
-    # Vitals schedule, minimum stay, discharge (ClinicalRules; shared with SchedulingRules).
-    SettingSpec("esketamine_bp_check_minutes", "Esketamine BP check after first device", "vitals",
-                INT, 20, 90, "min"),
-    SettingSpec("iv_vitals_interval_minutes", "IV vitals every", "vitals", INT, 5, 30, "min"),
-    SettingSpec("check_tolerance_minutes", "A check counts as on time within", "vitals", INT, 1,
-                15, "min"),
-    SettingSpec("predischarge_check_window_minutes", "Discharge needs a reading from the last",
-                "vitals", INT, 5, 60, "min"),
-    SettingSpec("esketamine_min_observation_minutes", "Esketamine observation at least", "vitals",
-                INT, 120, 360, "min"),
-    SettingSpec("iv_recovery_minutes", "IV recovery after the infusion", "vitals", INT, 10, 180,
-                "min"),
-    SettingSpec("discharge_bp_within_percent", "Discharge: BP back within", "vitals", INT, 5, 50,
-                "% of pre-dose"),
-    SettingSpec("cadss6_resolved_below", "Dissociation resolved: CADSS-6 below", "vitals", INT, 1,
-                12),
-    SettingSpec("deep_sedation_moaas_at_most", "Board marks deep sedation at MOAA/S", "vitals",
-                INT, 0, 4, "or below"),
-    # Dosing and fasting (ClinicalRules; iv_default_minutes shared with SchedulingRules).
-    SettingSpec("iv_default_mg_per_kg", "IV default dose", "dosing", FLOAT, 0.1, 2.0, "mg/kg"),
-    SettingSpec("iv_default_minutes", "IV default infusion length", "dosing", INT, 20, 120,
-                "min"),
-    SettingSpec("iv_min_minutes", "IV infusion at least", "dosing", INT, 20, 120, "min"),
-    SettingSpec("iv_max_minutes", "IV infusion at most", "dosing", INT, 20, 180, "min"),
-    SettingSpec("iv_usual_max_mg_per_kg", "IV usual maximum (above: prescriber confirms)",
-                "dosing", FLOAT, 0.5, 2.0, "mg/kg"),
-    SettingSpec("iv_pump_tolerance_percent", "IV pump settings may differ from the dose by",
-                "dosing", INT, 1, 25, "%"),
-    SettingSpec("esketamine_device_interval_minutes", "Esketamine: minutes between devices",
-                "dosing", INT, 5, 15, "min"),
-    SettingSpec("esketamine_fast_food_hours", "Esketamine: no food for", "dosing", INT, 2, 12,
-                "h"),
-    SettingSpec("esketamine_fast_liquid_minutes", "Esketamine: no liquids for", "dosing", INT, 30,
-                240, "min"),
-    SettingSpec("iv_fast_food_hours", "IV: no food for", "dosing", INT, 0, 12, "h"),
-    # Outcomes and review (ReviewRules).
-    SettingSpec("response_drop_percent", "Response: PHQ-9 drop from baseline of at least",
-                "review", INT, 25, 90, "%"),
-    SettingSpec("remission_below", "Remission: PHQ-9 below", "review", INT, 1, 10),
-    SettingSpec("late_discharge_grace_minutes", "Late discharge flag after a grace of", "review",
-                INT, 0, 240, "min"),
-    SettingSpec("missed_induction_alert_count", "Alert after missed induction visits in a row",
-                "review", INT, 1, 10, "visits"),
-    # Clinic hours (SchedulingRules) and the time zone.
-    SettingSpec("open_weekdays", "Open on", "hours", WEEKDAYS),
-    SettingSpec("opening_time", "Opens at", "hours", TIME),
-    SettingSpec("closing_time", "Closes at", "hours", TIME),
-    SettingSpec("closed_dates", "Closed dates (holidays)", "hours", DATES),
-    SettingSpec("timezone", "Clinic time zone", "hours", TIMEZONE),
-    SettingSpec("slot_minutes", "Calendar slot", "hours", INT, 5, 60, "min"),
-    # Chair blocks and spacing (SchedulingRules).
-    SettingSpec("esketamine_dosing_minutes", "Esketamine block: checks and dosing", "blocks", INT,
-                5, 60, "min"),
-    SettingSpec("esketamine_turnover_minutes", "Esketamine block: chair turnover", "blocks", INT,
-                0, 60, "min"),
-    SettingSpec("iv_setup_minutes", "IV block: line and checks", "blocks", INT, 0, 60, "min"),
-    SettingSpec("iv_turnover_minutes", "IV block: chair turnover", "blocks", INT, 0, 60, "min"),
-    SettingSpec("min_dose_gap_days", "Doses at least", "blocks", INT, 1, 7, "calendar days apart"),
-    SettingSpec("warn_spacing_hours", "Warn when doses are closer than", "blocks", INT, 24, 168,
-                "h"),
-    SettingSpec("late_cancel_hours", "Late cancellation: less than", "blocks", INT, 0, 168,
-                "h before"),
-    SettingSpec("maintenance_due_horizon_days", "Maintenance due look-ahead", "blocks", INT, 1, 60,
-                "days"),
-    SettingSpec("alternative_window_days", "Search for another day within", "blocks", INT, 1, 60,
-                "days"),
-    # Series (SchedulingRules).
-    SettingSpec("esketamine_induction_weeks", "Esketamine induction", "series", INT, 1, 8,
-                "weeks"),
-    SettingSpec("esketamine_doses_per_week", "Esketamine induction doses a week", "series", INT,
-                1, 3),
-    SettingSpec("esketamine_default_weekdays", "Esketamine induction days", "series", WEEKDAYS),
-    SettingSpec("esketamine_alternate_weekdays", "Esketamine alternative days", "series",
-                WEEKDAYS),
-    SettingSpec("esketamine_weekly_maintenance_doses", "Esketamine weekly doses after induction",
-                "series", INT, 0, 8),
-    SettingSpec("esketamine_maintenance_min_days", "Esketamine maintenance every (least)",
-                "series", INT, 7, 28, "days"),
-    SettingSpec("esketamine_maintenance_max_days", "Esketamine maintenance every (most)",
-                "series", INT, 7, 28, "days"),
-    SettingSpec("iv_induction_count", "IV induction infusions", "series", INT, 1, 12),
-    SettingSpec("iv_induction_target_days", "IV induction within (target)", "series", INT, 7, 28,
-                "days"),
-    SettingSpec("iv_induction_max_days", "IV induction within (limit)", "series", INT, 7, 42,
-                "days"),
-    SettingSpec("iv_default_weekdays", "IV induction days", "series", WEEKDAYS),
-    SettingSpec("iv_maintenance_interval_days", "IV maintenance every (default)", "series", INT,
-                7, 84, "days"),
-    SettingSpec("iv_maintenance_min_days", "IV maintenance every (least)", "series", INT, 7, 84,
-                "days"),
-    SettingSpec("iv_maintenance_max_days", "IV maintenance every (most)", "series", INT, 7, 84,
-                "days"),
-)
-# fmt: on
 
+def _specs() -> tuple[SettingSpec, ...]:
+    """Every setting once, by page group, in declaration order within a group."""
+    found: dict[str, SettingSpec] = {}
+    for rules in RULE_SETS:
+        for f, setting in rules.settings():
+            found.setdefault(f.name, SettingSpec(f.name, f.default, **asdict(setting)))
+    order = [group for group, _ in GROUPS]
+    return tuple(sorted(found.values(), key=lambda spec: order.index(spec.group)))
+
+
+SPECS = _specs()
 BY_KEY = {spec.key: spec for spec in SPECS}
-
-
-def covered_keys() -> set[str]:
-    """Every field of the three rule dataclasses, plus the time zone."""
-    keys = {"timezone"}
-    for rules in (ClinicalRules, ReviewRules, SchedulingRules):
-        keys |= {f.name for f in fields(rules)}
-    return keys
 
 
 @cache
@@ -267,18 +159,11 @@ def effective(values: dict[str, Any]) -> dict[str, Any]:
 
     Raises ValueError when the stored values do not make valid rules.
     """
-    clinical = ClinicalRules.with_overrides(values)
-    review = ReviewRules.with_overrides(values)
-    scheduling = SchedulingRules.with_overrides(values)
     result: dict[str, Any] = {}
-    for spec in SPECS:
-        if spec.kind == TIMEZONE:
-            result[spec.key] = values.get("timezone", DEFAULT_TIMEZONE)
-            continue
-        for rules in (clinical, review, scheduling):
-            if hasattr(rules, spec.key):
+    for rules in (rule_set.with_overrides(values) for rule_set in RULE_SETS):
+        for spec in SPECS:
+            if spec.key not in result and hasattr(rules, spec.key):
                 result[spec.key] = from_rules(spec, getattr(rules, spec.key))
-                break
     return result
 
 

@@ -6,17 +6,16 @@ input re-renders the page with the message by the field and a 4xx status; nothin
 
 from collections.abc import Callable
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from clinic_app import audit
 from clinic_app.auth.permissions import CLINICAL, role_required
 from clinic_app.clinical.codes import Indication, Modality, Role, SessionStatus
 from clinic_app.clinical.review import session_flags
 from clinic_app.clinical.scores import GAD7, PHQ9
-from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
+from clinic_app.form_flow import submit
 from clinic_app.models import Chair, ClinicalAlert, Patient
 from clinic_app.review import chairs as chair_rules
 from clinic_app.review import forms as f
@@ -29,7 +28,6 @@ from clinic_app.settings import (
     review_rules,
     scheduling_rules,
 )
-from clinic_app.treatments.services import FieldErrors
 
 bp = Blueprint("review", __name__)
 
@@ -45,14 +43,6 @@ PSYCHIATRIST = Role.PSYCHIATRIST
 
 def _actor():
     return current_user._get_current_object()
-
-
-def _refused(form, error: RuleViolation) -> None:
-    """Put a service's refusal by its field, or in a flash message."""
-    if error.field and error.field in form:
-        form[error.field].errors.append(error.message)
-    else:
-        flash(error.message, "danger")
 
 
 # --- the queue -------------------------------------------------------------------------------
@@ -92,18 +82,14 @@ def queue():
 def acknowledge(alert_id: int):
     alert = db.get_or_404(ClinicalAlert, alert_id)
     form = f.AcknowledgeForm(prefix=f"alert{alert.id}")
-    if form.validate_on_submit():
-        try:
-            services.acknowledge_alert(_actor(), alert, form.note.data)
-        except RuleViolation as error:
-            db.session.rollback()
-            _refused(form, error)
-        else:
-            db.session.commit()
-            flash(f"{queries.alert_label(alert.kind)} alert acknowledged.", "success")
-            return redirect(url_for("review.queue"))
-    db.session.rollback()
-    return _render_queue(400, (alert_id, form))
+    label = queries.alert_label(alert.kind)
+    return submit(
+        form,
+        lambda: services.acknowledge_alert(_actor(), alert, form.note.data),
+        page=lambda status, _: _render_queue(status, (alert_id, form)),
+        done=lambda _: url_for("review.queue"),
+        success=f"{label} alert acknowledged.",
+    )
 
 
 # --- one session: review and co-sign ---------------------------------------------------------
@@ -156,25 +142,17 @@ def session(session_id: int):
 def cosign(session_id: int):
     treatment = _load_session(session_id)
     form = f.CosignForm()
-    if not form.validate_on_submit():
-        db.session.rollback()
-        return _render_session(treatment, 400, form)
-    try:
-        services.cosign(_actor(), treatment, form.note.data, form.password.data)
-        db.session.commit()
-    except RuleViolation as error:
-        if error.field == "password":
-            db.session.commit()  # keeps only the audit row of the failed attempt
-        else:
-            db.session.rollback()
-        _refused(form, error)
-        return _render_session(_load_session(session_id), 400, form)
-    except StaleDataError:
-        db.session.rollback()
-        flash("Someone else changed this session meanwhile; it is shown as it is now.", "warning")
-        return _render_session(_load_session(session_id), 409, form)
-    flash("Session co-signed.", "success")
-    return redirect(url_for("review.queue"))
+    return submit(
+        form,
+        lambda: services.cosign(_actor(), treatment, form.note.data, form.password.data),
+        page=lambda status, refusal: _render_session(
+            treatment if refusal is None else _load_session(session_id), status, form
+        ),
+        done=lambda _: url_for("review.queue"),
+        success="Session co-signed.",
+        attempt_field="password",  # the failed attempt's audit row stays
+        stale_message="Someone else changed this session meanwhile; it is shown as it is now.",
+    )
 
 
 # --- the patient timeline --------------------------------------------------------------------
@@ -223,21 +201,20 @@ def timeline(patient_id: int):
 
 def _outside_scale(patient_id: int, form, form_name: str, instrument: str):
     patient = db.get_or_404(Patient, patient_id)
-    if form.validate_on_submit():
+
+    def record():
         when = form.administered_at.data
         if when is not None:
             when = when.replace(tzinfo=clinic_timezone())
-        try:
-            services.record_scale(_actor(), patient, instrument, form.items(), when)
-        except RuleViolation as error:
-            db.session.rollback()
-            _refused(form, error)
-        else:
-            db.session.commit()
-            flash(f"{'PHQ-9' if instrument == PHQ9.code else 'GAD-7'} recorded.", "success")
-            return redirect(url_for("review.timeline", patient_id=patient_id))
-    db.session.rollback()
-    return _render_timeline(patient_id, 400, **{form_name: form})
+        services.record_scale(_actor(), patient, instrument, form.items(), when)
+
+    return submit(
+        form,
+        record,
+        page=lambda status, _: _render_timeline(patient_id, status, **{form_name: form}),
+        done=lambda _: url_for("review.timeline", patient_id=patient_id),
+        success=f"{'PHQ-9' if instrument == PHQ9.code else 'GAD-7'} recorded.",
+    )
 
 
 @bp.post("/patients/<int:patient_id>/questionnaires/phq9")
@@ -311,26 +288,16 @@ def course(course_id: int):
 
 def _decide(course_id: int, form_name: str, form, action: Callable, message: str):
     course = _load_course(course_id)
-    if form.validate_on_submit():
-        try:
-            action(course)
-        except FieldErrors as error:
-            db.session.rollback()
-            for name, text in error.errors.items():
-                form[name].errors.append(text)
-            return _render_course(_load_course(course_id), 400, **{form_name: form})
-        except RuleViolation as error:
-            if error.field == "password":
-                db.session.commit()  # keeps only the audit row of the failed attempt
-            else:
-                db.session.rollback()
-            _refused(form, error)
-            return _render_course(_load_course(course_id), 400, **{form_name: form})
-        db.session.commit()
-        flash(message, "success")
-        return redirect(url_for("review.course", course_id=course_id))
-    db.session.rollback()
-    return _render_course(course, 400, **{form_name: form})
+    return submit(
+        form,
+        lambda: action(course),
+        page=lambda status, refusal: _render_course(
+            course if refusal is None else _load_course(course_id), status, **{form_name: form}
+        ),
+        done=lambda _: url_for("review.course", course_id=course_id),
+        success=message,
+        attempt_field="password",  # a dose confirmation's failed attempt keeps its audit row
+    )
 
 
 @bp.post("/review/courses/<int:course_id>/induction-review")
@@ -419,17 +386,13 @@ def chairs():
     if request.method == "GET":
         return _render_chairs()
     form = f.ChairForm()
-    if form.validate_on_submit():
-        try:
-            chair = chair_rules.add_chair(_actor(), form.name.data)
-        except RuleViolation as error:
-            _refused(form, error)
-        else:
-            db.session.commit()
-            flash(f"{chair.name} added; the front desk can book it now.", "success")
-            return redirect(url_for("review.chairs"))
-    db.session.rollback()
-    return _render_chairs(400, add_form=form)
+    return submit(
+        form,
+        lambda: chair_rules.add_chair(_actor(), form.name.data),
+        page=lambda status, _: _render_chairs(status, add_form=form),
+        done=lambda _: url_for("review.chairs"),
+        success=lambda chair: f"{chair.name} added; the front desk can book it now.",
+    )
 
 
 @bp.post("/settings/chairs/<int:chair_id>")
@@ -437,19 +400,19 @@ def chairs():
 def edit_chair(chair_id: int):
     chair = db.get_or_404(Chair, chair_id)
     form = _chair_row_form(chair, request.form)
-    if form.validate_on_submit():
-        try:
-            changed = chair_rules.update_chair(_actor(), chair, form.name.data, form.active.data)
-        except RuleViolation as error:
-            _refused(form, error)
-        else:
-            db.session.commit()
-            state = "in service" if chair.active else "out of service"
-            message = f"{chair.name} saved ({state})." if changed else "Nothing changed."
-            flash(message, "success" if changed else "info")
-            return redirect(url_for("review.chairs"))
-    db.session.rollback()
-    return _render_chairs(400, failed=(chair_id, form))
+
+    def saved(changed: bool) -> str:
+        state = "in service" if chair.active else "out of service"
+        message = f"{chair.name} saved ({state})." if changed else "Nothing changed."
+        flash(message, "success" if changed else "info")
+        return url_for("review.chairs")
+
+    return submit(
+        form,
+        lambda: chair_rules.update_chair(_actor(), chair, form.name.data, form.active.data),
+        page=lambda status, _: _render_chairs(status, failed=(chair_id, form)),
+        done=saved,
+    )
 
 
 # --- clinic settings -------------------------------------------------------------------------
@@ -487,28 +450,20 @@ def settings():
     """Every clinical, review and scheduling threshold, with its default and last change."""
     current, groups = _settings_rows()
     form = f.SettingsForm(data=f.settings_form_data(current))
-    status = 200
-    if form.is_submitted():
-        status = 400
-        if form.validate():
-            try:
-                changed = services.update_settings(_actor(), form.values())
-            except FieldErrors as error:
-                db.session.rollback()
-                for key, message in error.errors.items():
-                    if key in form:
-                        form[key].errors.append(message)
-                    else:
-                        flash(message, "danger")
-            else:
-                db.session.commit()
-                if changed:
-                    flash(f"{len(changed)} setting(s) changed: {', '.join(changed)}.", "success")
-                else:
-                    flash("Nothing changed.", "info")
-                return redirect(url_for("review.settings"))
-        db.session.rollback()
-    return (
-        render_template("review/settings.html", form=form, groups=groups, today=clinic_today()),
-        status,
+
+    def saved(changed: list[str]) -> str:
+        if changed:
+            flash(f"{len(changed)} setting(s) changed: {', '.join(changed)}.", "success")
+        else:
+            flash("Nothing changed.", "info")
+        return url_for("review.settings")
+
+    return submit(
+        form,
+        lambda: services.update_settings(_actor(), form.values()),
+        page=lambda status, _: (
+            render_template("review/settings.html", form=form, groups=groups, today=clinic_today()),
+            status,
+        ),
+        done=saved,
     )

@@ -27,7 +27,6 @@ from clinic_app.clinical.codes import (
 from clinic_app.clinical.discharge import (
     OVERRIDABLE,
     Attestation,
-    Blocker,
     attestation_blockers,
     escort_person_problems,
 )
@@ -43,7 +42,7 @@ from clinic_app.clinical.escalation import escalating_alerts
 from clinic_app.clinical.scores import INSTRUMENTS, PHQ9, ScoreError, phq9_item9_positive, score
 from clinic_app.clinical.vitals import Alert, implausible_fields
 from clinic_app.clock import utcnow
-from clinic_app.errors import RuleViolation, StaleRecord
+from clinic_app.errors import DischargeBlocked, FieldErrors, RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.models import (
     Addendum,
@@ -69,22 +68,6 @@ from clinic_app.treatments.summary import (
 )
 
 PREGNANCY_RELEVANT_AGES = range(12, 56)
-
-
-class DischargeBlocked(RuleViolation):
-    """Discharge refused; `blockers` lists every reason."""
-
-    def __init__(self, blockers: list[Blocker]):
-        super().__init__("Discharge is not possible yet.")
-        self.blockers = blockers
-
-
-class FieldErrors(Exception):
-    """Several field errors from one submission (field name -> message)."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(errors)
-        self.errors = errors
 
 
 def _require_unsigned(treatment: TreatmentSession) -> None:

@@ -8,8 +8,9 @@ from clinic_app.auth.permissions import CLINICAL, role_required
 from clinic_app.clinical.codes import Modality, Role
 from clinic_app.clinical.discharge import OVERRIDABLE
 from clinic_app.clock import utcnow
-from clinic_app.errors import RuleViolation, StaleRecord
+from clinic_app.errors import StaleRecord
 from clinic_app.extensions import db
+from clinic_app.form_flow import submit
 from clinic_app.forms import refresh_version
 from clinic_app.models import Appointment, Patient, TreatmentCourse
 from clinic_app.review.queries import bp_chart_for
@@ -56,20 +57,23 @@ def today():
 def start():
     """Open a session for a patient's active course (and today's appointment, if any)."""
     form = f.StartSessionForm()
-    if not form.validate_on_submit():
-        abort(400)
-    patient = db.get_or_404(Patient, form.patient_id.data)
-    course = db.get_or_404(TreatmentCourse, form.course_id.data)
-    appointment = None
-    if form.appointment_id.data:
-        appointment = db.get_or_404(Appointment, form.appointment_id.data)
-    try:
-        treatment = services.start_session(current_user, patient, course, appointment)
-    except RuleViolation as error:
-        flash(error.message, "danger")
-        return redirect(url_for("treatments.today"))
-    db.session.commit()
-    return redirect(url_for("treatments.session", session_id=treatment.id))
+
+    def start_it():
+        patient = db.get_or_404(Patient, form.patient_id.data)
+        course = db.get_or_404(TreatmentCourse, form.course_id.data)
+        appointment = None
+        if form.appointment_id.data:
+            appointment = db.get_or_404(Appointment, form.appointment_id.data)
+        return services.start_session(current_user, patient, course, appointment)
+
+    return submit(
+        form,
+        start_it,
+        page=lambda _, refusal: (
+            abort(400) if refusal is None else redirect(url_for("treatments.today"))
+        ),
+        done=lambda treatment: url_for("treatments.session", session_id=treatment.id),
+    )
 
 
 def _load(session_id: int):
@@ -167,42 +171,30 @@ def _weight_hint(treatment) -> str:
     return f"Last: {weight} kg{when} — weigh today."
 
 
-def _apply(treatment, form_name: str, form, action) -> tuple | object:
-    """Run a service for a valid form; on refusal re-render with the input kept and a 4xx status."""
+def _apply(treatment, form_name: str, form, action, **options):
+    """Run a service for a valid form and come back to the session page; on refusal show the
+    page again (reloaded) with the input kept and the messages by the fields."""
     session_id = treatment.id
-    if not form.validate_on_submit():
-        db.session.rollback()
-        return _render(treatment, 400, **{form_name: form})
-    try:
-        action()
-    except StaleRecord:
-        db.session.rollback()
-        flash(STALE_MESSAGE, "warning")
+
+    def page(status: int, refusal):
+        if refusal is None:
+            return _render(treatment, status, **{form_name: form})
         fresh = _load(session_id)
-        # Saving the kept input again now knowingly applies it on top of the other change.
-        refresh_version(form, fresh.version_id)
-        return _render(fresh, 409, **{form_name: form})
-    except services.DischargeBlocked as error:
-        db.session.rollback()
-        for blocker in error.blockers:
-            field = BLOCKER_FIELDS.get(blocker.code)
-            if field in form:
-                form[field].errors.append(blocker.message)
-        return _render(_load(session_id), 409, blockers=error.blockers, **{form_name: form})
-    except services.FieldErrors as error:
-        db.session.rollback()
-        for field, message in error.errors.items():
-            form[field].errors.append(message)
-        return _render(_load(session_id), 400, **{form_name: form})
-    except RuleViolation as error:
-        db.session.rollback()
-        if error.field and error.field in form:
-            form[error.field].errors.append(error.message)
-        else:
-            flash(error.message, "danger")
-        return _render(_load(session_id), 400, **{form_name: form})
-    db.session.commit()
-    return redirect(url_for("treatments.session", session_id=session_id))
+        if isinstance(refusal, StaleRecord):
+            # Saving the kept input again now knowingly applies it on top of the other change.
+            refresh_version(form, fresh.version_id)
+        blockers = getattr(refusal, "blockers", None)
+        return _render(fresh, status, blockers=blockers, **{form_name: form})
+
+    return submit(
+        form,
+        action,
+        page=page,
+        done=lambda _: url_for("treatments.session", session_id=session_id),
+        code_fields=BLOCKER_FIELDS,
+        stale_message=STALE_MESSAGE,
+        **options,
+    )
 
 
 @bp.get("/sessions/<int:session_id>")
@@ -545,19 +537,14 @@ def discharge_override(session_id: int):
 def sign(session_id: int):
     treatment = _load(session_id)
     form = f.SignForm()
-    if form.validate_on_submit():
-        try:
-            services.sign(current_user, treatment, form.password.data)
-        except RuleViolation as error:
-            db.session.commit()  # keeps only the audit row of the failed attempt
-            (form.password.errors if error.field else []).append(error.message)
-            if not error.field:
-                flash(error.message, "danger")
-            return _render(_load(session_id), 400, sign_form=form)
-        db.session.commit()
-        flash("Session signed and locked.", "success")
-        return redirect(url_for("treatments.session", session_id=session_id))
-    return _render(treatment, 400, sign_form=form)
+    return _apply(
+        treatment,
+        "sign_form",
+        form,
+        lambda: services.sign(current_user, treatment, form.password.data),
+        success="Session signed and locked.",
+        attempt_field="password",  # the failed attempt's audit row stays
+    )
 
 
 @bp.post("/sessions/<int:session_id>/addenda")

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.clinical.review import ReviewRules
+from clinic_app.clinical.rules import FLOAT, INT, ClinicalRules
+from clinic_app.clinical.series import SchedulingRules
 
 INT_FIELDS = [f.name for f in dataclasses.fields(ClinicalRules) if f.type is int]
 FLOAT_FIELDS = [f.name for f in dataclasses.fields(ClinicalRules) if f.type is float]
@@ -96,3 +98,24 @@ def test_any_int_field_round_trips_from_text(name, value):
     others = {f.name for f in dataclasses.fields(ClinicalRules)} - {name}
     for other in others:
         assert getattr(rules, other) == getattr(ClinicalRules(), other)
+
+
+def test_every_rule_field_is_declared_as_a_clinic_setting():
+    for rules in (ClinicalRules, ReviewRules, SchedulingRules):
+        declared = dict(rules.settings())
+        assert len(declared) == len(dataclasses.fields(rules))
+        for field, setting in declared.items():
+            assert setting.label and setting.group, field.name
+            if setting.kind in (INT, FLOAT):
+                assert setting.low <= field.default <= setting.high, field.name
+
+
+def test_a_setting_two_rule_sets_read_is_declared_once():
+    clinical = {f.name: (f.default, s) for f, s in ClinicalRules.settings()}
+    shared = [(f.name, (f.default, s)) for f, s in SchedulingRules.settings() if f.name in clinical]
+    assert sorted(name for name, _ in shared) == [
+        "esketamine_min_observation_minutes",
+        "iv_default_minutes",
+        "iv_recovery_minutes",
+    ]
+    assert all(clinical[name] == declared for name, declared in shared)
