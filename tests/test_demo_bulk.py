@@ -3,7 +3,7 @@ database constraint and its own invariants, and the invariant checks do catch br
 
 from sqlalchemy import func, select, text
 
-from clinic_app.demo_bulk import TIMELINE_MRNS, add_patients, check_invariants, generate
+from clinic_app.demo.bulk import TIMELINE_MRNS, add_patients, check_invariants, generate
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Patient, TreatmentSession, User
 

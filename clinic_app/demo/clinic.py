@@ -955,7 +955,7 @@ def _echo_logins() -> None:
     "--patients",
     type=click.IntRange(min=1),
     default=None,
-    help="Also add a large history for N patients (benchmarks; see clinic_app/demo_bulk.py).",
+    help="Also add a large history for N patients (benchmarks; see clinic_app/demo/bulk.py).",
 )
 @with_appcontext
 def demo_data_command(patients: int | None) -> None:
@@ -980,7 +980,7 @@ def demo_data_command(patients: int | None) -> None:
             + "."
         )
     if patients is not None:
-        from clinic_app.demo_bulk import run_command
+        from clinic_app.demo.bulk import run_command
 
         run_command(patients)
     _echo_logins()

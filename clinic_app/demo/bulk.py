@@ -1211,7 +1211,7 @@ def _staff(connection: Connection, ids: _Ids, sites: int, echo: Callable[[str], 
     per site, all sharing BULK_STAFF_PASSWORD (one argon2 hash, computed once)."""
     from clinic_app.auth.passwords import hash_password
     from clinic_app.auth.services import create_user
-    from clinic_app.demo import DEMO_LOGINS
+    from clinic_app.demo.clinic import DEMO_LOGINS
 
     for login in DEMO_LOGINS:
         if db.session.scalar(select(User.id).where(User.username == login.username)) is None:
