@@ -49,6 +49,7 @@ from clinic_app.clinical.codes import (
 )
 from clinic_app.clinical.dosing import pump_rate_for
 from clinic_app.clinical.scores import CADSS6, MOAAS, PHQ9, score
+from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import (
@@ -64,7 +65,7 @@ from clinic_app.models import (
     User,
     VitalsReading,
 )
-from clinic_app.settings import clinic_timezone
+from clinic_app.settings import clinic_timezone, scheduling_rules
 from clinic_app.treatments.services import content_hash
 
 SEED = 20261127
@@ -75,12 +76,6 @@ TIMELINE_MRNS = {15: "BK-T000015", 150: "BK-T000150", 600: "BK-T000600"}
 BULK_STAFF_PASSWORD = "bulk-staff-demo-pass"  # nosec B105
 PATIENTS_PER_SITE = 700
 HISTORY_DAYS = 730
-# Chair blocks (SchedulingRules defaults): esketamine 15 + 120 + 15 min, IV 15 + 40 + 30 + 10.
-BLOCK_MINUTES = {Modality.ESKETAMINE_NASAL: 150, Modality.IV_KETAMINE: 95}
-OPENING, CLOSING = time(8, 0), time(18, 0)
-INDUCTION_SESSIONS = {Modality.ESKETAMINE_NASAL: 8, Modality.IV_KETAMINE: 6}
-# In weekdays: esketamine Mon/Thu (or Tue/Fri), IV Mon/Wed/Fri.
-INDUCTION_GAPS = {Modality.ESKETAMINE_NASAL: (3, 2), Modality.IV_KETAMINE: (2, 2, 1)}
 FLUSH_ROWS = 40_000
 
 
@@ -264,6 +259,34 @@ def _add_weekdays(day: date, count: int) -> date:
     return day
 
 
+def _induction_size(rules: SchedulingRules, modality: Modality) -> int:
+    """Visits in an induction series, from the clinic's scheduling rules."""
+    if modality == Modality.ESKETAMINE_NASAL:
+        return rules.esketamine_induction_count
+    return rules.iv_induction_count
+
+
+def _induction_gaps(rules: SchedulingRules, modality: Modality) -> tuple[int, ...]:
+    """Weekdays from each of the series' default induction weekdays to the next, round the week:
+    esketamine Mon/Thu gives (3, 2), IV Mon/Wed/Fri (2, 2, 1) with the default rules."""
+    weekdays = (
+        rules.esketamine_default_weekdays
+        if modality == Modality.ESKETAMINE_NASAL
+        else rules.iv_default_weekdays
+    )
+    gaps = []
+    for index, weekday in enumerate(weekdays):
+        following = weekdays[(index + 1) % len(weekdays)]
+        days = (following - weekday - 1) % 7 + 1
+        weekdays_passed = sum(1 for step in range(1, days + 1) if (weekday + step) % 7 < 5)
+        gaps.append(max(1, weekdays_passed))
+    return tuple(gaps)
+
+
+def _minute_of_day(at: time) -> int:
+    return at.hour * 60 + at.minute
+
+
 def _maintenance_gap(course: "CoursePlan", rng: random.Random) -> int:
     """The course's interval in weekdays, give or take one."""
     return max(2, round((course.interval_days or 7) * 5 / 7) + rng.choice((-1, 0, 0, 0, 1)))
@@ -323,11 +346,11 @@ def _new_course(rng: random.Random, modality: Modality, started_on: date) -> Cou
 
 
 def _course_days(
-    rng: random.Random, course: CoursePlan, count: int, last_day: date
+    rng: random.Random, course: CoursePlan, count: int, last_day: date, rules: SchedulingRules
 ) -> list[tuple[date, VisitKind]]:
     """`count` weekday visit days ending on `last_day`, oldest first, never two on one day."""
-    induction = INDUCTION_SESSIONS[course.modality]
-    gaps = INDUCTION_GAPS[course.modality]
+    induction = _induction_size(rules, course.modality)
+    gaps = _induction_gaps(rules, course.modality)
     kinds = [VisitKind.INDUCTION] * min(count, induction)
     kinds += [VisitKind.MAINTENANCE] * (count - len(kinds))
     kinds.reverse()  # newest first while walking backwards
@@ -345,7 +368,12 @@ def _course_days(
 
 
 def _schedule_history(
-    rng: random.Random, plan: PatientPlan, sessions: int, today: date, active: bool
+    rng: random.Random,
+    plan: PatientPlan,
+    sessions: int,
+    today: date,
+    rules: SchedulingRules,
+    active: bool,
 ) -> None:
     """Courses and past visit days; active patients continue into today and the next weeks."""
     first_modality = Modality.ESKETAMINE_NASAL if rng.random() < 0.55 else Modality.IV_KETAMINE
@@ -367,7 +395,7 @@ def _schedule_history(
     segments: list[tuple[CoursePlan, list[tuple[date, VisitKind]]]] = []
     for number, (modality, count) in enumerate(zip(modalities[::-1], split[::-1], strict=True)):
         course = _new_course(rng, modality, last_day)
-        days = _course_days(rng, course, count, last_day)
+        days = _course_days(rng, course, count, last_day, rules)
         while days and (today - days[0][0]).days > HISTORY_DAYS:
             days.pop(0)  # keep the history within ~2 years
         if not days:
@@ -377,7 +405,7 @@ def _schedule_history(
         if newest and active:
             course.phase = (
                 CoursePhase.INDUCTION
-                if len(days) < INDUCTION_SESSIONS[modality]
+                if len(days) < _induction_size(rules, modality)
                 else CoursePhase.MAINTENANCE
             )
         elif rng.random() < 0.2:
@@ -396,7 +424,9 @@ def _schedule_history(
             plan.visits.append(VisitPlan(course_index, number, kind, day))
 
 
-def _future_visits(rng: random.Random, plan: PatientPlan, today: date, horizon: date) -> None:
+def _future_visits(
+    rng: random.Random, plan: PatientPlan, today: date, horizon: date, rules: SchedulingRules
+) -> None:
     """The active course's next visits from today until `horizon` (inclusive)."""
     if not plan.courses or not plan.courses[-1].phase.active:
         return
@@ -404,8 +434,8 @@ def _future_visits(rng: random.Random, plan: PatientPlan, today: date, horizon: 
     course = plan.courses[-1]
     last = plan.visits[-1]
     number, day = last.number, last.day
-    induction = INDUCTION_SESSIONS[course.modality]
-    gaps = INDUCTION_GAPS[course.modality]
+    induction = _induction_size(rules, course.modality)
+    gaps = _induction_gaps(rules, course.modality)
     while True:
         gap = gaps[number % len(gaps)] if number < induction else _maintenance_gap(course, rng)
         # A visit due by today lands today (also on a weekend: the Today board is never empty).
@@ -418,7 +448,9 @@ def _future_visits(rng: random.Random, plan: PatientPlan, today: date, horizon: 
         plan.visits.append(VisitPlan(course_index, number, kind, day))
 
 
-def _heavy_patient(rng: random.Random, plan: PatientPlan, sessions: int, today: date) -> None:
+def _heavy_patient(
+    rng: random.Random, plan: PatientPlan, sessions: int, today: date, rules: SchedulingRules
+) -> None:
     """A long-treated patient: courses of up to 100 sessions, alternating modality, a visit every
     weekday (600) or twice a week (150 and fewer), ending last week."""
     every = 1 if sessions > 300 else 3
@@ -439,7 +471,7 @@ def _heavy_patient(rng: random.Random, plan: PatientPlan, sessions: int, today: 
         for number, visit_day in enumerate(chunk, start=1):
             kind = (
                 VisitKind.INDUCTION
-                if number <= INDUCTION_SESSIONS[modality]
+                if number <= _induction_size(rules, modality)
                 else VisitKind.MAINTENANCE
             )
             plan.visits.append(VisitPlan(len(plan.courses) - 1, number, kind, visit_day))
@@ -452,16 +484,21 @@ def _heavy_patient(rng: random.Random, plan: PatientPlan, sessions: int, today: 
 
 
 def _time_visits(
-    rng: random.Random, plan: PatientPlan, clock: _Clock, today: date, now: datetime
+    rng: random.Random,
+    plan: PatientPlan,
+    clock: _Clock,
+    today: date,
+    now: datetime,
+    rules: SchedulingRules,
 ) -> None:
     """Start times: the patient's usual slot (+- an hour) in clinic hours; today's visits are
     spread around now so the Today board shows every state."""
     usual = rng.randint(0, 26) * 15  # minutes after opening
-    opening = OPENING.hour * 60
+    opening = _minute_of_day(rules.opening_time)
     for visit in plan.visits:
         course = plan.courses[visit.course]
-        visit.minutes = BLOCK_MINUTES[course.modality]
-        latest = CLOSING.hour * 60 - visit.minutes
+        visit.minutes = rules.block_minutes(course.modality)
+        latest = _minute_of_day(rules.closing_time) - visit.minutes
         if visit.day == today:
             local_now = now.astimezone(clock.zone)
             minute = local_now.hour * 60 + local_now.minute + rng.randint(-66, 60) * 5
@@ -1317,6 +1354,7 @@ def generate(
     rng = random.Random(seed)
     now = utcnow().replace(second=0, microsecond=0)
     clock = _Clock(clinic_timezone())
+    rules = scheduling_rules()
     today = clock.local_day(now)
     horizon = today + timedelta(days=13 - today.weekday())  # Sunday of next week
     sites = max(1, math.ceil(patients / PATIENTS_PER_SITE))
@@ -1334,8 +1372,8 @@ def generate(
             )
         else:
             sessions = max(3, min(64, round(rng.gauss(33, 10))))
-            _schedule_history(rng, plan, sessions, today, active=rng.random() < 0.4)
-            _future_visits(rng, plan, today, horizon)
+            _schedule_history(rng, plan, sessions, today, rules, active=rng.random() < 0.4)
+            _future_visits(rng, plan, today, horizon, rules)
         plans.append(plan)
     for sessions in sorted(timeline_patients):
         plan = _plan_patient(rng, len(plans), sites, today)
@@ -1344,10 +1382,10 @@ def generate(
             TIMELINE_MRNS.get(sessions, f"BK-T{sessions:06d}"),
             0,
         )
-        _heavy_patient(rng, plan, sessions, today)
+        _heavy_patient(rng, plan, sessions, today, rules)
         plans.append(plan)
     for plan in plans:
-        _time_visits(rng, plan, clock, today, now)
+        _time_visits(rng, plan, clock, today, now, rules)
         plan.visits.extend(_cancellations(rng, plan, today))
     needed = _allocate_chairs(plans, sites)
     echo(f"  chairs per site (greedy, no chair double-booked): {needed}")
