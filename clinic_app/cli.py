@@ -93,7 +93,7 @@ def restore_command(path: Path, yes: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from clinic_app.demo.clinic import demo_data_command
+    from clinic_app.demo.command import demo_data_command
 
     app.cli.add_command(users)
     app.cli.add_command(audit_group)
