@@ -206,8 +206,35 @@ def record_predose(
             "The clinical screen (allergies, contraindications, medications) has not been "
             "recorded for this patient: record it first."
         )
-    errors: dict[str, str] = {}
     esketamine = treatment.modality == Modality.ESKETAMINE_NASAL
+    errors = _predose_problems(patient, esketamine, data)
+    if errors:
+        raise FieldErrors(errors)
+    for field in (
+        "identity_confirmed",
+        "consent_confirmed",
+        "fasting_confirmed",
+        "medications_reviewed",
+        "rems_confirmed",
+        "driver_confirmed",
+        "prescriber_on_site",
+        "oximeter_available",
+    ):
+        setattr(treatment, field, bool(data.get(field)))
+    treatment.nasal_spray_checked = esketamine and bool(data.get("nasal_spray_checked"))
+    treatment.pregnancy_status = (
+        data.get("pregnancy_status") if pregnancy_relevant(patient) else "not_applicable"
+    )
+    treatment.driver_name = data["driver_name"].strip()
+    treatment.driver_phone = data["driver_phone"].strip()
+    treatment.predose_checked_at = utcnow()
+    db.session.flush()
+    audit.record(actor, "session.predose", treatment, patient_id=treatment.patient_id)
+
+
+def _predose_problems(patient: Patient, esketamine: bool, data: dict[str, Any]) -> dict[str, str]:
+    """Every unmet pre-dose checklist item, by field."""
+    errors: dict[str, str] = {}
     required = [
         ("identity_confirmed", "Confirm the patient's identity (two identifiers)."),
         ("fasting_confirmed", "Confirm the patient has fasted per protocol."),
@@ -245,6 +272,13 @@ def record_predose(
             )
         elif not data.get("rems_confirmed"):
             errors["rems_confirmed"] = "Confirm REMS enrollment."
+    errors.update(_driver_problems(patient, data))
+    return errors
+
+
+def _driver_problems(patient: Patient, data: dict[str, Any]) -> dict[str, str]:
+    """The driver named on the checklist, by field."""
+    errors: dict[str, str] = {}
     # The same check as the escort at discharge: a ride-hail is never "the confirmed driver".
     driver = escort_person_problems(
         data.get("driver_name") or "", data.get("driver_phone") or "", None, patient.full_name
@@ -255,28 +289,7 @@ def record_predose(
         )
     if "phone" in driver:
         errors["driver_phone"] = "Give the driver's phone."
-    if errors:
-        raise FieldErrors(errors)
-    for field in (
-        "identity_confirmed",
-        "consent_confirmed",
-        "fasting_confirmed",
-        "medications_reviewed",
-        "rems_confirmed",
-        "driver_confirmed",
-        "prescriber_on_site",
-        "oximeter_available",
-    ):
-        setattr(treatment, field, bool(data.get(field)))
-    treatment.nasal_spray_checked = esketamine and bool(data.get("nasal_spray_checked"))
-    treatment.pregnancy_status = (
-        data.get("pregnancy_status") if pregnancy_relevant(patient) else "not_applicable"
-    )
-    treatment.driver_name = data["driver_name"].strip()
-    treatment.driver_phone = data["driver_phone"].strip()
-    treatment.predose_checked_at = utcnow()
-    db.session.flush()
-    audit.record(actor, "session.predose", treatment, patient_id=treatment.patient_id)
+    return errors
 
 
 def add_vitals(
