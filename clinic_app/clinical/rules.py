@@ -83,7 +83,7 @@ class ClinicalRules:
     def with_overrides(cls, overrides: dict[str, Any]) -> "ClinicalRules":
         """Defaults replaced by a clinic's stored values; unknown keys are ignored."""
         known = {f.name: f.type for f in fields(cls)}
-        values = {}
+        values: dict[str, Any] = {}
         for key, value in overrides.items():
             if key in known:
                 values[key] = float(value) if known[key] in (float, "float") else int(value)

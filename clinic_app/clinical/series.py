@@ -340,7 +340,7 @@ def _best_week(
     anchors = [d for d in week if d.weekday() in preferred]
     per_week = rules.esketamine_doses_per_week
 
-    def key(combo: tuple[date, ...]) -> tuple:
+    def key(combo: tuple[date, ...]) -> tuple[int, int, int, int, tuple[date, ...]]:
         gaps = _gaps(prev, combo)
         off = sum(d.weekday() not in preferred for d in combo)
         warns = sum(g < rules.warn_spacing_days for g in gaps)
@@ -374,7 +374,7 @@ def _iv_induction(
     preferred = preferred or rules.iv_default_weekdays
     span = rules.iv_induction_max_days
     while span <= SEARCH_LIMIT_DAYS:
-        best: tuple | None = None
+        best: tuple[int, int, int, int, int, tuple[date, ...]] | None = None
         for offset in range(WEEK_DAYS):
             first = start + offset * DAY
             if not rules.is_open(first):
@@ -427,10 +427,8 @@ def _iv_paths_from(
                     continue
                 raw = (off(days[i]), int(gap < rules.warn_spacing_days), abs(count * gap - target))
                 step = order(*raw)
-                candidate = (
-                    tuple(c + s for c, s in zip(cost, step, strict=True)),
-                    path + (days[i],),
-                )
+                total = (cost[0] + step[0], cost[1] + step[1], cost[2] + step[2])
+                candidate = (total, path + (days[i],))
                 if best is None or candidate < best:
                     best = candidate
             if best is not None:

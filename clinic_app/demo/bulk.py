@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from heapq import heappop, heappush
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -1236,20 +1236,19 @@ def _finish(
     """Signature hashes, computed by the app's own function over the rows as they will load."""
     if row["signed_at"] is None:
         return
-    digest = content_hash(
-        SimpleNamespace(
-            **row,
-            vitals=[SimpleNamespace(**r) for r in sorted(readings, key=lambda r: r["taken_at"])],
-            assessments=[
-                SimpleNamespace(**a)
-                for a in sorted(assessments, key=lambda a: a["administered_at"])
-            ],
-            adverse_events=[SimpleNamespace(**e) for e in events],
-            overrides=[],
-            infusion_pauses=[],
-            devices=[SimpleNamespace(**d) for d in devices],
-        )
+    # A stand-in with the attributes content_hash reads, built from the rows not yet inserted.
+    session = SimpleNamespace(
+        **row,
+        vitals=[SimpleNamespace(**r) for r in sorted(readings, key=lambda r: r["taken_at"])],
+        assessments=[
+            SimpleNamespace(**a) for a in sorted(assessments, key=lambda a: a["administered_at"])
+        ],
+        adverse_events=[SimpleNamespace(**e) for e in events],
+        overrides=[],
+        infusion_pauses=[],
+        devices=[SimpleNamespace(**d) for d in devices],
     )
+    digest = content_hash(cast(TreatmentSession, session))
     row["signature_hash"] = digest
     if row["cosigned_at"] is not None:
         row["cosignature_hash"] = digest

@@ -841,7 +841,10 @@ def _build_patient(demo: Demo, spec: PatientSpec) -> None:
     if today_slot:
         number += 1
         start, session_start, chair = today_slot
-        status = {LATER: AppointmentStatus.SCHEDULED, NOW: AppointmentStatus.CHECKED_IN}
+        status: dict[str | None, AppointmentStatus] = {
+            LATER: AppointmentStatus.SCHEDULED,
+            NOW: AppointmentStatus.CHECKED_IN,
+        }
         confirmed = None if spec.today == LATER else min(start, demo.now) - timedelta(hours=18)
         appointment = book(
             start,
@@ -938,4 +941,5 @@ def _counts() -> dict[str, int]:
         Assessment,
         AdverseEvent,
     )
-    return {m.__tablename__: db.session.scalar(select(func.count()).select_from(m)) for m in models}
+    count = select(func.count())
+    return {m.__tablename__: db.session.scalar(count.select_from(m)) or 0 for m in models}
