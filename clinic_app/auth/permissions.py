@@ -1,4 +1,4 @@
-"""Role gates for views and services (DESIGN §2)."""
+"""Role gates for views and services (who may do what: README, "Where each role starts")."""
 
 from collections.abc import Callable
 from functools import wraps

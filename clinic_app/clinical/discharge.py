@@ -1,9 +1,10 @@
 """What still stands between a patient and discharge.
 
 The REMS asks for monitoring "until resolution of sedation, dissociation and respiratory
-depression" (domain.md §1): beyond the minimum stay and the vitals, discharge needs a MOAA/S of 5
+depression" (program goal, FDA REMS page): beyond the minimum stay and the vitals, discharge needs
+a MOAA/S of 5
 after the last lower score, dissociation resolved, every moderate or worse adverse event resolved
-or cleared, no BP recheck owed, and the right escort (DESIGN §4 "Discharge needs").
+or cleared, no BP recheck owed, and the right escort (README, "Where each role starts": Nurse).
 """
 
 import math

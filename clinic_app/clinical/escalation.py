@@ -1,6 +1,6 @@
 """Escalation of an alarming reading: which alerts reach the psychiatrist, and the recheck the
-nurse owes until readings are back under the line (DESIGN §4 "Escalation"; REMS: BP rechecked
-"as clinically warranted until values decline", domain.md §1)."""
+nurse owes until readings are back under the line (SPRAVATO label §5.6: BP rechecked "as clinically
+warranted until values decline"; the recheck intervals are clinic defaults in `rules.py`)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass

@@ -761,7 +761,7 @@ def raise_alert(
 
 
 def raise_item9_alert(actor: User, assessment: Assessment) -> ClinicalAlert | None:
-    """PHQ-9 item 9 above 0 raises the same-day alert (domain.md §4)."""
+    """PHQ-9 item 9 above 0 raises the same-day alert (sources in `clinical/review.py`)."""
     if assessment.instrument != PHQ9.code or not phq9_item9_positive(assessment.items):
         return None
     return raise_alert(
