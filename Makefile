@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev migrate demo serve bandit lint clean bench load load-short
+.PHONY: run test install install-dev migrate demo serve bandit lint typecheck clean bench load load-short
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -61,8 +61,14 @@ load-short: install-dev
 bandit: install-dev
 	$(BIN)/bandit -r clinic_app -ll -q
 
+## lint: ruff (style, imports, bugbear, complexity <= 15) and ruff's formatter, check only
 lint: install-dev
 	$(BIN)/ruff check clinic_app tests config.py wsgi.py
+	$(BIN)/ruff format --check clinic_app tests config.py wsgi.py
+
+## typecheck: mypy, strict on clinic_app/clinical/ (settings in pyproject.toml)
+typecheck: install-dev
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -19,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
     """Build the app for CLINIC_ENV (default development). Raises RuntimeError on unsafe config."""
+    _check_checkout()
     if config_class is None:
         env = os.environ.get("CLINIC_ENV", "development")
         if env not in CONFIGS:
@@ -48,6 +49,18 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
         hops = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app
+
+
+def _check_checkout() -> None:
+    """Refuse to start from a plain `pip install .`: its wheel holds the Python modules only, and
+    the app reads templates/, migrations/ and its static files from the checkout."""
+    needed = ("templates", "migrations", "clinic_app/static")
+    missing = [name for name in needed if not (PROJECT_ROOT / name).is_dir()]
+    if missing:
+        raise RuntimeError(
+            f"clinic_app at {PROJECT_ROOT} has no {', '.join(missing)}: run it from its git"
+            " checkout, installed with `pip install -e .` (README, Production deployment)."
+        )
 
 
 def _finish_config(app: Flask) -> None:

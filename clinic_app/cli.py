@@ -187,7 +187,7 @@ def restore_command(path: Path, yes: bool) -> None:
 def register_commands(app: Flask) -> None:
     from flask_migrate.cli import db as migrate_group
 
-    from clinic_app.demo import demo_data_command
+    from clinic_app.demo.command import demo_data_command
 
     migrate_group.add_command(grant_app_role_command)
     app.cli.add_command(users)

@@ -19,7 +19,7 @@ from clinic_app.models import ClinicSetting
 class ClinicProfile(ClinicSettings):
     """Settings about the clinic itself rather than a clinical or scheduling rule."""
 
-    # The app is first used on the US west coast (DESIGN §5); any IANA zone may be chosen.
+    # Default for a US west-coast clinic (see the README's configuration); any IANA zone works.
     timezone: str = setting("America/Los_Angeles", "Clinic time zone", "hours", kind=TIMEZONE)
 
 

@@ -58,7 +58,9 @@ def register(app: Flask) -> None:
     app.add_template_global(minutes_between)
     app.add_template_global(marker_svg)
     app.add_template_global(utcnow)
-    app.add_template_global(CONTRAINDICATIONS, "CONTRAINDICATIONS")
-    app.add_template_global(MEDICATION_CLASSES, "MEDICATION_CLASSES")
-    app.add_template_global(ADVERSE_EVENT_KINDS, "ADVERSE_EVENT_KINDS")
-    app.add_template_global(NOT_DOSED_REASONS, "NOT_DOSED_REASONS")
+    app.jinja_env.globals.update(
+        CONTRAINDICATIONS=CONTRAINDICATIONS,
+        MEDICATION_CLASSES=MEDICATION_CLASSES,
+        ADVERSE_EVENT_KINDS=ADVERSE_EVENT_KINDS,
+        NOT_DOSED_REASONS=NOT_DOSED_REASONS,
+    )

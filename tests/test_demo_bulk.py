@@ -1,11 +1,22 @@
 """The bulk history generator (`demo-data --patients N`): a small run loads, satisfies every
-database constraint and its own invariants, and the invariant checks do catch broken data."""
+database constraint and its own invariants, the invariant checks do catch broken data, and the
+visits follow the clinic's scheduling rules."""
+
+from datetime import time
 
 from sqlalchemy import func, select, text
 
-from clinic_app.demo_bulk import TIMELINE_MRNS, add_patients, check_invariants, generate
+from clinic_app.demo.bulk import TIMELINE_MRNS, add_patients, check_invariants, generate
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, Patient, TreatmentSession, User
+from clinic_app.models import (
+    Appointment,
+    ClinicSetting,
+    Patient,
+    TreatmentCourse,
+    TreatmentSession,
+    User,
+)
+from clinic_app.settings import clinic_timezone, clinic_today
 
 
 def _failed(results):
@@ -83,3 +94,45 @@ def test_patients_only_insert_for_search_scale(app):
         screened = select(func.count()).where(Patient.screened_at.is_not(None))
         assert db.session.scalar(screened) == 0
         assert db.session.scalar(select(func.count()).where(Patient.allergies != "")) == 0
+
+
+def test_generated_visits_follow_the_clinics_scheduling_rules(app):
+    """Visit lengths, opening hours and induction series sizes come from the clinic's scheduling
+    settings, not from copies in the generator."""
+    settings = {
+        "opening_time": "09:00",
+        "closing_time": "17:00",
+        "iv_setup_minutes": 20,  # IV block 20 + 40 + 30 + 10 = 100 min
+        "esketamine_turnover_minutes": 25,  # esketamine block 15 + 120 + 25 = 160 min
+        "iv_induction_count": 4,
+        "esketamine_induction_weeks": 3,  # 2 a week for 3 weeks = 6 doses
+    }
+    with app.app_context():
+        db.session.add_all(ClinicSetting(key=k, value=v) for k, v in settings.items())
+        db.session.commit()
+        generate(40, progress=False, timeline_patients=(15,))
+        db.session.commit()
+        zone = clinic_timezone()
+        today = clinic_today()
+        rows = db.session.execute(
+            select(Appointment, TreatmentCourse.modality)
+            .join(TreatmentCourse, Appointment.course_id == TreatmentCourse.id)
+            .where(Appointment.status.not_in(["cancelled", "no_show"]))
+        ).all()
+        assert rows
+        induction: dict[int, int] = {}
+        for appointment, modality in rows:
+            minutes = (appointment.ends_at - appointment.starts_at).total_seconds() / 60
+            assert minutes == {"iv_ketamine": 100, "esketamine_nasal": 160}[modality]
+            start = appointment.starts_at.astimezone(zone)
+            end = appointment.ends_at.astimezone(zone)
+            if start.date() != today:  # today's visits are timed around now
+                assert time(9, 0) <= start.time() and end.time() <= time(17, 0)
+            if appointment.visit_kind == "induction":
+                induction[appointment.course_id] = induction.get(appointment.course_id, 0) + 1
+        modalities = {appointment.course_id: modality for appointment, modality in rows}
+        sizes = {"iv_ketamine": set(), "esketamine_nasal": set()}
+        for course_id, visits in induction.items():
+            sizes[modalities[course_id]].add(visits)
+        assert max(sizes["iv_ketamine"]) == 4
+        assert max(sizes["esketamine_nasal"]) == 6

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from clinic_app import clock, create_app
 from clinic_app.auth.services import authenticate
 from clinic_app.clinical.board import BoardStatus
-from clinic_app.demo import DEMO_LOGINS
+from clinic_app.demo.clinic import DEMO_LOGINS
 from clinic_app.extensions import db
 from clinic_app.models import (
     Appointment,

@@ -102,7 +102,7 @@ def set_mfa_required_roles(actor: User, roles: list[str]) -> list[str]:
     if unknown:
         raise RuleViolation("Unknown role.", "roles")
     before = sorted(auth_services.mfa_required_roles())
-    value = [r.value for r in Role if r.value in roles]
+    value: list[str] = [r.value for r in Role if r.value in roles]
     setting = db.session.get(ClinicSetting, MFA_SETTING)
     if setting is None:
         setting = ClinicSetting(key=MFA_SETTING)

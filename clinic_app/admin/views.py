@@ -1,5 +1,6 @@
-"""Admin screens (DESIGN §2: users and the audit log): accounts, the two-factor policy, live
-sign-in sessions, the audit trail with its CSV export, and a chart's access report.
+"""Admin screens (README, "Where each role starts": users and the audit log): accounts, the
+two-factor policy, live sign-in sessions, the audit trail with its CSV export, and a chart's access
+report.
 
 Patient identifiers never go into URLs: a typed MRN is posted and resolved to the patient id,
 and the audit screen's query string carries only ids, ISO dates and an action code."""
@@ -252,6 +253,7 @@ def end_session(session_id: int):
     target = (
         url_for("admin.user_detail", user_id=back) if back else url_for("admin.sign_in_sessions")
     )
+
     def page(status: int, refusal):
         if refusal is None:
             abort(400)

@@ -150,8 +150,9 @@ def _backup_hashes(user_id: int, code: str) -> list[str]:
     DATA_KEYS still lists keep working after a rotation."""
     message = f"{user_id}:{code}".encode()
     return [
-        hmac.new(hashlib.sha256(b"backup-code:" + key.encode()).digest(), message, hashlib.sha256)
-        .hexdigest()
+        hmac.new(
+            hashlib.sha256(b"backup-code:" + key.encode()).digest(), message, hashlib.sha256
+        ).hexdigest()
         for key in data_keys(current_app.config)
     ]
 

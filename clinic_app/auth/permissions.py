@@ -1,4 +1,5 @@
-"""Role gates for views and services (DESIGN §2), and the navigation they imply.
+"""Role gates for views and services (README, "Where each role starts"), and the navigation
+they imply.
 
 `role_required` records on each view the roles it lets in; the navigation shows a link exactly
 when the signed-in role may open the page it leads to, so the two cannot drift apart.
@@ -33,7 +34,8 @@ def role_required(*roles: Role) -> Callable:
                 abort(403)
             return view(*args, **kwargs)
 
-        wrapped.allowed_roles = frozenset(roles)  # read by the navigation and the matrix test
+        # Read by the navigation and the matrix test; mypy does not model attributes on functions.
+        wrapped.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
         return wrapped
 
     return decorator
@@ -63,7 +65,7 @@ class NavLink:
     active: tuple[str, ...]
 
     def is_active(self, endpoint: str | None) -> bool:
-        return bool(endpoint) and any(
+        return endpoint is not None and any(
             endpoint.startswith(item) if item.endswith(".") else endpoint == item
             for item in self.active
         )

@@ -4,9 +4,10 @@ still counts (not revoked, not idle too long, not older than the absolute limit)
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import current_app, g, request, session
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic_app.clock import utcnow
@@ -105,7 +106,7 @@ def revoke_all(user: User, reason: str, keep: UserSession | None = None) -> int:
             synchronize_session=False
         )
     )
-    return result.rowcount
+    return cast(CursorResult[Any], result).rowcount  # an UPDATE's result is a CursorResult
 
 
 def seconds_left(row: UserSession) -> int:

@@ -19,8 +19,8 @@ from clinic_app.auth import mfa, services, sessions
 from clinic_app.auth.forms import CodeForm, LoginForm, PasswordChangeForm, PasswordCheckForm
 from clinic_app.clinical.codes import Role
 from clinic_app.clock import utcnow
-from clinic_app.extensions import db, limiter, login_manager
 from clinic_app.errors import RuleViolation
+from clinic_app.extensions import db, limiter, login_manager
 from clinic_app.form_flow import submit
 from clinic_app.models import User
 

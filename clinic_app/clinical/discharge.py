@@ -1,9 +1,10 @@
 """What still stands between a patient and discharge.
 
 The REMS asks for monitoring "until resolution of sedation, dissociation and respiratory
-depression" (domain.md §1): beyond the minimum stay and the vitals, discharge needs a MOAA/S of 5
+depression" (program goal, FDA REMS page): beyond the minimum stay and the vitals, discharge needs
+a MOAA/S of 5
 after the last lower score, dissociation resolved, every moderate or worse adverse event resolved
-or cleared, no BP recheck owed, and the right escort (DESIGN §4 "Discharge needs").
+or cleared, no BP recheck owed, and the right escort (README, "Where each role starts": Nurse).
 """
 
 import math
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from clinic_app.clinical.codes import Modality
 from clinic_app.clinical.escalation import pending_recheck
 from clinic_app.clinical.rules import ClinicalRules
-from clinic_app.clinical.vitals import Vitals, back_to_baseline
+from clinic_app.clinical.vitals import Vitals, back_to_baseline, reading_time
 
 FULLY_AWAKE = 5  # MOAA/S 5: responds readily to name spoken in a normal tone
 BLOCKING_SEVERITIES = ("moderate", "severe")
@@ -111,7 +112,7 @@ def recorded_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) 
     blockers: list[Blocker] = []
     elapsed = (now - facts.dose_started_at).total_seconds() / 60
     readings = sorted(
-        (r for r in facts.readings_after_dose if r.taken_at is not None), key=lambda r: r.taken_at
+        (r for r in facts.readings_after_dose if r.taken_at is not None), key=reading_time
     )
     if facts.modality == Modality.ESKETAMINE_NASAL:
         minimum = rules.esketamine_min_observation_minutes
@@ -125,7 +126,7 @@ def recorded_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) 
         bp_from = facts.dose_started_at + timedelta(
             minutes=rules.esketamine_bp_check_minutes - rules.check_tolerance_minutes
         )
-        if not any(r.taken_at >= bp_from for r in readings):
+        if not any(reading_time(r) >= bp_from for r in readings):
             blockers.append(
                 Blocker(
                     "bp_check_missing",
@@ -151,7 +152,7 @@ def recorded_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) 
         return blockers
     last = readings[-1]
     window = rules.predischarge_check_window_minutes
-    if now - last.taken_at > timedelta(minutes=window):
+    if now - reading_time(last) > timedelta(minutes=window):
         blockers.append(
             Blocker(
                 "vitals_not_recent",

@@ -12,8 +12,8 @@ ESKETAMINE_DEVICE_MG = 28
 ESKETAMINE_DOSES_MG = (56, 84)
 MIN_WEIGHT_KG = Decimal("30")
 MAX_WEIGHT_KG = Decimal("250")
-# Treatment-resistant depression: at least two failed adequate antidepressant trials (DESIGN §3,
-# domain.md §1).
+# Treatment-resistant depression: an inadequate response to at least two oral antidepressants of
+# adequate dose and duration (SPRAVATO label §1, indications).
 TRD_MIN_FAILED_TRIALS = 2
 
 

@@ -1,13 +1,13 @@
 """Escalation of an alarming reading: which alerts reach the psychiatrist, and the recheck the
-nurse owes until readings are back under the line (DESIGN §4 "Escalation"; REMS: BP rechecked
-"as clinically warranted until values decline", domain.md §1)."""
+nurse owes until readings are back under the line (SPRAVATO label §5.6: BP rechecked "as clinically
+warranted until values decline"; the recheck intervals are clinic defaults in `rules.py`)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from clinic_app.clinical.rules import ClinicalRules
-from clinic_app.clinical.vitals import Alert, Tier, Vitals, reading_alerts
+from clinic_app.clinical.vitals import Alert, Tier, Vitals, reading_alerts, reading_time
 
 # Alert codes that open an alert for the psychiatrist and ask for a recheck. A rise over
 # pre-dose alone (watch tier) is shown at the chair and flagged for review, nothing more.
@@ -55,12 +55,11 @@ def recheck_interval(alerts: Sequence[Alert], rules: ClinicalRules) -> timedelta
 def pending_recheck(readings: Sequence[Vitals], rules: ClinicalRules) -> Recheck | None:
     """The recheck still owed: the latest timed reading escalates, so another is due after the
     interval. None once the latest reading is back under every line (or there is none)."""
-    timed = sorted((r for r in readings if r.taken_at is not None), key=lambda r: r.taken_at)
+    timed = sorted((r for r in readings if r.taken_at is not None), key=reading_time)
     if not timed:
         return None
     last = timed[-1]
     alerts = escalating_alerts(last, rules)
     if not alerts:
         return None
-    assert last.taken_at is not None
-    return Recheck(last, tuple(alerts), last.taken_at + recheck_interval(alerts, rules))
+    return Recheck(last, tuple(alerts), reading_time(last) + recheck_interval(alerts, rules))

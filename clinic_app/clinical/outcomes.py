@@ -2,7 +2,7 @@
 
 Response = a PHQ-9 drop of at least `ReviewRules.response_drop_percent` (50) from the course
 baseline; remission = the latest PHQ-9 below `ReviewRules.remission_below` (5). Both from ORKA-1
-(domain.md §4, §3.7).
+(McInnes et al., J Affect Disord 2022; sources in `clinical/review.py`).
 
 Status order (first match wins), and why:
 1. "no_data": no latest score.

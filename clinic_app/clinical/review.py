@@ -4,12 +4,14 @@ Pure rules: plain data in, findings out. Clinical thresholds (BP tiers, the SpO�
 stay) come from `ClinicalRules`; the numbers that belong to review and measurement-based care come
 from `ReviewRules` below.
 
-Sources (details in shared/reference/domain.md):
+Sources:
 - Response = a drop of at least 50 % in PHQ-9 from the course baseline; remission = PHQ-9 below 5
-  (ORKA-1, Osmind real-world data; domain.md §4 and §3.7). Used by `outcomes.course_outcome`.
-- PHQ-9 item 9 above 0 needs same-day follow-up regardless of the total (domain.md §4, §7 item 15).
-- Serious adverse events are reported and reviewed the same day (REMS SAE reporting, domain.md
-  §1.6 and §5.3).
+  (ORKA-1, Osmind real-world data: McInnes et al., J Affect Disord 2022,
+  doi:10.1016/j.jad.2021.12.097). Used by `outcomes.course_outcome`.
+- PHQ-9 item 9 (thoughts of death or self-harm; Kroenke, Spitzer & Williams 2001) above 0 needs
+  same-day follow-up regardless of the total.
+- Serious adverse events are reported and reviewed the same day (the SPRAVATO REMS asks for
+  suspected adverse events to be reported to the program).
 - A 30-minute grace after the earliest discharge time before a stay counts as late, and two missed
   induction visits in a row as the alert line, are clinic defaults [D] for the medical director
   to sign off.
@@ -38,7 +40,7 @@ from clinic_app.clinical.vitals import Tier, Vitals, reading_alerts
 class ReviewRules(ClinicSettings):
     """Numbers for outcomes and the review queue; defaults are the sourced ones above."""
 
-    # Measurement-based care (ORKA-1; domain.md §4).
+    # Measurement-based care (ORKA-1, see the module docstring).
     response_drop_percent: int = setting(
         50, "Response: PHQ-9 drop from baseline of at least", "review", 25, 90, "%"
     )

@@ -1,26 +1,28 @@
 """Clinic-adjustable thresholds with their sourced defaults, and how a rule field is declared as
 a clinic setting (default, label, unit and allowed range in one place).
 
-Sources (details in shared/reference/domain.md):
+Sources ([D] = no published number: a clinic default for the medical director to sign off):
 - SPRAVATO label §5.6 and the phase 3 TRD trials (Janssen Science cardiovascular page): dosing
   withheld when pre-dose SBP > 140 (> 150 at age >= 65) or DBP > 90; BP measured ~40 min post-dose;
   rises of >= 40 systolic / >= 25 diastolic counted as clinically relevant.
 - SPRAVATO boxed warning and REMS: observation for at least 2 hours after the first device.
 - SPRAVATO medication guide: no food 2 h and no liquids 30 min before dosing.
 - IV ketamine: 0.5 mg/kg over 40 min (Sanacora et al. 2017 consensus, Parikh 2021 primer); vitals
-  every 10-15 min during and after infusion until back near baseline (clinic protocols, §3.4-3.6).
+  every 10-15 min during and after infusion until back near baseline (no consensus standard; the
+  published Emory and Yale infusion series checked BP every 10 min during the infusion).
 - Severe hypertension triage >= 180/110 (Hebert & Vidt 2008); >= 160/100 notify threshold and the
   92 % SpO2 line are clinic defaults [D] to be signed off by the medical director.
 - SPRAVATO REMS: monitoring "until resolution of sedation, dissociation and respiratory
-  depression"; BP rechecked "as clinically warranted until values decline" (domain.md §1). The
-  recheck intervals (5 min urgent, 15 min notify) follow DESIGN §4 [D].
+  depression" (program goal, FDA REMS page); BP rechecked "as clinically warranted until values
+  decline" (label §5.6). The recheck intervals (5 min urgent, 15 min notify) are clinic defaults
+  [D].
 - Sedation: MOAA/S 5 = responds readily to name (fully awake); esketamine trials assessed it with
-  the ~40-minute check and before discharge (domain.md §1.6, §4).
-- CADSS-6 (items 1, 2, 6, 7, 15, 22 of the CADSS; 0-24) has no published cut-off (domain.md §4):
-  "resolved" below 4 is a clinic default [D] for the medical director to sign off.
+  the ~40-minute check and before discharge (label §5.1).
+- CADSS-6 (items 1, 2, 6, 7, 15, 22 of the CADSS, Bremner et al. 1998; 0-24) has no published
+  cut-off: "resolved" below 4 is a clinic default [D] for the medical director to sign off.
 - IV ketamine: 0.5 mg/kg is the studied dose; doses up to 1.0 mg/kg appear in trials and clinic
-  protocols (domain.md §2), so above 1.0 mg/kg the prescriber confirms with a reason [D]. The
-  course's hard limit stays 2.0 mg/kg.
+  protocols (Andrade, J Clin Psychiatry 2017), so above 1.0 mg/kg the prescriber confirms with a
+  reason [D]. The course's hard limit stays 2.0 mg/kg.
 - IV pump: rate (mL/h) x minutes / 60 x concentration (mg/mL) is the dose given; a 10 % margin
   for the pump's rounding of rate and volume is a clinic default [D].
 
@@ -68,9 +70,9 @@ def setting(
     )
 
 
-def same_setting(rules: type, name: str) -> Any:
+def same_setting(rules: type["ClinicSettings"], name: str) -> Any:
     """The field `name` of `rules` declared again: one clinic setting that two rule sets read."""
-    shared = rules.__dataclass_fields__[name]
+    shared = next(f for f, _ in rules.settings() if f.name == name)
     return field(default=shared.default, metadata=shared.metadata)
 
 
@@ -124,7 +126,7 @@ class ClinicSettings:
     """Base of the rule dataclasses whose fields are clinic settings (declared with `setting`)."""
 
     @classmethod
-    def settings(cls) -> Iterator[tuple[Field, Setting]]:
+    def settings(cls) -> Iterator[tuple[Field[Any], Setting]]:
         """Each field with its setting, in declaration order."""
         for f in fields(cls):  # type: ignore[arg-type]
             yield f, f.metadata["setting"]

@@ -1,4 +1,10 @@
-"""Rating scales: item ranges, totals and severity bands (domain.md §4)."""
+"""Rating scales: item ranges, totals and severity bands.
+
+Sources: PHQ-9 (Kroenke, Spitzer & Williams, J Gen Intern Med 2001) and GAD-7 (Spitzer et al.,
+Arch Intern Med 2006) with their published bands; MOAA/S 0-5 (the sedation scale of the SPRAVATO
+label's §5.1 data); CADSS-6, six items of the CADSS (Bremner et al., J Trauma Stress 1998), with
+no published bands.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass

@@ -5,28 +5,32 @@ datetimes; local wall-clock times are built in the clinic's zone (`zoneinfo.Zone
 comparison or duration is worked out in UTC, so a 09:00 visit stays 09:00 across a daylight-saving
 change and "48 h" means 48 elapsed hours.
 
-Sources (details in shared/reference/domain.md and peers.md; [D] = derived or a clinic default that
-the medical director signs off):
-- Esketamine series, SPRAVATO US label dosing table (domain §2.2, §2.4): TRD induction twice
-  weekly in weeks 1-4 (8 doses), once weekly in weeks 5-8, then every 2 weeks or once weekly; MDSI
-  twice weekly for 4 weeks. The phase 3 trials dosed on days 1, 4, 8, 11, 15, 18, 22, 25 (3-4 days
-  apart), hence the Mon/Thu and Tue/Fri default pairs [D].
-- Spacing (domain §2.3, §7 item 8): the label sets no numeric minimum interval; the app rule [D]
-  is never two doses on one calendar day and a warning when doses are < 48 h apart.
-- IV induction (domain §3.7, §7 item 14): 6 infusions (Murrough 2013: 6 over 12 days, three times
-  weekly; community chart review: 6 within 21 days; DESIGN §4: 6 over 2-3 weeks), hence Mon/Wed/Fri
-  within a 14-day target and a 21-day limit. Maintenance every 2-6 weeks, default 4 (DESIGN §4;
-  practice data, not a guideline value).
+Sources ([D] = derived or a clinic default that the medical director signs off):
+- Esketamine series, SPRAVATO US label dosing table (label §2; spravatohcp.com dosing and
+  administration for TRD and MDSI): TRD induction twice weekly in weeks 1-4 (8 doses), once
+  weekly in weeks 5-8, then every 2 weeks or once weekly; MDSI twice weekly for 4 weeks. The
+  phase 3 trials dosed on days 1, 4, 8, 11, 15, 18, 22, 25 (3-4 days apart), hence the Mon/Thu
+  and Tue/Fri default pairs [D].
+- Spacing: the label sets no numeric minimum interval (the trials above dosed 3-4 days apart); the
+  app rule [D] is never two doses on one calendar day and a warning when doses are < 48 h apart.
+- IV induction: 6 infusions (Murrough et al., Biol Psychiatry 2013: 6 over 12 days, three times
+  weekly; "Clinical effectiveness of intravenous racemic ketamine infusions in a large community
+  sample", a chart review: 6 within 21 days; ORKA-1, McInnes et al., J Affect Disord 2022: 4-8 over
+  7-28 days), hence Mon/Wed/Fri within a 14-day target and a 21-day limit. Maintenance every 2-6
+  weeks, default 4 (clinic practice; CANMAT 2021 leaves maintenance case by case: not a guideline
+  value).
 - Chair time: esketamine observation >= 120 min from the first device (label boxed warning, REMS);
-  IV 0.5 mg/kg over 40 min (Sanacora 2017) and recovery 30 min (clinic practice 20-60 min, §3.6).
-  Dosing, setup and turnover minutes are clinic defaults [D]. Field names shared with
-  `ClinicalRules` (observation, infusion and recovery minutes) read the same clinic setting.
-- Front desk: late cancellation < 24 h before the visit (OpenEMR's "Canceled < 24h" status,
-  peers.md [OE11]); 15-minute calendar slots (OpenEMR calendar interval 5-60 min, peers.md [OE1]);
-  Mon-Fri 08:00-18:00, the 14-day maintenance look-ahead and the 14-day window for an alternative
-  day are clinic defaults [D].
-- Missed doses (JNJ Medical Connect, domain §2.3): in the first 4 weeks continue the current
-  schedule, so a make-up day never breaks the twice-weekly limit.
+  IV 0.5 mg/kg over 40 min (Sanacora et al., JAMA Psychiatry 2017) and recovery 30 min (clinic
+  practice: 20-60 min). Dosing, setup and turnover minutes are clinic defaults [D]. Field names
+  shared with `ClinicalRules` (observation, infusion and recovery minutes) read the same clinic
+  setting.
+- Front desk: late cancellation < 24 h before the visit (OpenEMR's "Canceled < 24h" appointment
+  status, its `apptstat` list); 15-minute calendar slots (OpenEMR's `calendar_interval` setting,
+  5-60 min, in library/globals.inc.php); Mon-Fri 08:00-18:00, the 14-day maintenance look-ahead
+  and the 14-day window for an alternative day are clinic defaults [D].
+- Missed doses (JNJ Medical Connect, "Management of missed dose or reinitiation after SPRAVATO
+  discontinuation"): in the first 4 weeks continue the current schedule, so a make-up day never
+  breaks the twice-weekly limit.
 """
 
 import math
@@ -83,12 +87,12 @@ class SchedulingRules(ClinicSettings):
     esketamine_turnover_minutes: int = setting(
         15, "Esketamine block: chair turnover", "blocks", 0, 60, "min")
     # IV chair block: line and pre-dose checks [D] + 40 min infusion (Sanacora 2017) + 30 min
-    # recovery (clinic practice, domain §3.6) + turnover [D] = 95 min.
+    # recovery (clinic practice) + turnover [D] = 95 min.
     iv_setup_minutes: int = setting(15, "IV block: line and checks", "blocks", 0, 60, "min")
     iv_default_minutes: int = same_setting(ClinicalRules, "iv_default_minutes")
     iv_recovery_minutes: int = same_setting(ClinicalRules, "iv_recovery_minutes")
     iv_turnover_minutes: int = setting(10, "IV block: chair turnover", "blocks", 0, 60, "min")
-    # Spacing (domain §2.3): never two doses on one calendar day; warn under 48 h.
+    # Spacing (no minimum in the label) [D]: never two doses on one calendar day; warn under 48 h.
     min_dose_gap_days: int = setting(
         1, "Doses at least", "blocks", 1, 7, "calendar days apart")
     warn_spacing_hours: int = setting(
@@ -346,7 +350,7 @@ def _best_week(
     anchors = [d for d in week if d.weekday() in preferred]
     per_week = rules.esketamine_doses_per_week
 
-    def key(combo: tuple[date, ...]) -> tuple:
+    def key(combo: tuple[date, ...]) -> tuple[int, int, int, int, tuple[date, ...]]:
         gaps = _gaps(prev, combo)
         off = sum(d.weekday() not in preferred for d in combo)
         warns = sum(g < rules.warn_spacing_days for g in gaps)
@@ -380,7 +384,7 @@ def _iv_induction(
     preferred = preferred or rules.iv_default_weekdays
     span = rules.iv_induction_max_days
     while span <= SEARCH_LIMIT_DAYS:
-        best: tuple | None = None
+        best: tuple[int, int, int, int, int, tuple[date, ...]] | None = None
         for offset in range(WEEK_DAYS):
             first = start + offset * DAY
             if not rules.is_open(first):
@@ -433,10 +437,8 @@ def _iv_paths_from(
                     continue
                 raw = (off(days[i]), int(gap < rules.warn_spacing_days), abs(count * gap - target))
                 step = order(*raw)
-                candidate = (
-                    tuple(c + s for c, s in zip(cost, step, strict=True)),
-                    path + (days[i],),
-                )
+                total = (cost[0] + step[0], cost[1] + step[1], cost[2] + step[2])
+                candidate = (total, path + (days[i],))
                 if best is None or candidate < best:
                     best = candidate
             if best is not None:

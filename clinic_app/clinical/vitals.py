@@ -28,6 +28,13 @@ class Vitals:
     taken_at: datetime | None = None
 
 
+def reading_time(reading: Vitals) -> datetime:
+    """When a timed reading was taken: the sort key for readings already filtered to timed ones."""
+    if reading.taken_at is None:
+        raise ValueError("An untimed reading has no place in time order.")
+    return reading.taken_at
+
+
 class Tier(IntEnum):
     """How loudly an alert speaks; higher is more urgent."""
 

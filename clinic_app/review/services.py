@@ -44,7 +44,7 @@ from clinic_app.treatments.services import content_hash, raise_item9_alert
 NOTE_MAX = 2000
 ACK_NOTE_MAX = 500
 # Scales given outside a session may be dated back this far (a phone screen last week, the
-# referral's baseline within a month before induction: ORKA-1, domain.md §4).
+# referral's baseline within a month before induction: ORKA-1, McInnes et al. 2022).
 OUTSIDE_SCALE_MAX_AGE_DAYS = 60
 
 

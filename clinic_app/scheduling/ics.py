@@ -4,9 +4,10 @@ Only what the patient already knows goes in: the visit time, that it is a ketami
 fasting and no-driving instructions. No doses, no clinical detail. Events carry the clinic's time
 zone (TZID plus a VTIMEZONE), so a 09:00 visit stays 09:00 across a daylight-saving change.
 
-Instructions (DESIGN §4; domain.md): esketamine: no food for 2 hours and no liquids for 30 minutes
-before the dose, no driving until the next day after a restful sleep (label); IV ketamine: food
-per the clinic's setting (default 4 hours), no driving for 24 hours.
+Instructions: esketamine: no food for 2 hours and no liquids for 30 minutes before the dose
+(SPRAVATO medication guide), no driving until the next day after a restful sleep (label §17); IV
+ketamine: food per the clinic's setting (default 4 hours), no driving for 24 hours (clinic
+practice).
 """
 
 from collections.abc import Sequence

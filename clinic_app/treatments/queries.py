@@ -49,6 +49,7 @@ class BoardRow:
     def expected_at(self) -> datetime:
         if self.appointment is not None:
             return self.appointment.starts_at
+        assert self.treatment is not None  # a row without an appointment is a walk-in session
         return self.treatment.started_at
 
 

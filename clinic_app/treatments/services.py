@@ -189,6 +189,35 @@ def record_predose(
             "The clinical screen (allergies, contraindications, medications) has not been "
             "recorded for this patient: record it first."
         )
+    esketamine = treatment.modality == Modality.ESKETAMINE_NASAL
+    errors = _predose_problems(treatment, data)
+    if errors:
+        raise FieldErrors(errors)
+    for field in (
+        "identity_confirmed",
+        "consent_confirmed",
+        "fasting_confirmed",
+        "medications_reviewed",
+        "rems_confirmed",
+        "driver_confirmed",
+        "prescriber_on_site",
+        "oximeter_available",
+    ):
+        setattr(treatment, field, bool(data.get(field)))
+    treatment.nasal_spray_checked = esketamine and bool(data.get("nasal_spray_checked"))
+    treatment.pregnancy_status = (
+        data["pregnancy_status"] if pregnancy_relevant(patient) else "not_applicable"
+    )
+    treatment.driver_name = data["driver_name"].strip()
+    treatment.driver_phone = data["driver_phone"].strip()
+    treatment.predose_checked_at = utcnow()
+    db.session.flush()
+    audit.record(actor, "session.predose", treatment, patient_id=treatment.patient_id)
+
+
+def _predose_problems(treatment: TreatmentSession, data: dict[str, Any]) -> dict[str, str]:
+    """Every unmet pre-dose checklist item, by field."""
+    patient = treatment.patient
     errors: dict[str, str] = {}
     esketamine = treatment.modality == Modality.ESKETAMINE_NASAL
     required = [
@@ -228,6 +257,13 @@ def record_predose(
             )
         elif not data.get("rems_confirmed"):
             errors["rems_confirmed"] = "Confirm REMS enrollment."
+    errors.update(_driver_problems(patient, data))
+    return errors
+
+
+def _driver_problems(patient: Patient, data: dict[str, Any]) -> dict[str, str]:
+    """The driver named on the checklist, by field."""
+    errors: dict[str, str] = {}
     # The same check as the escort at discharge: a ride-hail is never "the confirmed driver".
     driver = escort_person_problems(
         data.get("driver_name") or "", data.get("driver_phone") or "", None, patient.full_name
@@ -238,28 +274,7 @@ def record_predose(
         )
     if "phone" in driver:
         errors["driver_phone"] = "Give the driver's phone."
-    if errors:
-        raise FieldErrors(errors)
-    for field in (
-        "identity_confirmed",
-        "consent_confirmed",
-        "fasting_confirmed",
-        "medications_reviewed",
-        "rems_confirmed",
-        "driver_confirmed",
-        "prescriber_on_site",
-        "oximeter_available",
-    ):
-        setattr(treatment, field, bool(data.get(field)))
-    treatment.nasal_spray_checked = esketamine and bool(data.get("nasal_spray_checked"))
-    treatment.pregnancy_status = (
-        data.get("pregnancy_status") if pregnancy_relevant(patient) else "not_applicable"
-    )
-    treatment.driver_name = data["driver_name"].strip()
-    treatment.driver_phone = data["driver_phone"].strip()
-    treatment.predose_checked_at = utcnow()
-    db.session.flush()
-    audit.record(actor, "session.predose", treatment, patient_id=treatment.patient_id)
+    return errors
 
 
 def add_vitals(
@@ -418,9 +433,9 @@ def earlier_esketamine_doses(treatment: TreatmentSession) -> list[int]:
             select(TreatmentSession.dose_mg).where(
                 TreatmentSession.course_id == treatment.course_id,
                 TreatmentSession.id != treatment.id,
-                TreatmentSession.dose_mg.is_not(None),
             )
         )
+        if d is not None
     ]
 
 
@@ -467,18 +482,20 @@ def record_dose(
         weight = data.get("weight_kg")
         if weight is None:
             raise RuleViolation("Weigh the patient today.", "weight_kg")
+        # An IV course always has its plan (the treatment_courses CHECK constraint).
+        assert course.iv_mg_per_kg is not None and course.iv_minutes is not None
         try:
             dose = iv_dose(Decimal(weight), course.iv_mg_per_kg, course.iv_minutes)
         except DoseError as error:
             raise RuleViolation(str(error), "weight_kg") from error
         concentration = data.get("pump_concentration_mg_per_ml")
         rate = data.get("pump_rate_ml_per_hour")
-        errors = {}
-        if concentration is None:
-            errors["pump_concentration_mg_per_ml"] = "Record the concentration in the bag."
-        if rate is None:
-            errors["pump_rate_ml_per_hour"] = "Record the pump rate."
-        if errors:
+        if concentration is None or rate is None:
+            errors = {}
+            if concentration is None:
+                errors["pump_concentration_mg_per_ml"] = "Record the concentration in the bag."
+            if rate is None:
+                errors["pump_rate_ml_per_hour"] = "Record the pump rate."
             raise FieldErrors(errors)
         problem = pump_problem(
             dose.dose_mg, dose.minutes, Decimal(concentration), Decimal(rate), clinical_rules()
@@ -494,6 +511,8 @@ def record_dose(
         treatment.pump_rate_ml_per_hour = Decimal(rate)
     else:
         dose_mg = int(data.get("dose_mg") or 0)
+        # An esketamine course always has its dose (the treatment_courses CHECK constraint).
+        assert course.esketamine_dose_mg is not None
         problem = esketamine_dose_problem(
             dose_mg,
             course.esketamine_dose_mg,
@@ -570,13 +589,15 @@ def add_device(actor: User, treatment: TreatmentSession, data: dict[str, Any]) -
     )
 
 
-def _running_infusion(treatment: TreatmentSession) -> None:
+def _running_infusion(treatment: TreatmentSession) -> datetime:
+    """When the running infusion started; RuleViolation when none is running."""
     if treatment.modality != Modality.IV_KETAMINE:
         raise RuleViolation("Only IV sessions have an infusion.")
     if treatment.dose_started_at is None:
         raise RuleViolation("The infusion has not started.")
     if treatment.infusion_ended_at is not None:
         raise RuleViolation("The infusion end is already recorded.")
+    return treatment.dose_started_at
 
 
 def _open_pause(treatment: TreatmentSession) -> InfusionPause | None:
@@ -594,15 +615,15 @@ def end_infusion(
     last pause, never while the pump is paused."""
     require_role(actor, *CLINICAL)
     _require_open(treatment, version_id)
-    _running_infusion(treatment)
+    started = _running_infusion(treatment)
     if _open_pause(treatment) is not None:
         raise RuleViolation("The pump is paused: resume it, or record the end after resuming.")
     if infused_volume_ml is None or infused_volume_ml <= 0:
         raise RuleViolation("Record the volume infused.", "infused_volume_ml")
     ended = _checked_time(treatment, ended_at, "infusion_ended_at")
-    if ended <= treatment.dose_started_at:
+    if ended <= started:
         raise RuleViolation("The infusion must end after it started.", "infusion_ended_at")
-    if any(ended <= p.resumed_at for p in treatment.infusion_pauses):
+    if any(ended <= p.resumed_at for p in treatment.infusion_pauses if p.resumed_at is not None):
         raise RuleViolation("The infusion must end after the pump resumed.", "infusion_ended_at")
     treatment.infusion_ended_at = ended
     treatment.infused_volume_ml = infused_volume_ml
@@ -616,14 +637,14 @@ def pause_infusion(
     """Stop the pump for a reason (BP rise, the patient's request...) until it is resumed."""
     require_role(actor, *CLINICAL)
     _require_open(treatment)
-    _running_infusion(treatment)
+    started = _running_infusion(treatment)
     if _open_pause(treatment) is not None:
         raise RuleViolation("The pump is already paused.")
     reason = (reason or "").strip()
     if not reason:
         raise RuleViolation("Give the reason for the pause.", "reason")
     last = max(
-        [treatment.dose_started_at] + [p.resumed_at for p in treatment.infusion_pauses],
+        [started] + [p.resumed_at for p in treatment.infusion_pauses if p.resumed_at is not None],
     )
     at = _checked_time(treatment, paused_at, "paused_at", not_before=last)
     pause = InfusionPause(paused_at=at, reason=reason, recorded_by_id=actor.id)
@@ -723,7 +744,7 @@ def raise_alert(
 
 
 def raise_item9_alert(actor: User, assessment: Assessment) -> ClinicalAlert | None:
-    """PHQ-9 item 9 above 0 raises the same-day alert (domain.md §4)."""
+    """PHQ-9 item 9 above 0 raises the same-day alert (sources in `clinical/review.py`)."""
     if assessment.instrument != PHQ9.code or not phq9_item9_positive(assessment.items):
         return None
     return raise_alert(

@@ -246,7 +246,7 @@ class DataIds:
 def data_ids(app) -> DataIds:
     from sqlalchemy import func, select
 
-    from clinic_app.demo_bulk import TIMELINE_MRNS
+    from clinic_app.demo.bulk import TIMELINE_MRNS
     from clinic_app.extensions import db
     from clinic_app.models import Patient, TreatmentSession, VitalsReading
     from clinic_app.settings import clinic_today
@@ -491,7 +491,7 @@ def search_plan(app, backend: str) -> str:
 def search_scale(backend: str, requests: int, log: Callable) -> dict:
     """Search latency and query plan at 1,000 and 100,000 patients."""
     from clinic_app import create_app
-    from clinic_app.demo_bulk import add_patients
+    from clinic_app.demo.bulk import add_patients
     from clinic_app.extensions import db
     from config import DevelopmentConfig
 

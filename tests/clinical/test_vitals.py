@@ -1,7 +1,8 @@
-"""Plausibility limits, the pre-dose hold line, alert tiers and return to baseline."""
+"""Plausibility limits, the pre-dose hold line, alert tiers, return to baseline and the time
+order of readings."""
 
 import dataclasses
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import given
@@ -17,6 +18,7 @@ from clinic_app.clinical.vitals import (
     hold_line,
     implausible_fields,
     reading_alerts,
+    reading_time,
 )
 from tests.clinical.builders import RULES, vitals
 
@@ -340,3 +342,18 @@ def test_back_to_baseline_matches_its_definition(reading, baseline, age):
 def test_vitals_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         vitals().systolic = 1  # type: ignore[misc]
+
+
+# --- reading_time ---------------------------------------------------------------------------
+
+
+def test_readings_sort_by_when_they_were_taken():
+    late = vitals(taken_at=datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
+    early = vitals(taken_at=datetime(2026, 3, 2, 9, 45, tzinfo=UTC))
+    assert sorted([late, early], key=reading_time) == [early, late]
+    assert reading_time(late) == datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+
+
+def test_an_untimed_reading_has_no_time_order():
+    with pytest.raises(ValueError, match="untimed"):
+        reading_time(vitals(taken_at=None))

@@ -270,7 +270,7 @@ ROLE_CYCLE = "NFNPNFNNFNPNFNNFNPNN"
 def accounts(users: int) -> list[tuple[str, str, str]]:
     """(role, username, password) for `users` simulated staff, signed in with the bulk demo
     accounts (several browsers may share an account, each with its own sign-in session)."""
-    from clinic_app.demo_bulk import BULK_STAFF_PASSWORD
+    from clinic_app.demo.bulk import BULK_STAFF_PASSWORD
 
     out = []
     for number in range(users):
@@ -350,7 +350,7 @@ def load_targets(url: str) -> tuple[Targets, dict[str, int]]:
     from flask import url_for
     from sqlalchemy import func, select, text
 
-    from clinic_app.demo_bulk import BULK_STAFF_PASSWORD
+    from clinic_app.demo.bulk import BULK_STAFF_PASSWORD
     from clinic_app.extensions import db
     from clinic_app.models import (
         Appointment,
@@ -440,7 +440,7 @@ def verify(url: str, run: Run, marks: dict) -> list[str]:
     """Problems found: acknowledged writes missing, or rows without their other half."""
     from sqlalchemy import text
 
-    from clinic_app.demo_bulk import check_invariants
+    from clinic_app.demo.bulk import check_invariants
     from clinic_app.extensions import db
 
     problems: list[str] = []

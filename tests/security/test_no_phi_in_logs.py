@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from clinic_app.demo import DEMO_LOGINS
+from clinic_app.demo.clinic import DEMO_LOGINS
 from clinic_app.extensions import db
 from clinic_app.models import Patient, TreatmentSession
 from clinic_app.settings import clinic_today, day_bounds_utc

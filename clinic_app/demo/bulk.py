@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from heapq import heappop, heappush
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -49,6 +49,7 @@ from clinic_app.clinical.codes import (
 )
 from clinic_app.clinical.dosing import pump_rate_for
 from clinic_app.clinical.scores import CADSS6, MOAAS, PHQ9, score
+from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import (
@@ -64,7 +65,7 @@ from clinic_app.models import (
     User,
     VitalsReading,
 )
-from clinic_app.settings import clinic_timezone
+from clinic_app.settings import clinic_timezone, scheduling_rules
 from clinic_app.treatments.services import content_hash
 
 SEED = 20261127
@@ -75,12 +76,6 @@ TIMELINE_MRNS = {15: "BK-T000015", 150: "BK-T000150", 600: "BK-T000600"}
 BULK_STAFF_PASSWORD = "bulk-staff-demo-pass"  # nosec B105
 PATIENTS_PER_SITE = 700
 HISTORY_DAYS = 730
-# Chair blocks (SchedulingRules defaults): esketamine 15 + 120 + 15 min, IV 15 + 40 + 30 + 10.
-BLOCK_MINUTES = {Modality.ESKETAMINE_NASAL: 150, Modality.IV_KETAMINE: 95}
-OPENING, CLOSING = time(8, 0), time(18, 0)
-INDUCTION_SESSIONS = {Modality.ESKETAMINE_NASAL: 8, Modality.IV_KETAMINE: 6}
-# In weekdays: esketamine Mon/Thu (or Tue/Fri), IV Mon/Wed/Fri.
-INDUCTION_GAPS = {Modality.ESKETAMINE_NASAL: (3, 2), Modality.IV_KETAMINE: (2, 2, 1)}
 FLUSH_ROWS = 40_000
 
 
@@ -264,6 +259,34 @@ def _add_weekdays(day: date, count: int) -> date:
     return day
 
 
+def _induction_size(rules: SchedulingRules, modality: Modality) -> int:
+    """Visits in an induction series, from the clinic's scheduling rules."""
+    if modality == Modality.ESKETAMINE_NASAL:
+        return rules.esketamine_induction_count
+    return rules.iv_induction_count
+
+
+def _induction_gaps(rules: SchedulingRules, modality: Modality) -> tuple[int, ...]:
+    """Weekdays from each of the series' default induction weekdays to the next, round the week:
+    esketamine Mon/Thu gives (3, 2), IV Mon/Wed/Fri (2, 2, 1) with the default rules."""
+    weekdays = (
+        rules.esketamine_default_weekdays
+        if modality == Modality.ESKETAMINE_NASAL
+        else rules.iv_default_weekdays
+    )
+    gaps = []
+    for index, weekday in enumerate(weekdays):
+        following = weekdays[(index + 1) % len(weekdays)]
+        days = (following - weekday - 1) % 7 + 1
+        weekdays_passed = sum(1 for step in range(1, days + 1) if (weekday + step) % 7 < 5)
+        gaps.append(max(1, weekdays_passed))
+    return tuple(gaps)
+
+
+def _minute_of_day(at: time) -> int:
+    return at.hour * 60 + at.minute
+
+
 def _maintenance_gap(course: "CoursePlan", rng: random.Random) -> int:
     """The course's interval in weekdays, give or take one."""
     return max(2, round((course.interval_days or 7) * 5 / 7) + rng.choice((-1, 0, 0, 0, 1)))
@@ -323,11 +346,11 @@ def _new_course(rng: random.Random, modality: Modality, started_on: date) -> Cou
 
 
 def _course_days(
-    rng: random.Random, course: CoursePlan, count: int, last_day: date
+    rng: random.Random, course: CoursePlan, count: int, last_day: date, rules: SchedulingRules
 ) -> list[tuple[date, VisitKind]]:
     """`count` weekday visit days ending on `last_day`, oldest first, never two on one day."""
-    induction = INDUCTION_SESSIONS[course.modality]
-    gaps = INDUCTION_GAPS[course.modality]
+    induction = _induction_size(rules, course.modality)
+    gaps = _induction_gaps(rules, course.modality)
     kinds = [VisitKind.INDUCTION] * min(count, induction)
     kinds += [VisitKind.MAINTENANCE] * (count - len(kinds))
     kinds.reverse()  # newest first while walking backwards
@@ -345,7 +368,12 @@ def _course_days(
 
 
 def _schedule_history(
-    rng: random.Random, plan: PatientPlan, sessions: int, today: date, active: bool
+    rng: random.Random,
+    plan: PatientPlan,
+    sessions: int,
+    today: date,
+    rules: SchedulingRules,
+    active: bool,
 ) -> None:
     """Courses and past visit days; active patients continue into today and the next weeks."""
     first_modality = Modality.ESKETAMINE_NASAL if rng.random() < 0.55 else Modality.IV_KETAMINE
@@ -367,7 +395,7 @@ def _schedule_history(
     segments: list[tuple[CoursePlan, list[tuple[date, VisitKind]]]] = []
     for number, (modality, count) in enumerate(zip(modalities[::-1], split[::-1], strict=True)):
         course = _new_course(rng, modality, last_day)
-        days = _course_days(rng, course, count, last_day)
+        days = _course_days(rng, course, count, last_day, rules)
         while days and (today - days[0][0]).days > HISTORY_DAYS:
             days.pop(0)  # keep the history within ~2 years
         if not days:
@@ -377,7 +405,7 @@ def _schedule_history(
         if newest and active:
             course.phase = (
                 CoursePhase.INDUCTION
-                if len(days) < INDUCTION_SESSIONS[modality]
+                if len(days) < _induction_size(rules, modality)
                 else CoursePhase.MAINTENANCE
             )
         elif rng.random() < 0.2:
@@ -396,7 +424,9 @@ def _schedule_history(
             plan.visits.append(VisitPlan(course_index, number, kind, day))
 
 
-def _future_visits(rng: random.Random, plan: PatientPlan, today: date, horizon: date) -> None:
+def _future_visits(
+    rng: random.Random, plan: PatientPlan, today: date, horizon: date, rules: SchedulingRules
+) -> None:
     """The active course's next visits from today until `horizon` (inclusive)."""
     if not plan.courses or not plan.courses[-1].phase.active:
         return
@@ -404,8 +434,8 @@ def _future_visits(rng: random.Random, plan: PatientPlan, today: date, horizon: 
     course = plan.courses[-1]
     last = plan.visits[-1]
     number, day = last.number, last.day
-    induction = INDUCTION_SESSIONS[course.modality]
-    gaps = INDUCTION_GAPS[course.modality]
+    induction = _induction_size(rules, course.modality)
+    gaps = _induction_gaps(rules, course.modality)
     while True:
         gap = gaps[number % len(gaps)] if number < induction else _maintenance_gap(course, rng)
         # A visit due by today lands today (also on a weekend: the Today board is never empty).
@@ -418,7 +448,9 @@ def _future_visits(rng: random.Random, plan: PatientPlan, today: date, horizon: 
         plan.visits.append(VisitPlan(course_index, number, kind, day))
 
 
-def _heavy_patient(rng: random.Random, plan: PatientPlan, sessions: int, today: date) -> None:
+def _heavy_patient(
+    rng: random.Random, plan: PatientPlan, sessions: int, today: date, rules: SchedulingRules
+) -> None:
     """A long-treated patient: courses of up to 100 sessions, alternating modality, a visit every
     weekday (600) or twice a week (150 and fewer), ending last week."""
     every = 1 if sessions > 300 else 3
@@ -439,7 +471,7 @@ def _heavy_patient(rng: random.Random, plan: PatientPlan, sessions: int, today: 
         for number, visit_day in enumerate(chunk, start=1):
             kind = (
                 VisitKind.INDUCTION
-                if number <= INDUCTION_SESSIONS[modality]
+                if number <= _induction_size(rules, modality)
                 else VisitKind.MAINTENANCE
             )
             plan.visits.append(VisitPlan(len(plan.courses) - 1, number, kind, visit_day))
@@ -452,16 +484,21 @@ def _heavy_patient(rng: random.Random, plan: PatientPlan, sessions: int, today: 
 
 
 def _time_visits(
-    rng: random.Random, plan: PatientPlan, clock: _Clock, today: date, now: datetime
+    rng: random.Random,
+    plan: PatientPlan,
+    clock: _Clock,
+    today: date,
+    now: datetime,
+    rules: SchedulingRules,
 ) -> None:
     """Start times: the patient's usual slot (+- an hour) in clinic hours; today's visits are
     spread around now so the Today board shows every state."""
     usual = rng.randint(0, 26) * 15  # minutes after opening
-    opening = OPENING.hour * 60
+    opening = _minute_of_day(rules.opening_time)
     for visit in plan.visits:
         course = plan.courses[visit.course]
-        visit.minutes = BLOCK_MINUTES[course.modality]
-        latest = CLOSING.hour * 60 - visit.minutes
+        visit.minutes = rules.block_minutes(course.modality)
+        latest = _minute_of_day(rules.closing_time) - visit.minutes
         if visit.day == today:
             local_now = now.astimezone(clock.zone)
             minute = local_now.hour * 60 + local_now.minute + rng.randint(-66, 60) * 5
@@ -839,29 +876,17 @@ def _assessment(
 ESKETAMINE_RISE = (8, 15, 18, 12, 8, 5, 3, 1)
 
 
-def _emit_session(
+def _session_row(
     ctx: _Context,
     plan: PatientPlan,
     course: CoursePlan,
     appointment: dict,
     started_at: datetime,
-    place: tuple[int, int],
-    doses: dict[int, int],
-) -> None:
-    """Chart one session; a session still running at `now` is charted up to now only.
-    `place` is (position of this session in the patient's history, number of sessions)."""
-    rng, now = ctx.rng, ctx.now
-    position, count = place
-    session_id = ctx.ids.take(TreatmentSession.__table__)
-    nurses = ctx.staff.nurses[plan.site]
-    nurse = nurses[(plan.index + appointment["sequence_no"]) % len(nurses)]
-    esk = course.modality == Modality.ESKETAMINE_NASAL
-    readings: list[dict] = []
-    devices: list[dict] = []
-    assessments: list[dict] = []
-    events: list[dict] = []
-    row: dict[str, Any] = {
-        "id": session_id,
+    nurse: int,
+) -> dict[str, Any]:
+    """A just-started session: nothing checked, dosed or signed yet."""
+    return {
+        "id": ctx.ids.take(TreatmentSession.__table__),
         "appointment_id": appointment["id"],
         "patient_id": plan.id,
         "course_id": course.id,
@@ -914,30 +939,90 @@ def _emit_session(
         "cosign_note": "",
         "version_id": 1,
     }
-    ctx.rows.add(TreatmentSession.__table__, row)
+
+
+@dataclass
+class _Chart:
+    """One session being charted up to `now`: its row and the rows that hang on it."""
+
+    ctx: _Context
+    plan: PatientPlan
+    row: dict[str, Any]
+    nurse: int
+    readings: list[dict] = field(default_factory=list)
+    devices: list[dict] = field(default_factory=list)
+    assessments: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return self.row["id"]
+
+    def happened(self, moment: datetime) -> bool:
+        return moment <= self.ctx.now
+
+    def vital(self, taken_at: datetime, phase: VitalsPhase, rise: int) -> None:
+        _vital(self.ctx, self.id, self.plan, self.nurse, taken_at, phase.value, rise, self.readings)
+
+    def assessment(self, instrument: Any, items: list[int], at: datetime) -> dict:
+        return _assessment(
+            self.ctx, self.plan, self.id, self.nurse, instrument, items, at, self.assessments
+        )
+
+
+def _emit_session(
+    ctx: _Context,
+    plan: PatientPlan,
+    course: CoursePlan,
+    appointment: dict,
+    started_at: datetime,
+    place: tuple[int, int],
+    doses: dict[int, int],
+) -> None:
+    """Chart one session; a session still running at `now` is charted up to now only.
+    `place` is (position of this session in the patient's history, number of sessions)."""
+    nurses = ctx.staff.nurses[plan.site]
+    nurse = nurses[(plan.index + appointment["sequence_no"]) % len(nurses)]
+    chart = _Chart(
+        ctx, plan, _session_row(ctx, plan, course, appointment, started_at, nurse), nurse
+    )
+    ctx.rows.add(TreatmentSession.__table__, chart.row)
     appointment["status"] = AppointmentStatus.IN_TREATMENT.value
+    _chart_predose(chart, course, started_at, place)
+    dose_at = started_at + _minutes(13 + ctx.rng.randint(1, 3))
+    if chart.happened(dose_at):
+        chart.row["dose_started_at"] = dose_at
+        if course.modality == Modality.ESKETAMINE_NASAL:
+            last_at, scales = _chart_esketamine(chart, course, dose_at, doses)
+        else:
+            last_at, scales = _chart_iv(chart, course, dose_at)
+        for instrument, minutes, items in scales:
+            if chart.happened(dose_at + _minutes(minutes)):
+                chart.assessment(instrument, items, dose_at + _minutes(minutes))
+        _chart_adverse_event(chart, dose_at)
+        if chart.happened(last_at):
+            _chart_discharge(chart, appointment, last_at)
+    _finish(ctx, chart.row, chart.readings, chart.assessments, chart.events, chart.devices, plan)
 
-    def happened(moment: datetime) -> bool:
-        return moment <= now
 
+def _chart_predose(
+    chart: _Chart, course: CoursePlan, started_at: datetime, place: tuple[int, int]
+) -> None:
+    """The PHQ-9 (an item-9 alert when it scores), the checklist and two pre-dose readings."""
+    ctx, plan, rng = chart.ctx, chart.plan, chart.ctx.rng
+    position, count = place
     phq_at = started_at + _minutes(2)
     item9 = rng.randint(1, 2) if position < plan.item9_sessions else 0
-    if happened(phq_at):
+    if chart.happened(phq_at):
         total = _phq_total(plan, position, count, rng)
-        items = _phq_items(rng, total, item9)
-        phq = _assessment(ctx, plan, session_id, nurse, PHQ9, items, phq_at, assessments)
+        phq = chart.assessment(PHQ9, _phq_items(rng, total, item9), phq_at)
         if item9:
-            _alert(
-                ctx,
-                plan,
-                session_id,
-                AlertKind.PHQ9_ITEM9,
-                phq_at,
-                {"item9": item9, "total": phq["total"], "assessment_id": phq["id"]},
-            )
+            detail = {"item9": item9, "total": phq["total"], "assessment_id": phq["id"]}
+            _alert(ctx, plan, chart.id, AlertKind.PHQ9_ITEM9, phq_at, detail)
     checked_at = started_at + _minutes(6)
-    if happened(checked_at):
-        row.update(
+    if chart.happened(checked_at):
+        esk = course.modality == Modality.ESKETAMINE_NASAL
+        chart.row.update(
             predose_checked_at=checked_at,
             identity_confirmed=True,
             consent_confirmed=True,
@@ -953,194 +1038,163 @@ def _emit_session(
             else "not_pregnant",
         )
     for minutes in (9, 12):
-        if happened(started_at + _minutes(minutes)):
-            _vital(
-                ctx,
-                session_id,
-                plan,
-                nurse,
-                started_at + _minutes(minutes),
-                VitalsPhase.PRE_DOSE.value,
-                0,
-                readings,
-            )
-    dose_at = started_at + _minutes(13 + rng.randint(1, 3))
-    if not happened(dose_at):
-        return _finish(ctx, row, readings, assessments, events, devices, plan)
-    row["dose_started_at"] = dose_at
-    if esk:
-        dose = (
-            56 if course.indication == Indication.TRD and doses[course.id] < 2 else course.plan_mg
-        )
-        doses[course.id] += 1
-        row.update(
-            dose_mg=Decimal(dose).quantize(Decimal("0.1")),
-            devices_used=dose // 28,
-            lot_number=rng.choice(ESKETAMINE_LOTS),
-        )
-        for number in range(1, dose // 28 + 1):
-            given_at = dose_at + _minutes(5 * (number - 1))
-            if happened(given_at):
-                device = {
-                    "id": ctx.ids.take(DeviceAdministration.__table__),
-                    "session_id": session_id,
-                    "device_number": number,
-                    "given_at": given_at,
-                    "lot_number": row["lot_number"],
-                    "complete": True,
-                    "note": "",
-                    "recorded_by_id": nurse,
-                    "created_at": given_at + _minutes(1),
-                }
-                ctx.rows.add(DeviceAdministration.__table__, device)
-                devices.append(device)
-        for step, rise in enumerate(ESKETAMINE_RISE, start=1):
-            taken_at = dose_at + _minutes(15 * step + rng.randint(-1, 1))
-            if happened(taken_at):
-                _vital(
-                    ctx,
-                    session_id,
-                    plan,
-                    nurse,
-                    taken_at,
-                    VitalsPhase.POST_DOSE.value,
-                    rise + rng.randint(-3, 3),
-                    readings,
-                )
-        last_at = dose_at + _minutes(122 + rng.randint(0, 4))
-        scales = (
-            (MOAAS, 30, [rng.choice((5, 5, 5, 4))]),
-            (CADSS6, 45, [rng.choice((0, 1, 1, 2, 2, 3)) for _ in range(6)]),
-        )
-    else:
-        assert course.iv_mg_per_kg is not None
-        weight = (plan.weight + Decimal(rng.randint(-8, 8)) / 10).quantize(Decimal("0.1"))
-        dose = (weight * course.iv_mg_per_kg).quantize(Decimal("0.1"), ROUND_HALF_UP)
-        row.update(
-            weight_kg=weight,
-            dose_mg=dose,
-            dose_mg_per_kg=course.iv_mg_per_kg,
-            planned_minutes=40,
-            lot_number=rng.choice(KETAMINE_LOTS),
-            pump_concentration_mg_per_ml=PUMP_CONCENTRATION_MG_PER_ML,
-            pump_rate_ml_per_hour=pump_rate_for(dose, 40, PUMP_CONCENTRATION_MG_PER_ML),
-        )
-        infusion_end = dose_at + _minutes(40 + rng.randint(0, 8))
-        for step in range(1, 6):
-            taken_at = dose_at + _minutes(8 * step)
-            if happened(taken_at) and taken_at < infusion_end:
-                _vital(
-                    ctx,
-                    session_id,
-                    plan,
-                    nurse,
-                    taken_at,
-                    VitalsPhase.INTRA.value,
-                    rng.randint(6, 14),
-                    readings,
-                )
-        if happened(infusion_end):
-            row["infusion_ended_at"] = infusion_end
-            row["infused_volume_ml"] = (dose / PUMP_CONCENTRATION_MG_PER_ML).quantize(
-                Decimal("0.1")
-            )
-        for step in (10, 20):
-            taken_at = infusion_end + _minutes(step)
-            if happened(taken_at):
-                _vital(
-                    ctx,
-                    session_id,
-                    plan,
-                    nurse,
-                    taken_at,
-                    VitalsPhase.POST_DOSE.value,
-                    max(0, 8 - 4 * step // 10),
-                    readings,
-                )
-        last_at = infusion_end + _minutes(30 + rng.randint(0, 3))
-        scales = (
-            (MOAAS, 20, [rng.choice((5, 5, 4))]),
-            (
-                CADSS6,
-                (infusion_end - dose_at).total_seconds() / 60 + 5,
-                [rng.choice((0, 1, 1, 2)) for _ in range(6)],
-            ),
-        )
-    for instrument, minutes, items in scales:
-        if happened(dose_at + _minutes(minutes)):
-            _assessment(
-                ctx,
-                plan,
-                session_id,
-                nurse,
-                instrument,
-                items,
-                dose_at + _minutes(minutes),
-                assessments,
-            )
-    if rng.random() < 0.04:
-        kind = rng.choices([k for k, _ in AE_KINDS], [w for _, w in AE_KINDS])[0]
-        severity = rng.choices(("mild", "moderate", "severe"), (75, 22, 3))[0]
-        onset = dose_at + _minutes(rng.randint(10, 60))
-        if happened(onset):
-            serious = severity == "severe" and rng.random() < 0.3
-            resolved_at = onset + _minutes(20)
-            resolved = happened(resolved_at)
-            event = {
-                "id": ctx.ids.take(AdverseEvent.__table__),
-                "session_id": session_id,
-                "kind": kind,
-                "severity": severity,
-                "onset_at": onset,
-                "description": "",
-                "intervention": rng.choice(AE_INTERVENTIONS),
-                "resolved": resolved,
-                "resolved_at": resolved_at if resolved else None,
-                "resolved_by_id": nurse if resolved else None,
-                "cleared_at": None,
-                "cleared_by_id": None,
-                "clear_note": "",
-                "serious": serious,
-                "recorded_by_id": nurse,
-                "created_at": onset + _minutes(2),
+        if chart.happened(started_at + _minutes(minutes)):
+            chart.vital(started_at + _minutes(minutes), VitalsPhase.PRE_DOSE, 0)
+
+
+Scales = tuple[tuple[Any, float, list[int]], ...]
+
+
+def _chart_esketamine(
+    chart: _Chart, course: CoursePlan, dose_at: datetime, doses: dict[int, int]
+) -> tuple[datetime, Scales]:
+    """Devices 5 minutes apart and the BP rise; returns the last reading's time and the scales
+    (instrument, minutes after the dose, items)."""
+    ctx, rng = chart.ctx, chart.ctx.rng
+    dose = 56 if course.indication == Indication.TRD and doses[course.id] < 2 else course.plan_mg
+    assert dose is not None
+    doses[course.id] += 1
+    chart.row.update(
+        dose_mg=Decimal(dose).quantize(Decimal("0.1")),
+        devices_used=dose // 28,
+        lot_number=rng.choice(ESKETAMINE_LOTS),
+    )
+    for number in range(1, dose // 28 + 1):
+        given_at = dose_at + _minutes(5 * (number - 1))
+        if chart.happened(given_at):
+            device = {
+                "id": ctx.ids.take(DeviceAdministration.__table__),
+                "session_id": chart.id,
+                "device_number": number,
+                "given_at": given_at,
+                "lot_number": chart.row["lot_number"],
+                "complete": True,
+                "note": "",
+                "recorded_by_id": chart.nurse,
+                "created_at": given_at + _minutes(1),
             }
-            ctx.rows.add(AdverseEvent.__table__, event)
-            events.append(event)
-            if serious:
-                _alert(
-                    ctx,
-                    plan,
-                    session_id,
-                    AlertKind.SERIOUS_AE,
-                    onset,
-                    {"kind": kind, "severity": severity, "adverse_event_id": event["id"]},
-                )
-    if not happened(last_at):
-        return _finish(ctx, row, readings, assessments, events, devices, plan)
-    _vital(ctx, session_id, plan, nurse, last_at, VitalsPhase.POST_DOSE.value, 0, readings)
+            ctx.rows.add(DeviceAdministration.__table__, device)
+            chart.devices.append(device)
+    for step, rise in enumerate(ESKETAMINE_RISE, start=1):
+        taken_at = dose_at + _minutes(15 * step + rng.randint(-1, 1))
+        if chart.happened(taken_at):
+            chart.vital(taken_at, VitalsPhase.POST_DOSE, rise + rng.randint(-3, 3))
+    last_at = dose_at + _minutes(122 + rng.randint(0, 4))
+    scales = (
+        (MOAAS, 30, [rng.choice((5, 5, 5, 4))]),
+        (CADSS6, 45, [rng.choice((0, 1, 1, 2, 2, 3)) for _ in range(6)]),
+    )
+    return last_at, scales
+
+
+def _chart_iv(chart: _Chart, course: CoursePlan, dose_at: datetime) -> tuple[datetime, Scales]:
+    """A 40-minute infusion at the pump rate, intra- and post-infusion readings; returns the last
+    reading's time and the scales (instrument, minutes after the dose, items)."""
+    rng = chart.ctx.rng
+    assert course.iv_mg_per_kg is not None
+    weight = (chart.plan.weight + Decimal(rng.randint(-8, 8)) / 10).quantize(Decimal("0.1"))
+    dose = (weight * course.iv_mg_per_kg).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    chart.row.update(
+        weight_kg=weight,
+        dose_mg=dose,
+        dose_mg_per_kg=course.iv_mg_per_kg,
+        planned_minutes=40,
+        lot_number=rng.choice(KETAMINE_LOTS),
+        pump_concentration_mg_per_ml=PUMP_CONCENTRATION_MG_PER_ML,
+        pump_rate_ml_per_hour=pump_rate_for(dose, 40, PUMP_CONCENTRATION_MG_PER_ML),
+    )
+    infusion_end = dose_at + _minutes(40 + rng.randint(0, 8))
+    for step in range(1, 6):
+        taken_at = dose_at + _minutes(8 * step)
+        if chart.happened(taken_at) and taken_at < infusion_end:
+            chart.vital(taken_at, VitalsPhase.INTRA, rng.randint(6, 14))
+    if chart.happened(infusion_end):
+        chart.row["infusion_ended_at"] = infusion_end
+        chart.row["infused_volume_ml"] = (dose / PUMP_CONCENTRATION_MG_PER_ML).quantize(
+            Decimal("0.1")
+        )
+    for step in (10, 20):
+        taken_at = infusion_end + _minutes(step)
+        if chart.happened(taken_at):
+            chart.vital(taken_at, VitalsPhase.POST_DOSE, max(0, 8 - 4 * step // 10))
+    last_at = infusion_end + _minutes(30 + rng.randint(0, 3))
+    scales = (
+        (MOAAS, 20, [rng.choice((5, 5, 4))]),
+        (
+            CADSS6,
+            (infusion_end - dose_at).total_seconds() / 60 + 5,
+            [rng.choice((0, 1, 1, 2)) for _ in range(6)],
+        ),
+    )
+    return last_at, scales
+
+
+def _chart_adverse_event(chart: _Chart, dose_at: datetime) -> None:
+    """An adverse event in ~4 % of sessions; a serious one raises an alert."""
+    ctx, rng = chart.ctx, chart.ctx.rng
+    if rng.random() >= 0.04:
+        return
+    kind = rng.choices([k for k, _ in AE_KINDS], [w for _, w in AE_KINDS])[0]
+    severity = rng.choices(("mild", "moderate", "severe"), (75, 22, 3))[0]
+    onset = dose_at + _minutes(rng.randint(10, 60))
+    if not chart.happened(onset):
+        return
+    serious = severity == "severe" and rng.random() < 0.3
+    resolved_at = onset + _minutes(20)
+    resolved = chart.happened(resolved_at)
+    event = {
+        "id": ctx.ids.take(AdverseEvent.__table__),
+        "session_id": chart.id,
+        "kind": kind,
+        "severity": severity,
+        "onset_at": onset,
+        "description": "",
+        "intervention": rng.choice(AE_INTERVENTIONS),
+        "resolved": resolved,
+        "resolved_at": resolved_at if resolved else None,
+        "resolved_by_id": chart.nurse if resolved else None,
+        "cleared_at": None,
+        "cleared_by_id": None,
+        "clear_note": "",
+        "serious": serious,
+        "recorded_by_id": chart.nurse,
+        "created_at": onset + _minutes(2),
+    }
+    ctx.rows.add(AdverseEvent.__table__, event)
+    chart.events.append(event)
+    if serious:
+        detail = {"kind": kind, "severity": severity, "adverse_event_id": event["id"]}
+        _alert(ctx, chart.plan, chart.id, AlertKind.SERIOUS_AE, onset, detail)
+
+
+def _chart_discharge(chart: _Chart, appointment: dict, last_at: datetime) -> None:
+    """The last reading, discharge with the confirmed driver, then signature and co-signature
+    as far as they have happened."""
+    rng, row = chart.ctx.rng, chart.row
+    chart.vital(last_at, VitalsPhase.POST_DOSE, 0)
     discharged_at = last_at + _minutes(rng.randint(3, 8))
-    if not happened(discharged_at):
-        return _finish(ctx, row, readings, assessments, events, devices, plan)
+    if not chart.happened(discharged_at):
+        return
     row.update(
         status=SessionStatus.DISCHARGED.value,
         discharged_at=discharged_at,
         discharged_with=row["driver_name"],
         escort_kind="confirmed_driver",
         escort_phone=row["driver_phone"],
-        discharged_by_id=nurse,
+        discharged_by_id=chart.nurse,
     )
     appointment["status"] = AppointmentStatus.COMPLETED.value
     signed_at = discharged_at + _minutes(rng.randint(5, 25))
-    if happened(signed_at):
-        row.update(status=SessionStatus.SIGNED.value, signed_by_id=nurse, signed_at=signed_at)
-        cosigned_at = signed_at + timedelta(hours=rng.randint(18, 72))
-        if happened(cosigned_at):
-            row.update(
-                status=SessionStatus.COSIGNED.value,
-                cosigned_by_id=row["psychiatrist_id"],
-                cosigned_at=cosigned_at,
-            )
-    return _finish(ctx, row, readings, assessments, events, devices, plan)
+    if not chart.happened(signed_at):
+        return
+    row.update(status=SessionStatus.SIGNED.value, signed_by_id=chart.nurse, signed_at=signed_at)
+    cosigned_at = signed_at + timedelta(hours=rng.randint(18, 72))
+    if chart.happened(cosigned_at):
+        row.update(
+            status=SessionStatus.COSIGNED.value,
+            cosigned_by_id=row["psychiatrist_id"],
+            cosigned_at=cosigned_at,
+        )
 
 
 def _alert(
@@ -1182,20 +1236,19 @@ def _finish(
     """Signature hashes, computed by the app's own function over the rows as they will load."""
     if row["signed_at"] is None:
         return
-    digest = content_hash(
-        SimpleNamespace(
-            **row,
-            vitals=[SimpleNamespace(**r) for r in sorted(readings, key=lambda r: r["taken_at"])],
-            assessments=[
-                SimpleNamespace(**a)
-                for a in sorted(assessments, key=lambda a: a["administered_at"])
-            ],
-            adverse_events=[SimpleNamespace(**e) for e in events],
-            overrides=[],
-            infusion_pauses=[],
-            devices=[SimpleNamespace(**d) for d in devices],
-        )
+    # A stand-in with the attributes content_hash reads, built from the rows not yet inserted.
+    session = SimpleNamespace(
+        **row,
+        vitals=[SimpleNamespace(**r) for r in sorted(readings, key=lambda r: r["taken_at"])],
+        assessments=[
+            SimpleNamespace(**a) for a in sorted(assessments, key=lambda a: a["administered_at"])
+        ],
+        adverse_events=[SimpleNamespace(**e) for e in events],
+        overrides=[],
+        infusion_pauses=[],
+        devices=[SimpleNamespace(**d) for d in devices],
     )
+    digest = content_hash(cast(TreatmentSession, session))
     row["signature_hash"] = digest
     if row["cosigned_at"] is not None:
         row["cosignature_hash"] = digest
@@ -1211,7 +1264,7 @@ def _staff(connection: Connection, ids: _Ids, sites: int, echo: Callable[[str], 
     per site, all sharing BULK_STAFF_PASSWORD (one argon2 hash, computed once)."""
     from clinic_app.auth.passwords import hash_password
     from clinic_app.auth.services import create_user
-    from clinic_app.demo import DEMO_LOGINS
+    from clinic_app.demo.clinic import DEMO_LOGINS
 
     for login in DEMO_LOGINS:
         if db.session.scalar(select(User.id).where(User.username == login.username)) is None:
@@ -1317,6 +1370,7 @@ def generate(
     rng = random.Random(seed)
     now = utcnow().replace(second=0, microsecond=0)
     clock = _Clock(clinic_timezone())
+    rules = scheduling_rules()
     today = clock.local_day(now)
     horizon = today + timedelta(days=13 - today.weekday())  # Sunday of next week
     sites = max(1, math.ceil(patients / PATIENTS_PER_SITE))
@@ -1334,8 +1388,8 @@ def generate(
             )
         else:
             sessions = max(3, min(64, round(rng.gauss(33, 10))))
-            _schedule_history(rng, plan, sessions, today, active=rng.random() < 0.4)
-            _future_visits(rng, plan, today, horizon)
+            _schedule_history(rng, plan, sessions, today, rules, active=rng.random() < 0.4)
+            _future_visits(rng, plan, today, horizon, rules)
         plans.append(plan)
     for sessions in sorted(timeline_patients):
         plan = _plan_patient(rng, len(plans), sites, today)
@@ -1344,10 +1398,10 @@ def generate(
             TIMELINE_MRNS.get(sessions, f"BK-T{sessions:06d}"),
             0,
         )
-        _heavy_patient(rng, plan, sessions, today)
+        _heavy_patient(rng, plan, sessions, today, rules)
         plans.append(plan)
     for plan in plans:
-        _time_visits(rng, plan, clock, today, now)
+        _time_visits(rng, plan, clock, today, now, rules)
         plan.visits.extend(_cancellations(rng, plan, today))
     needed = _allocate_chairs(plans, sites)
     echo(f"  chairs per site (greedy, no chair double-booked): {needed}")

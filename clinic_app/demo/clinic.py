@@ -1,10 +1,10 @@
-"""Demo clinic for development: `flask --app wsgi demo-data`.
+"""The small demo clinic for development, loaded by `flask --app wsgi demo-data` (`command.py`).
 
 Loads one account per role, four chairs, a dozen fictional patients with weeks of signed
 treatment history, a live Today board (patients waiting, in pre-dose, dosing, observing and ready
-for discharge, all timed from `clock.utcnow()`) and the next two weeks of bookings. It refuses to
-run in production and does nothing when any user already exists. Everything is deterministic
-(a seeded random generator) apart from "now".
+for discharge, all timed from `clock.utcnow()`) and the next two weeks of bookings. The command
+refuses to run in production and loads nothing when any user already exists. Everything is
+deterministic (a seeded random generator) apart from "now".
 """
 
 import math
@@ -15,9 +15,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-import click
-from flask import current_app
-from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from clinic_app.auth.services import create_user
@@ -844,7 +841,10 @@ def _build_patient(demo: Demo, spec: PatientSpec) -> None:
     if today_slot:
         number += 1
         start, session_start, chair = today_slot
-        status = {LATER: AppointmentStatus.SCHEDULED, NOW: AppointmentStatus.CHECKED_IN}
+        status: dict[str | None, AppointmentStatus] = {
+            LATER: AppointmentStatus.SCHEDULED,
+            NOW: AppointmentStatus.CHECKED_IN,
+        }
         confirmed = None if spec.today == LATER else min(start, demo.now) - timedelta(hours=18)
         appointment = book(
             start,
@@ -904,7 +904,7 @@ def _sign_all(demo: Demo) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The command
+# Loading
 # ---------------------------------------------------------------------------------------------
 
 
@@ -941,46 +941,5 @@ def _counts() -> dict[str, int]:
         Assessment,
         AdverseEvent,
     )
-    return {m.__tablename__: db.session.scalar(select(func.count()).select_from(m)) for m in models}
-
-
-def _echo_logins() -> None:
-    click.echo("Demo logins (username / password / role):")
-    for login in DEMO_LOGINS:
-        click.echo(f"  {login.username:<13} {login.password:<17} {login.role}")
-
-
-@click.command("demo-data")
-@click.option(
-    "--patients",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Also add a large history for N patients (benchmarks; see clinic_app/demo_bulk.py).",
-)
-@with_appcontext
-def demo_data_command(patients: int | None) -> None:
-    """Load a realistic demo clinic when the database is empty (development only).
-
-    With --patients N, also add N patients with ~2 years of history at several sites (once per
-    database; the small demo is loaded first when the database is empty)."""
-    if current_app.config["ENV_NAME"] == "production":
-        raise click.ClickException("demo-data refuses to run in production.")
-    if db.session.scalar(select(func.count()).select_from(User)):
-        click.echo(
-            "Demo data is already loaded (or users exist); nothing changed."
-            if patients is None
-            else "Users exist: the small demo is not loaded again."
-        )
-    else:
-        counts = load_demo_data()
-        db.session.commit()
-        click.echo(
-            "Loaded the demo clinic: "
-            + ", ".join(f"{n} {name}" for name, n in counts.items())
-            + "."
-        )
-    if patients is not None:
-        from clinic_app.demo_bulk import run_command
-
-        run_command(patients)
-    _echo_logins()
+    count = select(func.count())
+    return {m.__tablename__: db.session.scalar(count.select_from(m)) or 0 for m in models}
