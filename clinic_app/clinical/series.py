@@ -34,9 +34,12 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import cache
 from itertools import combinations, pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import holidays
 
 from clinic_app.clinical.codes import Indication, Modality
 
@@ -59,12 +62,17 @@ class SchedulingRules:
     Weekdays are numbered as `date.weekday()`: Monday 0 ... Sunday 6.
     """
 
-    # Clinic calendar [D]: open Mon-Fri 08:00-18:00 local, no closed dates until the clinic sets
-    # its holidays; 15-minute slots (OpenEMR calendar interval).
+    # Clinic calendar [D]: open Mon-Fri 08:00-18:00 local, closed on public holidays and on the
+    # dates the clinic adds; 15-minute slots (OpenEMR calendar interval).
     open_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
     opening_time: time = time(8, 0)
     closing_time: time = time(18, 0)
     closed_dates: frozenset[date] = frozenset()
+    # Public holidays of the clinic's country and state or province (ISO 3166 codes, read by
+    # the `holidays` package); the defaults match the default time zone, America/Los_Angeles.
+    # An empty country: no public holidays, only `closed_dates`.
+    holiday_country: str = "US"
+    holiday_subdivision: str = "CA"
     slot_minutes: int = 15
     # Esketamine chair block: devices and pre-dose checks [D] + observation >= 120 min from the
     # first device (label boxed warning / REMS) + chair turnover [D] = 150 min.
@@ -115,6 +123,7 @@ class SchedulingRules:
         object.__setattr__(self, "closed_dates", _parse_dates(self.closed_dates))
         if not self.open_weekdays:
             raise ValueError("The clinic must be open on at least one weekday.")
+        _check_holiday_region(self.holiday_country, self.holiday_subdivision)
         if self.opening_time >= self.closing_time:
             raise ValueError("Opening time must be before closing time.")
         for name in ("slot_minutes", "min_dose_gap_days", "esketamine_doses_per_week"):
@@ -149,6 +158,8 @@ class SchedulingRules:
                 values[field.name] = _parse_weekdays(value)
             elif isinstance(default, frozenset):
                 values[field.name] = _parse_dates(value)
+            elif isinstance(default, str):
+                values[field.name] = str(value).strip()
             else:
                 values[field.name] = int(value)
         return cls(**values)
@@ -179,8 +190,41 @@ class SchedulingRules:
         )
 
     def is_open(self, day: date) -> bool:
-        """The clinic sees patients on `day` (an open weekday and not a closed date)."""
-        return day.weekday() in self.open_weekdays and day not in self.closed_dates
+        """The clinic sees patients on `day`: an open weekday, not a public holiday and not one
+        of the clinic's closed dates."""
+        return day.weekday() in self.open_weekdays and self.closure(day) is None
+
+    def closure(self, day: date) -> str | None:
+        """Why the clinic is closed on `day` although it may be an open weekday: the public
+        holiday's name, "holiday" for a date the clinic set, None when neither."""
+        if day in self.closed_dates:
+            return "holiday"
+        if not self.holiday_country:
+            return None
+        return _public_holidays(self.holiday_country, self.holiday_subdivision, day.year).get(day)
+
+
+@cache
+def _public_holidays(country: str, subdivision: str, year: int) -> dict[date, str]:
+    calendar = holidays.country_holidays(country, subdiv=subdivision or None, years=year)
+    return dict(calendar.items())
+
+
+@cache
+def _supported_regions() -> dict[str, list[str]]:
+    return holidays.list_supported_countries()
+
+
+def _check_holiday_region(country: str, subdivision: str) -> None:
+    if not country:
+        if subdivision:
+            raise ValueError("A state or province needs its country.")
+        return
+    supported = _supported_regions()
+    if country not in supported:
+        raise ValueError(f"No public holiday calendar for country {country!r}.")
+    if subdivision and subdivision not in supported[country]:
+        raise ValueError(f"{country} has no state or province {subdivision!r}.")
 
 
 # --- Results ------------------------------------------------------------------------------------
@@ -486,7 +530,7 @@ def _nearest_open(target: date, not_before: date, rules: SchedulingRules) -> dat
         for day in (target - distance * DAY, target + distance * DAY):
             if day >= not_before and rules.is_open(day):
                 return day
-    raise SchedulingError(f"No open day near {_day_label(target)}.")
+    raise SchedulingError(f"No open day near {day_label(target)}.")
 
 
 def _first_open_on_or_after(day: date, rules: SchedulingRules) -> date:
@@ -494,7 +538,7 @@ def _first_open_on_or_after(day: date, rules: SchedulingRules) -> date:
         candidate = day + offset * DAY
         if rules.is_open(candidate):
             return candidate
-    raise SchedulingError(f"No open day within a year of {_day_label(day)}.")
+    raise SchedulingError(f"No open day within a year of {day_label(day)}.")
 
 
 # --- 3. One chair slot --------------------------------------------------------------------------
@@ -646,7 +690,7 @@ def propose_series(
 
     visits: list[ProposedVisit] = []
     for index, target in enumerate(targets):
-        label = _day_label(target)
+        label = day_label(target)
         conflict: Conflict | None = None
         slot: Slot | None = None
         if target in held:
@@ -775,11 +819,11 @@ def spacing_findings(
         pair = (first, second)
         if days < rules.min_dose_gap_days:
             if days == 0:
-                message = f"Two doses on {_day_label(first.date())}"
+                message = f"Two doses on {day_label(first.date())}"
                 findings.append(Finding("same_day", Severity.ERROR, message, pair))
             else:
                 message = (
-                    f"Doses on {_day_label(first.date())} and {_day_label(second.date())} are"
+                    f"Doses on {day_label(first.date())} and {day_label(second.date())} are"
                     f" less than {rules.min_dose_gap_days} days apart"
                 )
                 findings.append(Finding("too_close", Severity.ERROR, message, pair))
@@ -819,7 +863,7 @@ def offer_after_missed(
     """
     others = sorted(visit_dates)
     if missed_date not in others:
-        raise SchedulingError(f"{_day_label(missed_date)} is not a visit of this series.")
+        raise SchedulingError(f"{day_label(missed_date)} is not a visit of this series.")
     others.remove(missed_date)
     previous = max((d for d in others if d < missed_date), default=None)
     following = min((d for d in others if d > missed_date), default=None)
@@ -912,13 +956,13 @@ def _parse_dates(value: Any) -> frozenset[date]:
     return frozenset(days)
 
 
-def _day_label(day: date) -> str:
+def day_label(day: date) -> str:
     """ "Tue 3 Mar" (English names regardless of locale)."""
     return f"{WEEKDAY_NAMES[day.weekday()].capitalize()} {day.day} {_MONTHS[day.month - 1]}"
 
 
 def _moment_label(moment: datetime) -> str:
-    return f"{_day_label(moment.date())} {moment:%H:%M}"
+    return f"{day_label(moment.date())} {moment:%H:%M}"
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

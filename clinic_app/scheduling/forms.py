@@ -18,10 +18,10 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from clinic_app.clinical.attendance import DRIVER_LABELS, CancelReason, NoShowReason
 from clinic_app.clinical.codes import DriverStatus, VisitKind
 from clinic_app.forms import CheckboxListField, choices, hidden_id
 from clinic_app.patients.forms import WEEKDAY_LABELS
-from clinic_app.scheduling.services import CANCEL_REASONS, NO_SHOW_REASONS
 from clinic_app.settings import clinic_today
 
 MAX_VISITS = 24
@@ -145,7 +145,7 @@ def _reason_other(form, field) -> None:
 class CancelForm(FlaskForm):
     reason = SelectField(
         "Reason",
-        choices=choices([("", "Choose a reason")] + list(CANCEL_REASONS.items())),
+        choices=choices([("", "Choose a reason")] + [(r.value, r.label) for r in CancelReason]),
         validators=[InputRequired(message="Choose a reason.")],
     )
     other = StringField(
@@ -161,7 +161,7 @@ class CancelForm(FlaskForm):
 class NoShowForm(FlaskForm):
     reason = SelectField(
         "Reason",
-        choices=choices([("", "Choose a reason")] + list(NO_SHOW_REASONS.items())),
+        choices=choices([("", "Choose a reason")] + [(r.value, r.label) for r in NoShowReason]),
         validators=[InputRequired(message="Choose a reason.")],
     )
     other = StringField(
@@ -173,9 +173,8 @@ class NoShowForm(FlaskForm):
 
 DRIVER_CHOICES = choices(
     [
-        (DriverStatus.CONFIRMED.value, "Confirmed"),
-        (DriverStatus.UNREACHABLE.value, "Could not reach"),
-        (DriverStatus.NO_DRIVER.value, "No driver"),
+        (status.value, DRIVER_LABELS[status])
+        for status in (DriverStatus.CONFIRMED, DriverStatus.UNREACHABLE, DriverStatus.NO_DRIVER)
     ]
 )
 

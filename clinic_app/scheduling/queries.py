@@ -7,32 +7,33 @@ or notes (the front desk's view, DESIGN §2). Times are shown in the clinic's zo
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from clinic_app.clinical.codes import AppointmentStatus, CoursePhase, Modality, VisitKind
+from clinic_app.clinical.attendance import DRIVER_LABELS
+from clinic_app.clinical.codes import (
+    AppointmentStatus,
+    CoursePhase,
+    DriverStatus,
+    Modality,
+    VisitKind,
+)
 from clinic_app.clinical.series import (
     MaintenanceStatus,
     SchedulingError,
     SchedulingRules,
     Slot,
-    find_slot,
+    day_label,
     maintenance_due,
     offer_after_missed,
 )
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient, TreatmentCourse, TreatmentSession
-from clinic_app.scheduling import services
-from clinic_app.scheduling.services import (
-    ATTENDED,
-    CHANGEABLE,
-    DRIVER_STATUS_LABELS,
-    FREEING,
-    day_label,
-)
+from clinic_app.scheduling import booking
+from clinic_app.scheduling.checks import ATTENDED, CHANGEABLE, FREEING, aware, free_slot
 from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc
 
 MODALITY_SHORT = {Modality.ESKETAMINE_NASAL.value: "Esketamine", Modality.IV_KETAMINE.value: "IV"}
@@ -93,7 +94,7 @@ class Card:
 
     @property
     def driver_label(self) -> str:
-        return DRIVER_STATUS_LABELS.get(self.appointment.driver_status, "")
+        return DRIVER_LABELS.get(DriverStatus(self.appointment.driver_status), "")
 
     @property
     def freed(self) -> bool:
@@ -250,7 +251,10 @@ class WeekView:
 def closed_reason(day: date, rules: SchedulingRules) -> str:
     if rules.is_open(day):
         return ""
-    return "Holiday: clinic closed" if day in rules.closed_dates else "Clinic closed"
+    if day in rules.closed_dates:
+        return "Holiday: clinic closed"
+    closure = rules.closure(day)
+    return f"{closure}: clinic closed" if closure else "Clinic closed"
 
 
 def _columns(chairs: Sequence[Chair], visits: Sequence[Card]) -> list[Column]:
@@ -524,17 +528,17 @@ def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
         maintenance, last_maintenance = attended.get(
             (course.id, VisitKind.MAINTENANCE.value), (0, None)
         )
-        if course.phase == CoursePhase.INDUCTION and induction < services.induction_count(
+        if course.phase == CoursePhase.INDUCTION and induction < booking.induction_count(
             course, rules
         ):
             continue
         moments = [m for m in (last_induction, last_maintenance, walk_ins.get(course.id)) if m]
         if not moments:
             continue
-        last = max(_aware(m) for m in moments).astimezone(tz).date()
-        step = services.first_maintenance_step(course, maintenance, rules)
+        last = max(aware(m) for m in moments).astimezone(tz).date()
+        step = booking.first_maintenance_step(course, maintenance, rules)
         next_booked = booked.get(course.id)
-        next_day = _aware(next_booked).astimezone(tz).date() if next_booked else None
+        next_day = aware(next_booked).astimezone(tz).date() if next_booked else None
         status = maintenance_due(last, step, next_day, today, rules)
         if status not in (MaintenanceStatus.DUE, MaintenanceStatus.OVERDUE):
             continue
@@ -542,11 +546,6 @@ def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
         rows.append(DueRow(course, last, due, status, (due - today).days))
     rows.sort(key=lambda r: (r.status != MaintenanceStatus.OVERDUE, r.due, r.patient.last_name))
     return rows
-
-
-def _aware(moment: datetime) -> datetime:
-    """Aggregates come back naive on SQLite; the database stores UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 # --- make-up offer -------------------------------------------------------------------------------
@@ -566,7 +565,7 @@ class MakeupOffer:
 def makeup_offer(appointment: Appointment, rules: SchedulingRules) -> MakeupOffer | None:
     """The next valid day for a missed induction visit (keeping the series' rhythm) and the
     free chair nearest its old time that day."""
-    if not services.makeup_eligible(appointment):
+    if not booking.makeup_eligible(appointment):
         return None
     tz = clinic_timezone()
     series = db.session.scalars(
@@ -583,17 +582,7 @@ def makeup_offer(appointment: Appointment, rules: SchedulingRules) -> MakeupOffe
         )
     except SchedulingError:
         return None
-    busy, own = services.busy_between(appointment.patient_id, offer.day, offer.day)
     minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
-    chairs = services.chair_ids()
-    slot = find_slot(
-        offer.day,
-        missed.time().replace(second=0, microsecond=0),
-        minutes,
-        chairs,
-        busy,
-        own,
-        tz,
-        rules,
-    )
+    near = missed.time().replace(second=0, microsecond=0)
+    slot = free_slot(appointment.patient_id, offer.day, near, minutes, rules)
     return MakeupOffer(offer.day, offer.extends_series, slot)

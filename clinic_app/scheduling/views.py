@@ -15,12 +15,14 @@ from sqlalchemy import select
 
 from clinic_app.auth.permissions import role_required
 from clinic_app.clinical.codes import AppointmentStatus, Role, VisitKind
+from clinic_app.clinical.series import day_label
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient
 from clinic_app.patients.services import search_patients
-from clinic_app.scheduling import ics, queries, services
+from clinic_app.scheduling import booking, changes, ics, queries
+from clinic_app.scheduling.checks import CHANGEABLE, Conflict, VisitRequest, block_minutes
 from clinic_app.scheduling.forms import (
     BookForm,
     CancelForm,
@@ -113,7 +115,7 @@ def day():
         "scheduling/day.html",
         view=view,
         day=current,
-        label=services.day_label(current),
+        label=day_label(current),
         prev=current - timedelta(days=1),
         next=current + timedelta(days=1),
         jump=JumpForm(data={"date": current}),
@@ -138,7 +140,7 @@ def week():
         sunday=view.monday + timedelta(days=6),
         jump=JumpForm(data={"date": current}),
         today=clinic_today(),
-        label=services.day_label,
+        label=day_label,
     )
 
 
@@ -152,7 +154,7 @@ def _drivers_page(current: date, status: int = 200):
         "scheduling/drivers.html",
         rows=rows,
         day=current,
-        label=services.day_label(current),
+        label=day_label(current),
         prev=current - timedelta(days=1),
         next=current + timedelta(days=1),
         open=rules.is_open(current),
@@ -203,7 +205,7 @@ def patient(patient_id: int):
     person = _patient(patient_id)
     schedule = queries.patient_schedule(person.id)
     courses = queries.active_courses(person.id)
-    services.record_view(current_user, "schedule.view", person, person.id)
+    changes.record_view(current_user, "schedule.view", person, person.id)
     db.session.commit()
     return render_template(
         "scheduling/patient.html", patient=person, schedule=schedule, courses=courses
@@ -213,12 +215,12 @@ def patient(patient_id: int):
 def _plan_form(patient: Patient, courses, course=None, kind=None) -> PlanForm:
     rules = scheduling_rules()
     course = course or courses[0]
-    kind = VisitKind(kind) if kind else services.default_kind(course, rules)
+    kind = VisitKind(kind) if kind else booking.default_kind(course, rules)
     form = PlanForm(
         formdata=None,
         course_id=course.id,
         visit_kind=kind.value,
-        first_date=services.default_first_date(course, kind, rules),
+        first_date=booking.default_first_date(course, kind, rules),
         preferred_time=patient.preferred_time or time(9, 0),
         preferred_weekdays=list(patient.preferred_weekdays or []),
         count=4,
@@ -240,7 +242,7 @@ def _plan_page(patient, courses, plan_form, book_form=None, notes=None, warnings
         course = next((c for c in courses if c.id == book_form.course_id.data), None)
         kind = book_form.visit_kind.data
         if course is not None and kind in (VisitKind.INDUCTION, VisitKind.MAINTENANCE):
-            first_number += services.continued_series(course, VisitKind(kind))[1]
+            first_number += booking.continued_series(course, VisitKind(kind))[1]
     return render_template(
         "scheduling/plan.html",
         patient=patient,
@@ -250,7 +252,7 @@ def _plan_page(patient, courses, plan_form, book_form=None, notes=None, warnings
         notes=notes or {},
         warnings=warnings,
         rules=scheduling_rules(),
-        day_label=services.day_label,
+        day_label=day_label,
         first_number=first_number,
     ), status
 
@@ -275,7 +277,7 @@ def plan(patient_id: int):
         return _plan_page(person, courses, form, status=400)
     course = next(c for c in courses if c.id == form.course_id.data)
     try:
-        proposal = services.propose(
+        proposal = booking.propose(
             current_user,
             person,
             course,
@@ -320,9 +322,9 @@ def _field_or_flash(form, error: RuleViolation) -> None:
         flash(error.message, "danger")
 
 
-def _requests(book: BookForm) -> list[services.VisitRequest]:
+def _requests(book: BookForm) -> list[VisitRequest]:
     return [
-        services.VisitRequest(row.form.day.data, row.form.start.data, row.form.chair_id.data)
+        VisitRequest(row.form.day.data, row.form.start.data, row.form.chair_id.data)
         for row in book.visits
     ]
 
@@ -344,8 +346,10 @@ def book(patient_id: int):
         return _plan_page(person, courses, plan_form, form, status=400)
     requests = _requests(form)
     if request.form.get("action") == "check":
-        minutes = services.block_minutes(course, scheduling_rules())
-        check = services.check_visits(person.id, requests, [minutes] * len(requests))
+        minutes = block_minutes(course, scheduling_rules())
+        check = booking.check_series(
+            person, course, VisitKind(form.visit_kind.data), requests, minutes
+        )
         _attach(form, check.problems, form.visits)
         if check.ok:
             flash("Every visit fits. Book the series when ready.", "success")
@@ -358,7 +362,7 @@ def book(patient_id: int):
             status=200 if check.ok else 409,
         )
     try:
-        booked = services.book_series(
+        booked = booking.book_series(
             current_user,
             person,
             course,
@@ -367,7 +371,7 @@ def book(patient_id: int):
             form.driver_name.data or "",
             form.driver_phone.data or "",
         )
-    except services.Conflict as error:
+    except Conflict as error:
         db.session.rollback()
         flash(error.message, "danger")
         _attach(form, error.problems, form.visits)
@@ -396,7 +400,7 @@ def handout(patient_id: int):
         guide = ics.instructions(modality, rules)
         if guide is not None:
             guides.append(guide)
-    services.record_view(current_user, "schedule.handout", person, person.id)
+    changes.record_view(current_user, "schedule.handout", person, person.id)
     db.session.commit()
     return render_template(
         "scheduling/handout.html",
@@ -414,7 +418,7 @@ def calendar_file(patient_id: int):
     person = _patient(patient_id)
     visits = queries.upcoming_visits(person.id)
     body = ics.build_calendar(visits, clinical_rules(), request.host.split(":")[0] or "clinic")
-    services.record_view(current_user, "schedule.ics", person, person.id)
+    changes.record_view(current_user, "schedule.ics", person, person.id)
     db.session.commit()
     return Response(
         body,
@@ -468,7 +472,7 @@ def _appointment_page(appointment: Appointment, status: int = 200, **forms):
             )
     series = queries.series_cards(appointment.series_id) if appointment.series_id else []
     card = queries.cards([appointment])[0]
-    changeable = appointment.status in services.CHANGEABLE
+    changeable = appointment.status in CHANGEABLE
     return render_template(
         "scheduling/appointment.html",
         a=appointment,
@@ -477,12 +481,11 @@ def _appointment_page(appointment: Appointment, status: int = 200, **forms):
         changeable=changeable,
         started=appointment.starts_at <= utcnow(),
         is_today=local.date() == clinic_today(),
-        has_following=bool(services.following(appointment)) if changeable else False,
+        has_following=bool(changes.following(appointment)) if changeable else False,
         offer=offer,
         makeup_form=makeup_form,
         chair_names={c[0]: c[1] for c in chairs if c[0] != ""},
-        driver_open=appointment.status
-        in services.CHANGEABLE + (AppointmentStatus.CHECKED_IN.value,),
+        driver_open=appointment.status in CHANGEABLE + (AppointmentStatus.CHECKED_IN.value,),
         **defaults,
     ), status
 
@@ -492,7 +495,7 @@ def _appointment_page(appointment: Appointment, status: int = 200, **forms):
 def appointment(appointment_id: int):
     """One visit: when, where, driver, series; the front desk's actions on it."""
     visit = _appointment(appointment_id)
-    services.record_view(current_user, "schedule.view", visit, visit.patient_id)
+    changes.record_view(current_user, "schedule.view", visit, visit.patient_id)
     db.session.commit()
     return _appointment_page(visit)
 
@@ -505,7 +508,7 @@ def _apply(appointment_id: int, form_name: str, form, action, success: str, go=N
         return _appointment_page(visit, 400, **{form_name: form})
     try:
         result = action(visit)
-    except services.Conflict as error:
+    except Conflict as error:
         db.session.rollback()
         flash(error.message, "danger")
         _attach(form, {k: v for k, v in error.problems.items() if k == 0})
@@ -535,7 +538,7 @@ def move(appointment_id: int):
         appointment_id,
         "move_form",
         form,
-        lambda visit: services.move(
+        lambda visit: changes.move(
             current_user,
             visit,
             form.day.data,
@@ -555,7 +558,7 @@ def cancel(appointment_id: int):
         appointment_id,
         "cancel_form",
         form,
-        lambda visit: services.cancel(
+        lambda visit: changes.cancel(
             current_user, visit, form.reason.data, form.other.data, form.scope.data
         ),
         "Cancelled.",
@@ -570,7 +573,7 @@ def no_show(appointment_id: int):
         appointment_id,
         "noshow_form",
         form,
-        lambda visit: services.mark_no_show(current_user, visit, form.reason.data, form.other.data),
+        lambda visit: changes.mark_no_show(current_user, visit, form.reason.data, form.other.data),
         "Marked as a no-show.",
     )
 
@@ -584,7 +587,7 @@ def makeup(appointment_id: int):
         appointment_id,
         "makeup_form",
         form,
-        lambda visit: services.book_makeup(
+        lambda visit: booking.book_makeup(
             current_user, visit, form.day.data, form.start.data, form.chair_id.data
         ),
         "Make-up visit booked.",
@@ -602,7 +605,7 @@ def driver(appointment_id: int):
             appointment_id,
             "driver_form",
             form,
-            lambda visit: services.set_driver_status(
+            lambda visit: changes.set_driver_status(
                 current_user,
                 visit,
                 form.driver_status.data,
@@ -617,7 +620,7 @@ def driver(appointment_id: int):
         flash("Choose what the call found.", "danger")
         return _drivers_page(day_of, 400)
     try:
-        services.set_driver_status(
+        changes.set_driver_status(
             current_user,
             visit,
             form.driver_status.data,

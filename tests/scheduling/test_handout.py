@@ -10,7 +10,7 @@ from icalendar import Calendar
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, ClinicSetting, Patient, TreatmentCourse
-from clinic_app.scheduling import services
+from clinic_app.scheduling import booking, checks
 from tests import factories
 from tests.scheduling.conftest import (
     DOSE_STRINGS,
@@ -130,13 +130,13 @@ def book_series_from(app, patient_id, course_id, first: date) -> list[int]:
         desk = factories.user("front_desk")
         person = db.session.get(Patient, patient_id)
         course = db.session.get(TreatmentCourse, course_id)
-        proposal = services.propose(desk, person, course, "induction", first, time(9), [], None)
-        rows = services.book_series(
+        proposal = booking.propose(desk, person, course, "induction", first, time(9), [], None)
+        rows = booking.book_series(
             desk,
             person,
             course,
             "induction",
-            [services.VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows],
+            [checks.VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows],
         )
         db.session.commit()
         return [r.id for r in rows]
