@@ -111,6 +111,12 @@ class SchedulingRules:
     iv_maintenance_interval_days: int = 28
     iv_maintenance_min_days: int = 14
     iv_maintenance_max_days: int = 42
+    # How the clinic names itself on the patient's handout and calendar file. The calendar
+    # event's title stays neutral (no treatment named) for shared calendars; empty: the name.
+    clinic_name: str = "Ketamine Clinic"
+    clinic_address: str = ""
+    clinic_phone: str = ""
+    calendar_title: str = ""
 
     def __post_init__(self) -> None:
         for name in (
@@ -123,7 +129,9 @@ class SchedulingRules:
         object.__setattr__(self, "closed_dates", _parse_dates(self.closed_dates))
         if not self.open_weekdays:
             raise ValueError("The clinic must be open on at least one weekday.")
-        _check_holiday_region(self.holiday_country, self.holiday_subdivision)
+        region = holiday_region_error(self.holiday_country, self.holiday_subdivision)
+        if region:
+            raise ValueError(region)
         if self.opening_time >= self.closing_time:
             raise ValueError("Opening time must be before closing time.")
         for name in ("slot_minutes", "min_dose_gap_days", "esketamine_doses_per_week"):
@@ -215,16 +223,16 @@ def _supported_regions() -> dict[str, list[str]]:
     return holidays.list_supported_countries()
 
 
-def _check_holiday_region(country: str, subdivision: str) -> None:
+def holiday_region_error(country: str, subdivision: str) -> str:
+    """Why these ISO codes name no public holiday calendar ("" when they do)."""
     if not country:
-        if subdivision:
-            raise ValueError("A state or province needs its country.")
-        return
+        return "A state or province needs its country." if subdivision else ""
     supported = _supported_regions()
     if country not in supported:
-        raise ValueError(f"No public holiday calendar for country {country!r}.")
+        return f"No public holiday calendar for country {country!r}."
     if subdivision and subdivision not in supported[country]:
-        raise ValueError(f"{country} has no state or province {subdivision!r}.")
+        return f"{country} has no state or province {subdivision!r}."
+    return ""
 
 
 # --- Results ------------------------------------------------------------------------------------

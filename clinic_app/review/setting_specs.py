@@ -18,10 +18,11 @@ from zoneinfo import available_timezones
 
 from clinic_app.clinical.review import ReviewRules
 from clinic_app.clinical.rules import ClinicalRules
-from clinic_app.clinical.series import SchedulingRules
+from clinic_app.clinical.series import SchedulingRules, holiday_region_error
 from clinic_app.settings import DEFAULT_TIMEZONE
 
 INT, FLOAT, TIME, WEEKDAYS, DATES, TIMEZONE = "int", "float", "time", "weekdays", "dates", "tz"
+TEXT = "text"  # free text; `high` is its longest length
 WEEKDAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -47,7 +48,7 @@ class SettingSpec:
 
     @property
     def hint(self) -> str:
-        if self.low is None:
+        if self.low is None or self.kind == TEXT:
             return ""
         low = f"{self.low:g}"
         high = f"{self.high:g}"
@@ -135,6 +136,14 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("opening_time", "Opens at", "hours", TIME),
     SettingSpec("closing_time", "Closes at", "hours", TIME),
     SettingSpec("closed_dates", "Closed dates (holidays)", "hours", DATES),
+    SettingSpec("holiday_country", "Public holidays of country (ISO code, blank: none)", "hours",
+                TEXT, 0, 2),
+    SettingSpec("holiday_subdivision", "and state or province (ISO code)", "hours", TEXT, 0, 3),
+    SettingSpec("clinic_name", "Clinic name (handout, calendar)", "hours", TEXT, 1, 80),
+    SettingSpec("clinic_address", "Clinic address", "hours", TEXT, 0, 200),
+    SettingSpec("clinic_phone", "Clinic phone", "hours", TEXT, 0, 32),
+    SettingSpec("calendar_title", "Calendar event title (blank: the clinic name)", "hours", TEXT,
+                0, 80),
     SettingSpec("timezone", "Clinic time zone", "hours", TIMEZONE),
     SettingSpec("slot_minutes", "Calendar slot", "hours", INT, 5, 60, "min"),
     # Chair blocks and spacing (SchedulingRules).
@@ -325,6 +334,9 @@ def consistency_errors(values: dict[str, Any]) -> dict[str, str]:
         "The limit must not be shorter than the target.",
         strict=False,
     )
+    region = holiday_region_error(values["holiday_country"], values["holiday_subdivision"])
+    if region:
+        errors["holiday_country"] = region
     if time.fromisoformat(values["opening_time"]) >= time.fromisoformat(values["closing_time"]):
         errors["closing_time"] = "The clinic must close after it opens."
     for key in (

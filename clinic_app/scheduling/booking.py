@@ -37,6 +37,7 @@ from clinic_app.scheduling.checks import (
     ATTENDED,
     DOSING_KINDS,
     FREEING,
+    Booked,
     Conflict,
     VisitKindInfo,
     VisitRequest,
@@ -407,9 +408,9 @@ def book_series(
     requests: Sequence[VisitRequest],
     driver_name: str = "",
     driver_phone: str = "",
-) -> list[Appointment]:
+) -> Booked:
     """Book every visit in one go under a new series id, or nothing. Raises Conflict with the
-    problem of each refused visit."""
+    problem of each refused visit; warns about spacing and a missing REMS enrolment."""
     require_role(actor, Role.FRONT_DESK)
     _require_course(patient, course)
     visit_kind = VisitKind(kind)
@@ -424,7 +425,8 @@ def book_series(
         )
     rules = scheduling_rules()
     minutes = block_minutes(course, rules)
-    refuse(check_series(patient, course, visit_kind, requests, minutes), "Not booked")
+    check = check_series(patient, course, visit_kind, requests, minutes)
+    refuse(check, "Not booked")
     series_id, offset = continued_series(course, visit_kind)
     series_id = series_id or str(uuid.uuid4())
     ordered = sorted(requests, key=lambda r: (r.day, r.start))
@@ -458,7 +460,8 @@ def book_series(
         visits=len(appointments),
         kind=visit_kind.value,
     )
-    return appointments
+    warnings = [w for w in (rems_warning(patient, course),) if w] + check.warnings
+    return Booked(appointments, warnings)
 
 
 # --- make-up visits --------------------------------------------------------------------------
@@ -485,9 +488,7 @@ def makeup_eligible(appointment: Appointment) -> bool:
     return replacement is None
 
 
-def book_makeup(
-    actor: User, missed: Appointment, day: date, start: time, chair_id: int
-) -> Appointment:
+def book_makeup(actor: User, missed: Appointment, day: date, start: time, chair_id: int) -> Booked:
     """Book the make-up visit for a missed induction visit: same series and visit number."""
     require_role(actor, Role.FRONT_DESK)
     if not makeup_eligible(missed):
@@ -514,4 +515,4 @@ def book_makeup(
     db.session.add(makeup)
     flush_bookings()
     audit.record(actor, "schedule.makeup", makeup, patient_id=missed.patient_id, replaces=missed.id)
-    return makeup
+    return Booked([makeup], check.warnings)

@@ -30,6 +30,7 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, ClinicalAlert, User
 from clinic_app.scheduling.checks import (
     CHANGEABLE,
+    Booked,
     Check,
     Conflict,
     VisitRequest,
@@ -99,7 +100,7 @@ def move(
     start: time,
     chair_id: int | None,
     scope: str = "this",
-) -> list[Appointment]:
+) -> Booked:
     """Move a visit (and with scope "following" the later visits of its series by the same
     number of days and minutes) after the same check a booking gets. A later visit whose chair
     is taken at its new time gets another free chair. Everything moves or nothing; the driver
@@ -130,7 +131,7 @@ def move(
         visits=len(targets),
         warnings=len(check.warnings),
     )
-    return targets
+    return Booked(targets, check.warnings)
 
 
 def _moved(

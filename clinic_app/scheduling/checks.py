@@ -77,6 +77,14 @@ class VisitKindInfo:
     sequences: tuple[int | None, ...] = ()
 
 
+@dataclass(frozen=True)
+class Booked:
+    """Visits booked or moved, with the calendar's warnings the front desk should read."""
+
+    visits: list[Appointment]
+    warnings: list[str]
+
+
 def local(moment: datetime) -> datetime:
     return moment.astimezone(clinic_timezone())
 

@@ -175,6 +175,7 @@ def appointments_between(
 @dataclass
 class Column:
     chair: Chair | None
+    lanes: int = 1  # side-by-side sub-columns, so overlapping visits each sit at their start
 
     @property
     def label(self) -> str:
@@ -187,7 +188,7 @@ class Column:
 
 @dataclass
 class Cell:
-    """A grid cell: free, covered by a visit above it, or visits spanning `rowspan` slots."""
+    """A grid cell: free, covered by a visit above it, or a visit spanning `rowspan` slots."""
 
     kind: str  # "free", "covered", "visits"
     rowspan: int = 1
@@ -277,44 +278,59 @@ def _minute(moment: datetime, day: date, end: bool = False) -> int:
     return moment.hour * 60 + moment.minute + (1 if end and moment.second else 0)
 
 
-def day_view(day: date, rules: SchedulingRules) -> DayView:
-    """One column per chair, one row per calendar slot within clinic hours (widened to show any
-    visit outside them); overlapping visits of one chair share one cell."""
-    start, end = day_bounds_utc(day)
-    all_cards = cards(appointments_between(start, end + timedelta(microseconds=1)))
-    active = [c for c in all_cards if not c.freed]
-    columns = _columns(_chairs(), active)
+def _grid_bounds(day: date, active: Sequence[Card], rules: SchedulingRules) -> tuple[int, int]:
+    """First and last minute of the grid: clinic hours, widened to show any visit outside."""
     slot = rules.slot_minutes
     first = rules.opening_time.hour * 60 + rules.opening_time.minute
     last = rules.closing_time.hour * 60 + rules.closing_time.minute
     for card in active:
         first = min(first, _minute(card.start, day))
         last = max(last, _minute(card.end, day, end=True))
-    first = first // slot * slot
-    last = min(24 * 60, math.ceil(last / slot) * slot)
+    return first // slot * slot, min(24 * 60, math.ceil(last / slot) * slot)
+
+
+def _lanes(placed: list[tuple[int, int, Card]]) -> list[list[tuple[int, int, Card]]]:
+    """Visits of one chair in lanes: each lane holds visits whose rows do not overlap, so every
+    visit starts in its own start row (back-to-back visits sharing a slot go side by side)."""
+    lanes: list[list[tuple[int, int, Card]]] = []
+    for top, bottom, card in sorted(placed, key=lambda p: (p[0], p[2].start)):
+        lane = next((ln for ln in lanes if ln[-1][1] <= top), None)
+        if lane is None:
+            lanes.append([(top, bottom, card)])
+        else:
+            lane.append((top, bottom, card))
+    return lanes or [[]]
+
+
+def day_view(day: date, rules: SchedulingRules) -> DayView:
+    """One column per chair (split into lanes where visits overlap in time), one row per
+    calendar slot; each visit sits in the row of its start and spans the rows to its end."""
+    start, end = day_bounds_utc(day)
+    all_cards = cards(appointments_between(start, end + timedelta(microseconds=1)))
+    active = [c for c in all_cards if not c.freed]
+    columns = _columns(_chairs(), active)
+    slot = rules.slot_minutes
+    first, last = _grid_bounds(day, active, rules)
     count = max(1, (last - first) // slot)
-    table = [[FREE for _ in columns] for _ in range(count)]
     index = {column.key: i for i, column in enumerate(columns)}
-    by_column: dict[int, list[Card]] = {}
+    placed: list[list[tuple[int, int, Card]]] = [[] for _ in columns]
     for card in active:
-        by_column.setdefault(index[card.appointment.chair_id], []).append(card)
-    for col, column_cards in by_column.items():
-        clusters: list[list] = []  # [first row, end row, cards]
-        for card in sorted(column_cards, key=lambda c: c.start):
-            top = max(0, (_minute(card.start, day) - first) // slot)
-            bottom = min(
-                count, max(top + 1, math.ceil((_minute(card.end, day, True) - first) / slot))
-            )
-            if clusters and top < clusters[-1][1]:
-                clusters[-1][1] = max(clusters[-1][1], bottom)
-                clusters[-1][2].append(card)
-            else:
-                clusters.append([top, bottom, [card]])
-        for top, bottom, grouped in clusters:
-            table[top][col] = Cell("visits", bottom - top, grouped)
-            for row in range(top + 1, bottom):
-                table[row][col] = COVERED
-    rows = [GridRow(first + r * slot, table[r]) for r in range(count)]
+        top = min(count - 1, max(0, (_minute(card.start, day) - first) // slot))
+        bottom = min(count, max(top + 1, math.ceil((_minute(card.end, day, True) - first) / slot)))
+        placed[index[card.appointment.chair_id]].append((top, bottom, card))
+    grid: list[list[Cell]] = [[] for _ in range(count)]
+    for column, visits in zip(columns, placed, strict=True):
+        lanes = _lanes(visits)
+        column.lanes = len(lanes)
+        for lane in lanes:
+            cells = [FREE] * count
+            for top, bottom, card in lane:
+                cells[top] = Cell("visits", bottom - top, [card])
+                for row in range(top + 1, bottom):
+                    cells[row] = COVERED
+            for row in range(count):
+                grid[row].append(cells[row])
+    rows = [GridRow(first + r * slot, grid[r]) for r in range(count)]
     return DayView(
         day,
         rules.is_open(day),
@@ -454,6 +470,28 @@ def driver_calls(day: date) -> list[Card]:
         if a.status in CHANGEABLE + (AppointmentStatus.CHECKED_IN.value,)
     ]
     return cards(visits)
+
+
+def rems_to_chase(today: date) -> list[tuple[Patient, datetime]]:
+    """Patients booked for esketamine from `today` on who are not enrolled in the REMS, with
+    their first such visit (clinic-local), soonest first: the paperwork the front desk chases
+    before the nurse can dose."""
+    start = day_bounds_utc(today)[0]
+    rows = db.session.execute(
+        select(Patient, func.min(Appointment.starts_at))
+        .join(Appointment, Appointment.patient_id == Patient.id)
+        .join(TreatmentCourse, TreatmentCourse.id == Appointment.course_id)
+        .where(
+            Patient.rems_enrolled_on.is_(None),
+            TreatmentCourse.modality == Modality.ESKETAMINE_NASAL.value,
+            Appointment.status.in_(CHANGEABLE),
+            Appointment.starts_at >= start,
+        )
+        .group_by(Patient.id)
+        .order_by(func.min(Appointment.starts_at))
+    ).all()
+    tz = clinic_timezone()
+    return [(patient, aware(first).astimezone(tz)) for patient, first in rows]
 
 
 # --- maintenance due -----------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from clinic_app.auth.permissions import role_required
-from clinic_app.clinical.codes import AppointmentStatus, Role, VisitKind
+from clinic_app.clinical.attendance import DRIVER_LABELS
+from clinic_app.clinical.codes import AppointmentStatus, DriverStatus, Role, VisitKind
 from clinic_app.clinical.series import day_label
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
@@ -22,7 +23,13 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient
 from clinic_app.patients.services import search_patients
 from clinic_app.scheduling import booking, changes, ics, queries
-from clinic_app.scheduling.checks import CHANGEABLE, Conflict, VisitRequest, block_minutes
+from clinic_app.scheduling.checks import (
+    CHANGEABLE,
+    Booked,
+    Conflict,
+    VisitRequest,
+    block_minutes,
+)
 from clinic_app.scheduling.forms import (
     BookForm,
     CancelForm,
@@ -160,6 +167,7 @@ def _drivers_page(current: date, status: int = 200):
         open=rules.is_open(current),
         closed=queries.closed_reason(current, rules),
         jump=JumpForm(data={"date": current}),
+        rems=queries.rems_to_chase(clinic_today()),
     ), status
 
 
@@ -381,7 +389,10 @@ def book(patient_id: int):
         flash(error.message, "danger")
         return _plan_page(person, courses, plan_form, form, status=400)
     db.session.commit()
-    flash(f"Booked {len(booked)} visit{'s' if len(booked) != 1 else ''}.", "success")
+    visits = len(booked.visits)
+    flash(f"Booked {visits} visit{'s' if visits != 1 else ''}.", "success")
+    for warning in booked.warnings:
+        flash(warning, "warning")
     return redirect(url_for("scheduling.patient", patient_id=person.id))
 
 
@@ -500,7 +511,21 @@ def appointment(appointment_id: int):
     return _appointment_page(visit)
 
 
-def _apply(appointment_id: int, form_name: str, form, action, success: str, go=None):
+def _flash_call(visit: Appointment) -> None:
+    """What the driver call recorded, and what to do when there is no driver."""
+    when = visit.starts_at.astimezone(clinic_timezone()).strftime("%H:%M")
+    who = visit.patient.full_name
+    label = DRIVER_LABELS[DriverStatus(visit.driver_status)].lower()
+    flash(f"Driver call recorded for {who} ({when}): {label}.", "success")
+    if visit.driver_status == DriverStatus.NO_DRIVER:
+        flash(
+            f"{who} has no driver for the {when} visit and may not drive home: move or cancel "
+            "the visit (reason: no driver) unless a driver is found.",
+            "warning",
+        )
+
+
+def _apply(appointment_id: int, form_name: str, form, action, success: str, go=None, after=None):
     """Validate, run the service, commit and redirect; otherwise re-render the appointment page
     with the input kept: 400 for bad input, 409 when the calendar refuses."""
     visit = _appointment(appointment_id)
@@ -518,7 +543,12 @@ def _apply(appointment_id: int, form_name: str, form, action, success: str, go=N
         _field_or_flash(form, error)
         return _appointment_page(_appointment(appointment_id), 400, **{form_name: form})
     db.session.commit()
-    flash(success, "success")
+    if after is not None:
+        after(result)
+    else:
+        flash(success, "success")
+    for warning in result.warnings if isinstance(result, Booked) else ():
+        flash(warning, "warning")
     return redirect(
         go(result) if go else url_for("scheduling.appointment", appointment_id=appointment_id)
     )
@@ -591,7 +621,7 @@ def makeup(appointment_id: int):
             current_user, visit, form.day.data, form.start.data, form.chair_id.data
         ),
         "Make-up visit booked.",
-        go=lambda made: url_for("scheduling.appointment", appointment_id=made.id),
+        go=lambda made: url_for("scheduling.appointment", appointment_id=made.visits[0].id),
     )
 
 
@@ -613,6 +643,7 @@ def driver(appointment_id: int):
                 form.driver_phone.data,
             ),
             "Driver call recorded.",
+            after=_flash_call,
         )
     visit = _appointment(appointment_id)
     day_of = visit.starts_at.astimezone(clinic_timezone()).date()
@@ -632,4 +663,5 @@ def driver(appointment_id: int):
         flash(error.message, "danger")
         return _drivers_page(day_of, 400)
     db.session.commit()
+    _flash_call(visit)
     return redirect(url_for("scheduling.drivers", date=day_of.isoformat()) + f"#a{appointment_id}")

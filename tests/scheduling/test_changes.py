@@ -44,7 +44,7 @@ def book_series(app, patient_id: int, course_id: int) -> list[int]:
             [checks.VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows],
         )
         db.session.commit()
-        return [r.id for r in rows]
+        return [r.id for r in rows.visits]
 
 
 @pytest.fixture

@@ -96,7 +96,7 @@ def test_two_desks_booking_through_the_service_one_gets_the_conflict(app, postgr
         barrier.wait()
         booked = booking.book_series(desk, person, course, "induction", [request])
         db.session.commit()
-        return booked[0].id
+        return booked.visits[0].id
 
     results = _race(app, work)
     booked = [r for r in results if isinstance(r, int)]

@@ -139,7 +139,7 @@ def book_series_from(app, patient_id, course_id, first: date) -> list[int]:
             [checks.VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows],
         )
         db.session.commit()
-        return [r.id for r in rows]
+        return [r.id for r in rows.visits]
 
 
 def test_no_visits_gives_an_empty_calendar(app, as_role, staff):
