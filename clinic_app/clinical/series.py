@@ -113,7 +113,7 @@ class SchedulingRules:
     iv_maintenance_max_days: int = 42
     # How the clinic names itself on the patient's handout and calendar file. The calendar
     # event's title stays neutral (no treatment named) for shared calendars; empty: the name.
-    clinic_name: str = "Ketamine Clinic"
+    clinic_name: str = "Clinic"
     clinic_address: str = ""
     clinic_phone: str = ""
     calendar_title: str = ""
@@ -196,6 +196,12 @@ class SchedulingRules:
             + self.iv_recovery_minutes
             + self.iv_turnover_minutes
         )
+
+    def turnover_minutes(self, modality: Modality) -> int:
+        """The end of a chair block that readies the chair: the patient has left by then."""
+        if modality == Modality.ESKETAMINE_NASAL:
+            return self.esketamine_turnover_minutes
+        return self.iv_turnover_minutes
 
     def is_open(self, day: date) -> bool:
         """The clinic sees patients on `day`: an open weekday, not a public holiday and not one

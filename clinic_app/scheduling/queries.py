@@ -34,6 +34,7 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient, TreatmentCourse, TreatmentSession
 from clinic_app.scheduling import booking
 from clinic_app.scheduling.checks import ATTENDED, CHANGEABLE, FREEING, aware, free_slot
+from clinic_app.scheduling.checks import block_minutes as booking_minutes
 from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc
 
 MODALITY_SHORT = {Modality.ESKETAMINE_NASAL.value: "Esketamine", Modality.IV_KETAMINE.value: "IV"}
@@ -417,6 +418,21 @@ def upcoming_visits(patient_id: int) -> list[Appointment]:
             .order_by(Appointment.starts_at)
         ).unique()
     )
+
+
+def ready_times(visits: Sequence[Appointment], rules: SchedulingRules) -> dict[int, datetime]:
+    """When each visit's patient may be collected (clinic-local): the end of the expected
+    observation or recovery; a consult's end."""
+    tz = clinic_timezone()
+    ready = {}
+    for visit in visits:
+        end = visit.ends_at
+        if visit.course is not None and visit.visit_kind != VisitKind.CONSULT:
+            turnover = rules.turnover_minutes(Modality(visit.course.modality))
+            minutes = booking_minutes(visit.course, rules) - turnover
+            end = visit.starts_at + timedelta(minutes=minutes)
+        ready[visit.id] = end.astimezone(tz)
+    return ready
 
 
 def active_courses(patient_id: int) -> list[TreatmentCourse]:

@@ -413,12 +413,16 @@ def handout(patient_id: int):
             guides.append(guide)
     changes.record_view(current_user, "schedule.handout", person, person.id)
     db.session.commit()
+    clinic = scheduling_rules()
     return render_template(
         "scheduling/handout.html",
         patient=person,
         visits=queries.cards(visits),
         guides=guides,
         zone=clinic_timezone().key,
+        clinic=clinic,
+        location=ics.location(clinic),
+        ready=queries.ready_times(visits, clinic),
     )
 
 
@@ -428,7 +432,9 @@ def calendar_file(patient_id: int):
     """The upcoming visits as an iCalendar file (only the numeric patient id in the URL)."""
     person = _patient(patient_id)
     visits = queries.upcoming_visits(person.id)
-    body = ics.build_calendar(visits, clinical_rules(), request.host.split(":")[0] or "clinic")
+    body = ics.build_calendar(
+        visits, clinical_rules(), scheduling_rules(), request.host.split(":")[0] or "clinic"
+    )
     changes.record_view(current_user, "schedule.ics", person, person.id)
     db.session.commit()
     return Response(
