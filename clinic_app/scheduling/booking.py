@@ -464,6 +464,35 @@ def book_series(
     return Booked(appointments, warnings)
 
 
+def book_consult(
+    actor: User, patient: Patient, request: VisitRequest, minutes: int, driver_name: str = ""
+) -> Booked:
+    """A consult or intake visit: no course needed (a new patient is seen before the
+    psychiatrist prescribes one), no dose, the same calendar check as any booking."""
+    require_role(actor, Role.FRONT_DESK)
+    check = check_visits(patient.id, [request], [minutes], kind=VisitKindInfo(dosing=False))
+    refuse(check, "Not booked")
+    starts = utc(request.day, request.start)
+    visit = Appointment(
+        patient_id=patient.id,
+        course_id=None,
+        chair_id=request.chair_id,
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=minutes),
+        visit_kind=VisitKind.CONSULT.value,
+        status=AppointmentStatus.SCHEDULED.value,
+        driver_name=(driver_name or patient.driver_name or "").strip(),
+        driver_phone=(patient.driver_phone or "").strip(),
+        driver_status=DriverStatus.UNCONFIRMED.value,
+    )
+    db.session.add(visit)
+    flush_bookings()
+    audit.record(
+        actor, "schedule.book", visit, patient_id=patient.id, visits=1, kind=visit.visit_kind
+    )
+    return Booked([visit], check.warnings)
+
+
 # --- make-up visits --------------------------------------------------------------------------
 
 

@@ -32,6 +32,31 @@ SCOPE_CHOICES = choices(
 )
 
 
+class ClockField(TimeField):
+    """A clinic time typed as 24-hour HH:MM, as every page shows times: a browser's time picker
+    follows the viewer's locale and may show AM/PM."""
+
+    widget = widgets.TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        render_kw = {
+            "inputmode": "numeric",
+            "pattern": r"([01]?\d|2[0-3]):[0-5]\d",
+            "placeholder": "HH:MM",
+            "maxlength": 5,
+            "autocomplete": "off",
+            **kwargs.pop("render_kw", {}),
+        }
+        super().__init__(
+            label,
+            validators,
+            format="%H:%M",
+            invalid_value_message="Enter the time as HH:MM, 24-hour (e.g. 14:30).",
+            render_kw=render_kw,
+            **kwargs,
+        )
+
+
 def optional_int(value) -> int | None:
     """Coerce a select's value to an id; the blank placeholder stays None."""
     if value in ("", None):
@@ -63,8 +88,8 @@ class PlanForm(FlaskForm):
     first_date = DateField(
         "First visit on or after", validators=[InputRequired(), _not_in_the_past]
     )
-    preferred_time = TimeField(
-        "Preferred start time", validators=[InputRequired()], description="Clinic time."
+    preferred_time = ClockField(
+        "Preferred start time", validators=[InputRequired()], description="Clinic time, 24-hour."
     )
     preferred_weekdays = CheckboxListField(
         "Preferred weekdays",
@@ -93,7 +118,7 @@ class VisitRowForm(Form):
 
     target = HiddenField()
     day = DateField("Date", validators=[InputRequired(message="Enter a date.")])
-    start = TimeField("Start", validators=[InputRequired(message="Enter a start time.")])
+    start = ClockField("Start", validators=[InputRequired(message="Enter a start time.")])
     chair_id = SelectField(
         "Chair", coerce=optional_int, validators=[InputRequired(message="Choose a chair.")]
     )
@@ -126,9 +151,25 @@ class BookForm(FlaskForm):
             row.form.chair_id.choices = chair_choices
 
 
+CONSULT_MINUTES = choices([(30, "30 min"), (45, "45 min"), (60, "60 min"), (90, "90 min")])
+
+
+class ConsultForm(FlaskForm):
+    """A consult or intake visit, with or without a course."""
+
+    day = DateField("Date", validators=[InputRequired(), _not_in_the_past])
+    start = ClockField("Start", validators=[InputRequired()], description="Clinic time, 24-hour.")
+    minutes = SelectField("Length", choices=CONSULT_MINUTES, coerce=int, default=60)
+    chair_id = SelectField(
+        "Chair or room", coerce=optional_int, validators=[Optional()], validate_choice=True
+    )
+
+
 class MoveForm(FlaskForm):
     day = DateField("New date", validators=[InputRequired(), _not_in_the_past])
-    start = TimeField("New start time", validators=[InputRequired()], description="Clinic time.")
+    start = ClockField(
+        "New start time", validators=[InputRequired()], description="Clinic time, 24-hour."
+    )
     chair_id = SelectField(
         "Chair", coerce=optional_int, validators=[Optional()], validate_choice=True
     )

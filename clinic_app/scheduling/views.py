@@ -33,6 +33,7 @@ from clinic_app.scheduling.checks import (
 from clinic_app.scheduling.forms import (
     BookForm,
     CancelForm,
+    ConsultForm,
     DriverForm,
     JumpForm,
     MakeupForm,
@@ -211,13 +212,51 @@ def find_patient():
 def patient(patient_id: int):
     """One patient's visits: upcoming, past, cancellations, late cancellations, no-shows."""
     person = _patient(patient_id)
-    schedule = queries.patient_schedule(person.id)
-    courses = queries.active_courses(person.id)
     changes.record_view(current_user, "schedule.view", person, person.id)
     db.session.commit()
+    return _patient_page(person)
+
+
+def _consult_form(formdata=None) -> ConsultForm:
+    form = ConsultForm(formdata=formdata, prefix="consult")
+    form.chair_id.choices = [("", "No chair (consult room)")] + _chair_choices()[1:]
+    return form
+
+
+def _patient_page(person: Patient, consult: ConsultForm | None = None, status: int = 200):
+    consult = consult or _consult_form()
+    if consult.day.data is None and not consult.errors:
+        consult.day.data = clinic_today() + timedelta(days=1)
     return render_template(
-        "scheduling/patient.html", patient=person, schedule=schedule, courses=courses
-    )
+        "scheduling/patient.html",
+        patient=person,
+        schedule=queries.patient_schedule(person.id),
+        courses=queries.active_courses(person.id),
+        consult=consult if _is_desk() else None,
+    ), status
+
+
+@bp.post("/patients/<int:patient_id>/consult")
+@role_required(*DESK)
+def book_consult(patient_id: int):
+    """Book a consult or intake visit (no course needed)."""
+    person = _patient(patient_id)
+    form = _consult_form(request.form)
+    if not form.validate_on_submit():
+        return _patient_page(person, form, 400)
+    wanted = VisitRequest(form.day.data, form.start.data, form.chair_id.data)
+    try:
+        booked = booking.book_consult(current_user, person, wanted, form.minutes.data)
+    except Conflict as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        _attach(form, error.problems)
+        return _patient_page(person, form, 409)
+    db.session.commit()
+    flash("Consult booked.", "success")
+    for warning in booked.warnings:
+        flash(warning, "warning")
+    return redirect(url_for("scheduling.appointment", appointment_id=booked.visits[0].id))
 
 
 def _plan_form(patient: Patient, courses, course=None, kind=None) -> PlanForm:

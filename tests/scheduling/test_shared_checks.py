@@ -6,10 +6,12 @@ import re
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.extensions import db
-from clinic_app.models import ClinicSetting
+from clinic_app.models import Appointment, ClinicSetting
+from tests import factories
 from tests.scheduling.conftest import (
     book_visit,
     field_error,
@@ -185,3 +187,44 @@ def test_an_enrolled_patient_gets_no_rems_warning(app, as_role, esk):
     page = propose(as_role("front_desk"), patient_id, course_id)
     assert "REMS" not in text(page)
     assert field_error(page, "first_date") is None
+
+
+def test_a_new_patient_without_a_course_can_be_booked_for_an_intake_visit(
+    app, as_role, staff, chairs
+):
+    with app.app_context():
+        person = factories.make_patient(first_name="Ivy", last_name="Intake")
+        db.session.commit()
+        patient_id = person.id
+    desk = as_role("front_desk")
+    page = desk.get(f"/schedule/patients/{patient_id}")
+    assert "Book a consult or intake visit" in text(page)
+    url = f"/schedule/patients/{patient_id}/consult"
+    values = form_values(page, url)
+    values.update({"consult-day": "2026-04-07", "consult-start": "10:00", "consult-minutes": "60"})
+    booked = desk.post(url, data=values, follow_redirects=True)
+    assert booked.status_code == 200
+    assert "Consult booked." in text(booked)
+    with app.app_context():
+        visit = db.session.scalars(
+            select(Appointment).where(Appointment.patient_id == patient_id)
+        ).one()
+        assert (visit.visit_kind, visit.course_id, visit.chair_id) == ("consult", None, None)
+        assert visit.starts_at == local(date(2026, 4, 7), 10)
+    # The same check as any booking: the patient is busy then; a 12-hour clock is refused.
+    again = desk.post(url, data=values)
+    assert again.status_code == 409
+    assert "The patient already has a visit 10:00–11:00" in (
+        field_error(again, "consult-start") or ""
+    )
+    bad = desk.post(url, data=values | {"consult-start": "2:00 PM"})
+    assert bad.status_code == 400
+    assert field_error(bad, "consult-start") == "Enter the time as HH:MM, 24-hour (e.g. 14:30)."
+
+
+def test_time_inputs_are_24_hour_text_fields(app, as_role, esk):
+    patient_id, course_id = esk
+    page = text(propose(as_role("front_desk"), patient_id, course_id))
+    start = re.search(r'<input[^>]*name="book-visits-0-start"[^>]*>', page).group(0)
+    assert 'type="text"' in start and 'placeholder="HH:MM"' in start
+    assert 'value="09:00"' in start
