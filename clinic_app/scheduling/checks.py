@@ -185,7 +185,36 @@ def check_visits(
         for a, modality in rows
     ]
     calendar = visit_checks.Calendar(rules, clinic_timezone(), utcnow(), chairs, booked)
-    return visit_checks.check(calendar, wanted)
+    result = visit_checks.check(calendar, wanted)
+    _suggest(result, patient_id, requests, durations, chairs, rules)
+    return result
+
+
+# Problems a free chair or another time that day solves.
+MOVABLE_IN_DAY = ("chair", "patient", "hours")
+
+
+def _suggest(
+    result: Check,
+    patient_id: int,
+    requests: Sequence[VisitRequest],
+    durations: Sequence[int],
+    chairs: dict[int, str],
+    rules: SchedulingRules,
+) -> None:
+    """Name the nearest free chair and time that day next to a chair, patient or hours
+    problem, so the front desk has an alternative to offer."""
+    for index, (code, message) in list(result.problems.items()):
+        if code not in MOVABLE_IN_DAY:
+            continue
+        req = requests[index]
+        slot = free_slot(patient_id, req.day, req.start, durations[index], rules)
+        if slot is not None:
+            where = chairs.get(slot.chair_id, "a chair")
+            result.problems[index] = (
+                code,
+                f"{message} Nearest free: {where} at {slot.start:%H:%M}.",
+            )
 
 
 def kind_of(appointment: Appointment) -> VisitKindInfo:

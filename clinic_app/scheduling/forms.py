@@ -1,6 +1,7 @@
 """Forms of the front desk's calendar. Dates and times are clinic-local."""
 
-from datetime import date, timedelta
+from contextlib import suppress
+from datetime import date, time, timedelta
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -145,6 +146,24 @@ class BookForm(FlaskForm):
         description="From the patient record; change it for this series if needed.",
     )
     driver_phone = StringField("Driver phone", validators=[Optional(), Length(max=32)])
+    # What was planned, so the plan form shows it again after "Check again" or a refusal.
+    plan_first_date = HiddenField()
+    plan_time = HiddenField()
+    plan_weekdays = HiddenField()
+    plan_count = HiddenField()
+
+    def planned(self) -> dict:
+        """The plan form's values carried in the hidden fields (those that parse)."""
+        values: dict = {}
+        with suppress(ValueError):
+            values["first_date"] = date.fromisoformat(self.plan_first_date.data or "")
+        with suppress(ValueError):
+            values["preferred_time"] = time.fromisoformat(self.plan_time.data or "")
+        days = (self.plan_weekdays.data or "").split(",")
+        values["preferred_weekdays"] = [int(d) for d in days if d.isdigit() and int(d) < 7]
+        if (self.plan_count.data or "").isdigit():
+            values["count"] = int(self.plan_count.data)
+        return values
 
     def set_chairs(self, chair_choices) -> None:
         for row in self.visits:

@@ -259,19 +259,18 @@ def book_consult(patient_id: int):
     return redirect(url_for("scheduling.appointment", appointment_id=booked.visits[0].id))
 
 
-def _plan_form(patient: Patient, courses, course=None, kind=None) -> PlanForm:
+def _plan_form(patient: Patient, courses, course=None, kind=None, planned=None) -> PlanForm:
     rules = scheduling_rules()
     course = course or courses[0]
     kind = VisitKind(kind) if kind else booking.default_kind(course, rules)
-    form = PlanForm(
-        formdata=None,
-        course_id=course.id,
-        visit_kind=kind.value,
-        first_date=booking.default_first_date(course, kind, rules),
-        preferred_time=patient.preferred_time or time(9, 0),
-        preferred_weekdays=list(patient.preferred_weekdays or []),
-        count=4,
-    )
+    values = {
+        "first_date": booking.default_first_date(course, kind, rules),
+        "preferred_time": patient.preferred_time or time(9, 0),
+        "preferred_weekdays": list(patient.preferred_weekdays or []),
+        "count": 4,
+        **(planned or {}),
+    }
+    form = PlanForm(formdata=None, course_id=course.id, visit_kind=kind.value, **values)
     _course_choices(form, courses)
     return form
 
@@ -346,6 +345,10 @@ def plan(patient_id: int):
             "visit_kind": proposal.kind.value,
             "driver_name": person.driver_name,
             "driver_phone": person.driver_phone,
+            "plan_first_date": form.first_date.data.isoformat(),
+            "plan_time": form.preferred_time.data.strftime("%H:%M"),
+            "plan_weekdays": ",".join(str(d) for d in form.preferred_weekdays.data or []),
+            "plan_count": str(form.count.data or ""),
             "visits": [
                 {
                     "target": row.target.isoformat(),
@@ -385,7 +388,11 @@ def book(patient_id: int):
     form = BookForm(prefix="book")
     form.set_chairs(_chair_choices())
     course = next((c for c in courses if c.id == form.course_id.data), None)
-    plan_form = _plan_form(person, courses, course, form.visit_kind.data) if courses else None
+    plan_form = (
+        _plan_form(person, courses, course, form.visit_kind.data, form.planned())
+        if courses
+        else None
+    )
     if course is None:
         flash("Choose one of the patient's active courses and plan again.", "danger")
         return _plan_page(person, courses, plan_form, status=400)

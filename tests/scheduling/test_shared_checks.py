@@ -228,3 +228,33 @@ def test_time_inputs_are_24_hour_text_fields(app, as_role, esk):
     start = re.search(r'<input[^>]*name="book-visits-0-start"[^>]*>', page).group(0)
     assert 'type="text"' in start and 'placeholder="HH:MM"' in start
     assert 'value="09:00"' in start
+
+
+def test_a_chair_conflict_offers_the_nearest_free_chair_or_time(app, as_role, esk, series):
+    patient_id, _ = esk
+    first = row(app, series[0])
+    other, _ = make_patient_with_course(app, first_name="Olga", last_name="Other")
+    book_visit(
+        app, other, None, first.chair_id, local(DAYS[1], 14), minutes=120, visit_kind="consult"
+    )
+    response = as_role("front_desk").post(
+        f"/schedule/appointments/{series[1]}/move",
+        data={"move-day": DAYS[1].isoformat(), "move-start": "14:30", "move-scope": "this"},
+    )
+    assert response.status_code == 409
+    error = field_error(response, "move-chair_id") or ""
+    assert "Chair 1 is booked 14:00–16:00 on Fri 10 Apr." in error
+    assert "Nearest free: Chair 2 at 14:30." in error
+
+
+def test_check_again_keeps_what_was_planned_and_typed(app, as_role, esk):
+    patient_id, course_id = esk
+    desk = as_role("front_desk")
+    page = propose(desk, patient_id, course_id, first_date="2026-04-08", preferred_time="10:15")
+    book_url = f"/schedule/patients/{patient_id}/book"
+    data = form_values(page, book_url) | {"action": "check", "book-visits-2-start": "11:45"}
+    checked = desk.post(book_url, data=data)
+    assert checked.status_code == 200
+    plan = form_values(checked, f"/schedule/patients/{patient_id}/plan")
+    assert (plan["first_date"], plan["preferred_time"]) == ("2026-04-08", "10:15")
+    assert form_values(checked, book_url)["book-visits-2-start"] == "11:45"
