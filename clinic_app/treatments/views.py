@@ -63,6 +63,11 @@ def start():
     appointment = None
     if form.appointment_id.data:
         appointment = db.get_or_404(Appointment, form.appointment_id.data)
+    open_session = appointment.treatment_session if appointment is not None else None
+    if open_session is not None and open_session.patient_id == patient.id:
+        # A second "Check in" (another device, a double click): go to the session it opened.
+        flash(f"{patient.full_name} is already checked in; this is the session.", "info")
+        return redirect(url_for("treatments.session", session_id=open_session.id))
     try:
         treatment = services.start_session(current_user, patient, course, appointment)
     except RuleViolation as error:

@@ -238,3 +238,18 @@ def test_check_in_is_refused_when_the_front_desk_recorded_no_driver(app, as_role
         session = db.session.scalar(select(TreatmentSession))
         assert session.appointment_id == ok_a
         assert db.session.get(Appointment, ok_a).status == "in_treatment"
+
+
+def test_checking_in_twice_leads_to_the_open_session(app, as_role, staff, chairs):
+    [(patient_id, course_id, visit)] = _today_visits(app, chairs, ["confirmed"])
+    nurse = as_role("nurse")
+    data = {"patient_id": patient_id, "course_id": course_id, "appointment_id": visit}
+    first = nurse.post("/sessions/start", data=data)
+    assert first.status_code == 302
+    session_url = first.headers["Location"]
+    again = nurse.post("/sessions/start", data=data, follow_redirects=False)
+    assert again.status_code == 302
+    assert again.headers["Location"] == session_url
+    page = nurse.get(session_url)
+    assert "is already checked in; this is the session." in text(page)
+    assert "cannot be started" not in text(page)
