@@ -49,6 +49,7 @@ from clinic_app.clinical.codes import (
 )
 from clinic_app.clinical.dosing import pump_rate_for
 from clinic_app.clinical.scores import CADSS6, MOAAS, PHQ9, score
+from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import (
@@ -78,6 +79,8 @@ HISTORY_DAYS = 730
 # Chair blocks (SchedulingRules defaults): esketamine 15 + 120 + 15 min, IV 15 + 40 + 30 + 10.
 BLOCK_MINUTES = {Modality.ESKETAMINE_NASAL: 150, Modality.IV_KETAMINE: 95}
 OPENING, CLOSING = time(8, 0), time(18, 0)
+# The default clinic calendar (open weekdays, public holidays): no demo visit on a closed day.
+CALENDAR = SchedulingRules()
 INDUCTION_SESSIONS = {Modality.ESKETAMINE_NASAL: 8, Modality.IV_KETAMINE: 6}
 # In weekdays: esketamine Mon/Thu (or Tue/Fri), IV Mon/Wed/Fri.
 INDUCTION_GAPS = {Modality.ESKETAMINE_NASAL: (3, 2), Modality.IV_KETAMINE: (2, 2, 1)}
@@ -242,13 +245,15 @@ class _Clock:
 
 
 def _weekday_on_or_before(day: date) -> date:
-    while day.weekday() >= 5:
+    """The latest open clinic day on or before `day` (weekends and public holidays closed)."""
+    while not CALENDAR.is_open(day):
         day -= timedelta(days=1)
     return day
 
 
 def _weekday_on_or_after(day: date) -> date:
-    while day.weekday() >= 5:
+    """The first open clinic day on or after `day`."""
+    while not CALENDAR.is_open(day):
         day += timedelta(days=1)
     return day
 
@@ -259,7 +264,7 @@ def _add_weekdays(day: date, count: int) -> date:
     step = timedelta(days=1 if count > 0 else -1)
     for _ in range(abs(count)):
         day += step
-        while day.weekday() >= 5:
+        while not CALENDAR.is_open(day):
             day += step
     return day
 

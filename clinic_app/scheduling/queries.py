@@ -35,7 +35,7 @@ from clinic_app.models import Appointment, Chair, Patient, TreatmentCourse, Trea
 from clinic_app.scheduling import booking
 from clinic_app.scheduling.checks import ATTENDED, CHANGEABLE, FREEING, aware, free_slot
 from clinic_app.scheduling.checks import block_minutes as booking_minutes
-from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc
+from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc, scheduling_rules
 
 MODALITY_SHORT = {Modality.ESKETAMINE_NASAL.value: "Esketamine", Modality.IV_KETAMINE.value: "IV"}
 STATUS_LABELS = {
@@ -131,16 +131,24 @@ def series_totals(appointments: Iterable[Appointment]) -> dict[str, int]:
     return {series_id: total for series_id, total in rows}
 
 
+def _total(appointment: Appointment, totals: dict[str, int], rules: SchedulingRules) -> int | None:
+    """Visits in the appointment's series: an induction counts the protocol's visits even while
+    only some are booked ("Induction 4/8", not "4/4")."""
+    if not appointment.series_id:
+        return None
+    booked = totals.get(appointment.series_id)
+    course = appointment.course
+    if appointment.visit_kind != VisitKind.INDUCTION or course is None or booked is None:
+        return booked
+    return max(booked, booking.induction_count(course, rules))
+
+
 def cards(appointments: Sequence[Appointment]) -> list[Card]:
     tz = clinic_timezone()
     totals = series_totals(appointments)
+    rules = scheduling_rules()
     return [
-        Card(
-            a,
-            a.starts_at.astimezone(tz),
-            a.ends_at.astimezone(tz),
-            totals.get(a.series_id) if a.series_id else None,
-        )
+        Card(a, a.starts_at.astimezone(tz), a.ends_at.astimezone(tz), _total(a, totals, rules))
         for a in appointments
     ]
 
