@@ -400,6 +400,33 @@ def check_series(
 # --- booking ---------------------------------------------------------------------------------
 
 
+def _new_visit(
+    patient: Patient,
+    course: TreatmentCourse,
+    kind: VisitKind,
+    req: VisitRequest,
+    minutes: int,
+    driver: tuple[str, str],
+    series_id: str,
+    number: int,
+) -> Appointment:
+    start = utc(req.day, req.start)
+    return Appointment(
+        patient_id=patient.id,
+        course_id=course.id,
+        chair_id=req.chair_id,
+        series_id=series_id,
+        sequence_no=number,
+        starts_at=start,
+        ends_at=start + timedelta(minutes=minutes),
+        visit_kind=kind.value,
+        status=AppointmentStatus.SCHEDULED.value,
+        driver_name=driver[0],
+        driver_phone=driver[1],
+        driver_status=DriverStatus.UNCONFIRMED.value,
+    )
+
+
 def book_series(
     actor: User,
     patient: Patient,
@@ -430,25 +457,14 @@ def book_series(
     series_id, offset = continued_series(course, visit_kind)
     series_id = series_id or str(uuid.uuid4())
     ordered = sorted(requests, key=lambda r: (r.day, r.start))
-    appointments = []
-    for sequence, req in enumerate(ordered, start=offset + 1):
-        start = utc(req.day, req.start)
-        appointments.append(
-            Appointment(
-                patient_id=patient.id,
-                course_id=course.id,
-                chair_id=req.chair_id,
-                series_id=series_id,
-                sequence_no=sequence,
-                starts_at=start,
-                ends_at=start + timedelta(minutes=minutes),
-                visit_kind=visit_kind.value,
-                status=AppointmentStatus.SCHEDULED.value,
-                driver_name=(driver_name or patient.driver_name or "").strip(),
-                driver_phone=(driver_phone or patient.driver_phone or "").strip(),
-                driver_status=DriverStatus.UNCONFIRMED.value,
-            )
-        )
+    driver = (
+        (driver_name or patient.driver_name or "").strip(),
+        (driver_phone or patient.driver_phone or "").strip(),
+    )
+    appointments = [
+        _new_visit(patient, course, visit_kind, req, minutes, driver, series_id, number)
+        for number, req in enumerate(ordered, start=offset + 1)
+    ]
     db.session.add_all(appointments)
     flush_bookings()
     audit.record(

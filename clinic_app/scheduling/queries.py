@@ -538,19 +538,9 @@ class DueRow:
         return MODALITY_SHORT.get(self.course.modality, "")
 
 
-def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
-    """Patients whose next maintenance visit is due within the look-ahead (default 14 days) and
-    not booked, and overdue ones: courses in maintenance, and induction courses whose induction
-    visits are all done. Overdue first, then by due date."""
-    courses = list(
-        db.session.scalars(
-            select(TreatmentCourse)
-            .where(TreatmentCourse.phase.in_([CoursePhase.INDUCTION, CoursePhase.MAINTENANCE]))
-            .options(joinedload(TreatmentCourse.patient))
-        )
-    )
-    if not courses:
-        return []
+def _course_history(today: date):
+    """Per course: attended visits by kind (count, latest start), the latest walk-in session,
+    and the first visit booked from `today` on; three grouped statements."""
     attended = {
         (course_id, kind): (count, last)
         for course_id, kind, count, last in db.session.execute(
@@ -571,18 +561,34 @@ def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
             .group_by(TreatmentSession.course_id)
         ).all()
     )
-    today_start = day_bounds_utc(today)[0]
     booked = dict(
         db.session.execute(
             select(Appointment.course_id, func.min(Appointment.starts_at))
             .where(
                 Appointment.status.in_(CHANGEABLE),
-                Appointment.starts_at >= today_start,
+                Appointment.starts_at >= day_bounds_utc(today)[0],
                 Appointment.course_id.is_not(None),
             )
             .group_by(Appointment.course_id)
         ).all()
     )
+    return attended, walk_ins, booked
+
+
+def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
+    """Patients whose next maintenance visit is due within the look-ahead (default 14 days) and
+    not booked, and overdue ones: courses in maintenance, and induction courses whose induction
+    visits are all done. Overdue first, then by due date."""
+    courses = list(
+        db.session.scalars(
+            select(TreatmentCourse)
+            .where(TreatmentCourse.phase.in_([CoursePhase.INDUCTION, CoursePhase.MAINTENANCE]))
+            .options(joinedload(TreatmentCourse.patient))
+        )
+    )
+    if not courses:
+        return []
+    attended, walk_ins, booked = _course_history(today)
     tz = clinic_timezone()
     rows = []
     for course in courses:
@@ -602,10 +608,9 @@ def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
         next_booked = booked.get(course.id)
         next_day = aware(next_booked).astimezone(tz).date() if next_booked else None
         status = maintenance_due(last, step, next_day, today, rules)
-        if status not in (MaintenanceStatus.DUE, MaintenanceStatus.OVERDUE):
-            continue
-        due = last + timedelta(days=step)
-        rows.append(DueRow(course, last, due, status, (due - today).days))
+        if status in (MaintenanceStatus.DUE, MaintenanceStatus.OVERDUE):
+            due = last + timedelta(days=step)
+            rows.append(DueRow(course, last, due, status, (due - today).days))
     rows.sort(key=lambda r: (r.status != MaintenanceStatus.OVERDUE, r.due, r.patient.last_name))
     return rows
 
