@@ -20,6 +20,7 @@ class CancelReason(StrEnum):
     UNWELL = "unwell"
     PATIENT_REQUEST = "patient_request"
     CLINIC = "clinic"
+    COURSE_MOVED_ON = "course_moved_on"
     OTHER = "other"
 
     @property
@@ -29,7 +30,7 @@ class CancelReason(StrEnum):
     @property
     def by_patient(self) -> bool:
         """The patient's own reason (a late one is a late cancellation); not the clinic's."""
-        return self != CancelReason.CLINIC
+        return self not in (CancelReason.CLINIC, CancelReason.COURSE_MOVED_ON)
 
 
 _CANCEL_LABELS = {
@@ -38,6 +39,7 @@ _CANCEL_LABELS = {
     CancelReason.UNWELL: "Patient unwell",
     CancelReason.PATIENT_REQUEST: "Patient request or schedule conflict",
     CancelReason.CLINIC: "Clinic cancelled (staff, chair or closure)",
+    CancelReason.COURSE_MOVED_ON: "Course moved to maintenance",
     CancelReason.OTHER: "Other",
 }
 

@@ -22,12 +22,19 @@ from clinic_app.clinical.attendance import (
     is_late_by_patient,
     missed_run,
 )
-from clinic_app.clinical.codes import AlertKind, AppointmentStatus, DriverStatus, Role, VisitKind
+from clinic_app.clinical.codes import (
+    AlertKind,
+    AppointmentStatus,
+    CoursePhase,
+    DriverStatus,
+    Role,
+    VisitKind,
+)
 from clinic_app.clinical.series import day_label, is_late_cancellation
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, ClinicalAlert, User
+from clinic_app.models import Appointment, ClinicalAlert, TreatmentCourse, User
 from clinic_app.scheduling.checks import (
     CHANGEABLE,
     Booked,
@@ -236,6 +243,52 @@ def cancel(
     )
     _missed_induction_alert(actor, targets)
     return targets
+
+
+def leftover_induction(course: TreatmentCourse) -> list[Appointment]:
+    """Induction visits still booked ahead although the course has moved to maintenance."""
+    if course.phase != CoursePhase.MAINTENANCE:
+        return []
+    return list(
+        db.session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.course_id == course.id,
+                Appointment.visit_kind == VisitKind.INDUCTION.value,
+                Appointment.status.in_(CHANGEABLE),
+                Appointment.starts_at > utcnow(),
+            )
+            .order_by(Appointment.starts_at)
+        )
+    )
+
+
+def cancel_leftover_induction(actor: User, course: TreatmentCourse) -> list[Appointment]:
+    """Cancel the induction visits left booked when the course moved to maintenance (the
+    psychiatrist's decision, so never the patient's late cancellation or miss)."""
+    require_role(actor, Role.FRONT_DESK)
+    visits = leftover_induction(course)
+    if not visits:
+        raise RuleViolation("No induction visits are left to cancel.")
+    now = utcnow()
+    for visit in visits:
+        visit.status = AppointmentStatus.CANCELLED.value
+        visit.cancel_reason = CancelReason.COURSE_MOVED_ON.label
+        visit.cancelled_at = now
+        visit.cancelled_by_id = actor.id
+        visit.late_cancellation = False
+    db.session.flush()
+    audit.record(
+        actor,
+        "schedule.cancel",
+        visits[0],
+        patient_id=course.patient_id,
+        reason=CancelReason.COURSE_MOVED_ON.value,
+        scope="leftover_induction",
+        visits=len(visits),
+        late=0,
+    )
+    return visits
 
 
 def mark_no_show(

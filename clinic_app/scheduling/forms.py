@@ -258,6 +258,10 @@ class MakeupForm(FlaskForm):
     chair_id = hidden_id()
 
 
+class CsrfOnly(FlaskForm):
+    """A one-button action: only the CSRF token."""
+
+
 class JumpForm(Form):
     """Go to a date on the calendar (a GET form, no CSRF)."""
 

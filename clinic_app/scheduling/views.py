@@ -34,6 +34,7 @@ from clinic_app.scheduling.forms import (
     BookForm,
     CancelForm,
     ConsultForm,
+    CsrfOnly,
     DriverForm,
     JumpForm,
     MakeupForm,
@@ -227,13 +228,37 @@ def _patient_page(person: Patient, consult: ConsultForm | None = None, status: i
     consult = consult or _consult_form()
     if consult.day.data is None and not consult.errors:
         consult.day.data = clinic_today() + timedelta(days=1)
+    courses = queries.active_courses(person.id)
     return render_template(
         "scheduling/patient.html",
         patient=person,
         schedule=queries.patient_schedule(person.id),
-        courses=queries.active_courses(person.id),
+        courses=courses,
         consult=consult if _is_desk() else None,
+        leftovers=[(c, changes.leftover_induction(c)) for c in courses],
     ), status
+
+
+@bp.post("/patients/<int:patient_id>/courses/<int:course_id>/cancel-induction")
+@role_required(*DESK)
+def cancel_leftover_induction(patient_id: int, course_id: int):
+    """Cancel the induction visits left booked after the course moved to maintenance."""
+    person = _patient(patient_id)
+    course = next((c for c in queries.active_courses(person.id) if c.id == course_id), None)
+    if course is None:
+        abort(404)
+    if not CsrfOnly().validate_on_submit():
+        abort(400)
+    try:
+        cancelled = changes.cancel_leftover_induction(current_user, course)
+    except RuleViolation as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return _patient_page(person, status=400)
+    db.session.commit()
+    count = len(cancelled)
+    flash(f"Cancelled {count} induction visit{'s' if count != 1 else ''}.", "success")
+    return redirect(url_for("scheduling.patient", patient_id=person.id))
 
 
 @bp.post("/patients/<int:patient_id>/consult")

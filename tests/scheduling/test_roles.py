@@ -30,6 +30,7 @@ EXPECTED = {
     "scheduling.plan": DESK,
     "scheduling.book": DESK,
     "scheduling.book_consult": DESK,
+    "scheduling.cancel_leftover_induction": DESK,
     "scheduling.move": DESK,
     "scheduling.cancel": DESK,
     "scheduling.no_show": DESK,

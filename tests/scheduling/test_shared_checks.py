@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, ClinicSetting
+from clinic_app.models import Appointment, ClinicSetting, TreatmentCourse
 from tests import factories
 from tests.scheduling.conftest import (
     book_visit,
@@ -258,3 +258,26 @@ def test_check_again_keeps_what_was_planned_and_typed(app, as_role, esk):
     plan = form_values(checked, f"/schedule/patients/{patient_id}/plan")
     assert (plan["first_date"], plan["preferred_time"]) == ("2026-04-08", "10:15")
     assert form_values(checked, book_url)["book-visits-2-start"] == "11:45"
+
+
+def test_moving_a_course_to_maintenance_asks_about_the_leftover_induction_visits(
+    app, as_role, esk, series
+):
+    patient_id, course_id = esk
+    desk = as_role("front_desk")
+    assert "still booked" not in text(desk.get(f"/schedule/patients/{patient_id}"))
+    with app.app_context():
+        db.session.get(TreatmentCourse, course_id).phase = "maintenance"
+        db.session.commit()
+    page = text(desk.get(f"/schedule/patients/{patient_id}"))
+    assert "has moved to maintenance, but 8 induction visits are still booked" in page
+    url = f"/schedule/patients/{patient_id}/courses/{course_id}/cancel-induction"
+    done = desk.post(url, follow_redirects=True)
+    assert "Cancelled 8 induction visits." in text(done)
+    assert "still booked" not in text(done)
+    with app.app_context():
+        visits = db.session.scalars(select(Appointment)).all()
+        assert {(v.status, v.cancel_reason, v.late_cancellation) for v in visits} == {
+            ("cancelled", "Course moved to maintenance", False)
+        }
+    assert desk.post(url).status_code == 400
