@@ -27,14 +27,18 @@ def test_only_no_shows_and_late_cancellations_count_as_missed(visit, missed):
     assert counts_as_missed(visit) is missed
 
 
-@pytest.mark.parametrize("reason", [r for r in CancelReason if r != CancelReason.CLINIC])
+CLINICS_OWN = (CancelReason.CLINIC, CancelReason.COURSE_MOVED_ON)
+
+
+@pytest.mark.parametrize("reason", [r for r in CancelReason if r not in CLINICS_OWN])
 def test_every_patient_reason_under_the_notice_hours_is_late(reason):
     assert is_late_by_patient(reason, under_notice=True)
     assert not is_late_by_patient(reason, under_notice=False)
 
 
-def test_the_clinics_own_cancellation_is_never_late():
-    assert not is_late_by_patient(CancelReason.CLINIC, under_notice=True)
+@pytest.mark.parametrize("reason", CLINICS_OWN)
+def test_the_clinics_own_cancellation_is_never_late(reason):
+    assert not is_late_by_patient(reason, under_notice=True)
 
 
 @pytest.mark.parametrize(
