@@ -44,8 +44,8 @@ class DischargeBlocked(RuleViolation):
 class Conflict(RuleViolation):
     """A booking or move the calendar refuses.
 
-    `problems` maps a visit's position in the request to (code, message); codes are past,
-    closed, hours, chair, patient, same_day, database.
+    `problems` maps a visit's position in the request to (code, message); codes are those of
+    `clinical.visit_checks.Result` plus database.
     """
 
     def __init__(

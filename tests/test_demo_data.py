@@ -20,7 +20,14 @@ from clinic_app.models import (
     User,
     VitalsReading,
 )
-from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, day_bounds_utc
+from clinic_app.scheduling.queries import cards
+from clinic_app.settings import (
+    clinic_timezone,
+    clinic_today,
+    clinical_rules,
+    day_bounds_utc,
+    scheduling_rules,
+)
 from clinic_app.treatments.queries import today_board
 from clinic_app.treatments.services import content_hash
 from config import ProductionConfig
@@ -183,3 +190,26 @@ def test_refused_in_production(app, database_url):
         assert db.session.scalar(select(func.count()).select_from(User)) == 0
     with production.app_context():
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("now", [local(2025, 12, 22, 15, 30), local(2025, 3, 12, 15, 40)])
+def test_visits_away_from_today_fall_on_open_days_within_clinic_hours(app, runner, now):
+    """No demo visit on a weekend or public holiday (around Christmas and New Year too) or
+    ending after closing; induction visits are numbered out of the protocol's count."""
+    clock.freeze(now)
+    load(runner)
+    with app.app_context():
+        rules = scheduling_rules()
+        today = clinic_today()
+        visits = db.session.scalars(select(Appointment)).all()
+        for visit in visits:
+            start = visit.starts_at.astimezone(CLINIC_ZONE)
+            end = visit.ends_at.astimezone(CLINIC_ZONE)
+            if start.date() != today:
+                assert rules.is_open(start.date()), (visit.id, start)
+            if visit.status in ("scheduled", "confirmed"):
+                assert end.time() <= rules.closing_time, (visit.id, start, end)
+        for card in cards([v for v in visits if v.visit_kind == "induction"]):
+            number, total = card.kind.split()[1].split("/")
+            assert int(total) >= int(number)
+            assert int(total) in (rules.esketamine_induction_count, rules.iv_induction_count)

@@ -38,6 +38,7 @@ from typing import Any, Self
 
 # Kinds of setting: how a stored value is read and which input the settings page shows.
 INT, FLOAT, TIME, WEEKDAYS, DATES, TIMEZONE = "int", "float", "time", "weekdays", "dates", "tz"
+TEXT = "text"  # free text; `low` and `high` bound its length
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -111,7 +112,14 @@ def parse_dates(value: Any) -> frozenset[date]:
     return frozenset(days)
 
 
-_KIND_OF_DEFAULT = ((float, FLOAT), (int, INT), (time, TIME), (tuple, WEEKDAYS), (frozenset, DATES))
+_KIND_OF_DEFAULT = (
+    (float, FLOAT),
+    (int, INT),
+    (time, TIME),
+    (tuple, WEEKDAYS),
+    (frozenset, DATES),
+    (str, TEXT),
+)
 _PARSE: dict[str, Callable[[Any], Any]] = {
     INT: int,
     FLOAT: float,
@@ -119,6 +127,7 @@ _PARSE: dict[str, Callable[[Any], Any]] = {
     WEEKDAYS: parse_weekdays,
     DATES: parse_dates,
     TIMEZONE: str,
+    TEXT: lambda value: str(value).strip(),
 }
 
 

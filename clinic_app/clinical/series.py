@@ -38,8 +38,11 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import cache
 from itertools import combinations, pairwise
 from zoneinfo import ZoneInfo
+
+import holidays
 
 from clinic_app.clinical.codes import Indication, Modality
 from clinic_app.clinical.rules import (
@@ -71,12 +74,26 @@ class SchedulingRules(ClinicSettings):
     """
 
     # fmt: off
-    # Clinic calendar [D]: open Mon-Fri 08:00-18:00 local, no closed dates until the clinic sets
-    # its holidays; 15-minute slots (OpenEMR calendar interval).
+    # Clinic calendar [D]: open Mon-Fri 08:00-18:00 local, closed on public holidays and on the
+    # dates the clinic adds; 15-minute slots (OpenEMR calendar interval).
     open_weekdays: tuple[int, ...] = setting((0, 1, 2, 3, 4), "Open on", "hours")
     opening_time: time = setting(time(8, 0), "Opens at", "hours")
     closing_time: time = setting(time(18, 0), "Closes at", "hours")
     closed_dates: frozenset[date] = setting(frozenset(), "Closed dates (holidays)", "hours")
+    # Public holidays of the clinic's country and state or province (ISO 3166 codes, read by
+    # the `holidays` package); the defaults match the default time zone, America/Los_Angeles.
+    # An empty country: no public holidays, only `closed_dates`. For text, low-high is a length.
+    holiday_country: str = setting(
+        "US", "Public holidays of country (ISO code, blank: none)", "hours", 0, 2)
+    holiday_subdivision: str = setting(
+        "CA", "and state or province (ISO code)", "hours", 0, 3)
+    # How the clinic names itself on the patient's handout and calendar file. The calendar
+    # event's title stays neutral (no treatment named) for shared calendars; empty: the name.
+    clinic_name: str = setting("Clinic", "Clinic name (handout, calendar)", "hours", 1, 80)
+    clinic_address: str = setting("", "Clinic address", "hours", 0, 200)
+    clinic_phone: str = setting("", "Clinic phone", "hours", 0, 32)
+    calendar_title: str = setting(
+        "", "Calendar event title (blank: the clinic name)", "hours", 0, 80)
     slot_minutes: int = setting(15, "Calendar slot", "hours", 5, 60, "min")
     # Esketamine chair block: devices and pre-dose checks [D] + observation >= 120 min from the
     # first device (label boxed warning / REMS) + chair turnover [D] = 150 min.
@@ -148,6 +165,9 @@ class SchedulingRules(ClinicSettings):
         object.__setattr__(self, "closed_dates", parse_dates(self.closed_dates))
         if not self.open_weekdays:
             raise ValueError("The clinic must be open on at least one weekday.")
+        region = holiday_region_error(self.holiday_country, self.holiday_subdivision)
+        if region:
+            raise ValueError(region)
         if self.opening_time >= self.closing_time:
             raise ValueError("Opening time must be before closing time.")
         for name in ("slot_minutes", "min_dose_gap_days", "esketamine_doses_per_week"):
@@ -188,9 +208,48 @@ class SchedulingRules(ClinicSettings):
             + self.iv_turnover_minutes
         )
 
+    def turnover_minutes(self, modality: Modality) -> int:
+        """The end of a chair block that readies the chair: the patient has left by then."""
+        if modality == Modality.ESKETAMINE_NASAL:
+            return self.esketamine_turnover_minutes
+        return self.iv_turnover_minutes
+
     def is_open(self, day: date) -> bool:
-        """The clinic sees patients on `day` (an open weekday and not a closed date)."""
-        return day.weekday() in self.open_weekdays and day not in self.closed_dates
+        """The clinic sees patients on `day`: an open weekday, not a public holiday and not one
+        of the clinic's closed dates."""
+        return day.weekday() in self.open_weekdays and self.closure(day) is None
+
+    def closure(self, day: date) -> str | None:
+        """Why the clinic is closed on `day` although it may be an open weekday: the public
+        holiday's name, "holiday" for a date the clinic set, None when neither."""
+        if day in self.closed_dates:
+            return "holiday"
+        if not self.holiday_country:
+            return None
+        return _public_holidays(self.holiday_country, self.holiday_subdivision, day.year).get(day)
+
+
+@cache
+def _public_holidays(country: str, subdivision: str, year: int) -> dict[date, str]:
+    calendar = holidays.country_holidays(country, subdiv=subdivision or None, years=year)
+    return dict(calendar.items())
+
+
+@cache
+def _supported_regions() -> dict[str, list[str]]:
+    return holidays.list_supported_countries()
+
+
+def holiday_region_error(country: str, subdivision: str) -> str:
+    """Why these ISO codes name no public holiday calendar ("" when they do)."""
+    if not country:
+        return "A state or province needs its country." if subdivision else ""
+    supported = _supported_regions()
+    if country not in supported:
+        return f"No public holiday calendar for country {country!r}."
+    if subdivision and subdivision not in supported[country]:
+        return f"{country} has no state or province {subdivision!r}."
+    return ""
 
 
 # --- Results ------------------------------------------------------------------------------------
@@ -494,7 +553,7 @@ def _nearest_open(target: date, not_before: date, rules: SchedulingRules) -> dat
         for day in (target - distance * DAY, target + distance * DAY):
             if day >= not_before and rules.is_open(day):
                 return day
-    raise SchedulingError(f"No open day near {_day_label(target)}.")
+    raise SchedulingError(f"No open day near {day_label(target)}.")
 
 
 def _first_open_on_or_after(day: date, rules: SchedulingRules) -> date:
@@ -502,7 +561,7 @@ def _first_open_on_or_after(day: date, rules: SchedulingRules) -> date:
         candidate = day + offset * DAY
         if rules.is_open(candidate):
             return candidate
-    raise SchedulingError(f"No open day within a year of {_day_label(day)}.")
+    raise SchedulingError(f"No open day within a year of {day_label(day)}.")
 
 
 # --- 3. One chair slot --------------------------------------------------------------------------
@@ -654,7 +713,7 @@ def propose_series(
 
     visits: list[ProposedVisit] = []
     for index, target in enumerate(targets):
-        label = _day_label(target)
+        label = day_label(target)
         conflict: Conflict | None = None
         slot: Slot | None = None
         if target in held:
@@ -783,11 +842,11 @@ def spacing_findings(
         pair = (first, second)
         if days < rules.min_dose_gap_days:
             if days == 0:
-                message = f"Two doses on {_day_label(first.date())}"
+                message = f"Two doses on {day_label(first.date())}"
                 findings.append(Finding("same_day", Severity.ERROR, message, pair))
             else:
                 message = (
-                    f"Doses on {_day_label(first.date())} and {_day_label(second.date())} are"
+                    f"Doses on {day_label(first.date())} and {day_label(second.date())} are"
                     f" less than {rules.min_dose_gap_days} days apart"
                 )
                 findings.append(Finding("too_close", Severity.ERROR, message, pair))
@@ -827,7 +886,7 @@ def offer_after_missed(
     """
     others = sorted(visit_dates)
     if missed_date not in others:
-        raise SchedulingError(f"{_day_label(missed_date)} is not a visit of this series.")
+        raise SchedulingError(f"{day_label(missed_date)} is not a visit of this series.")
     others.remove(missed_date)
     previous = max((d for d in others if d < missed_date), default=None)
     following = min((d for d in others if d > missed_date), default=None)
@@ -887,13 +946,13 @@ def is_late_cancellation(
 # --- Parsing and labels -------------------------------------------------------------------------
 
 
-def _day_label(day: date) -> str:
+def day_label(day: date) -> str:
     """ "Tue 3 Mar" (English names regardless of locale)."""
     return f"{WEEKDAY_NAMES[day.weekday()].capitalize()} {day.day} {_MONTHS[day.month - 1]}"
 
 
 def _moment_label(moment: datetime) -> str:
-    return f"{_day_label(moment.date())} {moment:%H:%M}"
+    return f"{day_label(moment.date())} {moment:%H:%M}"
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

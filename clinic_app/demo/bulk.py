@@ -76,6 +76,8 @@ TIMELINE_MRNS = {15: "BK-T000015", 150: "BK-T000150", 600: "BK-T000600"}
 BULK_STAFF_PASSWORD = "bulk-staff-demo-pass"  # nosec B105
 PATIENTS_PER_SITE = 700
 HISTORY_DAYS = 730
+# The default clinic calendar (open weekdays, public holidays): no demo visit on a closed day.
+CALENDAR = SchedulingRules()
 FLUSH_ROWS = 40_000
 
 
@@ -237,13 +239,15 @@ class _Clock:
 
 
 def _weekday_on_or_before(day: date) -> date:
-    while day.weekday() >= 5:
+    """The latest open clinic day on or before `day` (weekends and public holidays closed)."""
+    while not CALENDAR.is_open(day):
         day -= timedelta(days=1)
     return day
 
 
 def _weekday_on_or_after(day: date) -> date:
-    while day.weekday() >= 5:
+    """The first open clinic day on or after `day`."""
+    while not CALENDAR.is_open(day):
         day += timedelta(days=1)
     return day
 
@@ -254,7 +258,7 @@ def _add_weekdays(day: date, count: int) -> date:
     step = timedelta(days=1 if count > 0 else -1)
     for _ in range(abs(count)):
         day += step
-        while day.weekday() >= 5:
+        while not CALENDAR.is_open(day):
             day += step
     return day
 

@@ -31,6 +31,7 @@ from clinic_app.clinical.codes import (
 )
 from clinic_app.clinical.dosing import ESKETAMINE_DEVICE_MG, iv_dose, pump_rate_for
 from clinic_app.clinical.scores import CADSS6, INSTRUMENTS, MOAAS, PHQ9, score
+from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import (
@@ -86,6 +87,8 @@ IND, MAINT = CoursePhase.INDUCTION, CoursePhase.MAINTENANCE
 
 # Booked chair time per visit, in minutes.
 VISIT_MINUTES = {ESK: 150, IV: 120}
+# The default clinic calendar (open weekdays, public holidays): no demo visit on a closed day.
+CALENDAR = SchedulingRules()
 # Days between visits, newest first: twice weekly esketamine, Mon/Wed/Fri-like IV induction.
 INDUCTION_GAPS = {ESK: (3, 4), IV: (2, 2, 3)}
 MAINTENANCE_GAP = {ESK: 7, IV: 21}
@@ -260,13 +263,15 @@ def _minutes(value: float) -> timedelta:
 
 
 def _weekday_on_or_before(day: date) -> date:
-    while day.weekday() >= 5:
+    """The latest open clinic day on or before `day` (weekends and public holidays closed)."""
+    while not CALENDAR.is_open(day):
         day -= timedelta(days=1)
     return day
 
 
 def _weekday_on_or_after(day: date) -> date:
-    while day.weekday() >= 5:
+    """The first open clinic day on or after `day`."""
+    while not CALENDAR.is_open(day):
         day += timedelta(days=1)
     return day
 
@@ -761,7 +766,7 @@ def _today_slot(
     it: pre-dose started 5 min ago; IV dose ~20 min ago; esketamine dose ~65 and ~125 min ago.
     A waiting patient takes the first chair that is free (the "now" patient may wait a few minutes
     for the chair of the patient being discharged). None when the state does not fit today: nothing
-    is charted before clinic-local midnight and a waiting patient's visit must end by midnight.
+    is charted before clinic-local midnight and a waiting patient's visit must end by closing.
     """
     now = demo.now.replace(second=0, microsecond=0)
     day_start, day_end = day_bounds_utc(demo.today)
@@ -771,7 +776,8 @@ def _today_slot(
         if state == LATER:
             wanted += _minutes(15)
         start, chair = _next_opening(demo, demo.today, wanted, minutes)
-        if start < day_start or start + _minutes(minutes) > day_end:
+        closing = local_to_utc(demo.today, CALENDAR.closing_time)
+        if start < day_start or start + _minutes(minutes) > min(day_end, closing):
             return None
         return start, None, _book(demo, demo.today, chair, start, minutes)
     dose_ago = {PRE_DOSE: None, IV_DOSING: 20, OBSERVING: 65, READY: 125}[state]

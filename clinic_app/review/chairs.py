@@ -10,7 +10,7 @@ from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, User
-from clinic_app.scheduling.services import FREEING
+from clinic_app.scheduling.checks import FREEING
 
 
 def all_chairs() -> list[Chair]:

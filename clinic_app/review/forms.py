@@ -173,6 +173,9 @@ def _setting_field(spec: specs.SettingSpec) -> Field:
         return TimeField(label, validators=[InputRequired()], description="Clinic-local time.")
     if spec.kind == specs.WEEKDAYS:
         return CheckboxListField(label, coerce=int, choices=WEEKDAY_CHOICES)
+    if spec.kind == specs.TEXT:
+        required = [InputRequired()] if spec.low else [Optional()]
+        return StringField(label, validators=[*required, Length(max=int(spec.high or 0))])
     if spec.kind == specs.DATES:
         return ClosedDatesField(
             label,

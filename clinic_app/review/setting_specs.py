@@ -20,12 +20,13 @@ from clinic_app.clinical.rules import (
     DATES,
     FLOAT,
     INT,
+    TEXT,
     TIME,
     WEEKDAYS,
     ClinicalRules,
     ClinicSettings,
 )
-from clinic_app.clinical.series import SchedulingRules
+from clinic_app.clinical.series import SchedulingRules, holiday_region_error
 from clinic_app.settings import ClinicProfile
 
 WEEKDAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -53,7 +54,7 @@ class SettingSpec:
 
     @property
     def hint(self) -> str:
-        if self.low is None:
+        if self.low is None or self.kind == TEXT:
             return ""
         low = f"{self.low:g}"
         high = f"{self.high:g}"
@@ -210,6 +211,9 @@ def consistency_errors(values: dict[str, Any]) -> dict[str, str]:
         "The limit must not be shorter than the target.",
         strict=False,
     )
+    region = holiday_region_error(values["holiday_country"], values["holiday_subdivision"])
+    if region:
+        errors["holiday_country"] = region
     if time.fromisoformat(values["opening_time"]) >= time.fromisoformat(values["closing_time"]):
         errors["closing_time"] = "The clinic must close after it opens."
     for key in (

@@ -1,6 +1,7 @@
 """Forms of the front desk's calendar. Dates and times are clinic-local."""
 
-from datetime import date, timedelta
+from contextlib import suppress
+from datetime import date, time, timedelta
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -18,10 +19,10 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from clinic_app.clinical.attendance import DRIVER_LABELS, CancelReason, NoShowReason
 from clinic_app.clinical.codes import DriverStatus, VisitKind
 from clinic_app.forms import CheckboxListField, choices, hidden_id
 from clinic_app.patients.forms import WEEKDAY_LABELS
-from clinic_app.scheduling.services import CANCEL_REASONS, NO_SHOW_REASONS
 from clinic_app.settings import clinic_today
 
 MAX_VISITS = 24
@@ -30,6 +31,31 @@ WEEKDAYS = choices(list(enumerate(WEEKDAY_LABELS)))
 SCOPE_CHOICES = choices(
     [("this", "This visit only"), ("following", "This and the following visits of the series")]
 )
+
+
+class ClockField(TimeField):
+    """A clinic time typed as 24-hour HH:MM, as every page shows times: a browser's time picker
+    follows the viewer's locale and may show AM/PM."""
+
+    widget = widgets.TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        render_kw = {
+            "inputmode": "numeric",
+            "pattern": r"([01]?\d|2[0-3]):[0-5]\d",
+            "placeholder": "HH:MM",
+            "maxlength": 5,
+            "autocomplete": "off",
+            **kwargs.pop("render_kw", {}),
+        }
+        super().__init__(
+            label,
+            validators,
+            format="%H:%M",
+            invalid_value_message="Enter the time as HH:MM, 24-hour (e.g. 14:30).",
+            render_kw=render_kw,
+            **kwargs,
+        )
 
 
 def optional_int(value) -> int | None:
@@ -63,8 +89,8 @@ class PlanForm(FlaskForm):
     first_date = DateField(
         "First visit on or after", validators=[InputRequired(), _not_in_the_past]
     )
-    preferred_time = TimeField(
-        "Preferred start time", validators=[InputRequired()], description="Clinic time."
+    preferred_time = ClockField(
+        "Preferred start time", validators=[InputRequired()], description="Clinic time, 24-hour."
     )
     preferred_weekdays = CheckboxListField(
         "Preferred weekdays",
@@ -93,7 +119,7 @@ class VisitRowForm(Form):
 
     target = HiddenField()
     day = DateField("Date", validators=[InputRequired(message="Enter a date.")])
-    start = TimeField("Start", validators=[InputRequired(message="Enter a start time.")])
+    start = ClockField("Start", validators=[InputRequired(message="Enter a start time.")])
     chair_id = SelectField(
         "Chair", coerce=optional_int, validators=[InputRequired(message="Choose a chair.")]
     )
@@ -120,15 +146,49 @@ class BookForm(FlaskForm):
         description="From the patient record; change it for this series if needed.",
     )
     driver_phone = StringField("Driver phone", validators=[Optional(), Length(max=32)])
+    # What was planned, so the plan form shows it again after "Check again" or a refusal.
+    plan_first_date = HiddenField()
+    plan_time = HiddenField()
+    plan_weekdays = HiddenField()
+    plan_count = HiddenField()
+
+    def planned(self) -> dict:
+        """The plan form's values carried in the hidden fields (those that parse)."""
+        values: dict = {}
+        with suppress(ValueError):
+            values["first_date"] = date.fromisoformat(self.plan_first_date.data or "")
+        with suppress(ValueError):
+            values["preferred_time"] = time.fromisoformat(self.plan_time.data or "")
+        days = (self.plan_weekdays.data or "").split(",")
+        values["preferred_weekdays"] = [int(d) for d in days if d.isdigit() and int(d) < 7]
+        if (self.plan_count.data or "").isdigit():
+            values["count"] = int(self.plan_count.data)
+        return values
 
     def set_chairs(self, chair_choices) -> None:
         for row in self.visits:
             row.form.chair_id.choices = chair_choices
 
 
+CONSULT_MINUTES = choices([(30, "30 min"), (45, "45 min"), (60, "60 min"), (90, "90 min")])
+
+
+class ConsultForm(FlaskForm):
+    """A consult or intake visit, with or without a course."""
+
+    day = DateField("Date", validators=[InputRequired(), _not_in_the_past])
+    start = ClockField("Start", validators=[InputRequired()], description="Clinic time, 24-hour.")
+    minutes = SelectField("Length", choices=CONSULT_MINUTES, coerce=int, default=60)
+    chair_id = SelectField(
+        "Chair or room", coerce=optional_int, validators=[Optional()], validate_choice=True
+    )
+
+
 class MoveForm(FlaskForm):
     day = DateField("New date", validators=[InputRequired(), _not_in_the_past])
-    start = TimeField("New start time", validators=[InputRequired()], description="Clinic time.")
+    start = ClockField(
+        "New start time", validators=[InputRequired()], description="Clinic time, 24-hour."
+    )
     chair_id = SelectField(
         "Chair", coerce=optional_int, validators=[Optional()], validate_choice=True
     )
@@ -145,7 +205,7 @@ def _reason_other(form, field) -> None:
 class CancelForm(FlaskForm):
     reason = SelectField(
         "Reason",
-        choices=choices([("", "Choose a reason")] + list(CANCEL_REASONS.items())),
+        choices=choices([("", "Choose a reason")] + [(r.value, r.label) for r in CancelReason]),
         validators=[InputRequired(message="Choose a reason.")],
     )
     other = StringField(
@@ -161,7 +221,7 @@ class CancelForm(FlaskForm):
 class NoShowForm(FlaskForm):
     reason = SelectField(
         "Reason",
-        choices=choices([("", "Choose a reason")] + list(NO_SHOW_REASONS.items())),
+        choices=choices([("", "Choose a reason")] + [(r.value, r.label) for r in NoShowReason]),
         validators=[InputRequired(message="Choose a reason.")],
     )
     other = StringField(
@@ -173,9 +233,8 @@ class NoShowForm(FlaskForm):
 
 DRIVER_CHOICES = choices(
     [
-        (DriverStatus.CONFIRMED.value, "Confirmed"),
-        (DriverStatus.UNREACHABLE.value, "Could not reach"),
-        (DriverStatus.NO_DRIVER.value, "No driver"),
+        (status.value, DRIVER_LABELS[status])
+        for status in (DriverStatus.CONFIRMED, DriverStatus.UNREACHABLE, DriverStatus.NO_DRIVER)
     ]
 )
 
@@ -197,6 +256,10 @@ class MakeupForm(FlaskForm):
     day = DateField(widget=widgets.HiddenInput(), validators=[InputRequired()])
     start = TimeField(widget=widgets.HiddenInput(), validators=[InputRequired()])
     chair_id = hidden_id()
+
+
+class CsrfOnly(FlaskForm):
+    """A one-button action: only the CSRF token."""
 
 
 class JumpForm(Form):

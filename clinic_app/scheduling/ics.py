@@ -1,8 +1,10 @@
 """The patient's handout: visit instructions and an iCalendar (.ics) file of upcoming visits.
 
-Only what the patient already knows goes in: the visit time, that it is a ketamine clinic visit,
-fasting and no-driving instructions. No doses, no clinical detail. Events carry the clinic's time
-zone (TZID plus a VTIMEZONE), so a 09:00 visit stays 09:00 across a daylight-saving change.
+Only what the patient already knows goes in: the visit time and place, fasting and no-driving
+instructions. No doses, no clinical detail. The event title is the clinic's name (or the
+title the clinic sets), never the treatment, because a shared calendar shows titles to anyone
+who glances at it. Visits not yet confirmed are TENTATIVE. Events carry the clinic's time zone
+(TZID plus a VTIMEZONE), so a 09:00 visit stays 09:00 across a daylight-saving change.
 
 Instructions: esketamine: no food for 2 hours and no liquids for 30 minutes before the dose
 (SPRAVATO medication guide), no driving until the next day after a restful sleep (label §17); IV
@@ -16,14 +18,14 @@ from datetime import UTC, timedelta
 
 from icalendar import Calendar, Event
 
-from clinic_app.clinical.codes import Modality
+from clinic_app.clinical.codes import AppointmentStatus, Modality
 from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
 from clinic_app.models import Appointment
 from clinic_app.settings import clinic_timezone
 
-SUMMARY = "Ketamine clinic visit"
-PRODID = "-//Ketamine Clinic//Visit schedule//EN"
+PRODID = "-//Clinic//Visit schedule//EN"
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,19 @@ def _modality(appointment: Appointment) -> str | None:
     return appointment.course.modality if appointment.course else None
 
 
+def location(rules: SchedulingRules) -> str:
+    """The clinic's name and address, as the handout and the calendar file show them."""
+    return ", ".join(part for part in (rules.clinic_name, rules.clinic_address) if part)
+
+
 def build_calendar(
-    visits: Sequence[Appointment], rules: ClinicalRules, domain: str = "ketamine-clinic.local"
+    visits: Sequence[Appointment],
+    rules: ClinicalRules,
+    clinic: SchedulingRules,
+    domain: str = "clinic.local",
 ) -> bytes:
-    """An iCalendar file with one VEVENT per visit (UID per appointment) in the clinic's zone."""
+    """An iCalendar file with one VEVENT per visit (UID per appointment) in the clinic's zone,
+    titled with the clinic's name and placed at its address."""
     tz = clinic_timezone()
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -79,11 +90,16 @@ def build_calendar(
         event.add("dtstamp", stamp)
         event.add("dtstart", visit.starts_at.astimezone(tz))
         event.add("dtend", visit.ends_at.astimezone(tz))
-        event.add("summary", SUMMARY)
+        event.add("summary", clinic.calendar_title or clinic.clinic_name)
+        event.add("location", location(clinic))
         guide = instructions(_modality(visit), rules)
-        if guide is not None:
-            event.add("description", " ".join(guide.lines))
-        event.add("status", "CONFIRMED")
+        lines = guide.lines if guide is not None else []
+        if clinic.clinic_phone:
+            lines = [*lines, f"Clinic phone: {clinic.clinic_phone}."]
+        if lines:
+            event.add("description", " ".join(lines))
+        confirmed = visit.status != AppointmentStatus.SCHEDULED
+        event.add("status", "CONFIRMED" if confirmed else "TENTATIVE")
         event.add("transp", "OPAQUE")
         calendar.add_component(event)
     if visits:

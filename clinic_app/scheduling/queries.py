@@ -8,33 +8,35 @@ zone.
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from clinic_app.clinical.codes import AppointmentStatus, CoursePhase, Modality, VisitKind
+from clinic_app.clinical.attendance import DRIVER_LABELS
+from clinic_app.clinical.codes import (
+    AppointmentStatus,
+    CoursePhase,
+    DriverStatus,
+    Modality,
+    VisitKind,
+)
 from clinic_app.clinical.series import (
     MaintenanceStatus,
     SchedulingError,
     SchedulingRules,
     Slot,
-    find_slot,
+    day_label,
     maintenance_due,
     offer_after_missed,
 )
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient, TreatmentCourse, TreatmentSession
-from clinic_app.scheduling import services
-from clinic_app.scheduling.services import (
-    ATTENDED,
-    CHANGEABLE,
-    DRIVER_STATUS_LABELS,
-    FREEING,
-    day_label,
-)
-from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc
+from clinic_app.scheduling import booking
+from clinic_app.scheduling.checks import ATTENDED, CHANGEABLE, FREEING, aware, free_slot
+from clinic_app.scheduling.checks import block_minutes as booking_minutes
+from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc, scheduling_rules
 
 MODALITY_SHORT = {Modality.ESKETAMINE_NASAL.value: "Esketamine", Modality.IV_KETAMINE.value: "IV"}
 STATUS_LABELS = {
@@ -94,7 +96,7 @@ class Card:
 
     @property
     def driver_label(self) -> str:
-        return DRIVER_STATUS_LABELS.get(self.appointment.driver_status, "")
+        return DRIVER_LABELS.get(DriverStatus(self.appointment.driver_status), "")
 
     @property
     def freed(self) -> bool:
@@ -130,16 +132,24 @@ def series_totals(appointments: Iterable[Appointment]) -> dict[str, int]:
     return {series_id: total for series_id, total in rows}
 
 
+def _total(appointment: Appointment, totals: dict[str, int], rules: SchedulingRules) -> int | None:
+    """Visits in the appointment's series: an induction counts the protocol's visits even while
+    only some are booked ("Induction 4/8", not "4/4")."""
+    if not appointment.series_id:
+        return None
+    booked = totals.get(appointment.series_id)
+    course = appointment.course
+    if appointment.visit_kind != VisitKind.INDUCTION or course is None or booked is None:
+        return booked
+    return max(booked, booking.induction_count(course, rules))
+
+
 def cards(appointments: Sequence[Appointment]) -> list[Card]:
     tz = clinic_timezone()
     totals = series_totals(appointments)
+    rules = scheduling_rules()
     return [
-        Card(
-            a,
-            a.starts_at.astimezone(tz),
-            a.ends_at.astimezone(tz),
-            totals.get(a.series_id) if a.series_id else None,
-        )
+        Card(a, a.starts_at.astimezone(tz), a.ends_at.astimezone(tz), _total(a, totals, rules))
         for a in appointments
     ]
 
@@ -175,6 +185,7 @@ def appointments_between(
 @dataclass
 class Column:
     chair: Chair | None
+    lanes: int = 1  # side-by-side sub-columns, so overlapping visits each sit at their start
 
     @property
     def label(self) -> str:
@@ -187,7 +198,7 @@ class Column:
 
 @dataclass
 class Cell:
-    """A grid cell: free, covered by a visit above it, or visits spanning `rowspan` slots."""
+    """A grid cell: free, covered by a visit above it, or a visit spanning `rowspan` slots."""
 
     kind: str  # "free", "covered", "visits"
     rowspan: int = 1
@@ -251,7 +262,10 @@ class WeekView:
 def closed_reason(day: date, rules: SchedulingRules) -> str:
     if rules.is_open(day):
         return ""
-    return "Holiday: clinic closed" if day in rules.closed_dates else "Clinic closed"
+    if day in rules.closed_dates:
+        return "Holiday: clinic closed"
+    closure = rules.closure(day)
+    return f"{closure}: clinic closed" if closure else "Clinic closed"
 
 
 def _columns(chairs: Sequence[Chair], visits: Sequence[Card]) -> list[Column]:
@@ -274,44 +288,59 @@ def _minute(moment: datetime, day: date, end: bool = False) -> int:
     return moment.hour * 60 + moment.minute + (1 if end and moment.second else 0)
 
 
-def day_view(day: date, rules: SchedulingRules) -> DayView:
-    """One column per chair, one row per calendar slot within clinic hours (widened to show any
-    visit outside them); overlapping visits of one chair share one cell."""
-    start, end = day_bounds_utc(day)
-    all_cards = cards(appointments_between(start, end + timedelta(microseconds=1)))
-    active = [c for c in all_cards if not c.freed]
-    columns = _columns(_chairs(), active)
+def _grid_bounds(day: date, active: Sequence[Card], rules: SchedulingRules) -> tuple[int, int]:
+    """First and last minute of the grid: clinic hours, widened to show any visit outside."""
     slot = rules.slot_minutes
     first = rules.opening_time.hour * 60 + rules.opening_time.minute
     last = rules.closing_time.hour * 60 + rules.closing_time.minute
     for card in active:
         first = min(first, _minute(card.start, day))
         last = max(last, _minute(card.end, day, end=True))
-    first = first // slot * slot
-    last = min(24 * 60, math.ceil(last / slot) * slot)
+    return first // slot * slot, min(24 * 60, math.ceil(last / slot) * slot)
+
+
+def _lanes(placed: list[tuple[int, int, Card]]) -> list[list[tuple[int, int, Card]]]:
+    """Visits of one chair in lanes: each lane holds visits whose rows do not overlap, so every
+    visit starts in its own start row (back-to-back visits sharing a slot go side by side)."""
+    lanes: list[list[tuple[int, int, Card]]] = []
+    for top, bottom, card in sorted(placed, key=lambda p: (p[0], p[2].start)):
+        lane = next((ln for ln in lanes if ln[-1][1] <= top), None)
+        if lane is None:
+            lanes.append([(top, bottom, card)])
+        else:
+            lane.append((top, bottom, card))
+    return lanes or [[]]
+
+
+def day_view(day: date, rules: SchedulingRules) -> DayView:
+    """One column per chair (split into lanes where visits overlap in time), one row per
+    calendar slot; each visit sits in the row of its start and spans the rows to its end."""
+    start, end = day_bounds_utc(day)
+    all_cards = cards(appointments_between(start, end + timedelta(microseconds=1)))
+    active = [c for c in all_cards if not c.freed]
+    columns = _columns(_chairs(), active)
+    slot = rules.slot_minutes
+    first, last = _grid_bounds(day, active, rules)
     count = max(1, (last - first) // slot)
-    table = [[FREE for _ in columns] for _ in range(count)]
     index = {column.key: i for i, column in enumerate(columns)}
-    by_column: dict[int, list[Card]] = {}
+    placed: list[list[tuple[int, int, Card]]] = [[] for _ in columns]
     for card in active:
-        by_column.setdefault(index[card.appointment.chair_id], []).append(card)
-    for col, column_cards in by_column.items():
-        clusters: list[list] = []  # [first row, end row, cards]
-        for card in sorted(column_cards, key=lambda c: c.start):
-            top = max(0, (_minute(card.start, day) - first) // slot)
-            bottom = min(
-                count, max(top + 1, math.ceil((_minute(card.end, day, True) - first) / slot))
-            )
-            if clusters and top < clusters[-1][1]:
-                clusters[-1][1] = max(clusters[-1][1], bottom)
-                clusters[-1][2].append(card)
-            else:
-                clusters.append([top, bottom, [card]])
-        for top, bottom, grouped in clusters:
-            table[top][col] = Cell("visits", bottom - top, grouped)
-            for row in range(top + 1, bottom):
-                table[row][col] = COVERED
-    rows = [GridRow(first + r * slot, table[r]) for r in range(count)]
+        top = min(count - 1, max(0, (_minute(card.start, day) - first) // slot))
+        bottom = min(count, max(top + 1, math.ceil((_minute(card.end, day, True) - first) / slot)))
+        placed[index[card.appointment.chair_id]].append((top, bottom, card))
+    grid: list[list[Cell]] = [[] for _ in range(count)]
+    for column, visits in zip(columns, placed, strict=True):
+        lanes = _lanes(visits)
+        column.lanes = len(lanes)
+        for lane in lanes:
+            cells = [FREE] * count
+            for top, bottom, card in lane:
+                cells[top] = Cell("visits", bottom - top, [card])
+                for row in range(top + 1, bottom):
+                    cells[row] = COVERED
+            for row in range(count):
+                grid[row].append(cells[row])
+    rows = [GridRow(first + r * slot, grid[r]) for r in range(count)]
     return DayView(
         day,
         rules.is_open(day),
@@ -400,6 +429,21 @@ def upcoming_visits(patient_id: int) -> list[Appointment]:
     )
 
 
+def ready_times(visits: Sequence[Appointment], rules: SchedulingRules) -> dict[int, datetime]:
+    """When each visit's patient may be collected (clinic-local): the end of the expected
+    observation or recovery; a consult's end."""
+    tz = clinic_timezone()
+    ready = {}
+    for visit in visits:
+        end = visit.ends_at
+        if visit.course is not None and visit.visit_kind != VisitKind.CONSULT:
+            turnover = rules.turnover_minutes(Modality(visit.course.modality))
+            minutes = booking_minutes(visit.course, rules) - turnover
+            end = visit.starts_at + timedelta(minutes=minutes)
+        ready[visit.id] = end.astimezone(tz)
+    return ready
+
+
 def active_courses(patient_id: int) -> list[TreatmentCourse]:
     return list(
         db.session.scalars(
@@ -453,6 +497,28 @@ def driver_calls(day: date) -> list[Card]:
     return cards(visits)
 
 
+def rems_to_chase(today: date) -> list[tuple[Patient, datetime]]:
+    """Patients booked for esketamine from `today` on who are not enrolled in the REMS, with
+    their first such visit (clinic-local), soonest first: the paperwork the front desk chases
+    before the nurse can dose."""
+    start = day_bounds_utc(today)[0]
+    rows = db.session.execute(
+        select(Patient, func.min(Appointment.starts_at))
+        .join(Appointment, Appointment.patient_id == Patient.id)
+        .join(TreatmentCourse, TreatmentCourse.id == Appointment.course_id)
+        .where(
+            Patient.rems_enrolled_on.is_(None),
+            TreatmentCourse.modality == Modality.ESKETAMINE_NASAL.value,
+            Appointment.status.in_(CHANGEABLE),
+            Appointment.starts_at >= start,
+        )
+        .group_by(Patient.id)
+        .order_by(func.min(Appointment.starts_at))
+    ).all()
+    tz = clinic_timezone()
+    return [(patient, aware(first).astimezone(tz)) for patient, first in rows]
+
+
 # --- maintenance due -----------------------------------------------------------------------------
 
 
@@ -473,19 +539,9 @@ class DueRow:
         return MODALITY_SHORT.get(self.course.modality, "")
 
 
-def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
-    """Patients whose next maintenance visit is due within the look-ahead (default 14 days) and
-    not booked, and overdue ones: courses in maintenance, and induction courses whose induction
-    visits are all done. Overdue first, then by due date."""
-    courses = list(
-        db.session.scalars(
-            select(TreatmentCourse)
-            .where(TreatmentCourse.phase.in_([CoursePhase.INDUCTION, CoursePhase.MAINTENANCE]))
-            .options(joinedload(TreatmentCourse.patient))
-        )
-    )
-    if not courses:
-        return []
+def _course_history(today: date):
+    """Per course: attended visits by kind (count, latest start), the latest walk-in session,
+    and the first visit booked from `today` on; three grouped statements."""
     attended = {
         (course_id, kind): (count, last)
         for course_id, kind, count, last in db.session.execute(
@@ -506,18 +562,34 @@ def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
             .group_by(TreatmentSession.course_id)
         ).all()
     )
-    today_start = day_bounds_utc(today)[0]
     booked = dict(
         db.session.execute(
             select(Appointment.course_id, func.min(Appointment.starts_at))
             .where(
                 Appointment.status.in_(CHANGEABLE),
-                Appointment.starts_at >= today_start,
+                Appointment.starts_at >= day_bounds_utc(today)[0],
                 Appointment.course_id.is_not(None),
             )
             .group_by(Appointment.course_id)
         ).all()
     )
+    return attended, walk_ins, booked
+
+
+def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
+    """Patients whose next maintenance visit is due within the look-ahead (default 14 days) and
+    not booked, and overdue ones: courses in maintenance, and induction courses whose induction
+    visits are all done. Overdue first, then by due date."""
+    courses = list(
+        db.session.scalars(
+            select(TreatmentCourse)
+            .where(TreatmentCourse.phase.in_([CoursePhase.INDUCTION, CoursePhase.MAINTENANCE]))
+            .options(joinedload(TreatmentCourse.patient))
+        )
+    )
+    if not courses:
+        return []
+    attended, walk_ins, booked = _course_history(today)
     tz = clinic_timezone()
     rows = []
     for course in courses:
@@ -525,29 +597,23 @@ def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
         maintenance, last_maintenance = attended.get(
             (course.id, VisitKind.MAINTENANCE.value), (0, None)
         )
-        if course.phase == CoursePhase.INDUCTION and induction < services.induction_count(
+        if course.phase == CoursePhase.INDUCTION and induction < booking.induction_count(
             course, rules
         ):
             continue
         moments = [m for m in (last_induction, last_maintenance, walk_ins.get(course.id)) if m]
         if not moments:
             continue
-        last = max(_aware(m) for m in moments).astimezone(tz).date()
-        step = services.first_maintenance_step(course, maintenance, rules)
+        last = max(aware(m) for m in moments).astimezone(tz).date()
+        step = booking.first_maintenance_step(course, maintenance, rules)
         next_booked = booked.get(course.id)
-        next_day = _aware(next_booked).astimezone(tz).date() if next_booked else None
+        next_day = aware(next_booked).astimezone(tz).date() if next_booked else None
         status = maintenance_due(last, step, next_day, today, rules)
-        if status not in (MaintenanceStatus.DUE, MaintenanceStatus.OVERDUE):
-            continue
-        due = last + timedelta(days=step)
-        rows.append(DueRow(course, last, due, status, (due - today).days))
+        if status in (MaintenanceStatus.DUE, MaintenanceStatus.OVERDUE):
+            due = last + timedelta(days=step)
+            rows.append(DueRow(course, last, due, status, (due - today).days))
     rows.sort(key=lambda r: (r.status != MaintenanceStatus.OVERDUE, r.due, r.patient.last_name))
     return rows
-
-
-def _aware(moment: datetime) -> datetime:
-    """Aggregates come back naive on SQLite; the database stores UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 # --- make-up offer -------------------------------------------------------------------------------
@@ -567,7 +633,7 @@ class MakeupOffer:
 def makeup_offer(appointment: Appointment, rules: SchedulingRules) -> MakeupOffer | None:
     """The next valid day for a missed induction visit (keeping the series' rhythm) and the
     free chair nearest its old time that day."""
-    if not services.makeup_eligible(appointment):
+    if not booking.makeup_eligible(appointment):
         return None
     tz = clinic_timezone()
     series = db.session.scalars(
@@ -584,17 +650,7 @@ def makeup_offer(appointment: Appointment, rules: SchedulingRules) -> MakeupOffe
         )
     except SchedulingError:
         return None
-    busy, own = services.busy_between(appointment.patient_id, offer.day, offer.day)
     minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
-    chairs = services.chair_ids()
-    slot = find_slot(
-        offer.day,
-        missed.time().replace(second=0, microsecond=0),
-        minutes,
-        chairs,
-        busy,
-        own,
-        tz,
-        rules,
-    )
+    near = missed.time().replace(second=0, microsecond=0)
+    slot = free_slot(appointment.patient_id, offer.day, near, minutes, rules)
     return MakeupOffer(offer.day, offer.extends_series, slot)

@@ -14,16 +14,27 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from clinic_app.auth.permissions import role_required
-from clinic_app.clinical.codes import AppointmentStatus, Role, VisitKind
+from clinic_app.clinical.attendance import DRIVER_LABELS
+from clinic_app.clinical.codes import AppointmentStatus, DriverStatus, Role, VisitKind
+from clinic_app.clinical.series import day_label
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient
 from clinic_app.patients.services import search_patients
-from clinic_app.scheduling import ics, queries, services
+from clinic_app.scheduling import booking, changes, ics, queries
+from clinic_app.scheduling.checks import (
+    CHANGEABLE,
+    Booked,
+    Conflict,
+    VisitRequest,
+    block_minutes,
+)
 from clinic_app.scheduling.forms import (
     BookForm,
     CancelForm,
+    ConsultForm,
+    CsrfOnly,
     DriverForm,
     JumpForm,
     MakeupForm,
@@ -113,7 +124,7 @@ def day():
         "scheduling/day.html",
         view=view,
         day=current,
-        label=services.day_label(current),
+        label=day_label(current),
         prev=current - timedelta(days=1),
         next=current + timedelta(days=1),
         jump=JumpForm(data={"date": current}),
@@ -138,7 +149,7 @@ def week():
         sunday=view.monday + timedelta(days=6),
         jump=JumpForm(data={"date": current}),
         today=clinic_today(),
-        label=services.day_label,
+        label=day_label,
     )
 
 
@@ -152,12 +163,13 @@ def _drivers_page(current: date, status: int = 200):
         "scheduling/drivers.html",
         rows=rows,
         day=current,
-        label=services.day_label(current),
+        label=day_label(current),
         prev=current - timedelta(days=1),
         next=current + timedelta(days=1),
         open=rules.is_open(current),
         closed=queries.closed_reason(current, rules),
         jump=JumpForm(data={"date": current}),
+        rems=queries.rems_to_chase(clinic_today()),
     ), status
 
 
@@ -201,28 +213,89 @@ def find_patient():
 def patient(patient_id: int):
     """One patient's visits: upcoming, past, cancellations, late cancellations, no-shows."""
     person = _patient(patient_id)
-    schedule = queries.patient_schedule(person.id)
-    courses = queries.active_courses(person.id)
-    services.record_view(current_user, "schedule.view", person, person.id)
+    changes.record_view(current_user, "schedule.view", person, person.id)
     db.session.commit()
+    return _patient_page(person)
+
+
+def _consult_form(formdata=None) -> ConsultForm:
+    form = ConsultForm(formdata=formdata, prefix="consult")
+    form.chair_id.choices = [("", "No chair (consult room)")] + _chair_choices()[1:]
+    return form
+
+
+def _patient_page(person: Patient, consult: ConsultForm | None = None, status: int = 200):
+    consult = consult or _consult_form()
+    if consult.day.data is None and not consult.errors:
+        consult.day.data = clinic_today() + timedelta(days=1)
+    courses = queries.active_courses(person.id)
     return render_template(
-        "scheduling/patient.html", patient=person, schedule=schedule, courses=courses
-    )
+        "scheduling/patient.html",
+        patient=person,
+        schedule=queries.patient_schedule(person.id),
+        courses=courses,
+        consult=consult if _is_desk() else None,
+        leftovers=[(c, changes.leftover_induction(c)) for c in courses],
+    ), status
 
 
-def _plan_form(patient: Patient, courses, course=None, kind=None) -> PlanForm:
+@bp.post("/patients/<int:patient_id>/courses/<int:course_id>/cancel-induction")
+@role_required(*DESK)
+def cancel_leftover_induction(patient_id: int, course_id: int):
+    """Cancel the induction visits left booked after the course moved to maintenance."""
+    person = _patient(patient_id)
+    course = next((c for c in queries.active_courses(person.id) if c.id == course_id), None)
+    if course is None:
+        abort(404)
+    if not CsrfOnly().validate_on_submit():
+        abort(400)
+    try:
+        cancelled = changes.cancel_leftover_induction(current_user, course)
+    except RuleViolation as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return _patient_page(person, status=400)
+    db.session.commit()
+    count = len(cancelled)
+    flash(f"Cancelled {count} induction visit{'s' if count != 1 else ''}.", "success")
+    return redirect(url_for("scheduling.patient", patient_id=person.id))
+
+
+@bp.post("/patients/<int:patient_id>/consult")
+@role_required(*DESK)
+def book_consult(patient_id: int):
+    """Book a consult or intake visit (no course needed)."""
+    person = _patient(patient_id)
+    form = _consult_form(request.form)
+    if not form.validate_on_submit():
+        return _patient_page(person, form, 400)
+    wanted = VisitRequest(form.day.data, form.start.data, form.chair_id.data)
+    try:
+        booked = booking.book_consult(current_user, person, wanted, form.minutes.data)
+    except Conflict as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        _attach(form, error.problems)
+        return _patient_page(person, form, 409)
+    db.session.commit()
+    flash("Consult booked.", "success")
+    for warning in booked.warnings:
+        flash(warning, "warning")
+    return redirect(url_for("scheduling.appointment", appointment_id=booked.visits[0].id))
+
+
+def _plan_form(patient: Patient, courses, course=None, kind=None, planned=None) -> PlanForm:
     rules = scheduling_rules()
     course = course or courses[0]
-    kind = VisitKind(kind) if kind else services.default_kind(course, rules)
-    form = PlanForm(
-        formdata=None,
-        course_id=course.id,
-        visit_kind=kind.value,
-        first_date=services.default_first_date(course, kind, rules),
-        preferred_time=patient.preferred_time or time(9, 0),
-        preferred_weekdays=list(patient.preferred_weekdays or []),
-        count=4,
-    )
+    kind = VisitKind(kind) if kind else booking.default_kind(course, rules)
+    values = {
+        "first_date": booking.default_first_date(course, kind, rules),
+        "preferred_time": patient.preferred_time or time(9, 0),
+        "preferred_weekdays": list(patient.preferred_weekdays or []),
+        "count": 4,
+        **(planned or {}),
+    }
+    form = PlanForm(formdata=None, course_id=course.id, visit_kind=kind.value, **values)
     _course_choices(form, courses)
     return form
 
@@ -240,7 +313,7 @@ def _plan_page(patient, courses, plan_form, book_form=None, notes=None, warnings
         course = next((c for c in courses if c.id == book_form.course_id.data), None)
         kind = book_form.visit_kind.data
         if course is not None and kind in (VisitKind.INDUCTION, VisitKind.MAINTENANCE):
-            first_number += services.continued_series(course, VisitKind(kind))[1]
+            first_number += booking.continued_series(course, VisitKind(kind))[1]
     return render_template(
         "scheduling/plan.html",
         patient=patient,
@@ -250,7 +323,7 @@ def _plan_page(patient, courses, plan_form, book_form=None, notes=None, warnings
         notes=notes or {},
         warnings=warnings,
         rules=scheduling_rules(),
-        day_label=services.day_label,
+        day_label=day_label,
         first_number=first_number,
     ), status
 
@@ -275,7 +348,7 @@ def plan(patient_id: int):
         return _plan_page(person, courses, form, status=400)
     course = next(c for c in courses if c.id == form.course_id.data)
     try:
-        proposal = services.propose(
+        proposal = booking.propose(
             current_user,
             person,
             course,
@@ -297,6 +370,10 @@ def plan(patient_id: int):
             "visit_kind": proposal.kind.value,
             "driver_name": person.driver_name,
             "driver_phone": person.driver_phone,
+            "plan_first_date": form.first_date.data.isoformat(),
+            "plan_time": form.preferred_time.data.strftime("%H:%M"),
+            "plan_weekdays": ",".join(str(d) for d in form.preferred_weekdays.data or []),
+            "plan_count": str(form.count.data or ""),
             "visits": [
                 {
                     "target": row.target.isoformat(),
@@ -320,9 +397,9 @@ def _field_or_flash(form, error: RuleViolation) -> None:
         flash(error.message, "danger")
 
 
-def _requests(book: BookForm) -> list[services.VisitRequest]:
+def _requests(book: BookForm) -> list[VisitRequest]:
     return [
-        services.VisitRequest(row.form.day.data, row.form.start.data, row.form.chair_id.data)
+        VisitRequest(row.form.day.data, row.form.start.data, row.form.chair_id.data)
         for row in book.visits
     ]
 
@@ -336,7 +413,11 @@ def book(patient_id: int):
     form = BookForm(prefix="book")
     form.set_chairs(_chair_choices())
     course = next((c for c in courses if c.id == form.course_id.data), None)
-    plan_form = _plan_form(person, courses, course, form.visit_kind.data) if courses else None
+    plan_form = (
+        _plan_form(person, courses, course, form.visit_kind.data, form.planned())
+        if courses
+        else None
+    )
     if course is None:
         flash("Choose one of the patient's active courses and plan again.", "danger")
         return _plan_page(person, courses, plan_form, status=400)
@@ -344,8 +425,10 @@ def book(patient_id: int):
         return _plan_page(person, courses, plan_form, form, status=400)
     requests = _requests(form)
     if request.form.get("action") == "check":
-        minutes = services.block_minutes(course, scheduling_rules())
-        check = services.check_visits(person.id, requests, [minutes] * len(requests))
+        minutes = block_minutes(course, scheduling_rules())
+        check = booking.check_series(
+            person, course, VisitKind(form.visit_kind.data), requests, minutes
+        )
         _attach(form, check.problems, form.visits)
         if check.ok:
             flash("Every visit fits. Book the series when ready.", "success")
@@ -358,7 +441,7 @@ def book(patient_id: int):
             status=200 if check.ok else 409,
         )
     try:
-        booked = services.book_series(
+        booked = booking.book_series(
             current_user,
             person,
             course,
@@ -367,7 +450,7 @@ def book(patient_id: int):
             form.driver_name.data or "",
             form.driver_phone.data or "",
         )
-    except services.Conflict as error:
+    except Conflict as error:
         db.session.rollback()
         flash(error.message, "danger")
         _attach(form, error.problems, form.visits)
@@ -377,7 +460,10 @@ def book(patient_id: int):
         flash(error.message, "danger")
         return _plan_page(person, courses, plan_form, form, status=400)
     db.session.commit()
-    flash(f"Booked {len(booked)} visit{'s' if len(booked) != 1 else ''}.", "success")
+    visits = len(booked.visits)
+    flash(f"Booked {visits} visit{'s' if visits != 1 else ''}.", "success")
+    for warning in booked.warnings:
+        flash(warning, "warning")
     return redirect(url_for("scheduling.patient", patient_id=person.id))
 
 
@@ -396,14 +482,18 @@ def handout(patient_id: int):
         guide = ics.instructions(modality, rules)
         if guide is not None:
             guides.append(guide)
-    services.record_view(current_user, "schedule.handout", person, person.id)
+    changes.record_view(current_user, "schedule.handout", person, person.id)
     db.session.commit()
+    clinic = scheduling_rules()
     return render_template(
         "scheduling/handout.html",
         patient=person,
         visits=queries.cards(visits),
         guides=guides,
         zone=clinic_timezone().key,
+        clinic=clinic,
+        location=ics.location(clinic),
+        ready=queries.ready_times(visits, clinic),
     )
 
 
@@ -413,8 +503,10 @@ def calendar_file(patient_id: int):
     """The upcoming visits as an iCalendar file (only the numeric patient id in the URL)."""
     person = _patient(patient_id)
     visits = queries.upcoming_visits(person.id)
-    body = ics.build_calendar(visits, clinical_rules(), request.host.split(":")[0] or "clinic")
-    services.record_view(current_user, "schedule.ics", person, person.id)
+    body = ics.build_calendar(
+        visits, clinical_rules(), scheduling_rules(), request.host.split(":")[0] or "clinic"
+    )
+    changes.record_view(current_user, "schedule.ics", person, person.id)
     db.session.commit()
     return Response(
         body,
@@ -468,7 +560,7 @@ def _appointment_page(appointment: Appointment, status: int = 200, **forms):
             )
     series = queries.series_cards(appointment.series_id) if appointment.series_id else []
     card = queries.cards([appointment])[0]
-    changeable = appointment.status in services.CHANGEABLE
+    changeable = appointment.status in CHANGEABLE
     return render_template(
         "scheduling/appointment.html",
         a=appointment,
@@ -477,12 +569,11 @@ def _appointment_page(appointment: Appointment, status: int = 200, **forms):
         changeable=changeable,
         started=appointment.starts_at <= utcnow(),
         is_today=local.date() == clinic_today(),
-        has_following=bool(services.following(appointment)) if changeable else False,
+        has_following=bool(changes.following(appointment)) if changeable else False,
         offer=offer,
         makeup_form=makeup_form,
         chair_names={c[0]: c[1] for c in chairs if c[0] != ""},
-        driver_open=appointment.status
-        in services.CHANGEABLE + (AppointmentStatus.CHECKED_IN.value,),
+        driver_open=appointment.status in CHANGEABLE + (AppointmentStatus.CHECKED_IN.value,),
         **defaults,
     ), status
 
@@ -492,12 +583,26 @@ def _appointment_page(appointment: Appointment, status: int = 200, **forms):
 def appointment(appointment_id: int):
     """One visit: when, where, driver, series; the front desk's actions on it."""
     visit = _appointment(appointment_id)
-    services.record_view(current_user, "schedule.view", visit, visit.patient_id)
+    changes.record_view(current_user, "schedule.view", visit, visit.patient_id)
     db.session.commit()
     return _appointment_page(visit)
 
 
-def _apply(appointment_id: int, form_name: str, form, action, success: str, go=None):
+def _flash_call(visit: Appointment) -> None:
+    """What the driver call recorded, and what to do when there is no driver."""
+    when = visit.starts_at.astimezone(clinic_timezone()).strftime("%H:%M")
+    who = visit.patient.full_name
+    label = DRIVER_LABELS[DriverStatus(visit.driver_status)].lower()
+    flash(f"Driver call recorded for {who} ({when}): {label}.", "success")
+    if visit.driver_status == DriverStatus.NO_DRIVER:
+        flash(
+            f"{who} has no driver for the {when} visit and may not drive home: move or cancel "
+            "the visit (reason: no driver) unless a driver is found.",
+            "warning",
+        )
+
+
+def _apply(appointment_id: int, form_name: str, form, action, success: str, go=None, after=None):
     """Validate, run the service, commit and redirect; otherwise re-render the appointment page
     with the input kept: 400 for bad input, 409 when the calendar refuses."""
     visit = _appointment(appointment_id)
@@ -505,7 +610,7 @@ def _apply(appointment_id: int, form_name: str, form, action, success: str, go=N
         return _appointment_page(visit, 400, **{form_name: form})
     try:
         result = action(visit)
-    except services.Conflict as error:
+    except Conflict as error:
         db.session.rollback()
         flash(error.message, "danger")
         _attach(form, {k: v for k, v in error.problems.items() if k == 0})
@@ -515,7 +620,12 @@ def _apply(appointment_id: int, form_name: str, form, action, success: str, go=N
         _field_or_flash(form, error)
         return _appointment_page(_appointment(appointment_id), 400, **{form_name: form})
     db.session.commit()
-    flash(success, "success")
+    if after is not None:
+        after(result)
+    else:
+        flash(success, "success")
+    for warning in result.warnings if isinstance(result, Booked) else ():
+        flash(warning, "warning")
     return redirect(
         go(result) if go else url_for("scheduling.appointment", appointment_id=appointment_id)
     )
@@ -535,7 +645,7 @@ def move(appointment_id: int):
         appointment_id,
         "move_form",
         form,
-        lambda visit: services.move(
+        lambda visit: changes.move(
             current_user,
             visit,
             form.day.data,
@@ -555,7 +665,7 @@ def cancel(appointment_id: int):
         appointment_id,
         "cancel_form",
         form,
-        lambda visit: services.cancel(
+        lambda visit: changes.cancel(
             current_user, visit, form.reason.data, form.other.data, form.scope.data
         ),
         "Cancelled.",
@@ -570,7 +680,7 @@ def no_show(appointment_id: int):
         appointment_id,
         "noshow_form",
         form,
-        lambda visit: services.mark_no_show(current_user, visit, form.reason.data, form.other.data),
+        lambda visit: changes.mark_no_show(current_user, visit, form.reason.data, form.other.data),
         "Marked as a no-show.",
     )
 
@@ -584,11 +694,11 @@ def makeup(appointment_id: int):
         appointment_id,
         "makeup_form",
         form,
-        lambda visit: services.book_makeup(
+        lambda visit: booking.book_makeup(
             current_user, visit, form.day.data, form.start.data, form.chair_id.data
         ),
         "Make-up visit booked.",
-        go=lambda made: url_for("scheduling.appointment", appointment_id=made.id),
+        go=lambda made: url_for("scheduling.appointment", appointment_id=made.visits[0].id),
     )
 
 
@@ -602,7 +712,7 @@ def driver(appointment_id: int):
             appointment_id,
             "driver_form",
             form,
-            lambda visit: services.set_driver_status(
+            lambda visit: changes.set_driver_status(
                 current_user,
                 visit,
                 form.driver_status.data,
@@ -610,6 +720,7 @@ def driver(appointment_id: int):
                 form.driver_phone.data,
             ),
             "Driver call recorded.",
+            after=_flash_call,
         )
     visit = _appointment(appointment_id)
     day_of = visit.starts_at.astimezone(clinic_timezone()).date()
@@ -617,7 +728,7 @@ def driver(appointment_id: int):
         flash("Choose what the call found.", "danger")
         return _drivers_page(day_of, 400)
     try:
-        services.set_driver_status(
+        changes.set_driver_status(
             current_user,
             visit,
             form.driver_status.data,
@@ -629,4 +740,5 @@ def driver(appointment_id: int):
         flash(error.message, "danger")
         return _drivers_page(day_of, 400)
     db.session.commit()
+    _flash_call(visit)
     return redirect(url_for("scheduling.drivers", date=day_of.isoformat()) + f"#a{appointment_id}")

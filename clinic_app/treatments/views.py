@@ -57,21 +57,22 @@ def today():
 def start():
     """Open a session for a patient's active course (and today's appointment, if any)."""
     form = f.StartSessionForm()
-
-    def start_it():
-        patient = db.get_or_404(Patient, form.patient_id.data)
-        course = db.get_or_404(TreatmentCourse, form.course_id.data)
-        appointment = None
-        if form.appointment_id.data:
-            appointment = db.get_or_404(Appointment, form.appointment_id.data)
-        return services.start_session(current_user, patient, course, appointment)
-
+    if not form.validate_on_submit():
+        abort(400)
+    patient = db.get_or_404(Patient, form.patient_id.data)
+    course = db.get_or_404(TreatmentCourse, form.course_id.data)
+    appointment = None
+    if form.appointment_id.data:
+        appointment = db.get_or_404(Appointment, form.appointment_id.data)
+    open_session = appointment.treatment_session if appointment is not None else None
+    if open_session is not None and open_session.patient_id == patient.id:
+        # A second "Check in" (another device, a double click): go to the session it opened.
+        flash(f"{patient.full_name} is already checked in; this is the session.", "info")
+        return redirect(url_for("treatments.session", session_id=open_session.id))
     return submit(
         form,
-        start_it,
-        page=lambda _, refusal: (
-            abort(400) if refusal is None else redirect(url_for("treatments.today"))
-        ),
+        lambda: services.start_session(current_user, patient, course, appointment),
+        page=lambda _, refusal: redirect(url_for("treatments.today")),
         done=lambda treatment: url_for("treatments.session", session_id=treatment.id),
     )
 

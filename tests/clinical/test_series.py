@@ -63,7 +63,7 @@ def propose(dates, modality=ESK, chairs=(1,), busy=(), patient=(), rules=RULES, 
 
 
 def closed(*dates: date) -> SchedulingRules:
-    return SchedulingRules(closed_dates=frozenset(dates))
+    return dataclasses.replace(RULES, closed_dates=frozenset(dates))
 
 
 # --- SchedulingRules ----------------------------------------------------------------------------

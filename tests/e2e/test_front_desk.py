@@ -3,6 +3,7 @@ prescribes,) plan and book the 8-visit induction, move a visit, confirm tomorrow
 no-show and book its make-up, and print the patient's handout. Every page passes axe."""
 
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -135,6 +136,8 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     page.get_by_role("link", name="Plan visits").click()
     page.wait_for_load_state()
     assert page.get_by_label("Preferred start time").input_value() == "09:30"
+    # Times are typed 24-hour, as every page shows them (no AM/PM time picker).
+    assert page.get_by_label("Preferred start time").get_attribute("type") == "text"
     assert page.get_by_label("Tuesday").is_checked() and page.get_by_label("Friday").is_checked()
     assert_accessible(page)
     shots("plan-form")
@@ -190,6 +193,7 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     first = _visits(app)[0]
     assert (first.driver_status, first.status) == ("confirmed", "confirmed")
     assert "Driver: confirmed" in page.content()
+    assert "Driver call recorded for Erin Eskay (09:30): confirmed." in page.content()
     shots("driver-confirmed")
 
     # Tuesday 10:00: the patient did not come. Mark the no-show and book the make-up.
@@ -223,6 +227,8 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert "Do not eat for 2 hours and do not drink anything for 30 minutes" in content
     assert "until the next day, after a restful sleep" in content
     assert "Wednesday 08 April 2026" in content
+    # 09:30 + dosing 15 min + observation 120 min: the driver collects at 11:45.
+    assert "Driver collects you at" in content and "11:45" in content
     _no_doses(page)
     assert_accessible(page)
     shots("handout")
@@ -234,3 +240,46 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download calendar (.ics)").click()
     assert download.value.suggested_filename == "clinic-visits.ics"
+    calendar = Path(download.value.path()).read_text()
+    assert "LOCATION:Clinic" in calendar and "SUMMARY:Clinic" in calendar
+    assert "STATUS:TENTATIVE" in calendar and "ketamine" not in calendar.lower()
+
+
+def test_front_desk_books_an_intake_and_acts_on_a_missing_driver(live_app, page, shots):
+    app, base = live_app
+    clock.freeze(_at(MONDAY, 8, 0))
+    _setup(app)
+    with app.app_context():
+        patient = factories.make_patient(first_name="Ivy", last_name="Intake")
+        db.session.commit()
+        patient_id = patient.id
+    _sign_in(page, base, "front_desk")
+
+    # A new patient with no course yet: book the intake visit from the schedule page.
+    page.goto(f"{base}/schedule/patients/{patient_id}")
+    assert "a consult or intake visit can be booked now" in page.content()
+    consult = page.locator("form[action$='/consult']")
+    consult.get_by_label("Date").fill("2026-04-07")
+    consult.get_by_label("Start").fill("10:00")
+    assert consult.get_by_label("Start").get_attribute("type") == "text"
+    assert_accessible(page)
+    shots("intake-form")
+    consult.get_by_role("button", name="Book consult").click()
+    page.wait_for_load_state()
+    assert "Consult booked." in page.content()
+    [visit] = _visits(app)
+    assert (visit.visit_kind, visit.course_id) == ("consult", None)
+
+    # Tomorrow's call finds no driver: the page says so and offers to move or cancel.
+    page.get_by_role("link", name="Driver calls").click()
+    page.wait_for_load_state()
+    page.get_by_role("button", name="No driver for Ivy Intake").click()
+    page.wait_for_load_state()
+    content = page.content()
+    assert "Driver call recorded for Ivy Intake (10:00): no driver." in content
+    assert "may not drive home: move or cancel the visit" in content
+    assert_accessible(page)
+    shots("no-driver-prompt")
+    page.get_by_role("link", name="Move or cancel the visit").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/schedule/appointments/{visit.id}#move")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import Chair
-from clinic_app.scheduling.services import chair_ids
+from clinic_app.scheduling.checks import chair_ids
 from tests.review import builders
 from tests.review.helpers import audit_rows, count, field_error, text
 from tests.scheduling.conftest import book_visit

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, AuditEvent, Patient
-from clinic_app.scheduling import services
+from clinic_app.scheduling import booking, checks
 from tests import factories
 from tests.scheduling.conftest import (
     DOSE_STRINGS,
@@ -363,7 +363,7 @@ def test_the_database_refuses_a_double_booking_the_checks_missed(app, as_role, e
         visit_kind="consult",
         minutes=30,
     )
-    monkeypatch.setattr(services, "check_visits", lambda *a, **k: services.Check())
+    monkeypatch.setattr(booking, "check_visits", lambda *a, **k: checks.Check())
     response = book_from(desk, patient_id, page)
     assert response.status_code == 409
     assert "Someone else booked this chair at that time a moment ago" in text(response)

@@ -68,6 +68,34 @@ def test_day_view_has_a_column_per_chair_and_shows_each_visit(app, as_role, book
     assert not any(s in body for s in DOSE_STRINGS)
 
 
+def _row_of(body: str, label: str) -> str:
+    """The day grid's table row that starts at `label` ("15:30")."""
+    match = re.search(rf'<th scope="row" class="cal-time">{label}</th>(.*?)</tr>', body, re.S)
+    assert match, label
+    return match.group(1)
+
+
+def test_every_visit_sits_in_the_row_of_its_start(app, as_role, staff, chairs):
+    first, _ = make_patient_with_course(app, first_name="Ada", last_name="Early")
+    second, _ = make_patient_with_course(app, first_name="Ben", last_name="Later")
+    third, _ = make_patient_with_course(app, first_name="Cal", last_name="Morning")
+    fourth, _ = make_patient_with_course(app, first_name="Dee", last_name="Next")
+    # Back to back off the 15-minute grid in chair 1; adjacent on the grid in chair 2.
+    book_visit(app, first, None, chairs[0], local(TUESDAY, 13, 13), minutes=150)
+    book_visit(app, second, None, chairs[0], local(TUESDAY, 15, 43), minutes=150)
+    book_visit(app, third, None, chairs[1], local(TUESDAY, 9), minutes=90)
+    book_visit(app, fourth, None, chairs[1], local(TUESDAY, 10, 30), minutes=90)
+    body = text(as_role("front_desk").get("/schedule/?date=2026-04-07"))
+    assert "Early, Ada" in _row_of(body, "13:00")
+    assert "Later, Ben" in _row_of(body, "15:30")
+    assert "Later, Ben" not in _row_of(body, "13:00") + _row_of(body, "14:00")
+    assert "Morning, Cal" in _row_of(body, "09:00")
+    assert "Next, Dee" in _row_of(body, "10:30")
+    # Chair 1 splits into two lanes for the overlapping slot; chair 2 needs one.
+    assert '<th scope="col" colspan="2">Chair 1</th>' in body
+    assert '<th scope="col">Chair 2</th>' in body
+
+
 def test_week_view_shows_days_by_chair(app, as_role, booked):
     body = text(as_role("front_desk").get("/schedule/week?date=2026-04-08"))
     assert "Week of Mon 6 Apr 2026" in body

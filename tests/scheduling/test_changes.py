@@ -9,7 +9,7 @@ from sqlalchemy import select
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, ClinicalAlert, Patient, TreatmentCourse
-from clinic_app.scheduling import services
+from clinic_app.scheduling import booking, checks
 from tests import factories
 from tests.scheduling.conftest import (
     MONDAY,
@@ -33,18 +33,18 @@ def book_series(app, patient_id: int, course_id: int) -> list[int]:
         desk = factories.user("front_desk")
         person = db.session.get(Patient, patient_id)
         course = db.session.get(TreatmentCourse, course_id)
-        proposal = services.propose(
+        proposal = booking.propose(
             desk, person, course, "induction", MONDAY + timedelta(days=1), time(9), [], None
         )
-        rows = services.book_series(
+        rows = booking.book_series(
             desk,
             person,
             course,
             "induction",
-            [services.VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows],
+            [checks.VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows],
         )
         db.session.commit()
-        return [r.id for r in rows]
+        return [r.id for r in rows.visits]
 
 
 @pytest.fixture
@@ -407,15 +407,45 @@ def test_an_attended_visit_between_misses_means_no_alert(app, as_role, series):
     assert count(app, ClinicalAlert) == 0
 
 
-def test_cancelling_the_rest_of_a_series_raises_one_alert(app, as_role, series):
+def test_cancelling_the_rest_of_a_series_in_advance_is_not_a_missed_visit(app, as_role, series):
     desk = as_role("front_desk")
-    desk.post(
+    response = desk.post(
         f"/schedule/appointments/{series[4]}/cancel",
         data={"cancel-reason": "patient_request", "cancel-scope": "following"},
     )
+    assert response.status_code == 302
+    assert count(app, ClinicalAlert) == 0
+    assert count(app, Appointment, Appointment.status == "cancelled") == 4
+    assert count(app, Appointment, Appointment.late_cancellation.is_(True)) == 0
+
+
+def test_two_late_cancellations_in_a_row_raise_the_alert(app, as_role, series):
+    desk = desk_at(as_role, local(DAYS[0], 7, 0))
+    desk.post(
+        f"/schedule/appointments/{series[0]}/cancel",
+        data={"cancel-reason": "unwell", "cancel-scope": "this"},
+    )
+    assert count(app, ClinicalAlert) == 0
+    desk = desk_at(as_role, local(DAYS[1], 7, 0))
+    desk.post(
+        f"/schedule/appointments/{series[1]}/cancel",
+        data={"cancel-reason": "no_driver", "cancel-scope": "this"},
+    )
     with app.app_context():
         alerts = db.session.scalars(select(ClinicalAlert)).all()
-        assert [(a.appointment_id, a.detail) for a in alerts] == [(series[5], {"missed": 2})]
+        assert [(a.appointment_id, a.detail) for a in alerts] == [(series[1], {"missed": 2})]
+
+
+def test_a_late_cancellation_by_the_clinic_is_not_the_patients_miss(app, as_role, series):
+    clock.freeze(local(DAYS[0], 10, 0))
+    _no_show(as_role("front_desk"), series[0])
+    desk = desk_at(as_role, local(DAYS[1], 7, 0))
+    desk.post(
+        f"/schedule/appointments/{series[1]}/cancel",
+        data={"cancel-reason": "clinic", "cancel-scope": "this"},
+    )
+    assert count(app, ClinicalAlert) == 0
+    assert row(app, series[1]).late_cancellation is False
 
 
 def test_planning_again_continues_an_induction_under_way(app, as_role, series):
@@ -445,7 +475,8 @@ def test_planning_again_continues_an_induction_under_way(app, as_role, series):
     assert "book-visits-5-day" not in values
     assert days[0] > DAYS[2]  # after visit 3, the last one still booked
     values["action"] = "book"
-    assert desk.post(f"/schedule/patients/{patient_id}/book", data=values).status_code == 302
+    booked = desk.post(f"/schedule/patients/{patient_id}/book", data=values)
+    assert booked.status_code == 302, text(booked)
     with app.app_context():
         rows = db.session.scalars(
             select(Appointment)

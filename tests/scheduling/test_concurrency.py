@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Patient, TreatmentCourse
-from clinic_app.scheduling import services
+from clinic_app.scheduling import booking, checks
 from tests import factories
 from tests.scheduling.conftest import local, make_patient_with_course
 
@@ -92,15 +92,15 @@ def test_two_desks_booking_through_the_service_one_gets_the_conflict(app, postgr
         desk = factories.user("front_desk")
         person = db.session.get(Patient, patient_id)
         course = db.session.get(TreatmentCourse, course_id)
-        request = services.VisitRequest(TUESDAY, time(9, 0 if index == 0 else 15), chairs[0])
+        request = checks.VisitRequest(TUESDAY, time(9, 0 if index == 0 else 15), chairs[0])
         barrier.wait()
-        booked = services.book_series(desk, person, course, "induction", [request])
+        booked = booking.book_series(desk, person, course, "induction", [request])
         db.session.commit()
-        return booked[0].id
+        return booked.visits[0].id
 
     results = _race(app, work)
     booked = [r for r in results if isinstance(r, int)]
-    refused = [r for r in results if isinstance(r, services.Conflict)]
+    refused = [r for r in results if isinstance(r, checks.Conflict)]
     assert len(booked) == 1 and len(refused) == 1, results
     # Either the pre-check saw the other booking, or the database refused the insert.
     assert (

@@ -89,6 +89,37 @@ def test_confirm_could_not_reach_and_no_driver(app, as_role, staff, tuesday_visi
     assert "Driver: no driver" in body
 
 
+def test_each_call_result_is_confirmed_and_no_driver_prompts_to_rebook(
+    app, as_role, tuesday_visits
+):
+    desk = as_role("front_desk")
+    first = tuesday_visits[0]
+    url = f"/schedule/appointments/{first}/driver"
+    page = desk.post(
+        url,
+        data={"driver-driver_status": "unreachable", "driver-return_to": "drivers"},
+        follow_redirects=True,
+    )
+    assert "Driver call recorded for Erin Esk (09:00): could not reach." in text(page)
+    page = desk.post(
+        url,
+        data={"driver-driver_status": "no_driver", "driver-return_to": "drivers"},
+        follow_redirects=True,
+    )
+    body = text(page)
+    assert "Driver call recorded for Erin Esk (09:00): no driver." in body
+    assert "Erin Esk has no driver for the 09:00 visit and may not drive home: move or cancel" in (
+        body
+    )
+    assert f'href="/schedule/appointments/{first}#move">Move or cancel the visit' in body
+    visit_page = desk.post(
+        url,
+        data={"driver-driver_status": "no_driver", "driver-return_to": "appointment"},
+        follow_redirects=True,
+    )
+    assert "move or cancel the visit (reason: no driver)" in text(visit_page)
+
+
 def test_a_new_driver_can_be_named_on_the_visit_page(app, as_role, tuesday_visits):
     desk = as_role("front_desk")
     second = tuesday_visits[1]
@@ -207,3 +238,18 @@ def test_check_in_is_refused_when_the_front_desk_recorded_no_driver(app, as_role
         session = db.session.scalar(select(TreatmentSession))
         assert session.appointment_id == ok_a
         assert db.session.get(Appointment, ok_a).status == "in_treatment"
+
+
+def test_checking_in_twice_leads_to_the_open_session(app, as_role, staff, chairs):
+    [(patient_id, course_id, visit)] = _today_visits(app, chairs, ["confirmed"])
+    nurse = as_role("nurse")
+    data = {"patient_id": patient_id, "course_id": course_id, "appointment_id": visit}
+    first = nurse.post("/sessions/start", data=data)
+    assert first.status_code == 302
+    session_url = first.headers["Location"]
+    again = nurse.post("/sessions/start", data=data, follow_redirects=False)
+    assert again.status_code == 302
+    assert again.headers["Location"] == session_url
+    page = nurse.get(session_url)
+    assert "is already checked in; this is the session." in text(page)
+    assert "cannot be started" not in text(page)

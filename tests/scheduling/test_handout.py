@@ -10,7 +10,7 @@ from icalendar import Calendar
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, ClinicSetting, Patient, TreatmentCourse
-from clinic_app.scheduling import services
+from clinic_app.scheduling import booking, checks
 from tests import factories
 from tests.scheduling.conftest import (
     DOSE_STRINGS,
@@ -80,7 +80,11 @@ def test_the_ics_file_parses_and_round_trips(app, as_role, series):
     events = list(calendar.walk("VEVENT"))
     assert len(events) == 8
     assert [str(e["uid"]) for e in events] == [f"appointment-{i}@localhost" for i in ids]
-    assert {str(e["summary"]) for e in events} == {"Ketamine clinic visit"}
+    # A neutral title (the clinic's name) and the clinic as the place; unconfirmed: tentative.
+    assert {str(e["summary"]) for e in events} == {"Clinic"}
+    assert {str(e["location"]) for e in events} == {"Clinic"}
+    assert {str(e["status"]) for e in events} == {"TENTATIVE"}
+    assert "ketamine" not in raw.lower()
     assert [tz["tzid"] for tz in calendar.walk("VTIMEZONE")] == ["America/Los_Angeles"]
     assert "DTSTART;TZID=America/Los_Angeles:20260407T090000" in raw
     with app.app_context():
@@ -97,6 +101,38 @@ def test_the_ics_file_parses_and_round_trips(app, as_role, series):
     assert not any(s in raw for s in DOSE_STRINGS)
     assert "Esk" not in raw and "MRN" not in raw  # nothing beyond what the patient knows
     assert "schedule.ics" in audit_actions(app)
+
+
+def test_the_handout_and_calendar_name_the_clinic_and_when_the_driver_collects(
+    app, as_role, series
+):
+    patient_id, ids = series
+    with app.app_context():
+        for key, value in (
+            ("clinic_name", "Harbor Wellness"),
+            ("clinic_address", "12 Bay St, Oakland CA 94607"),
+            ("clinic_phone", "510-555-0100"),
+        ):
+            db.session.add(ClinicSetting(key=key, value=value))
+        db.session.get(Appointment, ids[0]).status = "confirmed"
+        db.session.commit()
+    desk = as_role("front_desk")
+    body = text(desk.get(f"/schedule/patients/{patient_id}/handout"))
+    assert "Harbor Wellness" in body and "12 Bay St, Oakland CA 94607" in body
+    assert "Phone 510-555-0100" in body
+    # 09:00 + 15 min dosing + 120 min observation: collected at 11:15.
+    assert "Driver collects you at" in body and "<td>11:15</td>" in body
+    raw = desk.get(f"/schedule/patients/{patient_id}/visits.ics").get_data(as_text=True)
+    events = list(Calendar.from_ical(raw).walk("VEVENT"))
+    assert str(events[0]["summary"]) == "Harbor Wellness"
+    assert str(events[0]["location"]) == "Harbor Wellness, 12 Bay St, Oakland CA 94607"
+    assert [str(e["status"]) for e in events[:2]] == ["CONFIRMED", "TENTATIVE"]
+    assert "Clinic phone: 510-555-0100." in str(events[0]["description"])
+    with app.app_context():
+        db.session.add(ClinicSetting(key="calendar_title", value="Appointment"))
+        db.session.commit()
+    raw = desk.get(f"/schedule/patients/{patient_id}/visits.ics").get_data(as_text=True)
+    assert {str(e["summary"]) for e in Calendar.from_ical(raw).walk("VEVENT")} == {"Appointment"}
 
 
 def test_the_ics_file_can_be_fetched_by_post(app, as_role, series):
@@ -130,16 +166,16 @@ def book_series_from(app, patient_id, course_id, first: date) -> list[int]:
         desk = factories.user("front_desk")
         person = db.session.get(Patient, patient_id)
         course = db.session.get(TreatmentCourse, course_id)
-        proposal = services.propose(desk, person, course, "induction", first, time(9), [], None)
-        rows = services.book_series(
+        proposal = booking.propose(desk, person, course, "induction", first, time(9), [], None)
+        rows = booking.book_series(
             desk,
             person,
             course,
             "induction",
-            [services.VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows],
+            [checks.VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows],
         )
         db.session.commit()
-        return [r.id for r in rows]
+        return [r.id for r in rows.visits]
 
 
 def test_no_visits_gives_an_empty_calendar(app, as_role, staff):

@@ -29,6 +29,8 @@ EXPECTED = {
     "scheduling.appointment": VIEW,
     "scheduling.plan": DESK,
     "scheduling.book": DESK,
+    "scheduling.book_consult": DESK,
+    "scheduling.cancel_leftover_induction": DESK,
     "scheduling.move": DESK,
     "scheduling.cancel": DESK,
     "scheduling.no_show": DESK,
@@ -74,6 +76,11 @@ def _post_data(endpoint, ids):
             "book-visits-0-start": "09:00",
             "book-visits-0-chair_id": "1",
             "action": "book",
+        },
+        "scheduling.book_consult": {
+            "consult-day": "2026-04-08",
+            "consult-start": "13:00",
+            "consult-minutes": "60",
         },
         "scheduling.move": {
             "move-day": "2026-04-08",
@@ -176,6 +183,7 @@ def test_nurses_and_the_psychiatrist_see_no_action_forms(app, as_role, ids):
             as_role(role).get(f"/schedule/patients/{ids['patient_id']}").get_data(as_text=True)
         )
         assert "Plan visits" not in patient
+        assert "/consult" not in patient
 
 
 def test_the_front_desk_start_page_is_the_calendar(app, client, staff):

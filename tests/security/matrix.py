@@ -89,6 +89,8 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "scheduling.appointment": DEMOGRAPHICS_VIEW,
     "scheduling.plan": FRONT_DESK,
     "scheduling.book": FRONT_DESK,
+    "scheduling.book_consult": FRONT_DESK,
+    "scheduling.cancel_leftover_induction": FRONT_DESK,
     "scheduling.move": FRONT_DESK,
     "scheduling.cancel": FRONT_DESK,
     "scheduling.no_show": FRONT_DESK,

@@ -1,0 +1,285 @@
+"""Checking requested visits against the calendar, for booking, make-up visits and moves alike.
+
+`check_visits` loads what stands on the calendar around the requested visits and hands it to
+the pure `clinic_app.clinical.visit_checks.check`, so every path that puts a visit on the
+calendar runs the same rules. The database refuses double bookings too (exclusion constraints
+on PostgreSQL, triggers on SQLite), so two desks booking the same chair at the same moment
+cannot both succeed: the loser's flush raises IntegrityError, which `flush_bookings` turns into
+the same Conflict a pre-check would have raised.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from clinic_app.clinical import visit_checks
+from clinic_app.clinical.codes import AppointmentStatus, Modality, VisitKind
+from clinic_app.clinical.series import SchedulingRules, find_slot
+from clinic_app.clinical.visit_checks import Result as Check
+from clinic_app.clock import utcnow
+from clinic_app.errors import Conflict
+from clinic_app.extensions import db
+from clinic_app.models import Appointment, Chair, TreatmentCourse
+from clinic_app.settings import clinic_timezone, scheduling_rules
+
+# Statuses that free the chair and the patient (the database constraints ignore them too).
+FREEING = (AppointmentStatus.CANCELLED.value, AppointmentStatus.NO_SHOW.value)
+# Statuses the front desk may still move, cancel or mark as a no-show.
+CHANGEABLE = (AppointmentStatus.SCHEDULED.value, AppointmentStatus.CONFIRMED.value)
+# Statuses that mean the patient came.
+ATTENDED = (
+    AppointmentStatus.CHECKED_IN.value,
+    AppointmentStatus.IN_TREATMENT.value,
+    AppointmentStatus.COMPLETED.value,
+)
+DOSING_KINDS = (VisitKind.INDUCTION.value, VisitKind.MAINTENANCE.value)
+# The week on either side that the esketamine twice-a-week rule and spacing look at.
+CONTEXT = timedelta(days=8)
+
+
+@dataclass(frozen=True)
+class VisitRequest:
+    """One visit as the front desk entered it: a clinic-local date and time and a chair."""
+
+    day: date
+    start: time
+    chair_id: int | None
+
+
+@dataclass(frozen=True)
+class VisitKindInfo:
+    """What the requested visits are: dosing or not, esketamine or not, and for visits of a
+    series its id and each visit's number (None: not in a series)."""
+
+    dosing: bool = True
+    esketamine: bool = False
+    series_id: str | None = None
+    sequences: tuple[int | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class Booked:
+    """Visits booked or moved, with the calendar's warnings the front desk should read."""
+
+    visits: list[Appointment]
+    warnings: list[str]
+
+
+def local(moment: datetime) -> datetime:
+    return moment.astimezone(clinic_timezone())
+
+
+def aware(moment: datetime) -> datetime:
+    """Aggregates come back naive on SQLite; the database stores UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def utc(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=clinic_timezone()).astimezone(UTC)
+
+
+def minutes_of(appointment: Appointment) -> int:
+    return int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
+
+
+def block_minutes(course: TreatmentCourse | None, rules: SchedulingRules) -> int:
+    """Chair time for one visit of `course`: the protocol block, IV adjusted to its minutes."""
+    if course is None:
+        return 60
+    modality = Modality(course.modality)
+    minutes = rules.block_minutes(modality)
+    if modality == Modality.IV_KETAMINE and course.iv_minutes:
+        minutes += course.iv_minutes - rules.iv_default_minutes
+    return minutes
+
+
+def chair_ids() -> list[int]:
+    return list(db.session.scalars(select(Chair.id).where(Chair.active).order_by(Chair.id)))
+
+
+def _standing(patient_id: int, spans, chairs: set[int], series: str | None, excluded: set[int]):
+    """Visits that stand near the requested ones: the patient's own, those of the wanted
+    chairs, and every visit of the series, each with its course's modality."""
+    window_start = min(s for s, _ in spans) - CONTEXT
+    window_end = max(e for _, e in spans) + CONTEXT
+    near = (Appointment.starts_at < window_end) & (Appointment.ends_at > window_start)
+    whose = or_(Appointment.patient_id == patient_id, Appointment.chair_id.in_(chairs))
+    wanted = near & whose
+    if series is not None:
+        wanted = or_(wanted, Appointment.series_id == series)
+    query = (
+        select(Appointment, TreatmentCourse.modality)
+        .outerjoin(TreatmentCourse, TreatmentCourse.id == Appointment.course_id)
+        .where(Appointment.status.not_in(FREEING), wanted)
+    )
+    if excluded:
+        query = query.where(Appointment.id.not_in(excluded))
+    return db.session.execute(query).all()
+
+
+def check_visits(
+    patient_id: int,
+    requests: Sequence[VisitRequest],
+    durations: Sequence[int],
+    *,
+    exclude_ids: Iterable[int] = (),
+    kind: VisitKindInfo = VisitKindInfo(),
+) -> Check:
+    """Every reason the calendar refuses these visits, and the warnings (see `visit_checks`).
+    `exclude_ids` are the visits being moved."""
+    rules = scheduling_rules()
+    chairs = {c.id: c.name for c in db.session.scalars(select(Chair).where(Chair.active))}
+    sequences = kind.sequences or (None,) * len(requests)
+    wanted = [
+        visit_checks.Visit(
+            utc(req.day, req.start),
+            utc(req.day, req.start) + timedelta(minutes=minutes),
+            req.chair_id,
+            dosing=kind.dosing,
+            esketamine=kind.esketamine,
+            series=kind.series_id,
+            sequence=number,
+        )
+        for req, minutes, number in zip(requests, durations, sequences, strict=True)
+    ]
+    if not wanted:
+        return Check()
+    rows = _standing(
+        patient_id,
+        [(v.start, v.end) for v in wanted],
+        {r.chair_id for r in requests if r.chair_id is not None},
+        kind.series_id,
+        set(exclude_ids),
+    )
+    booked = [
+        visit_checks.Visit(
+            a.starts_at,
+            a.ends_at,
+            a.chair_id,
+            dosing=a.visit_kind in DOSING_KINDS,
+            esketamine=modality == Modality.ESKETAMINE_NASAL,
+            own=a.patient_id == patient_id,
+            series=a.series_id,
+            sequence=a.sequence_no,
+        )
+        for a, modality in rows
+    ]
+    calendar = visit_checks.Calendar(rules, clinic_timezone(), utcnow(), chairs, booked)
+    result = visit_checks.check(calendar, wanted)
+    _suggest(result, patient_id, requests, durations, chairs, rules)
+    return result
+
+
+# Problems a free chair or another time that day solves.
+MOVABLE_IN_DAY = ("chair", "patient", "hours")
+
+
+def _suggest(
+    result: Check,
+    patient_id: int,
+    requests: Sequence[VisitRequest],
+    durations: Sequence[int],
+    chairs: dict[int, str],
+    rules: SchedulingRules,
+) -> None:
+    """Name the nearest free chair and time that day next to a chair, patient or hours
+    problem, so the front desk has an alternative to offer."""
+    for index, (code, message) in list(result.problems.items()):
+        if code not in MOVABLE_IN_DAY:
+            continue
+        req = requests[index]
+        slot = free_slot(patient_id, req.day, req.start, durations[index], rules)
+        if slot is not None:
+            where = chairs.get(slot.chair_id, "a chair")
+            result.problems[index] = (
+                code,
+                f"{message} Nearest free: {where} at {slot.start:%H:%M}.",
+            )
+
+
+def kind_of(appointment: Appointment) -> VisitKindInfo:
+    """The check's view of an existing visit (for its make-up or a move)."""
+    course = appointment.course
+    return VisitKindInfo(
+        dosing=appointment.visit_kind in DOSING_KINDS,
+        esketamine=course is not None and course.modality == Modality.ESKETAMINE_NASAL,
+        series_id=appointment.series_id,
+    )
+
+
+def refuse(check: Check, what: str) -> None:
+    """Raise a Conflict listing every refused visit, when there is one."""
+    if not check.ok:
+        count = len(check.problems)
+        raise Conflict(
+            f"{what}: {count} visit{'s' if count != 1 else ''} cannot be booked as entered. "
+            "Nothing was saved.",
+            check.problems,
+        )
+
+
+def flush_bookings() -> None:
+    """Flush new or moved visits; a double booking the database refuses becomes a Conflict."""
+    try:
+        db.session.flush()
+    except IntegrityError as error:
+        text = str(error.orig)
+        if "chair_not_double_booked" in text:
+            message = (
+                "Someone else booked this chair at that time a moment ago. Nothing was saved; "
+                "choose another time or chair."
+            )
+        elif "patient_not_double_booked" in text:
+            message = (
+                "The patient was booked at that time a moment ago. Nothing was saved; "
+                "choose another time."
+            )
+        else:
+            raise
+        raise Conflict(message, {0: ("database", message)}) from None
+
+
+# --- what stands on the calendar -----------------------------------------------------------------
+
+
+def busy_between(
+    patient_id: int, first: date, last: date
+) -> tuple[list[tuple[int, datetime, datetime]], list[tuple[datetime, datetime]]]:
+    """Chair bookings and the patient's own bookings between two clinic days."""
+    start = utc(first, time.min)
+    end = utc(last + timedelta(days=1), time.min)
+    rows = db.session.execute(
+        select(
+            Appointment.chair_id, Appointment.patient_id, Appointment.starts_at, Appointment.ends_at
+        ).where(
+            Appointment.status.not_in(FREEING),
+            Appointment.starts_at < end,
+            Appointment.ends_at > start,
+        )
+    ).all()
+    chairs = [(r.chair_id, r.starts_at, r.ends_at) for r in rows if r.chair_id is not None]
+    own = [(r.starts_at, r.ends_at) for r in rows if r.patient_id == patient_id]
+    return chairs, own
+
+
+def dose_days(patient_id: int, first: date, last: date) -> set[date]:
+    """Clinic days from `first` to `last` on which the patient has a dosing visit that stands."""
+    starts = db.session.scalars(
+        select(Appointment.starts_at).where(
+            Appointment.patient_id == patient_id,
+            Appointment.visit_kind.in_(DOSING_KINDS),
+            Appointment.status.not_in(FREEING),
+            Appointment.starts_at >= utc(first, time.min),
+            Appointment.starts_at < utc(last + timedelta(days=1), time.min),
+        )
+    )
+    return {local(start).date() for start in starts}
+
+
+def free_slot(patient_id: int, day: date, near: time, minutes: int, rules: SchedulingRules):
+    """The free chair slot on `day` nearest `near` for the patient, or None."""
+    busy, own = busy_between(patient_id, day, day)
+    return find_slot(day, near, minutes, chair_ids(), busy, own, clinic_timezone(), rules)
