@@ -20,6 +20,7 @@ from clinic_app.clinical.series import day_label
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
+from clinic_app.form_flow import show_refusal, submit
 from clinic_app.models import Appointment, Chair, Patient
 from clinic_app.patients.services import search_patients
 from clinic_app.scheduling import booking, changes, ics, queries
@@ -57,6 +58,9 @@ PROBLEM_FIELD = {
     "patient": "start",
     "database": "start",
     "chair": "chair_id",
+    "order": "day",
+    "week": "day",
+    "spacing": "day",
 }
 
 
@@ -360,7 +364,7 @@ def plan(patient_id: int):
         )
     except RuleViolation as error:
         db.session.rollback()
-        _field_or_flash(form, error)
+        show_refusal(form, error, PROBLEM_FIELD)
         return _plan_page(person, courses, form, status=400)
     book = BookForm(
         formdata=None,
@@ -388,13 +392,6 @@ def plan(patient_id: int):
     book.set_chairs(_chair_choices())
     notes = {i: row for i, row in enumerate(proposal.rows)}
     return _plan_page(person, courses, form, book, notes, proposal.warnings)
-
-
-def _field_or_flash(form, error: RuleViolation) -> None:
-    if error.field and error.field in form:
-        form[error.field].errors = list(form[error.field].errors) + [error.message]
-    else:
-        flash(error.message, "danger")
 
 
 def _requests(book: BookForm) -> list[VisitRequest]:
@@ -606,28 +603,25 @@ def _apply(appointment_id: int, form_name: str, form, action, success: str, go=N
     """Validate, run the service, commit and redirect; otherwise re-render the appointment page
     with the input kept: 400 for bad input, 409 when the calendar refuses."""
     visit = _appointment(appointment_id)
-    if not form.validate_on_submit():
-        return _appointment_page(visit, 400, **{form_name: form})
-    try:
-        result = action(visit)
-    except Conflict as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        _attach(form, {k: v for k, v in error.problems.items() if k == 0})
-        return _appointment_page(_appointment(appointment_id), 409, **{form_name: form})
-    except RuleViolation as error:
-        db.session.rollback()
-        _field_or_flash(form, error)
-        return _appointment_page(_appointment(appointment_id), 400, **{form_name: form})
-    db.session.commit()
-    if after is not None:
-        after(result)
-    else:
-        flash(success, "success")
-    for warning in result.warnings if isinstance(result, Booked) else ():
-        flash(warning, "warning")
-    return redirect(
-        go(result) if go else url_for("scheduling.appointment", appointment_id=appointment_id)
+
+    def done(result):
+        if after is not None:
+            after(result)
+        for warning in result.warnings if isinstance(result, Booked) else ():
+            flash(warning, "warning")
+        if go is not None:
+            return go(result)
+        return url_for("scheduling.appointment", appointment_id=appointment_id)
+
+    return submit(
+        form,
+        lambda: action(visit),
+        page=lambda status, _: _appointment_page(
+            _appointment(appointment_id), status, **{form_name: form}
+        ),
+        done=done,
+        success=None if after is not None else success,
+        code_fields=PROBLEM_FIELD,
     )
 
 
