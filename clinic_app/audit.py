@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app, has_request_context
-from sqlalchemy import select, text, update
+from sqlalchemy import ScalarResult, select, text, update
 
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
@@ -95,7 +95,7 @@ def verify_chain(batch: int = 5000) -> tuple[int, int | None]:
     """Walk the trail in order: (rows checked, id of the first broken row or None)."""
     expected_prev = GENESIS
     checked = 0
-    rows: Iterator[AuditEvent] = db.session.scalars(
+    rows: ScalarResult[AuditEvent] = db.session.scalars(
         select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
     )
     try:

@@ -10,12 +10,13 @@ import hmac
 import re
 import secrets
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import pyotp
 import segno
 from cryptography.fernet import InvalidToken
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from clinic_app.auth.passwords import verify_password
@@ -71,9 +72,10 @@ def pending_secret_of(user: User) -> str | None:
 
 def provisioning_qr(user: User) -> tuple[str, str]:
     """(otpauth URI, QR code as an SVG data URI) of the pending seed for the authenticator app."""
-    uri = pyotp.TOTP(pending_secret_of(user)).provisioning_uri(
-        name=user.username, issuer_name=ISSUER
-    )
+    secret = pending_secret_of(user)
+    if secret is None:
+        raise ValueError("No two-factor setup is waiting for this account.")
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=ISSUER)
     return uri, segno.make(uri, error="m").svg_data_uri(scale=5)
 
 
@@ -107,7 +109,7 @@ def verify_totp(user: User, code: str) -> bool:
         .values(totp_last_timecode=step)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if cast("CursorResult[Any]", result).rowcount != 1:
         return False
     set_committed_value(user, "totp_last_timecode", step)
     return True
@@ -132,7 +134,7 @@ def confirm_pending(user: User, code: str) -> bool:
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if cast("CursorResult[Any]", result).rowcount != 1:
         return False
     # Mirror the row just written onto the loaded object without a second write.
     for name, value in (
@@ -179,7 +181,7 @@ def _consume(condition) -> bool:
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return cast("CursorResult[Any]", result).rowcount == 1
 
 
 def use_backup_code(user: User, code: str) -> bool:

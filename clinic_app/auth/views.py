@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     flash,
     make_response,
     redirect,
@@ -66,6 +67,8 @@ def _safe_next(target: str | None) -> str | None:
 
 def _finish_login(user: User, second_factor: str):
     row = sessions.current(allow_pending=True)
+    if row is None:  # the half-finished sign-in expired meanwhile
+        abort(401)
     row.mfa_pending = False
     services.complete_login(user, second_factor)
     target = _safe_next(session.pop(NEXT_KEY, None))
@@ -165,6 +168,8 @@ def _totp_setup(user: User, action: str, finish_login: bool):
         codes = services.enable_totp(user, form.code.data)
         if finish_login:
             row = sessions.current(allow_pending=True)
+            if row is None:  # the half-finished sign-in expired meanwhile
+                abort(401)
             row.mfa_pending = False
             services.complete_login(user, "totp_enrolled")
             login_user(user)

@@ -129,7 +129,7 @@ def series_totals(appointments: Iterable[Appointment]) -> dict[str, int]:
         .where(Appointment.series_id.in_(ids))
         .group_by(Appointment.series_id)
     )
-    return {series_id: total for series_id, total in rows}
+    return {series_id: total for series_id, total in rows if series_id and total}
 
 
 def _total(appointment: Appointment, totals: dict[str, int], rules: SchedulingRules) -> int | None:
@@ -633,7 +633,7 @@ class MakeupOffer:
 def makeup_offer(appointment: Appointment, rules: SchedulingRules) -> MakeupOffer | None:
     """The next valid day for a missed induction visit (keeping the series' rhythm) and the
     free chair nearest its old time that day."""
-    if not booking.makeup_eligible(appointment):
+    if not booking.makeup_eligible(appointment) or appointment.course is None:
         return None
     tz = clinic_timezone()
     series = db.session.scalars(

@@ -1,5 +1,7 @@
 """The nurse's day: the Today board and the chairside session page."""
 
+from typing import Any
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
@@ -115,7 +117,7 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
     rules = clinical_rules()
     summary = summarize(treatment, treatment.patient.age_on(clinic_today()), now, rules)
     iv = treatment.modality == Modality.IV_KETAMINE
-    defaults = {
+    defaults: dict[str, Any] = {
         "predose_form": f.PredoseForm(obj=treatment, formdata=None),
         "vitals_form": f.VitalsForm(formdata=None),
         "override_form": f.OverrideForm(formdata=None),
