@@ -43,7 +43,7 @@ def _idle_seconds() -> dict:
 
 def _open_alert_count() -> int:
     """The psychiatrist's navigation badge: alerts waiting for action (one COUNT)."""
-    from clinic_app.review.queries import open_alert_count
+    from clinic_app.review.alerts import open_alert_count
 
     return open_alert_count()
 

@@ -84,6 +84,18 @@ class AlertKind(StrEnum):
     SPO2_LOW = "spo2_low"
     PREDOSE_HOLD = "predose_hold"
 
+    @property
+    def label(self) -> str:
+        return {
+            "phq9_item9": "PHQ-9 item 9 above 0",
+            "serious_ae": "Serious adverse event",
+            "missed_induction": "Missed induction visits",
+            "bp_notify": "Blood pressure: notify prescriber",
+            "bp_urgent": "Urgent blood pressure",
+            "spo2_low": "Low SpO₂",
+            "predose_hold": "Pre-dose BP hold: override or not",
+        }[self.value]
+
 
 class DecisionKind(StrEnum):
     INDUCTION_REVIEW = "induction_review"

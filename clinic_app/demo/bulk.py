@@ -60,11 +60,13 @@ from clinic_app.models import (
     ClinicalAlert,
     DeviceAdministration,
     Patient,
+    SessionReview,
     TreatmentCourse,
     TreatmentSession,
     User,
     VitalsReading,
 )
+from clinic_app.review.stored import store_missing
 from clinic_app.settings import clinic_timezone, scheduling_rules
 from clinic_app.treatments.services import content_hash
 
@@ -1427,7 +1429,9 @@ def generate(
                 rows.flush()
     rows.flush()
     advance_sequences(BULK_TABLES)
-    analyze(BULK_TABLES)
+    echo("Storing the review flags and peaks of signed sessions, as signing does...")
+    store_missing()
+    analyze((*BULK_TABLES, SessionReview.__table__))
     counts = {"chairs": sum(needed)}
     counts.update(rows.counts)
     return counts

@@ -47,6 +47,7 @@ from clinic_app.models import (
     VitalsReading,
 )
 from clinic_app.patients.services import create_patient, open_course, record_screen
+from clinic_app.review.stored import store_summaries
 from clinic_app.settings import (
     clinic_timezone,
     clinic_today,
@@ -898,7 +899,8 @@ def _register_for_consult(demo: Demo, spec: PatientSpec) -> None:
 
 
 def _sign_all(demo: Demo) -> None:
-    """Hash each signed session as it reads back from the database, like the sign service does."""
+    """Hash each signed session as it reads back from the database and store its review flags
+    and peaks, like the sign service does."""
     db.session.flush()
     db.session.expire_all()
     for treatment in demo.signed:
@@ -907,6 +909,7 @@ def _sign_all(demo: Demo) -> None:
         if treatment.status == SessionStatus.COSIGNED:
             treatment.cosignature_hash = digest
     db.session.flush()
+    store_summaries(t.id for t in demo.signed)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from clinic_app.models.alert import ClinicalAlert
 from clinic_app.models.assessment import Assessment
 from clinic_app.models.audit import AuditChainHead, AuditEvent
 from clinic_app.models.patient import CourseDecision, Patient, TreatmentCourse
+from clinic_app.models.review import SessionReview
 from clinic_app.models.schedule import Appointment, Chair
 from clinic_app.models.settings import ClinicSetting
 from clinic_app.models.treatment import (
@@ -34,6 +35,7 @@ __all__ = [
     "InfusionPause",
     "Override",
     "Patient",
+    "SessionReview",
     "TreatmentCourse",
     "TreatmentSession",
     "User",

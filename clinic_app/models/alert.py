@@ -42,6 +42,10 @@ class ClinicalAlert(db.Model):
     acknowledged_by: Mapped["User | None"] = relationship()
 
     @property
+    def kind_label(self) -> str:
+        return AlertKind(self.kind).label
+
+    @property
     def urgency_rank(self) -> int:
         """Chair alerts list most urgent first: urgent BP and low SpO₂, holds, the notify line."""
         return _URGENCY.get(AlertKind(self.kind), 2)

@@ -23,6 +23,7 @@ from clinic_app.extensions import db
 if TYPE_CHECKING:
     from clinic_app.models.assessment import Assessment
     from clinic_app.models.patient import Patient, TreatmentCourse
+    from clinic_app.models.review import SessionReview
     from clinic_app.models.schedule import Appointment
     from clinic_app.models.user import User
 
@@ -180,6 +181,8 @@ class TreatmentSession(db.Model):
     devices: Mapped[list["DeviceAdministration"]] = relationship(
         back_populates="treatment_session", order_by="DeviceAdministration.device_number"
     )
+    # Stored when the session is signed (review/stored.py).
+    review: Mapped["SessionReview | None"] = relationship()
 
     @property
     def is_locked(self) -> bool:

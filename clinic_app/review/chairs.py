@@ -31,7 +31,7 @@ def booked_ahead(chair_ids: list[int]) -> dict[int, int]:
         )
         .group_by(Appointment.chair_id)
     )
-    return {chair_id: count for chair_id, count in rows}
+    return {chair_id: count for chair_id, count in rows if chair_id is not None}
 
 
 def _check_name(name: str, chair_id: int | None = None) -> str:

@@ -7,7 +7,7 @@ each chart. Series differ by marker shape and line style as well as colour.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -370,33 +370,7 @@ def score_chart(
         f" ({points[0][1]}) to {_local_day(points[-1][0], zone):%d %b %Y} ({points[-1][1]})."
     ]
     if phq:
-        keep = 100 - rules.response_drop_percent
-        with_baseline = False
-        for course in courses:
-            if course.baseline is None:
-                continue
-            with_baseline = True
-            x1 = x(max(course.start, lo).timestamp())
-            x2 = x(min(course.end, hi).timestamp())
-            if x2 <= x1:
-                continue
-            response = course.baseline * keep / 100
-            _hline(chart, y(course.baseline), f"baseline {course.baseline}", "l-baseline", x1, x2)
-            _hline(chart, y(response), f"response ≤ {response:g}", "l-response", x1, x2)
-            described.append(
-                f"{course.label}: baseline {course.baseline}; response at or below "
-                f"{response:g} ({rules.response_drop_percent} % drop)."
-            )
-        _hline(chart, y(rules.remission_below), f"remission < {rules.remission_below}", "l-remit")
-        described.append(f"Remission means a score below {rules.remission_below}.")
-        if with_baseline:
-            chart.legend.append(LegendItem("Course baseline", "l-baseline"))
-            chart.legend.append(
-                LegendItem(
-                    f"Response line ({rules.response_drop_percent} % of baseline)", "l-response"
-                )
-            )
-        chart.legend.append(LegendItem(f"Remission line (< {rules.remission_below})", "l-remit"))
+        described += _phq9_lines(chart, courses, x, y, (lo, hi), rules)
     else:
         moderate = next(lowest for lowest, name in GAD7.bands if name == "moderate")
         _hline(chart, y(moderate), f"moderate ≥ {moderate}", "l-notify")
@@ -405,6 +379,46 @@ def score_chart(
     chart.desc = " ".join(described)
     _finish_lines(chart)
     return chart
+
+
+def _phq9_lines(
+    chart: Chart,
+    courses: Sequence[CourseSpan],
+    x: Scale,
+    y: Scale,
+    domain: tuple[datetime, datetime],
+    rules: ReviewRules,
+) -> list[str]:
+    """Each course's baseline and response line over its dates, and the remission line; the
+    sentences that describe them."""
+    lo, hi = domain
+    keep = 100 - rules.response_drop_percent
+    described = []
+    with_baseline = False
+    for course in courses:
+        if course.baseline is None:
+            continue
+        with_baseline = True
+        x1 = x(max(course.start, lo).timestamp())
+        x2 = x(min(course.end, hi).timestamp())
+        if x2 <= x1:
+            continue
+        response = course.baseline * keep / 100
+        _hline(chart, y(course.baseline), f"baseline {course.baseline}", "l-baseline", x1, x2)
+        _hline(chart, y(response), f"response ≤ {response:g}", "l-response", x1, x2)
+        described.append(
+            f"{course.label}: baseline {course.baseline}; response at or below "
+            f"{response:g} ({rules.response_drop_percent} % drop)."
+        )
+    _hline(chart, y(rules.remission_below), f"remission < {rules.remission_below}", "l-remit")
+    described.append(f"Remission means a score below {rules.remission_below}.")
+    if with_baseline:
+        chart.legend.append(LegendItem("Course baseline", "l-baseline"))
+        chart.legend.append(
+            LegendItem(f"Response line ({rules.response_drop_percent} % of baseline)", "l-response")
+        )
+    chart.legend.append(LegendItem(f"Remission line (< {rules.remission_below})", "l-remit"))
+    return described
 
 
 # --- courses and phases as bands over time ---------------------------------------------------
@@ -463,39 +477,53 @@ def course_bands_chart(
     for index, row in enumerate(rows):
         row_top = chart.top + index * row_height
         chart.row_labels.append(Tick(row_top + 13, row.label))
-        top = row_top + 18
-        parts = []
-        for span in row.phases:
-            x1, x2 = x(max(span.start, lo).timestamp()), x(min(span.end, hi).timestamp())
-            css = PHASE_CSS.get(span.phase, "b-completed")
-            chart.bands.append(
-                Band(
-                    x1,
-                    top,
-                    max(x2 - x1, 2),
-                    24,
-                    f"{row.label}: {span.phase} {_local_day(span.start, zone):%d %b %Y}"
-                    f" to {_local_day(span.end, zone):%d %b %Y}",
-                    css,
-                )
-            )
-            if span.phase not in seen:
-                seen.add(span.phase)
-                chart.legend.append(LegendItem(span.phase.capitalize(), css, "band"))
-            parts.append(
-                f"{span.phase} from {_local_day(span.start, zone):%d %b %Y}"
-                f" to {_local_day(span.end, zone):%d %b %Y}"
-            )
-        ticks = tuple(
-            Point(x(t.timestamp()), top, f"Session {_local_day(t, zone):%d %b %Y}")
-            for t in row.session_times
-            if lo <= t <= hi
-        )
-        chart.series.append(Series("Sessions", "s-session", "tick", ticks, connect=False))
-        described.append(f"{row.label}: {', '.join(parts)}; {len(row.session_times)} sessions.")
+        described.append(_course_band(chart, row, row_top + 18, x, (lo, hi), zone, seen))
     chart.legend.append(LegendItem("Session", "s-session", "tick"))
     chart.desc = " ".join(described)
     return chart
+
+
+def _course_band(
+    chart: Chart,
+    row: CourseRow,
+    top: float,
+    x: Scale,
+    domain: tuple[datetime, datetime],
+    zone: ZoneInfo,
+    seen: set[str],
+) -> str:
+    """One course's phase bands and session ticks at `top`; the sentence that describes them.
+    A phase gets its legend entry the first time it is `seen`."""
+    lo, hi = domain
+    parts = []
+    for span in row.phases:
+        x1, x2 = x(max(span.start, lo).timestamp()), x(min(span.end, hi).timestamp())
+        css = PHASE_CSS.get(span.phase, "b-completed")
+        chart.bands.append(
+            Band(
+                x1,
+                top,
+                max(x2 - x1, 2),
+                24,
+                f"{row.label}: {span.phase} {_local_day(span.start, zone):%d %b %Y}"
+                f" to {_local_day(span.end, zone):%d %b %Y}",
+                css,
+            )
+        )
+        if span.phase not in seen:
+            seen.add(span.phase)
+            chart.legend.append(LegendItem(span.phase.capitalize(), css, "band"))
+        parts.append(
+            f"{span.phase} from {_local_day(span.start, zone):%d %b %Y}"
+            f" to {_local_day(span.end, zone):%d %b %Y}"
+        )
+    ticks = tuple(
+        Point(x(t.timestamp()), top, f"Session {_local_day(t, zone):%d %b %Y}")
+        for t in row.session_times
+        if lo <= t <= hi
+    )
+    chart.series.append(Series("Sessions", "s-session", "tick", ticks, connect=False))
+    return f"{row.label}: {', '.join(parts)}; {len(row.session_times)} sessions."
 
 
 # --- blood pressure --------------------------------------------------------------------------
@@ -549,6 +577,50 @@ def session_bp_chart(
     y = Scale(y_lo, y_hi, chart.bottom, chart.top)
     chart.x_ticks = minute_ticks(lo, hi, x)
     chart.y_ticks = value_ticks(y_lo, y_hi, y, 6)
+    _bp_series(chart, readings, x, y, minutes, zone)
+    _bp_lines(chart, y, hold, rise_line, rules)
+    if dose_started_at is not None:
+        _vline(chart, x(0), "dose", "l-event")
+    if dose_started_at is not None and infusion_ended_at is not None:
+        _vline(chart, x(minutes(infusion_ended_at)), "infusion end", "l-event")
+    chart.desc = _bp_desc(readings, origin, baseline, hold, rules, zone)
+    _finish_lines(chart)
+    return chart
+
+
+def _bp_desc(
+    readings: Sequence[tuple[datetime, int, int]],
+    origin: datetime,
+    baseline: tuple[int, int] | None,
+    hold: tuple[int, int],
+    rules: ClinicalRules,
+    zone: ZoneInfo,
+) -> str:
+    """A session's BP chart in words: its span, its highest reading and the lines."""
+    peak = max(readings, key=lambda r: (r[1], r[2]))
+    desc = [
+        f"{len(readings)} readings from {readings[0][0].astimezone(zone):%H:%M}"
+        f" to {readings[-1][0].astimezone(zone):%H:%M}.",
+        f"Highest {peak[1]}/{peak[2]} at {(peak[0] - origin).total_seconds() / 60:+.0f} min.",
+    ]
+    if baseline:
+        desc.append(f"Pre-dose {baseline[0]}/{baseline[1]}.")
+    desc.append(
+        f"Hold line {hold[0]}/{hold[1]}; notify {rules.notify_systolic}/"
+        f"{rules.notify_diastolic}; urgent {rules.urgent_systolic}/{rules.urgent_diastolic}."
+    )
+    return " ".join(desc)
+
+
+def _bp_series(
+    chart: Chart,
+    readings: Sequence[tuple[datetime, int, int]],
+    x: Scale,
+    y: Scale,
+    minutes: Callable[[datetime], float],
+    zone: ZoneInfo,
+) -> None:
+    """Systolic and diastolic series of a session's BP chart, and their legend."""
     for name, css, marker, column in (
         ("Systolic", "s-systolic", "circle", 1),
         ("Diastolic", "s-diastolic", "square", 2),
@@ -561,7 +633,7 @@ def session_bp_chart(
                 tuple(
                     Point(
                         x(minutes(r[0])),
-                        y(r[column]),
+                        y(r[1] if column == 1 else r[2]),
                         f"{r[0].astimezone(zone):%H:%M} ({minutes(r[0]):+.0f} min): {r[1]}/{r[2]}",
                     )
                     for r in readings
@@ -569,6 +641,12 @@ def session_bp_chart(
             )
         )
         chart.legend.append(LegendItem(name, css, marker))
+
+
+def _bp_lines(
+    chart: Chart, y: Scale, hold: tuple[int, int], rise_line: int | None, rules: ClinicalRules
+) -> None:
+    """The hold, rise, notify and urgent lines of a session's BP chart, and their legend."""
     _hline(chart, y(hold[0]), f"hold S > {hold[0]}", "l-hold")
     _hline(chart, y(hold[1]), f"hold D > {hold[1]}", "l-hold")
     if rise_line is not None:
@@ -577,30 +655,11 @@ def session_bp_chart(
     _hline(chart, y(rules.notify_diastolic), f"notify D ≥ {rules.notify_diastolic}", "l-notify")
     _hline(chart, y(rules.urgent_systolic), f"urgent S ≥ {rules.urgent_systolic}", "l-urgent")
     _hline(chart, y(rules.urgent_diastolic), f"urgent D ≥ {rules.urgent_diastolic}", "l-urgent")
-    if dose_started_at is not None:
-        _vline(chart, x(0), "dose", "l-event")
-    if dose_started_at is not None and infusion_ended_at is not None:
-        _vline(chart, x(minutes(infusion_ended_at)), "infusion end", "l-event")
     chart.legend += [
         LegendItem("Pre-dose hold line", "l-hold"),
         LegendItem("Rise and notify lines", "l-notify"),
         LegendItem("Urgent lines", "l-urgent"),
     ]
-    peak = max(readings, key=lambda r: (r[1], r[2]))
-    desc = [
-        f"{len(readings)} readings from {readings[0][0].astimezone(zone):%H:%M}"
-        f" to {readings[-1][0].astimezone(zone):%H:%M}.",
-        f"Highest {peak[1]}/{peak[2]} at {minutes(peak[0]):+.0f} min.",
-    ]
-    if baseline:
-        desc.append(f"Pre-dose {baseline[0]}/{baseline[1]}.")
-    desc.append(
-        f"Hold line {hold[0]}/{hold[1]}; notify {rules.notify_systolic}/"
-        f"{rules.notify_diastolic}; urgent {rules.urgent_systolic}/{rules.urgent_diastolic}."
-    )
-    chart.desc = " ".join(desc)
-    _finish_lines(chart)
-    return chart
 
 
 @dataclass(frozen=True)
@@ -642,37 +701,7 @@ def peak_systolic_chart(
     y = Scale(y_lo, y_hi, chart.bottom, chart.top)
     chart.x_ticks = date_ticks(lo, hi, x, zone)
     chart.y_ticks = value_ticks(y_lo, y_hi, y, 6)
-    chart.series.append(
-        Series(
-            "Peak systolic",
-            "s-systolic",
-            "circle",
-            tuple(
-                Point(
-                    x(p.at.timestamp()),
-                    y(p.peak_systolic),
-                    f"{_local_day(p.at, zone):%d %b %Y}: peak {p.peak_systolic}",
-                )
-                for p in peaks
-            ),
-        )
-    )
-    pre = [p for p in peaks if p.pre_systolic is not None]
-    chart.series.append(
-        Series(
-            "Pre-dose systolic",
-            "s-predose",
-            "square",
-            tuple(
-                Point(
-                    x(p.at.timestamp()),
-                    y(p.pre_systolic),
-                    f"{_local_day(p.at, zone):%d %b %Y}: pre-dose {p.pre_systolic}",
-                )
-                for p in pre
-            ),
-        )
-    )
+    chart.series += _peak_series(peaks, x, y, zone)
     chart.legend += [
         LegendItem("Peak systolic after dose", "s-systolic", "circle"),
         LegendItem("Pre-dose systolic", "s-predose", "square"),
@@ -693,3 +722,36 @@ def peak_systolic_chart(
     )
     _finish_lines(chart)
     return chart
+
+
+def _peak_series(peaks: Sequence[SessionPeak], x: Scale, y: Scale, zone: ZoneInfo) -> list[Series]:
+    """The peak systolic of every session and the pre-dose systolic of those that have one."""
+    return [
+        Series(
+            "Peak systolic",
+            "s-systolic",
+            "circle",
+            tuple(
+                Point(
+                    x(p.at.timestamp()),
+                    y(p.peak_systolic),
+                    f"{_local_day(p.at, zone):%d %b %Y}: peak {p.peak_systolic}",
+                )
+                for p in peaks
+            ),
+        ),
+        Series(
+            "Pre-dose systolic",
+            "s-predose",
+            "square",
+            tuple(
+                Point(
+                    x(p.at.timestamp()),
+                    y(p.pre_systolic),
+                    f"{_local_day(p.at, zone):%d %b %Y}: pre-dose {p.pre_systolic}",
+                )
+                for p in peaks
+                if p.pre_systolic is not None
+            ),
+        ),
+    ]

@@ -158,7 +158,7 @@ def _setting_field(spec: specs.SettingSpec) -> Field:
     if spec.kind == specs.INT:
         return IntegerField(
             label,
-            validators=[InputRequired(), NumberRange(int(spec.low), int(spec.high))],
+            validators=[InputRequired(), NumberRange(spec.low, spec.high)],
             description=hint,
             render_kw={"inputmode": "numeric", "min": spec.low, "max": spec.high},
         )

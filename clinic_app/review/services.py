@@ -2,6 +2,7 @@
 settings; and scales given outside a session. Each takes the acting user, enforces the rules,
 audits and flushes. The caller commits."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -238,6 +239,7 @@ def _earlier_doses(course: TreatmentCourse) -> set[int]:
                 TreatmentSession.course_id == course.id, TreatmentSession.dose_mg.is_not(None)
             )
         )
+        if dose is not None
     }
 
 
@@ -312,6 +314,14 @@ def stored_settings() -> dict[str, ClinicSetting]:
             select(ClinicSetting).where(ClinicSetting.key.in_(list(specs.BY_KEY)))
         )
     }
+
+
+def setting_changers(user_ids: Iterable[int | None]) -> dict[int, User]:
+    """The users who last changed settings, by id."""
+    ids = sorted({i for i in user_ids if i is not None})
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
 
 
 def update_settings(actor: User, submitted: dict[str, Any]) -> list[str]:

@@ -11,16 +11,18 @@ from flask_login import current_user
 
 from clinic_app import audit
 from clinic_app.auth.permissions import CLINICAL, role_required
-from clinic_app.clinical.codes import Indication, Modality, Role, SessionStatus
-from clinic_app.clinical.review import session_flags
+from clinic_app.clinical.codes import Indication, Modality, Role
 from clinic_app.clinical.scores import GAD7, PHQ9
 from clinic_app.extensions import db
 from clinic_app.form_flow import submit
 from clinic_app.models import Chair, ClinicalAlert, Patient
+from clinic_app.review import alerts, courses, services
 from clinic_app.review import chairs as chair_rules
 from clinic_app.review import forms as f
-from clinic_app.review import queries, services
+from clinic_app.review import queue as review_queue
+from clinic_app.review import session_review as sessions
 from clinic_app.review import setting_specs as specs
+from clinic_app.review.timeline import load_timeline
 from clinic_app.settings import (
     clinic_timezone,
     clinic_today,
@@ -49,22 +51,21 @@ def _actor():
 
 
 def _render_queue(status: int = 200, failed: tuple[int, f.AcknowledgeForm] | None = None):
-    alerts = queries.open_alerts()
-    forms = {a.id: f.AcknowledgeForm(prefix=f"alert{a.id}", formdata=None) for a in alerts}
+    open_alerts = alerts.open_alerts()
+    forms = {a.id: f.AcknowledgeForm(prefix=f"alert{a.id}", formdata=None) for a in open_alerts}
     if failed is not None and failed[0] in forms:
         forms[failed[0]] = failed[1]
-    queue = queries.review_queue(
-        clinical_rules(), review_rules(), scheduling_rules(), request.args.get("page", 1, int)
+    queue = review_queue.review_queue(
+        review_rules(), scheduling_rules(), request.args.get("page", 1, int)
     )
     return (
         render_template(
             "review/queue.html",
-            alerts=alerts,
+            alerts=open_alerts,
             ack_forms=forms,
             queue=queue,
-            alert_label=queries.alert_label,
-            alert_detail=queries.alert_detail,
-            reading_time=queries.alert_reading_time,
+            alert_detail=alerts.alert_detail,
+            reading_time=alerts.alert_reading_time,
         ),
         status,
     )
@@ -82,13 +83,12 @@ def queue():
 def acknowledge(alert_id: int):
     alert = db.get_or_404(ClinicalAlert, alert_id)
     form = f.AcknowledgeForm(prefix=f"alert{alert.id}")
-    label = queries.alert_label(alert.kind)
     return submit(
         form,
         lambda: services.acknowledge_alert(_actor(), alert, form.note.data),
         page=lambda status, _: _render_queue(status, (alert_id, form)),
         done=lambda _: url_for("review.queue"),
-        success=f"{label} alert acknowledged.",
+        success=f"{alert.kind_label} alert acknowledged.",
     )
 
 
@@ -96,7 +96,7 @@ def acknowledge(alert_id: int):
 
 
 def _load_session(session_id: int):
-    treatment = queries.load_review_session(session_id)
+    treatment = sessions.load_review_session(session_id)
     if treatment is None:
         abort(404)
     return treatment
@@ -104,11 +104,9 @@ def _load_session(session_id: int):
 
 def _render_session(treatment, status: int = 200, form: f.CosignForm | None = None):
     rules = clinical_rules()
-    age = treatment.patient.age_on(queries.session_date(treatment))
-    flags = []
-    if treatment.status != SessionStatus.IN_PROGRESS:
-        flags = session_flags(queries.loaded_session_facts(treatment, age), rules, review_rules())
-    course_status = queries.course_statuses([treatment.course], review_rules(), scheduling_rules())[
+    age = treatment.patient.age_on(sessions.session_date(treatment))
+    flags = sessions.review_flags(treatment, age, rules, review_rules())
+    course_status = courses.course_statuses([treatment.course], review_rules(), scheduling_rules())[
         treatment.course_id
     ]
     return (
@@ -117,12 +115,11 @@ def _render_session(treatment, status: int = 200, form: f.CosignForm | None = No
             t=treatment,
             flags=flags,
             age=age,
-            bp_chart=queries.bp_chart_for(treatment, age, rules),
-            alerts=queries.session_alerts(treatment.id),
+            bp_chart=sessions.bp_chart_for(treatment, age, rules),
+            alerts=alerts.session_alerts(treatment.id),
             status=course_status,
             form=form or f.CosignForm(formdata=None),
-            alert_label=queries.alert_label,
-            alert_detail=queries.alert_detail,
+            alert_detail=alerts.alert_detail,
         ),
         status,
     )
@@ -159,7 +156,7 @@ def cosign(session_id: int):
 
 
 def _render_timeline(patient_id: int, status: int = 200, **forms):
-    timeline = queries.load_timeline(
+    timeline = load_timeline(
         patient_id,
         clinical_rules(),
         review_rules(),
@@ -180,8 +177,7 @@ def _render_timeline(patient_id: int, status: int = 200, **forms):
             rules=clinical_rules(),
             review=review_rules(),
             indication_label=lambda code: Indication(code).label,
-            alert_label=queries.alert_label,
-            alert_detail=queries.alert_detail,
+            alert_detail=alerts.alert_detail,
             **defaults,
         ),
         status,
@@ -233,14 +229,14 @@ def gad7(patient_id: int):
 
 
 def _load_course(course_id: int):
-    course = queries.load_course(course_id)
+    course = courses.load_course(course_id)
     if course is None:
         abort(404)
     return course
 
 
 def _render_course(course, status: int = 200, **forms):
-    course_status = queries.course_statuses([course], review_rules(), scheduling_rules())[course.id]
+    course_status = courses.course_statuses([course], review_rules(), scheduling_rules())[course.id]
     low, high = services.maintenance_range(course)
     defaults = {
         "review_form": f.InductionReviewForm(formdata=None),
@@ -306,7 +302,7 @@ def induction_review(course_id: int):
     form = f.InductionReviewForm()
 
     def act(course):
-        status = queries.course_statuses([course], review_rules(), scheduling_rules())[course.id]
+        status = courses.course_statuses([course], review_rules(), scheduling_rules())[course.id]
         services.induction_review(_actor(), course, status.outcome, form.note.data)
 
     return _decide(course_id, "review_form", form, act, "Induction review recorded.")
@@ -422,7 +418,7 @@ def _settings_rows():
     rows = services.stored_settings()
     stored = {key: row.value for key, row in rows.items()}
     current = specs.effective(stored)
-    changers = queries.setting_changers(row.updated_by_id for row in rows.values())
+    changers = services.setting_changers(row.updated_by_id for row in rows.values())
     groups = []
     for group, title in specs.GROUPS:
         entries = []

@@ -59,6 +59,7 @@ from clinic_app.models import (
     User,
     VitalsReading,
 )
+from clinic_app.review.stored import store_summaries
 from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, day_bounds_utc
 from clinic_app.treatments.summary import (
     CONTRAINDICATION_OVERRIDE,
@@ -1087,6 +1088,9 @@ def sign(actor: User, treatment: TreatmentSession, password: str) -> None:
     treatment.signature_hash = content_hash(treatment)
     treatment.status = SessionStatus.SIGNED.value
     db.session.flush()
+    # Signed content never changes (co-signing and addenda leave it as it is), so what the
+    # review rules make of it is stored now for the queue and the timeline.
+    store_summaries([treatment.id])
     audit.record(actor, "session.sign", treatment, patient_id=treatment.patient_id)
 
 

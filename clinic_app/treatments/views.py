@@ -15,7 +15,7 @@ from clinic_app.extensions import db
 from clinic_app.form_flow import submit
 from clinic_app.forms import refresh_version
 from clinic_app.models import Appointment, Patient, TreatmentCourse
-from clinic_app.review.queries import bp_chart_for
+from clinic_app.review.session_review import bp_chart_for
 from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules
 from clinic_app.treatments import forms as f
 from clinic_app.treatments import services

@@ -27,7 +27,7 @@ from clinic_app.clinical.review import (
 )
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.vitals import reading_alerts
-from clinic_app.review.queries import review_facts
+from clinic_app.review.facts import review_facts
 from tests.clinical.builders import RULES, T0, at, vitals
 
 REVIEW = ReviewRules()

@@ -20,6 +20,7 @@ from clinic_app.models import (
     TreatmentSession,
     VitalsReading,
 )
+from clinic_app.review.stored import store_summaries
 from tests import factories
 
 # (minutes after the dose, systolic, diastolic, SpO2)
@@ -63,10 +64,12 @@ def add_session(
     events: Sequence[tuple[str, str, bool]] = (),
     override: bool = False,
     nurse: str = "nurse",
+    escort: tuple[str, str, str] | None = None,
 ) -> TreatmentSession:
     """A discharged session (signed by default) `days_ago` days back: a pre-dose reading 5 min
     before the dose, the `after` readings, scales at fixed minutes, discharge after
-    `discharge_minutes`. IV sessions infuse for 40 minutes at 0.5 mg/kg of 80 kg."""
+    `discharge_minutes`. IV sessions infuse for 40 minutes at 0.5 mg/kg of 80 kg. `escort` is
+    the (name, relationship, phone) of another adult the patient left with."""
     nurse_id = factories.user(nurse).id
     psychiatrist_id = factories.user("psychiatrist").id
     started = started or clock.utcnow() - timedelta(days=days_ago)
@@ -102,6 +105,9 @@ def add_session(
         discharged_with="Sam Tester",
         discharged_by_id=nurse_id,
     )
+    if escort is not None:
+        treatment.escort_kind = "other_adult"
+        treatment.discharged_with, treatment.escort_relationship, treatment.escort_phone = escort
     if status in ("signed", "cosigned"):
         treatment.signed_by_id = nurse_id
         treatment.signed_at = dosed + timedelta(minutes=discharge_minutes + 5)
@@ -174,6 +180,8 @@ def add_session(
             )
         )
     db.session.flush()
+    if status in ("signed", "cosigned"):
+        store_summaries([treatment.id])  # as signing does
     return treatment
 
 
@@ -274,3 +282,4 @@ def bulk_history(
             )
     db.session.execute(insert(Assessment), rows)
     db.session.flush()
+    store_summaries(s.id for s in sessions)  # as signing does

@@ -14,7 +14,8 @@ from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.scores import GAD7, PHQ9
 from clinic_app.clinical.series import SchedulingRules
 from clinic_app.review import charts
-from clinic_app.review.queries import course_status, phase_spans
+from clinic_app.review.course_status import course_status
+from clinic_app.review.timeline_build import phase_spans
 
 ZONE = ZoneInfo("America/Los_Angeles")
 T0 = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)

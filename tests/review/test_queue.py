@@ -96,7 +96,7 @@ def test_queue_lists_signed_sessions_flagged_first_each_with_its_reason(app, as_
 
 def test_a_long_queue_pages_in_queue_order(app, as_role, staff, monkeypatch):
     _flagged_clinic(app)
-    monkeypatch.setattr("clinic_app.review.queries.QUEUE_PAGE_SIZE", 4)
+    monkeypatch.setattr("clinic_app.review.queue.QUEUE_PAGE_SIZE", 4)
     psychiatrist = as_role("psychiatrist")
     names = [
         "Calm",
@@ -310,11 +310,9 @@ def test_queue_and_review_page_name_the_nurse_who_signed(app, as_role, staff):
 def test_leaving_with_another_adult_is_flagged_with_their_phone(app, as_role, staff):
     with app.app_context():
         patient, course = builders.patient_with_course(last_name="Escort")
-        treatment = builders.add_session(patient, course, days_ago=1)
-        treatment.escort_kind = "other_adult"
-        treatment.discharged_with = "Jo Park"
-        treatment.escort_relationship = "sister"
-        treatment.escort_phone = "555-0111"
+        treatment = builders.add_session(
+            patient, course, days_ago=1, escort=("Jo Park", "sister", "555-0111")
+        )
         db.session.commit()
         sid = treatment.id
     psychiatrist = as_role("psychiatrist")

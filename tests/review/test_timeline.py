@@ -98,7 +98,7 @@ def test_sessions_page_newest_first_while_charts_keep_the_whole_history(
     app, as_role, staff, monkeypatch
 ):
     ids = _history(app)
-    monkeypatch.setattr("clinic_app.review.queries.TIMELINE_PAGE_SIZE", 5)
+    monkeypatch.setattr("clinic_app.review.timeline.TIMELINE_PAGE_SIZE", 5)
     nurse = as_role("nurse")
     url = f"/patients/{ids['patient_id']}/timeline"
 
@@ -262,10 +262,39 @@ def test_timeline_of_150_sessions_runs_the_same_statements_as_15(app, as_role, s
     few = _timeline_statements(app, nurse, small_id)
     many = _timeline_statements(app, nurse, large_id)
     assert len(many) == len(few) <= 30
-    # Readings: per-session chart values for the whole history in the sessions' statement, and
-    # the shown page's readings in one more; never one statement per session.
-    readings = [s for s in many if "FROM vitals_readings" in s]
-    assert len(readings) == 2
-    assert "treatment_sessions.patient_id" in readings[0]
+    # Signed sessions bring the peaks and flags stored when they were signed: no reading is
+    # read, never one statement per session.
+    assert [s for s in many if "FROM vitals_readings" in s] == []
     page = text(nurse.get(f"/patients/{large_id}/timeline"))
     assert "Sessions 150" in page
+
+
+def test_sessions_not_signed_yet_are_worked_out_in_a_fixed_number_of_statements(
+    app, as_role, staff
+):
+    """Sessions not signed yet have no stored summary: their readings, scales, events,
+    overrides and pauses are read in one statement each, however many there are."""
+    with app.app_context():
+        one, one_course = builders.patient_with_course(last_name="Onedischarged")
+        builders.bulk_history(one, one_course, 5)
+        builders.add_session(one, one_course, days_ago=0.5, status="discharged")
+        three, three_course = builders.patient_with_course(last_name="Threedischarged")
+        builders.bulk_history(three, three_course, 5)
+        for days in (0.2, 0.4, 0.6):
+            builders.add_session(
+                three,
+                three_course,
+                days_ago=days,
+                status="discharged",
+                after=((40, 166, 96, 97), (125, 128, 80, 98)),
+            )
+        db.session.commit()
+        one_id, three_id = one.id, three.id
+    nurse = as_role("nurse")
+    nurse.get(f"/patients/{one_id}/timeline")  # warm up
+    few = _timeline_statements(app, nurse, one_id)
+    many = _timeline_statements(app, nurse, three_id)
+    assert len(many) == len(few)
+    assert len([s for s in many if "FROM vitals_readings" in s]) == 1
+    page = text(nurse.get(f"/patients/{three_id}/timeline"))
+    assert page.count("166/96") == 3  # each discharged session's peak, worked out live

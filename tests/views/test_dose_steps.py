@@ -20,6 +20,7 @@ from clinic_app.models import (
     TreatmentCourse,
     TreatmentSession,
 )
+from clinic_app.review.stored import store_summaries
 from clinic_app.treatments import services
 from tests import factories
 from tests.conftest import PASSWORD
@@ -353,6 +354,8 @@ def test_a_short_infusion_is_flagged_for_review(app, as_role):
         t.status, t.discharged_at = "signed", clock.utcnow()
         t.discharged_with, t.discharged_by_id = "Sam Tester", t.nurse_id
         t.signed_at, t.signed_by_id, t.signature_hash = clock.utcnow(), t.nurse_id, "a" * 64
+        db.session.flush()
+        store_summaries([sid])  # as signing does
         db.session.commit()
     queue = text(as_role("psychiatrist").get("/review"))
     assert "Infusion ran 30 min of the planned 40 min (10 min of pauses excluded)" in queue

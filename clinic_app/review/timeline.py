@@ -1,0 +1,166 @@
+"""The patient timeline's rows, loaded in a fixed number of statements whatever the history;
+review/timeline_build.py makes the page of them.
+
+Signed sessions bring the summary stored when they were signed; the few sessions not signed
+yet have theirs worked out from their records (six more statements, only when there are any).
+Objects are loaded only for the page of the session table."""
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from clinic_app.clinical.review import ReviewRules
+from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.clinical.scores import GAD7, PHQ9
+from clinic_app.clinical.series import SchedulingRules
+from clinic_app.clock import utcnow
+from clinic_app.extensions import db
+from clinic_app.models import (
+    AdverseEvent,
+    Assessment,
+    ClinicalAlert,
+    CourseDecision,
+    Patient,
+    SessionReview,
+    TreatmentCourse,
+    TreatmentSession,
+)
+from clinic_app.review.stored import summaries_of
+from clinic_app.review.summary import COLUMNS, from_columns
+from clinic_app.review.timeline_build import (
+    History,
+    Rules,
+    ScaleEntry,
+    SessionRow,
+    Timeline,
+    build_timeline,
+    newest_page,
+)
+from clinic_app.settings import clinic_timezone, clinic_today
+
+TIMELINE_PAGE_SIZE = 50
+
+
+def _patient(patient_id: int) -> Patient | None:
+    return db.session.scalar(
+        select(Patient)
+        .where(Patient.id == patient_id)
+        .options(
+            selectinload(Patient.courses).options(
+                joinedload(TreatmentCourse.prescriber),
+                selectinload(TreatmentCourse.decisions).joinedload(CourseDecision.decided_by),
+            )
+        )
+    )
+
+
+def _sessions(patient_id: int, rules: Rules) -> tuple[list[SessionRow], dict]:
+    """The patient's sessions oldest first, and each one's summary: stored, or worked out."""
+    rows = db.session.execute(
+        select(
+            TreatmentSession.id,
+            TreatmentSession.course_id,
+            TreatmentSession.started_at,
+            TreatmentSession.dose_started_at,
+            TreatmentSession.discharged_at,
+            SessionReview.session_id.label("stored"),
+            *(getattr(SessionReview, name) for name in COLUMNS),
+        )
+        .outerjoin(SessionReview, SessionReview.session_id == TreatmentSession.id)
+        .where(TreatmentSession.patient_id == patient_id)
+        .order_by(TreatmentSession.started_at, TreatmentSession.id)
+    ).all()
+    summaries = {row.id: from_columns(row[6:]) for row in rows if row.stored is not None}
+    unstored = [row.id for row in rows if row.stored is None]
+    if unstored:
+        summaries.update(summaries_of(unstored, rules.clinical, rules.review, rules.zone))
+    return [SessionRow(*row[:5]) for row in rows], summaries
+
+
+def _scales(patient_id: int) -> list[ScaleEntry]:
+    """PHQ-9 and GAD-7 over the whole history, oldest first."""
+    return [
+        ScaleEntry(*row)
+        for row in db.session.execute(
+            select(
+                Assessment.session_id,
+                Assessment.instrument,
+                Assessment.administered_at,
+                Assessment.total,
+                Assessment.band,
+                Assessment.items,
+            )
+            .where(
+                Assessment.patient_id == patient_id,
+                Assessment.instrument.in_((PHQ9.code, GAD7.code)),
+            )
+            .order_by(Assessment.administered_at, Assessment.id)
+        )
+    ]
+
+
+def _page_objects(shown: list[int]) -> tuple[dict, dict]:
+    """The shown sessions with who charted and signed them, and their adverse events."""
+    treatments = {
+        t.id: t
+        for t in db.session.scalars(
+            select(TreatmentSession)
+            .where(TreatmentSession.id.in_(shown))
+            .options(
+                joinedload(TreatmentSession.nurse),
+                joinedload(TreatmentSession.signed_by),
+                joinedload(TreatmentSession.cosigned_by),
+            )
+        )
+    }
+    events: dict[int, list[AdverseEvent]] = defaultdict(list)
+    for event in db.session.scalars(
+        select(AdverseEvent)
+        .where(AdverseEvent.session_id.in_(shown))
+        .order_by(AdverseEvent.onset_at, AdverseEvent.id)
+    ):
+        events[event.session_id].append(event)
+    return treatments, events
+
+
+def _alerts(patient_id: int) -> list[ClinicalAlert]:
+    return list(
+        db.session.scalars(
+            select(ClinicalAlert)
+            .where(ClinicalAlert.patient_id == patient_id)
+            .options(joinedload(ClinicalAlert.acknowledged_by))
+            .order_by(ClinicalAlert.acknowledged_at.is_not(None), ClinicalAlert.raised_at.desc())
+        )
+    )
+
+
+def load_timeline(
+    patient_id: int,
+    clinical_rules: ClinicalRules,
+    review_rules: ReviewRules,
+    scheduling_rules: SchedulingRules,
+    page: int = 1,
+) -> Timeline | None:
+    """Everything the timeline shows, in the same number of statements for 1 or 500 sessions.
+    Courses, charts and scale tables cover the whole history; the session table shows one page
+    of the newest sessions."""
+    patient = _patient(patient_id)
+    if patient is None:
+        return None
+    rules = Rules(clinical_rules, review_rules, scheduling_rules, clinic_timezone(), utcnow())
+    sessions, summaries = _sessions(patient_id, rules)
+    paging, shown = newest_page([s.id for s in sessions], page, TIMELINE_PAGE_SIZE)
+    treatments, events = _page_objects(shown)
+    history = History(
+        patient=patient,
+        age=patient.age_on(clinic_today()),
+        courses=patient.courses,
+        sessions=sessions,
+        summaries=summaries,
+        scales=_scales(patient_id),
+        alerts=_alerts(patient_id),
+        treatments=treatments,
+        events=events,
+    )
+    return build_timeline(history, paging, rules)
