@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
+from clinic_app.clinical.attendance import PastVisit, missed_run
 from clinic_app.clinical.codes import (
     ADVERSE_EVENT_KINDS,
     NOT_DOSED_REASONS,
-    AppointmentStatus,
     Modality,
 )
 from clinic_app.clinical.discharge import SessionFacts, earliest_discharge
@@ -94,18 +94,6 @@ OVERRIDE_LABELS = {
 def override_label(rule: str) -> str:
     """How an override's rule reads on a page: "pre-dose BP hold"."""
     return OVERRIDE_LABELS.get(rule, rule.replace("_", " "))
-
-
-_MISSED = frozenset({AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED})
-# A visit ended without a dose still means the patient came.
-_ATTENDED = frozenset(
-    {
-        AppointmentStatus.COMPLETED,
-        AppointmentStatus.CHECKED_IN,
-        AppointmentStatus.IN_TREATMENT,
-        AppointmentStatus.NOT_DOSED,
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -332,37 +320,20 @@ def session_flags(
 # --- same-day alerts -----------------------------------------------------------------------------
 
 
-def missed_in_a_row(visit_statuses_in_order: Iterable[str]) -> int:
-    """How many of the latest past visits were missed in a row (no-show or cancelled).
-
-    An attended visit (completed, checked in, in treatment, or ended without a dose) ends the
-    run; a past visit still "scheduled" or "confirmed" was never closed out and neither counts
-    nor ends the run.
-    Raises ValueError on a status that is not an appointment status.
-    """
-    run = 0
-    for raw in visit_statuses_in_order:
-        status = AppointmentStatus(raw)
-        if status in _MISSED:
-            run += 1
-        elif status in _ATTENDED:
-            run = 0
-    return run
+def missed_induction_alert(visits: Iterable[PastVisit], rules: ReviewRules) -> bool:
+    """True when the latest induction visits include the alert count of misses in a row (only
+    no-shows and late cancellations by the patient count: `attendance.counts_as_missed`)."""
+    return missed_run(visits) >= rules.missed_induction_alert_count
 
 
-def missed_induction_alert(statuses: Iterable[str], rules: ReviewRules) -> bool:
-    """True when the latest induction visits include the alert count of misses in a row."""
-    return missed_in_a_row(statuses) >= rules.missed_induction_alert_count
-
-
-def missed_induction_flag(statuses: Iterable[str], rules: ReviewRules) -> Flag | None:
-    run = missed_in_a_row(statuses)
+def missed_induction_flag(visits: Iterable[PastVisit], rules: ReviewRules) -> Flag | None:
+    run = missed_run(visits)
     if run < rules.missed_induction_alert_count:
         return None
     return Flag(
         "missed_induction",
         Severity.URGENT,
-        f"{run} induction visits missed in a row (no-show or cancelled): "
+        f"{run} induction visits missed in a row (no-show or late cancellation): "
         "contact the patient today.",
     )
 
@@ -371,14 +342,14 @@ def same_day_alerts(
     *,
     phq9_items: Sequence[int] | None = None,
     adverse_events: Iterable[tuple[str, bool]] = (),
-    induction_statuses: Iterable[str] = (),
+    induction_visits: Iterable[PastVisit] = (),
     rules: ReviewRules,
 ) -> list[Flag]:
     """The alerts that must reach the psychiatrist today and stay on top until acknowledged."""
     found = [
         phq9_item9_flag(phq9_items),
         serious_ae_flag(adverse_events),
-        missed_induction_flag(induction_statuses, rules),
+        missed_induction_flag(induction_visits, rules),
     ]
     return [f for f in found if f is not None]
 
@@ -387,7 +358,7 @@ def needs_same_day_alert(
     *,
     phq9_items: Sequence[int] | None = None,
     adverse_events: Iterable[tuple[str, bool]] = (),
-    induction_statuses: Iterable[str] = (),
+    induction_visits: Iterable[PastVisit] = (),
     rules: ReviewRules,
 ) -> bool:
     """True when any same-day alert applies."""
@@ -395,7 +366,7 @@ def needs_same_day_alert(
         same_day_alerts(
             phq9_items=phq9_items,
             adverse_events=adverse_events,
-            induction_statuses=induction_statuses,
+            induction_visits=induction_visits,
             rules=rules,
         )
     )

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clinic_app.clinical.attendance import PastVisit, missed_run
 from clinic_app.clinical.codes import NOT_DOSED_REASONS, AppointmentStatus, Modality
 from clinic_app.clinical.discharge import earliest_discharge
 from clinic_app.clinical.review import (
@@ -15,7 +16,6 @@ from clinic_app.clinical.review import (
     ReviewRules,
     SessionReviewFacts,
     Severity,
-    missed_in_a_row,
     missed_induction_alert,
     missed_induction_flag,
     needs_same_day_alert,
@@ -399,54 +399,71 @@ def test_warning_bp_sorts_after_urgent_and_with_override():
 # --- missed induction visits ---------------------------------------------------------------------
 
 
+def visits(*statuses: str) -> list[PastVisit]:
+    """Visits by status; "late" is a cancellation the patient made late, "cancelled" one made in
+    advance (or by the clinic)."""
+    return [
+        PastVisit("cancelled", late_cancellation=True) if s == "late" else PastVisit(s)
+        for s in statuses
+    ]
+
+
 @pytest.mark.parametrize(
     "statuses, run",
     [
         ([], 0),
         (["completed"], 0),
         (["no_show"], 1),
-        (["completed", "cancelled"], 1),
-        (["no_show", "cancelled"], 2),
-        (["no_show", "completed", "cancelled"], 1),
-        (["cancelled", "no_show", "completed"], 0),
+        (["completed", "late"], 1),
+        (["no_show", "late"], 2),
+        (["no_show", "completed", "late"], 1),
+        (["late", "no_show", "completed"], 0),
         (["completed", "no_show", "scheduled", "no_show"], 2),
         (["no_show", "checked_in", "no_show"], 1),
         (["no_show", "in_treatment"], 0),
         (["no_show", "not_dosed"], 0),
-        (["no_show", "not_dosed", "cancelled"], 1),
+        (["no_show", "not_dosed", "late"], 1),
+        # Cancelled in advance at the patient's request: neither a miss nor an attendance.
+        (["no_show", "cancelled", "no_show"], 2),
+        (["cancelled", "cancelled"], 0),
         ([AppointmentStatus.NO_SHOW, AppointmentStatus.NO_SHOW, AppointmentStatus.NO_SHOW], 3),
     ],
 )
 def test_missed_in_a_row(statuses, run):
-    assert missed_in_a_row(statuses) == run
+    assert missed_run(visits(*statuses)) == run
 
 
 def test_unknown_status_is_refused():
     with pytest.raises(ValueError):
-        missed_in_a_row(["no_show", "noshow"])
+        missed_run(visits("no_show", "noshow"))
 
 
 def test_one_miss_is_no_alert_two_are():
-    assert missed_induction_alert(["completed", "no_show"], REVIEW) is False
-    assert missed_induction_alert(["completed", "no_show", "cancelled"], REVIEW) is True
+    assert missed_induction_alert(visits("completed", "no_show"), REVIEW) is False
+    assert missed_induction_alert(visits("completed", "no_show", "late"), REVIEW) is True
+
+
+def test_cancelling_ahead_is_no_alert():
+    assert missed_induction_alert(visits("completed", "cancelled", "cancelled"), REVIEW) is False
 
 
 def test_completed_between_misses_resets():
-    assert missed_induction_alert(["no_show", "completed", "no_show"], REVIEW) is False
+    assert missed_induction_alert(visits("no_show", "completed", "no_show"), REVIEW) is False
 
 
 def test_missed_count_is_a_setting():
     three = ReviewRules(missed_induction_alert_count=3)
-    assert missed_induction_alert(["no_show", "no_show"], three) is False
-    assert missed_induction_alert(["no_show", "no_show", "cancelled"], three) is True
+    assert missed_induction_alert(visits("no_show", "no_show"), three) is False
+    assert missed_induction_alert(visits("no_show", "no_show", "late"), three) is True
 
 
 def test_missed_induction_flag():
-    assert missed_induction_flag(["no_show"], REVIEW) is None
-    assert missed_induction_flag(["no_show", "cancelled"], REVIEW) == Flag(
+    assert missed_induction_flag(visits("no_show"), REVIEW) is None
+    assert missed_induction_flag(visits("no_show", "late"), REVIEW) == Flag(
         "missed_induction",
         Severity.URGENT,
-        "2 induction visits missed in a row (no-show or cancelled): contact the patient today.",
+        "2 induction visits missed in a row (no-show or late cancellation): "
+        "contact the patient today.",
     )
 
 
@@ -457,7 +474,7 @@ def test_no_same_day_alert():
     kwargs = {
         "phq9_items": PHQ9_CLEAN,
         "adverse_events": [("nausea", False)],
-        "induction_statuses": ["no_show", "completed", "no_show"],
+        "induction_visits": visits("no_show", "completed", "no_show"),
         "rules": REVIEW,
     }
     assert same_day_alerts(**kwargs) == []
@@ -470,7 +487,7 @@ def test_no_same_day_alert():
     [
         ({"phq9_items": [0] * 8 + [1]}, "phq9_item9"),
         ({"adverse_events": [("sedation", True)]}, "serious_ae"),
-        ({"induction_statuses": ["cancelled", "no_show"]}, "missed_induction"),
+        ({"induction_visits": visits("late", "no_show")}, "missed_induction"),
     ],
 )
 def test_each_same_day_alert(kwargs, code):
@@ -482,7 +499,7 @@ def test_all_same_day_alerts_together():
     found = same_day_alerts(
         phq9_items=[0] * 8 + [3],
         adverse_events=[("emergence", True)],
-        induction_statuses=["no_show", "no_show"],
+        induction_visits=visits("no_show", "no_show"),
         rules=REVIEW,
     )
     assert codes(found) == ["phq9_item9", "serious_ae", "missed_induction"]
@@ -614,14 +631,18 @@ def test_late_flag_iff_after_earliest_plus_grace(f):
     assert ("late_discharge" in codes(session_flags(f, RULES, REVIEW))) == late
 
 
-@given(st.lists(st.sampled_from(["completed", "no_show", "cancelled", "scheduled"]), max_size=10))
+@given(
+    st.lists(
+        st.sampled_from(["completed", "no_show", "late", "cancelled", "scheduled"]), max_size=10
+    )
+)
 def test_missed_run_matches_trailing_misses(statuses):
-    run = missed_in_a_row(statuses)
+    run = missed_run(visits(*statuses))
     attended = [i for i, s in enumerate(statuses) if s == "completed"]
     tail = statuses[attended[-1] + 1 :] if attended else statuses
-    assert run == sum(s in ("no_show", "cancelled") for s in tail)
-    assert missed_induction_alert(statuses, REVIEW) == (run >= 2)
-    assert missed_in_a_row([*statuses, "completed"]) == 0
+    assert run == sum(s in ("no_show", "late") for s in tail)
+    assert missed_induction_alert(visits(*statuses), REVIEW) == (run >= 2)
+    assert missed_run(visits(*statuses, "completed")) == 0
 
 
 @given(
