@@ -41,6 +41,7 @@ from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.forms import choices
+from clinic_app.ids import id_arg
 from clinic_app.models import ClinicSetting, Patient, User, UserSession
 from clinic_app.settings import clinic_timezone
 
@@ -472,7 +473,7 @@ def access_lookup():
 def patient_access(patient_id: int):
     """Who looked at or changed this chart, and when: a summary per person, then every row."""
     patient = db.get_or_404(Patient, patient_id)
-    before_id = request.args.get("before_id", type=int)
+    before_id = id_arg("before_id")
     where = queries.AuditFilter(patient_id=patient.id)
     summary = queries.patient_access_summary(patient.id)
     rows, older = queries.audit_page(where, before_id)

@@ -109,10 +109,21 @@ def _starts_with(column: Any, prefix: str) -> Any:
     expression, and PostgreSQL only for a literal pattern, not a bound parameter in a prepared
     (generic) plan. Typed % and _ are plain characters here."""
     lowered = search_key(column)
+    upper = prefix_upper_bound(prefix)
+    if upper is None:
+        return lowered.like(prefix + "%")
+    return and_(lowered >= prefix, lowered < upper)
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The exclusive upper end of the strings that start with `prefix`, in code point (UTF-8
+    byte) order: the last character raised by one, stepping over the surrogates (U+D800 to
+    U+DFFF, which no stored text holds and no driver encodes), or None after U+10FFFF."""
     last = ord(prefix[-1])
     if last >= 0x10FFFF:
-        return lowered.like(prefix + "%")
-    return and_(lowered >= prefix, lowered < prefix[:-1] + chr(last + 1))
+        return None
+    following = 0xE000 if 0xD800 <= last + 1 <= 0xDFFF else last + 1
+    return prefix[:-1] + chr(following)
 
 
 def search_patients(text: str, limit: int = 50) -> list[Patient]:
@@ -120,6 +131,8 @@ def search_patients(text: str, limit: int = 50) -> list[Patient]:
     matches first (by last name, then first name), then first-name matches, then MRN matches.
     Each part walks its own search_key index in order and stops at `limit`, so a short prefix
     that matches thousands of patients costs no more than a rare one."""
+    if "\x00" in text:
+        return []  # no stored name or MRN holds NUL (PostgreSQL refuses it as a parameter)
     text = text.strip().lower()
     if not text:
         return list(

@@ -17,6 +17,7 @@ from clinic_app.clinical.codes import Role
 from clinic_app.errors import RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.forms import refresh_version
+from clinic_app.ids import id_arg
 from clinic_app.models import Patient, TreatmentCourse, TreatmentSession
 from clinic_app.patients.forms import CourseForm, PatientForm, ScreenForm
 from clinic_app.patients.services import (
@@ -121,7 +122,7 @@ def edit(patient_id: int):
 def screen(patient_id: int):
     """The clinical screen; from a session page (?session_id=) it returns to that session."""
     patient = _load(patient_id)
-    back = _patient_session(patient, request.args.get("session_id", type=int))
+    back = _patient_session(patient, id_arg("session_id"))
     form = ScreenForm.for_patient(patient)
     return _save(
         form,
