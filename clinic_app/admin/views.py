@@ -44,6 +44,7 @@ from clinic_app.forms import choices
 from clinic_app.ids import id_arg
 from clinic_app.models import ClinicSetting, Patient, User, UserSession
 from clinic_app.settings import clinic_timezone
+from clinic_app.spreadsheet import safe_cell
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -416,7 +417,7 @@ def audit_export():
         for n, row in enumerate(queries.audit_rows(where), 1):
             event = row.event
             writer.writerow(
-                _csv_safe(value)
+                safe_cell(value)
                 for value in (
                     event.occurred_at.astimezone(zone).isoformat(timespec="seconds"),
                     row.username or "",
@@ -440,13 +441,6 @@ def audit_export():
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
     )
-
-
-def _csv_safe(value):
-    """Keep spreadsheet programs from running a cell as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 @bp.route("/access", methods=["GET", "POST"])
