@@ -25,6 +25,7 @@ from wtforms.validators import (
 )
 
 from clinic_app.clinical.codes import CONTRAINDICATIONS, MEDICATION_CLASSES, Indication, Modality
+from clinic_app.clinical.predose import CONSENT_IN_FUTURE, ENROLLMENT_IN_FUTURE
 from clinic_app.forms import CheckboxListField, choices, version_field
 from clinic_app.models import Patient
 from clinic_app.settings import clinic_today
@@ -113,11 +114,11 @@ class ScreenForm(FlaskForm):
     )
     consent_date = DateField(
         "Consent signed on",
-        validators=[Optional(), _not_after_today("Consent cannot be signed in the future.")],
+        validators=[Optional(), _not_after_today(CONSENT_IN_FUTURE)],
     )
     rems_enrolled_on = DateField(
         "Esketamine REMS enrollment date",
-        validators=[Optional(), _not_after_today("Enrollment cannot be in the future.")],
+        validators=[Optional(), _not_after_today(ENROLLMENT_IN_FUTURE)],
         description="Required before the first esketamine dose.",
     )
     failed_trials = IntegerField(

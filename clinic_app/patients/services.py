@@ -10,12 +10,13 @@ from clinic_app.auth.permissions import DEMOGRAPHICS_EDIT, SCREEN_EDIT, require_
 from clinic_app.auth.services import confirm_password
 from clinic_app.clinical.codes import Indication, Modality, Role
 from clinic_app.clinical.dosing import indication_needs_reason, iv_dose_needs_confirmation
+from clinic_app.clinical.predose import screen_date_problems
 from clinic_app.clock import utcnow
 from clinic_app.database import search_key
 from clinic_app.errors import RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.models import Patient, TreatmentCourse, User
-from clinic_app.settings import clinical_rules
+from clinic_app.settings import clinic_today, clinical_rules
 from clinic_app.treatments.services import FieldErrors
 
 # What the front desk registers and edits: demographics, contacts, driver, preferences.
@@ -91,10 +92,16 @@ def update_patient(actor: User, patient: Patient, data: dict[str, Any], version_
 
 def record_screen(actor: User, patient: Patient, data: dict[str, Any], version_id: int) -> Patient:
     """Record the clinical screen (nurse, psychiatrist) and who reviewed it when, even if
-    nothing changed. Raises StaleRecord when the record changed since `version_id`."""
+    nothing changed. Raises StaleRecord when the record changed since `version_id`, FieldErrors
+    for a consent or REMS enrollment dated after today."""
     require_role(actor, *SCREEN_EDIT)
     if patient.version_id != version_id:
         raise StaleRecord()
+    future = screen_date_problems(
+        data.get("consent_date"), data.get("rems_enrolled_on"), clinic_today()
+    )
+    if future:
+        raise FieldErrors(future)
     changed = _apply(patient, SCREEN_FIELDS, data)
     patient.screened_at = utcnow()
     patient.screened_by = actor
