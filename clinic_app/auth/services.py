@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy import func, select
 
 from clinic_app import audit
@@ -65,7 +65,13 @@ def record_failure(user: User, reason: str) -> None:
     if over >= 0:
         minutes = min(2**over, config["LOCKOUT_MAX_MINUTES"])
         user.locked_until = utcnow() + timedelta(minutes=minutes)
-    audit.record(user, "login", user, outcome="failure", reason=reason)
+    audit.record(user, "login", user, outcome="failure", reason=reason, **attempt(user.username))
+
+
+def attempt(username: str) -> dict[str, str]:
+    """What a failed sign-in's audit row names: the username tried and the client's address."""
+    source = (request.remote_addr or "") if has_request_context() else "cli"
+    return {"username": username.strip().lower()[:80], "source": source}
 
 
 def is_locked(user: User) -> bool:
@@ -77,17 +83,17 @@ def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         _spend_a_hash(password)
-        audit.record(None, "login", outcome="failure", reason="unknown_user")
+        audit.record(None, "login", outcome="failure", reason="unknown_user", **attempt(username))
         return None
     if is_locked(user):
         _spend_a_hash(password)
-        audit.record(user, "login", user, outcome="failure", reason="locked")
+        audit.record(user, "login", user, outcome="failure", reason="locked", **attempt(username))
         return None
     if not verify_password(user.password_hash, password):
         record_failure(user, "bad_password")
         return None
     if not user.active:
-        audit.record(user, "login", user, outcome="failure", reason="inactive")
+        audit.record(user, "login", user, outcome="failure", reason="inactive", **attempt(username))
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

@@ -19,6 +19,7 @@ from clinic_app.extensions import db
 from clinic_app.forms import refresh_version
 from clinic_app.ids import id_arg
 from clinic_app.models import Patient, TreatmentCourse, TreatmentSession
+from clinic_app.page_audit import QUERY_KEPT, record_listing
 from clinic_app.patients.forms import CourseForm, PatientForm, ScreenForm
 from clinic_app.patients.services import (
     create_patient,
@@ -61,6 +62,7 @@ def index():
     """Patient list; the search text comes by POST so names stay out of URLs and logs."""
     text = request.form.get("q", "") if request.method == "POST" else ""
     patients = search_patients(text)
+    record_listing("patient.search", query=text[:QUERY_KEPT], found=len(patients))
     return render_template("patients/index.html", patients=patients, q=text)
 
 

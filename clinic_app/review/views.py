@@ -18,6 +18,7 @@ from clinic_app.clinical.scores import GAD7, PHQ9
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import Chair, ClinicalAlert, Patient
+from clinic_app.page_audit import record_listing
 from clinic_app.review import chairs as chair_rules
 from clinic_app.review import forms as f
 from clinic_app.review import queries, services
@@ -66,6 +67,7 @@ def _render_queue(status: int = 200, failed: tuple[int, f.AcknowledgeForm] | Non
     queue = queries.review_queue(
         clinical_rules(), review_rules(), scheduling_rules(), request.args.get("page", 1, int)
     )
+    record_listing("review.queue", page=queue.page)
     return (
         render_template(
             "review/queue.html",

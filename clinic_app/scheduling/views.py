@@ -19,6 +19,7 @@ from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient
+from clinic_app.page_audit import QUERY_KEPT, record_listing
 from clinic_app.patients.services import search_patients
 from clinic_app.scheduling import ics, queries, services
 from clinic_app.scheduling.forms import (
@@ -109,6 +110,7 @@ def day():
     rules = scheduling_rules()
     current = _date_arg(clinic_today())
     view = queries.day_view(current, rules)
+    record_listing("schedule.day", date=current.isoformat())
     return render_template(
         "scheduling/day.html",
         view=view,
@@ -129,6 +131,7 @@ def week():
     rules = scheduling_rules()
     current = _date_arg(clinic_today())
     view = queries.week_view(current, rules)
+    record_listing("schedule.week", date=view.monday.isoformat())
     return render_template(
         "scheduling/week.html",
         view=view,
@@ -148,6 +151,7 @@ def week():
 def _drivers_page(current: date, status: int = 200):
     rules = scheduling_rules()
     rows = queries.driver_calls(current)
+    record_listing("schedule.drivers", date=current.isoformat())
     return render_template(
         "scheduling/drivers.html",
         rows=rows,
@@ -176,9 +180,11 @@ def maintenance():
     overdue ones."""
     rules = scheduling_rules()
     today = clinic_today()
+    rows = queries.maintenance_worklist(today, rules)
+    record_listing("schedule.maintenance", date=today.isoformat())
     return render_template(
         "scheduling/maintenance.html",
-        rows=queries.maintenance_worklist(today, rules),
+        rows=rows,
         horizon=rules.maintenance_due_horizon_days,
         today=today,
     )
@@ -193,6 +199,8 @@ def find_patient():
     """Find a patient's schedule; the search text comes by POST so names stay out of URLs."""
     text = request.form.get("q", "") if request.method == "POST" else ""
     patients = search_patients(text) if text.strip() else []
+    if text.strip():
+        record_listing("patient.search", query=text[:QUERY_KEPT], found=len(patients))
     return render_template("scheduling/find.html", patients=patients, q=text)
 
 

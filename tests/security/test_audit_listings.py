@@ -1,0 +1,140 @@
+"""Pages that list patients write one audit row per view naming what they listed; failed
+sign-ins name the username tried and the source address; refusals name the ids asked for."""
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from clinic_app.extensions import db
+from clinic_app.models import AuditEvent
+from clinic_app.settings import clinic_today
+from tests import factories
+from tests.conftest import sign_in
+
+
+def _rows_since(app, before: int) -> list[AuditEvent]:
+    with app.app_context():
+        return list(
+            db.session.scalars(select(AuditEvent).where(AuditEvent.id > before).order_by("id"))
+        )
+
+
+def _last_id(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(db.func.coalesce(db.func.max(AuditEvent.id), 0)))
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+@pytest.mark.parametrize(
+    ("role", "url", "action", "detail"),
+    [
+        ("nurse", "/today", "board.view", lambda today: {"date": today.isoformat()}),
+        ("front_desk", "/schedule/", "schedule.day", lambda today: {"date": today.isoformat()}),
+        (
+            "front_desk",
+            "/schedule/?date=2026-04-08",
+            "schedule.day",
+            lambda _: {"date": "2026-04-08"},
+        ),
+        (
+            "front_desk",
+            "/schedule/week?date=2026-04-08",
+            "schedule.week",
+            lambda _: {"date": "2026-04-06"},
+        ),
+        (
+            "nurse",
+            "/schedule/week",
+            "schedule.week",
+            lambda today: {"date": _monday(today).isoformat()},
+        ),
+        (
+            "front_desk",
+            "/schedule/drivers?date=2026-04-07",
+            "schedule.drivers",
+            lambda _: {"date": "2026-04-07"},
+        ),
+        (
+            "front_desk",
+            "/schedule/maintenance",
+            "schedule.maintenance",
+            lambda today: {"date": today.isoformat()},
+        ),
+        ("psychiatrist", "/review", "review.queue", lambda _: {"page": 1}),
+        ("front_desk", "/patients/", "patient.search", lambda _: {"query": "", "found": 1}),
+    ],
+)
+def test_a_listing_page_writes_one_row_naming_what_it_listed(
+    app, as_role, staff, role, url, action, detail
+):
+    with app.app_context():
+        factories.make_patient()
+        db.session.commit()
+    client = as_role(role)
+    before = _last_id(app)
+    assert client.get(url).status_code == 200
+    rows = _rows_since(app, before)
+    assert [(r.action, r.user_id, r.outcome) for r in rows] == [(action, staff[role], "success")]
+    with app.app_context():
+        assert rows[0].detail == detail(clinic_today())
+
+
+@pytest.mark.parametrize(
+    ("url", "role"), [("/patients/", "nurse"), ("/schedule/patients", "front_desk")]
+)
+def test_a_patient_search_records_its_text_and_how_many_it_found(app, as_role, staff, url, role):
+    with app.app_context():
+        factories.make_patient(last_name="Okafor")
+        factories.make_patient(last_name="Okoro")
+        factories.make_patient(last_name="Smith")
+        db.session.commit()
+    client = as_role(role)
+    before = _last_id(app)
+    assert client.post(url, data={"q": "Oka"}).status_code == 200
+    assert client.post(url, data={"q": "x" * 500}).status_code == 200
+    rows = _rows_since(app, before)
+    assert [(r.action, r.user_id) for r in rows] == [("patient.search", staff[role])] * 2
+    assert rows[0].detail == {"query": "Oka", "found": 1}
+    assert rows[1].detail == {"query": "x" * 100, "found": 0}
+
+
+def test_opening_the_empty_find_page_lists_nobody_and_writes_nothing(app, as_role):
+    client = as_role("front_desk")
+    before = _last_id(app)
+    assert client.get("/schedule/patients").status_code == 200
+    assert _rows_since(app, before) == []
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "reason"),
+    [
+        ("Nobody.Here", "whatever", "unknown_user"),
+        ("nurse", "wrong-password", "bad_password"),
+    ],
+)
+def test_a_failed_sign_in_names_the_username_tried_and_the_source(
+    app, staff, username, password, reason
+):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    before = _last_id(app)
+    assert sign_in(client, username, password).status_code == 401
+    (row,) = _rows_since(app, before)
+    assert (row.action, row.outcome) == ("login", "failure")
+    assert row.detail == {
+        "reason": reason,
+        "username": username.lower(),
+        "source": "203.0.113.9",
+    }
+
+
+def test_a_refusal_names_the_record_asked_for(app, as_role, staff):
+    before = _last_id(app)
+    assert as_role("front_desk").get("/review/courses/4242").status_code == 403
+    rows = _rows_since(app, before)
+    assert rows[-1].action == "access.denied"
+    assert rows[-1].detail["asked"] == {"course_id": 4242}
