@@ -67,7 +67,7 @@ def _render_queue(status: int = 200, failed: tuple[int, f.AcknowledgeForm] | Non
     queue = queries.review_queue(
         clinical_rules(), review_rules(), scheduling_rules(), request.args.get("page", 1, int)
     )
-    record_listing("review.queue", page=queue.page)
+    record_listing("list.review_queue", page=queue.page)
     return (
         render_template(
             "review/queue.html",

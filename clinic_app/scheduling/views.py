@@ -110,7 +110,7 @@ def day():
     rules = scheduling_rules()
     current = _date_arg(clinic_today())
     view = queries.day_view(current, rules)
-    record_listing("schedule.day", date=current.isoformat())
+    record_listing("list.day", date=current.isoformat())
     return render_template(
         "scheduling/day.html",
         view=view,
@@ -131,7 +131,7 @@ def week():
     rules = scheduling_rules()
     current = _date_arg(clinic_today())
     view = queries.week_view(current, rules)
-    record_listing("schedule.week", date=view.monday.isoformat())
+    record_listing("list.week", date=view.monday.isoformat())
     return render_template(
         "scheduling/week.html",
         view=view,
@@ -151,7 +151,7 @@ def week():
 def _drivers_page(current: date, status: int = 200):
     rules = scheduling_rules()
     rows = queries.driver_calls(current)
-    record_listing("schedule.drivers", date=current.isoformat())
+    record_listing("list.drivers", date=current.isoformat())
     return render_template(
         "scheduling/drivers.html",
         rows=rows,
@@ -181,7 +181,7 @@ def maintenance():
     rules = scheduling_rules()
     today = clinic_today()
     rows = queries.maintenance_worklist(today, rules)
-    record_listing("schedule.maintenance", date=today.isoformat())
+    record_listing("list.maintenance", date=today.isoformat())
     return render_template(
         "scheduling/maintenance.html",
         rows=rows,

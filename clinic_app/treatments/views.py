@@ -47,7 +47,7 @@ STALE_MESSAGE = (
 def today():
     """Everyone expected or in a chair today, with status and the next vitals check."""
     rows = today_board(utcnow(), clinical_rules())
-    record_listing("board.view", date=clinic_today().isoformat())
+    record_listing("list.today", date=clinic_today().isoformat())
     return render_template(
         "treatments/today.html", rows=rows, start_form=f.StartSessionForm(), now=utcnow()
     )

@@ -32,39 +32,39 @@ def _monday(day: date) -> date:
 @pytest.mark.parametrize(
     ("role", "url", "action", "detail"),
     [
-        ("nurse", "/today", "board.view", lambda today: {"date": today.isoformat()}),
-        ("front_desk", "/schedule/", "schedule.day", lambda today: {"date": today.isoformat()}),
+        ("nurse", "/today", "list.today", lambda today: {"date": today.isoformat()}),
+        ("front_desk", "/schedule/", "list.day", lambda today: {"date": today.isoformat()}),
         (
             "front_desk",
             "/schedule/?date=2026-04-08",
-            "schedule.day",
+            "list.day",
             lambda _: {"date": "2026-04-08"},
         ),
         (
             "front_desk",
             "/schedule/week?date=2026-04-08",
-            "schedule.week",
+            "list.week",
             lambda _: {"date": "2026-04-06"},
         ),
         (
             "nurse",
             "/schedule/week",
-            "schedule.week",
+            "list.week",
             lambda today: {"date": _monday(today).isoformat()},
         ),
         (
             "front_desk",
             "/schedule/drivers?date=2026-04-07",
-            "schedule.drivers",
+            "list.drivers",
             lambda _: {"date": "2026-04-07"},
         ),
         (
             "front_desk",
             "/schedule/maintenance",
-            "schedule.maintenance",
+            "list.maintenance",
             lambda today: {"date": today.isoformat()},
         ),
-        ("psychiatrist", "/review", "review.queue", lambda _: {"page": 1}),
+        ("psychiatrist", "/review", "list.review_queue", lambda _: {"page": 1}),
         ("front_desk", "/patients/", "patient.search", lambda _: {"query": "", "found": 1}),
     ],
 )

@@ -96,7 +96,7 @@ def test_each_action_writes_one_chained_row(app, staff):
     step(["logout"], desk, "POST", "/logout")
     step(["login"], app.test_client(), "POST", "/login", {"username": "nurse", "password": "nope"})
     # A page listing patients is one row naming what it listed; one's own account is none.
-    step(["board.view"], nurse, "GET", "/today")
+    step(["list.today"], nurse, "GET", "/today")
     step(["patient.search"], nurse, "GET", "/patients/")
     step([], nurse, "GET", "/account")
     problems = [s for s in steps if s[2] != s[3]]
