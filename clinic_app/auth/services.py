@@ -1,5 +1,6 @@
 """Accounts: creating users, checking credentials with lockout, passwords and two-factor."""
 
+import hmac
 from datetime import timedelta
 
 from flask import current_app, has_request_context, request
@@ -68,10 +69,16 @@ def record_failure(user: User, reason: str) -> None:
     audit.record(user, "login", user, outcome="failure", reason=reason, **attempt(user.username))
 
 
-def attempt(username: str) -> dict[str, str]:
-    """What a failed sign-in's audit row names: the username tried and the client's address."""
+def attempt(username: str, known: bool = True) -> dict[str, str]:
+    """What a failed sign-in's audit row names: the username tried and the client's address.
+    A name that is no account's may be a password typed in the wrong box, so it is kept only
+    as a keyed fingerprint: repeated tries of one name still show, the text does not."""
+    name = username.strip().lower()[:80]
+    if not known:
+        key = current_app.config["SECRET_KEY"].encode()
+        name = "unknown:" + hmac.new(key, name.encode(), "sha256").hexdigest()[:16]
     source = (request.remote_addr or "") if has_request_context() else "cli"
-    return {"username": username.strip().lower()[:80], "source": source}
+    return {"username": name, "source": source}
 
 
 def is_locked(user: User) -> bool:
@@ -83,7 +90,8 @@ def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         _spend_a_hash(password)
-        audit.record(None, "login", outcome="failure", reason="unknown_user", **attempt(username))
+        tried = attempt(username, known=False)
+        audit.record(None, "login", outcome="failure", reason="unknown_user", **tried)
         return None
     if is_locked(user):
         _spend_a_hash(password)

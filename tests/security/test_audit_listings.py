@@ -109,27 +109,30 @@ def test_opening_the_empty_find_page_lists_nobody_and_writes_nothing(app, as_rol
     assert _rows_since(app, before) == []
 
 
-@pytest.mark.parametrize(
-    ("username", "password", "reason"),
-    [
-        ("Nobody.Here", "whatever", "unknown_user"),
-        ("nurse", "wrong-password", "bad_password"),
-    ],
-)
-def test_a_failed_sign_in_names_the_username_tried_and_the_source(
-    app, staff, username, password, reason
-):
+def _failed_sign_in(app, username: str, password: str, address: str) -> AuditEvent:
     client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    client.environ_base["REMOTE_ADDR"] = address
     before = _last_id(app)
     assert sign_in(client, username, password).status_code == 401
     (row,) = _rows_since(app, before)
     assert (row.action, row.outcome) == ("login", "failure")
-    assert row.detail == {
-        "reason": reason,
-        "username": username.lower(),
-        "source": "203.0.113.9",
-    }
+    return row
+
+
+def test_a_failed_sign_in_names_the_account_tried_and_the_source(app, staff):
+    row = _failed_sign_in(app, " Nurse", "wrong-password", "203.0.113.9")
+    assert row.detail == {"reason": "bad_password", "username": "nurse", "source": "203.0.113.9"}
+
+
+def test_an_unknown_name_is_kept_as_a_fingerprint_that_matches_repeated_tries(app, staff):
+    first = _failed_sign_in(app, "Hunter2-Secret", "x", "198.51.100.7")
+    again = _failed_sign_in(app, "hunter2-secret ", "y", "198.51.100.8")
+    other = _failed_sign_in(app, "someone.else", "z", "198.51.100.7")
+    assert first.detail["reason"] == "unknown_user"
+    assert first.detail["source"] == "198.51.100.7"
+    assert first.detail["username"].startswith("unknown:")
+    assert "hunter" not in str(first.detail)
+    assert first.detail["username"] == again.detail["username"] != other.detail["username"]
 
 
 def test_a_refusal_names_the_record_asked_for(app, as_role, staff):
