@@ -1,13 +1,15 @@
 """Record ids from URLs and query strings, bounded to what the database can hold.
 
-Ids are 64-bit signed integers in PostgreSQL and SQLite; a larger number would reach the
-driver and fail there (OverflowError, a 500). Such a number names no record, so a URL with one
-is a 404 and a query-string id is a 400."""
+Id columns are INTEGER: 32-bit signed in PostgreSQL (64-bit in SQLite, which still never
+hands out more than PostgreSQL could hold for the same data). A larger number would reach the
+database and fail there (OverflowError from the SQLite driver, "integer out of range" from
+PostgreSQL: a 500). Such a number names no record, so a URL with one is a 404 and a
+query-string id is a 400."""
 
 from flask import abort, request
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):

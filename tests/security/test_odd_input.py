@@ -47,7 +47,7 @@ def _numbers(known: list[int]) -> st.SearchStrategy[str]:
         st.sampled_from(known),
         st.integers(),
         st.integers(min_value=MAX_ID - 2, max_value=2**70),
-        st.sampled_from([0, -1, MAX_ID, MAX_ID + 1, 2**64, -(2**63) - 1]),
+        st.sampled_from([0, -1, MAX_ID, MAX_ID + 1, 2**63, 2**64, -(2**63) - 1]),
     ).map(str)
 
 
@@ -136,7 +136,7 @@ def _int_rules(app):
     return [r for r in app.url_map.iter_rules() if r.arguments and r.endpoint != "static"]
 
 
-@pytest.mark.parametrize("number", [2**63, 2**64 + 5, 10**30])
+@pytest.mark.parametrize("number", [MAX_ID + 1, 2**63, 2**64 + 5, 10**30])
 def test_an_id_the_database_cannot_hold_is_not_found_on_every_route(app, staff, number):
     clients = Clients(app)
     for rule in _int_rules(app):
@@ -165,7 +165,9 @@ def test_the_largest_id_is_still_routed(app, as_role):
         ("nurse", "/patients/{patient}/screen?session_id={n}"),
     ],
 )
-@pytest.mark.parametrize("number", [str(2**63), str(2**64), "-" + str(2**63 + 1), "x"])
+@pytest.mark.parametrize(
+    "number", [str(MAX_ID + 1), str(2**63), str(2**64), "-" + str(2**63 + 1), "x"]
+)
 def test_an_id_in_the_query_string_out_of_range_or_not_a_number_is_400(
     app, as_role, role, url, number
 ):
