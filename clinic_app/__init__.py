@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clinic_app import files, keys
+from clinic_app.ids import IdConverter
 from config import CONFIGS, Config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,8 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
         template_folder=str(PROJECT_ROOT / "templates"),
         instance_path=str(PROJECT_ROOT / "instance"),
     )
+    # Every <int:...> in a route is a record id: numbers the database cannot hold are a 404.
+    app.url_map.converters["int"] = IdConverter
     app.config.from_object(config_class)
     app.config.update(overrides)
     _finish_config(app)

@@ -157,6 +157,7 @@ def _audit_refusal() -> None:
         outcome="denied",
         endpoint=request.endpoint or "",
         method=request.method,
+        asked=request.view_args or {},  # the ids in the URL, e.g. {"patient_id": 7}
     )
     db.session.commit()
 

@@ -15,6 +15,7 @@ from wtforms.validators import (
 
 from clinic_app.clinical.codes import Role
 from clinic_app.forms import CheckboxListField, choices
+from clinic_app.ids import MAX_ID
 
 ROLE_CHOICES = [(r.value, r.label) for r in Role]
 # Accounts belong to one person: names that read like a post or a team are refused.
@@ -140,12 +141,12 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    user_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
-    patient_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    user_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    patient_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     start = DateField(validators=[Optional()])
     end = DateField(validators=[Optional()])
     action = StringField(validators=[Optional(), Length(max=40), Regexp(ACTION_PATTERN)])
-    before_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    before_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
 
     def validate_end(self, field):
         if field.data and self.start.data and field.data < self.start.data:

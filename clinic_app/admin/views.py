@@ -42,8 +42,10 @@ from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.form_flow import show_refusal, submit
 from clinic_app.forms import choices
+from clinic_app.ids import id_arg
 from clinic_app.models import ClinicSetting, Patient, User, UserSession
 from clinic_app.settings import clinic_timezone
+from clinic_app.spreadsheet import safe_cell
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -391,7 +393,7 @@ def audit_export():
         for n, row in enumerate(queries.audit_rows(where), 1):
             event = row.event
             writer.writerow(
-                _csv_safe(value)
+                safe_cell(value)
                 for value in (
                     event.occurred_at.astimezone(zone).isoformat(timespec="seconds"),
                     row.username or "",
@@ -417,13 +419,6 @@ def audit_export():
     )
 
 
-def _csv_safe(value):
-    """Keep spreadsheet programs from running a cell as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 @bp.route("/access", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def access_lookup():
@@ -442,7 +437,7 @@ def access_lookup():
 def patient_access(patient_id: int):
     """Who looked at or changed this chart, and when: a summary per person, then every row."""
     patient = db.get_or_404(Patient, patient_id)
-    before_id = request.args.get("before_id", type=int)
+    before_id = id_arg("before_id")
     where = queries.AuditFilter(patient_id=patient.id)
     summary = queries.patient_access_summary(patient.id)
     rows, older = queries.audit_page(where, before_id)

@@ -4,7 +4,7 @@ import hmac
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -90,7 +90,7 @@ def _count_failure(user: User) -> bool:
 def record_failure(user: User, reason: str) -> bool:
     """Count a failed sign-in password or code and audit it; True when it locked the account."""
     locked = _count_failure(user)
-    audit.record(user, "login", user, outcome="failure", reason=reason)
+    audit.record(user, "login", user, outcome="failure", reason=reason, **attempt(user.username))
     return locked
 
 
@@ -105,6 +105,18 @@ def _reset_failures(user: User) -> None:
     set_committed_value(user, "locked_until", None)
 
 
+def attempt(username: str, known: bool = True) -> dict[str, Any]:
+    """What a failed sign-in's audit row names: the username tried and the client's address.
+    A name that is no account's may be a password typed in the wrong box, so it is kept only
+    as a keyed fingerprint: repeated tries of one name still show, the text does not."""
+    name = username.strip().lower()[:80]
+    if not known:
+        key = current_app.config["SECRET_KEY"].encode()
+        name = "unknown:" + hmac.new(key, name.encode(), "sha256").hexdigest()[:16]
+    source = (request.remote_addr or "") if has_request_context() else "cli"
+    return {"username": name, "source": source}
+
+
 def is_locked(user: User) -> bool:
     return user.locked_until is not None and user.locked_until > utcnow()
 
@@ -117,17 +129,18 @@ def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         _spend_a_hash(password)
-        audit.record(None, "login", outcome="failure", reason="unknown_user")
+        tried = attempt(username, known=False)
+        audit.record(None, "login", outcome="failure", reason="unknown_user", **tried)
         return None
     if is_locked(user):
         _spend_a_hash(password)
-        audit.record(user, "login", user, outcome="failure", reason="locked")
+        audit.record(user, "login", user, outcome="failure", reason="locked", **attempt(username))
         return None
     if not verify_password(user.password_hash, password):
         record_failure(user, "bad_password")
         return None
     if not user.active:
-        audit.record(user, "login", user, outcome="failure", reason="inactive")
+        audit.record(user, "login", user, outcome="failure", reason="inactive", **attempt(username))
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

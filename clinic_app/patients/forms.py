@@ -20,14 +20,18 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    Regexp,
     ValidationError,
 )
 
 from clinic_app.clinical.codes import CONTRAINDICATIONS, MEDICATION_CLASSES, Indication, Modality
+from clinic_app.clinical.predose import CONSENT_IN_FUTURE, ENROLLMENT_IN_FUTURE
 from clinic_app.forms import CheckboxListField, choices, version_field
 from clinic_app.models import Patient
 from clinic_app.settings import clinic_today
 
+MRN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]*\Z"
+MRN_MESSAGE = "Use letters, digits and dashes only, starting with a letter or a digit."
 WEEKDAY_LABELS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -35,7 +39,17 @@ class PatientForm(FlaskForm):
     """Demographics, contacts, the default driver and scheduling preferences (front desk,
     psychiatrist); the clinical screen has its own form."""
 
-    mrn = StringField("MRN", validators=[DataRequired(), Length(max=32)])
+    mrn = StringField(
+        "MRN",
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[
+            DataRequired(),
+            Length(max=32),
+            # Nothing a spreadsheet could run as a formula when the MRN is exported.
+            Regexp(MRN_PATTERN, message=MRN_MESSAGE),
+        ],
+        description="Letters, digits and dashes.",
+    )
     first_name = StringField("First name", validators=[DataRequired(), Length(max=80)])
     last_name = StringField("Last name", validators=[DataRequired(), Length(max=80)])
     date_of_birth = DateField("Date of birth", validators=[InputRequired()])
@@ -100,11 +114,11 @@ class ScreenForm(FlaskForm):
     )
     consent_date = DateField(
         "Consent signed on",
-        validators=[Optional(), _not_after_today("Consent cannot be signed in the future.")],
+        validators=[Optional(), _not_after_today(CONSENT_IN_FUTURE)],
     )
     rems_enrolled_on = DateField(
         "Esketamine REMS enrollment date",
-        validators=[Optional(), _not_after_today("Enrollment cannot be in the future.")],
+        validators=[Optional(), _not_after_today(ENROLLMENT_IN_FUTURE)],
         description="Required before the first esketamine dose.",
     )
     failed_trials = IntegerField(

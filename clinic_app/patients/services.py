@@ -10,12 +10,13 @@ from clinic_app.auth.permissions import DEMOGRAPHICS_EDIT, SCREEN_EDIT, require_
 from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import Indication, Modality, Role
 from clinic_app.clinical.dosing import indication_needs_reason, iv_dose_needs_confirmation
+from clinic_app.clinical.predose import screen_date_problems
 from clinic_app.clock import utcnow
 from clinic_app.database import search_key
 from clinic_app.errors import FieldErrors, RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.models import Patient, TreatmentCourse, User
-from clinic_app.settings import clinical_rules
+from clinic_app.settings import clinic_today, clinical_rules
 
 # What the front desk registers and edits: demographics, contacts, driver, preferences.
 DEMOGRAPHIC_FIELDS = (
@@ -90,10 +91,16 @@ def update_patient(actor: User, patient: Patient, data: dict[str, Any], version_
 
 def record_screen(actor: User, patient: Patient, data: dict[str, Any], version_id: int) -> Patient:
     """Record the clinical screen (nurse, psychiatrist) and who reviewed it when, even if
-    nothing changed. Raises StaleRecord when the record changed since `version_id`."""
+    nothing changed. Raises StaleRecord when the record changed since `version_id`, FieldErrors
+    for a consent or REMS enrollment dated after today."""
     require_role(actor, *SCREEN_EDIT)
     if patient.version_id != version_id:
         raise StaleRecord()
+    future = screen_date_problems(
+        data.get("consent_date"), data.get("rems_enrolled_on"), clinic_today()
+    )
+    if future:
+        raise FieldErrors(future)
     changed = _apply(patient, SCREEN_FIELDS, data)
     patient.screened_at = utcnow()
     patient.screened_by = actor
@@ -108,10 +115,21 @@ def _starts_with(column: Any, prefix: str) -> Any:
     expression, and PostgreSQL only for a literal pattern, not a bound parameter in a prepared
     (generic) plan. Typed % and _ are plain characters here."""
     lowered = search_key(column)
+    upper = prefix_upper_bound(prefix)
+    if upper is None:
+        return lowered.like(prefix + "%")
+    return and_(lowered >= prefix, lowered < upper)
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The exclusive upper end of the strings that start with `prefix`, in code point (UTF-8
+    byte) order: the last character raised by one, stepping over the surrogates (U+D800 to
+    U+DFFF, which no stored text holds and no driver encodes), or None after U+10FFFF."""
     last = ord(prefix[-1])
     if last >= 0x10FFFF:
-        return lowered.like(prefix + "%")
-    return and_(lowered >= prefix, lowered < prefix[:-1] + chr(last + 1))
+        return None
+    following = 0xE000 if 0xD800 <= last + 1 <= 0xDFFF else last + 1
+    return prefix[:-1] + chr(following)
 
 
 def search_patients(text: str, limit: int = 50) -> list[Patient]:
@@ -119,6 +137,8 @@ def search_patients(text: str, limit: int = 50) -> list[Patient]:
     matches first (by last name, then first name), then first-name matches, then MRN matches.
     Each part walks its own search_key index in order and stops at `limit`, so a short prefix
     that matches thousands of patients costs no more than a rare one."""
+    if "\x00" in text:
+        return []  # no stored name or MRN holds NUL (PostgreSQL refuses it as a parameter)
     text = text.strip().lower()
     if not text:
         return list(

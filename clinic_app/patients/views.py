@@ -18,7 +18,9 @@ from clinic_app.errors import StaleRecord
 from clinic_app.extensions import db
 from clinic_app.form_flow import submit
 from clinic_app.forms import refresh_version
+from clinic_app.ids import id_arg
 from clinic_app.models import Patient, TreatmentCourse, TreatmentSession
+from clinic_app.page_audit import QUERY_KEPT, record_listing
 from clinic_app.patients.forms import CourseForm, PatientForm, ScreenForm
 from clinic_app.patients.services import (
     create_patient,
@@ -60,6 +62,7 @@ def index():
     """Patient list; the search text comes by POST so names stay out of URLs and logs."""
     text = request.form.get("q", "") if request.method == "POST" else ""
     patients = search_patients(text)
+    record_listing("patient.search", query=text[:QUERY_KEPT], found=len(patients))
     return render_template("patients/index.html", patients=patients, q=text)
 
 
@@ -121,7 +124,7 @@ def edit(patient_id: int):
 def screen(patient_id: int):
     """The clinical screen; from a session page (?session_id=) it returns to that session."""
     patient = _load(patient_id)
-    back = _patient_session(patient, request.args.get("session_id", type=int))
+    back = _patient_session(patient, id_arg("session_id"))
     form = ScreenForm.for_patient(patient)
     return _save(
         form,

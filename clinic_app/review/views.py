@@ -16,6 +16,7 @@ from clinic_app.clinical.scores import GAD7, PHQ9
 from clinic_app.extensions import db
 from clinic_app.form_flow import submit
 from clinic_app.models import Chair, ClinicalAlert, Patient
+from clinic_app.page_audit import record_listing
 from clinic_app.review import alerts, courses, services
 from clinic_app.review import chairs as chair_rules
 from clinic_app.review import forms as f
@@ -58,6 +59,7 @@ def _render_queue(status: int = 200, failed: tuple[int, f.AcknowledgeForm] | Non
     queue = review_queue.review_queue(
         review_rules(), scheduling_rules(), request.args.get("page", 1, int)
     )
+    record_listing("list.review_queue", page=queue.page)
     return (
         render_template(
             "review/queue.html",

@@ -22,6 +22,7 @@ from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.form_flow import show_refusal, submit
 from clinic_app.models import Appointment, Chair, Patient
+from clinic_app.page_audit import QUERY_KEPT, record_listing
 from clinic_app.patients.services import search_patients
 from clinic_app.scheduling import booking, changes, ics, queries
 from clinic_app.scheduling.checks import (
@@ -124,6 +125,7 @@ def day():
     rules = scheduling_rules()
     current = _date_arg(clinic_today())
     view = queries.day_view(current, rules)
+    record_listing("list.day", date=current.isoformat())
     return render_template(
         "scheduling/day.html",
         view=view,
@@ -144,6 +146,7 @@ def week():
     rules = scheduling_rules()
     current = _date_arg(clinic_today())
     view = queries.week_view(current, rules)
+    record_listing("list.week", date=view.monday.isoformat())
     return render_template(
         "scheduling/week.html",
         view=view,
@@ -163,6 +166,7 @@ def week():
 def _drivers_page(current: date, status: int = 200):
     rules = scheduling_rules()
     rows = queries.driver_calls(current)
+    record_listing("list.drivers", date=current.isoformat())
     return render_template(
         "scheduling/drivers.html",
         rows=rows,
@@ -192,9 +196,11 @@ def maintenance():
     overdue ones."""
     rules = scheduling_rules()
     today = clinic_today()
+    rows = queries.maintenance_worklist(today, rules)
+    record_listing("list.maintenance", date=today.isoformat())
     return render_template(
         "scheduling/maintenance.html",
-        rows=queries.maintenance_worklist(today, rules),
+        rows=rows,
         horizon=rules.maintenance_due_horizon_days,
         today=today,
     )
@@ -209,6 +215,8 @@ def find_patient():
     """Find a patient's schedule; the search text comes by POST so names stay out of URLs."""
     text = request.form.get("q", "") if request.method == "POST" else ""
     patients = search_patients(text) if text.strip() else []
+    if text.strip():
+        record_listing("patient.search", query=text[:QUERY_KEPT], found=len(patients))
     return render_template("scheduling/find.html", patients=patients, q=text)
 
 

@@ -39,6 +39,7 @@ from clinic_app.clinical.dosing import (
     pump_problem,
 )
 from clinic_app.clinical.escalation import escalating_alerts
+from clinic_app.clinical.predose import consent_problem, rems_problem
 from clinic_app.clinical.scores import INSTRUMENTS, PHQ9, ScoreError, phq9_item9_positive, score
 from clinic_app.clinical.vitals import Alert, implausible_fields
 from clinic_app.clock import utcnow
@@ -240,22 +241,19 @@ def _predose_problems(treatment: TreatmentSession, data: dict[str, Any]) -> dict
     for field, message in required:
         if not data.get(field):
             errors[field] = message
+    day = treatment.started_at.astimezone(clinic_timezone()).date()
     if not data.get("consent_confirmed"):
         errors["consent_confirmed"] = "Confirm consent is on file."
-    elif patient.consent_date is None:
-        errors["consent_confirmed"] = (
-            "No signed consent is on file; record its date on the clinical screen."
-        )
+    elif problem := consent_problem(patient.consent_date, day):
+        errors["consent_confirmed"] = problem
     if pregnancy_relevant(patient):
         if data.get("pregnancy_status") not in ("not_pregnant", "pregnant"):
             errors["pregnancy_status"] = "Record the pregnancy status."
         elif data["pregnancy_status"] == "pregnant":
             errors["pregnancy_status"] = "Pregnancy is a contraindication; do not dose."
     if esketamine:
-        if not patient.rems_enrolled:
-            errors["rems_confirmed"] = (
-                "Not enrolled in the esketamine REMS: no dose until enrolled."
-            )
+        if problem := rems_problem(patient.rems_enrolled_on, day):
+            errors["rems_confirmed"] = problem
         elif not data.get("rems_confirmed"):
             errors["rems_confirmed"] = "Confirm REMS enrollment."
     errors.update(_driver_problems(patient, data))

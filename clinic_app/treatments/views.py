@@ -15,6 +15,7 @@ from clinic_app.extensions import db
 from clinic_app.form_flow import submit
 from clinic_app.forms import refresh_version
 from clinic_app.models import Appointment, Patient, TreatmentCourse
+from clinic_app.page_audit import record_listing
 from clinic_app.review.session_review import bp_chart_for
 from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules
 from clinic_app.treatments import forms as f
@@ -49,6 +50,7 @@ STALE_MESSAGE = (
 def today():
     """Everyone expected or in a chair today, with status and the next vitals check."""
     rows = today_board(utcnow(), clinical_rules())
+    record_listing("list.today", date=clinic_today().isoformat())
     return render_template(
         "treatments/today.html", rows=rows, start_form=f.StartSessionForm(), now=utcnow()
     )

@@ -102,9 +102,10 @@ def test_each_action_writes_one_chained_row(app, staff):
     step(["access.denied"], desk, "GET", f"/sessions/{sid}")
     step(["logout"], desk, "POST", "/logout")
     step(["login"], app.test_client(), "POST", "/login", {"username": "nurse", "password": "nope"})
-    # Reading a list or a form is not an action on a chart.
-    step([], nurse, "GET", "/today")
-    step([], nurse, "GET", "/patients/")
+    # A page listing patients is one row naming what it listed; one's own account is none.
+    step(["list.today"], nurse, "GET", "/today")
+    step(["patient.search"], nurse, "GET", "/patients/")
+    step([], nurse, "GET", "/account")
     problems = [s for s in steps if s[2] != s[3]]
     assert not problems, problems
 
@@ -291,11 +292,19 @@ def test_refused_access_is_recorded(app, staff):
         "denied",
         staff["front_desk"],
     )
-    assert row.detail == {"endpoint": "treatments.session", "method": "GET"}
+    assert row.detail == {
+        "endpoint": "treatments.session",
+        "method": "GET",
+        "asked": {"session_id": ids_["session_id"]},
+    }
     assert signed_in(app, "admin").post(f"/sessions/{ids_['session_id']}/vitals").status_code == 403
     row = _rows(app)[-1]
     assert (row.action, row.user_id) == ("access.denied", staff["admin"])
-    assert row.detail == {"endpoint": "treatments.vitals", "method": "POST"}
+    assert row.detail == {
+        "endpoint": "treatments.vitals",
+        "method": "POST",
+        "asked": {"session_id": ids_["session_id"]},
+    }
     # Nothing else of the refused request was kept.
     assert [r.action for r in _rows(app)[-3:]] == ["access.denied", "login", "access.denied"]
 

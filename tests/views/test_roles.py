@@ -339,7 +339,7 @@ def test_nurse_cannot_register_edit_demographics_or_prescribe(app, as_role, staf
     assert _count(app, TreatmentCourse) == 1
     with app.app_context():
         assert db.session.get(Patient, pid).version_id == version
-    assert _written_by(app, staff["nurse"]) - before == {"patient.view"}
+    assert _written_by(app, staff["nurse"]) - before == {"patient.view", "list.today"}
 
 
 def test_nurse_gets_403_on_override(app, as_role):
