@@ -15,10 +15,10 @@ from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import (
     ADVERSE_EVENT_KINDS,
     NOT_DOSED_REASONS,
-    SEVERITIES,
     AlertKind,
     AppointmentStatus,
     DriverStatus,
+    EventSeverity,
     Modality,
     Role,
     SessionStatus,
@@ -764,7 +764,7 @@ def _event_fields(treatment: TreatmentSession, data: dict[str, Any]) -> dict[str
     severity = data.get("severity")
     if kind not in ADVERSE_EVENT_KINDS:
         raise RuleViolation("Choose the event.", "kind")
-    if severity not in SEVERITIES:
+    if severity not in list(EventSeverity):
         raise RuleViolation("Choose the severity.", "severity")
     description = (data.get("description") or "").strip()
     if kind == "other" and not description:
@@ -775,7 +775,7 @@ def _event_fields(treatment: TreatmentSession, data: dict[str, Any]) -> dict[str
         "severity": severity,
         "onset_at": _checked_time(treatment, data.get("onset_at"), "onset_at"),
         "intervention": (data.get("intervention") or "").strip(),
-        "serious": bool(data.get("serious")) or severity == "severe",
+        "serious": bool(data.get("serious")) or severity == EventSeverity.SEVERE,
     }
 
 
@@ -839,7 +839,8 @@ def _downgrades(event: AdverseEvent, fields: dict[str, Any]) -> dict[str, str]:
     """Field -> refusal for a lower severity or an unticked "serious": a downgrade can lift a
     discharge blocker, so it is the psychiatrist's call."""
     errors = {}
-    if SEVERITIES.index(fields["severity"]) < SEVERITIES.index(event.severity):
+    order = list(EventSeverity)
+    if order.index(fields["severity"]) < order.index(event.severity):
         errors["severity"] = f"Only the psychiatrist may lower the severity: {DOWNGRADE_HINT}"
     if event.serious and not fields["serious"]:
         errors["serious"] = f'Only the psychiatrist may untick "serious": {DOWNGRADE_HINT}'
