@@ -142,6 +142,7 @@ ADVERSE_EVENT_KINDS = {
     "other": "Other",
 }
 
+
 class EventSeverity(StrEnum):
     """How bad an adverse event is, mildest first."""
 

@@ -381,7 +381,7 @@ class QueuePage:
 
 
 def _awaiting_ids() -> Any:
-    return select(TreatmentSession.id).where(TreatmentSession.status == SessionStatus.SIGNED.value)
+    return select(TreatmentSession.id).where(TreatmentSession.status == SessionStatus.SIGNED)
 
 
 def readings_by_session(session_ids: Any) -> dict[int, list[Vitals]]:
@@ -463,7 +463,7 @@ def awaiting_facts() -> list[tuple[int, datetime, SessionReviewFacts, list[bool]
             Patient.date_of_birth,
         )
         .join(Patient, Patient.id == TreatmentSession.patient_id)
-        .where(TreatmentSession.status == SessionStatus.SIGNED.value)
+        .where(TreatmentSession.status == SessionStatus.SIGNED)
     ):
         facts = review_facts(
             row.modality,

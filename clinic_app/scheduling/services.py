@@ -22,7 +22,6 @@ from clinic_app.clinical.codes import (
     AlertKind,
     AppointmentStatus,
     DriverStatus,
-    Indication,
     Modality,
     Role,
     VisitKind,
@@ -52,16 +51,16 @@ from clinic_app.models import (
 from clinic_app.settings import clinic_timezone, clinic_today, review_rules, scheduling_rules
 
 # Statuses that free the chair and the patient (the database constraints ignore them too).
-FREEING = (AppointmentStatus.CANCELLED.value, AppointmentStatus.NO_SHOW.value)
+FREEING = (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)
 # Statuses the front desk may still move, cancel or mark as a no-show.
-CHANGEABLE = (AppointmentStatus.SCHEDULED.value, AppointmentStatus.CONFIRMED.value)
+CHANGEABLE = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
 # Statuses that mean the patient came.
 ATTENDED = (
-    AppointmentStatus.CHECKED_IN.value,
-    AppointmentStatus.IN_TREATMENT.value,
-    AppointmentStatus.COMPLETED.value,
+    AppointmentStatus.CHECKED_IN,
+    AppointmentStatus.IN_TREATMENT,
+    AppointmentStatus.COMPLETED,
 )
-DOSING_KINDS = (VisitKind.INDUCTION.value, VisitKind.MAINTENANCE.value)
+DOSING_KINDS = (VisitKind.INDUCTION, VisitKind.MAINTENANCE)
 
 # Reasons the front desk picks from; "other" needs words. Stored as the label (plus the words).
 CANCEL_REASONS = {
@@ -80,10 +79,10 @@ NO_SHOW_REASONS = {
     "other": "Other",
 }
 DRIVER_STATUS_LABELS = {
-    DriverStatus.UNCONFIRMED.value: "Not confirmed",
-    DriverStatus.CONFIRMED.value: "Confirmed",
-    DriverStatus.UNREACHABLE.value: "Could not reach",
-    DriverStatus.NO_DRIVER.value: "No driver",
+    DriverStatus.UNCONFIRMED: "Not confirmed",
+    DriverStatus.CONFIRMED: "Confirmed",
+    DriverStatus.UNREACHABLE: "Could not reach",
+    DriverStatus.NO_DRIVER: "No driver",
 }
 SCOPES = ("this", "following")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -179,7 +178,7 @@ def block_minutes(course: TreatmentCourse | None, rules: SchedulingRules) -> int
     """Chair time for one visit of `course`: the protocol block, IV adjusted to its minutes."""
     if course is None:
         return 60
-    modality = Modality(course.modality)
+    modality = course.modality
     minutes = rules.block_minutes(modality)
     if modality == Modality.IV_KETAMINE and course.iv_minutes:
         minutes += course.iv_minutes - rules.iv_default_minutes
@@ -471,7 +470,7 @@ def induction_progress(course: TreatmentCourse) -> tuple[int, date | None, Appoi
             select(Appointment)
             .where(
                 Appointment.course_id == course.id,
-                Appointment.visit_kind == VisitKind.INDUCTION.value,
+                Appointment.visit_kind == VisitKind.INDUCTION,
                 Appointment.status.not_in(FREEING),
             )
             .order_by(Appointment.starts_at)
@@ -540,7 +539,7 @@ def _maintenance_dates(
 ) -> list[date]:
     """`count` maintenance dates, the first on or after `first_date`, at the course's interval."""
     _, _, done = course_history(course)
-    modality = Modality(course.modality)
+    modality = course.modality
     interval = maintenance_interval(course, rules)
     weekly = _weekly_first(course, done, rules)
     base = first_date - timedelta(days=first_maintenance_step(course, done, rules))
@@ -569,7 +568,7 @@ def propose(
     rules = scheduling_rules()
     tz = clinic_timezone()
     visit_kind = VisitKind(kind)
-    modality = Modality(course.modality)
+    modality = course.modality
     if first_date <= clinic_today():
         raise RuleViolation("Plan from tomorrow on.", "first_date")
     try:
@@ -584,9 +583,9 @@ def propose(
                 )
             if last_held is not None:
                 first_date = max(first_date, last_held + timedelta(days=1))
-            dates = induction_plan(
-                modality, Indication(course.indication), first_date, weekdays, rules
-            )[:remaining]
+            dates = induction_plan(modality, course.indication, first_date, weekdays, rules)[
+                :remaining
+            ]
         elif visit_kind == VisitKind.MAINTENANCE:
             if not count:
                 raise RuleViolation("How many maintenance visits?", "count")
@@ -712,11 +711,11 @@ def book_series(
                 sequence_no=sequence,
                 starts_at=start,
                 ends_at=start + timedelta(minutes=minutes),
-                visit_kind=visit_kind.value,
-                status=AppointmentStatus.SCHEDULED.value,
+                visit_kind=visit_kind,
+                status=AppointmentStatus.SCHEDULED,
                 driver_name=(driver_name or patient.driver_name or "").strip(),
                 driver_phone=(driver_phone or patient.driver_phone or "").strip(),
-                driver_status=DriverStatus.UNCONFIRMED.value,
+                driver_status=DriverStatus.UNCONFIRMED,
             )
         )
     db.session.add_all(appointments)
@@ -807,10 +806,10 @@ def move(
     for target, req, minutes in pairs:
         starts = _utc(req.day, req.start)
         if starts != target.starts_at:
-            target.driver_status = DriverStatus.UNCONFIRMED.value
+            target.driver_status = DriverStatus.UNCONFIRMED
             target.driver_confirmed_at = None
             target.driver_confirmed_by_id = None
-            target.status = AppointmentStatus.SCHEDULED.value
+            target.status = AppointmentStatus.SCHEDULED
         target.starts_at = starts
         target.ends_at = starts + timedelta(minutes=minutes)
         target.chair_id = req.chair_id
@@ -870,7 +869,7 @@ def cancel(
     now = utcnow()
     targets = [appointment] + (following(appointment) if scope == "following" else [])
     for target in targets:
-        target.status = AppointmentStatus.CANCELLED.value
+        target.status = AppointmentStatus.CANCELLED
         target.cancel_reason = text
         target.cancelled_at = now
         target.cancelled_by_id = actor.id
@@ -902,7 +901,7 @@ def mark_no_show(
         raise RuleViolation(
             "A visit becomes a no-show only once its start time has passed; cancel it instead."
         )
-    appointment.status = AppointmentStatus.NO_SHOW.value
+    appointment.status = AppointmentStatus.NO_SHOW
     appointment.cancel_reason = text
     appointment.cancelled_at = now
     appointment.cancelled_by_id = actor.id
@@ -927,7 +926,7 @@ def _missed_induction_alert(actor: User, changed: Sequence[Appointment]) -> Clin
             select(Appointment)
             .where(
                 Appointment.course_id == induction[0].course_id,
-                Appointment.visit_kind == VisitKind.INDUCTION.value,
+                Appointment.visit_kind == VisitKind.INDUCTION,
                 Appointment.starts_at <= latest,
             )
             .order_by(Appointment.starts_at, Appointment.id)
@@ -943,13 +942,13 @@ def _missed_induction_alert(actor: User, changed: Sequence[Appointment]) -> Clin
         known = db.session.scalar(
             select(ClinicalAlert.id).where(
                 ClinicalAlert.appointment_id == row.id,
-                ClinicalAlert.kind == AlertKind.MISSED_INDUCTION.value,
+                ClinicalAlert.kind == AlertKind.MISSED_INDUCTION,
             )
         )
         if known is not None:
             return None
         alert = ClinicalAlert(
-            kind=AlertKind.MISSED_INDUCTION.value,
+            kind=AlertKind.MISSED_INDUCTION,
             patient_id=row.patient_id,
             appointment_id=row.id,
             raised_at=utcnow(),
@@ -1008,10 +1007,10 @@ def book_makeup(
         starts_at=starts,
         ends_at=starts + timedelta(minutes=minutes),
         visit_kind=missed.visit_kind,
-        status=AppointmentStatus.SCHEDULED.value,
+        status=AppointmentStatus.SCHEDULED,
         driver_name=missed.driver_name,
         driver_phone=missed.driver_phone,
-        driver_status=DriverStatus.UNCONFIRMED.value,
+        driver_status=DriverStatus.UNCONFIRMED,
     )
     db.session.add(makeup)
     _flush_bookings()
@@ -1032,7 +1031,7 @@ def set_driver_status(
     """Record the front desk's driver call: confirmed (the visit is then confirmed too), could
     not reach, or no driver. A name and phone given replace the booked ones."""
     require_role(actor, Role.FRONT_DESK)
-    if appointment.status not in CHANGEABLE + (AppointmentStatus.CHECKED_IN.value,):
+    if appointment.status not in CHANGEABLE + (AppointmentStatus.CHECKED_IN,):
         raise RuleViolation("This visit is over or cancelled; its driver no longer changes.")
     try:
         value = DriverStatus(status)
@@ -1050,13 +1049,13 @@ def set_driver_status(
         appointment.driver_confirmed_at = utcnow()
         appointment.driver_confirmed_by_id = actor.id
         if appointment.status == AppointmentStatus.SCHEDULED:
-            appointment.status = AppointmentStatus.CONFIRMED.value
+            appointment.status = AppointmentStatus.CONFIRMED
     else:
         appointment.driver_confirmed_at = None
         appointment.driver_confirmed_by_id = None
         if appointment.status == AppointmentStatus.CONFIRMED:
-            appointment.status = AppointmentStatus.SCHEDULED.value
-    appointment.driver_status = value.value
+            appointment.status = AppointmentStatus.SCHEDULED
+    appointment.driver_status = value
     db.session.flush()
     audit.record(
         actor,
