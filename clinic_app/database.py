@@ -1,9 +1,10 @@
 """Declarative base: constraint naming convention, UTC datetimes and shared column helpers."""
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, String, TypeDecorator
+from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, String, TypeDecorator
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
 from sqlalchemy.sql.functions import FunctionElement
@@ -53,6 +54,21 @@ created_at = Annotated[datetime, mapped_column(default=utcnow)]
 def user_fk(nullable: bool = False, **kwargs: Any) -> Any:
     """An indexed foreign key to users.id."""
     return mapped_column(ForeignKey("users.id"), index=True, nullable=nullable, **kwargs)
+
+
+def coded(codes: type[StrEnum], length: int, check: str) -> Enum:
+    """A VARCHAR(length) holding one of `codes`' values, read back as the enum member, with a
+    CHECK named `check` listing the values (no database enum type, so adding a code stays a
+    plain CHECK change)."""
+    return Enum(
+        codes,
+        native_enum=False,
+        create_constraint=True,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+        length=length,
+        name=check,
+    )
 
 
 def in_values(column: str, values: Any) -> str:

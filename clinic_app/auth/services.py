@@ -49,7 +49,7 @@ def create_user(
     user = User(
         username=username,
         full_name=full_name.strip() or username,
-        role=role,
+        role=Role(role),
         credentials=credentials,
         password_hash=hash_password(password),
         password_changed_at=utcnow(),

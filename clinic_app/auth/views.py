@@ -55,7 +55,7 @@ def load_user(user_id: str) -> User | None:
 
 
 def home_url() -> str:
-    return url_for(HOME_BY_ROLE[Role(current_user.role)])
+    return url_for(HOME_BY_ROLE[current_user.role])
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -154,7 +154,14 @@ ADVERSE_EVENT_KINDS = {
     "other": "Other",
 }
 
-SEVERITIES = ("mild", "moderate", "severe")
+
+class EventSeverity(StrEnum):
+    """How bad an adverse event is, mildest first."""
+
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+
 
 # How the patient leaves: with the driver confirmed at the pre-dose check, or with another named
 # adult whose phone and relationship the nurse records (flagged for review).

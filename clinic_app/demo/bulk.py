@@ -180,7 +180,7 @@ class VisitPlan:
     day: date
     start: datetime = UNTIMED  # UTC; set by _time_visits
     minutes: int = 0
-    status: str = AppointmentStatus.COMPLETED.value
+    status: AppointmentStatus = AppointmentStatus.COMPLETED
     chair: int | None = None  # chair index within the site
     cancelled: bool = False
 
@@ -534,7 +534,7 @@ def _cancellations(rng: random.Random, plan: PatientPlan, today: date) -> list[V
             day,
             visit.start - timedelta(days=1),
             visit.minutes,
-            status=status.value,
+            status=status,
             cancelled=True,
         )
         extra.append(cancelled)
@@ -748,7 +748,7 @@ def _appointment_row(
         "status": status,
         "driver_name": plan.driver[0],
         "driver_phone": f"555-{(plan.id + 5000) % 10000:04d}",
-        "driver_status": DriverStatus.UNCONFIRMED.value,
+        "driver_status": DriverStatus.UNCONFIRMED,
         "driver_confirmed_at": None,
         "driver_confirmed_by_id": None,
         "cancel_reason": "",
@@ -769,12 +769,12 @@ def _emit_appointment(
     if not visit.cancelled and visit.start + _minutes(visit.minutes) > now - timedelta(hours=12):
         # Today and later: the state follows the clock (a session row may move it on below).
         status = (
-            AppointmentStatus.CONFIRMED.value
+            AppointmentStatus.CONFIRMED
             if rng.random() < 0.5 and visit.start - now < timedelta(days=3)
-            else AppointmentStatus.SCHEDULED.value
+            else AppointmentStatus.SCHEDULED
         )
         if visit.start <= now:
-            status = AppointmentStatus.CHECKED_IN.value
+            status = AppointmentStatus.CHECKED_IN
     row = _appointment_row(
         ctx, plan, course.id, visit.start, visit.minutes, visit.kind.value, status, chair_id
     )
@@ -784,7 +784,7 @@ def _emit_appointment(
     confirm_at = visit.start - timedelta(hours=rng.randint(16, 30))
     if confirm_at <= now and (visit.start <= now + timedelta(days=1) or rng.random() < 0.3):
         row.update(
-            driver_status=DriverStatus.CONFIRMED.value,
+            driver_status=DriverStatus.CONFIRMED,
             driver_confirmed_at=confirm_at,
             driver_confirmed_by_id=desk,
         )
@@ -810,8 +810,8 @@ def _emit_consult(ctx: _Context, plan: PatientPlan) -> None:
         None,
         plan.consult,
         60,
-        VisitKind.CONSULT.value,
-        AppointmentStatus.SCHEDULED.value,
+        VisitKind.CONSULT,
+        AppointmentStatus.SCHEDULED,
         None,
     )
     ctx.rows.add(Appointment.__table__, row)
@@ -899,7 +899,7 @@ def _session_row(
         "modality": course.modality.value,
         "nurse_id": nurse,
         "psychiatrist_id": ctx.staff.psychiatrists[plan.site][plan.index % 2],
-        "status": SessionStatus.IN_PROGRESS.value,
+        "status": SessionStatus.IN_PROGRESS,
         "started_at": started_at,
         "predose_checked_at": None,
         "identity_confirmed": False,
@@ -993,7 +993,7 @@ def _emit_session(
         ctx, plan, _session_row(ctx, plan, course, appointment, started_at, nurse), nurse
     )
     ctx.rows.add(TreatmentSession.__table__, chart.row)
-    appointment["status"] = AppointmentStatus.IN_TREATMENT.value
+    appointment["status"] = AppointmentStatus.IN_TREATMENT
     _chart_predose(chart, course, started_at, place)
     dose_at = started_at + _minutes(13 + ctx.rng.randint(1, 3))
     if chart.happened(dose_at):
@@ -1182,22 +1182,22 @@ def _chart_discharge(chart: _Chart, appointment: dict, last_at: datetime) -> Non
     if not chart.happened(discharged_at):
         return
     row.update(
-        status=SessionStatus.DISCHARGED.value,
+        status=SessionStatus.DISCHARGED,
         discharged_at=discharged_at,
         discharged_with=row["driver_name"],
         escort_kind="confirmed_driver",
         escort_phone=row["driver_phone"],
         discharged_by_id=chart.nurse,
     )
-    appointment["status"] = AppointmentStatus.COMPLETED.value
+    appointment["status"] = AppointmentStatus.COMPLETED
     signed_at = discharged_at + _minutes(rng.randint(5, 25))
     if not chart.happened(signed_at):
         return
-    row.update(status=SessionStatus.SIGNED.value, signed_by_id=chart.nurse, signed_at=signed_at)
+    row.update(status=SessionStatus.SIGNED, signed_by_id=chart.nurse, signed_at=signed_at)
     cosigned_at = signed_at + timedelta(hours=rng.randint(18, 72))
     if chart.happened(cosigned_at):
         row.update(
-            status=SessionStatus.COSIGNED.value,
+            status=SessionStatus.COSIGNED,
             cosigned_by_id=row["psychiatrist_id"],
             cosigned_at=cosigned_at,
         )
@@ -1601,7 +1601,7 @@ def check_invariants(sample: int = 25) -> list[tuple[str, bool, str]]:
 
     rows = session.scalars(
         select(TreatmentSession)
-        .where(TreatmentSession.status == SessionStatus.COSIGNED.value)
+        .where(TreatmentSession.status == SessionStatus.COSIGNED)
         .order_by(TreatmentSession.id.desc())
         .limit(sample)
         .options(

@@ -65,18 +65,16 @@ from clinic_app.treatments.services import content_hash, pregnancy_relevant
 class DemoLogin(NamedTuple):
     username: str
     password: str
-    role: str
+    role: Role
     full_name: str
     credentials: str
 
 
 DEMO_LOGINS: tuple[DemoLogin, ...] = (
-    DemoLogin("nurse", "nurse-demo-pass", Role.NURSE.value, "Nora Reyes", "RN"),
-    DemoLogin(
-        "psychiatrist", "psych-demo-pass", Role.PSYCHIATRIST.value, "Dr. Samuel Okafor", "MD"
-    ),
-    DemoLogin("frontdesk", "desk-demo-pass", Role.FRONT_DESK.value, "Frank Diaz", ""),
-    DemoLogin("admin", "admin-demo-pass", Role.ADMIN.value, "Ada Admin", ""),
+    DemoLogin("nurse", "nurse-demo-pass", Role.NURSE, "Nora Reyes", "RN"),
+    DemoLogin("psychiatrist", "psych-demo-pass", Role.PSYCHIATRIST, "Dr. Samuel Okafor", "MD"),
+    DemoLogin("frontdesk", "desk-demo-pass", Role.FRONT_DESK, "Frank Diaz", ""),
+    DemoLogin("admin", "admin-demo-pass", Role.ADMIN, "Ada Admin", ""),
 )
 
 CHAIRS = ("Chair 1", "Chair 2", "Chair 3", "Chair 4")
@@ -440,7 +438,7 @@ def _open_course(
         data["esketamine_dose_mg"] = 56 if spec.indication == TRD else spec.plan_mg
     course = open_course(demo.psychiatrist, patient, data)
     course.esketamine_dose_mg = spec.plan_mg
-    course.phase = spec.phase.value
+    course.phase = spec.phase
     return course
 
 
@@ -467,11 +465,11 @@ def _appointment(
         sequence_no=number,
         starts_at=start,
         ends_at=start + _minutes(minutes),
-        visit_kind=kind.value,
-        status=status.value,
+        visit_kind=kind,
+        status=status,
         driver_name=patient.driver_name,
         driver_phone=patient.driver_phone,
-        driver_status=(DriverStatus.CONFIRMED if confirmed_at else DriverStatus.UNCONFIRMED).value,
+        driver_status=DriverStatus.CONFIRMED if confirmed_at else DriverStatus.UNCONFIRMED,
         driver_confirmed_at=confirmed_at,
         driver_confirmed_by_id=demo.front_desk.id if confirmed_at else None,
         created_at=min(start - timedelta(days=5), demo.now),
@@ -501,7 +499,7 @@ def _vitals(
     treatment.vitals.append(
         VitalsReading(
             taken_at=taken_at,
-            phase=phase.value,
+            phase=phase,
             systolic=systolic,
             diastolic=diastolic,
             heart_rate=heart_rate,
@@ -547,7 +545,7 @@ def _chart(
     infusion; esketamine readings at ~40, ~90 and ~120 min, discharge after 120 min.
     """
     rng, spec, patient, course = demo.rng, visit.spec, visit.patient, visit.course
-    modality = Modality(course.modality)
+    modality = course.modality
 
     def happened(moment: datetime) -> bool:
         return upto is None or moment <= upto
@@ -556,13 +554,13 @@ def _chart(
         appointment=visit.appointment,
         patient=patient,
         course=course,
-        modality=modality.value,
+        modality=modality,
         nurse_id=demo.nurse.id,
         psychiatrist_id=course.prescriber_id,
         started_at=started_at,
         driver_name=visit.appointment.driver_name,
         driver_phone=visit.appointment.driver_phone,
-        status=SessionStatus.IN_PROGRESS.value,
+        status=SessionStatus.IN_PROGRESS,
     )
     db.session.add(treatment)
     phq_at = started_at + _minutes(2)
@@ -744,12 +742,12 @@ def _discharge_and_sign(demo: Demo, treatment: TreatmentSession, visit: Visit) -
     treatment.discharged_by_id = demo.nurse.id
     treatment.signed_by_id = demo.nurse.id
     treatment.signed_at = treatment.discharged_at + _minutes(rng.randint(5, 25))
-    treatment.status = SessionStatus.SIGNED.value
+    treatment.status = SessionStatus.SIGNED
     if (demo.today - treatment.discharged_at.astimezone(clinic_timezone()).date()).days >= 8:
         treatment.cosigned_by_id = demo.psychiatrist.id
         treatment.cosigned_at = treatment.signed_at + timedelta(days=1, minutes=rng.randint(0, 240))
-        treatment.status = SessionStatus.COSIGNED.value
-    visit.appointment.status = AppointmentStatus.COMPLETED.value
+        treatment.status = SessionStatus.COSIGNED
+    visit.appointment.status = AppointmentStatus.COMPLETED
     demo.signed.append(treatment)
 
 

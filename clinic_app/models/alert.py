@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import AlertKind
-from clinic_app.database import in_values, intpk, user_fk
+from clinic_app.database import coded, intpk, user_fk
 from clinic_app.extensions import db
 
 if TYPE_CHECKING:
@@ -23,10 +23,9 @@ class ClinicalAlert(db.Model):
     rechecked under the line); the acknowledgement is kept."""
 
     __tablename__ = "clinical_alerts"
-    __table_args__ = (CheckConstraint(in_values("kind", AlertKind), name="kind_known"),)
 
     id: Mapped[intpk]
-    kind: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[AlertKind] = mapped_column(coded(AlertKind, 30, "kind_known"))
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), index=True)
@@ -48,12 +47,12 @@ class ClinicalAlert(db.Model):
     @property
     def urgency_rank(self) -> int:
         """Chair alerts list most urgent first: urgent BP and low SpO₂, holds, the notify line."""
-        return _URGENCY.get(AlertKind(self.kind), 2)
+        return _URGENCY.get(self.kind, 2)
 
     @property
     def at_the_chair(self) -> bool:
         """Raised while the patient is in the chair (BP, SpO₂, hold): needs action now."""
-        return AlertKind(self.kind) in CHAIR_ALERTS
+        return self.kind in CHAIR_ALERTS
 
 
 _URGENCY = {AlertKind.BP_URGENT: 0, AlertKind.SPO2_LOW: 0, AlertKind.PREDOSE_HOLD: 1}

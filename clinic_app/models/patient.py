@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from clinic_app.clinical.codes import CoursePhase, DecisionKind, Indication, Modality
 from clinic_app.clinical.vitals import age_on
 from clinic_app.clock import utcnow
-from clinic_app.database import created_at, in_values, intpk, search_key, user_fk
+from clinic_app.database import coded, created_at, in_values, intpk, search_key, user_fk
 from clinic_app.extensions import db
 
 if TYPE_CHECKING:
@@ -97,9 +97,6 @@ class TreatmentCourse(db.Model):
 
     __tablename__ = "treatment_courses"
     __table_args__ = (
-        CheckConstraint(in_values("modality", Modality), name="modality_known"),
-        CheckConstraint(in_values("indication", Indication), name="indication_known"),
-        CheckConstraint(in_values("phase", CoursePhase), name="phase_known"),
         CheckConstraint(
             "(modality = 'iv_ketamine' AND iv_mg_per_kg > 0 AND iv_mg_per_kg <= 2"
             " AND iv_minutes BETWEEN 20 AND 120 AND esketamine_dose_mg IS NULL)"
@@ -112,13 +109,15 @@ class TreatmentCourse(db.Model):
 
     id: Mapped[intpk]
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    modality: Mapped[str] = mapped_column(String(20))
-    indication: Mapped[str] = mapped_column(String(30))
+    modality: Mapped[Modality] = mapped_column(coded(Modality, 20, "modality_known"))
+    indication: Mapped[Indication] = mapped_column(coded(Indication, 30, "indication_known"))
     prescriber_id: Mapped[int] = user_fk()
     iv_mg_per_kg: Mapped[Decimal | None] = mapped_column(Numeric(4, 2))
     iv_minutes: Mapped[int | None]
     esketamine_dose_mg: Mapped[int | None]
-    phase: Mapped[str] = mapped_column(String(20), default=CoursePhase.INDUCTION.value)
+    phase: Mapped[CoursePhase] = mapped_column(
+        coded(CoursePhase, 20, "phase_known"), default=CoursePhase.INDUCTION
+    )
     stop_reason: Mapped[str] = mapped_column(String(200), default="")
     started_on: Mapped[date] = mapped_column(index=True)
     ended_on: Mapped[date | None]
@@ -137,11 +136,11 @@ class TreatmentCourse(db.Model):
 
     @property
     def is_active(self) -> bool:
-        return CoursePhase(self.phase).active
+        return self.phase.active
 
     @property
     def modality_label(self) -> str:
-        return Modality(self.modality).label
+        return self.modality.label
 
     @property
     def dose_plan(self) -> str:
@@ -155,11 +154,10 @@ class CourseDecision(db.Model):
     dose change or stop; what it changed and why."""
 
     __tablename__ = "course_decisions"
-    __table_args__ = (CheckConstraint(in_values("kind", DecisionKind), name="kind_known"),)
 
     id: Mapped[intpk]
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[DecisionKind] = mapped_column(coded(DecisionKind, 20, "kind_known"))
     from_value: Mapped[str] = mapped_column(String(40), default="")
     to_value: Mapped[str] = mapped_column(String(40), default="")
     reason: Mapped[str] = mapped_column(Text, default="")

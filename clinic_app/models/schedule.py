@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import AppointmentStatus, DriverStatus, VisitKind
-from clinic_app.database import created_at, in_values, intpk, user_fk
+from clinic_app.database import coded, created_at, intpk, user_fk
 from clinic_app.extensions import db
 
 if TYPE_CHECKING:
@@ -31,9 +31,6 @@ class Appointment(db.Model):
 
     __tablename__ = "appointments"
     __table_args__ = (
-        CheckConstraint(in_values("status", AppointmentStatus), name="status_known"),
-        CheckConstraint(in_values("visit_kind", VisitKind), name="visit_kind_known"),
-        CheckConstraint(in_values("driver_status", DriverStatus), name="driver_status_known"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         # No chair and no patient is ever booked twice at once, enforced by the database so two
         # desks booking the same moment cannot both succeed (PostgreSQL; SQLite uses triggers).
@@ -61,11 +58,15 @@ class Appointment(db.Model):
     sequence_no: Mapped[int | None]
     starts_at: Mapped[datetime] = mapped_column(index=True)
     ends_at: Mapped[datetime]
-    visit_kind: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default=AppointmentStatus.SCHEDULED.value)
+    visit_kind: Mapped[VisitKind] = mapped_column(coded(VisitKind, 20, "visit_kind_known"))
+    status: Mapped[AppointmentStatus] = mapped_column(
+        coded(AppointmentStatus, 20, "status_known"), default=AppointmentStatus.SCHEDULED
+    )
     driver_name: Mapped[str] = mapped_column(String(120), default="")
     driver_phone: Mapped[str] = mapped_column(String(32), default="")
-    driver_status: Mapped[str] = mapped_column(String(20), default=DriverStatus.UNCONFIRMED.value)
+    driver_status: Mapped[DriverStatus] = mapped_column(
+        coded(DriverStatus, 20, "driver_status_known"), default=DriverStatus.UNCONFIRMED
+    )
     driver_confirmed_at: Mapped[datetime | None]
     driver_confirmed_by_id: Mapped[int | None] = user_fk(nullable=True)
     # Reason for a cancellation or a no-show ("ate within the fasting window", "no driver"...).

@@ -11,13 +11,13 @@ from clinic_app.clinical.codes import (
     ADVERSE_EVENT_KINDS,
     ESCORT_KINDS,
     NOT_DOSED_REASONS,
-    SEVERITIES,
+    EventSeverity,
     Modality,
     SessionStatus,
     VitalsPhase,
 )
 from clinic_app.clinical.vitals import Vitals
-from clinic_app.database import created_at, in_values, intpk, user_fk
+from clinic_app.database import coded, created_at, in_values, intpk, user_fk
 from clinic_app.extensions import db
 
 if TYPE_CHECKING:
@@ -33,8 +33,6 @@ class TreatmentSession(db.Model):
 
     __tablename__ = "treatment_sessions"
     __table_args__ = (
-        CheckConstraint(in_values("modality", Modality), name="modality_known"),
-        CheckConstraint(in_values("status", SessionStatus), name="status_known"),
         CheckConstraint("dose_mg IS NULL OR dose_mg > 0", name="dose_positive"),
         CheckConstraint(
             "modality <> 'esketamine_nasal' OR dose_mg IS NULL"
@@ -82,11 +80,11 @@ class TreatmentSession(db.Model):
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), unique=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
-    modality: Mapped[str] = mapped_column(String(20))
+    modality: Mapped[Modality] = mapped_column(coded(Modality, 20, "modality_known"))
     nurse_id: Mapped[int] = user_fk()
     psychiatrist_id: Mapped[int | None] = user_fk(nullable=True)
-    status: Mapped[str] = mapped_column(
-        String(20), default=SessionStatus.IN_PROGRESS.value, index=True
+    status: Mapped[SessionStatus] = mapped_column(
+        coded(SessionStatus, 20, "status_known"), default=SessionStatus.IN_PROGRESS, index=True
     )
     started_at: Mapped[datetime] = mapped_column(index=True)
 
@@ -190,10 +188,6 @@ class TreatmentSession(db.Model):
         return self.status in (SessionStatus.SIGNED, SessionStatus.COSIGNED)
 
     @property
-    def modality_enum(self) -> Modality:
-        return Modality(self.modality)
-
-    @property
     def is_open(self) -> bool:
         """Still being charted: not discharged, not ended undosed, not signed."""
         return self.status == SessionStatus.IN_PROGRESS
@@ -204,7 +198,6 @@ class VitalsReading(db.Model):
 
     __tablename__ = "vitals_readings"
     __table_args__ = (
-        CheckConstraint(in_values("phase", VitalsPhase), name="phase_known"),
         CheckConstraint("systolic BETWEEN 50 AND 300", name="systolic_plausible"),
         CheckConstraint(
             "diastolic BETWEEN 20 AND 200 AND diastolic < systolic", name="diastolic_plausible"
@@ -219,7 +212,7 @@ class VitalsReading(db.Model):
     id: Mapped[intpk]
     session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
     taken_at: Mapped[datetime] = mapped_column(index=True)
-    phase: Mapped[str] = mapped_column(String(10))
+    phase: Mapped[VitalsPhase] = mapped_column(coded(VitalsPhase, 10, "phase_known"))
     systolic: Mapped[int]
     diastolic: Mapped[int]
     heart_rate: Mapped[int]
@@ -244,7 +237,6 @@ class AdverseEvent(db.Model):
     __tablename__ = "adverse_events"
     __table_args__ = (
         CheckConstraint(in_values("kind", ADVERSE_EVENT_KINDS), name="kind_known"),
-        CheckConstraint(in_values("severity", SEVERITIES), name="severity_known"),
         CheckConstraint("kind <> 'other' OR description <> ''", name="other_described"),
         CheckConstraint(
             "NOT resolved OR (resolved_at IS NOT NULL AND resolved_by_id IS NOT NULL)",
@@ -261,7 +253,7 @@ class AdverseEvent(db.Model):
     kind: Mapped[str] = mapped_column(String(30))
     # What happened, in the nurse's words; required for "Other".
     description: Mapped[str] = mapped_column(Text, default="")
-    severity: Mapped[str] = mapped_column(String(10))
+    severity: Mapped[EventSeverity] = mapped_column(coded(EventSeverity, 10, "severity_known"))
     onset_at: Mapped[datetime]
     intervention: Mapped[str] = mapped_column(Text, default="")
     resolved: Mapped[bool] = mapped_column(default=False)

@@ -3,11 +3,11 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, String, false
+from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic_app.clinical.codes import Role
-from clinic_app.database import created_at, in_values, intpk
+from clinic_app.database import coded, created_at, intpk
 from clinic_app.extensions import db
 
 
@@ -15,13 +15,12 @@ class User(UserMixin, db.Model):
     """One person who signs in; accounts are never shared."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(in_values("role", Role), name="role_known"),)
 
     id: Mapped[intpk]
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(120))
     credentials: Mapped[str] = mapped_column(String(32), default="")
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(coded(Role, 20, "role_known"))
     active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[created_at]

@@ -213,8 +213,8 @@ def open_course(actor: User, patient: Patient, data: dict[str, Any]) -> Treatmen
     indication = Indication(data["indication"])
     course = TreatmentCourse(
         patient_id=patient.id,
-        modality=modality.value,
-        indication=indication.value,
+        modality=modality,
+        indication=indication,
         prescriber_id=actor.id,
         started_on=data["started_on"],
     )

@@ -75,7 +75,7 @@ def cosign(actor: User, treatment: TreatmentSession, note: str, password: str) -
     treatment.cosigned_at = utcnow()
     treatment.cosign_note = text
     treatment.cosignature_hash = content_hash(treatment)
-    treatment.status = SessionStatus.COSIGNED.value
+    treatment.status = SessionStatus.COSIGNED
     db.session.flush()
     audit.record(
         actor,
@@ -159,7 +159,7 @@ def _decide(
 ) -> CourseDecision:
     decision = CourseDecision(
         course_id=course.id,
-        kind=kind.value,
+        kind=kind,
         from_value=from_value[:40],
         to_value=to_value[:40],
         reason=reason,
@@ -219,7 +219,7 @@ def to_maintenance(
             f"{course.modality_label} maintenance runs every {low} to {high} days.",
             "interval_days",
         )
-    course.phase = CoursePhase.MAINTENANCE.value
+    course.phase = CoursePhase.MAINTENANCE
     course.maintenance_interval_days = interval_days
     return _decide(
         actor,
@@ -297,7 +297,7 @@ def stop_course(actor: User, course: TreatmentCourse, reason: str) -> CourseDeci
     _require_active(course)
     text = _note(reason, "reason", "Give the reason for stopping.", limit=200)
     before = course.phase
-    course.phase = CoursePhase.STOPPED.value
+    course.phase = CoursePhase.STOPPED
     course.stop_reason = text
     course.ended_on = clinic_today()
     return _decide(actor, course, DecisionKind.STOP, before, CoursePhase.STOPPED.value, text)

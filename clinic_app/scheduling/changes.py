@@ -194,10 +194,10 @@ def _apply_move(
     for target, req, minutes in pairs:
         starts = utc(req.day, req.start)
         if starts != target.starts_at:
-            target.driver_status = DriverStatus.UNCONFIRMED.value
+            target.driver_status = DriverStatus.UNCONFIRMED
             target.driver_confirmed_at = None
             target.driver_confirmed_by_id = None
-            target.status = AppointmentStatus.SCHEDULED.value
+            target.status = AppointmentStatus.SCHEDULED
         target.starts_at = starts
         target.ends_at = starts + timedelta(minutes=minutes)
         target.chair_id = req.chair_id
@@ -223,7 +223,7 @@ def cancel(
     now = utcnow()
     targets = [appointment] + (following(appointment) if scope == "following" else [])
     for target in targets:
-        target.status = AppointmentStatus.CANCELLED.value
+        target.status = AppointmentStatus.CANCELLED
         target.cancel_reason = text
         target.cancelled_at = now
         target.cancelled_by_id = actor.id
@@ -272,7 +272,7 @@ def cancel_leftover_induction(actor: User, course: TreatmentCourse) -> list[Appo
         raise RuleViolation("No induction visits are left to cancel.")
     now = utcnow()
     for visit in visits:
-        visit.status = AppointmentStatus.CANCELLED.value
+        visit.status = AppointmentStatus.CANCELLED
         visit.cancel_reason = CancelReason.COURSE_MOVED_ON.label
         visit.cancelled_at = now
         visit.cancelled_by_id = actor.id
@@ -303,7 +303,7 @@ def mark_no_show(
         raise RuleViolation(
             "A visit becomes a no-show only once its start time has passed; cancel it instead."
         )
-    appointment.status = AppointmentStatus.NO_SHOW.value
+    appointment.status = AppointmentStatus.NO_SHOW
     appointment.cancel_reason = text
     appointment.cancelled_at = now
     appointment.cancelled_by_id = actor.id
@@ -397,13 +397,13 @@ def set_driver_status(
         appointment.driver_confirmed_at = utcnow()
         appointment.driver_confirmed_by_id = actor.id
         if appointment.status == AppointmentStatus.SCHEDULED:
-            appointment.status = AppointmentStatus.CONFIRMED.value
+            appointment.status = AppointmentStatus.CONFIRMED
     else:
         appointment.driver_confirmed_at = None
         appointment.driver_confirmed_by_id = None
         if appointment.status == AppointmentStatus.CONFIRMED:
-            appointment.status = AppointmentStatus.SCHEDULED.value
-    appointment.driver_status = value.value
+            appointment.status = AppointmentStatus.SCHEDULED
+    appointment.driver_status = value
     db.session.flush()
     audit.record(
         actor,

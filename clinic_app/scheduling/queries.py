@@ -38,7 +38,7 @@ from clinic_app.scheduling.checks import ATTENDED, CHANGEABLE, FREEING, aware, f
 from clinic_app.scheduling.checks import block_minutes as booking_minutes
 from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc, scheduling_rules
 
-MODALITY_SHORT = {Modality.ESKETAMINE_NASAL.value: "Esketamine", Modality.IV_KETAMINE.value: "IV"}
+MODALITY_SHORT = {Modality.ESKETAMINE_NASAL: "Esketamine", Modality.IV_KETAMINE: "IV"}
 STATUS_LABELS = {
     "scheduled": "Scheduled",
     "confirmed": "Confirmed",
@@ -421,7 +421,7 @@ def upcoming_visits(patient_id: int) -> list[Appointment]:
             .where(
                 Appointment.patient_id == patient_id,
                 Appointment.ends_at >= utcnow(),
-                Appointment.status.in_(CHANGEABLE + (AppointmentStatus.CHECKED_IN.value,)),
+                Appointment.status.in_(CHANGEABLE + (AppointmentStatus.CHECKED_IN,)),
             )
             .options(joinedload(Appointment.course))
             .order_by(Appointment.starts_at)
@@ -492,7 +492,7 @@ def driver_calls(day: date) -> list[Card]:
     visits = [
         a
         for a in appointments_between(start, end + timedelta(microseconds=1))
-        if a.status in CHANGEABLE + (AppointmentStatus.CHECKED_IN.value,)
+        if a.status in CHANGEABLE + (AppointmentStatus.CHECKED_IN,)
     ]
     return cards(visits)
 
@@ -646,7 +646,7 @@ def makeup_offer(appointment: Appointment, rules: SchedulingRules) -> MakeupOffe
     dates = [a.starts_at.astimezone(tz).date() for a in series] + [missed.date()]
     try:
         offer = offer_after_missed(
-            Modality(appointment.course.modality), dates, missed.date(), clinic_today(), rules
+            appointment.course.modality, dates, missed.date(), clinic_today(), rules
         )
     except SchedulingError:
         return None

@@ -578,7 +578,7 @@ def _appointment_page(appointment: Appointment, status: int = 200, **forms):
         offer=offer,
         makeup_form=makeup_form,
         chair_names={c[0]: c[1] for c in chairs if c[0] != ""},
-        driver_open=appointment.status in CHANGEABLE + (AppointmentStatus.CHECKED_IN.value,),
+        driver_open=appointment.status in CHANGEABLE + (AppointmentStatus.CHECKED_IN,),
         **defaults,
     ), status
 

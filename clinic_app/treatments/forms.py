@@ -27,7 +27,7 @@ from clinic_app.clinical.codes import (
     ADVERSE_EVENT_KINDS,
     ESCORT_KINDS,
     NOT_DOSED_REASONS,
-    SEVERITIES,
+    EventSeverity,
 )
 from clinic_app.clinical.discharge import Attestation, Escort
 from clinic_app.clinical.vitals import LIMITS, implausible_fields
@@ -288,7 +288,7 @@ class AdverseEventEditForm(FlaskForm):
     )
     severity = SelectField(
         "Severity",
-        choices=choices([("", "Choose…"), *((s, s.capitalize()) for s in SEVERITIES)]),
+        choices=choices([("", "Choose…"), *((s, s.capitalize()) for s in EventSeverity)]),
         validators=[DataRequired(message="Choose the severity.")],
     )
     onset_at = TimeField("Onset", validators=[Optional()], description=NOW_HINT)

@@ -15,10 +15,10 @@ from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import (
     ADVERSE_EVENT_KINDS,
     NOT_DOSED_REASONS,
-    SEVERITIES,
     AlertKind,
     AppointmentStatus,
     DriverStatus,
+    EventSeverity,
     Modality,
     Role,
     SessionStatus,
@@ -170,7 +170,7 @@ def start_session(
         driver_phone=driver_phone,
     )
     if appointment is not None:
-        appointment.status = AppointmentStatus.IN_TREATMENT.value
+        appointment.status = AppointmentStatus.IN_TREATMENT
     db.session.add(treatment)
     db.session.flush()
     audit.record(actor, "session.start", treatment, patient_id=patient.id)
@@ -296,7 +296,7 @@ def add_vitals(
         phase = VitalsPhase.INTRA
     else:
         phase = VitalsPhase.POST_DOSE
-    reading = VitalsReading(taken_at=taken_at, phase=phase.value, recorded_by_id=actor.id, **values)
+    reading = VitalsReading(taken_at=taken_at, phase=phase, recorded_by_id=actor.id, **values)
     treatment.vitals.append(reading)
     db.session.flush()
     rules = clinical_rules()
@@ -361,7 +361,7 @@ def close_alerts(actor: User, treatment: TreatmentSession, kind: AlertKind, note
     for alert in db.session.scalars(
         select(ClinicalAlert).where(
             ClinicalAlert.session_id == treatment.id,
-            ClinicalAlert.kind == kind.value,
+            ClinicalAlert.kind == kind,
             ClinicalAlert.acknowledged_at.is_(None),
         )
     ):
@@ -719,7 +719,7 @@ def raise_alert(
     returned (the review queue shows it once). `detail` holds codes and numbers only."""
     standing = db.session.scalar(
         select(ClinicalAlert).where(
-            ClinicalAlert.kind == alert_kind.value,
+            ClinicalAlert.kind == alert_kind,
             ClinicalAlert.patient_id == patient_id,
             ClinicalAlert.session_id.is_(None)
             if session_id is None
@@ -730,7 +730,7 @@ def raise_alert(
     if standing is not None:
         return standing
     alert = ClinicalAlert(
-        kind=alert_kind.value,
+        kind=alert_kind,
         patient_id=patient_id,
         session_id=session_id,
         raised_at=utcnow(),
@@ -763,8 +763,9 @@ def _event_fields(treatment: TreatmentSession, data: dict[str, Any]) -> dict[str
     severity = data.get("severity")
     if kind not in ADVERSE_EVENT_KINDS:
         raise RuleViolation("Choose the event.", "kind")
-    if severity not in SEVERITIES:
+    if severity not in list(EventSeverity):
         raise RuleViolation("Choose the severity.", "severity")
+    severity = EventSeverity(severity)
     description = (data.get("description") or "").strip()
     if kind == "other" and not description:
         raise RuleViolation('Describe the event: "Other" needs a description.', "description")
@@ -774,7 +775,7 @@ def _event_fields(treatment: TreatmentSession, data: dict[str, Any]) -> dict[str
         "severity": severity,
         "onset_at": _checked_time(treatment, data.get("onset_at"), "onset_at"),
         "intervention": (data.get("intervention") or "").strip(),
-        "serious": bool(data.get("serious")) or severity == "severe",
+        "serious": bool(data.get("serious")) or severity == EventSeverity.SEVERE,
     }
 
 
@@ -838,7 +839,8 @@ def _downgrades(event: AdverseEvent, fields: dict[str, Any]) -> dict[str, str]:
     """Field -> refusal for a lower severity or an unticked "serious": a downgrade can lift a
     discharge blocker, so it is the psychiatrist's call."""
     errors = {}
-    if SEVERITIES.index(fields["severity"]) < SEVERITIES.index(event.severity):
+    order = list(EventSeverity)
+    if order.index(fields["severity"]) < order.index(event.severity):
         errors["severity"] = f"Only the psychiatrist may lower the severity: {DOWNGRADE_HINT}"
     if event.serious and not fields["serious"]:
         errors["serious"] = f'Only the psychiatrist may untick "serious": {DOWNGRADE_HINT}'
@@ -934,10 +936,10 @@ def end_not_dosed(
     treatment.not_dosed_reason = reason
     treatment.not_dosed_note = note
     treatment.not_dosed_by_id = actor.id
-    treatment.status = SessionStatus.NOT_DOSED.value
+    treatment.status = SessionStatus.NOT_DOSED
     appointment = treatment.appointment
     if appointment is not None:
-        appointment.status = AppointmentStatus.NOT_DOSED.value
+        appointment.status = AppointmentStatus.NOT_DOSED
         if appointment.ends_at > now:
             # The chair is free from now on; a visit keeps a positive length (ends_after_start).
             appointment.ends_at = max(now, appointment.starts_at + timedelta(minutes=1))
@@ -978,9 +980,9 @@ def discharge(
     treatment.dissociation_attested = attestation.dissociation_resolved
     treatment.discharged_at = now
     treatment.discharged_by_id = actor.id
-    treatment.status = SessionStatus.DISCHARGED.value
+    treatment.status = SessionStatus.DISCHARGED
     if treatment.appointment is not None:
-        treatment.appointment.status = AppointmentStatus.COMPLETED.value
+        treatment.appointment.status = AppointmentStatus.COMPLETED
     db.session.flush()
     audit.record(actor, "session.discharge", treatment, patient_id=treatment.patient_id)
 
@@ -1084,7 +1086,7 @@ def sign(actor: User, treatment: TreatmentSession, password: str) -> None:
     treatment.signed_by_id = actor.id
     treatment.signed_at = utcnow()
     treatment.signature_hash = content_hash(treatment)
-    treatment.status = SessionStatus.SIGNED.value
+    treatment.status = SessionStatus.SIGNED
     db.session.flush()
     # Signed content never changes (co-signing and addenda leave it as it is), so what the
     # review rules make of it is stored now for the queue and the timeline.

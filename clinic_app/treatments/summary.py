@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from clinic_app.clinical.board import BoardMarker, BoardStatus, board_markers, board_status
-from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, Modality, SessionStatus
+from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, SessionStatus
 from clinic_app.clinical.discharge import (
     Blocker,
     EventFact,
@@ -83,7 +83,7 @@ def session_facts(
     dose_at = treatment.dose_started_at
     overrides = [o.decided_at for o in treatment.overrides if o.rule == DISCHARGE_OVERRIDE]
     return SessionFacts(
-        modality=Modality(treatment.modality),
+        modality=treatment.modality,
         age_years=age,
         dose_started_at=dose_at,
         infusion_ended_at=treatment.infusion_ended_at,
@@ -115,7 +115,7 @@ def summarize(
     treatment: TreatmentSession, age: int, now: datetime, rules: ClinicalRules
 ) -> SessionSummary:
     """Apply the clinical rules to a session whose vitals and overrides are loaded."""
-    modality = Modality(treatment.modality)
+    modality = treatment.modality
     dose_at = treatment.dose_started_at
     readings = sorted(treatment.vitals, key=lambda r: r.taken_at)
     predose = [r for r in readings if dose_at is None or r.taken_at <= dose_at]
