@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from clinic_app.clinical import visit_checks
 from clinic_app.clinical.codes import AppointmentStatus, Modality, VisitKind
-from clinic_app.clinical.series import SchedulingRules, find_slot
+from clinic_app.clinical.series import SchedulingRules, Slot, find_slot
 from clinic_app.clinical.visit_checks import Result as Check
 from clinic_app.clock import utcnow
 from clinic_app.errors import Conflict
@@ -38,6 +38,9 @@ ATTENDED = (
 DOSING_KINDS = (VisitKind.INDUCTION.value, VisitKind.MAINTENANCE.value)
 # The week on either side that the esketamine twice-a-week rule and spacing look at.
 CONTEXT = timedelta(days=8)
+
+# How many make-up times the front desk is offered for a missed induction visit.
+MAKEUP_CHOICES = 3
 
 
 @dataclass(frozen=True)
@@ -283,3 +286,26 @@ def free_slot(patient_id: int, day: date, near: time, minutes: int, rules: Sched
     """The free chair slot on `day` nearest `near` for the patient, or None."""
     busy, own = busy_between(patient_id, day, day)
     return find_slot(day, near, minutes, chair_ids(), busy, own, clinic_timezone(), rules)
+
+
+def free_slots(
+    patient_id: int,
+    day: date,
+    near: time,
+    minutes: int,
+    rules: SchedulingRules,
+    count: int = MAKEUP_CHOICES,
+) -> tuple[Slot, ...]:
+    """Up to `count` different free starts on `day` for the patient: the one nearest `near`
+    first, then the nearest to the opening, midday and closing, in time order."""
+    busy, own = busy_between(patient_id, day, day)
+    chairs, zone = chair_ids(), clinic_timezone()
+    opening, closing = rules.opening_time, rules.closing_time
+    midday = time((opening.hour + closing.hour) // 2, 0)
+    found: dict[datetime, Slot] = {}
+    for wanted in (near, opening, midday, closing):
+        slot = find_slot(day, wanted, minutes, chairs, busy, own, zone, rules)
+        if slot is not None and slot.start not in found:
+            found[slot.start] = slot
+    slots = list(found.values())
+    return tuple(slots[:1] + sorted(slots[1:], key=lambda slot: slot.start))[:count]

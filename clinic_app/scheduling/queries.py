@@ -34,7 +34,7 @@ from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient, TreatmentCourse, TreatmentSession
 from clinic_app.scheduling import booking
-from clinic_app.scheduling.checks import ATTENDED, CHANGEABLE, FREEING, aware, free_slot
+from clinic_app.scheduling.checks import ATTENDED, CHANGEABLE, FREEING, aware, free_slots
 from clinic_app.scheduling.checks import block_minutes as booking_minutes
 from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc, scheduling_rules
 
@@ -621,9 +621,17 @@ def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
 
 @dataclass
 class MakeupOffer:
+    """The day that keeps the series' rhythm and the free slots offered that day: the one nearest
+    the missed visit's time first, then others spread over the day."""
+
     day: date
     extends_series: bool
-    slot: Slot | None
+    slots: tuple[Slot, ...]
+
+    @property
+    def slot(self) -> Slot | None:
+        """The slot nearest the missed visit's time (the one offered first)."""
+        return self.slots[0] if self.slots else None
 
     @property
     def label(self) -> str:
@@ -652,5 +660,5 @@ def makeup_offer(appointment: Appointment, rules: SchedulingRules) -> MakeupOffe
         return None
     minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
     near = missed.time().replace(second=0, microsecond=0)
-    slot = free_slot(appointment.patient_id, offer.day, near, minutes, rules)
-    return MakeupOffer(offer.day, offer.extends_series, slot)
+    slots = free_slots(appointment.patient_id, offer.day, near, minutes, rules)
+    return MakeupOffer(offer.day, offer.extends_series, slots)

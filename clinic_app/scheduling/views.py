@@ -550,19 +550,26 @@ def _appointment_page(appointment: Appointment, status: int = 200, **forms):
             return_to="appointment",
         ),
     }
-    makeup_form = forms.pop("makeup_form", None)
+    refused_makeup = forms.pop("makeup_form", None)
     defaults.update(forms)
     offer = None
+    makeup_forms = []
     if _is_desk():
         offer = queries.makeup_offer(appointment, rules)
-        if offer is not None and offer.slot is not None and makeup_form is None:
-            makeup_form = MakeupForm(
-                formdata=None,
-                prefix="makeup",
-                day=offer.slot.start.date(),
-                start=offer.slot.start.time(),
-                chair_id=offer.slot.chair_id,
+        # One one-click form per offered time, computed afresh after a refusal.
+        makeup_forms = [
+            (
+                slot,
+                MakeupForm(
+                    formdata=None,
+                    prefix="makeup",
+                    day=slot.start.date(),
+                    start=slot.start.time(),
+                    chair_id=slot.chair_id,
+                ),
             )
+            for slot in (offer.slots if offer is not None else ())
+        ]
     series = queries.series_cards(appointment.series_id) if appointment.series_id else []
     card = queries.cards([appointment])[0]
     changeable = appointment.status in CHANGEABLE
@@ -576,7 +583,8 @@ def _appointment_page(appointment: Appointment, status: int = 200, **forms):
         is_today=local.date() == clinic_today(),
         has_following=bool(changes.following(appointment)) if changeable else False,
         offer=offer,
-        makeup_form=makeup_form,
+        makeup_forms=makeup_forms,
+        refused_makeup=refused_makeup,
         chair_names={c[0]: c[1] for c in chairs if c[0] != ""},
         driver_open=appointment.status in CHANGEABLE + (AppointmentStatus.CHECKED_IN,),
         **defaults,

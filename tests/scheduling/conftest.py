@@ -107,7 +107,7 @@ def field_error(response, field_id: str) -> str | None:
 
 
 class _FormReader(HTMLParser):
-    """Collects the successful controls of the form posting to `action`."""
+    """Collects the successful controls of the first form posting to `action`."""
 
     def __init__(self, action: str):
         super().__init__()
@@ -119,7 +119,7 @@ class _FormReader(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "form":
-            self.inside = a.get("action") == self.action
+            self.inside = a.get("action") == self.action and not self.values
         elif not self.inside:
             return
         elif tag == "input" and a.get("name"):

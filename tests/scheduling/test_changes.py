@@ -350,8 +350,13 @@ def test_a_missed_induction_visit_offers_a_make_up_that_keeps_the_rhythm(app, as
     page = desk.get(f"/schedule/appointments/{series[0]}")
     body = text(page)
     # Tuesday missed: Wednesday keeps 48 h before Friday's visit 2.
-    assert "Next day that keeps the series' rhythm: <strong>Wed 08 Apr 2026 09:00</strong>" in body
+    assert "Next day that keeps the series' rhythm: <strong>Wed 8 Apr</strong>" in body
+    # Several times that day, the one nearest the missed visit's (09:00) first.
+    action = f'action="/schedule/appointments/{series[0]}/makeup"'
+    assert body.count(action) >= 3
+    assert body.index("Book 09:00") < body.index("Book 08:00") < body.index("Book 13:00")
     values = form_values(page, f"/schedule/appointments/{series[0]}/makeup")
+    assert values["makeup-start"] == "09:00"
     response = desk.post(f"/schedule/appointments/{series[0]}/makeup", data=values)
     assert response.status_code == 302
     with app.app_context():
@@ -364,10 +369,24 @@ def test_a_missed_induction_visit_offers_a_make_up_that_keeps_the_rhythm(app, as
         assert makeup.status == "scheduled"
     assert response.headers["Location"] == f"/schedule/appointments/{makeup.id}"
     # Booked once: the offer is gone and a second click is refused.
-    assert "Book make-up visit" not in text(desk.get(f"/schedule/appointments/{series[0]}"))
+    assert "makeup-card" not in text(desk.get(f"/schedule/appointments/{series[0]}"))
     again = desk.post(f"/schedule/appointments/{series[0]}/makeup", data=values)
     assert again.status_code == 400
     assert count(app, Appointment) == 9
+
+
+def test_any_offered_make_up_time_can_be_booked(app, as_role, series):
+    desk = as_role("front_desk")
+    clock.freeze(local(DAYS[0], 10, 0))
+    assert _no_show(desk, series[0]).status_code == 302
+    page = desk.get(f"/schedule/appointments/{series[0]}")
+    assert "Book 13:00" in text(page)
+    values = form_values(page, f"/schedule/appointments/{series[0]}/makeup")
+    values["makeup-start"] = "13:00"
+    assert desk.post(f"/schedule/appointments/{series[0]}/makeup", data=values).status_code == 302
+    with app.app_context():
+        makeup = db.session.scalar(select(Appointment).where(Appointment.id.not_in(series)))
+        assert makeup.starts_at == local(date(2026, 4, 8), 13)
 
 
 def test_two_missed_induction_visits_in_a_row_raise_the_psychiatrists_alert(app, as_role, series):
