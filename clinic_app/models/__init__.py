@@ -7,6 +7,7 @@ from clinic_app.models.audit import AuditChainHead, AuditEvent
 from clinic_app.models.patient import CourseDecision, Patient, TreatmentCourse
 from clinic_app.models.schedule import Appointment, Chair
 from clinic_app.models.settings import ClinicSetting
+from clinic_app.models.site import Site, user_sites
 from clinic_app.models.treatment import (
     Addendum,
     AdverseEvent,
@@ -34,9 +35,11 @@ __all__ = [
     "InfusionPause",
     "Override",
     "Patient",
+    "Site",
     "TreatmentCourse",
     "TreatmentSession",
     "User",
     "UserSession",
     "VitalsReading",
+    "user_sites",
 ]
