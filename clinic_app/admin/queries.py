@@ -166,14 +166,15 @@ def site_counts() -> dict[int, SiteCounts]:
             ).group_by(Chair.site_id)
         )
     }
-    staff = dict(
-        db.session.execute(
+    staff = {
+        site_id: count
+        for site_id, count in db.session.execute(
             select(user_sites.c.site_id, func.count())
             .join(User, User.id == user_sites.c.user_id)
             .where(User.active)
             .group_by(user_sites.c.site_id)
-        ).tuples()
-    )
+        )
+    }
     return {
         site_id: SiteCounts(
             chairs=chairs.get(site_id, (0, 0))[0],
