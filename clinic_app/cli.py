@@ -41,10 +41,12 @@ def create_user_command(
     """Create a staff account; the password is read from a hidden prompt or standard input."""
     from clinic_app.admin.sites import site_by_code
     from clinic_app.auth.services import create_user
+    from clinic_app.clinical.sites import normalise_code
 
     sites = None
     if site_codes:
-        found = {code: site_by_code(code) for code in dict.fromkeys(site_codes)}
+        codes = dict.fromkeys(normalise_code(code) for code in site_codes)
+        found = {code: site_by_code(code) for code in codes}
         unknown = [code for code, site in found.items() if site is None or not site.active]
         if unknown:
             raise click.ClickException(

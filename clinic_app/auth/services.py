@@ -57,7 +57,8 @@ def create_user(
         password_changed_at=utcnow(),
     )
     if sites is None:
-        sites = list(db.session.scalars(select(Site).where(Site.active).order_by(Site.name)))
+        sites = list(db.session.scalars(select(Site).where(Site.active)))
+    sites = sorted(sites, key=lambda site: site.name)
     user.sites = sites
     db.session.add(user)
     db.session.flush()
