@@ -9,6 +9,7 @@ Record Layout"; the check-digit recipe as documented on Wikipedia, "DEA number")
 - the second is the first letter of the registrant's surname or business name, or 9 for a
   registrant known by a business address;
 - the seventh digit checks the first six: (d1 + d3 + d5) + 2 x (d2 + d4 + d6), last digit.
+The check catches every single-digit typo except a doubled digit (d2, d4, d6) off by exactly 5.
 A number that passes is well formed, not proof of a current registration (the DEA's
 registration validation service says that).
 """
