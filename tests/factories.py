@@ -34,7 +34,9 @@ def site(code: str = "MAIN", timezone: str = "America/Los_Angeles", **fields) ->
     """The site with this code, created (open, in `timezone`) when there is none yet."""
     found = db.session.scalar(select(Site).where(Site.code == code))
     if found is None:
-        found = Site(code=code, name=fields.pop("name", f"Site {code}"), timezone=timezone, **fields)
+        found = Site(
+            code=code, name=fields.pop("name", f"Site {code}"), timezone=timezone, **fields
+        )
         db.session.add(found)
         db.session.flush()
     return found

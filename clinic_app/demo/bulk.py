@@ -1,7 +1,8 @@
 """A large synthetic clinic history for benchmarks and load tests.
 
 `flask --app wsgi demo-data --patients N` calls `generate()`: N patients over up to ~2 years at
-three or more sites (each with its chairs and staff; the demo logins work at all of them), each with one or two treatment courses (IV ketamine and esketamine), ~30 signed
+three or more sites (each with its chairs and staff; the demo logins work at all of them), each
+patient with one or two treatment courses (IV ketamine and esketamine), ~30 signed
 (mostly co-signed) sessions with ~10 vitals readings, a PHQ-9, a MOAA/S and (esketamine) a CADSS-6
 each, occasional adverse events and alerts, a completed appointment per session with a chair, a
 few cancellations, today's clinic day timed from `clock.utcnow()` (waiting, in a chair, discharged)

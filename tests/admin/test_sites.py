@@ -72,7 +72,9 @@ def test_the_admin_adds_a_site_and_it_is_listed(app, as_role, staff):
     admin = as_role("admin")
     form = admin.get("/admin/sites/new")
     assert form.status_code == 200
-    assert '<option selected value="America/Los_Angeles">' in form.text  # the clinic's zone to start
+    assert (
+        '<option selected value="America/Los_Angeles">' in form.text
+    )  # the clinic's zone to start
 
     response = admin.post("/admin/sites/new", data=GOOD_SITE)
     assert response.status_code == 302
@@ -215,9 +217,8 @@ def test_a_site_with_visits_booked_ahead_cannot_be_closed(app, as_role, staff):
 
     response = admin.post(f"/admin/sites/{site_id}/deactivate")
     assert response.status_code == 400
-    assert (
-        "Downtown LA has 2 visits booked from now on: move them to another site first."
-        in text(response)
+    assert "Downtown LA has 2 visits booked from now on: move them to another site first." in text(
+        response
     )
     assert _site(app, "DTLA").active
     with app.app_context():
@@ -225,9 +226,7 @@ def test_a_site_with_visits_booked_ahead_cannot_be_closed(app, as_role, staff):
     assert "site.deactivate" not in actions(app)
 
 
-def test_closing_takes_its_chairs_out_of_service_and_reopening_leaves_them_out(
-    app, as_role, staff
-):
+def test_closing_takes_its_chairs_out_of_service_and_reopening_leaves_them_out(app, as_role, staff):
     site_id = _make_site(app, "DTLA", name="Downtown LA")
     _make_site(app, "NYC", name="Midtown")
     chair_id, resting_id = _chairs(app, "DTLA", "Chair 1", "Chair 2")
@@ -377,4 +376,6 @@ def test_cli_refuses_an_unknown_or_closed_site(app, runner, code):
     assert f"No open site has the code {code}" in result.output
     with app.app_context():
         assert db.session.scalar(select(User).where(User.username == "rita")) is None
-        assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.create")) is None
+        assert (
+            db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.create")) is None
+        )

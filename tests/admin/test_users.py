@@ -254,9 +254,7 @@ def _choose_own(person, current: str):
     return response
 
 
-def test_a_new_account_chooses_its_own_password_before_anything_else(
-    app, as_role, staff, site_id
-):
+def test_a_new_account_chooses_its_own_password_before_anything_else(app, as_role, staff, site_id):
     admin = as_role("admin")
     admin.post("/admin/users/new", data=NEW_USER | {"sites": site_id})
     user = _user(app, "jsmith")
