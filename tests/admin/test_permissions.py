@@ -80,8 +80,7 @@ def _routes(app, ids):
 def _data(endpoint, mrn, site_id=None):
     data = POST_DATA.get(endpoint, {})
     return {
-        k: v.format(mrn=mrn, site_id=site_id) if isinstance(v, str) else v
-        for k, v in data.items()
+        k: v.format(mrn=mrn, site_id=site_id) if isinstance(v, str) else v for k, v in data.items()
     }
 
 
