@@ -28,18 +28,43 @@ def _read_secret(label: str = "Password", confirm: bool = True) -> str:
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--full-name", default="", help="Name shown on records (defaults to the username).")
 @click.option("--credentials", default="", help="E.g. RN, MD.")
-def create_user_command(username: str, role: str, full_name: str, credentials: str) -> None:
+@click.option(
+    "--site",
+    "site_codes",
+    multiple=True,
+    metavar="CODE",
+    help="A site the person works at (repeatable); without it, every active site.",
+)
+def create_user_command(
+    username: str, role: str, full_name: str, credentials: str, site_codes: tuple[str, ...]
+) -> None:
     """Create a staff account; the password is read from a hidden prompt or standard input."""
+    from clinic_app.admin.sites import site_by_code
     from clinic_app.auth.services import create_user
+    from clinic_app.clinical.sites import normalise_code
 
+    sites = None
+    if site_codes:
+        codes = dict.fromkeys(normalise_code(code) for code in site_codes)
+        found = {code: site_by_code(code) for code in codes}
+        unknown = [code for code, site in found.items() if site is None or not site.active]
+        if unknown:
+            raise click.ClickException(
+                f"No open site has the code {', '.join(unknown)}; "
+                "the admin lists the sites at /admin/sites."
+            )
+        sites = [site for site in found.values() if site is not None]
     password = _read_secret()
     try:
-        user = create_user(None, username, full_name or username, role, password, credentials)
+        user = create_user(
+            None, username, full_name or username, role, password, credentials, sites
+        )
     except RuleViolation as error:
         db.session.rollback()
         raise click.ClickException(error.message) from error
     db.session.commit()
-    click.echo(f"Created {user.username} ({user.role}).")
+    where = ", ".join(site.code for site in user.sites) or "no site yet"
+    click.echo(f"Created {user.username} ({user.role}) at {where}.")
 
 
 @audit_group.command("verify")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from clinic_app.auth.services import create_user
 from clinic_app.clinical.discharge import Attestation, Escort
 from clinic_app.extensions import db
-from clinic_app.models import Patient, TreatmentCourse, TreatmentSession, User
+from clinic_app.models import Patient, Site, TreatmentCourse, TreatmentSession, User
 from clinic_app.patients.services import create_patient, open_course, record_screen
 from clinic_app.settings import clinic_today
 from clinic_app.treatments import services
@@ -28,6 +28,18 @@ def make_user(
         password,
         {"nurse": "RN", "psychiatrist": "MD"}.get(role, ""),
     )
+
+
+def site(code: str = "MAIN", timezone: str = "America/Los_Angeles", **fields) -> Site:
+    """The site with this code, created (open, in `timezone`) when there is none yet."""
+    found = db.session.scalar(select(Site).where(Site.code == code))
+    if found is None:
+        found = Site(
+            code=code, name=fields.pop("name", f"Site {code}"), timezone=timezone, **fields
+        )
+        db.session.add(found)
+        db.session.flush()
+    return found
 
 
 def user(username: str) -> User:

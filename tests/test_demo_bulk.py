@@ -51,6 +51,33 @@ def test_small_bulk_history_holds_its_invariants(app):
         )
 
 
+def test_bulk_history_is_spread_over_three_sites_with_their_chairs_and_staff(app):
+    from collections import Counter
+
+    from clinic_app.demo.clinic import DEMO_LOGINS
+    from clinic_app.models import Chair, Site
+
+    with app.app_context():
+        counts = generate(25, progress=False, timeline_patients=())
+        db.session.commit()
+        sites = {site.id: site for site in db.session.scalars(select(Site))}
+        assert counts["sites"] == len(sites) == 3
+        chairs = Counter(chair.site_id for chair in db.session.scalars(select(Chair)))
+        assert set(chairs) == set(sites) and sum(chairs.values()) == counts["chairs"]
+        visits = Counter(
+            appointment.site.id
+            for appointment in db.session.scalars(
+                select(Appointment).where(Appointment.chair_id.is_not(None))
+            )
+        )
+        assert set(visits) == set(sites)
+        patients = Counter(p.usual_site_id for p in db.session.scalars(select(Patient)))
+        assert set(patients) == set(sites)
+        for user in db.session.scalars(select(User)):
+            expected = len(sites) if user.username in {d.username for d in DEMO_LOGINS} else 1
+            assert len(user.sites) == expected, user.username
+
+
 def test_invariant_checks_catch_broken_data(app):
     with app.app_context():
         generate(10, progress=False, timeline_patients=())

@@ -145,6 +145,31 @@ def test_loads_a_clinic_with_history_and_a_live_board(app, runner):
         assert_consistent(now)
 
 
+def test_two_sites_with_their_chairs_and_staff_at_both(app, runner):
+    from clinic_app.clinical.sites import site_problems
+    from clinic_app.models import Chair, Site
+    from tests.clinical.test_sites import GOOD
+
+    load(runner)
+    with app.app_context():
+        sites = db.session.scalars(select(Site).order_by(Site.code)).all()
+        assert [(s.code, s.timezone, s.active) for s in sites] == [
+            ("DTLA", "America/Los_Angeles", True),
+            ("NYC", "America/New_York", True),
+        ]
+        for site in sites:
+            fields = {name: getattr(site, name) for name in GOOD.__dataclass_fields__}
+            assert site_problems(type(GOOD)(**fields), clinic_today()) == {}, site.code
+        chairs = Counter(chair.site.code for chair in db.session.scalars(select(Chair)))
+        assert chairs == {"DTLA": 4, "NYC": 2}
+        for user in db.session.scalars(select(User)):
+            assert [site.code for site in user.sites] == ["DTLA", "NYC"], user.username
+        # The history stays at the first site, with its patients.
+        booked = select(Appointment).where(Appointment.chair_id.is_not(None))
+        assert {a.site.code for a in db.session.scalars(booked)} == {"DTLA"}
+        assert {p.usual_site.code for p in db.session.scalars(select(Patient))} == {"DTLA"}
+
+
 def test_second_run_changes_nothing(app, runner):
     load(runner)
     with app.app_context():

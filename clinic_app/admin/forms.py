@@ -1,7 +1,14 @@
 """Forms for the admin screens: accounts, the two-factor policy and the audit trail search."""
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import (
     DataRequired,
     EqualTo,
@@ -14,8 +21,11 @@ from wtforms.validators import (
 )
 
 from clinic_app.clinical.codes import Role
+from clinic_app.clinical.dea import EXAMPLE as DEA_EXAMPLE
+from clinic_app.clinical.sites import US_STATES
 from clinic_app.forms import CheckboxListField, choices
 from clinic_app.ids import MAX_ID
+from clinic_app.review.setting_specs import timezone_names
 
 ROLE_CHOICES = [(r.value, r.label) for r in Role]
 # Accounts belong to one person: names that read like a post or a team are refused.
@@ -58,6 +68,11 @@ def _personal_username(form, field) -> None:
         )
 
 
+def sites_field() -> CheckboxListField:
+    """The sites a person works at; the view sets the choices (the open sites)."""
+    return CheckboxListField("Sites", coerce=int, description="Where they work; at least one.")
+
+
 class UserCreateForm(FlaskForm):
     username = StringField(
         "Username",
@@ -86,6 +101,11 @@ class UserCreateForm(FlaskForm):
         validators=[DataRequired(), EqualTo("password", "The two entries differ.")],
         render_kw={"autocomplete": "new-password"},
     )
+    sites = sites_field()
+
+
+class UserSitesForm(FlaskForm):
+    sites = sites_field()
 
 
 class PasswordResetForm(FlaskForm):
@@ -159,4 +179,59 @@ class AccessLookupForm(FlaskForm):
         validators=[DataRequired(), Length(max=32)],
         render_kw={"autocomplete": "off"},
         id="access-mrn",  # the audit page also has the search form's "mrn"
+    )
+
+
+def _text(label: str, max_length: int, description: str = "", **kwargs) -> StringField:
+    return StringField(
+        label, validators=[Length(max=max_length)], description=description, **kwargs
+    )
+
+
+class SiteForm(FlaskForm):
+    """A site's details; the service checks each rule and puts its message by the field."""
+
+    name = _text("Name", 120, "As patients and staff know it, for example Downtown LA.")
+    code = _text(
+        "Short code",
+        12,
+        "2 to 12 capital letters, digits or dashes (for example DTLA); used in links and filters.",
+        render_kw={"autocomplete": "off"},
+    )
+    address_line1 = _text("Street address", 120, render_kw={"autocomplete": "address-line1"})
+    address_line2 = _text(
+        "Address line 2",
+        120,
+        "Suite or floor. Optional.",
+        render_kw={"autocomplete": "address-line2"},
+    )
+    city = _text("City", 80, render_kw={"autocomplete": "address-level2"})
+    state = SelectField(
+        "State", choices=choices([("", "Choose…"), *((code, code) for code in US_STATES)])
+    )
+    zip_code = _text(
+        "ZIP code", 10, "12345 or 12345-6789.", render_kw={"autocomplete": "postal-code"}
+    )
+    phone = _text("Phone", 32, "Optional.", render_kw={"autocomplete": "tel"})
+    timezone = SelectField(
+        "Time zone",
+        choices=choices([("", "Choose…"), *((name, name) for name in timezone_names())]),
+        description="The site's pages will show times in this zone.",
+    )
+    rems_certified = BooleanField("Certified in the SPRAVATO REMS as a healthcare setting")
+    rems_setting_id = _text(
+        "REMS healthcare setting ID",
+        40,
+        "From the REMS certification letter.",
+        render_kw={"autocomplete": "off"},
+    )
+    rems_certified_on = DateField(
+        "Certified on", validators=[Optional()], description="Not in the future."
+    )
+    dea_number = _text(
+        "DEA registration number",
+        12,
+        f"This location's registration: two letters and seven digits, for example {DEA_EXAMPLE}. "
+        "Optional.",
+        render_kw={"autocomplete": "off"},
     )

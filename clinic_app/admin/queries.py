@@ -5,13 +5,13 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import aliased, joinedload
 
 from clinic_app.auth import sessions
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
-from clinic_app.models import AuditEvent, Patient, User, UserSession
+from clinic_app.models import AuditEvent, Chair, Patient, User, UserSession, user_sites
 from clinic_app.settings import day_bounds_utc
 
 PAGE_SIZE = 50
@@ -147,6 +147,42 @@ def patient_access_summary(patient_id: int) -> list[AccessSummary]:
 
 def all_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.username)))
+
+
+@dataclass(frozen=True)
+class SiteCounts:
+    chairs: int = 0
+    chairs_in_service: int = 0
+    staff: int = 0
+
+
+def site_counts() -> dict[int, SiteCounts]:
+    """Per site id: its chairs, those in service, and its active staff (two statements)."""
+    chairs = {
+        site_id: (total, in_service)
+        for site_id, total, in_service in db.session.execute(
+            select(
+                Chair.site_id, func.count(), func.sum(case((Chair.active, 1), else_=0))
+            ).group_by(Chair.site_id)
+        )
+    }
+    staff = {
+        site_id: count
+        for site_id, count in db.session.execute(
+            select(user_sites.c.site_id, func.count())
+            .join(User, User.id == user_sites.c.user_id)
+            .where(User.active)
+            .group_by(user_sites.c.site_id)
+        )
+    }
+    return {
+        site_id: SiteCounts(
+            chairs=chairs.get(site_id, (0, 0))[0],
+            chairs_in_service=int(chairs.get(site_id, (0, 0))[1] or 0),
+            staff=staff.get(site_id, 0),
+        )
+        for site_id in chairs.keys() | staff.keys()
+    }
 
 
 def users_without_totp() -> dict[str, int]:

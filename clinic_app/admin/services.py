@@ -4,6 +4,7 @@ commits."""
 from sqlalchemy import select
 
 from clinic_app import audit
+from clinic_app.admin.sites import chosen_sites
 from clinic_app.auth import services as auth_services
 from clinic_app.auth import sessions
 from clinic_app.auth.passwords import hash_password, password_problem
@@ -22,12 +23,20 @@ def _admin(actor: User) -> None:
 
 
 def create_user(
-    actor: User, username: str, full_name: str, role: str, password: str, credentials: str = ""
+    actor: User,
+    username: str,
+    full_name: str,
+    role: str,
+    password: str,
+    credentials: str = "",
+    site_ids: list[int] | None = None,
 ) -> User:
-    """A new personal account with the password the admin typed (checked for strength)."""
+    """A new personal account at the chosen open sites (at least one) with the password the
+    admin typed (checked for strength)."""
     _admin(actor)
+    sites = chosen_sites(site_ids or [])
     user = auth_services.create_user(
-        actor, username, full_name, role, password, credentials.strip()
+        actor, username, full_name, role, password, credentials.strip(), sites
     )
     user.must_change_password = True
     return user

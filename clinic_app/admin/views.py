@@ -14,6 +14,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    flash,
     redirect,
     render_template,
     request,
@@ -24,6 +25,7 @@ from flask_login import current_user
 
 from clinic_app import audit
 from clinic_app.admin import queries, services
+from clinic_app.admin import sites as site_rules
 from clinic_app.admin.forms import (
     AccessLookupForm,
     ActionForm,
@@ -31,7 +33,9 @@ from clinic_app.admin.forms import (
     AuditSearchForm,
     MfaPolicyForm,
     PasswordResetForm,
+    SiteForm,
     UserCreateForm,
+    UserSitesForm,
 )
 from clinic_app.auth import sessions
 from clinic_app.auth.permissions import role_required
@@ -43,7 +47,7 @@ from clinic_app.extensions import db
 from clinic_app.form_flow import show_refusal, submit
 from clinic_app.forms import choices
 from clinic_app.ids import id_arg
-from clinic_app.models import ClinicSetting, Patient, User, UserSession
+from clinic_app.models import ClinicSetting, Patient, Site, User, UserSession
 from clinic_app.settings import clinic_timezone
 from clinic_app.spreadsheet import safe_cell
 
@@ -86,10 +90,19 @@ def users():
     )
 
 
+def _with_site_choices(form, sites: list[Site]):
+    """`form` with its sites field offering the open `sites`."""
+    form.sites.choices = choices((site.id, site.label) for site in sites)
+    return form
+
+
 @bp.route("/users/new", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def new_user():
-    form = UserCreateForm()
+    open_sites = site_rules.active_sites()
+    form = _with_site_choices(UserCreateForm(), open_sites)
+    if request.method == "GET" and len(open_sites) == 1:
+        form.sites.data = [open_sites[0].id]
     return submit(
         form,
         lambda: services.create_user(
@@ -99,8 +112,12 @@ def new_user():
             form.role.data,
             form.password.data,
             form.credentials.data or "",
+            form.sites.data or [],
         ),
-        page=lambda status, _: (render_template("admin/user_form.html", form=form), status),
+        page=lambda status, _: (
+            render_template("admin/user_form.html", form=form, no_sites=not open_sites),
+            status,
+        ),
         done=lambda user: url_for("admin.user_detail", user_id=user.id),
         success=lambda user: f"Account {user.username} created. Give them the password privately.",
     )
@@ -112,13 +129,21 @@ def user_detail(user_id: int):
     return _render_user(_load_user(user_id))
 
 
-def _render_user(user: User, status: int = 200, password_form: PasswordResetForm | None = None):
+def _render_user(
+    user: User,
+    status: int = 200,
+    password_form: PasswordResetForm | None = None,
+    sites_form: UserSitesForm | None = None,
+):
+    if sites_form is None:
+        sites_form = UserSitesForm(formdata=None, sites=[site.id for site in user.sites])
     return render_template(
         "admin/user.html",
         user=user,
         user_sessions=queries.live_sessions(user.id),
         current_session=sessions.current(),
         password_form=password_form or PasswordResetForm(formdata=None),
+        sites_form=_with_site_choices(sites_form, site_rules.active_sites()),
         action_form=ActionForm(formdata=None),
         locked=is_locked(user),
         mfa_required=user.role in mfa_required_roles(),
@@ -137,6 +162,23 @@ def reset_password(user_id: int):
         page=lambda status, _: _render_user(user, status, password_form=form),
         done=lambda _: url_for("admin.user_detail", user_id=user.id),
         success=lambda ended: f"New password set for {user.username}; {_ended(ended)}.",
+    )
+
+
+@bp.post("/users/<int:user_id>/sites")
+@role_required(Role.ADMIN)
+def user_sites(user_id: int):
+    """Which open sites someone works at (at least one)."""
+    user = _load_user(user_id)
+    form = _with_site_choices(UserSitesForm(), site_rules.active_sites())
+    return submit(
+        form,
+        lambda: site_rules.set_user_sites(_actor(), user, form.sites.data or []),
+        page=lambda status, _: _render_user(user, status, sites_form=form),
+        done=lambda _: url_for("admin.user_detail", user_id=user.id),
+        success=lambda changed: (
+            f"Sites of {user.username} saved." if changed else "Nothing changed."
+        ),
     )
 
 
@@ -194,6 +236,114 @@ def _user_action(user_id: int, action: Callable, message: Callable):
 
 def _ended(count: int) -> str:
     return f"{count} signed-in browser{'s' if count != 1 else ''} signed out"
+
+
+# --- sites ---------------------------------------------------------------------------------
+
+
+def _load_site(site_id: int) -> Site:
+    return db.get_or_404(Site, site_id)
+
+
+def _site_data(form: SiteForm) -> dict:
+    return {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
+
+
+def _render_sites(status: int = 200):
+    all_sites = site_rules.all_sites()
+    return render_template(
+        "admin/sites.html",
+        sites=all_sites,
+        counts=queries.site_counts(),
+        booked=site_rules.booked_ahead(site.id for site in all_sites),
+        action_form=ActionForm(formdata=None),
+    ), status
+
+
+@bp.get("/sites")
+@role_required(Role.ADMIN)
+def sites():
+    """Every site with its chairs, staff and the visits booked ahead."""
+    return _render_sites()
+
+
+@bp.route("/sites/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def new_site():
+    form = SiteForm()
+    if request.method == "GET":
+        form.timezone.data = clinic_timezone().key
+    return submit(
+        form,
+        lambda: site_rules.create_site(_actor(), _site_data(form)),
+        page=lambda status, _: (render_template("admin/site_form.html", form=form), status),
+        done=lambda _: url_for("admin.sites"),
+        success=lambda site: (
+            f"{site.label} added. Add staff to it from their user pages; "
+            "the psychiatrist adds its chairs."
+        ),
+    )
+
+
+@bp.route("/sites/<int:site_id>", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def edit_site(site_id: int):
+    site = _load_site(site_id)
+    form = SiteForm(obj=site)
+
+    def saved(changed: list[str]) -> str:
+        flash(
+            f"{site.label} saved." if changed else "Nothing changed.",
+            "success" if changed else "info",
+        )
+        return url_for("admin.sites")
+
+    return submit(
+        form,
+        lambda: site_rules.update_site(_actor(), site, _site_data(form)),
+        page=lambda status, _: (
+            render_template("admin/site_form.html", form=form, site=site),
+            status,
+        ),
+        done=saved,
+    )
+
+
+@bp.post("/sites/<int:site_id>/deactivate")
+@role_required(Role.ADMIN)
+def deactivate_site(site_id: int):
+    return _site_action(
+        site_id,
+        lambda site: site_rules.deactivate_site(_actor(), site),
+        lambda site, chairs: (
+            f"{site.label} is closed; "
+            f"{chairs} chair{'s' if chairs != 1 else ''} left service with it."
+        ),
+    )
+
+
+@bp.post("/sites/<int:site_id>/reactivate")
+@role_required(Role.ADMIN)
+def reactivate_site(site_id: int):
+    return _site_action(
+        site_id,
+        lambda site: site_rules.reactivate_site(_actor(), site),
+        lambda site, _: (
+            f"{site.label} is open again; the psychiatrist puts its chairs back in service."
+        ),
+    )
+
+
+def _site_action(site_id: int, action: Callable, message: Callable):
+    """A one-button site change; a refusal shows the sites page again with a 400."""
+    site = _load_site(site_id)
+    return submit(
+        ActionForm(),
+        lambda: action(site),
+        page=lambda status, refusal: abort(400) if refusal is None else _render_sites(status),
+        done=lambda _: url_for("admin.sites"),
+        success=lambda result: message(site, result),
+    )
 
 
 # --- two-factor policy ---------------------------------------------------------------------

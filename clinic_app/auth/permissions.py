@@ -81,6 +81,7 @@ NAVIGATION = (
         "admin.users",
         ("admin.users", "admin.new_user", "admin.user_detail", "admin.mfa_policy"),
     ),
+    NavLink("Sites", "admin.sites", ("admin.sites", "admin.new_site", "admin.edit_site")),
     NavLink("Sessions", "admin.sign_in_sessions", ("admin.sign_in_sessions",)),
     NavLink(
         "Audit",

@@ -15,7 +15,7 @@ from clinic_app.clinical.codes import Role
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import ClinicSetting, User
+from clinic_app.models import ClinicSetting, Site, User
 
 # Verified against when the username is unknown or locked, so every path costs one argon2 check.
 _DUMMY_HASH: dict[str, str] = {}
@@ -34,8 +34,10 @@ def create_user(
     role: str,
     password: str,
     credentials: str = "",
+    sites: list[Site] | None = None,
 ) -> User:
-    """Add an account. Raises RuleViolation for a taken username, unknown role or weak password."""
+    """Add an account working at `sites` (None: every active site). Raises RuleViolation for a
+    taken username, unknown role or weak password."""
     username = username.strip().lower()
     if role not in set(Role):
         raise RuleViolation(f"Role must be one of {', '.join(Role)}.", "role")
@@ -54,9 +56,15 @@ def create_user(
         password_hash=hash_password(password),
         password_changed_at=utcnow(),
     )
+    if sites is None:
+        sites = list(db.session.scalars(select(Site).where(Site.active)))
+    sites = sorted(sites, key=lambda site: site.name)
+    user.sites = sites
     db.session.add(user)
     db.session.flush()
-    audit.record(actor, "user.create", user, role_assigned=role)
+    audit.record(
+        actor, "user.create", user, role_assigned=role, sites=[site.code for site in sites]
+    )
     return user
 
 

@@ -1,7 +1,8 @@
 """A large synthetic clinic history for benchmarks and load tests.
 
 `flask --app wsgi demo-data --patients N` calls `generate()`: N patients over up to ~2 years at
-several sites, each with one or two treatment courses (IV ketamine and esketamine), ~30 signed
+three or more sites (each with its chairs and staff; the demo logins work at all of them), each
+patient with one or two treatment courses (IV ketamine and esketamine), ~30 signed
 (mostly co-signed) sessions with ~10 vitals readings, a PHQ-9, a MOAA/S and (esketamine) a CADSS-6
 each, occasional adverse events and alerts, a completed appointment per session with a chair, a
 few cancellations, today's clinic day timed from `clock.utcnow()` (waiting, in a chair, discharged)
@@ -61,10 +62,12 @@ from clinic_app.models import (
     DeviceAdministration,
     Patient,
     SessionReview,
+    Site,
     TreatmentCourse,
     TreatmentSession,
     User,
     VitalsReading,
+    user_sites,
 )
 from clinic_app.review.stored import store_missing
 from clinic_app.settings import clinic_timezone, scheduling_rules
@@ -77,6 +80,7 @@ TIMELINE_MRNS = {15: "BK-T000015", 150: "BK-T000150", 600: "BK-T000600"}
 # The bulk staff accounts are fictional demo accounts, like the small demo's.
 BULK_STAFF_PASSWORD = "bulk-staff-demo-pass"  # nosec B105
 PATIENTS_PER_SITE = 700
+MIN_SITES = 3
 HISTORY_DAYS = 730
 # The default clinic calendar (open weekdays, public holidays): no demo visit on a closed day.
 CALENDAR = SchedulingRules()
@@ -618,6 +622,7 @@ class _Context:
     ids: _Ids
     rows: _Rows
     staff: Staff
+    site_ids: list[int]
     chair_ids: list[list[int]]
     clock: _Clock
     now: datetime
@@ -679,6 +684,7 @@ def _emit_patient(ctx: _Context, plan: PatientPlan) -> None:
             "screened_by_id": psychiatrist,
             "preferred_weekdays": [],
             "preferred_time": None,
+            "usual_site_id": ctx.site_ids[plan.site],
             "created_at": registered,
             "updated_at": registered,
             "version_id": 1,
@@ -1265,9 +1271,13 @@ def _finish(
 # ---------------------------------------------------------------------------------------------
 
 
-def _staff(connection: Connection, ids: _Ids, sites: int, echo: Callable[[str], None]) -> Staff:
-    """The small demo's accounts (created if missing) plus nurses, psychiatrists and front desk
-    per site, all sharing BULK_STAFF_PASSWORD (one argon2 hash, computed once)."""
+def _staff(
+    connection: Connection, ids: _Ids, site_ids: list[int], echo: Callable[[str], None]
+) -> Staff:
+    """The small demo's accounts (created if missing) at every site, plus nurses, psychiatrists
+    and front desk per site working there, all sharing BULK_STAFF_PASSWORD (one argon2 hash,
+    computed once)."""
+    sites = len(site_ids)
     from clinic_app.auth.passwords import hash_password
     from clinic_app.auth.services import create_user
     from clinic_app.demo.clinic import DEMO_LOGINS
@@ -1299,7 +1309,7 @@ def _staff(connection: Connection, ids: _Ids, sites: int, echo: Callable[[str], 
     for site in range(sites):
         slug = _site_name(site).lower().replace(" ", "")
         for role, count, credentials, into in per_site:
-            site_ids = []
+            at_site = []
             for k in range(1, count + 1):
                 username = f"{slug}-{role.value.replace('_', '')}-{k}"
                 user_id = demo.get(username)
@@ -1319,10 +1329,32 @@ def _staff(connection: Connection, ids: _Ids, sites: int, echo: Callable[[str], 
                             "totp_secret_encrypted": "",
                         }
                     )
-                site_ids.append(user_id)
-            into.append(site_ids)
+                at_site.append(user_id)
+            into.append(at_site)
     if rows:
         connection.execute(User.__table__.insert(), rows)
+    new_ids = {row["id"] for row in rows}
+    memberships = [
+        {"user_id": user_id, "site_id": site_ids[site]}
+        for per_role in (staff.nurses, staff.psychiatrists, staff.front_desk)
+        for site, users in enumerate(per_role)
+        for user_id in users
+        if user_id in new_ids
+    ]
+    already = {
+        (user_id, site_id)
+        for user_id, site_id in db.session.execute(
+            select(user_sites.c.user_id, user_sites.c.site_id)
+        )
+    }
+    memberships += [
+        {"user_id": demo[login.username], "site_id": site_id}
+        for login in DEMO_LOGINS
+        for site_id in site_ids
+        if (demo[login.username], site_id) not in already
+    ]
+    if memberships:
+        connection.execute(user_sites.insert(), memberships)
     echo(f"  staff: {len(rows)} accounts added (password {BULK_STAFF_PASSWORD!r})")
     return staff
 
@@ -1332,17 +1364,52 @@ def _site_name(site: int) -> str:
     return base if site < len(SITE_NAMES) else f"{base} {site // len(SITE_NAMES) + 1}"
 
 
-def _chairs(connection: Connection, ids: _Ids, needed: list[int]) -> list[list[int]]:
+def _site_code(site: int) -> str:
+    """NORTHGATE, CEDARPARK, then NORTHGATE-2…: at most 12 characters."""
+    base = SITE_NAMES[site % len(SITE_NAMES)].upper().replace(" ", "")[:9]
+    return base if site < len(SITE_NAMES) else f"{base}-{site // len(SITE_NAMES) + 1}"
+
+
+def _sites(count: int, zone: ZoneInfo) -> list[int]:
+    """Ids of the bulk sites (created when missing), all in the clinic's zone: the history's
+    wall-clock times are planned in it."""
+    site_ids = []
+    for site in range(count):
+        row = db.session.scalar(select(Site).where(Site.code == _site_code(site)))
+        if row is None:
+            row = Site(
+                name=f"{_site_name(site)} Clinic",
+                code=_site_code(site),
+                address_line1=f"{100 + site} Main St",
+                city=_site_name(site),
+                state="CA",
+                zip_code=f"{90001 + site:05d}",
+                timezone=zone.key,
+            )
+            db.session.add(row)
+            db.session.flush()
+        site_ids.append(row.id)
+    return site_ids
+
+
+def _chairs(
+    connection: Connection, ids: _Ids, needed: list[int], site_ids: list[int]
+) -> list[list[int]]:
     rows, chair_ids = [], []
     for site, count in enumerate(needed):
-        site_ids = []
+        chairs_here = []
         for k in range(1, count + 1):
             chair_id = ids.take(Chair.__table__)
             rows.append(
-                {"id": chair_id, "name": f"{_site_name(site)} chair {k:02d}", "active": True}
+                {
+                    "id": chair_id,
+                    "site_id": site_ids[site],
+                    "name": f"{_site_name(site)} chair {k:02d}",
+                    "active": True,
+                }
             )
-            site_ids.append(chair_id)
-        chair_ids.append(site_ids)
+            chairs_here.append(chair_id)
+        chair_ids.append(chairs_here)
     if rows:
         connection.execute(Chair.__table__.insert(), rows)
     return chair_ids
@@ -1379,7 +1446,7 @@ def generate(
     rules = scheduling_rules()
     today = clock.local_day(now)
     horizon = today + timedelta(days=13 - today.weekday())  # Sunday of next week
-    sites = max(1, math.ceil(patients / PATIENTS_PER_SITE))
+    sites = max(MIN_SITES, math.ceil(patients / PATIENTS_PER_SITE))
     connection = db.session.connection()
     ids = _Ids(connection, BULK_TABLES)
 
@@ -1412,10 +1479,11 @@ def generate(
     needed = _allocate_chairs(plans, sites)
     echo(f"  chairs per site (greedy, no chair double-booked): {needed}")
 
-    staff = _staff(connection, ids, sites, echo)
-    chair_ids = _chairs(connection, ids, needed)
+    site_ids = _sites(sites, clock.zone)
+    staff = _staff(connection, ids, site_ids, echo)
+    chair_ids = _chairs(connection, ids, needed, site_ids)
     rows = _Rows(connection)
-    ctx = _Context(rng, ids, rows, staff, chair_ids, clock, now, today)
+    ctx = _Context(rng, ids, rows, staff, site_ids, chair_ids, clock, now, today)
     if progress:
         with click.progressbar(plans, label="Inserting history", show_pos=True) as bar:
             for plan in bar:
@@ -1432,7 +1500,7 @@ def generate(
     echo("Storing the review flags and peaks of signed sessions, as signing does...")
     store_missing()
     analyze((*BULK_TABLES, SessionReview.__table__))
-    counts = {"chairs": sum(needed)}
+    counts = {"sites": sites, "chairs": sum(needed)}
     counts.update(rows.counts)
     return counts
 

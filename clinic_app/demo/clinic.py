@@ -1,6 +1,7 @@
 """The small demo clinic for development, loaded by `flask --app wsgi demo-data` (`command.py`).
 
-Loads one account per role, four chairs, a dozen fictional patients with weeks of signed
+Loads two sites (Los Angeles and New York), one account per role working at both, four chairs
+in Los Angeles and two in New York, a dozen fictional patients with weeks of signed
 treatment history, a live Today board (patients waiting, in pre-dose, dosing, observing and ready
 for discharge, all timed from `clock.utcnow()`) and the next two weeks of bookings. The command
 refuses to run in production and loads nothing when any user already exists. Everything is
@@ -41,6 +42,7 @@ from clinic_app.models import (
     Chair,
     DeviceAdministration,
     Patient,
+    Site,
     TreatmentCourse,
     TreatmentSession,
     User,
@@ -77,7 +79,40 @@ DEMO_LOGINS: tuple[DemoLogin, ...] = (
     DemoLogin("admin", "admin-demo-pass", Role.ADMIN, "Ada Admin", ""),
 )
 
+# Fictional locations: 555-01xx phones, valid-looking but unissued DEA numbers and REMS IDs.
+SITES = (
+    {
+        "name": "Downtown Los Angeles",
+        "code": "DTLA",
+        "address_line1": "1200 Wilshire Blvd",
+        "address_line2": "Suite 300",
+        "city": "Los Angeles",
+        "state": "CA",
+        "zip_code": "90017",
+        "phone": "213-555-0140",
+        "timezone": "America/Los_Angeles",
+        "rems_certified": True,
+        "rems_setting_id": "DEMO-HCS-0001",
+        "dea_number": "FD3816242",
+    },
+    {
+        "name": "Midtown Manhattan",
+        "code": "NYC",
+        "address_line1": "250 W 57th St",
+        "address_line2": "Floor 9",
+        "city": "New York",
+        "state": "NY",
+        "zip_code": "10107",
+        "phone": "212-555-0160",
+        "timezone": "America/New_York",
+        "rems_certified": True,
+        "rems_setting_id": "DEMO-HCS-0002",
+        "dea_number": "BM4729159",
+    },
+)
+# The history and today's board are at the first site; the second has its own chairs.
 CHAIRS = ("Chair 1", "Chair 2", "Chair 3", "Chair 4")
+OTHER_SITE_CHAIRS = ("Suite A", "Suite B")
 SEED = 20240611
 
 ESK, IV = Modality.ESKETAMINE_NASAL, Modality.IV_KETAMINE
@@ -238,6 +273,7 @@ class Demo:
     nurse: User
     psychiatrist: User
     front_desk: User
+    site: Site
     chairs: list[Chair]
     bookings: dict[date, list[tuple[Chair, datetime, datetime]]] = field(default_factory=dict)
     signed: list[TreatmentSession] = field(default_factory=list)
@@ -419,6 +455,7 @@ def _register(demo: Demo, spec: PatientSpec, first_visit: date | None) -> Patien
         patient.version_id,
     )
     patient.screened_at = local_to_utc(consent or demo.today - timedelta(days=2), time(10, 0))
+    patient.usual_site = demo.site
     return patient
 
 
@@ -917,10 +954,13 @@ def _sign_all(demo: Demo) -> None:
 
 def load_demo_data() -> dict[str, int]:
     """Build the demo clinic in the current transaction (the caller commits); returns row counts."""
-    staff = _create_staff()
-    chairs = [Chair(name=name) for name in CHAIRS]
-    db.session.add_all(chairs)
+    certified_on = clinic_today() - timedelta(days=400)
+    home, other = (Site(**fields, rems_certified_on=certified_on) for fields in SITES)
+    chairs = [Chair(name=name, site=home) for name in CHAIRS]
+    db.session.add_all([home, other, *chairs])
+    db.session.add_all(Chair(name=name, site=other) for name in OTHER_SITE_CHAIRS)
     db.session.flush()
+    staff = _create_staff()  # at every open site: both
     demo = Demo(
         rng=random.Random(SEED),
         now=utcnow(),
@@ -928,6 +968,7 @@ def load_demo_data() -> dict[str, int]:
         nurse=staff[Role.NURSE],
         psychiatrist=staff[Role.PSYCHIATRIST],
         front_desk=staff[Role.FRONT_DESK],
+        site=home,
         chairs=chairs,
     )
     for spec in PATIENTS:
@@ -939,6 +980,7 @@ def load_demo_data() -> dict[str, int]:
 def _counts() -> dict[str, int]:
     """Rows per table for the summary line."""
     models = (
+        Site,
         User,
         Patient,
         TreatmentCourse,

@@ -8,6 +8,7 @@ from clinic_app.models.patient import CourseDecision, Patient, TreatmentCourse
 from clinic_app.models.review import SessionReview
 from clinic_app.models.schedule import Appointment, Chair
 from clinic_app.models.settings import ClinicSetting
+from clinic_app.models.site import Site, user_sites
 from clinic_app.models.treatment import (
     Addendum,
     AdverseEvent,
@@ -36,9 +37,11 @@ __all__ = [
     "Override",
     "Patient",
     "SessionReview",
+    "Site",
     "TreatmentCourse",
     "TreatmentSession",
     "User",
     "UserSession",
     "VitalsReading",
+    "user_sites",
 ]

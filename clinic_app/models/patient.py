@@ -14,6 +14,7 @@ from clinic_app.database import coded, created_at, in_values, intpk, search_key,
 from clinic_app.extensions import db
 
 if TYPE_CHECKING:
+    from clinic_app.models.site import Site
     from clinic_app.models.user import User
 
 
@@ -54,6 +55,8 @@ class Patient(db.Model):
     # Scheduling preferences: ISO weekdays (0 = Monday) and a usual clinic-local start time.
     preferred_weekdays: Mapped[list[int]] = mapped_column(JSON, default=list)
     preferred_time: Mapped[time | None]
+    # The site the patient usually attends (a chart is one record across the group).
+    usual_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)
@@ -62,6 +65,7 @@ class Patient(db.Model):
         back_populates="patient", order_by="TreatmentCourse.started_on.desc()"
     )
     screened_by: Mapped["User | None"] = relationship()
+    usual_site: Mapped["Site | None"] = relationship()
 
     __mapper_args__ = {"version_id_col": version_id}
 

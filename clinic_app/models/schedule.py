@@ -3,13 +3,23 @@
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DDL, CheckConstraint, ForeignKey, String, event, func, literal_column
+from sqlalchemy import (
+    DDL,
+    CheckConstraint,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+    event,
+    func,
+    literal_column,
+)
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import AppointmentStatus, DriverStatus, VisitKind
 from clinic_app.database import coded, created_at, intpk, user_fk
 from clinic_app.extensions import db
+from clinic_app.models.site import Site
 
 if TYPE_CHECKING:
     from clinic_app.models.patient import Patient, TreatmentCourse
@@ -17,13 +27,17 @@ if TYPE_CHECKING:
 
 
 class Chair(db.Model):
-    """A treatment chair (a bookable resource)."""
+    """A treatment chair (a bookable resource) at one site; names are unique within a site."""
 
     __tablename__ = "chairs"
+    __table_args__ = (UniqueConstraint("site_id", "name", name="uq_chairs_site_name"),)
 
     id: Mapped[intpk]
-    name: Mapped[str] = mapped_column(String(40), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(default=True)
+
+    site: Mapped[Site] = relationship()
 
 
 class Appointment(db.Model):
@@ -82,6 +96,11 @@ class Appointment(db.Model):
     treatment_session: Mapped["TreatmentSession | None"] = relationship(
         back_populates="appointment"
     )
+
+    @property
+    def site(self) -> Site | None:
+        """Where the visit happens: its chair's site (not stored twice)."""
+        return self.chair.site if self.chair is not None else None
 
 
 # SQLite has no exclusion constraints: the same two rules as triggers. Kept in step with the

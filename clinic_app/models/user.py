@@ -4,11 +4,12 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import String, false
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import Role
 from clinic_app.database import coded, created_at, intpk
 from clinic_app.extensions import db
+from clinic_app.models.site import Site, user_sites
 
 
 class User(UserMixin, db.Model):
@@ -41,6 +42,9 @@ class User(UserMixin, db.Model):
     )
     totp_enabled_at: Mapped[datetime | None]
     totp_last_timecode: Mapped[int | None]
+
+    # The sites this person works at, by name.
+    sites: Mapped[list[Site]] = relationship(secondary=user_sites, order_by=Site.name)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -54,6 +54,12 @@ class ChairForm(FlaskForm):
     active = BooleanField("In service", default=True)
 
 
+class NewChairForm(ChairForm):
+    """A new chair and the open site it is at (the view sets the choices)."""
+
+    site_id = SelectField("Site", coerce=int, validators=[InputRequired()])
+
+
 class AcknowledgeForm(FlaskForm):
     """One per alert on the queue (built with prefix "alert<id>" so ids stay unique)."""
 

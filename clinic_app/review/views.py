@@ -10,11 +10,13 @@ from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user
 
 from clinic_app import audit
+from clinic_app.admin import sites as site_rules
 from clinic_app.auth.permissions import CLINICAL, role_required
 from clinic_app.clinical.codes import Indication, Modality, Role
 from clinic_app.clinical.scores import GAD7, PHQ9
 from clinic_app.extensions import db
 from clinic_app.form_flow import submit
+from clinic_app.forms import choices
 from clinic_app.models import Chair, ClinicalAlert, Patient
 from clinic_app.page_audit import record_listing
 from clinic_app.review import alerts, courses, services
@@ -360,6 +362,13 @@ def _chair_row_form(chair: Chair, formdata=None) -> f.ChairForm:
     return form
 
 
+def _new_chair_form(formdata=None) -> f.NewChairForm:
+    """The add-a-chair form offering the open sites."""
+    form = f.NewChairForm(formdata=formdata)
+    form.site_id.choices = choices((site.id, site.label) for site in site_rules.active_sites())
+    return form
+
+
 def _render_chairs(status: int = 200, add_form=None, failed=None):
     chairs = chair_rules.all_chairs()
     forms = {chair.id: _chair_row_form(chair) for chair in chairs}
@@ -369,9 +378,10 @@ def _render_chairs(status: int = 200, add_form=None, failed=None):
         render_template(
             "review/chairs.html",
             chairs=chairs,
+            sites=site_rules.all_sites(),
             booked=chair_rules.booked_ahead([chair.id for chair in chairs]),
             forms=forms,
-            add_form=add_form or f.ChairForm(formdata=None),
+            add_form=add_form or _new_chair_form(),
         ),
         status,
     )
@@ -383,13 +393,15 @@ def chairs():
     """The clinic's chairs: add one, rename one, take one out of service or back."""
     if request.method == "GET":
         return _render_chairs()
-    form = f.ChairForm()
+    form = _new_chair_form(request.form)
     return submit(
         form,
-        lambda: chair_rules.add_chair(_actor(), form.name.data),
+        lambda: chair_rules.add_chair(_actor(), form.name.data, form.site_id.data),
         page=lambda status, _: _render_chairs(status, add_form=form),
         done=lambda _: url_for("review.chairs"),
-        success=lambda chair: f"{chair.name} added; the front desk can book it now.",
+        success=lambda chair: (
+            f"{chair.name} added at {chair.site.name}; the front desk can book it now."
+        ),
     )
 
 

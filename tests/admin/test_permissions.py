@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from clinic_app.clinical.codes import Role
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
-from clinic_app.models import AuditEvent, ClinicSetting, User, UserSession
+from clinic_app.models import AuditEvent, Chair, ClinicSetting, Site, User, UserSession
 from tests import factories
 from tests.admin import NON_ADMIN_ROLES, STRONG_PASSWORD, actions, to_login, user_state
+from tests.admin.test_sites import GOOD_SITE
 from tests.conftest import sign_in
 
 # Valid input for every admin POST, so a 403 cannot come from bad input.
@@ -23,7 +24,11 @@ POST_DATA = {
         "role": "nurse",
         "password": STRONG_PASSWORD,
         "confirm": STRONG_PASSWORD,
+        "sites": "{site_id}",
     },
+    "admin.user_sites": {"sites": "{site_id}"},
+    "admin.new_site": GOOD_SITE,
+    "admin.edit_site": GOOD_SITE,
     "admin.reset_password": {"new_password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD},
     "admin.mfa_policy": {"roles": ["nurse", "admin"]},
     "admin.audit_trail": {"user_id": "0", "mrn": "{mrn}"},
@@ -37,6 +42,8 @@ def target(app, staff):
     with app.app_context():
         from clinic_app.auth import mfa
 
+        site = factories.site("MAIN")
+        db.session.add(Chair(name="Chair 1", site=site))
         user = factories.make_user("nurse", username="target.nurse")
         user.failed_logins = 9
         user.locked_until = utcnow() + timedelta(minutes=30)
@@ -49,7 +56,13 @@ def target(app, staff):
         )
         db.session.add(row)
         db.session.commit()
-        return {"user_id": user.id, "session_id": row.id, "patient_id": patient.id}, patient.mrn
+        ids = {
+            "user_id": user.id,
+            "session_id": row.id,
+            "patient_id": patient.id,
+            "site_id": site.id,
+        }
+        return ids, patient.mrn
 
 
 def _routes(app, ids):
@@ -64,9 +77,11 @@ def _routes(app, ids):
     return found
 
 
-def _data(endpoint, mrn):
+def _data(endpoint, mrn, site_id=None):
     data = POST_DATA.get(endpoint, {})
-    return {k: v.format(mrn=mrn) if isinstance(v, str) else v for k, v in data.items()}
+    return {
+        k: v.format(mrn=mrn, site_id=site_id) if isinstance(v, str) else v for k, v in data.items()
+    }
 
 
 def _snapshot(app, ids):
@@ -77,12 +92,15 @@ def _snapshot(app, ids):
             "revoked": db.session.scalar(
                 select(func.count()).where(UserSession.revoked_at.is_not(None))
             ),
+            "sites": db.session.execute(select(Site.code, Site.name, Site.active)).all(),
+            "chairs in service": db.session.scalar(select(func.count()).where(Chair.active)),
+            "user sites": [s.code for s in db.session.get(User, ids["user_id"]).sites],
         } | user_state(app, ids["user_id"])
 
 
 def test_every_admin_view_is_gated_to_the_admin_role(app):
     views = {e: v for e, v in app.view_functions.items() if e.startswith("admin.")}
-    assert len(views) == 15
+    assert len(views) == 21
     for endpoint, view in views.items():
         assert view.allowed_roles == frozenset({Role.ADMIN}), endpoint
 
@@ -105,7 +123,7 @@ def test_other_roles_get_403_and_change_nothing(app, as_role, staff, target, rol
     own_before = actions(app, staff[role])
     routes = _routes(app, ids)
     for method, url, endpoint in routes:
-        data = _data(endpoint, mrn) if method == "POST" else None
+        data = _data(endpoint, mrn, ids["site_id"]) if method == "POST" else None
         response = other.open(url, method=method, data=data)
         assert response.status_code == 403, (method, url, response.status_code)
     assert _snapshot(app, ids) == before
@@ -129,7 +147,7 @@ def test_admin_starts_on_the_users_page(app, client, staff):
     assert response.headers["Location"] == "/admin/users"
     page = client.get("/admin/users")
     assert page.status_code == 200
-    for label in (b">Users<", b">Sessions<", b">Audit<"):
+    for label in (b">Users<", b">Sites<", b">Sessions<", b">Audit<"):
         assert label in page.data
 
 

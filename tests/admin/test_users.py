@@ -33,6 +33,15 @@ NEW_USER = {
 }
 
 
+@pytest.fixture
+def site_id(app) -> int:
+    """The one open site new accounts are placed at."""
+    with app.app_context():
+        site_id = factories.site("MAIN").id
+        db.session.commit()
+    return site_id
+
+
 def _user(app, username) -> User:
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
@@ -74,10 +83,10 @@ def test_user_list_shows_each_account_with_its_state(app, as_role, staff):
 # --- create --------------------------------------------------------------------------------
 
 
-def test_admin_creates_a_user_with_the_typed_password(app, as_role, staff):
+def test_admin_creates_a_user_with_the_typed_password(app, as_role, staff, site_id):
     admin = as_role("admin")
     assert admin.get("/admin/users/new").status_code == 200
-    response = admin.post("/admin/users/new", data=NEW_USER)
+    response = admin.post("/admin/users/new", data=NEW_USER | {"sites": site_id})
     assert response.status_code == 302
     user = _user(app, "jsmith")
     assert response.headers["Location"] == f"/admin/users/{user.id}"
@@ -91,7 +100,7 @@ def test_admin_creates_a_user_with_the_typed_password(app, as_role, staff):
         assert verify_password(user.password_hash, STRONG_PASSWORD)
     event = last_event(app, "user.create")
     assert (event.user_id, event.entity_type, event.entity_id) == (staff["admin"], "User", user.id)
-    assert event.detail == {"role_assigned": "nurse"}
+    assert event.detail == {"role_assigned": "nurse", "sites": ["MAIN"]}
     # The new person signs in with it.
     assert sign_in(app.test_client(), "jsmith", STRONG_PASSWORD).status_code == 302
 
@@ -115,7 +124,7 @@ def test_admin_creates_a_user_with_the_typed_password(app, as_role, staff):
     ],
 )
 def test_bad_new_user_input_re_renders_with_a_field_error(
-    app, as_role, staff, change, field, message
+    app, as_role, staff, site_id, change, field, message
 ):
     with app.app_context():
         factories.make_user("nurse", username="taken.name")
@@ -123,7 +132,7 @@ def test_bad_new_user_input_re_renders_with_a_field_error(
     admin = as_role("admin")
     users_before = _user_count(app)
     audit_before = actions(app, staff["admin"])
-    response = admin.post("/admin/users/new", data=NEW_USER | change)
+    response = admin.post("/admin/users/new", data=NEW_USER | {"sites": site_id} | change)
     assert response.status_code == 400
     html = response.data.decode()
     assert f'id="{field}-error"' in html
@@ -245,9 +254,9 @@ def _choose_own(person, current: str):
     return response
 
 
-def test_a_new_account_chooses_its_own_password_before_anything_else(app, as_role, staff):
+def test_a_new_account_chooses_its_own_password_before_anything_else(app, as_role, staff, site_id):
     admin = as_role("admin")
-    admin.post("/admin/users/new", data=NEW_USER)
+    admin.post("/admin/users/new", data=NEW_USER | {"sites": site_id})
     user = _user(app, "jsmith")
     assert user.must_change_password is True
     assert "they choose their own at the next sign-in" in admin.get(f"/admin/users/{user.id}").text

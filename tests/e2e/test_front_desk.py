@@ -29,7 +29,7 @@ def _setup(app) -> None:
     with app.app_context():
         for role in ("front_desk", "psychiatrist", "nurse"):
             factories.make_user(role, password=PASSWORD)
-        db.session.add_all(Chair(name=f"Chair {n}") for n in range(1, 5))
+        db.session.add_all(Chair(name=f"Chair {n}", site=factories.site()) for n in range(1, 5))
         db.session.commit()
 
 

@@ -20,7 +20,7 @@ def _book_today(app, modality: str, **patient) -> int:
         for role in ("nurse", "psychiatrist"):
             if factories.user(role) is None:
                 factories.make_user(role, password=PASSWORD)
-        chair = Chair(name=f"Chair {modality}")
+        chair = Chair(name=f"Chair {modality}", site=factories.site())
         db.session.add(chair)
         person = factories.make_patient(**patient)
         course = factories.make_course(person, modality)

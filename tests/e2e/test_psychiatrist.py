@@ -46,6 +46,7 @@ def _clinic(app) -> dict[str, int]:
             ivy, ivy_course, days_ago=0.3, phq9=builders.phq9_items(16, 2)
         )
         alert = builders.add_alert(ivy, "phq9_item9", ivy_session, item9=2, total=16)
+        factories.site()  # where the psychiatrist adds a chair
         db.session.commit()
         return {
             "fiona": fiona.id,
@@ -168,7 +169,9 @@ def test_psychiatrist_works_the_review_queue(live_app, page, shots):
     page.get_by_label("Chair name").fill("recliner b")
     page.get_by_role("button", name="Add chair").click()
     page.wait_for_load_state()
-    assert "There is already a chair called recliner b." in page.locator("#name-error").inner_text()
+    assert "Site MAIN already has a chair called recliner b." in (
+        page.locator("#name-error").inner_text()
+    )
     assert_accessible(page)
     shots("chairs")
 

@@ -48,7 +48,7 @@ def _busy_morning(app) -> int:
             appointment = Appointment(
                 patient_id=person.id,
                 course_id=course.id,
-                chair=Chair(name=f"Recliner {n + 1}"),
+                chair=Chair(name=f"Recliner {n + 1}", site=factories.site()),
                 starts_at=now,
                 ends_at=now + timedelta(hours=2),
                 visit_kind="induction",

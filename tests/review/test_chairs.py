@@ -1,6 +1,6 @@
-"""The clinic's chairs, kept by the psychiatrist: add, rename, out of service and back; never
-out of service while visits are booked on it; every change audited; bad input refused by the
-field with nothing saved."""
+"""The clinic's chairs, kept by the psychiatrist site by site: add, rename, out of service and
+back; never out of service while visits are booked on it; every change audited; bad input refused
+by the field with nothing saved."""
 
 from datetime import timedelta
 
@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
-from clinic_app.models import Chair
+from clinic_app.models import Chair, Site
 from clinic_app.scheduling.checks import chair_ids
+from tests import factories
 from tests.review import builders
 from tests.review.helpers import audit_rows, count, field_error, text
 from tests.scheduling.conftest import book_visit
@@ -23,9 +24,16 @@ def _chair(app, name: str) -> Chair:
         return chair
 
 
-def _add(app, *names: str) -> list[int]:
+def _site(app, code: str = "MAIN", **fields) -> int:
     with app.app_context():
-        chairs = [Chair(name=name) for name in names]
+        site_id = factories.site(code, **fields).id
+        db.session.commit()
+        return site_id
+
+
+def _add(app, *names: str, code: str = "MAIN") -> list[int]:
+    with app.app_context():
+        chairs = [Chair(name=name, site=factories.site(code)) for name in names]
         db.session.add_all(chairs)
         db.session.commit()
         return [chair.id for chair in chairs]
@@ -47,17 +55,27 @@ def _row(chair_id: int, name: str, active: bool) -> dict[str, str]:
     return data
 
 
+def test_without_a_site_there_is_nothing_to_add_a_chair_to(app, as_role, staff):
+    page = as_role("psychiatrist").get("/settings/chairs")
+    assert page.status_code == 200
+    assert "No site yet: the admin adds the clinic's sites first." in text(page)
+    assert "Add a chair" not in text(page)
+
+
 def test_the_psychiatrist_adds_a_chair_the_front_desk_can_book(app, as_role, staff):
+    site_id = _site(app, name="Downtown")
     psychiatrist = as_role("psychiatrist")
     page = psychiatrist.get("/settings/chairs")
     assert page.status_code == 200
-    assert "No chairs yet" in text(page)
+    assert "No chairs at this site yet" in text(page)
 
-    response = psychiatrist.post("/settings/chairs", data={"name": "  Recliner   B "})
+    response = psychiatrist.post(
+        "/settings/chairs", data={"name": "  Recliner   B ", "site_id": site_id}
+    )
     assert response.status_code == 302
     chair = _chair(app, "Recliner B")
-    assert chair.active
-    assert "Recliner B added; the front desk can book it now." in text(
+    assert (chair.active, chair.site_id) == (True, site_id)
+    assert "Recliner B added at Downtown; the front desk can book it now." in text(
         psychiatrist.get("/settings/chairs")
     )
     with app.app_context():
@@ -66,7 +84,7 @@ def test_the_psychiatrist_adds_a_chair_the_front_desk_can_book(app, as_role, sta
     assert (event.user_id, event.entity_id, event.detail) == (
         staff["psychiatrist"],
         chair.id,
-        {"name": "Recliner B"},
+        {"name": "Recliner B", "site": "MAIN"},
     )
     assert "Recliner B" in text(as_role("front_desk").get("/schedule/"))
 
@@ -76,13 +94,16 @@ def test_the_psychiatrist_adds_a_chair_the_front_desk_can_book(app, as_role, sta
     [
         ("", "Give the chair a name."),
         ("   ", "Give the chair a name."),
-        ("chair 1", "There is already a chair called chair 1."),
+        ("chair 1", "Downtown already has a chair called chair 1."),
         ("x" * 41, "Field cannot be longer than 40 characters."),
     ],
 )
 def test_a_bad_new_chair_is_refused_by_the_field(app, as_role, staff, name, message):
+    site_id = _site(app, name="Downtown")
     _add(app, "Chair 1")
-    response = as_role("psychiatrist").post("/settings/chairs", data={"name": name})
+    response = as_role("psychiatrist").post(
+        "/settings/chairs", data={"name": name, "site_id": site_id}
+    )
     assert response.status_code == 400
     assert field_error(response, "name") == message
     assert count(app, Chair) == 1
@@ -145,10 +166,86 @@ def test_a_rename_onto_another_chairs_name_is_refused(app, as_role, staff):
         f"/settings/chairs/{chair_id}", data=_row(chair_id, "CHAIR 2", True)
     )
     assert response.status_code == 400
-    assert (
-        field_error(response, f"chair{chair_id}-name") == "There is already a chair called CHAIR 2."
+    assert field_error(response, f"chair{chair_id}-name") == (
+        "Site MAIN already has a chair called CHAIR 2."
     )
     assert _chair(app, "Chair 1") is not None
+
+
+def test_chairs_are_grouped_by_site_and_names_repeat_across_sites(app, as_role, staff):
+    _site(app, "DTLA", name="Downtown LA")
+    _site(app, "NYC", name="Midtown NYC", timezone="America/New_York")
+    _add(app, "Chair 1", "Chair 2", code="DTLA")
+    _add(app, "Chair 1", code="NYC")
+    psychiatrist = as_role("psychiatrist")
+    page = text(psychiatrist.get("/settings/chairs"))
+    downtown, midtown = page.index("Downtown LA DTLA"), page.index("Midtown NYC NYC")
+    assert downtown < page.index("2 in service") < midtown < page.index("1 in service")
+
+    nyc_id = _site(app, "NYC")
+    response = psychiatrist.post("/settings/chairs", data={"name": "Chair 2", "site_id": nyc_id})
+    assert response.status_code == 302
+    with app.app_context():
+        names = db.session.execute(
+            select(Site.code, Chair.name).join(Chair.site).order_by(Site.code, Chair.name)
+        ).all()
+    assert [tuple(row) for row in names] == [
+        ("DTLA", "Chair 1"),
+        ("DTLA", "Chair 2"),
+        ("NYC", "Chair 1"),
+        ("NYC", "Chair 2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("site_id", "message"),
+    [
+        ("", "This field is required."),
+        ("999", "Not a valid choice."),
+        # A closed site is not offered, so choosing it is refused like an unknown one.
+        ("closed", "Not a valid choice."),
+    ],
+)
+def test_a_new_chair_needs_an_open_site(app, as_role, staff, site_id, message):
+    _site(app, "MAIN")
+    closed = _site(app, "OLD", active=False)
+    psychiatrist = as_role("psychiatrist")
+    posted = str(closed) if site_id == "closed" else site_id
+    response = psychiatrist.post("/settings/chairs", data={"name": "Chair 9", "site_id": posted})
+    assert response.status_code == 400
+    assert field_error(response, "site_id") == message
+    assert count(app, Chair) == 0
+
+
+def test_the_service_refuses_a_chair_at_a_closed_site(app, staff):
+    from clinic_app.errors import RuleViolation
+    from clinic_app.review.chairs import add_chair
+
+    closed = _site(app, "OLD", active=False)
+    with app.app_context(), pytest.raises(RuleViolation) as refused:
+        add_chair(factories.user("psychiatrist"), "Chair 9", closed)
+    assert (refused.value.field, refused.value.message) == (
+        "site_id",
+        "Choose the open site the chair is at.",
+    )
+
+
+def test_a_chair_at_a_closed_site_cannot_go_back_into_service(app, as_role, staff):
+    (chair_id,) = _add(app, "Chair 1", code="OLD")
+    with app.app_context():
+        db.session.get(Chair, chair_id).active = False
+        factories.site("OLD").active = False
+        db.session.commit()
+    psychiatrist = as_role("psychiatrist")
+    assert "site closed" in text(psychiatrist.get("/settings/chairs"))
+    response = psychiatrist.post(
+        f"/settings/chairs/{chair_id}", data=_row(chair_id, "Chair 1", True)
+    )
+    assert response.status_code == 400
+    assert field_error(response, f"chair{chair_id}-active") == (
+        "Site OLD is closed: the admin reopens the site first."
+    )
+    assert not _chair(app, "Chair 1").active
 
 
 def test_an_unknown_chair_is_404(app, as_role, staff):

@@ -35,7 +35,7 @@ def monday(app):
 @pytest.fixture
 def chairs(app, monday) -> list[int]:
     with app.app_context():
-        rows = [Chair(name=f"Chair {n}") for n in range(1, 5)]
+        rows = [Chair(name=f"Chair {n}", site=factories.site()) for n in range(1, 5)]
         db.session.add_all(rows)
         db.session.commit()
         return [c.id for c in rows]

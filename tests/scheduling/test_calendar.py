@@ -192,7 +192,9 @@ def _fill_week(app, patients: int, per_patient: int, monday: date) -> None:
     patient's visits in one series on different days."""
     with app.app_context():
         existing = db.session.scalar(db.select(db.func.count()).select_from(Chair))
-        db.session.add_all(Chair(name=f"Chair {n}") for n in range(existing + 1, 7))
+        db.session.add_all(
+            Chair(name=f"Chair {n}", site=factories.site()) for n in range(existing + 1, 7)
+        )
         db.session.commit()
         chair_ids = list(db.session.scalars(db.select(Chair.id).order_by(Chair.id)))
     made = [make_patient_with_course(app, last_name=f"Load{n:03d}") for n in range(patients)]

@@ -111,6 +111,13 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "review.chairs": PSYCHIATRIST,
     "review.edit_chair": PSYCHIATRIST,
     "review.timeline": CLINICAL,
+    # Sites (the admin's): list, create, edit, close and reopen; which sites staff work at.
+    "admin.sites": ADMIN_ONLY,
+    "admin.new_site": ADMIN_ONLY,
+    "admin.edit_site": ADMIN_ONLY,
+    "admin.deactivate_site": ADMIN_ONLY,
+    "admin.reactivate_site": ADMIN_ONLY,
+    "admin.user_sites": ADMIN_ONLY,
     "review.phq9": CLINICAL,
     "review.gad7": CLINICAL,
 }
@@ -167,7 +174,7 @@ def record_ids(app: Flask) -> tuple[dict[str, int], dict[str, int]]:
         appointment = Appointment(
             patient_id=treatment.patient_id,
             course_id=treatment.course_id,
-            chair=Chair(name="Matrix chair"),
+            chair=Chair(name="Matrix chair", site=factories.site()),
             starts_at=tomorrow,
             ends_at=tomorrow + timedelta(hours=2),
             visit_kind="induction",
@@ -206,7 +213,12 @@ def record_ids(app: Flask) -> tuple[dict[str, int], dict[str, int]]:
             "event_id": event.id,
             "chair_id": appointment.chair_id,
         }
-        admin_ids = {"user_id": target.id, "session_id": row.id, "user_session_id": row.id}
+        admin_ids = {
+            "user_id": target.id,
+            "session_id": row.id,
+            "user_session_id": row.id,
+            "site_id": appointment.chair.site_id,
+        }
     return ids, admin_ids
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from clinic_app import audit, create_app
+from clinic_app.auth.services import create_user
 from clinic_app.extensions import db
 from clinic_app.keys import derived_audit_key
 from clinic_app.models import (
@@ -471,7 +472,10 @@ def test_the_migration_rekeys_a_plain_chain_and_refuses_a_broken_one(
         assert runner.invoke(args=["db", "upgrade", "5a7c0e2d9b14"]).exit_code == 0
         with app.app_context(), monkeypatch.context() as old_recipe:
             old_recipe.setattr(audit, "row_hash", _plain_hash)
-            factories.make_user("admin", username="audit.admin")
+            # No sites yet at this revision: the account is created at none.
+            create_user(
+                None, "audit.admin", "Audit Admin", "admin", "correct-horse-battery", sites=[]
+            )
             audit.record(None, "test.event", note="before keying")
             db.session.commit()
             plain = db.session.scalars(select(AuditEvent.row_hash).order_by(AuditEvent.id)).all()

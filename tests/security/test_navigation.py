@@ -11,7 +11,7 @@ EXPECTED = {
     "nurse": ["Today", "Patients", "Schedule"],
     "psychiatrist": ["Today", "Patients", "Review", "Schedule"],
     "front_desk": ["Patients", "Schedule"],
-    "admin": ["Users", "Sessions", "Audit"],
+    "admin": ["Users", "Sites", "Sessions", "Audit"],
 }
 
 
@@ -37,6 +37,7 @@ def test_the_current_page_is_marked(as_role):
     links = nav_links(as_role("admin").get("/admin/access").get_data(as_text=True))
     assert [(label, current) for label, _, current in links] == [
         ("Users", False),
+        ("Sites", False),
         ("Sessions", False),
         ("Audit", True),
     ]

@@ -43,7 +43,7 @@ def in_chair(app, modality="esketamine_nasal", chair="Recliner 3", **patient) ->
         appointment = Appointment(
             patient_id=person.id,
             course_id=course.id,
-            chair=Chair(name=chair),
+            chair=Chair(name=chair, site=factories.site()),
             starts_at=now,
             ends_at=now + timedelta(hours=3),
             visit_kind="induction",

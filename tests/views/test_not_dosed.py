@@ -31,7 +31,7 @@ def _booked_session(app, slot_minutes: int = 120, stage: str = "baseline") -> tu
     with app.app_context():
         patient = factories.make_patient()
         course = factories.make_course(patient)
-        chair = Chair(name="Chair 1")
+        chair = Chair(name="Chair 1", site=factories.site())
         db.session.add(chair)
         appointment = Appointment(
             patient_id=patient.id,

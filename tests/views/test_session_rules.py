@@ -683,7 +683,7 @@ def _patients_in_chairs(app, first: int, n: int, kind: str) -> None:
             course = factories.make_course(patient, "iv_ketamine" if i % 2 else "esketamine_nasal")
             appointment = None
             if kind == "appointment":
-                chair = Chair(name=f"Chair {i}")
+                chair = Chair(name=f"Chair {i}", site=factories.site())
                 db.session.add(chair)
                 now = clock.utcnow()
                 appointment = Appointment(
