@@ -39,6 +39,7 @@ from clinic_app.clinical.series import (
     spacing_findings,
 )
 from clinic_app.clock import utcnow
+from clinic_app.dates import format_local
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import (
@@ -86,8 +87,6 @@ DRIVER_STATUS_LABELS = {
     DriverStatus.NO_DRIVER.value: "No driver",
 }
 SCOPES = ("this", "following")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 class Conflict(RuleViolation):
@@ -155,12 +154,12 @@ class Proposal:
 
 
 def day_label(day: date) -> str:
-    """ "Tue 3 Mar" (English names regardless of locale)."""
-    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+    """ "Tue 3 Mar": the clinic's short date."""
+    return format_local(day, "short_date")
 
 
 def _hhmm(moment: datetime | time) -> str:
-    return moment.strftime("%H:%M")
+    return format_local(moment, "time")
 
 
 def reason_text(code: str, other: str, reasons: dict[str, str]) -> str:

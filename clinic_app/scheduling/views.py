@@ -16,6 +16,7 @@ from sqlalchemy import select
 from clinic_app.auth.permissions import role_required
 from clinic_app.clinical.codes import AppointmentStatus, Role, VisitKind
 from clinic_app.clock import utcnow
+from clinic_app.dates import format_local
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient
@@ -229,7 +230,7 @@ def _plan_form(patient: Patient, courses, course=None, kind=None) -> PlanForm:
 
 def _course_choices(form: PlanForm, courses) -> None:
     form.course_id.choices = [
-        (c.id, f"{c.modality_label} · {c.phase} · since {c.started_on.strftime('%d %b %Y')}")
+        (c.id, f"{c.modality_label} · {c.phase} · since {format_local(c.started_on, 'date')}")
         for c in courses
     ]
 
