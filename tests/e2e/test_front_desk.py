@@ -222,7 +222,7 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert "Your upcoming visits" in content
     assert "Do not eat for 2 hours and do not drink anything for 30 minutes" in content
     assert "until the next day, after a restful sleep" in content
-    assert "Wednesday 08 April 2026" in content
+    assert "Wed 8 Apr 2026" in content
     _no_doses(page)
     assert_accessible(page)
     shots("handout")
