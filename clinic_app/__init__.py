@@ -108,9 +108,12 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from clinic_app.extensions import csrf, db, limiter, login_manager, migrate
+    from clinic_app.dates import LOCALE
+    from clinic_app.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from clinic_app.settings import page_timezone
 
     db.init_app(app)
+    babel.init_app(app, default_locale=LOCALE, timezone_selector=page_timezone)
     limiter.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     login_manager.init_app(app)

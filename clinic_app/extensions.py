@@ -1,5 +1,6 @@
 """Extension instances, bound to the app in create_app()."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -19,3 +20,5 @@ login_manager.login_message = "Please sign in to continue."
 login_manager.session_protection = "strong"
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+# Dates and times only: the named formats are the filters in templating.py, no gettext.
+babel = Babel(configure_jinja=False)

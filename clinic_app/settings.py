@@ -52,6 +52,16 @@ def clinic_timezone() -> ZoneInfo:
     return ZoneInfo(ClinicProfile.with_overrides(_stored()).timezone)
 
 
+def page_timezone() -> str:
+    """Flask-Babel's time-zone selector: the IANA zone this page shows times in.
+
+    A view that shows another place's times (a site's, say) sets `g.page_timezone` before the
+    page formats anything (Flask-Babel keeps the first answer for the request); otherwise the
+    clinic's zone.
+    """
+    return g.get("page_timezone") or ClinicProfile.with_overrides(_stored()).timezone
+
+
 def local_now() -> datetime:
     return utcnow().astimezone(clinic_timezone())
 

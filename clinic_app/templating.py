@@ -1,7 +1,9 @@
-"""Jinja filters and globals: clinic-local times, durations, labels."""
+"""Jinja filters and globals: dates and times in the page's zone, durations, labels."""
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime, time
 
+import flask_babel
 from flask import Flask
 
 from clinic_app.auth.permissions import navigation
@@ -13,16 +15,29 @@ from clinic_app.clinical.codes import (
 )
 from clinic_app.clinical.review import override_label
 from clinic_app.clock import utcnow
+from clinic_app.dates import FORMATS
 from clinic_app.review.charts import marker_svg
-from clinic_app.settings import clinic_timezone
 
 
-def local_time(value: datetime | None) -> str:
-    return value.astimezone(clinic_timezone()).strftime("%H:%M") if value else ""
+def named_format(name: str) -> Callable[[date | time | None], str]:
+    """The filter for one of the clinic's named formats (`clinic_app.dates.FORMATS`).
 
+    Flask-Babel shows a moment (an aware datetime; a naive one is taken as UTC) in the page's
+    time zone, see `settings.page_timezone`; a date or a time of day is shown as it is. Nothing
+    (None) shows as "".
+    """
+    pattern = FORMATS[name]
 
-def local_datetime(value: datetime | None) -> str:
-    return value.astimezone(clinic_timezone()).strftime("%d %b %Y %H:%M") if value else ""
+    def show(value: date | time | None) -> str:
+        if not value:
+            return ""
+        if isinstance(value, datetime):
+            return flask_babel.format_datetime(value, pattern)
+        if isinstance(value, time):
+            return flask_babel.format_time(value, pattern, rebase=False)
+        return flask_babel.format_date(value, pattern)
+
+    return show
 
 
 def minutes_between(start: datetime | None, end: datetime | None = None) -> int | None:
@@ -52,8 +67,8 @@ def register(app: Flask) -> None:
     app.context_processor(_idle_seconds)
     app.add_template_global(_open_alert_count, "open_alert_count")
     app.add_template_global(navigation)
-    app.add_template_filter(local_time)
-    app.add_template_filter(local_datetime)
+    for name in FORMATS:  # local_time, local_short_date, local_date, local_long_date, ...
+        app.add_template_filter(named_format(name), f"local_{name}")
     app.add_template_filter(override_label)
     app.add_template_global(minutes_between)
     app.add_template_global(marker_svg)

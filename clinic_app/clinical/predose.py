@@ -7,6 +7,8 @@ Patient Enrollment Form, https://www.spravatorems.com), and consent precedes tre
 
 from datetime import date
 
+from clinic_app.dates import format_local
+
 NO_CONSENT = "No signed consent is on file; record its date on the clinical screen."
 NOT_ENROLLED = "Not enrolled in the esketamine REMS: no dose until enrolled."
 CONSENT_IN_FUTURE = "Consent cannot be signed in the future."
@@ -14,7 +16,7 @@ ENROLLMENT_IN_FUTURE = "Enrollment cannot be in the future."
 
 
 def _day(value: date) -> str:
-    return value.strftime("%d %b %Y")
+    return format_local(value, "date")
 
 
 def consent_problem(consent_date: date | None, session_day: date) -> str | None:

@@ -46,7 +46,6 @@ import holidays
 
 from clinic_app.clinical.codes import Indication, Modality
 from clinic_app.clinical.rules import (
-    WEEKDAY_NAMES,
     ClinicalRules,
     ClinicSettings,
     parse_dates,
@@ -54,6 +53,7 @@ from clinic_app.clinical.rules import (
     same_setting,
     setting,
 )
+from clinic_app.dates import format_local
 
 # How far any search runs before giving up; a guard against a calendar with no open days, not a
 # clinic setting.
@@ -947,12 +947,10 @@ def is_late_cancellation(
 
 
 def day_label(day: date) -> str:
-    """ "Tue 3 Mar" (English names regardless of locale)."""
-    return f"{WEEKDAY_NAMES[day.weekday()].capitalize()} {day.day} {_MONTHS[day.month - 1]}"
+    """ "Tue 3 Mar": the clinic's short date."""
+    return format_local(day, "short_date")
 
 
 def _moment_label(moment: datetime) -> str:
-    return f"{day_label(moment.date())} {moment:%H:%M}"
-
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    """ "Tue 3 Mar 09:00", in the zone `moment` carries."""
+    return f"{format_local(moment, 'short_date')} {format_local(moment, 'time')}"

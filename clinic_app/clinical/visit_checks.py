@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from clinic_app.clinical.series import SchedulingRules, Severity, day_label, spacing_findings
+from clinic_app.dates import format_local
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def check(calendar: Calendar, requested: Sequence[Visit]) -> Result:
 
 
 def _hhmm(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%H:%M")
+    return format_local(moment.astimezone(tz), "time")
 
 
 def _day(moment: datetime, tz: ZoneInfo) -> date:

@@ -37,12 +37,6 @@ from clinic_app.settings import (
 bp = Blueprint("review", __name__)
 
 
-@bp.app_template_filter("local_date")
-def local_date(value) -> str:
-    """A UTC moment as the clinic-local date, "03 Mar 2026"."""
-    return value.astimezone(clinic_timezone()).strftime("%d %b %Y") if value else ""
-
-
 PSYCHIATRIST = Role.PSYCHIATRIST
 
 

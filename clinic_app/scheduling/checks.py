@@ -20,6 +20,7 @@ from clinic_app.clinical.codes import AppointmentStatus, Modality, VisitKind
 from clinic_app.clinical.series import SchedulingRules, Slot, find_slot
 from clinic_app.clinical.visit_checks import Result as Check
 from clinic_app.clock import utcnow
+from clinic_app.dates import format_local
 from clinic_app.errors import Conflict
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, TreatmentCourse
@@ -199,7 +200,7 @@ def _suggest(
             where = chairs.get(slot.chair_id, "a chair")
             result.problems[index] = (
                 code,
-                f"{message} Nearest free: {where} at {slot.start:%H:%M}.",
+                f"{message} Nearest free: {where} at {format_local(slot.start, 'time')}.",
             )
 
 

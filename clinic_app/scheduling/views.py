@@ -18,6 +18,7 @@ from clinic_app.clinical.attendance import DRIVER_LABELS
 from clinic_app.clinical.codes import AppointmentStatus, DriverStatus, Role, VisitKind
 from clinic_app.clinical.series import day_label
 from clinic_app.clock import utcnow
+from clinic_app.dates import format_local
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.form_flow import show_refusal, submit
@@ -314,7 +315,7 @@ def _plan_form(patient: Patient, courses, course=None, kind=None, planned=None) 
 
 def _course_choices(form: PlanForm, courses) -> None:
     form.course_id.choices = [
-        (c.id, f"{c.modality_label} · {c.phase} · since {c.started_on.strftime('%d %b %Y')}")
+        (c.id, f"{c.modality_label} · {c.phase} · since {format_local(c.started_on, 'date')}")
         for c in courses
     ]
 
@@ -603,7 +604,7 @@ def appointment(appointment_id: int):
 
 def _flash_call(visit: Appointment) -> None:
     """What the driver call recorded, and what to do when there is no driver."""
-    when = visit.starts_at.astimezone(clinic_timezone()).strftime("%H:%M")
+    when = format_local(visit.starts_at.astimezone(clinic_timezone()), "time")
     who = visit.patient.full_name
     label = DRIVER_LABELS[DriverStatus(visit.driver_status)].lower()
     flash(f"Driver call recorded for {who} ({when}): {label}.", "success")

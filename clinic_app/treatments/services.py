@@ -43,6 +43,7 @@ from clinic_app.clinical.predose import consent_problem, rems_problem
 from clinic_app.clinical.scores import INSTRUMENTS, PHQ9, ScoreError, phq9_item9_positive, score
 from clinic_app.clinical.vitals import Alert, implausible_fields
 from clinic_app.clock import utcnow
+from clinic_app.dates import format_local
 from clinic_app.errors import DischargeBlocked, FieldErrors, RuleViolation, StaleRecord
 from clinic_app.extensions import db
 from clinic_app.models import (
@@ -112,7 +113,7 @@ def _checked_time(
     # Charted times are whole minutes: check-in during 10:02 allows 10:02.
     check_in = treatment.started_at.replace(second=0, microsecond=0)
     if value < check_in:
-        local = treatment.started_at.astimezone(clinic_timezone()).strftime("%H:%M")
+        local = format_local(treatment.started_at.astimezone(clinic_timezone()), "time")
         raise RuleViolation(f"This time is before check-in at {local}.", field)
     if not_before is not None and value < not_before:
         raise RuleViolation("This time is before the step it follows.", field)

@@ -10,6 +10,7 @@ from clinic_app.auth.permissions import CLINICAL, role_required
 from clinic_app.clinical.codes import Modality, Role
 from clinic_app.clinical.discharge import OVERRIDABLE
 from clinic_app.clock import utcnow
+from clinic_app.dates import format_local
 from clinic_app.errors import StaleRecord
 from clinic_app.extensions import db
 from clinic_app.form_flow import submit
@@ -172,7 +173,7 @@ def _weight_hint(treatment) -> str:
     if last is None:
         return "No weight on record — weigh today."
     weight, day = last
-    when = f" on {day.strftime('%d %b')}" if day else " on the patient record"
+    when = f" on {format_local(day, 'short_date')}" if day else " on the patient record"
     return f"Last: {weight} kg{when} — weigh today."
 
 

@@ -76,7 +76,7 @@ def test_audit_times_are_clinic_local(app, as_role):
     _seed(app, 1, [])
     clock.reset()
     html = as_role("admin").get("/admin/audit?action=test.").data.decode()
-    assert "01 Jul 2031 12:05" in html  # 19:05 UTC is 12:05 in Los Angeles (PDT)
+    assert "1 Jul 2031 12:05" in html  # 19:05 UTC is 12:05 in Los Angeles (PDT)
 
 
 def test_search_by_mrn_posts_and_redirects_with_the_patient_id_only(app, as_role, staff):

@@ -226,7 +226,7 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert "Your upcoming visits" in content
     assert "Do not eat for 2 hours and do not drink anything for 30 minutes" in content
     assert "until the next day, after a restful sleep" in content
-    assert "Wednesday 08 April 2026" in content
+    assert "Wed 8 Apr 2026" in content
     # 09:30 + dosing 15 min + observation 120 min: the driver collects at 11:45.
     assert "Driver collects you at" in content and "11:45" in content
     _no_doses(page)

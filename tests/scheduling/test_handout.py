@@ -1,6 +1,7 @@
 """The patient's handout and .ics file: upcoming visits, fasting and no-driving instructions, the
 clinic's time zone (also across a daylight-saving change), audit, and nothing clinical."""
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,7 +46,7 @@ def test_handout_lists_upcoming_visits_with_esketamine_instructions(app, as_role
     assert page.status_code == 200
     body = text(page)
     assert "Your upcoming visits" in body and "Erin Esk" in body
-    assert "Tuesday 07 April 2026" in body and "Friday 10 April 2026" not in body
+    assert "Tue 7 Apr 2026" in body and "Fri 10 Apr 2026" not in body
     assert body.count("Nasal spray treatment</td>") == 7
     assert (
         "Do not eat for 2 hours and do not drink anything for 30 minutes before your visit." in body
@@ -193,3 +194,20 @@ def test_unknown_patients_are_404(app, as_role, staff):
     desk = as_role("front_desk")
     assert desk.get("/schedule/patients/999/visits.ics").status_code == 404
     assert desk.get("/schedule/patients/999/handout").status_code == 404
+
+
+def test_the_handout_and_the_calendar_print_a_visit_day_the_same_way(app, as_role, series):
+    """The long date everywhere a visit's day stands alone: handout, day calendar, driver calls,
+    the patient's visits and the visit page."""
+    patient_id, ids = series
+    desk = as_role("front_desk")
+    handout = text(desk.get(f"/schedule/patients/{patient_id}/handout"))
+    rows = re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>", handout)
+    assert rows[0] == ("Tue 7 Apr 2026", "09:00")
+    day = rows[0][0]
+    assert f'<h1 class="h3 mb-0">{day}</h1>' in text(desk.get("/schedule/?date=2026-04-07"))
+    drivers = text(desk.get("/schedule/drivers?date=2026-04-07"))
+    assert f'<h1 class="h3 mb-0">Driver calls · {day}</h1>' in drivers
+    assert f">{day}</a></td>" in text(desk.get(f"/schedule/patients/{patient_id}"))
+    visit = text(desk.get(f"/schedule/appointments/{ids[0]}"))
+    assert f'<h1 class="h3 mb-0">{day}, 09:00–11:30</h1>' in visit

@@ -179,7 +179,7 @@ def test_booking_esketamine_for_a_patient_not_in_the_rems_warns_and_lists_them(
     assert warning in text(booked)
     calls = text(desk.get("/schedule/drivers"))
     chase = calls[calls.index("REMS enrolment to chase") :]
-    assert "Unenrolled, Rita" in chase and "first visit Tue 07 Apr 09:00" in chase
+    assert "Unenrolled, Rita" in chase and "first visit Tue 7 Apr 09:00" in chase
 
 
 def test_an_enrolled_patient_gets_no_rems_warning(app, as_role, esk):

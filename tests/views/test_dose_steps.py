@@ -238,7 +238,8 @@ def test_the_weight_starts_empty_with_the_last_weighed_visit_as_hint(app, as_rol
         sid = today.id
         assert today.weight_kg is None  # never carried from the record
     page = as_role("nurse").get(f"/sessions/{sid}")
-    day = started.astimezone(CLINIC_ZONE).strftime("%d %b")
+    local = started.astimezone(CLINIC_ZONE)
+    day = f"{local:%a} {local.day} {local:%b}"  # the short date, "Fri 28 Nov"
     assert f"Last: 82.0 kg on {day} — weigh today." in text(page)
     weight = re.search(r'<input[^>]*id="weight_kg"[^>]*>', page.get_data(as_text=True)).group(0)
     assert 'value=""' in weight

@@ -1,0 +1,31 @@
+"""The clinic's named date and time formats: CLDR patterns, English names, a 24-hour clock.
+
+Pages show them through the Jinja filters in `clinic_app/templating.py` (Flask-Babel, in the
+page's time zone); code that builds a message without a page (rule and booking messages) uses
+`format_local` on a value already in the zone it means.
+"""
+
+from datetime import date, datetime, time
+
+from babel import dates
+
+# A US clinic's words (month and day names), but every time on the clinic's 24-hour clock.
+LOCALE = "en"
+
+FORMATS = {
+    "time": "HH:mm",  # 14:05
+    "short_date": "EEE d MMM",  # Sun 6 Dec: a day in the calendar's weeks, a visit in a series
+    "date": "d MMM y",  # 6 Dec 2026: a record's date (birth, consent, a course's start)
+    "long_date": "EEE d MMM y",  # Sun 6 Dec 2026: a calendar page's or a visit's day, the handout
+    "datetime": "d MMM y HH:mm",  # 6 Dec 2026 14:05: when something happened or was recorded
+}
+
+
+def format_local(value: date | time, name: str) -> str:
+    """`value` in the named format, in the zone it carries (no conversion)."""
+    pattern = FORMATS[name]
+    if isinstance(value, datetime):
+        return dates.format_datetime(value, pattern, locale=LOCALE)
+    if isinstance(value, time):
+        return dates.format_time(value, pattern, locale=LOCALE)
+    return dates.format_date(value, pattern, locale=LOCALE)
