@@ -15,7 +15,7 @@ from clinic_app.models import AuditEvent, User
 from clinic_app.settings import clinic_today, day_bounds_utc
 from tests import factories
 from tests.admin import last_event
-from tests.conftest import count_statements
+from tests.helpers import count_statements
 
 ROW_NUMBER = re.compile(r"\bn=(\d+)\b")
 

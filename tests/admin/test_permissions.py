@@ -13,7 +13,7 @@ from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, ClinicSetting, User, UserSession
 from tests import factories
 from tests.admin import NON_ADMIN_ROLES, STRONG_PASSWORD, actions, to_login, user_state
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 
 # Valid input for every admin POST, so a 403 cannot come from bad input.
 POST_DATA = {

@@ -13,10 +13,10 @@ from werkzeug.serving import make_server
 from clinic_app import create_app
 from clinic_app.extensions import db
 from config import TestingConfig
-from tests.conftest import _empty_tables
+from tests.e2e.browser import Shots
+from tests.helpers import empty_tables
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -54,7 +54,7 @@ def live_app(_schema, database_url) -> Iterator:
     """The app with CSRF on, served on a free loopback port; yields (app, base_url)."""
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, WTF_CSRF_ENABLED=True)
     with app.app_context():
-        _empty_tables()
+        empty_tables()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -78,33 +78,6 @@ def page(browser) -> Iterator:
     context.close()
 
 
-class Shots:
-    """Numbered screenshots of one test, saved under test-artifacts/screenshots/<test>/."""
-
-    def __init__(self, page, name: str):
-        self.page = page
-        self.folder = ARTIFACTS / name
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.folder.mkdir(parents=True)
-        self.count = 0
-
-    def __call__(self, step: str) -> None:
-        self.count += 1
-        self.page.screenshot(path=str(self.folder / f"{self.count:02d}-{step}.png"), full_page=True)
-
-
 @pytest.fixture
 def shots(page, request) -> Shots:
     return Shots(page, request.node.name)
-
-
-def assert_accessible(page) -> None:
-    """axe-core: no serious or critical violations on the current page."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
-    assert not bad, "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}"
-        for v in bad
-    )

@@ -16,8 +16,8 @@ from clinic_app.auth import mfa
 from clinic_app.extensions import db
 from clinic_app.models import ClinicSetting, Patient, User
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import assert_accessible
+from tests.e2e.browser import assert_accessible, sign_in
+from tests.helpers import PASSWORD
 
 SCRIPT = "<script>window.__xss=1</script>"
 IMG = "\"'><img src=x onerror=window.__xss=1>"
@@ -31,14 +31,6 @@ def _staff(app, *roles: str) -> None:
             if factories.user(role) is None:
                 factories.make_user(role, password=PASSWORD)
         db.session.commit()
-
-
-def _sign_in(page, base: str, username: str, password: str = PASSWORD) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def _patients(app, *where) -> int:
@@ -66,7 +58,7 @@ def test_stored_xss_and_sql_quotes_are_shown_as_text(live_app, page, shots):
     app, base = live_app
     _staff(app, "front_desk", "nurse")
     console = _csp_reports(page)
-    _sign_in(page, base, "front_desk")
+    sign_in(page, base, "front_desk")
     assert not page.url.startswith(base + "/login")
     page.goto(base + "/patients/")
     page.get_by_role("link", name="Register patient").click()
@@ -114,7 +106,7 @@ def test_stored_xss_and_sql_quotes_are_shown_as_text(live_app, page, shots):
 
     # A nurse records the clinical screen with the payloads as allergies.
     page.context.clear_cookies()
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     page.goto(base + "/patients/")
     page.locator("tbody a").first.click()
     page.get_by_role("link", name="Edit clinical screen").click()
@@ -192,7 +184,7 @@ def _posted(page, url: str, target: str) -> int:
 def test_forged_cross_site_posts_are_refused(live_app, attacker, page, shots):
     app, base = live_app
     _staff(app, "front_desk")
-    _sign_in(page, base, "front_desk")
+    sign_in(page, base, "front_desk")
     assert not page.url.startswith(base + "/login")
     forged = {
         "mrn": "FORGED-1",
@@ -228,7 +220,7 @@ def test_forged_cross_site_posts_are_refused(live_app, attacker, page, shots):
 def test_a_cookie_replayed_after_sign_out_is_useless(live_app, browser, page, shots):
     app, base = live_app
     _staff(app, "nurse")
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     assert not page.url.startswith(base + "/login")
     stolen = page.context.cookies()
     assert stolen
@@ -265,21 +257,21 @@ def test_guessing_passwords_locks_the_account(live_app, page, shots):
     app, base = live_app
     _staff(app, "nurse")
     for attempt in range(6):
-        _sign_in(page, base, "nurse", f"guess-number-{attempt}")
+        sign_in(page, base, "nurse", f"guess-number-{attempt}")
         assert page.get_by_role("status").filter(has_text=FAILED).is_visible()
     shots("after-six-guesses")
     with app.app_context():
         user = factories.user("nurse")
         assert user.locked_until is not None and user.failed_logins >= 5
 
-    _sign_in(page, base, "nurse", PASSWORD)
+    sign_in(page, base, "nurse", PASSWORD)
     assert page.url.startswith(base + "/login")
     assert page.get_by_role("status").filter(has_text=FAILED).is_visible()
     assert_accessible(page)
     shots("right-password-refused-while-locked")
 
     # An unknown username gets exactly the same message.
-    _sign_in(page, base, "nobody", PASSWORD)
+    sign_in(page, base, "nobody", PASSWORD)
     assert page.get_by_role("status").filter(has_text=FAILED).is_visible()
 
 
@@ -300,7 +292,7 @@ def test_sign_in_and_two_factor_pages_are_accessible(live_app, page, shots):
 
     page.goto(base + "/login")
     assert_accessible(page)
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     page.wait_for_url(base + "/login/enroll")
     assert page.locator("img[src^='data:image/svg+xml']").is_visible()
     assert_accessible(page)
@@ -323,7 +315,7 @@ def test_sign_in_and_two_factor_pages_are_accessible(live_app, page, shots):
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(base + "/login")
     clock.advance(timedelta(seconds=30))
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     page.wait_for_url(base + "/login/code")
     assert_accessible(page)
     page.get_by_label("Code from the authenticator app").fill("000000")

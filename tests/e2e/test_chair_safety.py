@@ -13,10 +13,9 @@ from sqlalchemy import func, select
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, ClinicalAlert, TreatmentCourse, TreatmentSession
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import Shots, assert_accessible
+from tests.e2e.browser import Shots, assert_accessible, sign_in
+from tests.helpers import PASSWORD, freeze_local
 from tests.views.test_chair_safety import chart, in_chair, ready_to_leave
-from tests.views.test_session_rules import freeze_local
 
 MODERATE = {"severity": "moderate"}
 
@@ -38,14 +37,6 @@ def psych_page(browser) -> Iterator:
     page.set_default_timeout(10_000)
     yield page
     context.close()
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def _submit(page, button) -> int:
@@ -94,7 +85,7 @@ def test_moaas_3_at_45_minutes_refuses_discharge_at_120_with_the_blockers_on_top
         ("vitals", {}),
         ("wait", 10),
     )
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     page.goto(f"{base}/sessions/{sid}")
     form = page.locator("form[action$='/discharge']")
     _bedside_ready(form)
@@ -150,7 +141,7 @@ def test_urgent_bp_reaches_the_board_and_the_psychiatrist_who_acknowledges_with_
     )
 
     # The nurse's board, across the room.
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     row = _board_row(page, "Okafor")
     assert "Urgent BP 184/112" in row.locator(".board-markers").inner_text()
     assert "board-urgent" in row.get_attribute("class")
@@ -162,7 +153,7 @@ def test_urgent_bp_reaches_the_board_and_the_psychiatrist_who_acknowledges_with_
 
     # The psychiatrist's page: both alerts at the chair, the count in the navigation.
     psych = psych_page
-    _sign_in(psych, base, "psychiatrist")
+    sign_in(psych, base, "psychiatrist")
     assert psych.url == base + "/review"
     badge = psych.locator(".app-nav .nav-alerts")
     assert badge.inner_text().startswith("2")
@@ -217,7 +208,7 @@ def test_an_uber_driver_is_refused_by_the_name_field_and_the_confirmed_driver_le
 ):
     app, base = live_app
     sid = ready_to_leave(app)
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     page.goto(f"{base}/sessions/{sid}")
     assert "The chart allows discharge" in page.locator(".discharge-blockers").inner_text()
     form = page.locator("form[action$='/discharge']")
@@ -261,7 +252,7 @@ def test_2_mg_per_kg_iv_needs_the_psychiatrists_reason_and_password(live_app, st
     with app.app_context():
         patient_id = factories.make_patient(first_name="Ida", last_name="Dose").id
         db.session.commit()
-    _sign_in(page, base, "psychiatrist")
+    sign_in(page, base, "psychiatrist")
     page.goto(f"{base}/patients/{patient_id}")
     page.get_by_role("link", name="Prescribe course").click()
     page.wait_for_load_state()
@@ -305,7 +296,7 @@ def test_a_predose_hold_is_marked_on_the_board_until_the_psychiatrist_overrides_
     sid = in_chair(app, chair="Recliner 2", last_name="Hold")
     chart(app, sid, ("vitals", {"systolic": 165, "diastolic": 102}))
 
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     row = _board_row(page, "Hold")
     assert "BP hold: waiting for the psychiatrist" in row.locator(".board-markers").inner_text()
     assert "board-urgent" in row.get_attribute("class")
@@ -313,7 +304,7 @@ def test_a_predose_hold_is_marked_on_the_board_until_the_psychiatrist_overrides_
     shots("board-bp-hold")
 
     psych = psych_page
-    _sign_in(psych, base, "psychiatrist")
+    sign_in(psych, base, "psychiatrist")
     hold = psych.locator(".alert-card").filter(has_text="Pre-dose BP hold: override or not")
     assert "BP 165/102 before the dose, over the hold line 140/90" in hold.inner_text()
     hold.get_by_role("link", name="Open the chart to override").click()

@@ -13,8 +13,8 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient
 from clinic_app.patients.services import open_course, record_screen
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import assert_accessible
+from tests.e2e.browser import assert_accessible, sign_in
+from tests.helpers import PASSWORD
 
 ZONE = ZoneInfo("America/Los_Angeles")
 MONDAY = date(2026, 4, 6)
@@ -31,14 +31,6 @@ def _setup(app) -> None:
             factories.make_user(role, password=PASSWORD)
         db.session.add_all(Chair(name=f"Chair {n}") for n in range(1, 5))
         db.session.commit()
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def _prescribe(app, mrn: str) -> None:
@@ -91,7 +83,7 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     _setup(app)
 
     # Sign in: the front desk starts on the calendar.
-    _sign_in(page, base, "front_desk")
+    sign_in(page, base, "front_desk")
     assert page.url == base + "/schedule/"
     assert "Mon 6 Apr 2026" in page.content()
     assert_accessible(page)
@@ -253,7 +245,7 @@ def test_front_desk_books_an_intake_and_acts_on_a_missing_driver(live_app, page,
         patient = factories.make_patient(first_name="Ivy", last_name="Intake")
         db.session.commit()
         patient_id = patient.id
-    _sign_in(page, base, "front_desk")
+    sign_in(page, base, "front_desk")
 
     # A new patient with no course yet: book the intake visit from the schedule page.
     page.goto(f"{base}/schedule/patients/{patient_id}")

@@ -6,8 +6,8 @@ from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, TreatmentSession
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import assert_accessible
+from tests.e2e.browser import assert_accessible, sign_in
+from tests.helpers import PASSWORD
 
 
 def _clinic_morning() -> datetime:
@@ -40,15 +40,6 @@ def _book_today(app, modality: str, **patient) -> int:
         )
         db.session.commit()
         return person.id
-
-
-def _sign_in(page, base: str) -> None:
-    page.goto(base + "/login")
-    assert_accessible(page)
-    page.get_by_label("Username").fill("nurse")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(base + "/today")
 
 
 def _add_vitals(page, systolic: int, diastolic: int, spo2: int = 98) -> None:
@@ -135,7 +126,8 @@ def test_nurse_charts_esketamine_session(live_app, page, shots):
     app, base = live_app
     clock.freeze(_clinic_morning())
     patient_id = _book_today(app, "esketamine_nasal", first_name="Erin", last_name="Esk")
-    _sign_in(page, base)
+    sign_in(page, base, "nurse", accessible=True)
+    page.wait_for_url(base + "/today")
     assert page.get_by_text("Esk, Erin").is_visible()
     assert_accessible(page)
     shots("today-board")
@@ -208,7 +200,8 @@ def test_nurse_charts_iv_session(live_app, page, shots):
     patient_id = _book_today(
         app, "iv_ketamine", first_name="Ivan", last_name="Infusion", weight_kg=84
     )
-    _sign_in(page, base)
+    sign_in(page, base, "nurse", accessible=True)
+    page.wait_for_url(base + "/today")
     page.get_by_role("button", name="Check in Ivan Infusion").click()
     page.wait_for_url(f"{base}/sessions/*")
     _predose(page)

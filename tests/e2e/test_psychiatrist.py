@@ -6,8 +6,8 @@ import re
 from clinic_app.extensions import db
 from clinic_app.models import ClinicalAlert, ClinicSetting, TreatmentSession
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import assert_accessible
+from tests.e2e.browser import assert_accessible, sign_in
+from tests.helpers import PASSWORD
 from tests.review import builders
 
 NOTE = "Reviewed the 40-minute BP rise; settled without treatment. Agree with discharge."
@@ -56,19 +56,11 @@ def _clinic(app) -> dict[str, int]:
         }
 
 
-def _sign_in(page, base: str) -> None:
-    page.goto(base + "/login")
-    assert_accessible(page)
-    page.get_by_label("Username").fill("psychiatrist")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(base + "/review")
-
-
 def test_psychiatrist_works_the_review_queue(live_app, page, shots):
     app, base = live_app
     ids = _clinic(app)
-    _sign_in(page, base)
+    sign_in(page, base, "psychiatrist", accessible=True)
+    page.wait_for_url(base + "/review")
 
     # The queue: the open item-9 alert on top, then sessions with the flagged one first.
     assert page.locator("#alerts-h").inner_text().startswith("Alerts needing action today")

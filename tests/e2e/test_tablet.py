@@ -9,9 +9,9 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair
 from clinic_app.treatments import services
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import Shots, assert_accessible
+from tests.e2e.browser import Shots, assert_accessible, sign_in
 from tests.e2e.test_nurse_sessions import _clinic_morning
+from tests.helpers import PASSWORD
 
 TABLET = {"width": 768, "height": 1024}
 
@@ -100,10 +100,7 @@ def test_board_and_session_page_fit_a_portrait_tablet(live_app, tablet, request)
     sid = _busy_morning(app)
     page = tablet
     shots = Shots(page, request.node.name)
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill("nurse")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base, "nurse")
     page.wait_for_url(base + "/today")
     assert "Not dosed" in page.locator("table.board").inner_text()
     shots("today-768")

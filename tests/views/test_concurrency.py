@@ -2,8 +2,7 @@
 
 import html
 import re
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -13,19 +12,11 @@ from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, Patient, TreatmentSession
 from clinic_app.treatments import services
 from tests import factories
-from tests.conftest import sign_in
+from tests.helpers import flashes, freeze_local, sign_in
 
-CLINIC_ZONE = ZoneInfo("America/Los_Angeles")
 PREDOSE = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}
 SESSION_STALE = "Someone else saved this session since you opened it."
 PATIENT_STALE = "Someone else saved this record while you were editing."
-
-
-def freeze_local(hour: int = 10, minute: int = 0) -> datetime:
-    day = datetime.now(CLINIC_ZONE).date()
-    at = datetime.combine(day, time(hour, minute), tzinfo=CLINIC_ZONE).astimezone(UTC)
-    clock.freeze(at)
-    return at
 
 
 def form_version(response, action: str) -> str:
@@ -38,17 +29,6 @@ def form_version(response, action: str) -> str:
     value = re.search(r'name="version_id" type="hidden" value="(\d*)"', match.group(1))
     assert value, f"no version_id in the form posting to {action}"
     return value.group(1)
-
-
-def flashes(response) -> list[tuple[str, str]]:
-    return [
-        (category, html.unescape(message).strip())
-        for category, message in re.findall(
-            r'<div class="alert alert-(\w+) py-2">(.*?)</div>',
-            response.get_data(as_text=True),
-            re.S,
-        )
-    ]
 
 
 def has_flash(response, category: str, start: str) -> bool:
