@@ -1,14 +1,14 @@
-"""Helpers shared by the whole suite: signing in, reading rendered pages, counting rows and SQL
-statements, the clinic clock, and the database and cookie plumbing of the fixtures."""
+"""Helpers shared by the whole suite: signing in, reading rendered pages with BeautifulSoup,
+counting rows and SQL statements, the clinic clock, and the database and cookie plumbing of the
+fixtures."""
 
 import html
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
-from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
+from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
@@ -188,115 +188,77 @@ def markup(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
+def soup(response) -> BeautifulSoup:
+    """The response's HTML parsed."""
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
 def text(response) -> str:
     """The page as plain text (tags dropped, whitespace collapsed)."""
-    body = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
-    return re.sub(r"\s+", " ", html.unescape(body))
+    return " ".join(soup(response).get_text(" ").split())
 
 
 def field_error(response, field_id: str) -> str | None:
     """The error the form macro renders under a field, or None."""
-    match = re.search(
-        rf'<div id="{re.escape(field_id)}-error" class="invalid-feedback d-block">(.*?)</div>',
-        response.get_data(as_text=True),
-        re.S,
-    )
-    return html.unescape(match.group(1)).strip() if match else None
+    error = soup(response).find("div", id=f"{field_id}-error", class_="invalid-feedback")
+    return error.get_text().strip() if error else None
 
 
 def field_errors(response) -> dict[str, str]:
     """Every error the form macro renders under a field, by field id."""
     return {
-        name: html.unescape(message).strip()
-        for name, message in re.findall(
-            r'<div id="([\w-]+)-error" class="invalid-feedback d-block">(.*?)</div>',
-            response.get_data(as_text=True),
-            re.S,
-        )
+        error["id"].removesuffix("-error"): error.get_text().strip()
+        for error in soup(response).select("div.invalid-feedback[id$='-error']")
     }
 
 
 def flashes(response) -> list[tuple[str, str]]:
     """The flashed messages as (category, message)."""
     return [
-        (category, html.unescape(message).strip())
-        for category, message in re.findall(
-            r'<div class="alert alert-(\w+) py-2">(.*?)</div>',
-            response.get_data(as_text=True),
-            re.S,
+        (
+            next(c for c in alert["class"] if c.startswith("alert-")).removeprefix("alert-"),
+            alert.get_text().strip(),
         )
+        for alert in soup(response).select(".flash-stack > div.alert")
     ]
 
 
 def discharge_blockers(response) -> list[str]:
     """The refused-discharge list shown at the top of the session page."""
-    match = re.search(
-        r"<strong>Discharge refused\.</strong>.*?<ul[^>]*>(.*?)</ul>",
-        response.get_data(as_text=True),
-        re.S,
-    )
-    assert match, "no discharge-refused alert on the page"
-    return [html.unescape(li).strip() for li in re.findall(r"<li>(.*?)</li>", match.group(1))]
-
-
-CSRF_INPUT = re.compile(rb'name="csrf_token"[^>]*value="([^"]+)"')
-CSRF_META = re.compile(rb'<meta name="csrf-token" content="([^"]+)"')
+    refused = soup(response).find(id="discharge-refused")
+    assert refused, "no discharge-refused alert on the page"
+    return [item.get_text().strip() for item in refused.find("ul").find_all("li")]
 
 
 def csrf_token(html: bytes) -> str:
     """The CSRF token of a page: a form's hidden input, else the meta tag."""
-    match = CSRF_INPUT.search(html) or CSRF_META.search(html)
-    assert match, "no CSRF token on the page"
-    return match.group(1).decode()
-
-
-class _FormReader(HTMLParser):
-    """Collects the successful controls of the form posting to `action`."""
-
-    def __init__(self, action: str):
-        super().__init__()
-        self.action = action
-        self.inside = False
-        self.select: str | None = None
-        self.values: dict[str, str] = {}
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.inside = a.get("action") == self.action
-        elif not self.inside:
-            return
-        elif tag == "input" and a.get("name"):
-            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
-                return
-            if a.get("type") == "submit":
-                return
-            self.values[a["name"]] = a.get("value") or ""
-        elif tag == "select":
-            self.select = a.get("name")
-            self.values.setdefault(self.select, "")
-        elif tag == "option" and self.select and "selected" in a:
-            self.values[self.select] = a.get("value") or ""
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self.inside = False
-        elif tag == "select":
-            self.select = None
+    parsed = BeautifulSoup(html, "html.parser")
+    field = parsed.find("input", attrs={"name": "csrf_token"})
+    meta = parsed.find("meta", attrs={"name": "csrf-token"})
+    assert field or meta, "no CSRF token on the page"
+    return field["value"] if field else meta["content"]
 
 
 def form_values(response, action: str) -> dict[str, str]:
-    """What the form posting to `action` would submit as the page stands."""
-    reader = _FormReader(action)
-    reader.feed(response.get_data(as_text=True))
-    assert reader.values, f"no form posting to {action}"
-    return reader.values
+    """What the forms posting to `action` would submit as the page stands (text areas aside)."""
+    values: dict[str, str] = {}
+    for form in soup(response).find_all("form", action=action):
+        for control in form.find_all(["input", "select"], attrs={"name": True}):
+            if control.name == "select":
+                chosen = control.find_all("option", selected=True)
+                values[control["name"]] = (chosen[-1].get("value") or "") if chosen else ""
+            elif control.get("type") == "submit":
+                continue
+            elif control.get("type") not in ("checkbox", "radio") or control.has_attr("checked"):
+                values[control["name"]] = control.get("value") or ""
+    assert values, f"no form posting to {action}"
+    return values
 
 
 def checked(response, name: str) -> list[str]:
     """Values of the checked checkboxes or radios called `name`."""
-    found = []
-    for tag in re.findall(r"<input[^>]*>", response.get_data(as_text=True)):
-        if f'name="{name}"' in tag and re.search(r"\schecked[\s>]", tag):
-            found.append(re.search(r'value="([^"]*)"', tag).group(1))
-    return found
+    return [
+        box["value"]
+        for box in soup(response).find_all("input", attrs={"name": name})
+        if box.has_attr("checked")
+    ]

@@ -1,7 +1,6 @@
 """Day and week views: a column per chair, clinic hours and closed days, each visit with patient,
 visit kind and number in its series, status and driver; never doses; bounded SQL."""
 
-import re
 import uuid
 from datetime import date, timedelta
 
@@ -14,7 +13,7 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, ClinicSetting, TreatmentCourse
 from clinic_app.treatments import services as charting
 from tests import factories
-from tests.helpers import markup, page_statements
+from tests.helpers import markup, page_statements, soup
 from tests.scheduling.builders import (
     DOSE_STRINGS,
     MONDAY,
@@ -50,7 +49,7 @@ def test_day_view_has_a_column_per_chair_and_shows_each_visit(app, as_role, book
     page = as_role("front_desk").get("/schedule/?date=2026-04-07")
     assert page.status_code == 200
     body = markup(page)
-    headers = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>', body)
+    headers = [th.text for th in soup(page).find_all("th", scope="col")]
     assert headers == ["Time", "Chair 1", "Chair 2", "Chair 3", "Chair 4", "No chair"]
     assert "Tue 7 Apr 2026" in body
     assert "Esk, Erin" in body
@@ -60,18 +59,22 @@ def test_day_view_has_a_column_per_chair_and_shows_each_visit(app, as_role, book
     assert "Consult, Cora" in body
     # A 150-minute chair block spans ten 15-minute rows; the first row is opening time.
     assert 'rowspan="10"' in body
-    assert re.search(r'<th scope="row" class="cal-time">08:00</th>', body)
-    assert re.search(r'<th scope="row" class="cal-time">17:45</th>', body)
+    assert {"08:00", "17:45"} <= _time_rows(page)
     # Cancelled visits leave the grid and are listed underneath with the reason.
     assert "Cancelled and no-shows" in body and "No driver" in body and ">late<" in body
     assert not any(s in body for s in DOSE_STRINGS)
 
 
-def _row_of(body: str, label: str) -> str:
-    """The day grid's table row that starts at `label` ("15:30")."""
-    match = re.search(rf'<th scope="row" class="cal-time">{label}</th>(.*?)</tr>', body, re.S)
-    assert match, label
-    return match.group(1)
+def _time_rows(response) -> set[str]:
+    """The start times labelling the day grid's rows."""
+    return {th.text for th in soup(response).find_all("th", scope="row", class_="cal-time")}
+
+
+def _row_of(response, label: str) -> str:
+    """The text of the day grid's table row that starts at `label` ("15:30")."""
+    time_cell = soup(response).find("th", scope="row", class_="cal-time", string=label)
+    assert time_cell, label
+    return time_cell.parent.get_text(" ")
 
 
 def test_every_visit_sits_in_the_row_of_its_start(app, as_role, staff, chairs):
@@ -84,12 +87,13 @@ def test_every_visit_sits_in_the_row_of_its_start(app, as_role, staff, chairs):
     book_visit(app, second, None, chairs[0], local(TUESDAY, 15, 43), minutes=150)
     book_visit(app, third, None, chairs[1], local(TUESDAY, 9), minutes=90)
     book_visit(app, fourth, None, chairs[1], local(TUESDAY, 10, 30), minutes=90)
-    body = markup(as_role("front_desk").get("/schedule/?date=2026-04-07"))
-    assert "Early, Ada" in _row_of(body, "13:00")
-    assert "Later, Ben" in _row_of(body, "15:30")
-    assert "Later, Ben" not in _row_of(body, "13:00") + _row_of(body, "14:00")
-    assert "Morning, Cal" in _row_of(body, "09:00")
-    assert "Next, Dee" in _row_of(body, "10:30")
+    day = as_role("front_desk").get("/schedule/?date=2026-04-07")
+    body = markup(day)
+    assert "Early, Ada" in _row_of(day, "13:00")
+    assert "Later, Ben" in _row_of(day, "15:30")
+    assert "Later, Ben" not in _row_of(day, "13:00") + _row_of(day, "14:00")
+    assert "Morning, Cal" in _row_of(day, "09:00")
+    assert "Next, Dee" in _row_of(day, "10:30")
     # Chair 1 splits into two lanes for the overlapping slot; chair 2 needs one.
     assert '<th scope="col" colspan="2">Chair 1</th>' in body
     assert '<th scope="col">Chair 2</th>' in body
@@ -124,10 +128,9 @@ def test_clinic_hours_come_from_the_settings(app, as_role, booked):
         db.session.add(ClinicSetting(key="opening_time", value="07:30"))
         db.session.add(ClinicSetting(key="closing_time", value="19:00"))
         db.session.commit()
-    body = markup(as_role("nurse").get("/schedule/?date=2026-04-07"))
-    assert re.search(r'<th scope="row" class="cal-time">07:30</th>', body)
-    assert re.search(r'<th scope="row" class="cal-time">18:45</th>', body)
-    assert not re.search(r'<th scope="row" class="cal-time">19:00</th>', body)
+    rows = _time_rows(as_role("nurse").get("/schedule/?date=2026-04-07"))
+    assert {"07:30", "18:45"} <= rows
+    assert "19:00" not in rows
 
 
 @pytest.mark.parametrize("role", ["front_desk", "nurse", "psychiatrist"])

@@ -12,7 +12,7 @@ from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, ClinicSetting, TreatmentCourse
 from tests import factories
-from tests.helpers import field_error, form_values, markup
+from tests.helpers import field_error, form_values, markup, soup
 from tests.scheduling.builders import book_visit, local, make_patient_with_course, propose
 from tests.scheduling.test_changes import DAYS, book_series, row
 
@@ -217,10 +217,10 @@ def test_a_new_patient_without_a_course_can_be_booked_for_an_intake_visit(
 
 def test_time_inputs_are_24_hour_text_fields(app, as_role, esk):
     patient_id, course_id = esk
-    page = markup(propose(as_role("front_desk"), patient_id, course_id))
-    start = re.search(r'<input[^>]*name="book-visits-0-start"[^>]*>', page).group(0)
-    assert 'type="text"' in start and 'placeholder="HH:MM"' in start
-    assert 'value="09:00"' in start
+    page = soup(propose(as_role("front_desk"), patient_id, course_id))
+    start = page.find("input", attrs={"name": "book-visits-0-start"})
+    assert start["type"] == "text" and start["placeholder"] == "HH:MM"
+    assert start["value"] == "09:00"
 
 
 def test_a_chair_conflict_offers_the_nearest_free_chair_or_time(app, as_role, esk, series):
