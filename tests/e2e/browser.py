@@ -1,12 +1,9 @@
-"""Helpers for the browser tests: signing in through the login page, numbered screenshots and
-the axe-core accessibility check."""
-
-import shutil
-from pathlib import Path
+"""Helpers for the browser tests: signing in through the login page and the axe-core
+accessibility check."""
 
 from tests.helpers import PASSWORD
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
 
 
 def sign_in(page, base: str, username: str, password: str = PASSWORD, accessible=False) -> None:
@@ -18,21 +15,6 @@ def sign_in(page, base: str, username: str, password: str = PASSWORD, accessible
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
-
-
-class Shots:
-    """Numbered screenshots of one test, saved under test-artifacts/screenshots/<test>/."""
-
-    def __init__(self, page, name: str):
-        self.page = page
-        self.folder = ARTIFACTS / name
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.folder.mkdir(parents=True)
-        self.count = 0
-
-    def __call__(self, step: str) -> None:
-        self.count += 1
-        self.page.screenshot(path=str(self.folder / f"{self.count:02d}-{step}.png"), full_page=True)
 
 
 def assert_accessible(page) -> None:

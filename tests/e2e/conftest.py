@@ -1,5 +1,7 @@
-"""End-to-end fixtures: the app served from a thread (so tests can move its clock) and the system
-Chromium driven by Playwright. Under CI=true a missing browser fails instead of skipping."""
+"""End-to-end fixtures: the app served from a thread (so tests can move its clock), and
+pytest-playwright's browser, context and page on the system Chromium (no `playwright install`).
+Under CI=true a missing browser fails instead of skipping. Traces and screenshots are kept for
+failed tests only, under test-artifacts/playwright/ (options in pyproject.toml)."""
 
 import os
 import shutil
@@ -13,7 +15,7 @@ from werkzeug.serving import make_server
 from clinic_app import create_app
 from clinic_app.extensions import db
 from config import TestingConfig
-from tests.e2e.browser import Shots
+from tests.e2e.browser import DESKTOP
 from tests.helpers import empty_tables
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -35,18 +37,20 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator:
+def base_url() -> None:
+    """No fixed base URL: each test serves its own app (`live_app`) on a free port. (Also keeps
+    pytest-playwright's fallback fixture, deprecated under pytest 9, out of use.)"""
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args) -> dict:
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         message = f"Chromium not found at {CHROMIUM}"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " (CI=true: browser tests must run)")
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
 
 
 @pytest.fixture
@@ -70,14 +74,8 @@ def live_app(_schema, database_url) -> Iterator:
 
 
 @pytest.fixture
-def page(browser) -> Iterator:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+def page(page):
+    """pytest-playwright's page, desktop-sized, waiting at most 10 s for anything."""
+    page.set_viewport_size(DESKTOP)
     page.set_default_timeout(10_000)
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def shots(page, request) -> Shots:
-    return Shots(page, request.node.name)
+    return page
