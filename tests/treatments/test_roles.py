@@ -21,7 +21,7 @@ from clinic_app.models import (
 )
 from clinic_app.treatments import services
 from tests import factories
-from tests.helpers import PASSWORD, count
+from tests.helpers import PASSWORD, actions_by, count
 
 PUBLIC_ENDPOINTS = {"static", "health.healthz", "auth.login"}
 CLINICAL_ENDPOINTS = {
@@ -115,19 +115,6 @@ def _session_row(app, session_id) -> dict:
         }
 
 
-def _written_by(app, user_id) -> set[str]:
-    """Audit actions of a user other than signing in and the refusals themselves."""
-    with app.app_context():
-        return set(
-            db.session.scalars(
-                select(AuditEvent.action).where(
-                    AuditEvent.user_id == user_id,
-                    AuditEvent.action.not_in(["login", "access.denied"]),
-                )
-            )
-        )
-
-
 def _refusals(app, user_id) -> int:
     """How many refused accesses of this user the audit trail holds."""
     with app.app_context():
@@ -193,7 +180,7 @@ def test_front_desk_gets_403_on_every_clinical_route(app, as_role, staff):
     assert count(app, Override) + count(app, Addendum) == 0
     assert count(app, Assessment) + count(app, AdverseEvent) == 0
     assert _session_row(app, ids["session_id"]) == before
-    assert _written_by(app, staff["front_desk"]) == set()
+    assert actions_by(app, staff["front_desk"]) == set()
     assert _refusals(app, staff["front_desk"]) > 0
 
 
@@ -293,7 +280,7 @@ def test_admin_gets_403_on_clinical_and_patient_routes(app, as_role, staff):
     assert count(app, Patient) == 1
     assert count(app, VitalsReading) == 1
     assert _session_row(app, ids["session_id"]) == before
-    assert _written_by(app, staff["admin"]) == set()
+    assert actions_by(app, staff["admin"]) == set()
     assert _refusals(app, staff["admin"]) > 0
 
 
@@ -316,7 +303,7 @@ def test_nurse_cannot_register_edit_demographics_or_prescribe(app, as_role, staf
     with app.app_context():
         version = db.session.get(Patient, pid).version_id
     nurse = as_role("nurse")
-    before = _written_by(app, staff["nurse"])
+    before = actions_by(app, staff["nurse"])
     assert nurse.get(f"/patients/{pid}").status_code == 200
     assert nurse.get("/today").status_code == 200
 
@@ -334,7 +321,7 @@ def test_nurse_cannot_register_edit_demographics_or_prescribe(app, as_role, staf
     assert count(app, TreatmentCourse) == 1
     with app.app_context():
         assert db.session.get(Patient, pid).version_id == version
-    assert _written_by(app, staff["nurse"]) - before == {"patient.view"}
+    assert actions_by(app, staff["nurse"]) - before == {"patient.view"}
 
 
 def test_nurse_gets_403_on_override(app, as_role):
@@ -387,7 +374,7 @@ def test_psychiatrist_gets_403_on_sign(app, as_role, staff):
     row = _session_row(app, sid)
     assert row["status"] == "discharged"
     assert row["signed_at"] is None
-    assert "session.sign" not in _written_by(app, staff["psychiatrist"])
+    assert "session.sign" not in actions_by(app, staff["psychiatrist"])
     # The nurse signs the same session.
     nurse = as_role("nurse")
     assert nurse.post(f"/sessions/{sid}/sign", data={"password": PASSWORD}).status_code == 302
