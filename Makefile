@@ -45,9 +45,9 @@ test: install-dev
 
 ## bench: page cost on a generated 2,000-patient history, SQLite and PostgreSQL (127.0.0.1:5432;
 ## throwaway databases), throughput via wrk (apt-get install wrk) against gunicorn; ~8 min.
-## Writes tests/benchmark/REPORT.md and latency_vs_history.png. Not part of `make test`.
+## Writes bench/REPORT.md and bench/latency_vs_history.png. Not part of `make test`.
 bench: install-dev
-	$(BIN)/python -m tests.benchmark.bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.bench $(BENCH_ARGS)
 
 ## load: load and fault tests against gunicorn: 50 simulated staff for 60 s on PostgreSQL, a
 ## PostgreSQL restart and SIGKILLed workers under load, concurrent SQLite writers (~4 min; restarts
@@ -63,8 +63,8 @@ bandit: install-dev
 
 ## lint: ruff (style, imports, bugbear, complexity <= 15) and ruff's formatter, check only
 lint: install-dev
-	$(BIN)/ruff check clinic_app tests config.py wsgi.py
-	$(BIN)/ruff format --check clinic_app tests config.py wsgi.py
+	$(BIN)/ruff check clinic_app tests bench config.py wsgi.py
+	$(BIN)/ruff format --check clinic_app tests bench config.py wsgi.py
 
 ## typecheck: mypy, strict on clinic_app/clinical/ (settings in pyproject.toml)
 typecheck: install-dev

@@ -8,5 +8,5 @@ app = create_app()
 
 # Everything created while loading the app lives as long as the worker. Frozen, the collector
 # stops rescanning it on every full collection, which otherwise shows as latency spikes on the
-# larger pages (tests/benchmark/REPORT.md).
+# larger pages (bench/REPORT.md).
 gc.freeze()

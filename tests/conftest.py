@@ -1,24 +1,20 @@
 """Shared fixtures: an app on a real database (SQLite file, or PostgreSQL via TEST_DATABASE_URL),
-emptied between tests; clients signed in per role; a settable clock; a SQL statement counter."""
+emptied between tests, and clients signed in per role. Plain helpers are in tests/helpers.py."""
 
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from clinic_app import clock, create_app
 from clinic_app.extensions import db
 from config import TestingConfig
-from tests import factories
-
-PASSWORD = "correct-horse-battery"
+from tests.helpers import empty_tables, make_staff, sign_in
 
 
 @pytest.fixture(scope="session")
@@ -59,22 +55,12 @@ def _schema(database_url) -> Iterator[None]:
     yield
 
 
-def _empty_tables() -> None:
-    if db.engine.dialect.name == "postgresql":
-        names = ", ".join(t.name for t in db.metadata.sorted_tables)
-        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    else:
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-    db.session.commit()
-
-
 @pytest.fixture
 def app(_schema, database_url) -> Iterator[Flask]:
     """A testing app on empty tables; the clock runs normally unless a test moves it."""
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
     with app.app_context():
-        _empty_tables()
+        empty_tables()
     yield app
     clock.reset()
     with app.app_context():
@@ -95,17 +81,7 @@ def runner(app):
 @pytest.fixture
 def staff(app) -> dict[str, int]:
     """One user per role (ids), all with PASSWORD; usernames equal the role names."""
-    with app.app_context():
-        ids = {
-            role: factories.make_user(role, password=PASSWORD).id
-            for role in ("nurse", "psychiatrist", "front_desk", "admin")
-        }
-        db.session.commit()
-    return ids
-
-
-def sign_in(client: FlaskClient, username: str, password: str = PASSWORD):
-    return client.post("/login", data={"username": username, "password": password})
+    return make_staff(app)
 
 
 @pytest.fixture
@@ -119,20 +95,3 @@ def as_role(app, staff):
         return c
 
     return _client
-
-
-@contextmanager
-def count_statements(app: Flask) -> Iterator[list[str]]:
-    """Collect the SQL statements run inside the block."""
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def on_execute(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)

@@ -7,7 +7,7 @@ from clinic_app import create_app
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, User
 from config import ProductionConfig, TestingConfig
-from tests.conftest import PASSWORD, sign_in
+from tests.helpers import PASSWORD, sign_in
 
 
 def test_production_refuses_to_start_without_secret_key(monkeypatch):

@@ -12,7 +12,7 @@ from clinic_app import PROJECT_ROOT, create_app
 from clinic_app.extensions import db
 from clinic_app.models import UserSession
 from config import DevelopmentConfig, ProductionConfig, TestingConfig
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def test_refuses_to_serve_until_the_database_is_migrated(tmp_path):

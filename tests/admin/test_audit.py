@@ -15,7 +15,7 @@ from clinic_app.models import AuditEvent, User
 from clinic_app.settings import clinic_today, day_bounds_utc
 from tests import factories
 from tests.admin import last_event
-from tests.conftest import count_statements
+from tests.helpers import count_statements, page_statements
 
 ROW_NUMBER = re.compile(r"\bn=(\d+)\b")
 
@@ -204,17 +204,10 @@ def test_the_audit_page_runs_the_same_statements_for_5_or_120_rows(app, as_role,
     patients = _patients(app, 30)
     admin = as_role("admin")
     clock.freeze(clock.utcnow())  # no "last seen" touch between the two requests
-
-    def statements_for_page() -> int:
-        with count_statements(app) as statements:
-            response = admin.get("/admin/audit")
-            assert response.status_code == 200
-        return len(statements)
-
     _seed(app, 5, patients)
-    few = statements_for_page()
+    few = page_statements(app, admin, "/admin/audit")
     _seed(app, 115, patients)
-    many = statements_for_page()
+    many = page_statements(app, admin, "/admin/audit")
     assert few == many, (few, many)
     assert few <= 12, few
 

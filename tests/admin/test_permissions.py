@@ -14,7 +14,7 @@ from clinic_app.models import AuditEvent, Chair, ClinicSetting, Site, User, User
 from tests import factories
 from tests.admin import NON_ADMIN_ROLES, STRONG_PASSWORD, actions, to_login, user_state
 from tests.admin.test_sites import GOOD_SITE
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 
 # Valid input for every admin POST, so a 403 cannot come from bad input.
 POST_DATA = {

@@ -12,9 +12,9 @@ from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, Chair, Site, User
 from tests import factories
 from tests.admin import STRONG_PASSWORD, actions, last_event
+from tests.helpers import count, field_error, text
 from tests.review import builders
-from tests.review.helpers import count, field_error, text
-from tests.scheduling.conftest import book_visit
+from tests.scheduling.builders import book_visit
 
 GOOD_SITE = {
     "name": "Downtown LA",

@@ -21,7 +21,7 @@ from tests.admin import (
     to_login,
     user_state,
 )
-from tests.conftest import PASSWORD, sign_in
+from tests.helpers import PASSWORD, sign_in
 
 NEW_USER = {
     "username": "JSmith",

@@ -1,5 +1,7 @@
-"""End-to-end fixtures: the app served from a thread (so tests can move its clock) and the system
-Chromium driven by Playwright. Under CI=true a missing browser fails instead of skipping."""
+"""End-to-end fixtures: the app served from a thread (so tests can move its clock), and
+pytest-playwright's browser, context and page on the system Chromium (no `playwright install`).
+Under CI=true a missing browser fails instead of skipping. Traces and screenshots are kept for
+failed tests only, under test-artifacts/playwright/ (options in pyproject.toml)."""
 
 import os
 import shutil
@@ -13,10 +15,10 @@ from werkzeug.serving import make_server
 from clinic_app import create_app
 from clinic_app.extensions import db
 from config import TestingConfig
-from tests.conftest import _empty_tables
+from tests.e2e.browser import DESKTOP
+from tests.helpers import empty_tables
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -35,18 +37,20 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator:
+def base_url() -> None:
+    """No fixed base URL: each test serves its own app (`live_app`) on a free port. (Also keeps
+    pytest-playwright's fallback fixture, deprecated under pytest 9, out of use.)"""
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args) -> dict:
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         message = f"Chromium not found at {CHROMIUM}"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " (CI=true: browser tests must run)")
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
 
 
 @pytest.fixture
@@ -54,7 +58,7 @@ def live_app(_schema, database_url) -> Iterator:
     """The app with CSRF on, served on a free loopback port; yields (app, base_url)."""
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, WTF_CSRF_ENABLED=True)
     with app.app_context():
-        _empty_tables()
+        empty_tables()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -70,41 +74,8 @@ def live_app(_schema, database_url) -> Iterator:
 
 
 @pytest.fixture
-def page(browser) -> Iterator:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+def page(page):
+    """pytest-playwright's page, desktop-sized, waiting at most 10 s for anything."""
+    page.set_viewport_size(DESKTOP)
     page.set_default_timeout(10_000)
-    yield page
-    context.close()
-
-
-class Shots:
-    """Numbered screenshots of one test, saved under test-artifacts/screenshots/<test>/."""
-
-    def __init__(self, page, name: str):
-        self.page = page
-        self.folder = ARTIFACTS / name
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.folder.mkdir(parents=True)
-        self.count = 0
-
-    def __call__(self, step: str) -> None:
-        self.count += 1
-        self.page.screenshot(path=str(self.folder / f"{self.count:02d}-{step}.png"), full_page=True)
-
-
-@pytest.fixture
-def shots(page, request) -> Shots:
-    return Shots(page, request.node.name)
-
-
-def assert_accessible(page) -> None:
-    """axe-core: no serious or critical violations on the current page."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
-    assert not bad, "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}"
-        for v in bad
-    )
+    return page

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import func, inspect, select
 
 from clinic_app import clock
@@ -16,8 +17,8 @@ from clinic_app.auth import mfa
 from clinic_app.extensions import db
 from clinic_app.models import ClinicSetting, Patient, User
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import assert_accessible
+from tests.e2e.browser import assert_accessible, sign_in
+from tests.helpers import PASSWORD
 
 SCRIPT = "<script>window.__xss=1</script>"
 IMG = "\"'><img src=x onerror=window.__xss=1>"
@@ -31,14 +32,6 @@ def _staff(app, *roles: str) -> None:
             if factories.user(role) is None:
                 factories.make_user(role, password=PASSWORD)
         db.session.commit()
-
-
-def _sign_in(page, base: str, username: str, password: str = PASSWORD) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def _patients(app, *where) -> int:
@@ -55,18 +48,18 @@ def _csp_reports(page) -> list[str]:
 
 def _assert_inert(page) -> None:
     assert page.evaluate("window.__xss") is None
-    assert page.locator("img[src='x']").count() == 0
+    expect(page.locator("img[src='x']")).to_have_count(0)
     inline = page.evaluate(
         "[...document.scripts].filter(s => !s.src).map(s => s.textContent).join('|')"
     )
     assert inline == ""
 
 
-def test_stored_xss_and_sql_quotes_are_shown_as_text(live_app, page, shots):
+def test_stored_xss_and_sql_quotes_are_shown_as_text(live_app, page):
     app, base = live_app
     _staff(app, "front_desk", "nurse")
     console = _csp_reports(page)
-    _sign_in(page, base, "front_desk")
+    sign_in(page, base, "front_desk")
     assert not page.url.startswith(base + "/login")
     page.goto(base + "/patients/")
     page.get_by_role("link", name="Register patient").click()
@@ -81,16 +74,16 @@ def test_stored_xss_and_sql_quotes_are_shown_as_text(live_app, page, shots):
     page.wait_for_load_state()
     assert "Patient registered." in page.content()
     _assert_inert(page)
-    assert page.get_by_role("heading", level=1).inner_text() == f"{SCRIPT} {IMG}"
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"{SCRIPT} {IMG}", use_inner_text=True
+    )
     text = page.locator("main").inner_text()
     assert f"{SCRIPT} ({SQL})" in text  # driver and relationship, literally
-    shots("patient-record-with-payloads")
 
     page.goto(base + "/patients/")
     _assert_inert(page)
     row = page.locator("tbody tr").filter(has_text="XSS-1")
-    assert row.locator("a").inner_text() == f"{IMG}, {SCRIPT}"
-    shots("patient-list-with-payloads")
+    expect(row.locator("a")).to_have_text(f"{IMG}, {SCRIPT}", use_inner_text=True)
 
     # The search box takes the quote too (a posted, parameterised query).
     page.get_by_label("Search by name or MRN").fill(SQL[:9])
@@ -108,13 +101,12 @@ def test_stored_xss_and_sql_quotes_are_shown_as_text(live_app, page, shots):
     page.get_by_role("link", name="Edit record").click()
     page.wait_for_load_state()
     _assert_inert(page)
-    assert page.get_by_label("First name").input_value() == SCRIPT
-    assert page.get_by_label("Last name").input_value() == IMG
-    shots("edit-form-with-payloads")
+    expect(page.get_by_label("First name")).to_have_value(SCRIPT)
+    expect(page.get_by_label("Last name")).to_have_value(IMG)
 
     # A nurse records the clinical screen with the payloads as allergies.
     page.context.clear_cookies()
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     page.goto(base + "/patients/")
     page.locator("tbody a").first.click()
     page.get_by_role("link", name="Edit clinical screen").click()
@@ -124,8 +116,9 @@ def test_stored_xss_and_sql_quotes_are_shown_as_text(live_app, page, shots):
     page.wait_for_load_state()
     assert "Clinical screen saved." in page.content()
     _assert_inert(page)
-    assert f"{SQL} {IMG}" in page.locator("main").inner_text()  # allergies, literally
-    shots("clinical-screen-with-payloads")
+    expect(page.locator("main")).to_contain_text(
+        f"{SQL} {IMG}", use_inner_text=True
+    )  # allergies, literally
 
     with app.app_context():
         assert "patients" in inspect(db.engine).get_table_names()
@@ -189,10 +182,10 @@ def _posted(page, url: str, target: str) -> int:
     return response.value.status
 
 
-def test_forged_cross_site_posts_are_refused(live_app, attacker, page, shots):
+def test_forged_cross_site_posts_are_refused(live_app, attacker, page):
     app, base = live_app
     _staff(app, "front_desk")
-    _sign_in(page, base, "front_desk")
+    sign_in(page, base, "front_desk")
     assert not page.url.startswith(base + "/login")
     forged = {
         "mrn": "FORGED-1",
@@ -204,15 +197,13 @@ def test_forged_cross_site_posts_are_refused(live_app, attacker, page, shots):
     }
     url = attacker.auto_post("/prize", base + "/patients/new", forged)
     assert _posted(page, url, base + "/patients/new") == 400
-    assert "400" in page.locator("h1").inner_text()
-    shots("forged-registration-refused")
+    expect(page.locator("h1")).to_contain_text("400", use_inner_text=True)
     assert _patients(app, Patient.mrn == "FORGED-1") == 0
 
     url = attacker.auto_post("/logout-prize", base + "/logout", {})
     assert _posted(page, url, base + "/logout") == 400
-    shots("forged-logout-refused")
     page.goto(base + "/patients/")
-    assert page.get_by_role("heading", name="Patients").is_visible()  # still signed in
+    expect(page.get_by_role("heading", name="Patients")).to_be_visible()  # still signed in
 
     # The same registration through the app's own form (with its token) is accepted.
     page.goto(base + "/patients/new")
@@ -225,34 +216,32 @@ def test_forged_cross_site_posts_are_refused(live_app, attacker, page, shots):
     assert _patients(app) == 1
 
 
-def test_a_cookie_replayed_after_sign_out_is_useless(live_app, browser, page, shots):
+def test_a_cookie_replayed_after_sign_out_is_useless(live_app, new_context, page):
     app, base = live_app
     _staff(app, "nurse")
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     assert not page.url.startswith(base + "/login")
     stolen = page.context.cookies()
     assert stolen
 
-    thief = browser.new_context()
+    thief = new_context()
     try:
         thief.add_cookies(stolen)
         thief_page = thief.new_page()
         thief_page.goto(base + "/today")
-        assert thief_page.url == base + "/today"  # the copy works while the session lives
+        expect(thief_page).to_have_url(base + "/today")  # the copy works while the session lives
 
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url(base + "/login")
         assert "You are signed out." in page.content()
-        shots("signed-out")
 
-        later = browser.new_context()
+        later = new_context()
         try:
             later.add_cookies(stolen)
             replay = later.new_page()
             replay.goto(base + "/today")
             assert replay.url.startswith(base + "/login")
-            assert replay.get_by_role("heading", name="Sign in").is_visible()
-            replay.screenshot(path=str(shots.folder / "replayed-cookie-login.png"), full_page=True)
+            expect(replay.get_by_role("heading", name="Sign in")).to_be_visible()
         finally:
             later.close()
         thief_page.goto(base + "/today")
@@ -261,26 +250,24 @@ def test_a_cookie_replayed_after_sign_out_is_useless(live_app, browser, page, sh
         thief.close()
 
 
-def test_guessing_passwords_locks_the_account(live_app, page, shots):
+def test_guessing_passwords_locks_the_account(live_app, page):
     app, base = live_app
     _staff(app, "nurse")
     for attempt in range(6):
-        _sign_in(page, base, "nurse", f"guess-number-{attempt}")
-        assert page.get_by_role("status").filter(has_text=FAILED).is_visible()
-    shots("after-six-guesses")
+        sign_in(page, base, "nurse", f"guess-number-{attempt}")
+        expect(page.get_by_role("status").filter(has_text=FAILED)).to_be_visible()
     with app.app_context():
         user = factories.user("nurse")
         assert user.locked_until is not None and user.failed_logins >= 5
 
-    _sign_in(page, base, "nurse", PASSWORD)
+    sign_in(page, base, "nurse", PASSWORD)
     assert page.url.startswith(base + "/login")
-    assert page.get_by_role("status").filter(has_text=FAILED).is_visible()
+    expect(page.get_by_role("status").filter(has_text=FAILED)).to_be_visible()
     assert_accessible(page)
-    shots("right-password-refused-while-locked")
 
     # An unknown username gets exactly the same message.
-    _sign_in(page, base, "nobody", PASSWORD)
-    assert page.get_by_role("status").filter(has_text=FAILED).is_visible()
+    sign_in(page, base, "nobody", PASSWORD)
+    expect(page.get_by_role("status").filter(has_text=FAILED)).to_be_visible()
 
 
 def _code(app, username: str) -> str:
@@ -290,7 +277,7 @@ def _code(app, username: str) -> str:
     return pyotp.TOTP(secret).at(int(clock.utcnow().timestamp()))
 
 
-def test_sign_in_and_two_factor_pages_are_accessible(live_app, page, shots):
+def test_sign_in_and_two_factor_pages_are_accessible(live_app, page):
     app, base = live_app
     clock.freeze(datetime.now(UTC).replace(second=0, microsecond=0))
     _staff(app, "nurse")
@@ -300,30 +287,27 @@ def test_sign_in_and_two_factor_pages_are_accessible(live_app, page, shots):
 
     page.goto(base + "/login")
     assert_accessible(page)
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     page.wait_for_url(base + "/login/enroll")
-    assert page.locator("img[src^='data:image/svg+xml']").is_visible()
+    expect(page.locator("img[src^='data:image/svg+xml']")).to_be_visible()
     assert_accessible(page)
-    shots("enroll")
 
     page.get_by_label("Six-digit code from the app").fill("000000")
     page.get_by_role("button", name="Turn on two-factor sign-in").click()
     page.wait_for_load_state()
     assert "That code is not right" in page.content()
     assert_accessible(page)
-    shots("enroll-wrong-code")
 
     page.get_by_label("Six-digit code from the app").fill(_code(app, "nurse"))
     page.get_by_role("button", name="Turn on two-factor sign-in").click()
     page.wait_for_load_state()
-    assert page.locator("ul.backup-codes li").count() == 10
+    expect(page.locator("ul.backup-codes li")).to_have_count(10)
     assert_accessible(page)
-    shots("backup-codes")
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(base + "/login")
     clock.advance(timedelta(seconds=30))
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     page.wait_for_url(base + "/login/code")
     assert_accessible(page)
     page.get_by_label("Code from the authenticator app").fill("000000")
@@ -331,8 +315,6 @@ def test_sign_in_and_two_factor_pages_are_accessible(live_app, page, shots):
     page.wait_for_load_state()
     assert "That code is not right." in page.content()
     assert_accessible(page)
-    shots("code-wrong")
     page.get_by_label("Code from the authenticator app").fill(_code(app, "nurse"))
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(lambda url: "/login" not in url)
-    shots("signed-in-with-code")

@@ -4,19 +4,18 @@ not an escort, 2.0 mg/kg IV needs the psychiatrist's reason and password, a pre-
 visibly until overridden. The chart is set up through the services; only the step under test
 runs in the browser, and every page it shows passes axe."""
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, ClinicalAlert, TreatmentCourse, TreatmentSession
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import Shots, assert_accessible
-from tests.views.test_chair_safety import chart, in_chair, ready_to_leave
-from tests.views.test_session_rules import freeze_local
+from tests.e2e.browser import DESKTOP, assert_accessible, sign_in
+from tests.helpers import PASSWORD, freeze_local
+from tests.treatments.test_chair_safety import chart, in_chair, ready_to_leave
 
 MODERATE = {"severity": "moderate"}
 
@@ -31,21 +30,11 @@ def staff(live_app) -> None:
 
 
 @pytest.fixture
-def psych_page(browser) -> Iterator:
+def psych_page(new_context):
     """A second browser window, for the psychiatrist, beside the nurse's `page`."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+    page = new_context(viewport=DESKTOP).new_page()
     page.set_default_timeout(10_000)
-    yield page
-    context.close()
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    return page
 
 
 def _submit(page, button) -> int:
@@ -72,7 +61,7 @@ def _board_row(page, last_name: str):
 
 
 def test_moaas_3_at_45_minutes_refuses_discharge_at_120_with_the_blockers_on_top(
-    live_app, staff, page, shots
+    live_app, staff, page
 ):
     app, base = live_app
     freeze_local(9, 0)
@@ -94,7 +83,7 @@ def test_moaas_3_at_45_minutes_refuses_discharge_at_120_with_the_blockers_on_top
         ("vitals", {}),
         ("wait", 10),
     )
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     page.goto(f"{base}/sessions/{sid}")
     form = page.locator("form[action$='/discharge']")
     _bedside_ready(form)
@@ -119,9 +108,8 @@ def test_moaas_3_at_45_minutes_refuses_discharge_at_120_with_the_blockers_on_top
         predose.element_handle(),
     )
     assert refused.bounding_box()["y"] + refused.bounding_box()["height"] < 900
-    assert page.locator("form[action$='/discharge']").get_by_label("Steady gait").is_checked()
+    expect(page.locator("form[action$='/discharge']").get_by_label("Steady gait")).to_be_checked()
     assert_accessible(page)
-    shots("discharge-refused-moaas-3")
 
     treatment = _session(app, sid)
     saved = (treatment.status, treatment.discharged_at, treatment.discharged_by_id)
@@ -133,7 +121,7 @@ def test_moaas_3_at_45_minutes_refuses_discharge_at_120_with_the_blockers_on_top
 
 
 def test_urgent_bp_reaches_the_board_and_the_psychiatrist_who_acknowledges_with_a_note(
-    live_app, staff, page, psych_page, shots, request
+    live_app, staff, page, psych_page
 ):
     app, base = live_app
     freeze_local(9, 0)
@@ -150,36 +138,33 @@ def test_urgent_bp_reaches_the_board_and_the_psychiatrist_who_acknowledges_with_
     )
 
     # The nurse's board, across the room.
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     row = _board_row(page, "Okafor")
-    assert "Urgent BP 184/112" in row.locator(".board-markers").inner_text()
+    expect(row.locator(".board-markers")).to_contain_text("Urgent BP 184/112", use_inner_text=True)
     assert "board-urgent" in row.get_attribute("class")
     next_check = row.locator(".check").inner_text()
     assert next_check.startswith("Urgent BP recheck"), next_check
-    assert "Before discharge" not in row.inner_text()
+    expect(row).not_to_contain_text("Before discharge", use_inner_text=True)
     assert_accessible(page)
-    shots("board-urgent-bp")
 
     # The psychiatrist's page: both alerts at the chair, the count in the navigation.
     psych = psych_page
-    _sign_in(psych, base, "psychiatrist")
-    assert psych.url == base + "/review"
+    sign_in(psych, base, "psychiatrist")
+    expect(psych).to_have_url(base + "/review")
     badge = psych.locator(".app-nav .nav-alerts")
     assert badge.inner_text().startswith("2")
     chair = psych.locator("section[aria-labelledby='chair-alerts-h']")
     cards = chair.locator(".alert-card")
-    assert cards.count() == 2
+    expect(cards).to_have_count(2)
     urgent = cards.filter(has_text="Urgent blood pressure: Alex Okafor")
     notify = cards.filter(has_text="Blood pressure: notify prescriber: Alex Okafor")
-    assert "BP 184/112." in urgent.inner_text()
-    assert "BP 176/104." in notify.inner_text()
+    expect(urgent).to_contain_text("BP 184/112.", use_inner_text=True)
+    expect(notify).to_contain_text("BP 176/104.", use_inner_text=True)
     assert "Recliner 3" in urgent.inner_text() and "reading at 09:50" in urgent.inner_text()
     # Above the co-sign queue.
     queue = psych.locator("#queue-h")
     assert chair.bounding_box()["y"] < queue.bounding_box()["y"]
     assert_accessible(psych)
-    psych_shots = Shots(psych, request.node.name + "-psychiatrist")
-    psych_shots("review-at-the-chair")
 
     # Acknowledging needs a note, asked for next to the field; nothing is closed without it.
     with app.app_context():
@@ -192,17 +177,16 @@ def test_urgent_bp_reaches_the_board_and_the_psychiatrist_who_acknowledges_with_
     note = card.get_by_label("Action taken")
     assert "is-invalid" in note.get_attribute("class")
     error = card.locator(f"#alert{alert_id}-note-error")
-    assert error.inner_text() == "Say what was done."
+    expect(error).to_have_text("Say what was done.", use_inner_text=True)
     assert error.get_attribute("id") in note.get_attribute("aria-describedby")
     assert_accessible(psych)
-    psych_shots("acknowledge-refused-without-note")
     with app.app_context():
         assert db.session.get(ClinicalAlert, alert_id).acknowledged_at is None
 
     card.get_by_label("Action taken").fill("Labetalol 10 mg IV given; recheck in 5.")
     assert _submit(psych, card.get_by_role("button", name="Acknowledge")) == 200
     assert not psych.locator(f"#alert-{alert_id}").count()
-    assert psych.locator("section[aria-labelledby='chair-alerts-h'] .alert-card").count() == 1
+    expect(psych.locator("section[aria-labelledby='chair-alerts-h'] .alert-card")).to_have_count(1)
     assert psych.locator(".app-nav .nav-alerts").inner_text().startswith("1")
     psych.get_by_role("link", name="Patients").click()
     psych.wait_for_load_state()
@@ -213,13 +197,15 @@ def test_urgent_bp_reaches_the_board_and_the_psychiatrist_who_acknowledges_with_
 
 
 def test_an_uber_driver_is_refused_by_the_name_field_and_the_confirmed_driver_leaves(
-    live_app, staff, page, shots
+    live_app, staff, page
 ):
     app, base = live_app
     sid = ready_to_leave(app)
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     page.goto(f"{base}/sessions/{sid}")
-    assert "The chart allows discharge" in page.locator(".discharge-blockers").inner_text()
+    expect(page.locator(".discharge-blockers")).to_contain_text(
+        "The chart allows discharge", use_inner_text=True
+    )
     form = page.locator("form[action$='/discharge']")
     _bedside_ready(form)
     form.get_by_label("Another responsible adult").check()
@@ -230,7 +216,7 @@ def test_an_uber_driver_is_refused_by_the_name_field_and_the_confirmed_driver_le
 
     form = page.locator("form[action$='/discharge']")
     name = form.get_by_label("Name of the adult")
-    assert name.input_value() == "Uber driver"
+    expect(name).to_have_value("Uber driver")
     error = form.locator("#escort_name-error")
     assert error.inner_text().startswith(
         "A ride-hail or taxi, public transport or leaving alone is not allowed: the patient "
@@ -238,7 +224,6 @@ def test_an_uber_driver_is_refused_by_the_name_field_and_the_confirmed_driver_le
     )
     assert "escort_name-error" in name.get_attribute("aria-describedby")
     assert_accessible(page)
-    shots("uber-driver-refused")
     assert _session(app, sid).status == "in_progress"
 
     _bedside_ready(form)
@@ -255,20 +240,20 @@ def test_an_uber_driver_is_refused_by_the_name_field_and_the_confirmed_driver_le
     )
 
 
-def test_2_mg_per_kg_iv_needs_the_psychiatrists_reason_and_password(live_app, staff, page, shots):
+def test_2_mg_per_kg_iv_needs_the_psychiatrists_reason_and_password(live_app, staff, page):
     app, base = live_app
     freeze_local(9, 0)
     with app.app_context():
         patient_id = factories.make_patient(first_name="Ida", last_name="Dose").id
         db.session.commit()
-    _sign_in(page, base, "psychiatrist")
+    sign_in(page, base, "psychiatrist")
     page.goto(f"{base}/patients/{patient_id}")
     page.get_by_role("link", name="Prescribe course").click()
     page.wait_for_load_state()
     page.get_by_label("IV ketamine", exact=True).check()
     reason = page.get_by_label("Reason for a dose above the usual maximum")
     password = page.get_by_label("Your password (confirms a dose above the usual maximum)")
-    assert not reason.is_visible()  # shown only once the dose is above the usual maximum
+    expect(reason).to_be_hidden()  # shown only once the dose is above the usual maximum
     page.get_by_label("IV dose (mg/kg)").fill("2.0")
     assert reason.is_visible() and password.is_visible()
     page.get_by_label("IV infusion minutes").fill("40")
@@ -277,12 +262,13 @@ def test_2_mg_per_kg_iv_needs_the_psychiatrists_reason_and_password(live_app, st
     assert page.locator("#dose_reason-error").inner_text() == (
         "2.0 mg/kg is above the usual maximum of 1.0 mg/kg: give the reason."
     )
-    assert page.locator("#password-error").inner_text() == "Confirm 2.0 mg/kg with your password."
+    expect(page.locator("#password-error")).to_have_text(
+        "Confirm 2.0 mg/kg with your password.", use_inner_text=True
+    )
     assert "dose_reason-error" in reason.get_attribute("aria-describedby")
     assert "password-error" in password.get_attribute("aria-describedby")
-    assert page.get_by_label("IV dose (mg/kg)").input_value() == "2.0"  # the input is kept
+    expect(page.get_by_label("IV dose (mg/kg)")).to_have_value("2.0")  # the input is kept
     assert_accessible(page)
-    shots("large-dose-refused")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(TreatmentCourse)) == 0
 
@@ -298,38 +284,42 @@ def test_2_mg_per_kg_iv_needs_the_psychiatrists_reason_and_password(live_app, st
 
 
 def test_a_predose_hold_is_marked_on_the_board_until_the_psychiatrist_overrides_it(
-    live_app, staff, page, psych_page, shots
+    live_app, staff, page, psych_page
 ):
     app, base = live_app
     freeze_local(9, 0)
     sid = in_chair(app, chair="Recliner 2", last_name="Hold")
     chart(app, sid, ("vitals", {"systolic": 165, "diastolic": 102}))
 
-    _sign_in(page, base, "nurse")
+    sign_in(page, base, "nurse")
     row = _board_row(page, "Hold")
-    assert "BP hold: waiting for the psychiatrist" in row.locator(".board-markers").inner_text()
+    expect(row.locator(".board-markers")).to_contain_text(
+        "BP hold: waiting for the psychiatrist", use_inner_text=True
+    )
     assert "board-urgent" in row.get_attribute("class")
     assert_accessible(page)
-    shots("board-bp-hold")
 
     psych = psych_page
-    _sign_in(psych, base, "psychiatrist")
+    sign_in(psych, base, "psychiatrist")
     hold = psych.locator(".alert-card").filter(has_text="Pre-dose BP hold: override or not")
-    assert "BP 165/102 before the dose, over the hold line 140/90" in hold.inner_text()
+    expect(hold).to_contain_text(
+        "BP 165/102 before the dose, over the hold line 140/90", use_inner_text=True
+    )
     hold.get_by_role("link", name="Open the chart to override").click()
     psych.wait_for_url(f"{base}/sessions/{sid}")
     psych.get_by_label("Reason to dose despite the hold").fill(
         "Anxious at arrival; known white-coat hypertension, home readings 130s/80s."
     )
     assert _submit(psych, psych.get_by_role("button", name="Record override")) == 200
-    assert "the psychiatrist recorded an override" in psych.get_by_role("alert").inner_text()
+    expect(psych.get_by_role("alert")).to_contain_text(
+        "the psychiatrist recorded an override", use_inner_text=True
+    )
     assert_accessible(psych)
 
     page.reload()
     row = _board_row(page, "Hold")
-    assert "BP hold" not in row.inner_text()
+    expect(row).not_to_contain_text("BP hold", use_inner_text=True)
     assert "board-urgent" not in row.get_attribute("class")
-    shots("board-hold-overridden")
     with app.app_context():
         alert = db.session.scalar(select(ClinicalAlert).where(ClinicalAlert.kind == "predose_hold"))
         assert alert.acknowledged_at is not None

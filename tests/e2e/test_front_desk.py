@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from clinic_app import clock
@@ -13,8 +14,8 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient
 from clinic_app.patients.services import open_course, record_screen
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import assert_accessible
+from tests.e2e.browser import assert_accessible, sign_in
+from tests.helpers import PASSWORD
 
 ZONE = ZoneInfo("America/Los_Angeles")
 MONDAY = date(2026, 4, 6)
@@ -31,14 +32,6 @@ def _setup(app) -> None:
             factories.make_user(role, password=PASSWORD)
         db.session.add_all(Chair(name=f"Chair {n}", site=factories.site()) for n in range(1, 5))
         db.session.commit()
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def _prescribe(app, mrn: str) -> None:
@@ -85,17 +78,16 @@ def _no_doses(page) -> None:
     assert not any(s in content for s in DOSES), page.url
 
 
-def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots):
+def test_front_desk_books_and_manages_an_induction_series(live_app, page):
     app, base = live_app
     clock.freeze(_at(MONDAY, 8, 0))
     _setup(app)
 
     # Sign in: the front desk starts on the calendar.
-    _sign_in(page, base, "front_desk")
-    assert page.url == base + "/schedule/"
+    sign_in(page, base, "front_desk")
+    expect(page).to_have_url(base + "/schedule/")
     assert "Mon 6 Apr 2026" in page.content()
     assert_accessible(page)
-    shots("calendar-start")
 
     # Register the new patient: demographics, driver and preferences (the clinical screen,
     # with consent and REMS enrollment, is for a nurse or the psychiatrist).
@@ -113,9 +105,8 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     page.get_by_label("Tuesday").check()
     page.get_by_label("Friday").check()
     page.get_by_label("Preferred start time").fill("09:30")
-    assert page.get_by_label("Allergies").count() == 0
+    expect(page.get_by_label("Allergies")).to_have_count(0)
     assert_accessible(page)
-    shots("register-patient")
     page.get_by_role("button", name="Save").click()
     page.wait_for_load_state()
     assert "Patient registered." in page.content()
@@ -135,19 +126,17 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert_accessible(page)
     page.get_by_role("link", name="Plan visits").click()
     page.wait_for_load_state()
-    assert page.get_by_label("Preferred start time").input_value() == "09:30"
+    expect(page.get_by_label("Preferred start time")).to_have_value("09:30")
     # Times are typed 24-hour, as every page shows them (no AM/PM time picker).
     assert page.get_by_label("Preferred start time").get_attribute("type") == "text"
     assert page.get_by_label("Tuesday").is_checked() and page.get_by_label("Friday").is_checked()
     assert_accessible(page)
-    shots("plan-form")
     page.get_by_role("button", name="Propose visits").click()
     page.wait_for_load_state()
     assert "Proposed induction series: 8 visits" in page.content()
-    assert page.get_by_label("Driver / escort").input_value() == "Dana Eskay"
+    expect(page.get_by_label("Driver / escort")).to_have_value("Dana Eskay")
     _no_doses(page)
     assert_accessible(page)
-    shots("proposal")
     page.get_by_role("button", name="Book 8 visits").click()
     page.wait_for_load_state()
     assert "Booked 8 visits." in page.content()
@@ -157,7 +146,6 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert [d.weekday() for d in days] == [1, 4] * 4
     assert {v.starts_at.astimezone(ZONE).time() for v in visits} == {time(9, 30)}
     assert_accessible(page)
-    shots("series-booked")
 
     # Move visit 3 (Tuesday 14 April) to Wednesday 15 April at 11:00.
     page.get_by_role("link", name="Tue 14 Apr 2026").click()
@@ -173,7 +161,6 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert "Visit moved" in page.content()
     moved = _visits(app)[2]
     assert moved.starts_at == _at(date(2026, 4, 15), 11, 0)
-    shots("visit-moved")
 
     # The week calendar shows the series by chair.
     page.get_by_role("link", name="Week").click()
@@ -181,7 +168,6 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert "Induction 3/8" in page.content() and "Induction 4/8" in page.content()
     _no_doses(page)
     assert_accessible(page)
-    shots("week-calendar")
 
     # Confirm tomorrow's driver.
     page.get_by_role("link", name="Driver calls").click()
@@ -194,7 +180,6 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert (first.driver_status, first.status) == ("confirmed", "confirmed")
     assert "Driver: confirmed" in page.content()
     assert "Driver call recorded for Erin Eskay (09:30): confirmed." in page.content()
-    shots("driver-confirmed")
 
     # Tuesday 10:00: the patient did not come. Mark the no-show and book the make-up.
     clock.freeze(_at(date(2026, 4, 7), 10, 0))
@@ -207,13 +192,11 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert _visits(app)[0].status == "no_show"
     assert "Next day that keeps the series' rhythm" in page.content()
     assert_accessible(page)
-    shots("no-show-with-make-up-offer")
     page.get_by_role("button", name="Book").first.click()
     page.wait_for_load_state()
     assert "Make-up visit booked." in page.content()
     makeup = [v for v in _visits(app) if v.status == "scheduled" and v.sequence_no == 1]
     assert len(makeup) == 1 and makeup[0].starts_at.astimezone(ZONE).date() == date(2026, 4, 8)
-    shots("make-up-booked")
 
     # The patient's schedule page counts the no-show; print the handout.
     page.get_by_role("link", name="Erin Eskay").click()
@@ -231,11 +214,9 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert "Driver collects you at" in content and "11:45" in content
     _no_doses(page)
     assert_accessible(page)
-    shots("handout")
     page.emulate_media(media="print")
-    assert not page.get_by_role("button", name="Print handout").is_visible()
-    assert not page.locator(".app-nav").is_visible()
-    shots("handout-print")
+    expect(page.get_by_role("button", name="Print handout")).to_be_hidden()
+    expect(page.locator(".app-nav")).to_be_hidden()
     page.emulate_media(media="screen")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download calendar (.ics)").click()
@@ -245,7 +226,7 @@ def test_front_desk_books_and_manages_an_induction_series(live_app, page, shots)
     assert "STATUS:TENTATIVE" in calendar and "ketamine" not in calendar.lower()
 
 
-def test_front_desk_books_an_intake_and_acts_on_a_missing_driver(live_app, page, shots):
+def test_front_desk_books_an_intake_and_acts_on_a_missing_driver(live_app, page):
     app, base = live_app
     clock.freeze(_at(MONDAY, 8, 0))
     _setup(app)
@@ -253,7 +234,7 @@ def test_front_desk_books_an_intake_and_acts_on_a_missing_driver(live_app, page,
         patient = factories.make_patient(first_name="Ivy", last_name="Intake")
         db.session.commit()
         patient_id = patient.id
-    _sign_in(page, base, "front_desk")
+    sign_in(page, base, "front_desk")
 
     # A new patient with no course yet: book the intake visit from the schedule page.
     page.goto(f"{base}/schedule/patients/{patient_id}")
@@ -263,7 +244,6 @@ def test_front_desk_books_an_intake_and_acts_on_a_missing_driver(live_app, page,
     consult.get_by_label("Start").fill("10:00")
     assert consult.get_by_label("Start").get_attribute("type") == "text"
     assert_accessible(page)
-    shots("intake-form")
     consult.get_by_role("button", name="Book consult").click()
     page.wait_for_load_state()
     assert "Consult booked." in page.content()
@@ -279,7 +259,6 @@ def test_front_desk_books_an_intake_and_acts_on_a_missing_driver(live_app, page,
     assert "Driver call recorded for Ivy Intake (10:00): no driver." in content
     assert "may not drive home: move or cancel the visit" in content
     assert_accessible(page)
-    shots("no-driver-prompt")
     page.get_by_role("link", name="Move or cancel the visit").click()
     page.wait_for_load_state()
     assert page.url.endswith(f"/schedule/appointments/{visit.id}#move")

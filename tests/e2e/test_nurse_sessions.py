@@ -2,12 +2,14 @@
 
 from datetime import UTC, datetime, timedelta
 
+from playwright.sync_api import expect
+
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, TreatmentSession
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import assert_accessible
+from tests.e2e.browser import assert_accessible, sign_in
+from tests.helpers import PASSWORD
 
 
 def _clinic_morning() -> datetime:
@@ -42,15 +44,6 @@ def _book_today(app, modality: str, **patient) -> int:
         return person.id
 
 
-def _sign_in(page, base: str) -> None:
-    page.goto(base + "/login")
-    assert_accessible(page)
-    page.get_by_label("Username").fill("nurse")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(base + "/today")
-
-
 def _add_vitals(page, systolic: int, diastolic: int, spo2: int = 98) -> None:
     form = page.locator("form.vitals-row")
     form.get_by_label("Systolic").fill(str(systolic))
@@ -82,12 +75,12 @@ def _predose(page) -> None:
             box.check()
     page.get_by_role("button", name="Save pre-dose checks").click()
     page.wait_for_load_state()
-    assert "Completed at" in page.locator("#predose-h + p").inner_text()
+    expect(page.locator("#predose-h + p")).to_contain_text("Completed at", use_inner_text=True)
 
 
 def _moaas(page, score: int) -> None:
     form = page.locator("form[action$='/sedation']")
-    assert form.get_by_label("MOAA/S").input_value() == ""  # starts empty, never "awake"
+    expect(form.get_by_label("MOAA/S")).to_have_value("")  # starts empty, never "awake"
     form.get_by_label("MOAA/S").select_option(str(score))
     form.get_by_role("button", name="Add MOAA/S").click()
     page.wait_for_load_state()
@@ -96,9 +89,9 @@ def _moaas(page, score: int) -> None:
 def _cadss(page, items: list[int]) -> None:
     form = page.locator("form[action$='/dissociation']")
     selects = form.locator("select")
-    assert selects.count() == 6
+    expect(selects).to_have_count(6)
     for n, value in enumerate(items):
-        assert selects.nth(n).input_value() == ""  # starts empty, never "not at all"
+        expect(selects.nth(n)).to_have_value("")  # starts empty, never "not at all"
         selects.nth(n).select_option(str(value))
     form.get_by_role("button", name="Add CADSS-6").click()
     page.wait_for_load_state()
@@ -111,7 +104,9 @@ def _discharge(page, attest_dissociation: bool = False) -> None:
     if attest_dissociation:
         form.get_by_label("Dissociation has resolved (my assessment)").check()
     driver = form.get_by_label("The confirmed driver")
-    assert "Sam Tester" in form.locator("label[for='escort-driver']").inner_text()
+    expect(form.locator("label[for='escort-driver']")).to_contain_text(
+        "Sam Tester", use_inner_text=True
+    )
     driver.check()
     form.get_by_role("button", name="Discharge").click()
     page.wait_for_load_state()
@@ -131,19 +126,18 @@ def _session_status(app, patient_id: int) -> str:
         )
 
 
-def test_nurse_charts_esketamine_session(live_app, page, shots):
+def test_nurse_charts_esketamine_session(live_app, page):
     app, base = live_app
     clock.freeze(_clinic_morning())
     patient_id = _book_today(app, "esketamine_nasal", first_name="Erin", last_name="Esk")
-    _sign_in(page, base)
-    assert page.get_by_text("Esk, Erin").is_visible()
+    sign_in(page, base, "nurse", accessible=True)
+    page.wait_for_url(base + "/today")
+    expect(page.get_by_text("Esk, Erin")).to_be_visible()
     assert_accessible(page)
-    shots("today-board")
 
     page.get_by_role("button", name="Check in Erin Esk").click()
     page.wait_for_url(f"{base}/sessions/*")
     assert_accessible(page)
-    shots("session-opened")
     _predose(page)
     _add_vitals(page, 124, 78)
     page.get_by_label("Dose", exact=True).and_(page.locator("select")).select_option("56")
@@ -151,7 +145,6 @@ def test_nurse_charts_esketamine_session(live_app, page, shots):
     page.get_by_role("button", name="Record dose").click()
     page.wait_for_load_state()
     assert "2 devices of 28 mg" in page.content()
-    shots("dosed")
 
     clock.advance(timedelta(minutes=5))
     page.get_by_label("Lot number").fill("ESK-4471")
@@ -167,24 +160,24 @@ def test_nurse_charts_esketamine_session(live_app, page, shots):
     assert "notify the prescriber" in page.content()
     _moaas(page, 5)
     _cadss(page, [1, 1, 0, 1, 0, 0])  # 3: under the clinic's line of 4
-    assert "CADSS-6 3" in page.locator("#scales-h + ul").inner_text()
+    expect(page.locator("#scales-h + ul")).to_contain_text("CADSS-6 3", use_inner_text=True)
     overflowing = page.eval_on_selector_all(
         ".vitals-table td", "cells => cells.filter(c => c.scrollWidth > c.clientWidth).length"
     )
     assert overflowing == 0  # two flags on one reading stay inside their cell
     assert_accessible(page)
-    shots("forty-minute-bp-flagged")
 
     clock.advance(timedelta(minutes=50))
     _add_vitals(page, 130, 82)
     _discharge(page)
     refused = page.get_by_role("alert").filter(has_text="Discharge refused")
-    assert refused.is_visible()
-    assert "Observed 90 of 120 minutes" in refused.inner_text()
-    assert "Assess sedation (MOAA/S) again before discharge." in refused.inner_text()
+    expect(refused).to_be_visible()
+    expect(refused).to_contain_text("Observed 90 of 120 minutes", use_inner_text=True)
+    expect(refused).to_contain_text(
+        "Assess sedation (MOAA/S) again before discharge.", use_inner_text=True
+    )
     assert _session_status(app, patient_id) == "in_progress"
     assert_accessible(page)
-    shots("discharge-refused-at-90-min")
 
     clock.advance(timedelta(minutes=31))
     _add_vitals(page, 126, 80)
@@ -195,42 +188,39 @@ def test_nurse_charts_esketamine_session(live_app, page, shots):
     assert "Discharged at" in page.content()
     discharged = page.locator("#discharge").inner_text()
     assert "leaving with Sam Tester (the confirmed driver)" in discharged
-    shots("discharged")
     _sign(page)
     assert _session_status(app, patient_id) == "signed"
     assert_accessible(page)
-    shots("signed")
 
 
-def test_nurse_charts_iv_session(live_app, page, shots):
+def test_nurse_charts_iv_session(live_app, page):
     app, base = live_app
     clock.freeze(_clinic_morning())
     patient_id = _book_today(
         app, "iv_ketamine", first_name="Ivan", last_name="Infusion", weight_kg=84
     )
-    _sign_in(page, base)
+    sign_in(page, base, "nurse", accessible=True)
+    page.wait_for_url(base + "/today")
     page.get_by_role("button", name="Check in Ivan Infusion").click()
     page.wait_for_url(f"{base}/sessions/*")
     _predose(page)
     _add_vitals(page, 128, 82)
     weight = page.get_by_label("Weight today (kg)")
-    assert weight.input_value() == ""  # weighed today, never carried from the record
+    expect(weight).to_have_value("")  # weighed today, never carried from the record
     assert "Last: 84.0 kg on the patient record — weigh today." in page.content()
     weight.fill("82.4")
-    assert "= 41.2 mg" in page.locator(".dose-calc").inner_text()
+    expect(page.locator(".dose-calc")).to_contain_text("= 41.2 mg", use_inner_text=True)
     page.get_by_label("Concentration (mg/mL)").fill("1")
     page.get_by_label("Pump rate (mL/h)").fill("61.8")
     page.get_by_label("Lot number").fill("KET-2210")
     page.get_by_role("button", name="Record dose").click()
     page.wait_for_load_state()
     assert "41.2 mg" in page.content() and "0.50 mg/kg" in page.content()
-    shots("infusion-running")
 
     for _ in range(3):
         clock.advance(timedelta(minutes=15))
         _add_vitals(page, 138, 86)
     assert_accessible(page)
-    shots("vitals-every-15-min")
     page.get_by_label("Volume infused (mL)").fill("41.2")
     page.get_by_role("button", name="Record infusion end").click()
     page.wait_for_load_state()
@@ -243,7 +233,6 @@ def test_nurse_charts_iv_session(live_app, page, shots):
     assert "Recovery: 30 min after the infusion" in refused
     assert "No MOAA/S since the dose: assess sedation." in refused
     assert "No CADSS-6 since the dose: record one, or attest" in refused
-    shots("discharge-refused-in-recovery")
 
     clock.advance(timedelta(minutes=16))
     _add_vitals(page, 126, 80)
@@ -253,4 +242,3 @@ def test_nurse_charts_iv_session(live_app, page, shots):
     _sign(page)
     assert _session_status(app, patient_id) == "signed"
     assert_accessible(page)
-    shots("signed")

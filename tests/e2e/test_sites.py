@@ -11,8 +11,8 @@ from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Site, User
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import Shots, assert_accessible
+from tests.e2e.browser import assert_accessible, sign_in
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture
@@ -22,14 +22,6 @@ def staff(live_app) -> None:
         for role in ("admin", "psychiatrist"):
             factories.make_user(role, password=PASSWORD)
         db.session.commit()
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def _submit(page, button) -> int:
@@ -63,15 +55,14 @@ def _booked_site(app) -> None:
         db.session.commit()
 
 
-def test_admin_adds_edits_and_closes_sites(live_app, staff, page, shots: Shots):
+def test_admin_adds_edits_and_closes_sites(live_app, staff, page):
     app, base = live_app
     _booked_site(app)
-    _sign_in(page, base, "admin")
+    sign_in(page, base, "admin")
     page.get_by_role("link", name="Sites").click()
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "Sites"
     assert_accessible(page)
-    shots("sites-list")
 
     page.get_by_role("link", name="New site").click()
     page.wait_for_load_state()
@@ -97,7 +88,6 @@ def test_admin_adds_edits_and_closes_sites(live_app, staff, page, shots: Shots):
         "dea_number-hint dea_number-error"
     )
     assert_accessible(page)
-    shots("dea-refused")
 
     page.get_by_label("DEA registration number").fill("BJ1234563")
     assert _submit(page, page.get_by_role("button", name="Add site")) == 200
@@ -119,7 +109,6 @@ def test_admin_adds_edits_and_closes_sites(live_app, staff, page, shots: Shots):
         page.locator("main").inner_text()
     )
     assert_accessible(page)
-    shots("close-refused")
 
     downtown = page.locator("tbody tr").filter(has_text="Downtown Los Angeles")
     assert _submit(page, downtown.get_by_role("button", name="Close Downtown Los Angeles")) == 200
@@ -130,16 +119,14 @@ def test_admin_adds_edits_and_closes_sites(live_app, staff, page, shots: Shots):
     assert active == {"DTLA": False, "NYC": True}
 
 
-def test_new_account_picks_its_sites_and_chairs_are_grouped_by_site(
-    live_app, staff, page, shots: Shots
-):
+def test_new_account_picks_its_sites_and_chairs_are_grouped_by_site(live_app, staff, page):
     app, base = live_app
     _booked_site(app)
     with app.app_context():
         factories.site("DTLA", name="Downtown LA")
         db.session.add(Chair(name="Chair 1", site=factories.site("DTLA")))
         db.session.commit()
-    _sign_in(page, base, "admin")
+    sign_in(page, base, "admin")
     page.goto(base + "/admin/users/new")
     page.get_by_label("Username").fill("jsmith")
     page.get_by_label("Full name").fill("Jo Smith")
@@ -154,13 +141,12 @@ def test_new_account_picks_its_sites_and_chairs_are_grouped_by_site(
     page.get_by_label("Midtown (NYC)").check()
     assert _submit(page, page.get_by_role("button", name="Create account")) == 200
     assert_accessible(page)
-    shots("user-with-site")
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "jsmith"))
         assert [site.code for site in user.sites] == ["NYC"]
 
     page.get_by_role("button", name="Sign out").click()
-    _sign_in(page, base, "psychiatrist")
+    sign_in(page, base, "psychiatrist")
     page.goto(base + "/settings/chairs")
     sections = page.locator("section.site-chairs")
     assert sections.count() == 2
@@ -171,4 +157,3 @@ def test_new_account_picks_its_sites_and_chairs_are_grouped_by_site(
     assert _submit(page, page.get_by_role("button", name="Add chair")) == 200
     assert "Suite B added at Midtown" in page.locator("main").inner_text()
     assert_accessible(page)
-    shots("chairs-by-site")

@@ -3,26 +3,25 @@
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair
 from clinic_app.treatments import services
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import Shots, assert_accessible
+from tests.e2e.browser import assert_accessible, sign_in
 from tests.e2e.test_nurse_sessions import _clinic_morning
+from tests.helpers import PASSWORD
 
 TABLET = {"width": 768, "height": 1024}
 
 
 @pytest.fixture
-def tablet(browser):
-    context = browser.new_context(viewport=TABLET)
-    page = context.new_page()
+def tablet(new_context):
+    page = new_context(viewport=TABLET).new_page()
     page.set_default_timeout(10_000)
-    yield page
-    context.close()
+    return page
 
 
 def _busy_morning(app) -> int:
@@ -95,24 +94,18 @@ def _no_sideways_scroll(page) -> None:
     assert width <= TABLET["width"], f"page is {width} px wide on a {TABLET['width']} px screen"
 
 
-def test_board_and_session_page_fit_a_portrait_tablet(live_app, tablet, request):
+def test_board_and_session_page_fit_a_portrait_tablet(live_app, tablet):
     app, base = live_app
     sid = _busy_morning(app)
     page = tablet
-    shots = Shots(page, request.node.name)
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill("nurse")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base, "nurse")
     page.wait_for_url(base + "/today")
-    assert "Not dosed" in page.locator("table.board").inner_text()
-    shots("today-768")
+    expect(page.locator("table.board")).to_contain_text("Not dosed", use_inner_text=True)
     _no_sideways_scroll(page)
     assert_accessible(page)
 
     page.goto(f"{base}/sessions/{sid}")
     for summary in page.locator("details > summary").all():
         summary.click()  # every fold open: the widest the page gets
-    shots("session-768")
     _no_sideways_scroll(page)
     assert_accessible(page)

@@ -3,10 +3,7 @@ allergies, contraindications, medications, consent and REMS enrollment on their 
 front desk registers demographics and sees only whether the screen is complete; an unscreened
 patient reads "not screened", never "none found"."""
 
-import html
-import re
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,8 +12,8 @@ from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, Patient, TreatmentSession
 from tests import factories
+from tests.helpers import CLINIC_ZONE, field_errors, freeze_local, markup, soup
 
-CLINIC_ZONE = ZoneInfo("America/Los_Angeles")  # the default clinic time zone
 SCREEN_FIELDS = (
     "allergies",
     "contraindications",
@@ -36,28 +33,6 @@ SCREEN = {
     "weight_kg": "81.5",
 }
 PREDOSE = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}
-
-
-def freeze_local(hour: int = 10) -> datetime:
-    day = datetime.now(CLINIC_ZONE).date()
-    at = datetime.combine(day, time(hour), tzinfo=CLINIC_ZONE).astimezone(UTC)
-    clock.freeze(at)
-    return at
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def field_errors(response) -> dict[str, str]:
-    return {
-        name: html.unescape(message).strip()
-        for name, message in re.findall(
-            r'<div id="([\w-]+)-error" class="invalid-feedback d-block">(.*?)</div>',
-            response.get_data(as_text=True),
-            re.S,
-        )
-    }
 
 
 def patient_row(app, pid: int) -> dict:
@@ -129,7 +104,7 @@ def test_front_desk_can_neither_open_nor_post_the_screen(app, as_role, staff):
     data = dict(SCREEN, allergies="NKDA", version_id=str(before["version_id"]))
     response = desk.post(f"/patients/{pid}/screen", data=data)
     assert response.status_code == 403
-    assert "NKDA" not in text(response)
+    assert "NKDA" not in markup(response)
     assert patient_row(app, pid) == before
     assert [e.user_id for e in screen_events(app)] == [staff["psychiatrist"]]  # the factory's
     with app.app_context():
@@ -146,14 +121,14 @@ def test_front_desk_sees_only_whether_the_screen_is_complete(app, as_role):
     unscreened = make_patient(app, screened=False, allergies="Latex")
     desk = as_role("front_desk")
 
-    page = text(desk.get(f"/patients/{screened}"))
+    page = markup(desk.get(f"/patients/{screened}"))
     assert "Clinical screen: complete" in page
     for hidden in ("Sulfa drugs", "Aneurysmal", "AVM", "Allergies", "Contraindications", "REMS"):
         assert hidden not in page, hidden
     assert "Edit clinical screen" not in page
     assert f"/patients/{screened}/screen" not in page
 
-    page = text(desk.get(f"/patients/{unscreened}"))
+    page = markup(desk.get(f"/patients/{unscreened}"))
     assert "Clinical screen incomplete" in page
     assert "Latex" not in page
     assert "none found" not in page
@@ -211,7 +186,7 @@ def test_nurse_corrects_an_allergy_found_at_the_chair(app, as_role, staff):
     nurse = as_role("nurse")
     form = nurse.get(f"/patients/{pid}/screen")
     assert form.status_code == 200
-    assert "NKDA" in text(form)
+    assert "NKDA" in markup(form)
     data = {
         "allergies": "Latex (hives)",
         "medication_classes": "antidepressant",
@@ -235,7 +210,7 @@ def test_nurse_corrects_an_allergy_found_at_the_chair(app, as_role, staff):
     assert event.detail == {"fields": ["allergies"]}
     assert "Latex" not in str(event.detail)  # codes, never the free text
 
-    page = text(nurse.get(f"/patients/{pid}"))
+    page = markup(nurse.get(f"/patients/{pid}"))
     assert "Latex (hives)" in page
     assert "Test nurse" in page  # who screened
 
@@ -264,7 +239,7 @@ def test_psychiatrist_edits_both_demographics_and_the_screen(app, as_role, staff
 def test_nurse_views_demographics_but_does_not_edit_them(app, as_role):
     pid = make_patient(app)
     nurse = as_role("nurse")
-    page = text(nurse.get(f"/patients/{pid}"))
+    page = markup(nurse.get(f"/patients/{pid}"))
     assert "Sam Tester" in page
     assert "Edit clinical screen" in page
     assert "Edit record" not in page
@@ -273,10 +248,9 @@ def test_nurse_views_demographics_but_does_not_edit_them(app, as_role):
 
 def test_a_first_screen_asks_for_failed_trials_rather_than_showing_zero(app, as_role):
     pid = register(as_role)
-    page = as_role("nurse").get(f"/patients/{pid}/screen").get_data(as_text=True)
-    field = re.search(r'<input[^>]*name="failed_trials"[^>]*>', page)[0]
-    assert 'value=""' in field or "value=" not in field
-    assert "not screened yet" in page
+    page = as_role("nurse").get(f"/patients/{pid}/screen")
+    assert not soup(page).find("input", attrs={"name": "failed_trials"}).get("value")
+    assert "not screened yet" in page.get_data(as_text=True)
 
 
 # --- "not screened" is not "none found" ----------------------------------------------------
@@ -285,7 +259,7 @@ def test_a_first_screen_asks_for_failed_trials_rather_than_showing_zero(app, as_
 def test_an_unscreened_patient_reads_not_screened_until_a_clinician_screens(app, as_role):
     pid = register(as_role)
     nurse = as_role("nurse")
-    page = text(nurse.get(f"/patients/{pid}"))
+    page = markup(nurse.get(f"/patients/{pid}"))
     assert "not screened" in page
     assert "none found" not in page
     assert "none recorded" not in page
@@ -293,11 +267,13 @@ def test_an_unscreened_patient_reads_not_screened_until_a_clinician_screens(app,
     version = patient_row(app, pid)["version_id"]
     data = {"allergies": "NKDA", "failed_trials": "2", "version_id": str(version)}
     assert nurse.post(f"/patients/{pid}/screen", data=data).status_code == 302
-    page = text(nurse.get(f"/patients/{pid}"))
+    response = nurse.get(f"/patients/{pid}")
+    page = markup(response)
     assert "not screened" not in page
     section = page.split('id="screen-h"')[1].split('id="courses-h"')[0]
-    assert re.search(r"Contraindications</dt><dd[^>]*>none found", section)
-    assert re.search(r"Medications</dt><dd[^>]*>none found", section)
+    screen = soup(response).find(id="screen-h").find_parent("section")
+    for term in ("Contraindications", "Medications"):
+        assert screen.find("dt", string=term).find_next_sibling("dd").text.startswith("none found")
     assert "NKDA" in section
 
 
@@ -382,7 +358,7 @@ def test_returning_to_a_session_of_another_patient_is_ignored(app, as_role):
 )
 @pytest.mark.parametrize("role", ["nurse", "psychiatrist"])
 def test_screen_refuses_bad_input_and_saves_nothing(app, as_role, role, changes, field, message):
-    freeze_local()
+    freeze_local(10)
     pid = make_patient(app, screened=False)
     before = patient_row(app, pid)
     tomorrow = (clock.utcnow().astimezone(CLINIC_ZONE).date() + timedelta(days=1)).isoformat()
@@ -408,7 +384,7 @@ def test_a_screen_saved_on_an_old_version_gets_409_and_keeps_the_input(app, as_r
     assert first.status_code == 302
     late = nurse.post(url, data=dict(SCREEN, allergies="Latex", version_id=version))
     assert late.status_code == 409
-    body = text(late)
+    body = markup(late)
     assert "Someone else saved this record while you were editing." in body
     assert "Latex" in body  # what the nurse typed is still there...
     current = patient_row(app, pid)["version_id"]

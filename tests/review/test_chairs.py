@@ -12,9 +12,9 @@ from clinic_app.extensions import db
 from clinic_app.models import Chair, Site
 from clinic_app.scheduling.checks import chair_ids
 from tests import factories
+from tests.helpers import audit_rows, count, field_error, text
 from tests.review import builders
-from tests.review.helpers import audit_rows, count, field_error, text
-from tests.scheduling.conftest import book_visit
+from tests.scheduling.builders import book_visit
 
 
 def _chair(app, name: str) -> Chair:

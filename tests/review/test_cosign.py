@@ -10,9 +10,8 @@ from clinic_app.review import services
 from clinic_app.treatments.queries import load_session
 from clinic_app.treatments.services import content_hash
 from tests import factories
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, actions_by, audit_rows, count, field_error, text
 from tests.review import builders
-from tests.review.helpers import actions_by, audit_rows, count, field_error, text
 
 NOTE = "Reviewed vitals and the BP rise; agree with the nurse's management."
 

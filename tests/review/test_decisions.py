@@ -10,9 +10,8 @@ from clinic_app.extensions import db
 from clinic_app.models import CourseDecision, TreatmentCourse
 from clinic_app.settings import clinic_today
 from tests import factories
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, actions_by, audit_rows, count, field_error, text
 from tests.review import builders
-from tests.review.helpers import actions_by, audit_rows, count, field_error, text
 
 
 def _course(app, modality="esketamine_nasal", doses=(), phq=()) -> tuple[int, int]:

@@ -8,9 +8,8 @@ from clinic_app.auth.services import create_user
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, ClinicalAlert, TreatmentSession
 from tests import factories
-from tests.conftest import count_statements
+from tests.helpers import actions_by, audit_rows, count, count_statements, field_error, text
 from tests.review import builders
-from tests.review.helpers import actions_by, audit_rows, count, field_error, text
 
 
 def _queue_order(page: str, names: list[str]) -> list[str]:

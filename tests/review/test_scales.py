@@ -13,8 +13,8 @@ from clinic_app.models import Assessment, ClinicalAlert
 from clinic_app.review import services as review_services
 from clinic_app.treatments import services
 from tests import factories
+from tests.helpers import audit_rows, count, field_error, text
 from tests.review import builders
-from tests.review.helpers import audit_rows, count, field_error, text
 
 
 def _open_session(app) -> tuple[int, int]:

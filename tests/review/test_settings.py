@@ -11,7 +11,7 @@ from clinic_app.extensions import db
 from clinic_app.models import ClinicSetting
 from clinic_app.review import setting_specs as specs
 from clinic_app.settings import clinic_timezone, clinical_rules, review_rules, scheduling_rules
-from tests.review.helpers import actions_by, audit_rows, count, field_error, text
+from tests.helpers import actions_by, audit_rows, count, field_error, text
 
 
 def _form(**changes) -> dict:

@@ -20,9 +20,8 @@ from clinic_app.settings import clinical_rules, review_rules, scheduling_rules
 from clinic_app.treatments import services
 from config import TestingConfig
 from tests import factories
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, text
 from tests.review import builders
-from tests.review.helpers import text
 
 NOTIFY = ((40, 166, 96, 97), (90, 140, 86, 98), (125, 128, 80, 98))
 URGENT = ((40, 184, 104, 97), (125, 130, 82, 98))

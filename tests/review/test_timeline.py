@@ -10,9 +10,8 @@ from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, CourseDecision, VitalsReading
 from tests import factories
-from tests.conftest import count_statements
+from tests.helpers import actions_by, audit_rows, count, count_statements, text
 from tests.review import builders
-from tests.review.helpers import actions_by, audit_rows, count, text
 
 
 def _history(app) -> dict[str, int]:

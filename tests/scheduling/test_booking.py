@@ -10,30 +10,32 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, AuditEvent, Patient
 from clinic_app.scheduling import booking, checks
 from tests import factories
-from tests.scheduling.conftest import (
-    DOSE_STRINGS,
-    MONDAY,
-    ZONE,
+from tests.helpers import (
+    CLINIC_ZONE,
     audit_actions,
-    book_from,
-    book_visit,
     checked,
     count,
     field_error,
     form_values,
+    markup,
+)
+from tests.scheduling.builders import (
+    DOSE_STRINGS,
+    MONDAY,
+    book_from,
+    book_visit,
     local,
     make_patient_with_course,
     plan_data,
     propose,
     series_rows,
-    text,
 )
 
 BOOK = "/schedule/patients/{}/book"
 
 
 def _local_days(rows) -> list[date]:
-    return [r.starts_at.astimezone(ZONE).date() for r in rows]
+    return [r.starts_at.astimezone(CLINIC_ZONE).date() for r in rows]
 
 
 def test_front_desk_sees_the_plan_form_with_the_patients_preferences(app, as_role, esk):
@@ -66,7 +68,7 @@ def test_esketamine_induction_proposes_eight_visits_twice_weekly(app, as_role, e
     assert days[0] == date(2026, 4, 7) and days[-1] == date(2026, 5, 1)
     assert all(values[f"book-visits-{i}-start"] == "09:00" for i in range(8))
     assert all(values[f"book-visits-{i}-chair_id"] for i in range(8))
-    body = text(page)
+    body = markup(page)
     assert "Proposed induction series: 8 visits" in body
     assert not any(s in body for s in DOSE_STRINGS)
     assert count(app, Appointment) == 0  # proposing saves nothing
@@ -96,7 +98,7 @@ def test_iv_induction_proposes_six_infusions_in_two_to_three_weeks(app, as_role,
     assert "book-visits-6-day" not in values
     assert (days[-1] - days[0]).days <= 20
     assert len(set(days)) == 6
-    assert "Proposed induction series: 6 visits" in text(page)
+    assert "Proposed induction series: 6 visits" in markup(page)
 
 
 def test_a_full_day_is_marked_as_a_conflict_with_an_alternative_filled_in(
@@ -118,7 +120,7 @@ def test_a_full_day_is_marked_as_a_conflict_with_an_alternative_filled_in(
             )
     page = propose(as_role("front_desk"), patient_id, course_id)
     assert page.status_code == 200
-    body = text(page)
+    body = markup(page)
     assert "<strong>Conflict:</strong> No free chair on Tue 7 Apr within clinic hours" in body
     assert "Alternative filled in: Wed 8 Apr 09:00" in body
     values = form_values(page, BOOK.format(patient_id))
@@ -146,10 +148,10 @@ def test_booking_writes_one_row_per_visit_under_one_series_in_one_go(app, as_rol
     assert {(r.driver_name, r.driver_phone) for r in rows} == {("Sam Tester", "555-0199")}
     assert {r.driver_status for r in rows} == {"unconfirmed"}
     assert {int((r.ends_at - r.starts_at).total_seconds() // 60) for r in rows} == {150}
-    assert {r.starts_at.astimezone(ZONE).time() for r in rows} == {time(9, 0)}
+    assert {r.starts_at.astimezone(CLINIC_ZONE).time() for r in rows} == {time(9, 0)}
     assert audit_actions(app).count("schedule.book") == 1
     page = desk.get(f"/schedule/patients/{patient_id}")
-    assert "Induction 3/8" in text(page)
+    assert "Induction 3/8" in markup(page)
 
 
 def test_single_visits_can_be_adjusted_before_booking(app, as_role, esk, chairs):
@@ -182,7 +184,7 @@ def test_check_again_reports_problems_without_saving(app, as_role, esk):
     page = propose(desk, patient_id, course_id)
     checked = book_from(desk, patient_id, page, action="check")
     assert checked.status_code == 200
-    assert "Every visit fits" in text(checked)
+    assert "Every visit fits" in markup(checked)
     same_day = book_from(
         desk, patient_id, page, action="check", **{"book-visits-1-day": "2026-04-07"}
     )
@@ -210,7 +212,7 @@ def test_calendar_refusals_are_shown_by_the_visit_and_nothing_is_saved(
     response = book_from(desk, patient_id, page, **changes)
     assert response.status_code == 409
     assert message in (field_error(response, field) or "")
-    assert "Nothing was saved" in text(response)
+    assert "Nothing was saved" in markup(response)
     assert count(app, Appointment) == 0
     assert "schedule.book" not in audit_actions(app)
 
@@ -242,7 +244,7 @@ def test_a_day_with_another_dose_of_the_patient_is_a_conflict_in_the_proposal(
     )
     page = propose(as_role("front_desk"), patient_id, course_id)
     assert page.status_code == 200
-    body = text(page)
+    body = markup(page)
     # With that dose and the series' Friday the week already holds two esketamine doses.
     assert (
         "The patient already has a dosing visit on Tue 7 Apr; no other day fits before visit 2"
@@ -341,7 +343,7 @@ def test_a_patient_without_an_active_course_cannot_be_planned(app, as_role, staf
         patient_id = person.id
     page = as_role("front_desk").get(f"/schedule/patients/{patient_id}/plan")
     assert page.status_code == 200
-    assert "has no active course" in text(page)
+    assert "has no active course" in markup(page)
 
 
 def test_the_database_refuses_a_double_booking_the_checks_missed(app, as_role, esk, monkeypatch):
@@ -366,7 +368,7 @@ def test_the_database_refuses_a_double_booking_the_checks_missed(app, as_role, e
     monkeypatch.setattr(booking, "check_visits", lambda *a, **k: checks.Check())
     response = book_from(desk, patient_id, page)
     assert response.status_code == 409
-    assert "Someone else booked this chair at that time a moment ago" in text(response)
+    assert "Someone else booked this chair at that time a moment ago" in markup(response)
     assert count(app, Appointment, Appointment.patient_id == patient_id) == 0
 
 
@@ -379,7 +381,7 @@ def test_spacing_under_48_hours_is_a_warning_not_a_refusal(app, as_role, esk):
         desk, patient_id, page, action="check", **{"book-visits-1-day": "2026-04-08"}
     )
     assert checked.status_code == 200
-    assert "the clinic warns under 48 h" in text(checked)
+    assert "the clinic warns under 48 h" in markup(checked)
     booked = book_from(desk, patient_id, page, **{"book-visits-1-day": "2026-04-08"})
     assert booked.status_code == 302
 

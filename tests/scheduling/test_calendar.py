@@ -1,7 +1,6 @@
 """Day and week views: a column per chair, clinic hours and closed days, each visit with patient,
 visit kind and number in its series, status and driver; never doses; bounded SQL."""
 
-import re
 import uuid
 from datetime import date, timedelta
 
@@ -14,14 +13,13 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, ClinicSetting, TreatmentCourse
 from clinic_app.treatments import services as charting
 from tests import factories
-from tests.conftest import count_statements
-from tests.scheduling.conftest import (
+from tests.helpers import markup, page_statements, soup
+from tests.scheduling.builders import (
     DOSE_STRINGS,
     MONDAY,
     book_visit,
     local,
     make_patient_with_course,
-    text,
 )
 from tests.scheduling.test_changes import book_series
 
@@ -50,8 +48,8 @@ def booked(app, esk, chairs):
 def test_day_view_has_a_column_per_chair_and_shows_each_visit(app, as_role, booked):
     page = as_role("front_desk").get("/schedule/?date=2026-04-07")
     assert page.status_code == 200
-    body = text(page)
-    headers = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>', body)
+    body = markup(page)
+    headers = [th.text for th in soup(page).find_all("th", scope="col")]
     assert headers == ["Time", "Chair 1", "Chair 2", "Chair 3", "Chair 4", "No chair"]
     assert "Tue 7 Apr 2026" in body
     assert "Esk, Erin" in body
@@ -61,18 +59,22 @@ def test_day_view_has_a_column_per_chair_and_shows_each_visit(app, as_role, book
     assert "Consult, Cora" in body
     # A 150-minute chair block spans ten 15-minute rows; the first row is opening time.
     assert 'rowspan="10"' in body
-    assert re.search(r'<th scope="row" class="cal-time">08:00</th>', body)
-    assert re.search(r'<th scope="row" class="cal-time">17:45</th>', body)
+    assert {"08:00", "17:45"} <= _time_rows(page)
     # Cancelled visits leave the grid and are listed underneath with the reason.
     assert "Cancelled and no-shows" in body and "No driver" in body and ">late<" in body
     assert not any(s in body for s in DOSE_STRINGS)
 
 
-def _row_of(body: str, label: str) -> str:
-    """The day grid's table row that starts at `label` ("15:30")."""
-    match = re.search(rf'<th scope="row" class="cal-time">{label}</th>(.*?)</tr>', body, re.S)
-    assert match, label
-    return match.group(1)
+def _time_rows(response) -> set[str]:
+    """The start times labelling the day grid's rows."""
+    return {th.text for th in soup(response).find_all("th", scope="row", class_="cal-time")}
+
+
+def _row_of(response, label: str) -> str:
+    """The text of the day grid's table row that starts at `label` ("15:30")."""
+    time_cell = soup(response).find("th", scope="row", class_="cal-time", string=label)
+    assert time_cell, label
+    return time_cell.parent.get_text(" ")
 
 
 def test_every_visit_sits_in_the_row_of_its_start(app, as_role, staff, chairs):
@@ -85,19 +87,20 @@ def test_every_visit_sits_in_the_row_of_its_start(app, as_role, staff, chairs):
     book_visit(app, second, None, chairs[0], local(TUESDAY, 15, 43), minutes=150)
     book_visit(app, third, None, chairs[1], local(TUESDAY, 9), minutes=90)
     book_visit(app, fourth, None, chairs[1], local(TUESDAY, 10, 30), minutes=90)
-    body = text(as_role("front_desk").get("/schedule/?date=2026-04-07"))
-    assert "Early, Ada" in _row_of(body, "13:00")
-    assert "Later, Ben" in _row_of(body, "15:30")
-    assert "Later, Ben" not in _row_of(body, "13:00") + _row_of(body, "14:00")
-    assert "Morning, Cal" in _row_of(body, "09:00")
-    assert "Next, Dee" in _row_of(body, "10:30")
+    day = as_role("front_desk").get("/schedule/?date=2026-04-07")
+    body = markup(day)
+    assert "Early, Ada" in _row_of(day, "13:00")
+    assert "Later, Ben" in _row_of(day, "15:30")
+    assert "Later, Ben" not in _row_of(day, "13:00") + _row_of(day, "14:00")
+    assert "Morning, Cal" in _row_of(day, "09:00")
+    assert "Next, Dee" in _row_of(day, "10:30")
     # Chair 1 splits into two lanes for the overlapping slot; chair 2 needs one.
     assert '<th scope="col" colspan="2">Chair 1</th>' in body
     assert '<th scope="col">Chair 2</th>' in body
 
 
 def test_week_view_shows_days_by_chair(app, as_role, booked):
-    body = text(as_role("front_desk").get("/schedule/week?date=2026-04-08"))
+    body = markup(as_role("front_desk").get("/schedule/week?date=2026-04-08"))
     assert "Week of Mon 6 Apr 2026" in body
     assert "3 visits" in body  # Tuesday's visit and consult, Friday's visit
     for label in ("Mon 6 Apr", "Tue 7 Apr", "Wed 8 Apr", "Thu 9 Apr", "Fri 10 Apr"):
@@ -112,11 +115,11 @@ def test_closed_days_and_clinic_holidays(app, as_role, booked):
         db.session.add(ClinicSetting(key="closed_dates", value="2026-04-09"))
         db.session.commit()
     desk = as_role("front_desk")
-    week = text(desk.get("/schedule/week?date=2026-04-06"))
+    week = markup(desk.get("/schedule/week?date=2026-04-06"))
     assert "Holiday: clinic closed" in week
-    saturday = text(desk.get("/schedule/?date=2026-04-11"))
+    saturday = markup(desk.get("/schedule/?date=2026-04-11"))
     assert "Clinic closed on Sat 11 Apr" in saturday
-    holiday = text(desk.get("/schedule/?date=2026-04-09"))
+    holiday = markup(desk.get("/schedule/?date=2026-04-09"))
     assert "Holiday: clinic closed on Thu 9 Apr" in holiday
 
 
@@ -125,10 +128,9 @@ def test_clinic_hours_come_from_the_settings(app, as_role, booked):
         db.session.add(ClinicSetting(key="opening_time", value="07:30"))
         db.session.add(ClinicSetting(key="closing_time", value="19:00"))
         db.session.commit()
-    body = text(as_role("nurse").get("/schedule/?date=2026-04-07"))
-    assert re.search(r'<th scope="row" class="cal-time">07:30</th>', body)
-    assert re.search(r'<th scope="row" class="cal-time">18:45</th>', body)
-    assert not re.search(r'<th scope="row" class="cal-time">19:00</th>', body)
+    rows = _time_rows(as_role("nurse").get("/schedule/?date=2026-04-07"))
+    assert {"07:30", "18:45"} <= rows
+    assert "19:00" not in rows
 
 
 @pytest.mark.parametrize("role", ["front_desk", "nurse", "psychiatrist"])
@@ -178,7 +180,7 @@ def test_the_calendar_never_shows_dose_or_vitals(app, as_role, booked):
         f"/schedule/patients/{patient_id}/handout",
         "/schedule/drivers?date=2026-04-07",
     ):
-        body = text(desk.get(url))
+        body = markup(desk.get(url))
         assert "In treatment" in body or "handout" in url or "drivers" in url, url
         assert not any(s in body for s in DOSE_STRINGS), url
         assert "122/78" not in body and "LOT-77" not in body, url
@@ -231,13 +233,6 @@ def _fill_week(app, patients: int, per_patient: int, monday: date) -> None:
         db.session.commit()
 
 
-def _statements(app, client, url) -> int:
-    with count_statements(app) as statements:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(statements)
-
-
 def test_the_week_calendar_runs_the_same_sql_for_10_and_150_visits(app, as_role, staff, chairs):
     monday = MONDAY + timedelta(days=7)
     url = f"/schedule/week?date={monday.isoformat()}"
@@ -245,17 +240,17 @@ def test_the_week_calendar_runs_the_same_sql_for_10_and_150_visits(app, as_role,
     _fill_week(app, patients=2, per_patient=5, monday=monday)
     desk = as_role("front_desk")
     desk.get(url)  # warm up
-    few = _statements(app, desk, url)
-    few_day = _statements(app, desk, day_url)
-    assert "10 visits" in text(desk.get(url))
+    few = page_statements(app, desk, url)
+    few_day = page_statements(app, desk, day_url)
+    assert "10 visits" in markup(desk.get(url))
 
     with app.app_context():
         db.session.execute(db.delete(Appointment))
         db.session.commit()
     _fill_week(app, patients=30, per_patient=5, monday=monday)
-    assert "150 visits" in text(desk.get(url))
-    many = _statements(app, desk, url)
-    many_day = _statements(app, desk, day_url)
+    assert "150 visits" in markup(desk.get(url))
+    many = page_statements(app, desk, url)
+    many_day = page_statements(app, desk, day_url)
     print(f"week calendar: {few} statements for 10 visits, {many} for 150")
     print(f"day calendar: {few_day} statements for 2 visits, {many_day} for 30")
     assert many == few <= 12
@@ -281,16 +276,19 @@ def test_the_maintenance_worklist_and_driver_list_run_bounded_sql(app, as_role, 
     desk = as_role("front_desk")
     drivers = f"/schedule/drivers?date={(MONDAY + timedelta(days=1)).isoformat()}"
     desk.get("/schedule/maintenance")
-    assert text(desk.get("/schedule/maintenance")).count("Plan visits<span") == 2
-    few = (_statements(app, desk, "/schedule/maintenance"), _statements(app, desk, drivers))
+    assert markup(desk.get("/schedule/maintenance")).count("Plan visits<span") == 2
+    few = (page_statements(app, desk, "/schedule/maintenance"), page_statements(app, desk, drivers))
     _fill_week(app, patients=20, per_patient=5, monday=past - timedelta(days=7))
     with app.app_context():
         db.session.execute(db.delete(Appointment).where(Appointment.starts_at >= local(MONDAY, 0)))
         db.session.commit()
     _fill_week(app, patients=25, per_patient=5, monday=MONDAY)
     _complete_past(app)
-    listed = text(desk.get("/schedule/maintenance"))
+    listed = markup(desk.get("/schedule/maintenance"))
     assert listed.count("Plan visits<span") == 22
-    many = (_statements(app, desk, "/schedule/maintenance"), _statements(app, desk, drivers))
+    many = (
+        page_statements(app, desk, "/schedule/maintenance"),
+        page_statements(app, desk, drivers),
+    )
     print(f"maintenance and driver list statements: {few} -> {many}")
     assert many == few

@@ -11,18 +11,8 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, ClinicalAlert, Patient, TreatmentCourse
 from clinic_app.scheduling import booking, checks
 from tests import factories
-from tests.scheduling.conftest import (
-    MONDAY,
-    ZONE,
-    audit_actions,
-    book_visit,
-    count,
-    field_error,
-    form_values,
-    local,
-    make_patient_with_course,
-    text,
-)
+from tests.helpers import CLINIC_ZONE, audit_actions, count, field_error, form_values, markup
+from tests.scheduling.builders import MONDAY, book_visit, local, make_patient_with_course
 
 # The booked series (Tue/Fri from Tue 7 April, 09:00): visits 1-8.
 DAYS = [date(2026, 4, d) for d in (7, 10, 14, 17, 21, 24, 28)] + [date(2026, 5, 1)]
@@ -66,7 +56,7 @@ def starts(app, ids) -> list[datetime]:
 
 
 def test_the_booked_series_is_on_the_expected_days(app, series):
-    assert [s.astimezone(ZONE).date() for s in starts(app, series)] == DAYS
+    assert [s.astimezone(CLINIC_ZONE).date() for s in starts(app, series)] == DAYS
 
 
 # --- moving --------------------------------------------------------------------------------------
@@ -113,7 +103,7 @@ def test_move_this_and_the_following_visits_keeps_the_rhythm(app, as_role, serie
     desk = as_role("front_desk")
     fifth = series[4]
     page = desk.get(f"/schedule/appointments/{fifth}")
-    assert "This and the following visits of the series" in text(page)
+    assert "This and the following visits of the series" in markup(page)
     response = desk.post(
         f"/schedule/appointments/{fifth}/move",
         data={
@@ -123,8 +113,8 @@ def test_move_this_and_the_following_visits_keeps_the_rhythm(app, as_role, serie
             "move-scope": "following",
         },
     )
-    assert response.status_code == 302, text(response)
-    local_starts = [s.astimezone(ZONE) for s in starts(app, series)]
+    assert response.status_code == 302, markup(response)
+    local_starts = [s.astimezone(CLINIC_ZONE) for s in starts(app, series)]
     assert [s.date() for s in local_starts[:4]] == DAYS[:4]
     assert [s.date() for s in local_starts[4:]] == [d + timedelta(days=7) for d in DAYS[4:]]
     assert {s.time() for s in local_starts[:4]} == {time(9)}
@@ -249,7 +239,7 @@ def test_a_cancellation_under_24_hours_is_flagged_late_and_counted(app, as_role,
     )
     assert row(app, series[3]).late_cancellation is False
     assert row(app, series[3]).cancel_reason == "Other: Moving house"
-    page = text(desk.get(f"/schedule/patients/{row(app, series[0]).patient_id}"))
+    page = markup(desk.get(f"/schedule/patients/{row(app, series[0]).patient_id}"))
     late = '<span class="count-value count-alert">1</span>'
     assert f'Late cancellations (< 24 h)</dt><dd class="col-auto">{late}' in page
     assert 'Cancellations</dt><dd class="col-auto">2</dd>' in page
@@ -292,7 +282,7 @@ def test_a_cancelled_visit_cannot_be_cancelled_or_moved_again(app, as_role, seri
     desk.post(url + "/cancel", data={"cancel-reason": "ate", "cancel-scope": "this"})
     again = desk.post(url + "/cancel", data={"cancel-reason": "ate", "cancel-scope": "this"})
     assert again.status_code == 400
-    assert "can no longer be changed" in text(again)
+    assert "can no longer be changed" in markup(again)
     move = desk.post(
         url + "/move",
         data={
@@ -320,7 +310,7 @@ def test_a_no_show_needs_the_start_time_to_have_passed(app, as_role, series):
     desk = as_role("front_desk")
     early = _no_show(desk, series[0])
     assert early.status_code == 400
-    assert "only once its start time has passed" in text(early)
+    assert "only once its start time has passed" in markup(early)
     assert row(app, series[0]).status == "scheduled"
     clock.freeze(local(DAYS[0], 10, 0))
     response = _no_show(desk, series[0], "ate")
@@ -348,14 +338,14 @@ def test_a_missed_induction_visit_offers_a_make_up_that_keeps_the_rhythm(app, as
     clock.freeze(local(DAYS[0], 10, 0))
     assert _no_show(desk, series[0]).status_code == 302
     page = desk.get(f"/schedule/appointments/{series[0]}")
-    body = text(page)
+    body = markup(page)
     # Tuesday missed: Wednesday keeps 48 h before Friday's visit 2.
     assert "Next day that keeps the series' rhythm: <strong>Wed 8 Apr 2026</strong>" in body
     # Several times that day, the one nearest the missed visit's (09:00) first.
     action = f'action="/schedule/appointments/{series[0]}/makeup"'
     assert body.count(action) >= 3
     assert body.index("Book 09:00") < body.index("Book 08:00") < body.index("Book 13:00")
-    values = form_values(page, f"/schedule/appointments/{series[0]}/makeup")
+    values = form_values(page, f"/schedule/appointments/{series[0]}/makeup", first=True)
     assert values["makeup-start"] == "09:00"
     response = desk.post(f"/schedule/appointments/{series[0]}/makeup", data=values)
     assert response.status_code == 302
@@ -369,7 +359,7 @@ def test_a_missed_induction_visit_offers_a_make_up_that_keeps_the_rhythm(app, as
         assert makeup.status == "scheduled"
     assert response.headers["Location"] == f"/schedule/appointments/{makeup.id}"
     # Booked once: the offer is gone and a second click is refused.
-    assert "makeup-card" not in text(desk.get(f"/schedule/appointments/{series[0]}"))
+    assert "makeup-card" not in markup(desk.get(f"/schedule/appointments/{series[0]}"))
     again = desk.post(f"/schedule/appointments/{series[0]}/makeup", data=values)
     assert again.status_code == 400
     assert count(app, Appointment) == 9
@@ -380,8 +370,8 @@ def test_any_offered_make_up_time_can_be_booked(app, as_role, series):
     clock.freeze(local(DAYS[0], 10, 0))
     assert _no_show(desk, series[0]).status_code == 302
     page = desk.get(f"/schedule/appointments/{series[0]}")
-    assert "Book 13:00" in text(page)
-    values = form_values(page, f"/schedule/appointments/{series[0]}/makeup")
+    assert "Book 13:00" in markup(page)
+    values = form_values(page, f"/schedule/appointments/{series[0]}/makeup", first=True)
     values["makeup-start"] = "13:00"
     assert desk.post(f"/schedule/appointments/{series[0]}/makeup", data=values).status_code == 302
     with app.app_context():
@@ -487,7 +477,7 @@ def test_planning_again_continues_an_induction_under_way(app, as_role, series):
         },
     )
     assert page.status_code == 200
-    body = text(page)
+    body = markup(page)
     assert "Continues the induction already under way: visits 4 onwards." in body
     values = form_values(page, f"/schedule/patients/{patient_id}/book")
     days = [date.fromisoformat(values[f"book-visits-{i}-day"]) for i in range(5)]
@@ -495,7 +485,7 @@ def test_planning_again_continues_an_induction_under_way(app, as_role, series):
     assert days[0] > DAYS[2]  # after visit 3, the last one still booked
     values["action"] = "book"
     booked = desk.post(f"/schedule/patients/{patient_id}/book", data=values)
-    assert booked.status_code == 302, text(booked)
+    assert booked.status_code == 302, markup(booked)
     with app.app_context():
         rows = db.session.scalars(
             select(Appointment)
@@ -504,7 +494,7 @@ def test_planning_again_continues_an_induction_under_way(app, as_role, series):
         ).all()
         assert [r.sequence_no for r in rows] == list(range(1, 9))
         assert len({r.series_id for r in rows}) == 1
-    calendar = text(desk.get(f"/schedule/patients/{patient_id}"))
+    calendar = markup(desk.get(f"/schedule/patients/{patient_id}"))
     assert "Induction 8/8" in calendar and "Induction 9/" not in calendar
     full = desk.post(
         f"/schedule/patients/{patient_id}/plan",

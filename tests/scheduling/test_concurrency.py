@@ -15,7 +15,7 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, Patient, TreatmentCourse
 from clinic_app.scheduling import booking, checks
 from tests import factories
-from tests.scheduling.conftest import local, make_patient_with_course
+from tests.scheduling.builders import local, make_patient_with_course
 
 TUESDAY = date(2026, 4, 7)
 

@@ -9,16 +9,8 @@ from sqlalchemy import select
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, TreatmentSession
-from tests.scheduling.conftest import (
-    MONDAY,
-    audit_actions,
-    book_visit,
-    count,
-    field_error,
-    local,
-    make_patient_with_course,
-    text,
-)
+from tests.helpers import audit_actions, count, field_error, markup
+from tests.scheduling.builders import MONDAY, book_visit, local, make_patient_with_course
 
 TUESDAY = date(2026, 4, 7)
 
@@ -45,18 +37,18 @@ def appointment(app, appointment_id) -> Appointment:
 def test_the_list_shows_the_next_clinic_days_visits_and_drivers(app, as_role, tuesday_visits):
     page = as_role("front_desk").get("/schedule/drivers")
     assert page.status_code == 200
-    body = text(page)
+    body = markup(page)
     assert "Driver calls · Tue 7 Apr 2026" in body
     assert "Esk, Erin" in body and "Other, Olly" in body
     assert "Sam Tester" in body and "No driver named" in body
     assert body.count('value="confirmed">Confirmed') == 2
-    friday = text(as_role("front_desk").get("/schedule/drivers?date=2026-04-10"))
+    friday = markup(as_role("front_desk").get("/schedule/drivers?date=2026-04-10"))
     assert "No visits on Fri 10 Apr" in friday
 
 
 def test_the_next_clinic_day_skips_the_weekend(app, as_role, staff):
     clock.freeze(local(date(2026, 4, 10), 8))  # Friday
-    body = text(as_role("front_desk").get("/schedule/drivers"))
+    body = markup(as_role("front_desk").get("/schedule/drivers"))
     assert "Driver calls · Mon 13 Apr 2026" in body
 
 
@@ -85,7 +77,7 @@ def test_confirm_could_not_reach_and_no_driver(app, as_role, staff, tuesday_visi
     desk.post(url, data={"driver-driver_status": "no_driver", "driver-return_to": "drivers"})
     assert appointment(app, first).driver_status == "no_driver"
     assert audit_actions(app).count("schedule.driver") == 3
-    body = text(desk.get("/schedule/drivers"))
+    body = markup(desk.get("/schedule/drivers"))
     assert "Driver: no driver" in body
 
 
@@ -100,13 +92,13 @@ def test_each_call_result_is_confirmed_and_no_driver_prompts_to_rebook(
         data={"driver-driver_status": "unreachable", "driver-return_to": "drivers"},
         follow_redirects=True,
     )
-    assert "Driver call recorded for Erin Esk (09:00): could not reach." in text(page)
+    assert "Driver call recorded for Erin Esk (09:00): could not reach." in markup(page)
     page = desk.post(
         url,
         data={"driver-driver_status": "no_driver", "driver-return_to": "drivers"},
         follow_redirects=True,
     )
-    body = text(page)
+    body = markup(page)
     assert "Driver call recorded for Erin Esk (09:00): no driver." in body
     assert "Erin Esk has no driver for the 09:00 visit and may not drive home: move or cancel" in (
         body
@@ -117,7 +109,7 @@ def test_each_call_result_is_confirmed_and_no_driver_prompts_to_rebook(
         data={"driver-driver_status": "no_driver", "driver-return_to": "appointment"},
         follow_redirects=True,
     )
-    assert "move or cancel the visit (reason: no driver)" in text(visit_page)
+    assert "move or cancel the visit (reason: no driver)" in markup(visit_page)
 
 
 def test_a_new_driver_can_be_named_on_the_visit_page(app, as_role, tuesday_visits):
@@ -184,7 +176,7 @@ def test_clinicians_see_the_list_but_cannot_record_calls(app, as_role, tuesday_v
     client = as_role(role)
     page = client.get("/schedule/drivers")
     assert page.status_code == 200
-    assert 'value="confirmed">Confirmed' not in text(page)
+    assert 'value="confirmed">Confirmed' not in markup(page)
     response = client.post(
         f"/schedule/appointments/{tuesday_visits[0]}/driver",
         data={"driver-driver_status": "confirmed", "driver-return_to": "drivers"},
@@ -212,7 +204,7 @@ def _today_visits(app, chairs, statuses) -> list[tuple[int, int, int]]:
 
 def test_the_today_board_warns_about_unconfirmed_and_missing_drivers(app, as_role, staff, chairs):
     _today_visits(app, chairs, ["confirmed", "unconfirmed", "unreachable", "no_driver"])
-    body = text(as_role("nurse").get("/today"))
+    body = markup(as_role("nurse").get("/today"))
     assert body.count("Driver not confirmed") == 1
     assert body.count("Driver not reached by the front desk") == 1
     assert body.count("No driver: do not dose until one is confirmed") == 1
@@ -228,7 +220,7 @@ def test_check_in_is_refused_when_the_front_desk_recorded_no_driver(app, as_role
         data={"patient_id": none_p, "course_id": none_c, "appointment_id": none_a},
         follow_redirects=True,
     )
-    assert "recorded no driver for this visit" in text(refused)
+    assert "recorded no driver for this visit" in markup(refused)
     assert count(app, TreatmentSession) == 0
     started = nurse.post(
         "/sessions/start", data={"patient_id": ok_p, "course_id": ok_c, "appointment_id": ok_a}
@@ -251,5 +243,5 @@ def test_checking_in_twice_leads_to_the_open_session(app, as_role, staff, chairs
     assert again.status_code == 302
     assert again.headers["Location"] == session_url
     page = nurse.get(session_url)
-    assert "is already checked in; this is the session." in text(page)
-    assert "cannot be started" not in text(page)
+    assert "is already checked in; this is the session." in markup(page)
+    assert "cannot be started" not in markup(page)

@@ -13,14 +13,8 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, ClinicSetting, Patient, TreatmentCourse
 from clinic_app.scheduling import booking, checks
 from tests import factories
-from tests.scheduling.conftest import (
-    DOSE_STRINGS,
-    audit_actions,
-    book_visit,
-    local,
-    make_patient_with_course,
-    text,
-)
+from tests.helpers import audit_actions, markup
+from tests.scheduling.builders import DOSE_STRINGS, book_visit, local, make_patient_with_course
 from tests.scheduling.test_changes import book_series
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -44,7 +38,7 @@ def test_handout_lists_upcoming_visits_with_esketamine_instructions(app, as_role
         db.session.commit()
     page = as_role("front_desk").get(f"/schedule/patients/{patient_id}/handout")
     assert page.status_code == 200
-    body = text(page)
+    body = markup(page)
     assert "Your upcoming visits" in body and "Erin Esk" in body
     assert "Tue 7 Apr 2026" in body and "Fri 10 Apr 2026" not in body
     assert body.count("Nasal spray treatment</td>") == 7
@@ -64,7 +58,7 @@ def test_iv_instructions_follow_the_clinic_fasting_setting(app, as_role, staff, 
     with app.app_context():
         db.session.add(ClinicSetting(key="iv_fast_food_hours", value=6))
         db.session.commit()
-    body = text(as_role("nurse").get(f"/schedule/patients/{patient_id}/handout"))
+    body = markup(as_role("nurse").get(f"/schedule/patients/{patient_id}/handout"))
     assert "Do not eat for 6 hours before your visit." in body
     assert "Do not drive or operate machinery for 24 hours after your infusion." in body
     assert "Infusion</td>" in body
@@ -118,7 +112,7 @@ def test_the_handout_and_calendar_name_the_clinic_and_when_the_driver_collects(
         db.session.get(Appointment, ids[0]).status = "confirmed"
         db.session.commit()
     desk = as_role("front_desk")
-    body = text(desk.get(f"/schedule/patients/{patient_id}/handout"))
+    body = markup(desk.get(f"/schedule/patients/{patient_id}/handout"))
     assert "Harbor Wellness" in body and "12 Bay St, Oakland CA 94607" in body
     assert "Phone 510-555-0100" in body
     # 09:00 + 15 min dosing + 120 min observation: collected at 11:15.
@@ -158,7 +152,7 @@ def test_a_series_across_the_end_of_daylight_saving_stays_at_0900_local(app, as_
     assert offsets == {True: timedelta(hours=-7), False: timedelta(hours=-8)}
     utc_hours = {s.astimezone(UTC).hour for s in starts}
     assert utc_hours == {16, 17}
-    body = text(desk.get(f"/schedule/patients/{patient_id}"))
+    body = markup(desk.get(f"/schedule/patients/{patient_id}"))
     assert body.count("09:00–11:30") == 8
 
 
@@ -185,7 +179,7 @@ def test_no_visits_gives_an_empty_calendar(app, as_role, staff):
         db.session.commit()
     calendar = _parse(as_role("front_desk").get(f"/schedule/patients/{patient_id}/visits.ics"))
     assert list(calendar.walk("VEVENT")) == []
-    assert "No upcoming visits are booked." in text(
+    assert "No upcoming visits are booked." in markup(
         as_role("front_desk").get(f"/schedule/patients/{patient_id}/handout")
     )
 
@@ -201,13 +195,13 @@ def test_the_handout_and_the_calendar_print_a_visit_day_the_same_way(app, as_rol
     the patient's visits and the visit page."""
     patient_id, ids = series
     desk = as_role("front_desk")
-    handout = text(desk.get(f"/schedule/patients/{patient_id}/handout"))
+    handout = markup(desk.get(f"/schedule/patients/{patient_id}/handout"))
     rows = re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>", handout)
     assert rows[0] == ("Tue 7 Apr 2026", "09:00")
     day = rows[0][0]
-    assert f'<h1 class="h3 mb-0">{day}</h1>' in text(desk.get("/schedule/?date=2026-04-07"))
-    drivers = text(desk.get("/schedule/drivers?date=2026-04-07"))
+    assert f'<h1 class="h3 mb-0">{day}</h1>' in markup(desk.get("/schedule/?date=2026-04-07"))
+    drivers = markup(desk.get("/schedule/drivers?date=2026-04-07"))
     assert f'<h1 class="h3 mb-0">Driver calls · {day}</h1>' in drivers
-    assert f">{day}</a></td>" in text(desk.get(f"/schedule/patients/{patient_id}"))
-    visit = text(desk.get(f"/schedule/appointments/{ids[0]}"))
+    assert f">{day}</a></td>" in markup(desk.get(f"/schedule/patients/{patient_id}"))
+    visit = markup(desk.get(f"/schedule/appointments/{ids[0]}"))
     assert f'<h1 class="h3 mb-0">{day}, 09:00–11:30</h1>' in visit

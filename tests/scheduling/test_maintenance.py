@@ -5,7 +5,8 @@ from datetime import timedelta
 from clinic_app.extensions import db
 from clinic_app.models import TreatmentCourse, TreatmentSession
 from tests import factories
-from tests.scheduling.conftest import MONDAY, book_visit, local, make_patient_with_course, text
+from tests.helpers import markup
+from tests.scheduling.builders import MONDAY, book_visit, local, make_patient_with_course
 
 
 def _patient(
@@ -67,7 +68,7 @@ def test_due_and_overdue_patients_are_listed_booked_and_later_ones_are_not(
         app, chairs, "Inductionmid", "esketamine_nasal", "induction", 2, done=3, kind="induction"
     )  # still in induction: not on the list
     _patient(app, chairs, "Stopped", "iv_ketamine", "stopped", 40)
-    body = text(as_role("front_desk").get("/schedule/maintenance"))
+    body = markup(as_role("front_desk").get("/schedule/maintenance"))
     names = [n for n in ("Overdue", "Weekly", "Inductiondone", "Duesoon", "Custom")]
     positions = [body.index(f"{n}, Alex") for n in names]
     assert positions == sorted(positions)  # overdue first, then by due date
@@ -95,6 +96,6 @@ def test_a_walk_in_session_counts_as_the_last_visit(app, as_role, staff, chairs)
             )
         )
         db.session.commit()
-    body = text(as_role("psychiatrist").get("/schedule/maintenance"))
+    body = markup(as_role("psychiatrist").get("/schedule/maintenance"))
     assert "Walkin, Alex" in body and "Due in 8 days" in body
     assert "Plan visits" not in body  # only the front desk plans

@@ -6,7 +6,7 @@ import pytest
 
 from clinic_app.extensions import db
 from clinic_app.models import Patient
-from tests.scheduling.conftest import checked, count, field_error
+from tests.helpers import checked, count, field_error
 
 FORM = {
     "mrn": "PREF-1",

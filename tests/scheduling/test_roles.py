@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, AuditEvent
-from tests.conftest import sign_in
-from tests.scheduling.conftest import local, plan_data
+from tests.helpers import sign_in
+from tests.scheduling.builders import local, plan_data
 from tests.scheduling.test_changes import DAYS, book_series
 
 VIEW = {"front_desk", "nurse", "psychiatrist"}

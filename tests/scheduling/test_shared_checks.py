@@ -12,15 +12,8 @@ from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, ClinicSetting, TreatmentCourse
 from tests import factories
-from tests.scheduling.conftest import (
-    book_visit,
-    field_error,
-    form_values,
-    local,
-    make_patient_with_course,
-    propose,
-    text,
-)
+from tests.helpers import field_error, form_values, markup, soup
+from tests.scheduling.builders import book_visit, local, make_patient_with_course, propose
 from tests.scheduling.test_changes import DAYS, book_series, row
 
 
@@ -41,14 +34,14 @@ def test_moving_a_visit_before_an_earlier_visit_of_its_series_is_refused(app, as
     # Induction 6/8 moved to 22 h before visit 1/8.
     response = _move(as_role("front_desk"), series[5], date(2026, 4, 6), "11:00")
     assert response.status_code == 409
-    assert "Visit 6 must come after visit 1 of its series (Tue 7 Apr 09:00)." in text(response)
+    assert "Visit 6 must come after visit 1 of its series (Tue 7 Apr 09:00)." in markup(response)
     assert row(app, series[5]).starts_at == local(DAYS[5], 9)
 
 
 def test_a_move_under_48_hours_from_the_previous_dose_warns(app, as_role, series):
     response = _move(as_role("front_desk"), series[1], date(2026, 4, 9), "08:00")
     assert response.status_code == 200
-    body = text(response)
+    body = markup(response)
     assert "Visit moved" in body
     assert "Doses 47 h 00 min apart (Tue 7 Apr 09:00 and Thu 9 Apr 08:00)" in body
     assert row(app, series[1]).starts_at == local(date(2026, 4, 9), 8)
@@ -63,14 +56,14 @@ def test_a_move_into_a_week_with_two_esketamine_doses_is_refused(app, as_role, e
     response = _move(as_role("front_desk"), extra, date(2026, 4, 29), "10:00")
     assert response.status_code == 409
     assert "Esketamine is at most 2 doses a week; the week of Mon 27 Apr would have 3." in (
-        text(response)
+        markup(response)
     )
 
 
 def test_a_move_onto_a_public_holiday_is_refused(app, as_role, series):
     response = _move(as_role("front_desk"), series[7], date(2026, 5, 25), "09:00")
     assert response.status_code == 409
-    assert "The clinic is closed on Mon 25 May (Memorial Day)." in text(response)
+    assert "The clinic is closed on Mon 25 May (Memorial Day)." in markup(response)
 
 
 def test_a_move_whose_observation_would_end_after_closing_is_refused(app, as_role, series):
@@ -81,7 +74,7 @@ def test_a_move_whose_observation_would_end_after_closing_is_refused(app, as_rol
     response = _move(as_role("front_desk"), series[7], DAYS[7], "15:30")
     assert response.status_code == 409
     assert "The 180-minute observation would end at 18:45, after closing at 18:00." in (
-        text(response)
+        markup(response)
     )
     assert row(app, series[7]).starts_at == local(DAYS[7], 9)
 
@@ -100,8 +93,8 @@ def test_a_makeup_under_48_hours_before_the_next_dose_warns(app, as_role, series
         f"/schedule/appointments/{series[0]}/makeup", data=values, follow_redirects=True
     )
     assert response.status_code == 200
-    assert "Make-up visit booked." in text(response)
-    assert "Doses 41 h 30 min apart (Wed 8 Apr 15:30 and Fri 10 Apr 09:00)" in text(response)
+    assert "Make-up visit booked." in markup(response)
+    assert "Doses 41 h 30 min apart (Wed 8 Apr 15:30 and Fri 10 Apr 09:00)" in markup(response)
 
 
 def _proposed_days(page, patient_id: int) -> list[date]:
@@ -159,7 +152,7 @@ def test_clinic_settings_change_the_holiday_calendar(app, as_role, chairs):
     patient_id, course_id = make_patient_with_course(app)
     clock.freeze(local(date(2026, 12, 14), 8))
     response = as_role("front_desk").get("/schedule/?date=2026-12-25")
-    assert "Clinic closed" not in text(response)
+    assert "Clinic closed" not in markup(response)
 
 
 def test_booking_esketamine_for_a_patient_not_in_the_rems_warns_and_lists_them(
@@ -171,13 +164,13 @@ def test_booking_esketamine_for_a_patient_not_in_the_rems_warns_and_lists_them(
     desk = as_role("front_desk")
     page = propose(desk, patient_id, course_id)
     warning = "Rita Unenrolled is not enrolled in the esketamine REMS"
-    assert warning in text(page)
+    assert warning in markup(page)
     url = f"/schedule/patients/{patient_id}/book"
     data = form_values(page, url) | {"action": "book"}
     booked = desk.post(url, data=data, follow_redirects=True)
-    assert "Booked 8 visits." in text(booked)
-    assert warning in text(booked)
-    calls = text(desk.get("/schedule/drivers"))
+    assert "Booked 8 visits." in markup(booked)
+    assert warning in markup(booked)
+    calls = markup(desk.get("/schedule/drivers"))
     chase = calls[calls.index("REMS enrolment to chase") :]
     assert "Unenrolled, Rita" in chase and "first visit Tue 7 Apr 09:00" in chase
 
@@ -185,7 +178,7 @@ def test_booking_esketamine_for_a_patient_not_in_the_rems_warns_and_lists_them(
 def test_an_enrolled_patient_gets_no_rems_warning(app, as_role, esk):
     patient_id, course_id = esk
     page = propose(as_role("front_desk"), patient_id, course_id)
-    assert "REMS" not in text(page)
+    assert "REMS" not in markup(page)
     assert field_error(page, "first_date") is None
 
 
@@ -198,13 +191,13 @@ def test_a_new_patient_without_a_course_can_be_booked_for_an_intake_visit(
         patient_id = person.id
     desk = as_role("front_desk")
     page = desk.get(f"/schedule/patients/{patient_id}")
-    assert "Book a consult or intake visit" in text(page)
+    assert "Book a consult or intake visit" in markup(page)
     url = f"/schedule/patients/{patient_id}/consult"
     values = form_values(page, url)
     values.update({"consult-day": "2026-04-07", "consult-start": "10:00", "consult-minutes": "60"})
     booked = desk.post(url, data=values, follow_redirects=True)
     assert booked.status_code == 200
-    assert "Consult booked." in text(booked)
+    assert "Consult booked." in markup(booked)
     with app.app_context():
         visit = db.session.scalars(
             select(Appointment).where(Appointment.patient_id == patient_id)
@@ -224,10 +217,10 @@ def test_a_new_patient_without_a_course_can_be_booked_for_an_intake_visit(
 
 def test_time_inputs_are_24_hour_text_fields(app, as_role, esk):
     patient_id, course_id = esk
-    page = text(propose(as_role("front_desk"), patient_id, course_id))
-    start = re.search(r'<input[^>]*name="book-visits-0-start"[^>]*>', page).group(0)
-    assert 'type="text"' in start and 'placeholder="HH:MM"' in start
-    assert 'value="09:00"' in start
+    page = soup(propose(as_role("front_desk"), patient_id, course_id))
+    start = page.find("input", attrs={"name": "book-visits-0-start"})
+    assert start["type"] == "text" and start["placeholder"] == "HH:MM"
+    assert start["value"] == "09:00"
 
 
 def test_a_chair_conflict_offers_the_nearest_free_chair_or_time(app, as_role, esk, series):
@@ -265,16 +258,16 @@ def test_moving_a_course_to_maintenance_asks_about_the_leftover_induction_visits
 ):
     patient_id, course_id = esk
     desk = as_role("front_desk")
-    assert "still booked" not in text(desk.get(f"/schedule/patients/{patient_id}"))
+    assert "still booked" not in markup(desk.get(f"/schedule/patients/{patient_id}"))
     with app.app_context():
         db.session.get(TreatmentCourse, course_id).phase = "maintenance"
         db.session.commit()
-    page = text(desk.get(f"/schedule/patients/{patient_id}"))
+    page = markup(desk.get(f"/schedule/patients/{patient_id}"))
     assert "has moved to maintenance, but 8 induction visits are still booked" in page
     url = f"/schedule/patients/{patient_id}/courses/{course_id}/cancel-induction"
     done = desk.post(url, follow_redirects=True)
-    assert "Cancelled 8 induction visits." in text(done)
-    assert "still booked" not in text(done)
+    assert "Cancelled 8 induction visits." in markup(done)
+    assert "still booked" not in markup(done)
     with app.app_context():
         visits = db.session.scalars(select(Appointment)).all()
         assert {(v.status, v.cancel_reason, v.late_cancellation) for v in visits} == {

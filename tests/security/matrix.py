@@ -12,7 +12,7 @@ from flask import Flask, url_for
 from clinic_app.extensions import db
 from clinic_app.models import AdverseEvent, Appointment, Chair, ClinicalAlert, UserSession
 from tests import factories
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 PUBLIC = "public"
 SIGNED_IN = "any signed-in role"

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from clinic_app import security
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 from tests.security.matrix import (
     MATRIX,
     PUBLIC,

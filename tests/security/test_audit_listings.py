@@ -10,7 +10,7 @@ from clinic_app.extensions import db
 from clinic_app.models import AuditEvent
 from clinic_app.settings import clinic_today
 from tests import factories
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 
 
 def _rows_since(app, before: int) -> list[AuditEvent]:

@@ -30,8 +30,7 @@ from clinic_app.patients import views as patient_views
 from clinic_app.treatments import services as treatment_services
 from config import TestingConfig
 from tests import factories
-from tests.conftest import sign_in
-from tests.security.conftest import make_staff, signed_in
+from tests.helpers import make_staff, sign_in, signed_in
 
 VITALS = {k: str(v) for k, v in factories.NORMAL_BP.items()}
 NEW_PATIENT = {

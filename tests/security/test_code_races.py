@@ -21,7 +21,7 @@ from clinic_app import clock
 from clinic_app.auth import mfa
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, BackupCode, ClinicSetting, User
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 
 START = datetime(2030, 3, 4, 17, 0, tzinfo=UTC)
 WRITES = ("INSERT", "UPDATE", "DELETE")
@@ -136,7 +136,7 @@ def test_one_backup_code_posted_twice_at_once_signs_in_once(app, enrolled, staff
 
 def test_ten_wrong_passwords_at_once_count_ten(make_app):
     app = make_app(LOCKOUT_AFTER_FAILURES=20)
-    from tests.security.conftest import make_staff
+    from tests.helpers import make_staff
 
     ids = make_staff(app)
     clock.freeze(START)

@@ -9,8 +9,15 @@ from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, Patient, TreatmentSession, VitalsReading
 from config import ProductionConfig
 from tests import factories
-from tests.conftest import PASSWORD, sign_in
-from tests.security.conftest import PRODUCTION_OVERRIDES, csrf_token, make_staff, signed_in
+from tests.helpers import (
+    PASSWORD,
+    PRODUCTION_OVERRIDES,
+    count,
+    csrf_token,
+    make_staff,
+    sign_in,
+    signed_in,
+)
 from tests.security.matrix import (
     ROLES,
     allows,
@@ -217,11 +224,6 @@ def test_not_found_and_method_not_allowed_pages_are_generic(app, staff):
     assert "Traceback" not in nurse.get("/logout").get_data(as_text=True)
 
 
-def _count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
-
-
 def test_csrf_protects_sign_in_and_charting(make_app):
     app = make_app(WTF_CSRF_ENABLED=True)
     make_staff(app)
@@ -229,14 +231,14 @@ def test_csrf_protects_sign_in_and_charting(make_app):
         treatment = factories.dosed_session()
         db.session.commit()
         sid = treatment.id
-    audit_rows = _count(app, AuditEvent)
+    audit_rows = count(app, AuditEvent)
 
     client = app.test_client()
     token = csrf_token(client.get("/login").data)
     no_token = client.post("/login", data={"username": "nurse", "password": PASSWORD})
     assert no_token.status_code == 400
     assert b"Traceback" not in no_token.data
-    assert _count(app, AuditEvent) == audit_rows  # not even a failed sign-in was recorded
+    assert count(app, AuditEvent) == audit_rows  # not even a failed sign-in was recorded
     assert client.get("/today").status_code == 302
     signed = client.post(
         "/login", data={"username": "nurse", "password": PASSWORD, "csrf_token": token}
@@ -246,7 +248,7 @@ def test_csrf_protects_sign_in_and_charting(make_app):
     page = client.get(f"/sessions/{sid}")
     token = csrf_token(page.data)
     vitals = {"systolic": "190", "diastolic": "120", "heart_rate": "90", "spo2": "97"}
-    before = (_count(app, VitalsReading), _count(app, AuditEvent))
+    before = (count(app, VitalsReading), count(app, AuditEvent))
     assert client.post(f"/sessions/{sid}/vitals", data=vitals).status_code == 400
     forged = dict(vitals, csrf_token="IjE2ZjQ0ZDk2ZGI2ZGQ4ZTUi.forged.token")
     assert client.post(f"/sessions/{sid}/vitals", data=forged).status_code == 400
@@ -255,7 +257,7 @@ def test_csrf_protects_sign_in_and_charting(make_app):
     other_token = csrf_token(other.get("/login").data)
     other_vitals = dict(vitals, csrf_token=other_token)
     assert client.post(f"/sessions/{sid}/vitals", data=other_vitals).status_code == 400
-    assert (_count(app, VitalsReading), _count(app, AuditEvent)) == before
+    assert (count(app, VitalsReading), count(app, AuditEvent)) == before
     with app.app_context():
         assert db.session.get(TreatmentSession, sid).version_id == treatment.version_id
 
@@ -265,7 +267,7 @@ def test_csrf_protects_sign_in_and_charting(make_app):
     # The same post with the page's token is accepted: the 400s above were the token.
     ok = client.post(f"/sessions/{sid}/vitals", data=dict(vitals, csrf_token=token))
     assert ok.status_code == 302
-    assert _count(app, VitalsReading) == before[0] + 1
+    assert count(app, VitalsReading) == before[0] + 1
 
 
 def test_csrf_protects_patient_registration(make_app):
@@ -286,10 +288,10 @@ def test_csrf_protects_patient_registration(make_app):
         "version_id": "0",
     }
     assert client.post("/patients/new", data=data).status_code == 400
-    assert _count(app, Patient) == 0
+    assert count(app, Patient) == 0
     token = csrf_token(client.get("/patients/new").data)
     assert client.post("/patients/new", data=dict(data, csrf_token=token)).status_code == 302
-    assert _count(app, Patient) == 1
+    assert count(app, Patient) == 1
 
 
 def test_get_never_reaches_a_post_only_route(app, staff):

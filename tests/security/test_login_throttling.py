@@ -8,8 +8,7 @@ from sqlalchemy import select
 from clinic_app import clock
 from clinic_app.extensions import db, limiter
 from clinic_app.models import AuditEvent, User
-from tests.conftest import PASSWORD, sign_in
-from tests.security.conftest import FAILED, make_staff
+from tests.helpers import FAILED, PASSWORD, make_staff, sign_in
 
 START = datetime(2030, 3, 4, 17, 0, tzinfo=UTC)
 WRONG = "not-the-password-at-all"

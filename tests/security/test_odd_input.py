@@ -17,7 +17,7 @@ from sqlalchemy import update
 from clinic_app.extensions import db
 from clinic_app.ids import MAX_ID
 from clinic_app.models import User
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 from tests.security.matrix import first_allowed_role, record_ids
 
 PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")

@@ -8,8 +8,7 @@ from sqlalchemy import select
 from clinic_app.auth.passwords import password_problem
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, User
-from tests.conftest import PASSWORD, sign_in
-from tests.security.conftest import make_staff, signed_in
+from tests.helpers import PASSWORD, make_staff, sign_in, signed_in
 
 _rng = random.Random(20300304)
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, User, UserSession
-from tests.conftest import PASSWORD, sign_in
+from tests.helpers import PASSWORD, sign_in
 from tests.review import builders
 
 START = datetime(2030, 3, 4, 17, 0, tzinfo=UTC)

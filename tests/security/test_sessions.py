@@ -11,14 +11,15 @@ from clinic_app.auth import sessions
 from clinic_app.extensions import db
 from clinic_app.models import User, UserSession
 from config import ProductionConfig
-from tests.conftest import PASSWORD, sign_in
-from tests.security.conftest import (
+from tests.helpers import (
+    PASSWORD,
     PRODUCTION_OVERRIDES,
     cookie_value,
     csrf_token,
     make_staff,
     session_token,
     set_cookies,
+    sign_in,
     signed_in,
 )
 

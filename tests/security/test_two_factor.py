@@ -16,8 +16,7 @@ from clinic_app.clinical.codes import Role
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, BackupCode, ClinicSetting, User
 from config import ProductionConfig, TestingConfig
-from tests.conftest import PASSWORD, sign_in
-from tests.security.conftest import ROLES, cookie_value, make_staff
+from tests.helpers import PASSWORD, ROLES, cookie_value, make_staff, sign_in
 
 START = datetime(2030, 3, 4, 17, 0, tzinfo=UTC)  # on a 30-second step boundary
 BACKUP_CODE = re.compile(rb"<code[^>]*>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})</code>")

@@ -2,11 +2,8 @@
 prescriber, today's weight, the IV pump and its pauses, esketamine devices one by one, and the
 pre-dose additions."""
 
-import html
-import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -23,35 +20,18 @@ from clinic_app.models import (
 from clinic_app.review.stored import store_summaries
 from clinic_app.treatments import services
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.review.helpers import audit_rows, count, field_error, text
-
-CLINIC_ZONE = ZoneInfo("America/Los_Angeles")
-
-
-def freeze_local(hour: int, minute: int = 0, days_ago: int = 0) -> datetime:
-    day = datetime.now(CLINIC_ZONE).date() - timedelta(days=days_ago)
-    at = datetime.combine(day, time(hour, minute), tzinfo=CLINIC_ZONE).astimezone(UTC)
-    clock.freeze(at)
-    return at
-
-
-def field_errors(response) -> dict[str, str]:
-    """Every error the form macro renders under a field, by field id."""
-    return {
-        name: html.unescape(message).strip()
-        for name, message in re.findall(
-            r'<div id="([\w-]+)-error" class="invalid-feedback d-block">(.*?)</div>',
-            response.get_data(as_text=True),
-            re.S,
-        )
-    }
-
-
-def version(app, sid: int) -> int:
-    with app.app_context():
-        return db.session.get(TreatmentSession, sid).version_id
-
+from tests.helpers import (
+    CLINIC_ZONE,
+    PASSWORD,
+    audit_rows,
+    count,
+    field_error,
+    field_errors,
+    freeze_local,
+    soup,
+    text,
+    version,
+)
 
 # --- prescribing a course -----------------------------------------------------------------------
 
@@ -241,8 +221,7 @@ def test_the_weight_starts_empty_with_the_last_weighed_visit_as_hint(app, as_rol
     local = started.astimezone(CLINIC_ZONE)
     day = f"{local:%a} {local.day} {local:%b}"  # the short date, "Fri 28 Nov"
     assert f"Last: 82.0 kg on {day} — weigh today." in text(page)
-    weight = re.search(r'<input[^>]*id="weight_kg"[^>]*>', page.get_data(as_text=True)).group(0)
-    assert 'value=""' in weight
+    assert soup(page).find("input", id="weight_kg")["value"] == ""
 
 
 def test_no_weight_on_record_says_so(app, as_role):

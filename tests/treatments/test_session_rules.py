@@ -1,14 +1,11 @@
 """The clinical rules of DESIGN §4 as the nurse and the psychiatrist meet them through the views,
 and the number of SQL statements the busiest pages run."""
 
-import html
-import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 from clinic_app import clock
 from clinic_app.extensions import db
@@ -25,59 +22,24 @@ from clinic_app.models import (
 from clinic_app.treatments import services
 from clinic_app.treatments.queries import load_session
 from tests import factories
-from tests.conftest import PASSWORD, count_statements
+from tests.helpers import (
+    PASSWORD,
+    count,
+    discharge_blockers,
+    flashes,
+    freeze_local,
+    markup,
+    page_statements,
+    soup,
+    version,
+    years_ago,
+)
 
-CLINIC_ZONE = ZoneInfo("America/Los_Angeles")  # the default clinic time zone
 PREDOSE = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}
 DISCHARGE = factories.DISCHARGE_FORM
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def freeze_local(hour: int = 9, minute: int = 0, days_ago: int = 0) -> datetime:
-    """Stop the clock at HH:MM clinic time, today or some days back."""
-    day = datetime.now(CLINIC_ZONE).date() - timedelta(days=days_ago)
-    at = datetime.combine(day, time(hour, minute), tzinfo=CLINIC_ZONE).astimezone(UTC)
-    clock.freeze(at)
-    return at
-
-
-def clinic_today() -> date:
-    return clock.utcnow().astimezone(CLINIC_ZONE).date()
-
-
-def years_ago(years: int) -> date:
-    today = clinic_today()
-    try:
-        return today.replace(year=today.year - years)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - years, day=28)
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def flashes(response) -> list[tuple[str, str]]:
-    return [
-        (category, html.unescape(message).strip())
-        for category, message in re.findall(
-            r'<div class="alert alert-(\w+) py-2">(.*?)</div>',
-            response.get_data(as_text=True),
-            re.S,
-        )
-    ]
-
-
-def discharge_blockers(response) -> list[str]:
-    match = re.search(
-        r"<strong>Discharge refused\.</strong>.*?<ul[^>]*>(.*?)</ul>",
-        response.get_data(as_text=True),
-        re.S,
-    )
-    assert match, "no discharge-refused alert on the page"
-    return [html.unescape(li).strip() for li in re.findall(r"<li>(.*?)</li>", match.group(1))]
 
 
 def setup_patient(app, modality="esketamine_nasal", **patient) -> tuple[int, int]:
@@ -95,11 +57,6 @@ def start(client, patient_id, course_id) -> int:
     assert response.status_code == 302, response.status_code
     assert "/sessions/" in response.headers["Location"]
     return int(response.headers["Location"].rsplit("/", 1)[1])
-
-
-def version(app, sid) -> int:
-    with app.app_context():
-        return db.session.get(TreatmentSession, sid).version_id
 
 
 def predose(app, client, sid):
@@ -148,11 +105,6 @@ def load(app, sid) -> TreatmentSession:
         return treatment
 
 
-def count(app, model, *where) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
 # --- full IV session -----------------------------------------------------------------------
 
 
@@ -164,16 +116,17 @@ def test_full_iv_session(app, as_role):
     predose(app, nurse, sid)
     assert vitals(nurse, sid).status_code == 302
 
-    page = text(nurse.get(f"/sessions/{sid}"))
+    session_page = nurse.get(f"/sessions/{sid}")
+    page = markup(session_page)
     # The weight starts empty: weighed today, with the weight on file as a hint only.
     assert "0.50 mg/kg over 40 min</p>" in page
     assert "Last: 75.0 kg on the patient record — weigh today." in page
-    weight = re.search(r"<input[^>]*id=\"weight_kg\"[^>]*>", page).group(0)
-    assert 'value=""' in weight, weight
+    weight = soup(session_page).find("input", id="weight_kg")
+    assert weight["value"] == "", weight
     response = dose(app, nurse, sid, weight_kg="80", lot_number="KET-0042", **factories.PUMP_OK)
-    assert response.status_code == 302, text(response)
+    assert response.status_code == 302, markup(response)
     page = nurse.get(f"/sessions/{sid}")
-    assert "<strong>40.0 mg</strong> IV (0.50 mg/kg × 80.0 kg) over 40 min" in text(page)
+    assert "<strong>40.0 mg</strong> IV (0.50 mg/kg × 80.0 kg) over 40 min" in markup(page)
     treatment = load(app, sid)
     assert treatment.dose_mg == Decimal("40.0")
     assert treatment.weight_kg == Decimal("80.0")
@@ -189,7 +142,7 @@ def test_full_iv_session(app, as_role):
         data={"infused_volume_ml": "40", "version_id": version(app, sid)},
     )
     assert response.status_code == 302
-    assert "after 45 min running; 40.0 mL infused" in text(nurse.get(f"/sessions/{sid}"))
+    assert "after 45 min running; 40.0 mL infused" in markup(nurse.get(f"/sessions/{sid}"))
     clock.freeze(t0 + timedelta(minutes=46))
     assess_awake(nurse, sid)
 
@@ -246,8 +199,8 @@ def test_predose_hold_blocks_dosing_until_the_psychiatrist_overrides(app, as_rol
     assert vitals(nurse, sid, 150, 95).status_code == 302
 
     page = nurse.get(f"/sessions/{sid}")
-    assert "Dosing on hold:" in text(page)
-    assert "pre-dose BP 150/95 is over the hold line 140/90" in text(page)
+    assert "Dosing on hold:" in markup(page)
+    assert "pre-dose BP 150/95 is over the hold line 140/90" in markup(page)
     assert f'action="/sessions/{sid}/dose"' not in page.get_data(as_text=True)
     refused = dose(app, nurse, sid, dose_mg="56", lot_number="ESK-1")
     assert refused.status_code == 400
@@ -274,9 +227,9 @@ def test_predose_hold_blocks_dosing_until_the_psychiatrist_overrides(app, as_rol
     assert override.decided_by.username == "psychiatrist"
 
     page = nurse.get(f"/sessions/{sid}")
-    assert "Dosing on hold:" not in text(page)
-    assert "the psychiatrist recorded an override" in text(page)
-    assert "Long-standing 150/95; cardiology cleared." in text(page)
+    assert "Dosing on hold:" not in markup(page)
+    assert "the psychiatrist recorded an override" in markup(page)
+    assert "Long-standing 150/95; cardiology cleared." in markup(page)
     response = dose(app, nurse, sid, dose_mg="56", lot_number="ESK-1")
     assert response.status_code == 302
     assert load(app, sid).dose_mg == Decimal("56")
@@ -293,7 +246,7 @@ def test_override_before_a_new_high_reading_does_not_cover_it(app, as_role):
     assert psychiatrist.post(f"/sessions/{sid}/override", data={"reason": "OK"}).status_code == 302
     clock.advance(timedelta(minutes=10))
     assert vitals(nurse, sid, 172, 104).status_code == 302
-    assert "Dosing on hold:" in text(nurse.get(f"/sessions/{sid}"))
+    assert "Dosing on hold:" in markup(nurse.get(f"/sessions/{sid}"))
     assert dose(app, nurse, sid, dose_mg="56", lot_number="ESK-1").status_code == 400
 
 
@@ -317,8 +270,8 @@ def test_hold_line_depends_on_age(app, as_role, age, systolic, diastolic, held):
     predose(app, nurse, sid)
     assert vitals(nurse, sid, systolic, diastolic).status_code == 302
     page = nurse.get(f"/sessions/{sid}")
-    assert f"{age} y" in text(page)
-    assert ("Dosing on hold:" in text(page)) is held
+    assert f"{age} y" in markup(page)
+    assert ("Dosing on hold:" in markup(page)) is held
     response = dose(app, nurse, sid, dose_mg="56", lot_number="ESK-1")
     assert response.status_code == (400 if held else 302)
     assert (load(app, sid).dose_started_at is None) is held
@@ -383,12 +336,13 @@ def test_a_rise_of_40_systolic_over_pre_dose_is_flagged(app, as_role):
     assert vitals(nurse, sid, 149, 72).status_code == 302  # +39: no flag
     clock.advance(timedelta(minutes=20))
     assert vitals(nurse, sid, 150, 72).status_code == 302  # +40: flagged
-    body = text(nurse.get(f"/sessions/{sid}"))
+    response = nurse.get(f"/sessions/{sid}")
+    body = markup(response)
     assert "BP up +40/+2 over pre-dose 110/70." in body
     assert "BP up +39" not in body
-    table = body.split('id="vitals-h"')[1].split("</section>")[0]
-    rows = re.findall(r"<tr( class=\"reading-alert\")?>\s*<td>", table)
-    assert rows == ["", "", ' class="reading-alert"']  # pre-dose, +39, +40
+    table = soup(response).find(id="vitals-h").find_parent("section")
+    rows = [row.get("class", []) for row in table.find_all("tr") if row.find("td")]
+    assert rows == [[], [], ["reading-alert"]]  # pre-dose, +39, +40
 
 
 def test_a_rise_of_25_diastolic_is_flagged(app, as_role):
@@ -397,7 +351,7 @@ def test_a_rise_of_25_diastolic_is_flagged(app, as_role):
     sid = _dosed(app, nurse, 110, 70)
     clock.advance(timedelta(minutes=20))
     assert vitals(nurse, sid, 118, 95).status_code == 302
-    assert "BP up +8/+25 over pre-dose 110/70." in text(nurse.get(f"/sessions/{sid}"))
+    assert "BP up +8/+25 over pre-dose 110/70." in markup(nurse.get(f"/sessions/{sid}"))
 
 
 # --- esketamine dose steps -----------------------------------------------------------------
@@ -443,10 +397,10 @@ def test_esketamine_84mg_allowed_after_an_earlier_56mg_dose_in_the_trd_course(ap
     predose(app, nurse, sid)
     assert vitals(nurse, sid).status_code == 302
     response = dose(app, nurse, sid, dose_mg="84", lot_number="ESK-84")
-    assert response.status_code == 302, text(response)
+    assert response.status_code == 302, markup(response)
     treatment = load(app, sid)
     assert (treatment.dose_mg, treatment.devices_used) == (Decimal("84"), 3)
-    assert "<strong>84 mg</strong> esketamine, 3 devices of 28 mg" in text(
+    assert "<strong>84 mg</strong> esketamine, 3 devices of 28 mg" in markup(
         nurse.get(f"/sessions/{sid}")
     )
 
@@ -518,7 +472,7 @@ def test_signed_session_refuses_changes_and_accepts_an_addendum(app, as_role):
         data={"reason": "Wrong lot recorded", "body": "The lot was OLD-2, not OLD-1."},
     )
     assert response.status_code == 302
-    page = text(nurse.get(f"/sessions/{sid}"))
+    page = markup(nurse.get(f"/sessions/{sid}"))
     assert "Wrong lot recorded" in page
     assert "The lot was OLD-2, not OLD-1." in page
     assert "Lot OLD-1." in page  # the signed record itself is unchanged
@@ -641,13 +595,6 @@ def _today_session(app, patient_id, course_id) -> int:
         return treatment.id
 
 
-def _statements(app, client, url) -> int:
-    with count_statements(app) as statements:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(statements)
-
-
 def test_today_board_and_session_page_do_not_grow_with_past_sessions(app, as_role):
     freeze_local(10, 0)
     patient_id, course_id = setup_patient(app)
@@ -656,18 +603,18 @@ def test_today_board_and_session_page_do_not_grow_with_past_sessions(app, as_rol
     nurse = as_role("nurse")
     for url in ("/today", f"/sessions/{sid}"):
         nurse.get(url)  # warm up
-    board_one = _statements(app, nurse, "/today")
-    session_one = _statements(app, nurse, f"/sessions/{sid}")
+    board_one = page_statements(app, nurse, "/today")
+    session_one = page_statements(app, nurse, f"/sessions/{sid}")
 
     _add_past_sessions(app, patient_id, course_id, days=range(2, 101))
     assert count(app, TreatmentSession) == 101
     assert count(app, VitalsReading) == 1 + 100 * 10
-    board_many = _statements(app, nurse, "/today")
-    session_many = _statements(app, nurse, f"/sessions/{sid}")
+    board_many = page_statements(app, nurse, "/today")
+    session_many = page_statements(app, nurse, f"/sessions/{sid}")
 
     assert board_many == board_one <= STATEMENT_LIMIT
     assert session_many == session_one <= STATEMENT_LIMIT
-    page = text(nurse.get(f"/sessions/{sid}"))
+    page = markup(nurse.get(f"/sessions/{sid}"))
     assert "Lot TODAY." in page
     assert "PAST-" not in page
 
@@ -723,12 +670,12 @@ def test_today_board_does_not_grow_with_patients(app, as_role, kind):
     _patients_in_chairs(app, 1, 1, kind)
     nurse = as_role("nurse")
     nurse.get("/today")
-    one = _statements(app, nurse, "/today")
+    one = page_statements(app, nurse, "/today")
     clock.advance(timedelta(minutes=1))
     _patients_in_chairs(app, 2, 7, kind)
     nurse.get("/today")  # the sign-in session's activity touch, outside the count
-    eight = _statements(app, nurse, "/today")
-    page = text(nurse.get("/today"))
+    eight = page_statements(app, nurse, "/today")
+    page = markup(nurse.get("/today"))
     assert "8 patients" in page
     assert all(f"Chair{i:02d}" in page for i in range(1, 9))
     if kind == "appointment":
@@ -742,7 +689,7 @@ def test_patient_record_page_does_not_grow_with_sessions(app, as_role):
     _add_past_sessions(app, patient_id, course_id, days=[1], vitals_each=1)
     nurse = as_role("nurse")
     nurse.get(f"/patients/{patient_id}")
-    one = _statements(app, nurse, f"/patients/{patient_id}")
+    one = page_statements(app, nurse, f"/patients/{patient_id}")
     _add_past_sessions(app, patient_id, course_id, days=range(2, 31), vitals_each=1)
-    many = _statements(app, nurse, f"/patients/{patient_id}")
+    many = page_statements(app, nurse, f"/patients/{patient_id}")
     assert many == one <= STATEMENT_LIMIT

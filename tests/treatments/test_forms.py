@@ -1,14 +1,11 @@
 """Bad input on every form: a 4xx, the message next to the field (or in the alert for
 whole-form refusals), and nothing saved."""
 
-import html
-import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.extensions import db
@@ -25,86 +22,26 @@ from clinic_app.models import (
 )
 from clinic_app.treatments import services
 from tests import factories
-from tests.conftest import PASSWORD
+from tests.helpers import (
+    CLINIC_ZONE,
+    PASSWORD,
+    audit_actions,
+    clinic_today,
+    count,
+    discharge_blockers,
+    field_error,
+    field_errors,
+    flashes,
+    freeze_local,
+    version,
+    years_ago,
+)
 
-CLINIC_ZONE = ZoneInfo("America/Los_Angeles")  # the default clinic time zone
 PREDOSE = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}
 VITALS = {k: str(v) for k, v in factories.NORMAL_BP.items()}
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def freeze_local(hour: int = 10, minute: int = 0) -> datetime:
-    """Stop the clock at HH:MM clinic time today (a morning, far from midnight)."""
-    day = datetime.now(CLINIC_ZONE).date()
-    at = datetime.combine(day, time(hour, minute), tzinfo=CLINIC_ZONE).astimezone(UTC)
-    clock.freeze(at)
-    return at
-
-
-def clinic_today() -> date:
-    return clock.utcnow().astimezone(CLINIC_ZONE).date()
-
-
-def years_ago(years: int) -> date:
-    today = clinic_today()
-    try:
-        return today.replace(year=today.year - years)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - years, day=28)
-
-
-def field_error(response, field_id: str) -> str | None:
-    """The error text rendered under a field by the form macro, or None."""
-    match = re.search(
-        rf'<div id="{re.escape(field_id)}-error" class="invalid-feedback d-block">(.*?)</div>',
-        response.get_data(as_text=True),
-        re.S,
-    )
-    return html.unescape(match.group(1)).strip() if match else None
-
-
-def all_field_errors(response) -> dict[str, str]:
-    return {
-        name: html.unescape(text).strip()
-        for name, text in re.findall(
-            r'<div id="([\w-]+)-error" class="invalid-feedback d-block">(.*?)</div>',
-            response.get_data(as_text=True),
-            re.S,
-        )
-    }
-
-
-def flashes(response) -> list[tuple[str, str]]:
-    return [
-        (category, html.unescape(text).strip())
-        for category, text in re.findall(
-            r'<div class="alert alert-(\w+) py-2">(.*?)</div>',
-            response.get_data(as_text=True),
-            re.S,
-        )
-    ]
-
-
-def discharge_blockers(response) -> list[str]:
-    match = re.search(
-        r"<strong>Discharge refused\.</strong>.*?<ul[^>]*>(.*?)</ul>",
-        response.get_data(as_text=True),
-        re.S,
-    )
-    assert match, "no discharge-refused alert on the page"
-    return [html.unescape(li).strip() for li in re.findall(r"<li>(.*?)</li>", match.group(1))]
-
-
-def count(app, model, *where) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def audit_actions(app) -> list[str]:
-    with app.app_context():
-        return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
 
 
 def session_state(app, sid: int) -> dict:
@@ -165,11 +102,6 @@ def make_session(app, modality="esketamine_nasal", stage="baseline", **patient) 
         return t.id
 
 
-def version(app, sid: int) -> int:
-    with app.app_context():
-        return db.session.get(TreatmentSession, sid).version_id
-
-
 # --- patient registration ------------------------------------------------------------------
 
 PATIENT_FORM = {
@@ -228,13 +160,13 @@ def test_registration_refuses_bad_input(app, as_role, changes, errors):
     desk = as_role("front_desk")
     response = desk.post("/patients/new", data=dict(PATIENT_FORM, **changes))
     assert response.status_code == 400
-    assert all_field_errors(response) == errors
+    assert field_errors(response) == errors
     assert count(app, Patient) == 0
     assert "patient.create" not in audit_actions(app)
 
 
 def test_registration_refuses_a_future_date_of_birth(app, as_role):
-    freeze_local()
+    freeze_local(10)
     desk = as_role("front_desk")
     tomorrow = (clinic_today() + timedelta(days=1)).isoformat()
     response = desk.post("/patients/new", data=dict(PATIENT_FORM, date_of_birth=tomorrow))
@@ -319,7 +251,7 @@ def test_patient_edit_refuses_bad_input(app, as_role, role, changes, field, mess
     response = as_role(role).post(f"/patients/{pid}/edit", data=_edit_form(**changes))
     assert response.status_code == 400
     assert field_error(response, field) == message
-    assert set(all_field_errors(response)) == {field}
+    assert set(field_errors(response)) == {field}
     with app.app_context():
         patient = db.session.get(Patient, pid)
         assert (patient.mrn, patient.last_name, patient.version_id) == ("EDIT-1", "Before", 1)
@@ -398,7 +330,7 @@ def test_course_with_good_input_saves(app, as_role):
     ],
 )
 def test_course_refuses_bad_input(app, as_role, changes, field, message):
-    freeze_local()
+    freeze_local(10)
     pid = _patient_without_course(app)
     response = as_role("psychiatrist").post(
         f"/patients/{pid}/courses/new", data=_course_form(**changes)
@@ -410,7 +342,7 @@ def test_course_refuses_bad_input(app, as_role, changes, field, message):
 
 
 def test_course_refuses_a_second_active_course_of_the_same_modality(app, as_role):
-    freeze_local()
+    freeze_local(10)
     pid = _patient_without_course(app)
     psychiatrist = as_role("psychiatrist")
     assert psychiatrist.post(f"/patients/{pid}/courses/new", data=_course_form()).status_code == 302
@@ -462,7 +394,7 @@ def test_predose_refuses_each_missing_item(app, as_role, item):
     missing = "  " if item in ("driver_name", "driver_phone") else None
     response = _post_predose(app, as_role("nurse"), sid, **{item: missing})
     assert response.status_code == 400
-    assert all_field_errors(response) == {item: PREDOSE_MESSAGES[item]}
+    assert field_errors(response) == {item: PREDOSE_MESSAGES[item]}
     _assert_predose_not_saved(app, sid, before)
 
 
@@ -475,7 +407,7 @@ def test_predose_lists_every_missing_item_at_once(app, as_role):
         data={"driver_name": "", "driver_phone": "", "version_id": str(version(app, sid))},
     )
     assert response.status_code == 400
-    assert all_field_errors(response) == PREDOSE_MESSAGES
+    assert field_errors(response) == PREDOSE_MESSAGES
     _assert_predose_not_saved(app, sid, before)
 
 
@@ -495,7 +427,7 @@ def test_predose_hard_stop_when_not_enrolled_in_rems(app, as_role):
     assert "Hard stop:" in page.get_data(as_text=True)
     response = _post_predose(app, nurse, sid)  # everything ticked, REMS included
     assert response.status_code == 400
-    assert all_field_errors(response) == {
+    assert field_errors(response) == {
         "rems_confirmed": "Not enrolled in the esketamine REMS: no dose until enrolled."
     }
     _assert_predose_not_saved(app, sid, before)
@@ -517,14 +449,14 @@ def test_predose_without_rems_is_fine_for_iv_ketamine(app, as_role):
     ],
 )
 def test_predose_pregnancy_hard_stop_for_a_woman_of_30(app, as_role, status, message):
-    freeze_local()
+    freeze_local(10)
     sid = make_session(app, stage="started", sex="female", date_of_birth=years_ago(30))
     before = session_state(app, sid)
     nurse = as_role("nurse")
     assert 'name="pregnancy_status"' in nurse.get(f"/sessions/{sid}").get_data(as_text=True)
     response = _post_predose(app, nurse, sid, pregnancy_status=status)
     assert response.status_code == 400
-    assert all_field_errors(response) == {"pregnancy_status": message}
+    assert field_errors(response) == {"pregnancy_status": message}
     _assert_predose_not_saved(app, sid, before)
     # Not pregnant: saved, and recorded as such.
     assert _post_predose(app, nurse, sid, pregnancy_status="not_pregnant").status_code == 302
@@ -539,7 +471,7 @@ def test_predose_refuses_consent_when_none_is_on_file(app, as_role):
     assert "— none recorded" in nurse.get(f"/sessions/{sid}").get_data(as_text=True)
     response = _post_predose(app, nurse, sid)
     assert response.status_code == 400
-    assert all_field_errors(response) == {
+    assert field_errors(response) == {
         "consent_confirmed": "No signed consent is on file; record its date on the clinical screen."
     }
     _assert_predose_not_saved(app, sid, before)
@@ -596,7 +528,7 @@ def test_vitals_refuse_bad_input(app, as_role, changes, errors):
     before = session_state(app, sid)
     response = as_role("nurse").post(f"/sessions/{sid}/vitals", data=dict(VITALS, **changes))
     assert response.status_code == 400
-    assert all_field_errors(response) == errors
+    assert field_errors(response) == errors
     assert count(app, VitalsReading) == 0
     assert "vitals.add" not in audit_actions(app)
     assert session_state(app, sid) == before
@@ -618,7 +550,7 @@ def test_vitals_before_check_in_are_refused(app, as_role):
     clock.advance(timedelta(minutes=10))
     response = as_role("nurse").post(f"/sessions/{sid}/vitals", data=dict(VITALS, taken_at="09:55"))
     assert response.status_code == 400
-    assert all_field_errors(response) == {"taken_at": "This time is before check-in at 10:00."}
+    assert field_errors(response) == {"taken_at": "This time is before check-in at 10:00."}
     assert count(app, VitalsReading) == 0
 
 
@@ -641,7 +573,7 @@ def test_dose_refuses_a_missing_lot_number(app, as_role):
     before = session_state(app, sid)
     response = _post_dose(app, as_role("nurse"), sid, dose_mg="56", lot_number=" ")
     assert response.status_code == 400
-    assert all_field_errors(response) == {"lot_number": "This field is required."}
+    assert field_errors(response) == {"lot_number": "This field is required."}
     _assert_no_dose(app, sid, before)
 
 
@@ -658,7 +590,7 @@ def test_iv_dose_refuses_an_implausible_or_missing_weight(app, as_role, weight, 
     before = session_state(app, sid)
     response = _post_dose(app, as_role("nurse"), sid, weight_kg=weight, lot_number="IV-1")
     assert response.status_code == 400
-    assert all_field_errors(response) == {"weight_kg": message}
+    assert field_errors(response) == {"weight_kg": message}
     _assert_no_dose(app, sid, before)
 
 
@@ -670,7 +602,7 @@ def test_esketamine_84mg_refused_in_a_trd_course_without_an_earlier_56mg_dose(ap
     before = session_state(app, sid)
     response = _post_dose(app, as_role("nurse"), sid, dose_mg="84", lot_number="ESK-1")
     assert response.status_code == 400
-    assert all_field_errors(response) == {
+    assert field_errors(response) == {
         "dose_mg": "84 mg needs an earlier 56 mg dose in this TRD course; the first dose is 56 mg."
     }
     _assert_no_dose(app, sid, before)
@@ -681,7 +613,7 @@ def test_dose_must_match_the_course_prescription(app, as_role):
     before = session_state(app, sid)
     response = _post_dose(app, as_role("nurse"), sid, dose_mg="84", lot_number="ESK-1")
     assert response.status_code == 400
-    assert all_field_errors(response) == {
+    assert field_errors(response) == {
         "dose_mg": "The course prescribes 56 mg; a different dose needs the psychiatrist."
     }
     _assert_no_dose(app, sid, before)
@@ -715,9 +647,7 @@ def test_dose_time_before_the_pre_dose_vitals_is_refused(app, as_role):
         app, as_role("nurse"), sid, dose_mg="56", lot_number="ESK-1", dose_started_at="10:05"
     )
     assert response.status_code == 400
-    assert all_field_errors(response) == {
-        "dose_started_at": "This time is before the step it follows."
-    }
+    assert field_errors(response) == {"dose_started_at": "This time is before the step it follows."}
     _assert_no_dose(app, sid, before)
 
 
@@ -745,7 +675,7 @@ def test_infusion_end_refused_before_its_start_or_in_the_future(app, as_role, en
         },
     )
     assert response.status_code == 400
-    assert all_field_errors(response) == {"infusion_ended_at": message}
+    assert field_errors(response) == {"infusion_ended_at": message}
     assert session_state(app, sid) == before
     assert "session.infusion_end" not in audit_actions(app)
 
@@ -784,7 +714,7 @@ def test_moaas_refuses_invalid_values(app, as_role, data, errors):
     sid = make_session(app, stage="dosed")
     response = as_role("nurse").post(f"/sessions/{sid}/sedation", data=data)
     assert response.status_code == 400
-    assert all_field_errors(response) == errors
+    assert field_errors(response) == errors
     assert count(app, Assessment) == 0
 
 
@@ -806,7 +736,7 @@ def test_cadss_refuses_invalid_values(app, as_role, changes, errors):
     data = {k: v for k, v in dict(CADSS_OK, **changes).items() if v is not None}
     response = as_role("nurse").post(f"/sessions/{sid}/dissociation", data=data)
     assert response.status_code == 400
-    assert all_field_errors(response) == errors
+    assert field_errors(response) == errors
     assert count(app, Assessment) == 0
 
 
@@ -834,7 +764,7 @@ def test_adverse_event_refuses_invalid_values(app, as_role, changes, errors):
     data = dict({"kind": "nausea", "severity": "mild", "intervention": "Ondansetron"}, **changes)
     response = as_role("nurse").post(f"/sessions/{sid}/adverse-events", data=data)
     assert response.status_code == 400
-    assert all_field_errors(response) == errors
+    assert field_errors(response) == errors
     assert count(app, AdverseEvent) == 0
     assert "adverse_event.add" not in audit_actions(app)
 
@@ -910,7 +840,7 @@ def test_sign_with_a_wrong_password_is_refused_and_audited(app, as_role, staff):
     before = session_state(app, sid)
     response = as_role("nurse").post(f"/sessions/{sid}/sign", data={"password": "wrong-horse"})
     assert response.status_code == 400
-    assert all_field_errors(response) == {"password": "The password is not correct."}
+    assert field_errors(response) == {"password": "The password is not correct."}
     assert "wrong-horse" not in response.get_data(as_text=True)
     state = session_state(app, sid)
     assert state == before
@@ -929,7 +859,7 @@ def test_sign_without_a_password_is_refused(app, as_role):
     before = session_state(app, sid)
     response = as_role("nurse").post(f"/sessions/{sid}/sign", data={"password": ""})
     assert response.status_code == 400
-    assert all_field_errors(response) == {"password": "This field is required."}
+    assert field_errors(response) == {"password": "This field is required."}
     assert session_state(app, sid) == before
     assert "session.sign" not in audit_actions(app)
 
@@ -972,7 +902,7 @@ def test_addendum_refused_without_reason_or_text(app, as_role, data, errors):
     response = as_role("nurse").post(f"/sessions/{sid}/addenda", data=data)
     assert response.status_code == 400
     field = next(iter(errors)).removeprefix("addendum_form-")
-    assert all_field_errors(response) == {field: "This field is required."}
+    assert field_errors(response) == {field: "This field is required."}
     assert "<details open>" in response.get_data(as_text=True)  # the form is shown, not folded
     assert count(app, Addendum) == 0
 
@@ -1001,7 +931,7 @@ def test_override_refused_without_a_reason(app, as_role):
         db.session.commit()
     response = as_role("psychiatrist").post(f"/sessions/{sid}/override", data={"reason": " "})
     assert response.status_code == 400
-    assert all_field_errors(response) == {"reason": "This field is required."}
+    assert field_errors(response) == {"reason": "This field is required."}
     assert count(app, Override) == 0
 
 

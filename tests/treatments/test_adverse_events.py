@@ -14,15 +14,16 @@ from clinic_app.models import AdverseEvent, AuditEvent, ClinicalAlert, Treatment
 from clinic_app.treatments import services
 from clinic_app.treatments.queries import load_session
 from tests import factories
-from tests.conftest import PASSWORD, count_statements
-from tests.views.test_forms import (
+from tests.helpers import (
     CLINIC_ZONE,
-    all_field_errors,
+    PASSWORD,
     audit_actions,
     count,
+    count_statements,
+    field_errors,
     flashes,
-    make_session,
 )
+from tests.treatments.test_forms import make_session
 
 EVENT = {"kind": "nausea", "severity": "mild", "intervention": "Rest."}
 
@@ -73,7 +74,7 @@ def test_untouched_event_form_starts_on_choose_and_is_refused(app, as_role):
         assert "selected" not in options
     response = nurse.post(f"/sessions/{sid}/adverse-events", data={"intervention": "Rest."})
     assert response.status_code == 400
-    assert all_field_errors(response) == {
+    assert field_errors(response) == {
         "kind": "Choose the event.",
         "severity": "Choose the severity.",
     }
@@ -87,7 +88,7 @@ def test_other_event_without_a_description_is_refused_next_to_the_field(app, as_
         f"/sessions/{sid}/adverse-events", data={"kind": "other", "severity": "mild"}
     )
     assert response.status_code == 400
-    assert all_field_errors(response) == {
+    assert field_errors(response) == {
         "description": 'Describe the event: "Other" needs a description.'
     }
     assert count(app, AdverseEvent) == 0
@@ -135,7 +136,7 @@ def test_event_onset_before_check_in_is_refused(app, as_role):
         f"/sessions/{sid}/adverse-events", data=dict(EVENT, onset_at="09:40")
     )
     assert response.status_code == 400
-    assert all_field_errors(response) == {"onset_at": "This time is before check-in at 10:00."}
+    assert field_errors(response) == {"onset_at": "This time is before check-in at 10:00."}
     assert count(app, AdverseEvent) == 0
 
 
@@ -167,7 +168,7 @@ def test_editing_to_other_without_a_description_is_refused(app, as_role):
     event_id = _event(app, sid)
     response = _edit(as_role("nurse"), sid, event_id, kind="other", description=" ")
     assert response.status_code == 400
-    assert all_field_errors(response) == {
+    assert field_errors(response) == {
         f"event{event_id}-description": 'Describe the event: "Other" needs a description.'
     }
     assert _get(app, event_id).kind == "nausea"
@@ -223,7 +224,7 @@ def test_nurse_cannot_downgrade_an_event(app, as_role, recorded, edit, errors):
     before = _get(app, event_id)
     response = _edit(as_role("nurse"), sid, event_id, intervention="Changed.", **edit)
     assert response.status_code == 400
-    assert all_field_errors(response) == {f"event{event_id}-{k}": v for k, v in errors.items()}
+    assert field_errors(response) == {f"event{event_id}-{k}": v for k, v in errors.items()}
     after = _get(app, event_id)
     assert (after.severity, after.serious, after.intervention) == (
         before.severity,
@@ -356,7 +357,7 @@ def test_resolving_before_the_onset_is_refused(app, as_role):
         data={f"resolve{event_id}-resolved_at": "10:15"},
     )
     assert response.status_code == 400
-    assert all_field_errors(response) == {
+    assert field_errors(response) == {
         f"resolve{event_id}-resolved_at": "The event cannot resolve before its onset."
     }
     assert _get(app, event_id).resolved is False
@@ -373,7 +374,7 @@ def test_psychiatrist_clears_an_unresolved_event_with_a_note(app, as_role):
     url = f"/sessions/{sid}/adverse-events/{event_id}/clear"
     response = psychiatrist.post(url, data={f"clear{event_id}-note": " "})
     assert response.status_code == 400
-    assert all_field_errors(response) == {f"clear{event_id}-note": "This field is required."}
+    assert field_errors(response) == {f"clear{event_id}-note": "This field is required."}
     assert _get(app, event_id).cleared_at is None
 
     note = "Mild residual headache; safe to go home with the driver."

@@ -2,7 +2,6 @@
 pressure reaches the board and the psychiatrist, a pre-dose hold waits visibly for an override,
 the escort is the confirmed driver or a named adult, never a ride-hail."""
 
-import html
 import re
 from datetime import timedelta
 
@@ -13,25 +12,17 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, AuditEvent, Chair, ClinicalAlert, TreatmentSession
 from clinic_app.treatments import services
 from tests import factories
-from tests.conftest import count_statements
-from tests.views.test_session_rules import freeze_local
+from tests.helpers import (
+    count_statements,
+    discharge_blockers,
+    field_error,
+    freeze_local,
+    markup,
+    soup,
+    text,
+)
 
 READY = {"alert_oriented": "y", "gait_steady": "y"}
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def blockers_on_top(response) -> list[str]:
-    """The refused-discharge list shown at the top of the session page."""
-    match = re.search(
-        r'<section class="alert alert-danger discharge-blockers".*?<ul[^>]*>(.*?)</ul>',
-        response.get_data(as_text=True),
-        re.S,
-    )
-    assert match, "no refused-discharge list at the top of the page"
-    return [html.unescape(li).strip() for li in re.findall(r"<li>(.*?)</li>", match.group(1))]
 
 
 def in_chair(app, modality="esketamine_nasal", chair="Recliner 3", **patient) -> int:
@@ -126,10 +117,10 @@ def test_moaas_3_at_45_minutes_and_two_open_events_block_discharge_at_120(app, a
     )
     nurse = as_role("nurse")
     page = nurse.get(f"/sessions/{sid}")
-    assert "Deep sedation" not in text(page)  # the board marks it; the page lists blockers
+    assert "Deep sedation" not in markup(page)  # the board marks it; the page lists blockers
     refused = discharge(app, nurse, sid, escort_kind="confirmed_driver")
     assert refused.status_code == 409
-    assert blockers_on_top(refused) == [
+    assert discharge_blockers(refused) == [
         "Assess sedation (MOAA/S) again before discharge.",
         "Last MOAA/S is 3 (75 min after the dose): discharge needs a MOAA/S of 5 recorded "
         "after it.",
@@ -138,7 +129,7 @@ def test_moaas_3_at_45_minutes_and_two_open_events_block_discharge_at_120(app, a
         "psychiatrist clears it.",
     ]
     assert status(app, sid) == "in_progress"
-    board = text(nurse.get("/today"))
+    board = markup(nurse.get("/today"))
     assert "Deep sedation: MOAA/S 3" in board
 
 
@@ -155,7 +146,7 @@ def test_iv_last_moaas_4_blocks_and_a_5_after_it_clears(app, as_role):
     nurse = as_role("nurse")
     refused = discharge(app, nurse, sid, escort_kind="confirmed_driver")
     assert refused.status_code == 409
-    assert blockers_on_top(refused) == [
+    assert discharge_blockers(refused) == [
         "Last MOAA/S is 4 (41 min after the dose): discharge needs a MOAA/S of 5 recorded after it."
     ]
     chart(app, sid, ("moaas", 5))
@@ -170,7 +161,7 @@ def test_nothing_assessed_blocks_with_every_missing_assessment_named(app, as_rol
     chart(app, sid, ("wait", 80), ("vitals", {}))
     refused = discharge(app, as_role("nurse"), sid, escort_kind="confirmed_driver")
     assert refused.status_code == 409
-    assert blockers_on_top(refused) == [
+    assert discharge_blockers(refused) == [
         "No MOAA/S since the dose: assess sedation.",
         "No CADSS-6 since the dose: record one, or attest that dissociation has resolved.",
     ]
@@ -213,11 +204,9 @@ def test_uber_driver_is_refused_next_to_the_field_with_the_reason(app, as_role):
         escort_relationship="driver",
     )
     assert refused.status_code == 409
-    body = text(refused)
-    assert re.search(
-        r'id="escort_name-error"[^>]*>A ride-hail or taxi, public transport or leaving alone is '
-        r"not allowed: the patient must not drive until the next day",
-        body,
+    assert field_error(refused, "escort_name").startswith(
+        "A ride-hail or taxi, public transport or leaving alone is "
+        "not allowed: the patient must not drive until the next day"
     )
     assert status(app, sid) == "in_progress"
 
@@ -227,7 +216,7 @@ def test_another_adult_leaves_with_phone_and_relationship_and_is_flagged(app, as
     nurse = as_role("nurse")
     missing = discharge(app, nurse, sid, escort_kind="other_adult", escort_name="Jo Park")
     assert missing.status_code == 409
-    assert blockers_on_top(missing) == [
+    assert discharge_blockers(missing) == [
         "Give that adult's phone number.",
         "Give that adult's relationship.",
     ]
@@ -247,7 +236,7 @@ def test_another_adult_leaves_with_phone_and_relationship_and_is_flagged(app, as
         assert (treatment.escort_phone, treatment.escort_relationship) == ("555-0111", "sister")
         services.sign(factories.user("nurse"), treatment, "correct-horse-battery")
         db.session.commit()
-    queue = text(as_role("psychiatrist").get("/review"))
+    queue = markup(as_role("psychiatrist").get("/review"))
     assert (
         "Left with Jo Park (sister, 555-0111), not the driver confirmed before the dose." in queue
     )
@@ -280,13 +269,13 @@ def test_176_104_then_184_112_reaches_the_board_and_the_psychiatrist(app, as_rol
         ("vitals", {"systolic": 184, "diastolic": 112}),
     )
     nurse = as_role("nurse")
-    board = text(nurse.get("/today"))
+    board = markup(nurse.get("/today"))
     assert "Urgent BP 184/112" in board
     assert "Urgent BP recheck" in board  # the next check is the recheck, 5 min on
     assert "Before discharge" not in board
 
     psychiatrist = as_role("psychiatrist")
-    review = text(psychiatrist.get("/review"))
+    review = markup(psychiatrist.get("/review"))
     chair_section = review.split("At the chair now")[1].split("Alerts needing action today")[0]
     assert "Urgent blood pressure: Alex Okafor" in chair_section
     assert "BP 184/112." in chair_section
@@ -297,7 +286,9 @@ def test_176_104_then_184_112_reaches_the_board_and_the_psychiatrist(app, as_rol
     # The urgent alert is listed before the older notify-line one.
     assert chair_section.index("BP 184/112.") < chair_section.index("BP 176/104.")
     # The count badge in the navigation, on any page.
-    assert re.search(r'class="badge nav-alerts">2<', psychiatrist.get("/patients/").get_data(True))
+    assert (
+        soup(psychiatrist.get("/patients/")).select_one(".badge.nav-alerts").text == "2 open alerts"
+    )
 
     # Acknowledging needs a note.
     with app.app_context():
@@ -310,7 +301,9 @@ def test_176_104_then_184_112_reaches_the_board_and_the_psychiatrist(app, as_rol
         data={f"alert{urgent_id}-note": "Labetalol 10 mg IV given; recheck in 5."},
     )
     assert done.status_code == 302
-    assert re.search(r'class="badge nav-alerts">1<', psychiatrist.get("/patients/").get_data(True))
+    assert (
+        soup(psychiatrist.get("/patients/")).select_one(".badge.nav-alerts").text == "1 open alert"
+    )
 
 
 def test_the_recheck_stays_due_until_a_reading_is_back_under_the_line(app, as_role):
@@ -319,11 +312,11 @@ def test_the_recheck_stays_due_until_a_reading_is_back_under_the_line(app, as_ro
     chart(app, sid, ("vitals", {}), ("dose", {}), ("wait", 40))
     chart(app, sid, ("vitals", {"systolic": 166, "diastolic": 96}), ("wait", 20))
     nurse = as_role("nurse")
-    board = text(nurse.get("/today"))
+    board = markup(nurse.get("/today"))
     assert re.search(r'BP recheck · 09:55\s*<span class="check-word">overdue', board)
     assert "BP 166/96" in board
     chart(app, sid, ("vitals", {"systolic": 150, "diastolic": 88}))
-    board = text(nurse.get("/today"))
+    board = markup(nurse.get("/today"))
     assert "BP recheck" not in board
     assert "BP 166/96" not in board
 
@@ -332,9 +325,9 @@ def test_a_predose_hold_is_marked_on_the_board_and_waits_on_the_psychiatrists_pa
     freeze_local(9, 0)
     sid = in_chair(app, last_name="Hold")
     chart(app, sid, ("vitals", {"systolic": 165, "diastolic": 102}))
-    assert "BP hold: waiting for the psychiatrist" in text(as_role("nurse").get("/today"))
+    assert "BP hold: waiting for the psychiatrist" in markup(as_role("nurse").get("/today"))
     psychiatrist = as_role("psychiatrist")
-    review = text(psychiatrist.get("/review"))
+    review = markup(psychiatrist.get("/review"))
     assert "Pre-dose BP hold: override or not: Alex Hold" in review
     assert "BP 165/102 before the dose, over the hold line 140/90" in review
 
@@ -346,11 +339,11 @@ def test_a_predose_hold_is_marked_on_the_board_and_waits_on_the_psychiatrists_pa
         hold = db.session.scalar(select(ClinicalAlert).where(ClinicalAlert.kind == "predose_hold"))
         assert hold.acknowledged_at is not None
         assert hold.acknowledge_note.startswith("Overridden: Anxious at arrival")
-    assert "BP hold: waiting" not in text(as_role("nurse").get("/today"))
+    assert "BP hold: waiting" not in markup(as_role("nurse").get("/today"))
     # The override reads with its label on the session page and the psychiatrist's review page.
-    session_page = text(as_role("nurse").get(f"/sessions/{sid}"))
+    session_page = markup(as_role("nurse").get(f"/sessions/{sid}"))
     assert "Override (pre-dose BP hold) by Test psychiatrist, MD at 09:00: Anxious" in session_page
-    review_page = text(psychiatrist.get(f"/review/sessions/{sid}"))
+    review_page = markup(psychiatrist.get(f"/review/sessions/{sid}"))
     assert "<li>pre-dose BP hold by Test psychiatrist, MD at 09:00: Anxious" in review_page
     assert "predose bp hold" not in review_page.lower()
 
@@ -403,7 +396,7 @@ def test_psychiatrist_overrides_clinical_blockers_and_the_discharge_is_flagged(a
             "correct-horse-battery",
         )
         db.session.commit()
-    queue = text(psychiatrist.get("/review"))
+    queue = markup(psychiatrist.get("/review"))
     assert "Override used: discharge despite clinical blockers." in queue
 
 
@@ -429,7 +422,7 @@ def test_ending_without_a_dose_closes_the_hold_alert(app, as_role):
     assert hold.acknowledge_note == (
         "Session ended without a dose: Blood-pressure hold not overridden."
     )
-    review = text(as_role("psychiatrist").get("/review"))
+    review = markup(as_role("psychiatrist").get("/review"))
     assert "Pre-dose BP hold: override or not" not in review
 
 
@@ -449,7 +442,7 @@ def test_review_page_does_not_grow_with_chair_alerts(app, as_role):
     psychiatrist.get("/review")
     with count_statements(app) as six:
         page = psychiatrist.get("/review")
-    assert "Chair 4" in text(page)
+    assert "Chair 4" in markup(page)
     assert len(six) == len(one)
 
 
@@ -468,7 +461,7 @@ def test_the_board_shows_the_next_check_right_after_an_infusion_ends(app, as_rol
         services.end_infusion(factories.user("nurse"), treatment, None, 40, treatment.version_id)
         db.session.commit()
     chart(app, sid, ("wait", 1))
-    board = text(as_role("nurse").get("/today"))
+    board = markup(as_role("nurse").get("/today"))
     assert re.search(r"60 min · 10:00\s*<span class=\"check-word\">upcoming", board)
 
 
@@ -487,7 +480,7 @@ def test_n_a_is_not_a_responsible_adult(app, as_role):
         escort_relationship="n/a",
     )
     assert refused.status_code == 409
-    assert blockers_on_top(refused) == [
+    assert discharge_blockers(refused) == [
         "Name the adult the patient leaves with.",
         "Give that adult's phone number.",
         "Give that adult's relationship.",
@@ -506,9 +499,8 @@ def test_a_ride_hail_is_never_the_confirmed_driver(app, as_role):
     data.update(driver_name="Lyft", driver_phone="555", version_id=version)
     refused = as_role("nurse").post(f"/sessions/{sid}/predose", data=data)
     assert refused.status_code == 400
-    body = text(refused)
-    assert re.search(r'id="driver_name-error"[^>]*>A ride-hail or taxi', body)
-    assert re.search(r'id="driver_phone-error"[^>]*>Give the driver\'s phone\.', body)
+    assert field_error(refused, "driver_name").startswith("A ride-hail or taxi")
+    assert field_error(refused, "driver_phone").startswith("Give the driver's phone.")
     with app.app_context():
         assert db.session.get(TreatmentSession, sid).predose_checked_at is None
 
@@ -525,7 +517,7 @@ def test_an_unscreened_patient_cannot_pass_the_pre_dose_check(app, as_role):
     refused = as_role("nurse").post(f"/sessions/{sid}/predose", data=dict(data, version_id=version))
     assert refused.status_code == 400
     assert "The clinical screen (allergies, contraindications, medications) has not been" in (
-        text(refused)
+        markup(refused)
     )
 
 
@@ -534,8 +526,8 @@ def test_a_contraindication_on_the_screen_stops_the_dose_until_overridden(app, a
     sid = in_chair(app, "iv_ketamine", contraindications=["uncontrolled_hypertension"])
     chart(app, sid, ("vitals", {}))
     nurse = as_role("nurse")
-    page = text(nurse.get(f"/sessions/{sid}"))
-    words = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    response = nurse.get(f"/sessions/{sid}")
+    page, words = markup(response), text(response)
     assert "No dose: the clinical screen lists Uncontrolled hypertension ." in words
     assert f'action="/sessions/{sid}/dose"' not in page
     with app.app_context():
@@ -544,7 +536,7 @@ def test_a_contraindication_on_the_screen_stops_the_dose_until_overridden(app, a
     dose.update(factories.PUMP_OK)
     refused = nurse.post(f"/sessions/{sid}/dose", data=dose)
     assert refused.status_code == 400
-    assert "A contraindication is on the clinical screen" in text(refused)
+    assert "A contraindication is on the clinical screen" in markup(refused)
 
     psychiatrist = as_role("psychiatrist")
     assert nurse.post(f"/sessions/{sid}/contraindication-override", data={}).status_code == 403

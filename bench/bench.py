@@ -1,4 +1,4 @@
-"""Page cost benchmark on a large generated history: `make bench` (python -m tests.benchmark.bench).
+"""Page cost benchmark on a large generated history: `make bench` (python -m bench.bench).
 
 Not part of `make test`. For each backend (SQLite file, a throwaway PostgreSQL database) it:
 
@@ -14,8 +14,8 @@ Not part of `make test`. For each backend (SQLite file, a throwaway PostgreSQL d
 
 Pages are found by endpoint name, so pages that other packages add later (review queue, patient
 timeline, week calendar) are measured once they exist and reported as "not measured" before.
-Results go to tests/benchmark/REPORT.md (between the generated-section markers; text outside them
-is kept) and tests/benchmark/latency_vs_history.png. Databases and servers are always removed.
+Results go to bench/REPORT.md (between the generated-section markers; text outside them
+is kept) and bench/latency_vs_history.png. Databases and servers are always removed.
 """
 
 import argparse
@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 REPORT = HERE / "REPORT.md"
 PLOT = HERE / "latency_vs_history.png"
 ARTIFACTS = h.ROOT / "test-artifacts"
-BEGIN, END = "<!-- BEGIN GENERATED: tests/benchmark/bench.py -->", "<!-- END GENERATED -->"
+BEGIN, END = "<!-- BEGIN GENERATED: bench/bench.py -->", "<!-- END GENERATED -->"
 SEARCH_TERMS = ("smi", "gar", "ngu", "kel", "joh", "mar", "lee", "wil")
 P95_BUDGET_MS = 150.0
 ROLES = ("nurse", "psychiatrist", "frontdesk", "admin")
@@ -738,7 +738,7 @@ def markdown(results: list[dict], facts: dict, args, started: float) -> str:
     lines = [
         BEGIN,
         "",
-        f"Run: {time.strftime('%Y-%m-%d %H:%M %Z')}, `python -m tests.benchmark.bench "
+        f"Run: {time.strftime('%Y-%m-%d %H:%M %Z')}, `python -m bench.bench "
         + " ".join(sys.argv[1:])
         + f"`, {(time.time() - started) / 60:.1f} min.",
         "",

@@ -9,8 +9,8 @@ from clinic_app.extensions import db
 from clinic_app.models import TreatmentSession
 from clinic_app.review import services as review_services
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.views.test_forms import make_session
+from tests.helpers import PASSWORD
+from tests.treatments.test_forms import make_session
 
 
 def _header(page: str) -> str:

@@ -1,9 +1,7 @@
 """Optimistic locking: two people save the same record from pages loaded at the same version."""
 
 import html
-import re
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -13,42 +11,18 @@ from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, Patient, TreatmentSession
 from clinic_app.treatments import services
 from tests import factories
-from tests.conftest import sign_in
+from tests.helpers import flashes, form_values, freeze_local, sign_in, soup
 
-CLINIC_ZONE = ZoneInfo("America/Los_Angeles")
 PREDOSE = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}
 SESSION_STALE = "Someone else saved this session since you opened it."
 PATIENT_STALE = "Someone else saved this record while you were editing."
 
 
-def freeze_local(hour: int = 10, minute: int = 0) -> datetime:
-    day = datetime.now(CLINIC_ZONE).date()
-    at = datetime.combine(day, time(hour, minute), tzinfo=CLINIC_ZONE).astimezone(UTC)
-    clock.freeze(at)
-    return at
-
-
 def form_version(response, action: str) -> str:
     """The version_id hidden in the form that posts to `action`."""
-    body = response.get_data(as_text=True)
-    match = re.search(
-        rf'<form method="post" action="{re.escape(action)}"[^>]*>(.*?)</form>', body, re.S
-    )
-    assert match, f"no form posting to {action}"
-    value = re.search(r'name="version_id" type="hidden" value="(\d*)"', match.group(1))
-    assert value, f"no version_id in the form posting to {action}"
-    return value.group(1)
-
-
-def flashes(response) -> list[tuple[str, str]]:
-    return [
-        (category, html.unescape(message).strip())
-        for category, message in re.findall(
-            r'<div class="alert alert-(\w+) py-2">(.*?)</div>',
-            response.get_data(as_text=True),
-            re.S,
-        )
-    ]
+    values = form_values(response, action)
+    assert "version_id" in values, f"no version_id in the form posting to {action}"
+    return values["version_id"]
 
 
 def has_flash(response, category: str, start: str) -> bool:
@@ -208,7 +182,7 @@ def test_second_patient_edit_on_an_old_version_gets_409_and_keeps_the_input(app,
     desk, psychiatrist = as_role("front_desk"), as_role("psychiatrist")
     url = f"/patients/{pid}/edit"
     versions = {
-        re.search(r'name="version_id" type="hidden" value="(\d+)"', page.get_data(as_text=True))[1]
+        soup(page).find("input", attrs={"name": "version_id"})["value"]
         for page in (psychiatrist.get(url), desk.get(url))
     }
     assert versions == {"1"}

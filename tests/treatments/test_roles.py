@@ -4,7 +4,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.extensions import db
@@ -21,7 +21,7 @@ from clinic_app.models import (
 )
 from clinic_app.treatments import services
 from tests import factories
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, actions_by, count
 
 PUBLIC_ENDPOINTS = {"static", "health.healthz", "auth.login"}
 CLINICAL_ENDPOINTS = {
@@ -102,11 +102,6 @@ def _session_ids(app, **patient_overrides) -> dict[str, int]:
         }
 
 
-def _count(app, model, *where) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
 def _session_row(app, session_id) -> dict:
     with app.app_context():
         t = db.session.get(TreatmentSession, session_id)
@@ -118,19 +113,6 @@ def _session_row(app, session_id) -> dict:
             "discharged_at": t.discharged_at,
             "signed_at": t.signed_at,
         }
-
-
-def _written_by(app, user_id) -> set[str]:
-    """Audit actions of a user other than signing in and the refusals themselves."""
-    with app.app_context():
-        return set(
-            db.session.scalars(
-                select(AuditEvent.action).where(
-                    AuditEvent.user_id == user_id,
-                    AuditEvent.action.not_in(["login", "access.denied"]),
-                )
-            )
-        )
 
 
 def _refusals(app, user_id) -> int:
@@ -152,7 +134,7 @@ def _refusals(app, user_id) -> int:
 
 def test_every_non_public_route_redirects_anonymous_users_to_login(app, client, staff):
     ids = _session_ids(app)
-    audit_rows = _count(app, AuditEvent)
+    audit_rows = count(app, AuditEvent)
     routes = _routes(app, set(app.view_functions) - PUBLIC_ENDPOINTS, ids)
     endpoints = {endpoint for _, _, endpoint in routes}
     assert CLINICAL_ENDPOINTS | PATIENT_ENDPOINTS | {"auth.logout", "auth.account"} <= endpoints
@@ -161,8 +143,8 @@ def test_every_non_public_route_redirects_anonymous_users_to_login(app, client, 
         assert response.status_code == 302, (method, url, response.status_code)
         location = urlsplit(response.headers["Location"])
         assert location.path == "/login", (method, url, response.headers["Location"])
-    assert _count(app, VitalsReading) == 1  # the dosed session's own pre-dose reading only
-    assert _count(app, AuditEvent) == audit_rows
+    assert count(app, VitalsReading) == 1  # the dosed session's own pre-dose reading only
+    assert count(app, AuditEvent) == audit_rows
 
 
 def test_healthz_login_and_static_files_are_public(client):
@@ -193,12 +175,12 @@ def test_front_desk_gets_403_on_every_clinical_route(app, as_role, staff):
         response = desk.open(url, method=method, data=data)
         assert response.status_code == 403, (method, url, response.status_code)
         assert b"Forbidden" in response.data
-    assert _count(app, TreatmentSession) == 1
-    assert _count(app, VitalsReading) == 1
-    assert _count(app, Override) + _count(app, Addendum) == 0
-    assert _count(app, Assessment) + _count(app, AdverseEvent) == 0
+    assert count(app, TreatmentSession) == 1
+    assert count(app, VitalsReading) == 1
+    assert count(app, Override) + count(app, Addendum) == 0
+    assert count(app, Assessment) + count(app, AdverseEvent) == 0
     assert _session_row(app, ids["session_id"]) == before
-    assert _written_by(app, staff["front_desk"]) == set()
+    assert actions_by(app, staff["front_desk"]) == set()
     assert _refusals(app, staff["front_desk"]) > 0
 
 
@@ -210,8 +192,8 @@ def test_a_forbidden_vitals_post_writes_nothing(app, as_role, staff):
         data={"systolic": "190", "diastolic": "120", "heart_rate": "90", "spo2": "97"},
     )
     assert response.status_code == 403
-    assert _count(app, VitalsReading, VitalsReading.systolic == 190) == 0
-    assert _count(app, VitalsReading) == 1
+    assert count(app, VitalsReading, VitalsReading.systolic == 190) == 0
+    assert count(app, VitalsReading) == 1
     # The same post by a nurse is accepted, so the 403 above is the role gate, not the input.
     nurse = as_role("nurse")
     assert (
@@ -221,7 +203,7 @@ def test_a_forbidden_vitals_post_writes_nothing(app, as_role, staff):
         ).status_code
         == 302
     )
-    assert _count(app, VitalsReading, VitalsReading.systolic == 190) == 1
+    assert count(app, VitalsReading, VitalsReading.systolic == 190) == 1
 
 
 def test_front_desk_registers_and_edits_patients_but_does_not_prescribe(app, as_role):
@@ -237,7 +219,7 @@ def test_front_desk_registers_and_edits_patients_but_does_not_prescribe(app, as_
         data={"modality": "iv_ketamine", "indication": "trd", "started_on": "2030-01-01"},
     )
     assert response.status_code == 403
-    assert _count(app, TreatmentCourse) == 1
+    assert count(app, TreatmentCourse) == 1
 
 
 def _signed_session_for_patient_page(app) -> dict[str, int]:
@@ -295,10 +277,10 @@ def test_admin_gets_403_on_clinical_and_patient_routes(app, as_role, staff):
         data = _fill(CLINICAL_POST_DATA.get(endpoint, {}), ids) if method == "POST" else None
         response = admin.open(url, method=method, data=data)
         assert response.status_code == 403, (method, url, response.status_code)
-    assert _count(app, Patient) == 1
-    assert _count(app, VitalsReading) == 1
+    assert count(app, Patient) == 1
+    assert count(app, VitalsReading) == 1
     assert _session_row(app, ids["session_id"]) == before
-    assert _written_by(app, staff["admin"]) == set()
+    assert actions_by(app, staff["admin"]) == set()
     assert _refusals(app, staff["admin"]) > 0
 
 
@@ -321,7 +303,7 @@ def test_nurse_cannot_register_edit_demographics_or_prescribe(app, as_role, staf
     with app.app_context():
         version = db.session.get(Patient, pid).version_id
     nurse = as_role("nurse")
-    before = _written_by(app, staff["nurse"])
+    before = actions_by(app, staff["nurse"])
     assert nurse.get(f"/patients/{pid}").status_code == 200
     assert nurse.get("/today").status_code == 200
 
@@ -334,12 +316,12 @@ def test_nurse_cannot_register_edit_demographics_or_prescribe(app, as_role, staf
     course = {"modality": "iv_ketamine", "indication": "trd", "started_on": "2030-01-01"}
     assert nurse.post(f"/patients/{pid}/courses/new", data=course).status_code == 403
 
-    assert _count(app, Patient) == 1
-    assert _count(app, Patient, Patient.mrn == "T-EDIT") == 0
-    assert _count(app, TreatmentCourse) == 1
+    assert count(app, Patient) == 1
+    assert count(app, Patient, Patient.mrn == "T-EDIT") == 0
+    assert count(app, TreatmentCourse) == 1
     with app.app_context():
         assert db.session.get(Patient, pid).version_id == version
-    assert _written_by(app, staff["nurse"]) - before == {"patient.view", "list.today"}
+    assert actions_by(app, staff["nurse"]) - before == {"patient.view", "list.today"}
 
 
 def test_nurse_gets_403_on_override(app, as_role):
@@ -358,12 +340,12 @@ def test_nurse_gets_403_on_override(app, as_role):
     assert b"Dosing on hold" in nurse.get(f"/sessions/{sid}").data
     response = nurse.post(f"/sessions/{sid}/override", data={"reason": "I think it is fine."})
     assert response.status_code == 403
-    assert _count(app, Override) == 0
+    assert count(app, Override) == 0
     # The psychiatrist may.
     psychiatrist = as_role("psychiatrist")
     response = psychiatrist.post(f"/sessions/{sid}/override", data={"reason": "Rechecked, fine."})
     assert response.status_code == 302
-    assert _count(app, Override) == 1
+    assert count(app, Override) == 1
 
 
 # --- psychiatrist --------------------------------------------------------------------------
@@ -392,7 +374,7 @@ def test_psychiatrist_gets_403_on_sign(app, as_role, staff):
     row = _session_row(app, sid)
     assert row["status"] == "discharged"
     assert row["signed_at"] is None
-    assert "session.sign" not in _written_by(app, staff["psychiatrist"])
+    assert "session.sign" not in actions_by(app, staff["psychiatrist"])
     # The nurse signs the same session.
     nurse = as_role("nurse")
     assert nurse.post(f"/sessions/{sid}/sign", data={"password": PASSWORD}).status_code == 302
@@ -411,4 +393,4 @@ def test_psychiatrist_views_and_charts_the_clinical_record(app, as_role):
         data={k: str(v) for k, v in factories.NORMAL_BP.items()},
     )
     assert response.status_code == 302
-    assert _count(app, VitalsReading) == 2
+    assert count(app, VitalsReading) == 2

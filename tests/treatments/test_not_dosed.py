@@ -12,16 +12,8 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, AuditEvent, Chair, TreatmentSession
 from clinic_app.treatments import services
 from tests import factories
-from tests.conftest import PASSWORD
-from tests.views.test_forms import (
-    all_field_errors,
-    audit_actions,
-    flashes,
-    freeze_local,
-    make_session,
-    session_state,
-    version,
-)
+from tests.helpers import PASSWORD, audit_actions, field_errors, flashes, freeze_local, version
+from tests.treatments.test_forms import make_session, session_state
 
 
 def _booked_session(app, slot_minutes: int = 120, stage: str = "baseline") -> tuple[int, int]:
@@ -141,7 +133,7 @@ def test_not_dosed_needs_a_known_reason_and_a_note_for_other(app, as_role, data,
         f"/sessions/{sid}/not-dosed", data=dict(data, version_id=version(app, sid))
     )
     assert response.status_code == 400
-    assert all_field_errors(response) == errors
+    assert field_errors(response) == errors
     assert session_state(app, sid) == before
     assert "session.not_dosed" not in audit_actions(app)
 

@@ -40,7 +40,7 @@ from clinic_app.treatments import services
 from clinic_app.treatments.queries import load_session
 from clinic_app.treatments.summary import summarize
 from tests import factories
-from tests.views.test_session_rules import freeze_local
+from tests.helpers import freeze_local
 
 ALERT_KIND = {"bp_urgent": "bp_urgent", "bp_notify": "bp_notify", "spo2_low": "spo2_low"}
 MOSTLY_TRUE = st.sampled_from([True, True, True, False])
