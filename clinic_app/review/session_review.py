@@ -4,7 +4,7 @@ flags and its blood-pressure chart."""
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from clinic_app.clinical.codes import SessionStatus
 from clinic_app.clinical.review import Flag, ReviewRules, session_flags
@@ -12,17 +12,13 @@ from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.vitals import hold_line
 from clinic_app.extensions import db
 from clinic_app.models import (
-    Addendum,
-    AdverseEvent,
-    Assessment,
-    Override,
     TreatmentSession,
-    VitalsReading,
 )
 from clinic_app.review import charts
 from clinic_app.review.facts import loaded_session_facts
 from clinic_app.review.summary import from_row
 from clinic_app.settings import clinic_timezone
+from clinic_app.treatments.queries import chart_options
 
 
 def load_review_session(session_id: int) -> TreatmentSession | None:
@@ -31,25 +27,7 @@ def load_review_session(session_id: int) -> TreatmentSession | None:
     return db.session.scalar(
         select(TreatmentSession)
         .where(TreatmentSession.id == session_id)
-        .options(
-            joinedload(TreatmentSession.patient),
-            joinedload(TreatmentSession.course),
-            joinedload(TreatmentSession.nurse),
-            joinedload(TreatmentSession.signed_by),
-            joinedload(TreatmentSession.cosigned_by),
-            joinedload(TreatmentSession.review),
-            selectinload(TreatmentSession.vitals).joinedload(VitalsReading.recorded_by),
-            selectinload(TreatmentSession.adverse_events).options(
-                joinedload(AdverseEvent.recorded_by),
-                joinedload(AdverseEvent.resolved_by),
-                joinedload(AdverseEvent.cleared_by),
-            ),
-            selectinload(TreatmentSession.assessments).joinedload(Assessment.recorded_by),
-            selectinload(TreatmentSession.overrides).joinedload(Override.decided_by),
-            selectinload(TreatmentSession.addenda).joinedload(Addendum.author),
-            selectinload(TreatmentSession.infusion_pauses),
-            selectinload(TreatmentSession.devices),
-        )
+        .options(*chart_options(), joinedload(TreatmentSession.review))
     )
 
 

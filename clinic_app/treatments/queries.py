@@ -103,31 +103,39 @@ def today_board(now: datetime, rules: ClinicalRules) -> list[BoardRow]:
     return rows
 
 
+def chart_options() -> tuple:
+    """Eager loads of a session's chart: who did what and every record with its author (the
+    session page and the psychiatrist's review page both show it whole)."""
+    return (
+        joinedload(TreatmentSession.patient),
+        joinedload(TreatmentSession.course),
+        joinedload(TreatmentSession.nurse),
+        joinedload(TreatmentSession.signed_by),
+        joinedload(TreatmentSession.cosigned_by),
+        selectinload(TreatmentSession.vitals).joinedload(VitalsReading.recorded_by),
+        selectinload(TreatmentSession.adverse_events).options(
+            joinedload(AdverseEvent.recorded_by),
+            joinedload(AdverseEvent.resolved_by),
+            joinedload(AdverseEvent.cleared_by),
+        ),
+        selectinload(TreatmentSession.assessments).joinedload(Assessment.recorded_by),
+        selectinload(TreatmentSession.overrides).joinedload(Override.decided_by),
+        selectinload(TreatmentSession.addenda).joinedload(Addendum.author),
+        selectinload(TreatmentSession.infusion_pauses).joinedload(InfusionPause.recorded_by),
+        selectinload(TreatmentSession.devices).joinedload(DeviceAdministration.recorded_by),
+    )
+
+
 def load_session(session_id: int) -> TreatmentSession | None:
     """A session with everything its page shows."""
     return db.session.scalar(
         select(TreatmentSession)
         .where(TreatmentSession.id == session_id)
         .options(
-            joinedload(TreatmentSession.patient),
-            joinedload(TreatmentSession.course),
+            *chart_options(),
             joinedload(TreatmentSession.appointment),
-            joinedload(TreatmentSession.nurse),
-            joinedload(TreatmentSession.signed_by),
-            joinedload(TreatmentSession.cosigned_by),
             joinedload(TreatmentSession.discharged_by),
             joinedload(TreatmentSession.not_dosed_by),
-            selectinload(TreatmentSession.vitals).joinedload(VitalsReading.recorded_by),
-            selectinload(TreatmentSession.adverse_events).options(
-                joinedload(AdverseEvent.recorded_by),
-                joinedload(AdverseEvent.resolved_by),
-                joinedload(AdverseEvent.cleared_by),
-            ),
-            selectinload(TreatmentSession.assessments).joinedload(Assessment.recorded_by),
-            selectinload(TreatmentSession.overrides).joinedload(Override.decided_by),
-            selectinload(TreatmentSession.addenda).joinedload(Addendum.author),
-            selectinload(TreatmentSession.infusion_pauses).joinedload(InfusionPause.recorded_by),
-            selectinload(TreatmentSession.devices).joinedload(DeviceAdministration.recorded_by),
         )
     )
 
