@@ -32,7 +32,7 @@ from clinic_app.clinical.series import (
 )
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, Patient, TreatmentCourse, User
+from clinic_app.models import Appointment, Patient, Site, TreatmentCourse, User
 from clinic_app.scheduling.checks import (
     ATTENDED,
     DOSING_KINDS,
@@ -51,10 +51,11 @@ from clinic_app.scheduling.checks import (
     kind_of,
     local,
     minutes_of,
+    Zones,
     refuse,
-    utc,
+    site_zone,
 )
-from clinic_app.settings import clinic_timezone, clinic_today, scheduling_rules
+from clinic_app.settings import clinic_today, scheduling_rules
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Proposal:
     rows: list[ProposalRow]
     duration_minutes: int
     warnings: list[str]
+    site: Site
     interval_days: int | None = None
 
 
@@ -318,6 +320,14 @@ def rems_warning(patient: Patient, course: TreatmentCourse) -> str:
     )
 
 
+def default_site(patient: Patient) -> Site | None:
+    """Where a patient's series is booked unless the front desk picks another: the usual site,
+    else the first active site by name."""
+    if patient.usual_site is not None and patient.usual_site.active:
+        return patient.usual_site
+    return db.session.scalar(select(Site).where(Site.active).order_by(Site.name).limit(1))
+
+
 def propose(
     actor: User,
     patient: Patient,
@@ -327,26 +337,34 @@ def propose(
     preferred_time: time,
     weekdays: Sequence[int],
     count: int | None,
+    site: Site | None = None,
 ) -> Proposal:
     """Every visit of an induction series (by protocol) or of `count` maintenance visits, each
-    in a free chair near the preferred time; conflicted visits carry an alternative. The
-    proposal then runs the booking check, so it shows what booking would refuse."""
+    in a free chair of `site` near the preferred time on the site's clock; conflicted visits
+    carry an alternative. The proposal then runs the booking check, so it shows what booking
+    would refuse."""
     require_role(actor, Role.FRONT_DESK)
     _require_course(patient, course)
+    site = site or default_site(patient)
+    if site is None:
+        raise RuleViolation("The clinic has no active site to book at.", "site_id")
+    if not site.active:
+        raise RuleViolation(f"{site.name} is no longer active: pick another site.", "site_id")
     rules = scheduling_rules()
     visit_kind = VisitKind(kind)
     if first_date <= clinic_today():
         raise RuleViolation("Plan from tomorrow on.", "first_date")
     dates = _plan_dates(course, visit_kind, first_date, weekdays, count, rules)
     duration = block_minutes(course, rules)
-    chairs = chair_ids()
+    chairs = chair_ids(site.id)
     if not chairs:
-        raise RuleViolation("The clinic has no active chairs to book.")
+        raise RuleViolation(f"{site.name} has no active chairs to book.", "site_id")
+    zone = site_zone(site)
     window = (
         dates[0] - timedelta(days=1),
         dates[-1] + timedelta(days=rules.alternative_window_days + 1),
     )
-    busy, own = busy_between(patient.id, *window)
+    busy, own = busy_between(patient.id, *window, zone)
     proposed = propose_series(
         dates,
         preferred_time,
@@ -354,10 +372,10 @@ def propose(
         chairs,
         busy,
         own,
-        clinic_timezone(),
+        zone,
         rules,
         duration_minutes=duration,
-        dose_days=dose_days(patient.id, *window),
+        dose_days=dose_days(patient.id, *window, zone),
     )
     rows = [_row(visit, preferred_time) for visit in proposed]
     check = check_series(patient, course, visit_kind, rows, duration)
@@ -366,7 +384,7 @@ def propose(
             rows[index].conflict = message
     warnings = [w for w in (rems_warning(patient, course),) if w] + check.warnings
     interval = maintenance_interval(course, rules) if visit_kind == VisitKind.MAINTENANCE else None
-    return Proposal(visit_kind, course, rows, duration, warnings, interval)
+    return Proposal(visit_kind, course, rows, duration, warnings, site, interval)
 
 
 def check_series(
@@ -409,8 +427,9 @@ def _new_visit(
     driver: tuple[str, str],
     series_id: str,
     number: int,
+    zones: Zones,
 ) -> Appointment:
-    start = utc(req.day, req.start)
+    start = zones.utc(req)
     return Appointment(
         patient_id=patient.id,
         course_id=course.id,
@@ -456,13 +475,14 @@ def book_series(
     refuse(check, "Not booked")
     series_id, offset = continued_series(course, visit_kind)
     series_id = series_id or str(uuid.uuid4())
-    ordered = sorted(requests, key=lambda r: (r.day, r.start))
+    zones = Zones()
+    ordered = sorted(requests, key=zones.utc)
     driver = (
         (driver_name or patient.driver_name or "").strip(),
         (driver_phone or patient.driver_phone or "").strip(),
     )
     appointments = [
-        _new_visit(patient, course, visit_kind, req, minutes, driver, series_id, number)
+        _new_visit(patient, course, visit_kind, req, minutes, driver, series_id, number, zones)
         for number, req in enumerate(ordered, start=offset + 1)
     ]
     db.session.add_all(appointments)
@@ -486,9 +506,12 @@ def book_consult(
     """A consult or intake visit: no course needed (a new patient is seen before the
     psychiatrist prescribes one), no dose, the same calendar check as any booking."""
     require_role(actor, Role.FRONT_DESK)
-    check = check_visits(patient.id, [request], [minutes], kind=VisitKindInfo(dosing=False))
+    zones = Zones(site_zone(patient.usual_site))
+    check = check_visits(
+        patient.id, [request], [minutes], kind=VisitKindInfo(dosing=False), zone=zones.default
+    )
     refuse(check, "Not booked")
-    starts = utc(request.day, request.start)
+    starts = zones.utc(request)
     visit = Appointment(
         patient_id=patient.id,
         course_id=None,
@@ -542,7 +565,7 @@ def book_makeup(actor: User, missed: Appointment, day: date, start: time, chair_
     request = VisitRequest(day, start, chair_id)
     check = check_visits(missed.patient_id, [request], [minutes], kind=kind_of(missed))
     refuse(check, "Make-up not booked")
-    starts = utc(day, start)
+    starts = Zones().utc(request)
     makeup = Appointment(
         patient_id=missed.patient_id,
         course_id=missed.course_id,

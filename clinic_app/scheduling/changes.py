@@ -34,7 +34,7 @@ from clinic_app.clinical.series import day_label, is_late_cancellation
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, ClinicalAlert, TreatmentCourse, User
+from clinic_app.models import Appointment, Chair, ClinicalAlert, TreatmentCourse, User
 from clinic_app.scheduling.checks import (
     CHANGEABLE,
     Booked,
@@ -44,10 +44,9 @@ from clinic_app.scheduling.checks import (
     chair_ids,
     check_visits,
     flush_bookings,
+    Zones,
     kind_of,
-    local,
     minutes_of,
-    utc,
 )
 from clinic_app.settings import review_rules, scheduling_rules
 
@@ -117,18 +116,19 @@ def move(
     if scope not in SCOPES:
         raise RuleViolation("Choose which visits to move.", "scope")
     targets = [appointment] + (following(appointment) if scope == "following" else [])
-    requests = _moved(targets, day, start, chair_id)
+    zones = Zones()
+    requests = _moved(targets, day, start, chair_id, zones)
     durations = [minutes_of(t) for t in targets]
     check = _check_move(targets, requests, durations)
     if not check.ok:
         messages = [
             message
             if i == 0
-            else f"Visit on {day_label(local(targets[i].starts_at).date())}: {message}"
+            else f"Visit on {day_label(zones.local(targets[i]).date())}: {message}"
             for i, (_, message) in sorted(check.problems.items())
         ]
         raise Conflict("Not moved. " + " ".join(messages), check.problems)
-    _apply_move(targets, requests, durations)
+    _apply_move(targets, requests, durations, zones)
     audit.record(
         actor,
         "schedule.move",
@@ -142,19 +142,19 @@ def move(
 
 
 def _moved(
-    targets: Sequence[Appointment], day: date, start: time, chair_id: int | None
+    targets: Sequence[Appointment], day: date, start: time, chair_id: int | None, zones: Zones
 ) -> list[VisitRequest]:
-    """Where each visit goes: the first to the chosen date, time and chair, the later ones by
-    the same shift on their own chairs."""
+    """Where each visit goes: the first to the chosen date, time and chair (on that chair's
+    site clock), the later ones by the same shift on their own chairs."""
     first = targets[0]
-    old = local(first.starts_at)
+    old = zones.local(first)
     new_chair = chair_id if chair_id is not None else first.chair_id
     if (day, start, new_chair) == (old.date(), old.time().replace(second=0), first.chair_id):
         raise RuleViolation("Choose a new date, time or chair.", "day")
     shift = datetime.combine(day, start) - datetime.combine(old.date(), old.time())
     requests = [VisitRequest(day, start, new_chair)]
     for later in targets[1:]:
-        moved = local(later.starts_at).replace(tzinfo=None) + shift
+        moved = zones.local(later).replace(tzinfo=None) + shift
         requests.append(VisitRequest(moved.date(), moved.time(), later.chair_id))
     return requests
 
@@ -172,7 +172,8 @@ def _check_move(
     for index, (code, _) in sorted(check.problems.items()):
         if code != "chair" or index == 0:
             continue
-        for chair in chair_ids():
+        own = db.session.get(Chair, targets[index].chair_id) if targets[index].chair_id else None
+        for chair in chair_ids(own.site_id if own else None):
             trial = list(requests)
             trial[index] = VisitRequest(requests[index].day, requests[index].start, chair)
             probe = check_visits(first.patient_id, trial, durations, exclude_ids=exclude, kind=kind)
@@ -183,16 +184,19 @@ def _check_move(
 
 
 def _apply_move(
-    targets: Sequence[Appointment], requests: Sequence[VisitRequest], durations: Sequence[int]
+    targets: Sequence[Appointment],
+    requests: Sequence[VisitRequest],
+    durations: Sequence[int],
+    zones: Zones,
 ) -> None:
     """Write the new times in an order that never overlaps a visit's own old slot (the database
     checks each row as it is written): latest first when moving later, earliest first when
     earlier."""
     pairs = list(zip(targets, requests, durations, strict=True))
-    if utc(requests[0].day, requests[0].start) > targets[0].starts_at:
+    if zones.utc(requests[0]) > targets[0].starts_at:
         pairs.reverse()
     for target, req, minutes in pairs:
-        starts = utc(req.day, req.start)
+        starts = zones.utc(req)
         if starts != target.starts_at:
             target.driver_status = DriverStatus.UNCONFIRMED
             target.driver_confirmed_at = None

@@ -11,6 +11,7 @@ the same Conflict a pre-check would have raised.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +24,7 @@ from clinic_app.clock import utcnow
 from clinic_app.dates import format_local
 from clinic_app.errors import Conflict
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, Chair, TreatmentCourse
+from clinic_app.models import Appointment, Chair, Site, TreatmentCourse
 from clinic_app.settings import clinic_timezone, scheduling_rules
 
 # Statuses that free the chair and the patient (the database constraints ignore them too).
@@ -72,8 +73,9 @@ class Booked:
     warnings: list[str]
 
 
-def local(moment: datetime) -> datetime:
-    return moment.astimezone(clinic_timezone())
+def local(moment: datetime, zone: ZoneInfo | None = None) -> datetime:
+    """`moment` on the wall clock of `zone` (a site's), by default the clinic's."""
+    return moment.astimezone(zone or clinic_timezone())
 
 
 def aware(moment: datetime) -> datetime:
@@ -81,8 +83,36 @@ def aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def utc(day: date, at: time) -> datetime:
-    return datetime.combine(day, at, tzinfo=clinic_timezone()).astimezone(UTC)
+def utc(day: date, at: time, zone: ZoneInfo | None = None) -> datetime:
+    """A wall-clock time at `zone` (a site's, by default the clinic's) as UTC."""
+    return datetime.combine(day, at, tzinfo=zone or clinic_timezone()).astimezone(UTC)
+
+
+def site_zone(site: Site | None) -> ZoneInfo:
+    """The zone a site's visits are booked and shown in (the clinic's without a site)."""
+    return ZoneInfo(site.timezone) if site is not None else clinic_timezone()
+
+
+class Zones:
+    """Each chair's site zone, loaded in one statement: a visit's date and time are entered and
+    read on its site's wall clock; a visit without a chair uses `default`."""
+
+    def __init__(
+        self, default: ZoneInfo | None = None, rows: Iterable[tuple[int, str]] | None = None
+    ) -> None:
+        if rows is None:
+            rows = db.session.execute(select(Chair.id, Site.timezone).join(Chair.site)).all()
+        self.by_chair = {row[0]: ZoneInfo(row[1]) for row in rows}
+        self.default = default or clinic_timezone()
+
+    def of(self, chair_id: int | None) -> ZoneInfo:
+        return self.by_chair.get(chair_id, self.default) if chair_id else self.default
+
+    def utc(self, request: "VisitRequest") -> datetime:
+        return utc(request.day, request.start, self.of(request.chair_id))
+
+    def local(self, appointment: Appointment) -> datetime:
+        return appointment.starts_at.astimezone(self.of(appointment.chair_id))
 
 
 def minutes_of(appointment: Appointment) -> int:
@@ -100,8 +130,12 @@ def block_minutes(course: TreatmentCourse | None, rules: SchedulingRules) -> int
     return minutes
 
 
-def chair_ids() -> list[int]:
-    return list(db.session.scalars(select(Chair.id).where(Chair.active).order_by(Chair.id)))
+def chair_ids(site_id: int | None = None) -> list[int]:
+    """The active chairs, of one site when `site_id` is given."""
+    query = select(Chair.id).where(Chair.active).order_by(Chair.id)
+    if site_id is not None:
+        query = query.where(Chair.site_id == site_id)
+    return list(db.session.scalars(query))
 
 
 def _standing(patient_id: int, spans, chairs: set[int], series: str | None, excluded: set[int]):
@@ -131,16 +165,24 @@ def check_visits(
     *,
     exclude_ids: Iterable[int] = (),
     kind: VisitKindInfo = VisitKindInfo(),
+    zone: ZoneInfo | None = None,
 ) -> Check:
     """Every reason the calendar refuses these visits, and the warnings (see `visit_checks`).
-    `exclude_ids` are the visits being moved."""
+    `exclude_ids` are the visits being moved. Each visit's date and time are on its chair's site
+    clock (`zone`, by default the clinic's, for a visit without a chair); the clinic-hours and
+    same-day rules read the first visit's site clock."""
     rules = scheduling_rules()
-    chairs = {c.id: c.name for c in db.session.scalars(select(Chair).where(Chair.active))}
+    rows = db.session.execute(
+        select(Chair.id, Chair.name, Chair.active, Chair.site_id, Site.timezone).join(Chair.site)
+    ).all()
+    chairs = {r.id: r.name for r in rows if r.active}
+    sites = {r.id: r.site_id for r in rows}
+    zones = Zones(zone, [(r.id, r.timezone) for r in rows])
     sequences = kind.sequences or (None,) * len(requests)
     wanted = [
         visit_checks.Visit(
-            utc(req.day, req.start),
-            utc(req.day, req.start) + timedelta(minutes=minutes),
+            zones.utc(req),
+            zones.utc(req) + timedelta(minutes=minutes),
             req.chair_id,
             dosing=kind.dosing,
             esketamine=kind.esketamine,
@@ -151,7 +193,7 @@ def check_visits(
     ]
     if not wanted:
         return Check()
-    rows = _standing(
+    standing = _standing(
         patient_id,
         [(v.start, v.end) for v in wanted],
         {r.chair_id for r in requests if r.chair_id is not None},
@@ -169,11 +211,17 @@ def check_visits(
             series=a.series_id,
             sequence=a.sequence_no,
         )
-        for a, modality in rows
+        for a, modality in standing
     ]
-    calendar = visit_checks.Calendar(rules, clinic_timezone(), utcnow(), chairs, booked)
+    tz = zones.of(requests[0].chair_id)
+    calendar = visit_checks.Calendar(rules, tz, utcnow(), chairs, booked)
     result = visit_checks.check(calendar, wanted)
-    _suggest(result, patient_id, requests, durations, chairs, rules)
+    for index, (code, message) in list(result.problems.items()):
+        if code in MOVABLE_IN_DAY:
+            chair_id = requests[index].chair_id
+            where = (sites.get(chair_id) if chair_id else None, zones.of(chair_id))
+            hint = _suggestion(patient_id, requests[index], durations[index], chairs, rules, where)
+            result.problems[index] = (code, f"{message}{hint}")
     return result
 
 
@@ -181,27 +229,22 @@ def check_visits(
 MOVABLE_IN_DAY = ("chair", "patient", "hours")
 
 
-def _suggest(
-    result: Check,
+def _suggestion(
     patient_id: int,
-    requests: Sequence[VisitRequest],
-    durations: Sequence[int],
+    req: VisitRequest,
+    minutes: int,
     chairs: dict[int, str],
     rules: SchedulingRules,
-) -> None:
-    """Name the nearest free chair and time that day next to a chair, patient or hours
-    problem, so the front desk has an alternative to offer."""
-    for index, (code, message) in list(result.problems.items()):
-        if code not in MOVABLE_IN_DAY:
-            continue
-        req = requests[index]
-        slot = free_slot(patient_id, req.day, req.start, durations[index], rules)
-        if slot is not None:
-            where = chairs.get(slot.chair_id, "a chair")
-            result.problems[index] = (
-                code,
-                f"{message} Nearest free: {where} at {format_local(slot.start, 'time')}.",
-            )
+    where: tuple[int | None, ZoneInfo],
+) -> str:
+    """The nearest free chair and time that day at the visit's site, so the front desk has an
+    alternative to offer next to a chair, patient or hours problem ("" when none is free)."""
+    site_id, zone = where
+    slot = free_slot(patient_id, req.day, req.start, minutes, rules, site_id, zone)
+    if slot is None:
+        return ""
+    name = chairs.get(slot.chair_id, "a chair")
+    return f" Nearest free: {name} at {format_local(slot.start.astimezone(zone), 'time')}."
 
 
 def kind_of(appointment: Appointment) -> VisitKindInfo:
@@ -250,11 +293,11 @@ def flush_bookings() -> None:
 
 
 def busy_between(
-    patient_id: int, first: date, last: date
+    patient_id: int, first: date, last: date, zone: ZoneInfo | None = None
 ) -> tuple[list[tuple[int, datetime, datetime]], list[tuple[datetime, datetime]]]:
-    """Chair bookings and the patient's own bookings between two clinic days."""
-    start = utc(first, time.min)
-    end = utc(last + timedelta(days=1), time.min)
+    """Chair bookings and the patient's own bookings between two days on `zone`'s clock."""
+    start = utc(first, time.min, zone)
+    end = utc(last + timedelta(days=1), time.min, zone)
     rows = db.session.execute(
         select(
             Appointment.chair_id, Appointment.patient_id, Appointment.starts_at, Appointment.ends_at
@@ -269,24 +312,35 @@ def busy_between(
     return chairs, own
 
 
-def dose_days(patient_id: int, first: date, last: date) -> set[date]:
-    """Clinic days from `first` to `last` on which the patient has a dosing visit that stands."""
+def dose_days(patient_id: int, first: date, last: date, zone: ZoneInfo | None = None) -> set[date]:
+    """Days (on `zone`'s clock) from `first` to `last` on which the patient has a dosing visit
+    that stands."""
     starts = db.session.scalars(
         select(Appointment.starts_at).where(
             Appointment.patient_id == patient_id,
             Appointment.visit_kind.in_(DOSING_KINDS),
             Appointment.status.not_in(FREEING),
-            Appointment.starts_at >= utc(first, time.min),
-            Appointment.starts_at < utc(last + timedelta(days=1), time.min),
+            Appointment.starts_at >= utc(first, time.min, zone),
+            Appointment.starts_at < utc(last + timedelta(days=1), time.min, zone),
         )
     )
-    return {local(start).date() for start in starts}
+    return {local(start, zone).date() for start in starts}
 
 
-def free_slot(patient_id: int, day: date, near: time, minutes: int, rules: SchedulingRules):
-    """The free chair slot on `day` nearest `near` for the patient, or None."""
-    busy, own = busy_between(patient_id, day, day)
-    return find_slot(day, near, minutes, chair_ids(), busy, own, clinic_timezone(), rules)
+def free_slot(
+    patient_id: int,
+    day: date,
+    near: time,
+    minutes: int,
+    rules: SchedulingRules,
+    site_id: int | None = None,
+    zone: ZoneInfo | None = None,
+):
+    """The free chair slot on `day` nearest `near` for the patient, among the chairs of
+    `site_id` (every active chair without one) on `zone`'s clock, or None."""
+    zone = zone or clinic_timezone()
+    busy, own = busy_between(patient_id, day, day, zone)
+    return find_slot(day, near, minutes, chair_ids(site_id), busy, own, zone, rules)
 
 
 def free_slots(
@@ -295,12 +349,15 @@ def free_slots(
     near: time,
     minutes: int,
     rules: SchedulingRules,
+    site: Site | None = None,
     count: int = MAKEUP_CHOICES,
 ) -> tuple[Slot, ...]:
-    """Up to `count` different free starts on `day` for the patient: the one nearest `near`
-    first, then the nearest to the opening, midday and closing, in time order."""
-    busy, own = busy_between(patient_id, day, day)
-    chairs, zone = chair_ids(), clinic_timezone()
+    """Up to `count` different free starts on `day` for the patient at `site` (its chairs and
+    clock): the one nearest `near` first, then the nearest to the opening, midday and closing,
+    in time order."""
+    zone = site_zone(site)
+    busy, own = busy_between(patient_id, day, day, zone)
+    chairs = chair_ids(site.id if site is not None else None)
     opening, closing = rules.opening_time, rules.closing_time
     midday = time((opening.hour + closing.hour) // 2, 0)
     found: dict[datetime, Slot] = {}

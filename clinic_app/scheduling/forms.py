@@ -76,6 +76,13 @@ class PlanForm(FlaskForm):
     """What to plan: which course, induction or maintenance, from when, and preferences."""
 
     course_id = SelectField("Course", coerce=optional_int, validators=[InputRequired()])
+    site_id = SelectField(
+        "Site",
+        coerce=optional_int,
+        validators=[Optional()],
+        description="The patient's usual site unless you pick another; each visit's chair can "
+        "still be changed to another site's.",
+    )
     visit_kind = RadioField(
         "Visits to plan",
         choices=choices(
@@ -151,6 +158,7 @@ class BookForm(FlaskForm):
     plan_time = HiddenField()
     plan_weekdays = HiddenField()
     plan_count = HiddenField()
+    plan_site = HiddenField()
 
     def planned(self) -> dict:
         """The plan form's values carried in the hidden fields (those that parse)."""
@@ -163,6 +171,8 @@ class BookForm(FlaskForm):
         values["preferred_weekdays"] = [int(d) for d in days if d.isdigit() and int(d) < 7]
         if (self.plan_count.data or "").isdigit():
             values["count"] = int(self.plan_count.data)
+        if (self.plan_site.data or "").isdigit():
+            values["site_id"] = int(self.plan_site.data)
         return values
 
     def set_chairs(self, chair_choices) -> None:

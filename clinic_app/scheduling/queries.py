@@ -34,7 +34,14 @@ from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient, TreatmentCourse, TreatmentSession
 from clinic_app.scheduling import booking
-from clinic_app.scheduling.checks import ATTENDED, CHANGEABLE, FREEING, aware, free_slots
+from clinic_app.scheduling.checks import (
+    ATTENDED,
+    CHANGEABLE,
+    FREEING,
+    aware,
+    free_slots,
+    site_zone,
+)
 from clinic_app.scheduling.checks import block_minutes as booking_minutes
 from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc, scheduling_rules
 
@@ -643,7 +650,8 @@ def makeup_offer(appointment: Appointment, rules: SchedulingRules) -> MakeupOffe
     free chair nearest its old time that day."""
     if not booking.makeup_eligible(appointment) or appointment.course is None:
         return None
-    tz = clinic_timezone()
+    site = appointment.site
+    tz = site_zone(site)
     series = db.session.scalars(
         select(Appointment).where(
             Appointment.series_id == appointment.series_id,
@@ -660,5 +668,5 @@ def makeup_offer(appointment: Appointment, rules: SchedulingRules) -> MakeupOffe
         return None
     minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
     near = missed.time().replace(second=0, microsecond=0)
-    slots = free_slots(appointment.patient_id, offer.day, near, minutes, rules)
+    slots = free_slots(appointment.patient_id, offer.day, near, minutes, rules, site)
     return MakeupOffer(offer.day, offer.extends_series, slots)

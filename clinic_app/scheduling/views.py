@@ -22,7 +22,7 @@ from clinic_app.dates import format_local
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.form_flow import show_refusal, submit
-from clinic_app.models import Appointment, Chair, Patient
+from clinic_app.models import Appointment, Chair, Patient, Site
 from clinic_app.page_audit import QUERY_KEPT, record_listing
 from clinic_app.patients.services import search_patients
 from clinic_app.scheduling import booking, changes, ics, queries
@@ -95,8 +95,27 @@ def _appointment(appointment_id: int) -> Appointment:
 
 
 def _chair_choices() -> list[tuple]:
-    chairs = db.session.scalars(select(Chair).where(Chair.active).order_by(Chair.id))
-    return [("", "Choose a chair")] + [(c.id, c.name) for c in chairs]
+    """Every active chair; named with its site's code when the group has several sites."""
+    rows = db.session.execute(
+        select(Chair.id, Chair.name, Site.code)
+        .join(Chair.site)
+        .where(Chair.active)
+        .order_by(Site.name, Chair.id)
+    ).all()
+    several = len({r.code for r in rows}) > 1
+    return [("", "Choose a chair")] + [
+        (r.id, f"{r.name} · {r.code}" if several else r.name) for r in rows
+    ]
+
+
+def _active_sites() -> list[Site]:
+    return list(db.session.scalars(select(Site).where(Site.active).order_by(Site.name)))
+
+
+def _plan_site(patient: Patient, sites: list[Site], wanted: int | None) -> Site | None:
+    """The site a series is planned at: the one picked, else the patient's default."""
+    picked = next((site for site in sites if site.id == wanted), None)
+    return picked or booking.default_site(patient)
 
 
 def _is_desk() -> bool:
@@ -308,16 +327,25 @@ def _plan_form(patient: Patient, courses, course=None, kind=None, planned=None) 
         "count": 4,
         **(planned or {}),
     }
-    form = PlanForm(formdata=None, course_id=course.id, visit_kind=kind.value, **values)
-    _course_choices(form, courses)
+    sites = _active_sites()
+    site = _plan_site(patient, sites, values.pop("site_id", None))
+    form = PlanForm(
+        formdata=None,
+        course_id=course.id,
+        visit_kind=kind.value,
+        site_id=site.id if site else None,
+        **values,
+    )
+    _course_choices(form, courses, sites)
     return form
 
 
-def _course_choices(form: PlanForm, courses) -> None:
+def _course_choices(form: PlanForm, courses, sites: list[Site]) -> None:
     form.course_id.choices = [
         (c.id, f"{c.modality_label} · {c.phase} · since {format_local(c.started_on, 'date')}")
         for c in courses
     ]
+    form.site_id.choices = [(s.id, s.label) for s in sites]
 
 
 def _plan_page(patient, courses, plan_form, book_form=None, notes=None, warnings=(), status=200):
@@ -356,10 +384,12 @@ def plan(patient_id: int):
         kind = kind if kind in (VisitKind.INDUCTION, VisitKind.MAINTENANCE) else None
         return _plan_page(person, courses, _plan_form(person, courses, course, kind))
     form = PlanForm()
-    _course_choices(form, courses)
+    sites = _active_sites()
+    _course_choices(form, courses, sites)
     if not form.validate_on_submit():
         return _plan_page(person, courses, form, status=400)
     course = next(c for c in courses if c.id == form.course_id.data)
+    site = _plan_site(person, sites, form.site_id.data)
     try:
         proposal = booking.propose(
             current_user,
@@ -370,6 +400,7 @@ def plan(patient_id: int):
             form.preferred_time.data,
             form.preferred_weekdays.data or [],
             form.count.data,
+            site,
         )
     except RuleViolation as error:
         db.session.rollback()
@@ -387,6 +418,7 @@ def plan(patient_id: int):
             "plan_time": form.preferred_time.data.strftime("%H:%M"),
             "plan_weekdays": ",".join(str(d) for d in form.preferred_weekdays.data or []),
             "plan_count": str(form.count.data or ""),
+            "plan_site": str(proposal.site.id),
             "visits": [
                 {
                     "target": row.target.isoformat(),
