@@ -74,7 +74,22 @@ class PatientForm(FlaskForm):
         validators=[Optional()],
         description="Clinic time; leave blank for no preference.",
     )
+    usual_site_id = SelectField(
+        "Usual site",
+        coerce=lambda value: int(value) if value not in ("", None) else None,
+        validators=[Optional()],
+        description="Where the series planner books the patient's visits unless the front desk "
+        "picks another site. The chart is one record across the group.",
+    )
     version_id = version_field()
+
+    def set_sites(self, sites) -> None:
+        """Offer `sites` (the active ones, and the patient's current one if it closed)."""
+        self.usual_site_id.choices = [("", "Choose a site")] + [(s.id, s.label) for s in sites]
+
+    def validate_usual_site_id(self, field):
+        if field.data is None and len(field.choices or ()) > 1:
+            raise ValidationError("Choose the site the patient usually attends.")
 
     def validate_date_of_birth(self, field):
         today = clinic_today()

@@ -15,7 +15,7 @@ from clinic_app.clock import utcnow
 from clinic_app.database import search_key
 from clinic_app.errors import FieldErrors, RuleViolation, StaleRecord
 from clinic_app.extensions import db
-from clinic_app.models import Patient, TreatmentCourse, User
+from clinic_app.models import Patient, Site, TreatmentCourse, User
 from clinic_app.settings import clinic_today, clinical_rules
 
 # What the front desk registers and edits: demographics, contacts, driver, preferences.
@@ -32,6 +32,7 @@ DEMOGRAPHIC_FIELDS = (
     "driver_relationship",
     "preferred_weekdays",
     "preferred_time",
+    "usual_site_id",
 )
 # The clinical screen: nurses and the psychiatrist only.
 SCREEN_FIELDS = (
@@ -53,12 +54,22 @@ def _check_mrn_free(mrn: str, patient_id: int | None = None) -> None:
         raise RuleViolation("Another patient has this MRN.", "mrn")
 
 
+def _check_usual_site(site_id: int | None, current: int | None = None) -> None:
+    """A usual site is an active site (or the one already on the record, even if it closed)."""
+    if site_id is None or site_id == current:
+        return
+    site = db.session.get(Site, site_id)
+    if site is None or not site.active:
+        raise RuleViolation("Choose one of the clinic's active sites.", "usual_site_id")
+
+
 def create_patient(actor: User, data: dict[str, Any]) -> Patient:
     """Register a patient's demographics (front desk, psychiatrist), unscreened. Raises
-    RuleViolation for a duplicate MRN."""
+    RuleViolation for a duplicate MRN or a usual site that is not an active site."""
     require_role(actor, *DEMOGRAPHICS_EDIT)
     values = {key: data[key] for key in DEMOGRAPHIC_FIELDS if key in data}
     _check_mrn_free(values["mrn"])
+    _check_usual_site(values.get("usual_site_id"))
     patient = Patient(**values)
     db.session.add(patient)
     db.session.flush()
@@ -83,6 +94,7 @@ def update_patient(actor: User, patient: Patient, data: dict[str, Any], version_
         raise StaleRecord()
     if data.get("mrn") != patient.mrn:
         _check_mrn_free(data["mrn"], patient.id)
+    _check_usual_site(data.get("usual_site_id"), patient.usual_site_id)
     changed = _apply(patient, DEMOGRAPHIC_FIELDS, data)
     db.session.flush()
     audit.record(actor, "patient.update", patient, patient_id=patient.id, fields=changed)

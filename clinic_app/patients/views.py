@@ -2,7 +2,7 @@
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from clinic_app import audit
@@ -19,7 +19,7 @@ from clinic_app.extensions import db
 from clinic_app.form_flow import submit
 from clinic_app.forms import refresh_version
 from clinic_app.ids import id_arg
-from clinic_app.models import Patient, TreatmentCourse, TreatmentSession
+from clinic_app.models import Patient, Site, TreatmentCourse, TreatmentSession
 from clinic_app.page_audit import QUERY_KEPT, record_listing
 from clinic_app.patients.forms import CourseForm, PatientForm, ScreenForm
 from clinic_app.patients.services import (
@@ -41,11 +41,21 @@ def _load(patient_id: int) -> Patient:
         .options(
             selectinload(Patient.courses).selectinload(TreatmentCourse.prescriber),
             joinedload(Patient.screened_by),
+            joinedload(Patient.usual_site),
         )
     )
     if patient is None:
         abort(404)
     return patient
+
+
+def _usual_site_choices(current: int | None) -> list[Site]:
+    """The active sites by name, and the patient's current usual site if it has closed."""
+    return list(
+        db.session.scalars(
+            select(Site).where(or_(Site.active, Site.id == current)).order_by(Site.name)
+        )
+    )
 
 
 def _form_data(form) -> dict:
@@ -70,6 +80,12 @@ def index():
 @role_required(*DEMOGRAPHICS_EDIT)
 def new():
     form = PatientForm(version_id=0)
+    sites = _usual_site_choices(None)
+    form.set_sites(sites)
+    if request.method == "GET":
+        mine = [site.id for site in current_user.sites if site.active]
+        offered = [site.id for site in sites]
+        form.usual_site_id.data = next(iter(mine if len(mine) == 1 else offered[:1]), None)
     return _save(
         form,
         lambda: create_patient(current_user, _form_data(form)),
@@ -110,6 +126,7 @@ def detail(patient_id: int):
 def edit(patient_id: int):
     patient = _load(patient_id)
     form = PatientForm(obj=patient)
+    form.set_sites(_usual_site_choices(patient.usual_site_id))
     return _save(
         form,
         lambda: update_patient(current_user, patient, _form_data(form), form.version_id.data),
