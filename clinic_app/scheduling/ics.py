@@ -3,8 +3,9 @@
 Only what the patient already knows goes in: the visit time and place, fasting and no-driving
 instructions. No doses, no clinical detail. The event title is the clinic's name (or the
 title the clinic sets), never the treatment, because a shared calendar shows titles to anyone
-who glances at it. Visits not yet confirmed are TENTATIVE. Events carry the clinic's time zone
-(TZID plus a VTIMEZONE), so a 09:00 visit stays 09:00 across a daylight-saving change.
+who glances at it. Visits not yet confirmed are TENTATIVE. Each event carries its site's time zone
+(TZID plus a VTIMEZONE per zone), so a 09:00 visit stays 09:00 across a daylight-saving change,
+and is placed at its site's address.
 
 Instructions: esketamine: no food for 2 hours and no liquids for 30 minutes before the dose
 (SPRAVATO medication guide), no driving until the next day after a restful sleep (label §17); IV
@@ -15,6 +16,7 @@ practice).
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
@@ -22,7 +24,7 @@ from clinic_app.clinical.codes import AppointmentStatus, Modality
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
-from clinic_app.models import Appointment
+from clinic_app.models import Appointment, Site
 from clinic_app.settings import clinic_timezone
 
 PRODID = "-//Clinic//Visit schedule//EN"
@@ -64,8 +66,11 @@ def _modality(appointment: Appointment) -> str | None:
     return appointment.course.modality if appointment.course else None
 
 
-def location(rules: SchedulingRules) -> str:
-    """The clinic's name and address, as the handout and the calendar file show them."""
+def location(rules: SchedulingRules, site: Site | None = None) -> str:
+    """Where a visit is, as the handout and the calendar file show it: the site's name and
+    address, else (no site, or no address recorded for it) the clinic's."""
+    if site is not None and site.address:
+        return ", ".join(part for part in (site.name, site.address) if part)
     return ", ".join(part for part in (rules.clinic_name, rules.clinic_address) if part)
 
 
@@ -75,9 +80,8 @@ def build_calendar(
     clinic: SchedulingRules,
     domain: str = "clinic.local",
 ) -> bytes:
-    """An iCalendar file with one VEVENT per visit (UID per appointment) in the clinic's zone,
-    titled with the clinic's name and placed at its address."""
-    tz = clinic_timezone()
+    """An iCalendar file with one VEVENT per visit (UID per appointment) in its site's zone,
+    titled with the clinic's name and placed at its site. Load each visit's chair and site."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -85,17 +89,20 @@ def build_calendar(
     calendar.add("method", "PUBLISH")
     stamp = utcnow().astimezone(UTC)
     for visit in visits:
+        site = visit.site
+        tz = ZoneInfo(site.timezone) if site is not None else clinic_timezone()
         event = Event()
         event.add("uid", f"appointment-{visit.id}@{domain}")
         event.add("dtstamp", stamp)
         event.add("dtstart", visit.starts_at.astimezone(tz))
         event.add("dtend", visit.ends_at.astimezone(tz))
         event.add("summary", clinic.calendar_title or clinic.clinic_name)
-        event.add("location", location(clinic))
+        event.add("location", location(clinic, site))
         guide = instructions(_modality(visit), rules)
         lines = guide.lines if guide is not None else []
-        if clinic.clinic_phone:
-            lines = [*lines, f"Clinic phone: {clinic.clinic_phone}."]
+        phone = (site.phone if site is not None else "") or clinic.clinic_phone
+        if phone:
+            lines = [*lines, f"Clinic phone: {phone}."]
         if lines:
             event.add("description", " ".join(lines))
         confirmed = visit.status != AppointmentStatus.SCHEDULED
@@ -103,8 +110,8 @@ def build_calendar(
         event.add("transp", "OPAQUE")
         calendar.add_component(event)
     if visits:
-        first = min(v.starts_at for v in visits).astimezone(tz).date()
-        last = max(v.ends_at for v in visits).astimezone(tz).date()
+        first = min(v.starts_at for v in visits).date()
+        last = max(v.ends_at for v in visits).date()
         calendar.add_missing_timezones(
             first_date=first - timedelta(days=366), last_date=last + timedelta(days=366)
         )

@@ -8,7 +8,8 @@ zone.
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -32,7 +33,14 @@ from clinic_app.clinical.series import (
 )
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, Chair, Patient, TreatmentCourse, TreatmentSession
+from clinic_app.models import (
+    Appointment,
+    Chair,
+    Patient,
+    Site,
+    TreatmentCourse,
+    TreatmentSession,
+)
 from clinic_app.scheduling import booking
 from clinic_app.scheduling.checks import (
     ATTENDED,
@@ -63,13 +71,31 @@ class Card:
     """One visit as the calendar shows it."""
 
     appointment: Appointment
-    start: datetime  # clinic-local
+    start: datetime  # on its site's clock
     end: datetime
     total: int | None = None  # visits in its series
 
     @property
     def id(self) -> int:
         return self.appointment.id
+
+    # Dates and times of day on the visit's own site clock, which the page filters show as
+    # they are: a page spanning sites shows each visit at its site's time.
+    @property
+    def day(self) -> date:
+        return self.start.date()
+
+    @property
+    def start_time(self) -> time:
+        return self.start.time()
+
+    @property
+    def end_time(self) -> time:
+        return self.end.time()
+
+    @property
+    def site(self) -> Site | None:
+        return self.appointment.site
 
     @property
     def patient(self) -> Patient:
@@ -122,7 +148,7 @@ def _options():
     return (
         joinedload(Appointment.patient),
         joinedload(Appointment.course),
-        joinedload(Appointment.chair),
+        joinedload(Appointment.chair).joinedload(Chair.site),
     )
 
 
@@ -151,14 +177,24 @@ def _total(appointment: Appointment, totals: dict[str, int], rules: SchedulingRu
     return max(booked, booking.induction_count(course, rules))
 
 
+def visit_zone(appointment: Appointment, default: ZoneInfo | None = None) -> ZoneInfo:
+    """The zone of the visit's site (its chair's); `default` or the clinic's without a chair.
+    Load the chair and its site with the visit."""
+    site = appointment.site
+    return site_zone(site) if site is not None else default or clinic_timezone()
+
+
 def cards(appointments: Sequence[Appointment]) -> list[Card]:
-    tz = clinic_timezone()
+    """The visits as the calendar shows them, each on its own site's clock."""
     totals = series_totals(appointments)
     rules = scheduling_rules()
-    return [
-        Card(a, a.starts_at.astimezone(tz), a.ends_at.astimezone(tz), _total(a, totals, rules))
-        for a in appointments
-    ]
+    default = clinic_timezone()
+    result = []
+    for a in appointments:
+        tz = visit_zone(a, default)
+        start, end = a.starts_at.astimezone(tz), a.ends_at.astimezone(tz)
+        result.append(Card(a, start, end, _total(a, totals, rules)))
+    return result
 
 
 def _card_options():
@@ -167,7 +203,7 @@ def _card_options():
     return (
         joinedload(Appointment.patient).load_only(Patient.first_name, Patient.last_name),
         joinedload(Appointment.course).load_only(TreatmentCourse.modality),
-        joinedload(Appointment.chair),
+        joinedload(Appointment.chair).joinedload(Chair.site),
     )
 
 
@@ -398,7 +434,10 @@ def patient_schedule(patient_id: int) -> PatientSchedule:
         db.session.scalars(
             select(Appointment)
             .where(Appointment.patient_id == patient_id)
-            .options(joinedload(Appointment.course), joinedload(Appointment.chair))
+            .options(
+                joinedload(Appointment.course),
+                joinedload(Appointment.chair).joinedload(Chair.site),
+            )
             .order_by(Appointment.starts_at, Appointment.id)
         ).unique()
     )
@@ -430,16 +469,18 @@ def upcoming_visits(patient_id: int) -> list[Appointment]:
                 Appointment.ends_at >= utcnow(),
                 Appointment.status.in_(CHANGEABLE + (AppointmentStatus.CHECKED_IN,)),
             )
-            .options(joinedload(Appointment.course))
+            .options(
+                joinedload(Appointment.course),
+                joinedload(Appointment.chair).joinedload(Chair.site),
+            )
             .order_by(Appointment.starts_at)
         ).unique()
     )
 
 
 def ready_times(visits: Sequence[Appointment], rules: SchedulingRules) -> dict[int, datetime]:
-    """When each visit's patient may be collected (clinic-local): the end of the expected
-    observation or recovery; a consult's end."""
-    tz = clinic_timezone()
+    """When each visit's patient may be collected (on its site's clock): the end of the
+    expected observation or recovery; a consult's end."""
     ready = {}
     for visit in visits:
         end = visit.ends_at
@@ -447,7 +488,7 @@ def ready_times(visits: Sequence[Appointment], rules: SchedulingRules) -> dict[i
             turnover = rules.turnover_minutes(Modality(visit.course.modality))
             minutes = booking_minutes(visit.course, rules) - turnover
             end = visit.starts_at + timedelta(minutes=minutes)
-        ready[visit.id] = end.astimezone(tz)
+        ready[visit.id] = end.astimezone(visit_zone(visit))
     return ready
 
 
@@ -469,7 +510,7 @@ def series_cards(series_id: str) -> list[Card]:
     rows = db.session.scalars(
         select(Appointment)
         .where(Appointment.series_id == series_id)
-        .options(joinedload(Appointment.chair))
+        .options(joinedload(Appointment.chair).joinedload(Chair.site))
         .order_by(Appointment.starts_at, Appointment.id)
     ).all()
     return cards(rows)

@@ -9,7 +9,19 @@ dates only.
 
 from datetime import date, time, timedelta
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -523,12 +535,18 @@ def handout(patient_id: int):
     changes.record_view(current_user, "schedule.handout", person, person.id)
     db.session.commit()
     clinic = scheduling_rules()
+    sites = list({v.site.id: v.site for v in visits if v.site is not None}.values())
+    site = sites[0] if len(sites) == 1 else None
+    if site is not None:
+        g.page_timezone = site.timezone
     return render_template(
         "scheduling/handout.html",
         patient=person,
         visits=queries.cards(visits),
         guides=guides,
-        zone=clinic_timezone().key,
+        zones=sorted({s.timezone for s in sites}) or [clinic_timezone().key],
+        site=site,
+        several=len(sites) > 1,
         clinic=clinic,
         location=ics.location(clinic),
         ready=queries.ready_times(visits, clinic),
@@ -556,9 +574,17 @@ def calendar_file(patient_id: int):
 # --- one appointment -----------------------------------------------------------------------------
 
 
+def _show_visit_times(appointment: Appointment) -> ZoneInfo:
+    """Show the page in the zone of the visit's site; returns that zone."""
+    zone = queries.visit_zone(appointment)
+    g.page_timezone = zone.key
+    return zone
+
+
 def _appointment_page(appointment: Appointment, status: int = 200, **forms):
     rules = scheduling_rules()
-    local = appointment.starts_at.astimezone(clinic_timezone())
+    zone = _show_visit_times(appointment)
+    local = appointment.starts_at.astimezone(zone)
     chairs = _chair_choices()
     move_form = forms.get("move_form") or MoveForm(
         formdata=None,
@@ -613,7 +639,7 @@ def _appointment_page(appointment: Appointment, status: int = 200, **forms):
         series=series,
         changeable=changeable,
         started=appointment.starts_at <= utcnow(),
-        is_today=local.date() == clinic_today(),
+        is_today=local.date() == utcnow().astimezone(zone).date(),
         has_following=bool(changes.following(appointment)) if changeable else False,
         offer=offer,
         makeup_forms=makeup_forms,
@@ -636,7 +662,7 @@ def appointment(appointment_id: int):
 
 def _flash_call(visit: Appointment) -> None:
     """What the driver call recorded, and what to do when there is no driver."""
-    when = format_local(visit.starts_at.astimezone(clinic_timezone()), "time")
+    when = format_local(visit.starts_at.astimezone(queries.visit_zone(visit)), "time")
     who = visit.patient.full_name
     label = DRIVER_LABELS[DriverStatus(visit.driver_status)].lower()
     flash(f"Driver call recorded for {who} ({when}): {label}.", "success")
@@ -766,7 +792,7 @@ def driver(appointment_id: int):
             after=_flash_call,
         )
     visit = _appointment(appointment_id)
-    day_of = visit.starts_at.astimezone(clinic_timezone()).date()
+    day_of = visit.starts_at.astimezone(queries.visit_zone(visit)).date()
     if not form.validate_on_submit():
         flash("Choose what the call found.", "danger")
         return _drivers_page(day_of, 400)
