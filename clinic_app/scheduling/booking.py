@@ -41,6 +41,7 @@ from clinic_app.scheduling.checks import (
     Conflict,
     VisitKindInfo,
     VisitRequest,
+    Zones,
     aware,
     block_minutes,
     busy_between,
@@ -51,7 +52,6 @@ from clinic_app.scheduling.checks import (
     kind_of,
     local,
     minutes_of,
-    Zones,
     refuse,
     site_zone,
 )

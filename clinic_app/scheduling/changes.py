@@ -41,10 +41,10 @@ from clinic_app.scheduling.checks import (
     Check,
     Conflict,
     VisitRequest,
+    Zones,
     chair_ids,
     check_visits,
     flush_bookings,
-    Zones,
     kind_of,
     minutes_of,
 )

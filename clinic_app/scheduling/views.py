@@ -8,7 +8,6 @@ dates only.
 """
 
 from datetime import date, time, timedelta
-
 from zoneinfo import ZoneInfo
 
 from flask import (

@@ -1,6 +1,8 @@
-"""Chairside charting forms. Times are clinic-local HH:MM today; blank means now."""
+"""Chairside charting forms. Times are HH:MM today on the session's site clock; blank means
+now."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -31,15 +33,21 @@ from clinic_app.clinical.codes import (
 )
 from clinic_app.clinical.discharge import Attestation, Escort
 from clinic_app.clinical.vitals import LIMITS, implausible_fields
+from clinic_app.clock import utcnow
 from clinic_app.forms import choices, hidden_id, version_field
-from clinic_app.settings import clinic_today, local_to_utc
+from clinic_app.settings import page_timezone
 
 NOW_HINT = "Leave blank for now; earlier today is fine."
 
 
 def charted_time(field: TimeField, day: date | None = None) -> datetime | None:
-    """A form's local HH:MM as UTC on `day` (default today), or None for "now"."""
-    return local_to_utc(day or clinic_today(), field.data) if field.data else None
+    """A form's HH:MM on the page's clock (the session's site) as UTC on `day` (default today
+    there), or None for "now"."""
+    if not field.data:
+        return None
+    zone = ZoneInfo(page_timezone())
+    day = day or utcnow().astimezone(zone).date()
+    return datetime.combine(day, field.data, tzinfo=zone).astimezone(UTC)
 
 
 def _vital(label: str, name: str, required: bool = True) -> IntegerField:

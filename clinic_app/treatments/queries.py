@@ -17,6 +17,7 @@ from clinic_app.models import (
     Appointment,
     Assessment,
     AuditEvent,
+    Chair,
     DeviceAdministration,
     InfusionPause,
     Override,
@@ -133,7 +134,9 @@ def load_session(session_id: int) -> TreatmentSession | None:
         .where(TreatmentSession.id == session_id)
         .options(
             *chart_options(),
-            joinedload(TreatmentSession.appointment),
+            joinedload(TreatmentSession.appointment)
+            .joinedload(Appointment.chair)
+            .joinedload(Chair.site),
             joinedload(TreatmentSession.discharged_by),
             joinedload(TreatmentSession.not_dosed_by),
         )

@@ -1,8 +1,9 @@
 """The nurse's day: the Today board and the chairside session page."""
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_login import current_user
 
 from clinic_app import audit
@@ -18,7 +19,7 @@ from clinic_app.forms import refresh_version
 from clinic_app.models import Appointment, Patient, TreatmentCourse
 from clinic_app.page_audit import record_listing
 from clinic_app.review.session_review import bp_chart_for
-from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules
+from clinic_app.settings import clinic_today, clinical_rules, page_timezone
 from clinic_app.treatments import forms as f
 from clinic_app.treatments import services
 from clinic_app.treatments.queries import last_edits, last_weight, load_session, today_board
@@ -83,15 +84,19 @@ def start():
 
 
 def _load(session_id: int):
+    """The session, or 404; its page (and the times charted on it) on its site's clock."""
     treatment = load_session(session_id)
     if treatment is None:
         abort(404)
+    appointment = treatment.appointment
+    if appointment is not None and appointment.site is not None:
+        g.page_timezone = appointment.site.timezone
     return treatment
 
 
 def _event_forms(treatment, forms: dict) -> dict[str, dict]:
     """Per adverse event: its edit, resolve and clear forms, fresh unless one was passed in."""
-    zone = clinic_timezone()
+    zone = ZoneInfo(page_timezone())
     found: dict[str, dict] = {"edit": {}, "resolve": {}, "clear": {}}
     for e in treatment.adverse_events:
         found["edit"][e.id] = forms.pop(f"edit_event_{e.id}", None) or f.AdverseEventEditForm(
@@ -422,7 +427,7 @@ def _event(treatment, event_id: int):
 
 
 def _session_day(treatment):
-    return treatment.started_at.astimezone(clinic_timezone()).date()
+    return treatment.started_at.astimezone(ZoneInfo(page_timezone())).date()
 
 
 @bp.post("/sessions/<int:session_id>/adverse-events/<int:event_id>")
