@@ -15,7 +15,6 @@ from flask import (
     Response,
     abort,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -37,6 +36,7 @@ from clinic_app.models import Appointment, Chair, Patient, Site
 from clinic_app.page_audit import QUERY_KEPT, record_listing
 from clinic_app.patients.services import search_patients
 from clinic_app.scheduling import booking, changes, ics, queries
+from clinic_app.site_scope import show_site_times
 from clinic_app.scheduling.checks import (
     CHANGEABLE,
     Booked,
@@ -537,7 +537,7 @@ def handout(patient_id: int):
     sites = list({v.site.id: v.site for v in visits if v.site is not None}.values())
     site = sites[0] if len(sites) == 1 else None
     if site is not None:
-        g.page_timezone = site.timezone
+        show_site_times(site)
     return render_template(
         "scheduling/handout.html",
         patient=person,
@@ -575,9 +575,9 @@ def calendar_file(patient_id: int):
 
 def _show_visit_times(appointment: Appointment) -> ZoneInfo:
     """Show the page in the zone of the visit's site; returns that zone."""
-    zone = queries.visit_zone(appointment)
-    g.page_timezone = zone.key
-    return zone
+    if appointment.site is not None:
+        show_site_times(appointment.site)
+    return queries.visit_zone(appointment)
 
 
 def _appointment_page(appointment: Appointment, status: int = 200, **forms):

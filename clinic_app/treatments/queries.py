@@ -1,10 +1,11 @@
 """Loading what the Today board and the session page show, in a fixed number of statements."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from clinic_app.clinical.board import BoardStatus
@@ -22,12 +23,15 @@ from clinic_app.models import (
     InfusionPause,
     Override,
     Patient,
+    Site,
     TreatmentCourse,
     TreatmentSession,
     User,
     VitalsReading,
 )
+from clinic_app.scheduling import site_days
 from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc
+from clinic_app.site_scope import SiteScope
 from clinic_app.treatments.summary import SessionSummary, summarize
 
 # Rows that are done for the day sink to the bottom of the board.
@@ -53,6 +57,23 @@ class BoardRow:
         assert self.treatment is not None  # a row without an appointment is a walk-in session
         return self.treatment.started_at
 
+    @property
+    def site(self) -> Site | None:
+        """Where the visit is: its chair's site (None for a walk-in)."""
+        return self.appointment.site if self.appointment is not None else None
+
+    @property
+    def expected_local(self) -> datetime:
+        """The expected time on the visit's site clock (a walk-in's is UTC: the page's zone)."""
+        site = self.site
+        return self.expected_at.astimezone(ZoneInfo(site.timezone)) if site else self.expected_at
+
+    @property
+    def expected_time(self) -> time | datetime:
+        """What the board shows: a time of day on the site's clock, shown as it is, or (walk-in)
+        the moment, shown in the page's zone."""
+        return self.expected_local.time() if self.site else self.expected_at
+
 
 def _session_options():
     return (
@@ -65,28 +86,39 @@ def _session_options():
     )
 
 
-def today_board(now: datetime, rules: ClinicalRules) -> list[BoardRow]:
-    """Everyone expected or in a chair today: today's appointments and walk-in sessions."""
-    today = clinic_today()
-    start, end = day_bounds_utc(today)
-    appointments = db.session.scalars(
+def today_board(
+    now: datetime, rules: ClinicalRules, scope: SiteScope | None = None
+) -> list[BoardRow]:
+    """Everyone expected or in a chair today at the scope's sites (None: every site, on the
+    clinic's clock): today's appointments, and walk-in sessions of patients who usually attend
+    those sites (or have no usual site)."""
+    if scope is None:
+        today = clinic_today()
+        start, end = day_bounds_utc(today)
+        end += timedelta(microseconds=1)
+    else:
+        today = site_days.today(scope)
+        start, end = site_days.day_window(today, scope)
+    visits = (
         select(Appointment)
         .where(
-            Appointment.starts_at.between(start, end),
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
             Appointment.status.not_in([AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW]),
         )
         .options(
             joinedload(Appointment.patient),
             joinedload(Appointment.course),
-            joinedload(Appointment.chair),
+            joinedload(Appointment.chair).joinedload(Chair.site),
             selectinload(Appointment.treatment_session).options(*_session_options()),
         )
         .order_by(Appointment.starts_at)
-    ).all()
-    walk_ins = db.session.scalars(
+    )
+    sessions = (
         select(TreatmentSession)
         .where(
-            TreatmentSession.started_at.between(start, end),
+            TreatmentSession.started_at >= start,
+            TreatmentSession.started_at < end,
             TreatmentSession.appointment_id.is_(None),
         )
         .options(
@@ -94,9 +126,25 @@ def today_board(now: datetime, rules: ClinicalRules) -> list[BoardRow]:
             joinedload(TreatmentSession.course),
             *_session_options(),
         )
-    ).all()
-    rows = [BoardRow(a.patient, a.course, a, a.treatment_session, None) for a in appointments]
-    rows += [BoardRow(t.patient, t.course, None, t, None) for t in walk_ins]
+    )
+    if scope is not None:
+        visits = visits.where(site_days.at_sites(scope.site_ids))
+        usual = or_(Patient.usual_site_id.in_(scope.site_ids), Patient.usual_site_id.is_(None))
+        sessions = sessions.where(TreatmentSession.patient_id.in_(select(Patient.id).where(usual)))
+    rows = [
+        BoardRow(a.patient, a.course, a, a.treatment_session, None)
+        for a in db.session.scalars(visits).all()
+    ]
+    rows += [BoardRow(t.patient, t.course, None, t, None) for t in db.session.scalars(sessions)]
+    if scope is not None:
+        # Each site's own today (with all sites, the window spans every zone shown); a walk-in's
+        # on the page's clock.
+        zone = site_days.page_zone(scope)
+        rows = [
+            r
+            for r in rows
+            if (r.expected_local if r.site else r.expected_at.astimezone(zone)).date() == today
+        ]
     for row in rows:
         if row.treatment is not None:
             row.summary = summarize(row.treatment, row.patient.age_on(today), now, rules)

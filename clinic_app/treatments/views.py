@@ -3,7 +3,7 @@
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from clinic_app import audit
@@ -19,7 +19,9 @@ from clinic_app.forms import refresh_version
 from clinic_app.models import Appointment, Patient, TreatmentCourse
 from clinic_app.page_audit import record_listing
 from clinic_app.review.session_review import bp_chart_for
+from clinic_app.scheduling import site_days
 from clinic_app.settings import clinic_today, clinical_rules, page_timezone
+from clinic_app.site_scope import page_scope, show_site_times
 from clinic_app.treatments import forms as f
 from clinic_app.treatments import services
 from clinic_app.treatments.queries import last_edits, last_weight, load_session, today_board
@@ -51,10 +53,16 @@ STALE_MESSAGE = (
 @role_required(*CLINICAL)
 def today():
     """Everyone expected or in a chair today, with status and the next vitals check."""
-    rows = today_board(utcnow(), clinical_rules())
-    record_listing("list.today", date=clinic_today().isoformat())
+    scope = page_scope()
+    rows = today_board(utcnow(), clinical_rules(), scope)
+    record_listing("list.today", date=site_days.today(scope).isoformat(), site=scope.code)
     return render_template(
-        "treatments/today.html", rows=rows, start_form=f.StartSessionForm(), now=utcnow()
+        "treatments/today.html",
+        rows=rows,
+        start_form=f.StartSessionForm(),
+        now=utcnow(),
+        site_scope=scope,
+        mixed_zones=site_days.mixed_zones(scope),
     )
 
 
@@ -90,7 +98,7 @@ def _load(session_id: int):
         abort(404)
     appointment = treatment.appointment
     if appointment is not None and appointment.site is not None:
-        g.page_timezone = appointment.site.timezone
+        show_site_times(appointment.site)
     return treatment
 
 
