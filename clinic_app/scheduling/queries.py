@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from clinic_app.clinical.attendance import DRIVER_LABELS
 from clinic_app.clinical.codes import (
@@ -41,7 +41,7 @@ from clinic_app.models import (
     TreatmentCourse,
     TreatmentSession,
 )
-from clinic_app.scheduling import booking
+from clinic_app.scheduling import booking, site_days
 from clinic_app.scheduling.checks import (
     ATTENDED,
     CHANGEABLE,
@@ -52,6 +52,7 @@ from clinic_app.scheduling.checks import (
 )
 from clinic_app.scheduling.checks import block_minutes as booking_minutes
 from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc, scheduling_rules
+from clinic_app.site_scope import SiteScope
 
 MODALITY_SHORT = {Modality.ESKETAMINE_NASAL: "Esketamine", Modality.IV_KETAMINE: "IV"}
 STATUS_LABELS = {
@@ -208,18 +209,34 @@ def _card_options():
 
 
 def appointments_between(
-    start: datetime, end: datetime, cards_only: bool = False
+    start: datetime,
+    end: datetime,
+    cards_only: bool = False,
+    site_ids: tuple[int, ...] | None = None,
 ) -> list[Appointment]:
-    """Every visit starting in [start, end), with patient, course and chair (with only what a
-    calendar card shows of them when `cards_only`)."""
+    """Every visit starting in [start, end) (at `site_ids`, when given), with patient, course
+    and chair (with only what a calendar card shows of them when `cards_only`)."""
+    query = select(Appointment).where(Appointment.starts_at >= start, Appointment.starts_at < end)
+    if site_ids is not None:
+        query = query.where(site_days.at_sites(site_ids))
     return list(
         db.session.scalars(
-            select(Appointment)
-            .where(Appointment.starts_at >= start, Appointment.starts_at < end)
-            .options(*(_card_options() if cards_only else _options()))
-            .order_by(Appointment.starts_at, Appointment.id)
+            query.options(*(_card_options() if cards_only else _options())).order_by(
+                Appointment.starts_at, Appointment.id
+            )
         ).unique()
     )
+
+
+def scoped_cards(
+    first: date, scope: SiteScope, days: int = 1, cards_only: bool = False
+) -> list[Card]:
+    """The visits of `days` days from `first` at the scope's sites, each day read on the
+    visit's own site clock."""
+    start, end = site_days.day_window(first, scope, days)
+    visits = appointments_between(start, end, cards_only, scope.site_ids)
+    last = first + timedelta(days=days)
+    return [card for card in cards(visits) if first <= card.day < last]
 
 
 # --- the chair calendar --------------------------------------------------------------------------
@@ -229,10 +246,13 @@ def appointments_between(
 class Column:
     chair: Chair | None
     lanes: int = 1  # side-by-side sub-columns, so overlapping visits each sit at their start
+    with_site: bool = False  # several sites on the page: name the chair's site
 
     @property
     def label(self) -> str:
-        return self.chair.name if self.chair else "No chair"
+        if self.chair is None:
+            return "No chair"
+        return f"{self.chair.name} · {self.chair.site.code}" if self.with_site else self.chair.name
 
     @property
     def key(self) -> int | None:
@@ -313,14 +333,24 @@ def closed_reason(day: date, rules: SchedulingRules) -> str:
 
 def _columns(chairs: Sequence[Chair], visits: Sequence[Card]) -> list[Column]:
     used = {c.appointment.chair_id for c in visits}
-    columns = [Column(c) for c in chairs if c.active or c.id in used]
+    several = len({c.site_id for c in chairs}) > 1
+    columns = [Column(c, with_site=several) for c in chairs if c.active or c.id in used]
     if None in used:
         columns.append(Column(None))
     return columns
 
 
-def _chairs() -> list[Chair]:
-    return list(db.session.scalars(select(Chair).order_by(Chair.id)))
+def _chairs(site_ids: tuple[int, ...]) -> list[Chair]:
+    """The chairs of these sites, site by site (by name), with their site."""
+    return list(
+        db.session.scalars(
+            select(Chair)
+            .join(Chair.site)
+            .where(Chair.site_id.in_(site_ids))
+            .options(contains_eager(Chair.site))
+            .order_by(Site.name, Chair.id)
+        )
+    )
 
 
 def _minute(moment: datetime, day: date, end: bool = False) -> int:
@@ -355,13 +385,13 @@ def _lanes(placed: list[tuple[int, int, Card]]) -> list[list[tuple[int, int, Car
     return lanes or [[]]
 
 
-def day_view(day: date, rules: SchedulingRules) -> DayView:
-    """One column per chair (split into lanes where visits overlap in time), one row per
-    calendar slot; each visit sits in the row of its start and spans the rows to its end."""
-    start, end = day_bounds_utc(day)
-    all_cards = cards(appointments_between(start, end + timedelta(microseconds=1)))
+def day_view(day: date, rules: SchedulingRules, scope: SiteScope) -> DayView:
+    """One column per chair of the scope's sites (split into lanes where visits overlap in
+    time), one row per calendar slot; each visit sits in the row of its start (on its site's
+    clock) and spans the rows to its end."""
+    all_cards = scoped_cards(day, scope)
     active = [c for c in all_cards if not c.freed]
-    columns = _columns(_chairs(), active)
+    columns = _columns(_chairs(scope.site_ids), active)
     slot = rules.slot_minutes
     first, last = _grid_bounds(day, active, rules)
     count = max(1, (last - first) // slot)
@@ -395,14 +425,13 @@ def day_view(day: date, rules: SchedulingRules) -> DayView:
     )
 
 
-def week_view(day: date, rules: SchedulingRules) -> WeekView:
-    """The week (Monday to Sunday) around `day`: one row per day, one column per chair."""
+def week_view(day: date, rules: SchedulingRules, scope: SiteScope) -> WeekView:
+    """The week (Monday to Sunday) around `day` at the scope's sites: one row per day, one
+    column per chair."""
     monday = day - timedelta(days=day.weekday())
-    start = day_bounds_utc(monday)[0]
-    end = day_bounds_utc(monday + timedelta(days=7))[0]
-    all_cards = cards(appointments_between(start, end, cards_only=True))
+    all_cards = scoped_cards(monday, scope, days=7, cards_only=True)
     active = [c for c in all_cards if not c.freed]
-    columns = _columns(_chairs(), active)
+    columns = _columns(_chairs(scope.site_ids), active)
     index = {column.key: i for i, column in enumerate(columns)}
     days = []
     for offset in range(7):
@@ -534,22 +563,18 @@ def next_clinic_day(after: date, rules: SchedulingRules) -> date:
     return after + timedelta(days=1)
 
 
-def driver_calls(day: date) -> list[Card]:
-    """The visits of one clinic day whose driver the front desk calls about, by start time."""
-    start, end = day_bounds_utc(day)
-    visits = [
-        a
-        for a in appointments_between(start, end + timedelta(microseconds=1))
-        if a.status in CHANGEABLE + (AppointmentStatus.CHECKED_IN,)
-    ]
-    return cards(visits)
+def driver_calls(day: date, scope: SiteScope) -> list[Card]:
+    """The visits of one clinic day at the scope's sites whose driver the front desk calls
+    about, by start time."""
+    calls = CHANGEABLE + (AppointmentStatus.CHECKED_IN,)
+    return [card for card in scoped_cards(day, scope) if card.status in calls]
 
 
-def rems_to_chase(today: date) -> list[tuple[Patient, datetime]]:
-    """Patients booked for esketamine from `today` on who are not enrolled in the REMS, with
-    their first such visit (clinic-local), soonest first: the paperwork the front desk chases
-    before the nurse can dose."""
-    start = day_bounds_utc(today)[0]
+def rems_to_chase(today: date, scope: SiteScope) -> list[tuple[Patient, datetime]]:
+    """Patients booked for esketamine at the scope's sites from `today` on who are not enrolled
+    in the REMS, with their first such visit (on the page's clock), soonest first: the
+    paperwork the front desk chases before the nurse can dose."""
+    start = site_days.day_window(today, scope)[0]
     rows = db.session.execute(
         select(Patient, func.min(Appointment.starts_at))
         .join(Appointment, Appointment.patient_id == Patient.id)
@@ -559,12 +584,12 @@ def rems_to_chase(today: date) -> list[tuple[Patient, datetime]]:
             TreatmentCourse.modality == Modality.ESKETAMINE_NASAL.value,
             Appointment.status.in_(CHANGEABLE),
             Appointment.starts_at >= start,
+            site_days.at_sites(scope.site_ids),
         )
         .group_by(Patient.id)
         .order_by(func.min(Appointment.starts_at))
     ).all()
-    tz = clinic_timezone()
-    return [(patient, aware(first).astimezone(tz)) for patient, first in rows]
+    return [(patient, aware(first)) for patient, first in rows]
 
 
 # --- maintenance due -----------------------------------------------------------------------------
@@ -624,15 +649,20 @@ def _course_history(today: date):
     return attended, walk_ins, booked
 
 
-def maintenance_worklist(today: date, rules: SchedulingRules) -> list[DueRow]:
-    """Patients whose next maintenance visit is due within the look-ahead (default 14 days) and
-    not booked, and overdue ones: courses in maintenance, and induction courses whose induction
-    visits are all done. Overdue first, then by due date."""
+def maintenance_worklist(today: date, rules: SchedulingRules, scope: SiteScope) -> list[DueRow]:
+    """Patients of the scope's sites (by usual site; those with none on every site's list)
+    whose next maintenance visit is due within the look-ahead (default 14 days) and not booked,
+    and overdue ones: courses in maintenance, and induction courses whose induction visits are
+    all done. Overdue first, then by due date."""
+    usual = site_days.usual_at(scope.site_ids)
     courses = list(
         db.session.scalars(
             select(TreatmentCourse)
-            .where(TreatmentCourse.phase.in_([CoursePhase.INDUCTION, CoursePhase.MAINTENANCE]))
-            .options(joinedload(TreatmentCourse.patient))
+            .join(TreatmentCourse.patient)
+            .where(
+                TreatmentCourse.phase.in_([CoursePhase.INDUCTION, CoursePhase.MAINTENANCE]), usual
+            )
+            .options(contains_eager(TreatmentCourse.patient).joinedload(Patient.usual_site))
         )
     )
     if not courses:

@@ -47,15 +47,19 @@ def day_window(day: date, scope: SiteScope, days: int = 1) -> tuple[datetime, da
     return min(starts), max(ends)
 
 
+def usual_at(site_ids: tuple[int, ...]) -> ColumnElement[bool]:
+    """Patients who usually attend these sites, or have no usual site (shown everywhere rather
+    than nowhere)."""
+    return or_(Patient.usual_site_id.in_(site_ids), Patient.usual_site_id.is_(None))
+
+
 def at_sites(site_ids: tuple[int, ...]) -> ColumnElement[bool]:
-    """Visits at these sites: by the chair's site; a visit without a chair by the patient's
-    usual site."""
+    """Visits at these sites: by the chair's site; a visit without a chair (a consult room) by
+    the patient's usual site."""
     return or_(
         Appointment.chair_id.in_(select(Chair.id).where(Chair.site_id.in_(site_ids))),
         and_(
             Appointment.chair_id.is_(None),
-            Appointment.patient_id.in_(
-                select(Patient.id).where(Patient.usual_site_id.in_(site_ids))
-            ),
+            Appointment.patient_id.in_(select(Patient.id).where(usual_at(site_ids))),
         ),
     )

@@ -35,8 +35,7 @@ from clinic_app.form_flow import show_refusal, submit
 from clinic_app.models import Appointment, Chair, Patient, Site
 from clinic_app.page_audit import QUERY_KEPT, record_listing
 from clinic_app.patients.services import search_patients
-from clinic_app.scheduling import booking, changes, ics, queries
-from clinic_app.site_scope import show_site_times
+from clinic_app.scheduling import booking, changes, ics, queries, site_days
 from clinic_app.scheduling.checks import (
     CHANGEABLE,
     Booked,
@@ -57,6 +56,7 @@ from clinic_app.scheduling.forms import (
     PlanForm,
 )
 from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, scheduling_rules
+from clinic_app.site_scope import SiteScope, page_scope, show_site_times
 
 bp = Blueprint("scheduling", __name__, url_prefix="/schedule")
 
@@ -152,11 +152,13 @@ def _attach(form, problems: dict[int, tuple[str, str]], rows=None) -> None:
 @bp.get("/")
 @role_required(*VIEW)
 def day():
-    """One clinic day: a column per chair, a row per calendar slot."""
+    """One clinic day at the current site (or all): a column per chair, a row per slot."""
     rules = scheduling_rules()
-    current = _date_arg(clinic_today())
-    view = queries.day_view(current, rules)
-    record_listing("list.day", date=current.isoformat())
+    scope = page_scope()
+    today = site_days.today(scope)
+    current = _date_arg(today)
+    view = queries.day_view(current, rules, scope)
+    record_listing("list.day", date=current.isoformat(), site=scope.code)
     return render_template(
         "scheduling/day.html",
         view=view,
@@ -165,19 +167,33 @@ def day():
         prev=current - timedelta(days=1),
         next=current + timedelta(days=1),
         jump=JumpForm(data={"date": current}),
-        today=clinic_today(),
+        today=today,
         rules=rules,
+        **_scoped(scope),
     )
+
+
+def _scoped(scope: SiteScope) -> dict:
+    """What a scoped schedule page passes its template: the scope (the header's picker), the
+    arguments that keep its site in links, and whether to say whose clock the times are on."""
+    return {
+        "site_scope": scope,
+        "site_args": scope.url_args,
+        "mixed_zones": site_days.mixed_zones(scope),
+    }
 
 
 @bp.get("/week")
 @role_required(*VIEW)
 def week():
-    """Monday to Sunday: a row per clinic day, a column per chair."""
+    """Monday to Sunday at the current site (or all): a row per clinic day, a column per
+    chair."""
     rules = scheduling_rules()
-    current = _date_arg(clinic_today())
-    view = queries.week_view(current, rules)
-    record_listing("list.week", date=view.monday.isoformat())
+    scope = page_scope()
+    today = site_days.today(scope)
+    current = _date_arg(today)
+    view = queries.week_view(current, rules, scope)
+    record_listing("list.week", date=view.monday.isoformat(), site=scope.code)
     return render_template(
         "scheduling/week.html",
         view=view,
@@ -186,18 +202,19 @@ def week():
         next=view.monday + timedelta(days=7),
         sunday=view.monday + timedelta(days=6),
         jump=JumpForm(data={"date": current}),
-        today=clinic_today(),
+        today=today,
         label=day_label,
+        **_scoped(scope),
     )
 
 
 # --- drivers and maintenance worklists -----------------------------------------------------------
 
 
-def _drivers_page(current: date, status: int = 200):
+def _drivers_page(current: date, scope: SiteScope, status: int = 200):
     rules = scheduling_rules()
-    rows = queries.driver_calls(current)
-    record_listing("list.drivers", date=current.isoformat())
+    rows = queries.driver_calls(current, scope)
+    record_listing("list.drivers", date=current.isoformat(), site=scope.code)
     return render_template(
         "scheduling/drivers.html",
         rows=rows,
@@ -208,7 +225,8 @@ def _drivers_page(current: date, status: int = 200):
         open=rules.is_open(current),
         closed=queries.closed_reason(current, rules),
         jump=JumpForm(data={"date": current}),
-        rems=queries.rems_to_chase(clinic_today()),
+        rems=queries.rems_to_chase(site_days.today(scope), scope),
+        **_scoped(scope),
     ), status
 
 
@@ -217,7 +235,9 @@ def _drivers_page(current: date, status: int = 200):
 def drivers():
     """Driver calls for the next clinic day (or ?date=): confirm, could not reach, no driver."""
     rules = scheduling_rules()
-    return _drivers_page(_date_arg(queries.next_clinic_day(clinic_today(), rules)))
+    scope = page_scope()
+    next_day = queries.next_clinic_day(site_days.today(scope), rules)
+    return _drivers_page(_date_arg(next_day), scope)
 
 
 @bp.get("/maintenance")
@@ -226,14 +246,16 @@ def maintenance():
     """Patients whose next maintenance visit is due within the look-ahead and not booked, and
     overdue ones."""
     rules = scheduling_rules()
-    today = clinic_today()
-    rows = queries.maintenance_worklist(today, rules)
-    record_listing("list.maintenance", date=today.isoformat())
+    scope = page_scope()
+    today = site_days.today(scope)
+    rows = queries.maintenance_worklist(today, rules, scope)
+    record_listing("list.maintenance", date=today.isoformat(), site=scope.code)
     return render_template(
         "scheduling/maintenance.html",
         rows=rows,
         horizon=rules.maintenance_due_horizon_days,
         today=today,
+        **_scoped(scope),
     )
 
 
@@ -791,10 +813,11 @@ def driver(appointment_id: int):
             after=_flash_call,
         )
     visit = _appointment(appointment_id)
+    scope = page_scope()
     day_of = visit.starts_at.astimezone(queries.visit_zone(visit)).date()
     if not form.validate_on_submit():
         flash("Choose what the call found.", "danger")
-        return _drivers_page(day_of, 400)
+        return _drivers_page(day_of, scope, 400)
     try:
         changes.set_driver_status(
             current_user,
@@ -806,7 +829,8 @@ def driver(appointment_id: int):
     except RuleViolation as error:
         db.session.rollback()
         flash(error.message, "danger")
-        return _drivers_page(day_of, 400)
+        return _drivers_page(day_of, scope, 400)
     db.session.commit()
     _flash_call(visit)
-    return redirect(url_for("scheduling.drivers", date=day_of.isoformat()) + f"#a{appointment_id}")
+    back = url_for("scheduling.drivers", date=day_of.isoformat(), **scope.url_args)
+    return redirect(back + f"#a{appointment_id}")

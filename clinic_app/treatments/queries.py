@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from clinic_app.clinical.board import BoardStatus
@@ -129,8 +129,8 @@ def today_board(
     )
     if scope is not None:
         visits = visits.where(site_days.at_sites(scope.site_ids))
-        usual = or_(Patient.usual_site_id.in_(scope.site_ids), Patient.usual_site_id.is_(None))
-        sessions = sessions.where(TreatmentSession.patient_id.in_(select(Patient.id).where(usual)))
+        usual = select(Patient.id).where(site_days.usual_at(scope.site_ids))
+        sessions = sessions.where(TreatmentSession.patient_id.in_(usual))
     rows = [
         BoardRow(a.patient, a.course, a, a.treatment_session, None)
         for a in db.session.scalars(visits).all()

@@ -60,7 +60,7 @@ def test_confirm_could_not_reach_and_no_driver(app, as_role, staff, tuesday_visi
         url, data={"driver-driver_status": "confirmed", "driver-return_to": "drivers"}
     )
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/schedule/drivers?date=2026-04-07#a{first}"
+    assert response.headers["Location"] == f"/schedule/drivers?date=2026-04-07&site=MAIN#a{first}"
     confirmed = appointment(app, first)
     assert confirmed.driver_status == "confirmed"
     assert confirmed.driver_confirmed_at == clock.utcnow()
