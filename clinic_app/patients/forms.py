@@ -85,11 +85,7 @@ class PatientForm(FlaskForm):
 
     def set_sites(self, sites) -> None:
         """Offer `sites` (the active ones, and the patient's current one if it closed)."""
-        self.usual_site_id.choices = [("", "Choose a site")] + [(s.id, s.label) for s in sites]
-
-    def validate_usual_site_id(self, field):
-        if field.data is None and len(field.choices or ()) > 1:
-            raise ValidationError("Choose the site the patient usually attends.")
+        self.usual_site_id.choices = [("", "Not known yet")] + [(s.id, s.label) for s in sites]
 
     def validate_date_of_birth(self, field):
         today = clinic_today()

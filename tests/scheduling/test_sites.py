@@ -1,0 +1,343 @@
+"""Sites on the schedule: scoped boards and calendars (?site=, one-site users, All sites), each
+visit on its own site's clock (pages, handout, .ics across a DST change), per-site booking and
+the patient's usual site."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+
+from clinic_app import clock
+from clinic_app.extensions import db
+from clinic_app.models import Appointment, Chair, Patient, Site, TreatmentCourse
+from clinic_app.scheduling import booking
+from clinic_app.scheduling.checks import VisitRequest
+from tests import factories
+from tests.helpers import (
+    PASSWORD,
+    field_error,
+    form_values,
+    markup,
+    page_statements,
+    sign_in,
+    soup,
+)
+from tests.scheduling.builders import MONDAY, book_visit, make_patient_with_course
+
+LA = ZoneInfo("America/Los_Angeles")
+NY = ZoneInfo("America/New_York")
+
+
+def at(zone: ZoneInfo, day: date, hour: int, minute: int = 0) -> datetime:
+    """A wall-clock time at a site as aware UTC."""
+    return datetime.combine(day, time(hour, minute), tzinfo=zone).astimezone(UTC)
+
+
+@pytest.fixture
+def sites(app, staff, monday) -> dict[str, list[int]]:
+    """MAIN (Los Angeles) and NYC (New York), two chairs each. The psychiatrist and the front
+    desk work at both; `nurse` only at MAIN, `nycnurse` only at NYC. Chair ids by site."""
+    with app.app_context():
+        main = factories.site()
+        nyc = factories.site("NYC", NY.key, name="Midtown", address_line1="5 W 45th St")
+        chairs = {
+            "MAIN": [Chair(name=f"LA {n}", site=main) for n in (1, 2)],
+            "NYC": [Chair(name=f"NY {n}", site=nyc) for n in (1, 2)],
+        }
+        db.session.add_all([*chairs["MAIN"], *chairs["NYC"]])
+        for username in ("psychiatrist", "front_desk"):
+            overseer = factories.user(username)
+            overseer.sites.append(nyc)
+        nycnurse = factories.make_user("nurse", "nycnurse", password=PASSWORD)
+        nycnurse.sites.append(nyc)
+        db.session.commit()
+        return {code: [c.id for c in rows] for code, rows in chairs.items()}
+
+
+def _client(app, username: str):
+    client = app.test_client()
+    assert sign_in(client, username).status_code == 302
+    return client
+
+
+def _patient(app, last_name: str, site: str | None = None, modality="esketamine_nasal"):
+    patient_id, course_id = make_patient_with_course(
+        app, modality, first_name="Pat", last_name=last_name
+    )
+    if site is not None:
+        with app.app_context():
+            person = db.session.get(Patient, patient_id)
+            person.usual_site = factories.site(site)
+            db.session.commit()
+    return patient_id, course_id
+
+
+@pytest.fixture
+def today_at_both(app, sites) -> dict[str, int]:
+    """A visit today at 09:00 on each site's own clock (MAIN's at 09:00 Los Angeles time,
+    NYC's at 09:00 New York time); appointment ids by site."""
+    visits = {}
+    for code, name, zone in (("MAIN", "Westside", LA), ("NYC", "Eastside", NY)):
+        patient_id, course_id = _patient(app, name, code)
+        start = at(zone, MONDAY, 9)
+        visits[code] = book_visit(app, patient_id, course_id, sites[code][0], start)
+    return visits
+
+
+def _board_rows(response) -> list[list[str]]:
+    body = soup(response).find("table", class_="board").find("tbody")
+    return [[td.get_text(" ", strip=True) for td in tr.find_all("td")] for tr in body("tr")]
+
+
+# --- scoped pages ------------------------------------------------------------------------------
+
+
+def test_a_one_site_nurse_sees_her_board_without_a_picker_and_is_refused_another(
+    app, today_at_both
+):
+    nurse = _client(app, "nurse")
+    page = nurse.get("/today")
+    assert page.status_code == 200
+    rows = _board_rows(page)
+    assert [row[2].split()[0] for row in rows] == ["Westside,"]
+    assert rows[0][0] == "09:00"
+    assert soup(page).find("select", id="site-picker") is None
+    assert nurse.get("/today?site=NYC").status_code == 403
+    # "All" of one site is that site.
+    assert _board_rows(nurse.get("/today?site=ALL")) == rows
+    assert nurse.get("/schedule/week?site=NYC").status_code == 403
+    assert nurse.get("/schedule/drivers?site=NYC").status_code == 403
+    # The NYC nurse gets her own site's board, on New York's clock.
+    rows = _board_rows(_client(app, "nycnurse").get("/today"))
+    assert [(row[0], row[2].split()[0]) for row in rows] == [("09:00", "Eastside,")]
+
+
+def test_all_sites_shows_every_row_with_its_site_at_its_own_time(app, today_at_both):
+    psychiatrist = _client(app, "psychiatrist")
+    page = psychiatrist.get("/today?site=ALL")
+    assert page.status_code == 200
+    rows = _board_rows(page)
+    # LA 09:00 is NY 12:00: Eastside (09:00 New York) comes first, each at its own 09:00.
+    assert [(row[0], row[1], row[3].split()[0]) for row in rows] == [
+        ("09:00", "NYC", "Eastside,"),
+        ("09:00", "MAIN", "Westside,"),
+    ]
+    assert soup(page).find(class_="zones-note")
+    picker = soup(page).find("select", id="site-picker")
+    assert [o["value"] for o in picker("option")] == ["ALL", "NYC", "MAIN"]
+    one = psychiatrist.get("/today?site=NYC")
+    assert [(row[0], row[2].split()[0]) for row in _board_rows(one)] == [("09:00", "Eastside,")]
+    assert not soup(one).find(class_="zones-note")
+
+
+def test_calendars_show_the_sites_chairs_and_links_keep_the_site(app, today_at_both):
+    desk = _client(app, "front_desk")
+    week = desk.get(f"/schedule/week?site=NYC&date={MONDAY.isoformat()}")
+    assert week.status_code == 200
+    headers = [th.get_text(strip=True) for th in soup(week).find_all("th", scope="col")]
+    assert headers == ["Day", "NY 1", "NY 2"]
+    assert "Eastside" in markup(week) and "Westside" not in markup(week)
+    links = [a["href"] for a in soup(week).select(".btn-group a")]
+    assert links and all("site=NYC" in href for href in links)
+    jump = soup(week).find("form", class_="jump-form")
+    assert jump.find("input", attrs={"name": "site"})["value"] == "NYC"
+    day = desk.get("/schedule/?site=NYC")
+    visit_time = soup(day).find(class_="visit-time").get_text(strip=True)
+    assert visit_time.startswith("09:00")
+    every = desk.get("/schedule/?site=ALL")
+    assert every.status_code == 403  # the front desk never sees all sites at once
+
+
+def test_driver_calls_and_maintenance_list_only_the_sites_patients(app, today_at_both, sites):
+    tomorrow = MONDAY + timedelta(days=1)
+    for code, name, zone in (("MAIN", "Lacall", LA), ("NYC", "Nycall", NY)):
+        patient_id, course_id = _patient(app, name, code)
+        book_visit(app, patient_id, course_id, sites[code][1], at(zone, tomorrow, 10))
+    desk = _client(app, "front_desk")
+    page = markup(desk.get(f"/schedule/drivers?site=NYC&date={tomorrow.isoformat()}"))
+    assert "Nycall" in page and "Lacall" not in page
+    every = markup(_client(app, "psychiatrist").get(f"/schedule/drivers?site=ALL&date={tomorrow}"))
+    assert "Nycall" in every and "Lacall" in every
+    assert desk.get("/schedule/maintenance?site=NYC").status_code == 200
+    assert _client(app, "nurse").get("/schedule/maintenance?site=NYC").status_code == 403
+
+
+def test_scoped_pages_cost_the_same_statements_with_more_visits(app, sites):
+    patient_id, course_id = _patient(app, "First", "MAIN")
+    book_visit(app, patient_id, course_id, sites["MAIN"][0], at(LA, MONDAY, 9))
+    psychiatrist = _client(app, "psychiatrist")
+    urls = ["/today?site=MAIN", "/today?site=ALL", "/schedule/week?site=MAIN"]
+    urls += ["/schedule/week?site=ALL", "/schedule/?site=NYC", "/schedule/drivers?site=ALL"]
+    for url in urls:
+        psychiatrist.get(url)
+    before = {url: page_statements(app, psychiatrist, url) for url in urls}
+    for n in range(6):
+        code, zone = ("MAIN", LA) if n % 2 else ("NYC", NY)
+        other_id, other_course = _patient(app, f"More{n}", code)
+        chair = sites[code][n % 2]
+        book_visit(
+            app, other_id, other_course, chair, at(zone, MONDAY + timedelta(days=n // 2), 13)
+        )
+    after = {url: page_statements(app, psychiatrist, url) for url in urls}
+    assert after == before
+
+
+# --- one visit on its site's clock --------------------------------------------------------------
+
+
+def test_the_visit_page_shows_its_sites_time(app, today_at_both):
+    page = _client(app, "front_desk").get(f"/schedule/appointments/{today_at_both['NYC']}")
+    heading = soup(page).find("h1").get_text(strip=True)
+    assert heading.endswith("09:00–11:30")
+    assert "Midtown (NYC)" in markup(page) and "America/New_York" in markup(page)
+    values = form_values(page, f"/schedule/appointments/{today_at_both['NYC']}/move")
+    assert values["move-start"] == "09:00"
+
+
+def test_handout_and_ics_put_each_visit_on_its_sites_clock_across_dst(app, sites):
+    """US daylight saving starts on Sunday 8 March 2026: a 09:00 visit stays 09:00 locally at
+    each site on both sides of the change."""
+    clock.freeze(at(LA, date(2026, 3, 2), 8))
+    patient_id, course_id = _patient(app, "Traveller", "MAIN")
+    before = book_visit(app, patient_id, course_id, sites["MAIN"][0], at(LA, date(2026, 3, 6), 9))
+    after = book_visit(app, patient_id, course_id, sites["NYC"][0], at(NY, date(2026, 3, 10), 9))
+    desk = _client(app, "front_desk")
+    raw = desk.get(f"/schedule/patients/{patient_id}/visits.ics").get_data(as_text=True)
+    assert "DTSTART;TZID=America/Los_Angeles:20260306T090000" in raw
+    assert "DTSTART;TZID=America/New_York:20260310T090000" in raw
+    calendar = Calendar.from_ical(raw)
+    assert sorted(tz["tzid"] for tz in calendar.walk("VTIMEZONE")) == [LA.key, NY.key]
+    events = list(calendar.walk("VEVENT"))
+    assert "Midtown, 5 W 45th St" in str(events[1]["location"])
+    with app.app_context():
+        for event, visit_id in zip(events, (before, after), strict=True):
+            assert event["dtstart"].dt == db.session.get(Appointment, visit_id).starts_at
+    handout = desk.get(f"/schedule/patients/{patient_id}/handout")
+    rows = [
+        [td.get_text(" ", strip=True) for td in tr("td")]
+        for tr in soup(handout).find("table").find("tbody")("tr")
+    ]
+    assert [row[:3] for row in rows] == [
+        ["Fri 6 Mar 2026", "09:00", "Site MAIN"],
+        ["Tue 10 Mar 2026", "09:00", "Midtown 5 W 45th St"],
+    ]
+    assert "America/Los_Angeles, America/New_York" in markup(handout)
+
+
+# --- booking per site ---------------------------------------------------------------------------
+
+
+def _propose(app, patient_id, course_id, site_code=None):
+    with app.app_context():
+        desk = factories.user("front_desk")
+        person = db.session.get(Patient, patient_id)
+        course = db.session.get(TreatmentCourse, course_id)
+        site = factories.site(site_code) if site_code else None
+        first = MONDAY + timedelta(days=1)
+        return booking.propose(desk, person, course, "induction", first, time(9), [], None, site)
+
+
+def test_a_series_is_planned_at_the_usual_site_in_its_chairs_on_its_clock(app, sites):
+    patient_id, course_id = _patient(app, "Newyorker", "NYC")
+    proposal = _propose(app, patient_id, course_id)
+    assert proposal.site.code == "NYC"
+    assert {row.chair_id for row in proposal.rows} <= set(sites["NYC"])
+    assert all(row.start == time(9) and not row.conflict for row in proposal.rows)
+    with app.app_context():
+        requests = [VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows]
+        booked = booking.book_series(
+            factories.user("front_desk"),
+            db.session.get(Patient, patient_id),
+            db.session.get(TreatmentCourse, course_id),
+            "induction",
+            requests,
+        )
+        db.session.commit()
+        first = booked.visits[0]
+        assert first.starts_at == at(NY, proposal.rows[0].day, 9)
+        assert first.site.code == "NYC"
+
+
+def test_the_desk_may_plan_a_series_at_another_site(app, sites):
+    patient_id, course_id = _patient(app, "Visitor", "NYC")
+    proposal = _propose(app, patient_id, course_id, "MAIN")
+    assert {row.chair_id for row in proposal.rows} <= set(sites["MAIN"])
+    # Through the page: the plan form offers the sites, the usual one chosen.
+    desk = _client(app, "front_desk")
+    plan = desk.get(f"/schedule/patients/{patient_id}/plan")
+    chosen = soup(plan).find("select", id="site_id").find("option", selected=True)
+    assert chosen.get_text(strip=True) == "Midtown (NYC)"
+
+
+def test_a_chair_taken_at_one_site_suggests_a_free_chair_at_the_same_site(app, sites):
+    other_id, other_course = _patient(app, "Holder", "NYC")
+    day = MONDAY + timedelta(days=1)
+    book_visit(app, other_id, other_course, sites["NYC"][0], at(NY, day, 9))
+    patient_id, course_id = _patient(app, "Asker", "NYC")
+    with app.app_context():
+        course = db.session.get(TreatmentCourse, course_id)
+        check = booking.check_series(
+            db.session.get(Patient, patient_id),
+            course,
+            booking.VisitKind.INDUCTION,
+            [VisitRequest(day, time(9), sites["NYC"][0])],
+            150,
+        )
+    code, message = check.problems[0]
+    assert code == "chair"
+    assert "Nearest free: NY 2 at 09:00." in message
+
+
+# --- the patient's usual site --------------------------------------------------------------------
+
+PATIENT = {
+    "mrn": "SITE-1",
+    "first_name": "Uma",
+    "last_name": "Usual",
+    "date_of_birth": "1980-01-02",
+    "sex": "female",
+    "version_id": "0",
+}
+
+
+def test_the_patient_form_keeps_the_usual_site_and_refuses_a_closed_one(app, sites):
+    desk = _client(app, "front_desk")
+    form = desk.get("/patients/new")
+    options = [
+        o.get_text(strip=True) for o in soup(form).find("select", id="usual_site_id")("option")
+    ]
+    assert options == ["Not known yet", "Midtown (NYC)", "Site MAIN (MAIN)"]
+    with app.app_context():
+        nyc_id = factories.site("NYC").id
+        closed = Site(name="Closed", code="OLD", timezone=LA.key, active=False)
+        db.session.add(closed)
+        db.session.commit()
+        closed_id = closed.id
+    refused = desk.post("/patients/new", data={**PATIENT, "usual_site_id": str(closed_id)})
+    assert refused.status_code == 400
+    assert field_error(refused, "usual_site_id")
+    saved = desk.post("/patients/new", data={**PATIENT, "usual_site_id": str(nyc_id)})
+    assert saved.status_code == 302
+    with app.app_context():
+        person = db.session.scalar(db.select(Patient).where(Patient.mrn == "SITE-1"))
+        assert person.usual_site_id == nyc_id
+        patient_id = person.id
+    edit = desk.get(f"/patients/{patient_id}/edit")
+    chosen = soup(edit).find("select", id="usual_site_id").find("option", selected=True)
+    assert chosen["value"] == str(nyc_id)
+    assert "Midtown (NYC)" in markup(desk.get(f"/patients/{patient_id}"))
+
+
+def test_the_service_refuses_a_usual_site_that_is_not_open(app, sites):
+    from clinic_app.errors import RuleViolation
+    from clinic_app.patients.services import create_patient
+
+    with app.app_context():
+        closed = Site(name="Closed", code="OLD", timezone=LA.key, active=False)
+        db.session.add(closed)
+        db.session.flush()
+        data = {**PATIENT, "date_of_birth": date(1980, 1, 2), "usual_site_id": closed.id}
+        with pytest.raises(RuleViolation) as refused:
+            create_patient(factories.user("front_desk"), data)
+        assert refused.value.field == "usual_site_id"
