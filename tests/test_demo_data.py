@@ -15,6 +15,7 @@ from clinic_app.extensions import db
 from clinic_app.models import (
     Appointment,
     Patient,
+    Site,
     TreatmentCourse,
     TreatmentSession,
     User,
@@ -28,6 +29,7 @@ from clinic_app.settings import (
     day_bounds_utc,
     scheduling_rules,
 )
+from clinic_app.site_scope import SiteScope
 from clinic_app.treatments.queries import today_board
 from clinic_app.treatments.services import content_hash
 from config import ProductionConfig
@@ -89,8 +91,15 @@ def assert_consistent(now: datetime) -> None:
                 .order_by(TreatmentSession.dose_started_at)
             )
         ]
-        assert doses and doses[0] == 56, (course.patient.mrn, doses)
+        if not doses:  # a course starting today (New York's first visits)
+            assert course.patient.usual_site.code == "NYC", course.patient.mrn
+            continue
+        assert doses[0] == 56, (course.patient.mrn, doses)
         assert doses.index(84) > doses.index(56) if 84 in doses else True
+
+
+def _one_site(site: Site) -> SiteScope:
+    return SiteScope(site=site, choices=(site,), may_see_all=False)
 
 
 def test_loads_a_clinic_with_history_and_a_live_board(app, runner):
@@ -128,7 +137,8 @@ def test_loads_a_clinic_with_history_and_a_live_board(app, runner):
         per_patient = Counter(s.patient_id for s in signed)
         assert min(per_patient.values()) >= 3
 
-        board = today_board(now, clinical_rules())
+        sites = {site.code: site for site in db.session.scalars(select(Site))}
+        board = today_board(now, clinical_rules(), _one_site(sites["DTLA"]))
         assert Counter(row.status for row in board) == {
             BoardStatus.WAITING: 2,
             BoardStatus.PRE_DOSE: 1,
@@ -138,6 +148,13 @@ def test_loads_a_clinic_with_history_and_a_live_board(app, runner):
         }
         assert len({row.appointment.chair_id for row in board}) == 4
         assert any(row.appointment.driver_confirmed_at is None for row in board)
+        # New York: two first visits today on its own clock, in its two suites.
+        new_york = today_board(now, clinical_rules(), _one_site(sites["NYC"]))
+        assert [(r.expected_local.hour, r.appointment.chair.name) for r in new_york] == [
+            (10, "Suite A"),
+            (14, "Suite B"),
+        ]
+        assert {r.patient.usual_site.code for r in new_york} == {"NYC"}
         upcoming = db.session.scalars(
             select(Appointment).where(Appointment.starts_at > day_bounds_utc(clinic_today())[1])
         ).all()
@@ -164,10 +181,12 @@ def test_two_sites_with_their_chairs_and_staff_at_both(app, runner):
         assert chairs == {"DTLA": 4, "NYC": 2}
         for user in db.session.scalars(select(User)):
             assert [site.code for site in user.sites] == ["DTLA", "NYC"], user.username
-        # The history stays at the first site, with its patients.
+        # The history is at the first site; New York's patients start there today.
         booked = select(Appointment).where(Appointment.chair_id.is_not(None))
-        assert {a.site.code for a in db.session.scalars(booked)} == {"DTLA"}
-        assert {p.usual_site.code for p in db.session.scalars(select(Patient))} == {"DTLA"}
+        at_site = Counter(a.site.code for a in db.session.scalars(booked))
+        assert set(at_site) == {"DTLA", "NYC"} and at_site["NYC"] == 2
+        usual = Counter(p.usual_site.code for p in db.session.scalars(select(Patient)))
+        assert usual == {"DTLA": 13, "NYC": 2}
 
 
 def test_second_run_changes_nothing(app, runner):

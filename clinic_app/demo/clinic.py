@@ -2,8 +2,9 @@
 
 Loads two sites (Los Angeles and New York), one account per role working at both, four chairs
 in Los Angeles and two in New York, a dozen fictional patients with weeks of signed
-treatment history, a live Today board (patients waiting, in pre-dose, dosing, observing and ready
-for discharge, all timed from `clock.utcnow()`) and the next two weeks of bookings. The command
+treatment history, a live Today board in Los Angeles (patients waiting, in pre-dose, dosing,
+observing and ready for discharge, all timed from `clock.utcnow()`), two first visits today in New
+York, and the next two weeks of bookings. The command
 refuses to run in production and loads nothing when any user already exists. Everything is
 deterministic (a seeded random generator) apart from "now".
 """
@@ -12,9 +13,10 @@ import math
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -228,6 +230,18 @@ PATIENTS: tuple[PatientSpec, ...] = (
                 contraindications=("uncontrolled_hypertension",)),
 )
 # fmt: on
+
+# The New York site opened lately: two patients start their induction there today, at these
+# times on New York's clock, one in each suite.
+# fmt: off
+NEW_YORK_PATIENTS: tuple[PatientSpec, ...] = (
+    PatientSpec("KC-20001", "Olivia", "Brennan", date(1985, 4, 2), "female", "64.0", "NKDA",
+                ("Sean Brennan", "Spouse"), 2, ("antidepressant",), ESK, TRD, 56, IND),
+    PatientSpec("KC-20002", "Samuel", "Okafor", date(1977, 10, 15), "male", "83.5", "Latex",
+                ("Ada Okafor", "Spouse"), 3, ("antidepressant",), IV, TRD, None, IND),
+)
+# fmt: on
+NEW_YORK_TIMES = (time(10, 0), time(14, 0))
 
 
 @dataclass(frozen=True)
@@ -933,6 +947,32 @@ def _register_for_consult(demo: Demo, spec: PatientSpec) -> None:
     _appointment(demo, patient, None, start, 60, VisitKind.CONSULT, AppointmentStatus.SCHEDULED)
 
 
+def _new_york_today(demo: Demo, site: Site, suites: list[Chair]) -> None:
+    """The New York patients' first induction visits, today on New York's clock (driver
+    confirmed the day before)."""
+    zone = ZoneInfo(site.timezone)
+    today = demo.now.astimezone(zone).date()
+    for spec, at, suite in zip(NEW_YORK_PATIENTS, NEW_YORK_TIMES, suites, strict=True):
+        assert spec.modality is not None
+        patient = _register(demo, spec, today)
+        patient.usual_site = site
+        course = _open_course(demo, spec, patient, today)
+        start = datetime.combine(today, at, tzinfo=zone).astimezone(UTC)
+        _appointment(
+            demo,
+            patient,
+            course,
+            start,
+            VISIT_MINUTES[spec.modality],
+            VisitKind.INDUCTION,
+            AppointmentStatus.CONFIRMED,
+            chair=suite,
+            number=1,
+            series_id=str(uuid.uuid4()),
+            confirmed_at=min(start - timedelta(days=1), demo.now),
+        )
+
+
 def _sign_all(demo: Demo) -> None:
     """Hash each signed session as it reads back from the database and store its review flags
     and peaks, like the sign service does."""
@@ -957,8 +997,8 @@ def load_demo_data() -> dict[str, int]:
     certified_on = clinic_today() - timedelta(days=400)
     home, other = (Site(**fields, rems_certified_on=certified_on) for fields in SITES)
     chairs = [Chair(name=name, site=home) for name in CHAIRS]
-    db.session.add_all([home, other, *chairs])
-    db.session.add_all(Chair(name=name, site=other) for name in OTHER_SITE_CHAIRS)
+    suites = [Chair(name=name, site=other) for name in OTHER_SITE_CHAIRS]
+    db.session.add_all([home, other, *chairs, *suites])
     db.session.flush()
     staff = _create_staff()  # at every open site: both
     demo = Demo(
@@ -973,6 +1013,7 @@ def load_demo_data() -> dict[str, int]:
     )
     for spec in PATIENTS:
         _build_patient(demo, spec)
+    _new_york_today(demo, other, suites)
     _sign_all(demo)
     return _counts()
 
