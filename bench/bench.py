@@ -56,6 +56,7 @@ class PageSpec:
     endpoints: tuple[str, ...]  # regexes over endpoint names; the first that answers 200 wins
     ratio_target: float | None  # throughput as a share of /healthz
     method: str = "GET"
+    site: str = ""  # ?site=: "ALL", or "ONE" for the generated clinic's first site
 
 
 PAGES = (
@@ -83,6 +84,39 @@ PAGES = (
         0.25,
     ),
     PageSpec("search", "Patient search", "frontdesk", (r"^patients\.index$",), 0.25, "POST"),
+    # Issue 14: with a site chosen, a board costs what one site costs (>= 2x All sites' rate).
+    PageSpec(
+        "today_site",
+        "Today board, one site",
+        "psychiatrist",
+        (r"^treatments\.today$",),
+        None,
+        site="ONE",
+    ),
+    PageSpec(
+        "today_all",
+        "Today board, All sites",
+        "psychiatrist",
+        (r"^treatments\.today$",),
+        None,
+        site="ALL",
+    ),
+    PageSpec(
+        "week_site",
+        "Week calendar, one site",
+        "psychiatrist",
+        (r"^scheduling\.week$",),
+        None,
+        site="ONE",
+    ),
+    PageSpec(
+        "week_all",
+        "Week calendar, All sites",
+        "psychiatrist",
+        (r"^scheduling\.week$",),
+        None,
+        site="ALL",
+    ),
     PageSpec(
         "record", "Patient record (latest sessions)", "psychiatrist", (r"^patients\.detail$",), None
     ),
@@ -241,6 +275,7 @@ class DataIds:
     session_id: int
     timeline: dict[int, int]  # sessions -> patient id
     today: date
+    site: str = ""  # the code of the generated clinic's first site (by name)
 
 
 def data_ids(app) -> DataIds:
@@ -248,7 +283,7 @@ def data_ids(app) -> DataIds:
 
     from clinic_app.demo.bulk import TIMELINE_MRNS
     from clinic_app.extensions import db
-    from clinic_app.models import Patient, TreatmentSession, VitalsReading
+    from clinic_app.models import Patient, Site, TreatmentSession, VitalsReading
     from clinic_app.settings import clinic_today
 
     with app.app_context():
@@ -272,7 +307,8 @@ def data_ids(app) -> DataIds:
             sessions: db.session.scalar(select(Patient.id).where(Patient.mrn == mrn))
             for sessions, mrn in TIMELINE_MRNS.items()
         }
-        return DataIds(session_id, timeline, clinic_today())
+        site = db.session.scalar(select(Site.code).order_by(Site.name).limit(1)) or ""
+        return DataIds(session_id, timeline, clinic_today(), site)
 
 
 def _argument_values(name: str, ids: DataIds, patient_id: int) -> list:
@@ -296,6 +332,7 @@ def resolve(
 
     patient_id = patient_id or ids.timeline[150]
     rules = list(bench.app.url_map.iter_rules())
+    query = {"site": ids.site if spec.site == "ONE" else spec.site} if spec.site else {}
     for pattern in spec.endpoints:
         matching = sorted(
             (r for r in rules if re.search(pattern, r.endpoint) and spec.method in r.methods),
@@ -306,7 +343,8 @@ def resolve(
             for values in product(*(_argument_values(n, ids, patient_id) for n in names)):
                 with bench.app.test_request_context():
                     try:
-                        path = url_for(rule.endpoint, **dict(zip(names, values, strict=True)))
+                        arguments = dict(zip(names, values, strict=True))
+                        path = url_for(rule.endpoint, **arguments, **query)
                     except (BuildError, ValueError):
                         continue
                 bodies = [{"q": term} for term in SEARCH_TERMS] if spec.method == "POST" else []
@@ -703,6 +741,7 @@ def evaluate(result: dict) -> list[tuple[str, str, bool | None, str]]:
                     f"{share:.0%} ({throughput[spec.key]['rps']:.1f} of {ceiling:.0f} req/s)",
                 )
             )
+    rows += _site_rows(backend, throughput)
     slow = [
         f"{k} {v['p95_ms']:.0f} ms"
         for k, v in pages.items()
@@ -727,6 +766,22 @@ def evaluate(result: dict) -> list[tuple[str, str, bool | None, str]]:
             "; ".join(slow) or "all below",
         )
     )
+    return rows
+
+
+def _site_rows(backend: str, throughput: dict) -> list[tuple[str, str, bool | None, str]]:
+    """Issue 14: the site-filtered Today board and week calendar reach at least twice the
+    throughput of "All sites" in the same run."""
+    rows: list[tuple[str, str, bool | None, str]] = []
+    for page, title in (("today", "Today board"), ("week", "Week calendar")):
+        one, every = throughput.get(f"{page}_site"), throughput.get(f"{page}_all")
+        target = f"{title}, one site >= 2x All sites throughput"
+        if one is None or every is None:
+            rows.append((backend, target, None, "not measured in this run"))
+            continue
+        ratio = one["rps"] / every["rps"] if every["rps"] else float("inf")
+        evidence = f"{ratio:.1f}x ({one['rps']:.1f} vs {every['rps']:.1f} req/s)"
+        rows.append((backend, target, ratio >= 2, evidence))
     return rows
 
 
