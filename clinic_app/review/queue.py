@@ -14,7 +14,7 @@ from clinic_app.clinical.codes import SessionStatus
 from clinic_app.clinical.review import Flag, ReviewRules, Severity
 from clinic_app.clinical.series import SchedulingRules
 from clinic_app.extensions import db
-from clinic_app.models import ClinicalAlert, SessionReview, TreatmentSession
+from clinic_app.models import Appointment, Chair, ClinicalAlert, SessionReview, TreatmentSession
 from clinic_app.review.course_status import CourseStatus
 from clinic_app.review.courses import course_statuses
 from clinic_app.review.summary import from_row
@@ -101,6 +101,9 @@ def review_queue(
             joinedload(TreatmentSession.patient),
             joinedload(TreatmentSession.course),
             joinedload(TreatmentSession.signed_by),
+            joinedload(TreatmentSession.appointment)
+            .joinedload(Appointment.chair)
+            .joinedload(Chair.site),
         )
         .order_by(
             pinned,

@@ -18,7 +18,9 @@ from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import (
     AdverseEvent,
+    Appointment,
     Assessment,
+    Chair,
     ClinicalAlert,
     CourseDecision,
     Patient,
@@ -111,6 +113,9 @@ def _page_objects(shown: list[int]) -> tuple[dict, dict]:
                 joinedload(TreatmentSession.nurse),
                 joinedload(TreatmentSession.signed_by),
                 joinedload(TreatmentSession.cosigned_by),
+                joinedload(TreatmentSession.appointment)
+                .joinedload(Appointment.chair)
+                .joinedload(Chair.site),
             )
         )
     }

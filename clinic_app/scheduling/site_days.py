@@ -6,14 +6,15 @@ end of day among the sites' zones, and each visit is kept when its date on its o
 is the day shown.
 """
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, or_, select
 
 from clinic_app.clock import utcnow
-from clinic_app.models import Appointment, Chair, Patient
-from clinic_app.settings import clinic_timezone
+from clinic_app.models import Appointment, Chair, Patient, Site, TreatmentSession
+from clinic_app.settings import clinic_timezone, page_timezone
 from clinic_app.site_scope import SiteScope
 
 
@@ -63,3 +64,24 @@ def at_sites(site_ids: tuple[int, ...]) -> ColumnElement[bool]:
             Appointment.patient_id.in_(select(Patient.id).where(usual_at(site_ids))),
         ),
     )
+
+
+# --- pages spanning sites (review queue, patient timeline) ---------------------------------------
+
+
+def session_site(treatment: TreatmentSession) -> Site | None:
+    """Where a session took place: its appointment's chair's site (None for a walk-in). Load
+    the appointment, chair and site with the session."""
+    return treatment.appointment.site if treatment.appointment is not None else None
+
+
+def on_site_clock(moment: datetime, site: Site | None) -> datetime:
+    """`moment` on its site's clock (on the page's without a site). Pages show it split, with
+    the date and time filters, which show a date and a time of day as they are."""
+    zone = site.timezone if site is not None else page_timezone()
+    return moment.astimezone(ZoneInfo(zone))
+
+
+def zones_differ(treatments: Iterable[TreatmentSession]) -> bool:
+    """True when these sessions took place in more than one time zone."""
+    return len({site.timezone for t in treatments if (site := session_site(t))}) > 1

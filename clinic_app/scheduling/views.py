@@ -59,6 +59,9 @@ from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, s
 from clinic_app.site_scope import SiteScope, page_scope, show_site_times
 
 bp = Blueprint("scheduling", __name__, url_prefix="/schedule")
+# Pages spanning sites show each session on its own site's clock.
+for _helper in (site_days.session_site, site_days.on_site_clock, site_days.zones_differ):
+    bp.add_app_template_global(_helper)
 
 VIEW = (Role.FRONT_DESK, Role.NURSE, Role.PSYCHIATRIST)
 DESK = (Role.FRONT_DESK,)

@@ -341,3 +341,39 @@ def test_the_service_refuses_a_usual_site_that_is_not_open(app, sites):
         with pytest.raises(RuleViolation) as refused:
             create_patient(factories.user("front_desk"), data)
         assert refused.value.field == "usual_site_id"
+
+
+# --- pages spanning sites ------------------------------------------------------------------------
+
+
+def test_review_queue_and_timeline_show_each_session_at_its_sites_time(app, sites):
+    """One patient treated in Los Angeles and then in New York, both at 09:00 local time."""
+    from tests.review.builders import add_session
+
+    patient_id, course_id = _patient(app, "Commuter", "MAIN")
+    with app.app_context():
+        person = db.session.get(Patient, patient_id)
+        course = db.session.get(TreatmentCourse, course_id)
+        for code, zone, days_back in (("MAIN", LA, 7), ("NYC", NY, 3)):
+            started = at(zone, MONDAY - timedelta(days=days_back), 9)
+            treatment = add_session(person, course, started=started)
+            treatment.appointment = Appointment(
+                patient_id=patient_id,
+                course_id=course_id,
+                chair_id=sites[code][0],
+                starts_at=started,
+                ends_at=started + timedelta(hours=2),
+                visit_kind="induction",
+                status="completed",
+            )
+        db.session.commit()
+    psychiatrist = _client(app, "psychiatrist")
+    for url in ("/review", f"/patients/{patient_id}/timeline"):
+        page = psychiatrist.get(url)
+        assert page.status_code == 200, url
+        assert soup(page).find(class_="zones-note"), url
+        table = soup(page).find("table", class_=["queue-table", "timeline-table"])
+        # The second column: the session's date and time (queue and timeline alike).
+        times = [tr("td")[1].get_text(" ", strip=True) for tr in table.tbody("tr")]
+        assert all(" 09:00" in cell for cell in times), (url, times)
+        assert any("NYC" in cell for cell in times) and any("MAIN" in cell for cell in times)
