@@ -2,6 +2,7 @@
 flags and its blood-pressure chart."""
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -17,7 +18,7 @@ from clinic_app.models import (
 from clinic_app.review import charts
 from clinic_app.review.facts import loaded_session_facts
 from clinic_app.review.summary import from_row
-from clinic_app.settings import clinic_timezone
+from clinic_app.settings import clinic_timezone, page_timezone
 from clinic_app.treatments.queries import chart_options
 
 
@@ -66,5 +67,5 @@ def bp_chart_for(
         baseline,
         hold_line(age, rules),
         rules,
-        clinic_timezone(),
+        ZoneInfo(page_timezone()),  # the page's: a session page shows its site's times
     )

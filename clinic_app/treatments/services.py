@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -97,6 +98,12 @@ def pregnancy_relevant(patient: Patient) -> bool:
     return patient.sex != "male" and _patient_age(patient) in PREGNANCY_RELEVANT_AGES
 
 
+def session_zone(treatment: TreatmentSession) -> ZoneInfo:
+    """The zone of the session's site (its appointment's chair's), else the clinic's."""
+    site = treatment.appointment.site if treatment.appointment is not None else None
+    return ZoneInfo(site.timezone) if site is not None else clinic_timezone()
+
+
 def _checked_time(
     treatment: TreatmentSession,
     value: datetime | None,
@@ -113,7 +120,7 @@ def _checked_time(
     # Charted times are whole minutes: check-in during 10:02 allows 10:02.
     check_in = treatment.started_at.replace(second=0, microsecond=0)
     if value < check_in:
-        local = format_local(treatment.started_at.astimezone(clinic_timezone()), "time")
+        local = format_local(treatment.started_at.astimezone(session_zone(treatment)), "time")
         raise RuleViolation(f"This time is before check-in at {local}.", field)
     if not_before is not None and value < not_before:
         raise RuleViolation("This time is before the step it follows.", field)
@@ -242,7 +249,7 @@ def _predose_problems(treatment: TreatmentSession, data: dict[str, Any]) -> dict
     for field, message in required:
         if not data.get(field):
             errors[field] = message
-    day = treatment.started_at.astimezone(clinic_timezone()).date()
+    day = treatment.started_at.astimezone(session_zone(treatment)).date()
     if not data.get("consent_confirmed"):
         errors["consent_confirmed"] = "Confirm consent is on file."
     elif problem := consent_problem(patient.consent_date, day):

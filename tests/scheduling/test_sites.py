@@ -377,3 +377,38 @@ def test_review_queue_and_timeline_show_each_session_at_its_sites_time(app, site
         times = [tr("td")[1].get_text(" ", strip=True) for tr in table.tbody("tr")]
         assert all(" 09:00" in cell for cell in times), (url, times)
         assert any("NYC" in cell for cell in times) and any("MAIN" in cell for cell in times)
+
+
+def test_the_session_page_and_its_charted_times_are_on_the_sites_clock(app, sites):
+    """Monday 08:00 in Los Angeles is 11:00 in New York: a New York session checked in then
+    shows New York times, and a reading charted "at 11:20" there is 11:20 New York time."""
+    from clinic_app.models import VitalsReading
+    from clinic_app.treatments import services
+
+    patient_id, course_id = _patient(app, "Charted", "NYC")
+    start = at(NY, MONDAY, 10, 30)
+    visit_id = book_visit(app, patient_id, course_id, sites["NYC"][0], start)
+    with app.app_context():
+        treatment = services.start_session(
+            factories.user("psychiatrist"),
+            db.session.get(Patient, patient_id),
+            db.session.get(TreatmentCourse, course_id),
+            db.session.get(Appointment, visit_id),
+        )
+        db.session.commit()
+        sid = treatment.id
+    nurse = _client(app, "nycnurse")
+    early = {"taken_at": "10:50", "systolic": "122", "diastolic": "78", "heart_rate": "70"}
+    refused = nurse.post(f"/sessions/{sid}/vitals", data={**early, "spo2": "98"})
+    assert field_error(refused, "taken_at") == "This time is before check-in at 11:00."
+    clock.advance(timedelta(minutes=30))
+    reading = {"taken_at": "11:20", "systolic": "122", "diastolic": "78"}
+    saved = nurse.post(
+        f"/sessions/{sid}/vitals", data={**reading, "heart_rate": "70", "spo2": "98"}
+    )
+    assert saved.status_code == 302
+    with app.app_context():
+        taken = db.session.scalar(db.select(VitalsReading.taken_at))
+        assert taken == at(NY, MONDAY, 11, 20)
+    shown = soup(nurse.get(f"/sessions/{sid}")).find("main").get_text(" ")
+    assert "done 11:20" in shown and "08:20" not in shown  # New York's time, not LA's
