@@ -34,7 +34,11 @@ def adverse_event(row: AdverseEvent, visit: Visit, dosed: bool) -> dict:
             if row.resolved
             else concept(AE_OUTCOME, "ongoing", "Ongoing"),
             "suspectEntity": [
-                {"instance": reference("MedicationAdministration", administration_id(row.session_id))}
+                {
+                    "instance": reference(
+                        "MedicationAdministration", administration_id(row.session_id)
+                    )
+                }
             ]
             if dosed
             else [],

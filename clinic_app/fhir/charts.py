@@ -103,7 +103,9 @@ def load_charts(patient_ids: Sequence[int], since: datetime | None = None) -> li
 
 
 def load_staff(user_ids: Iterable[int]) -> list[User]:
-    return list(db.session.scalars(select(User).where(User.id.in_(set(user_ids))).order_by(User.id)))
+    return list(
+        db.session.scalars(select(User).where(User.id.in_(set(user_ids))).order_by(User.id))
+    )
 
 
 def load_sites(site_ids: Iterable[int] | None = None) -> list[Site]:

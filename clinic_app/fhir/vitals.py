@@ -18,7 +18,10 @@ PER_MINUTE = ("/min", "/min")
 
 
 def _code(*pairs: tuple[str, str]) -> dict:
-    return {"coding": [coding(LOINC, code, display) for code, display in pairs], "text": pairs[0][1]}
+    return {
+        "coding": [coding(LOINC, code, display) for code, display in pairs],
+        "text": pairs[0][1],
+    }
 
 
 def _observation(
