@@ -29,7 +29,7 @@ def adverse_event(row: AdverseEvent, visit: Visit, dosed: bool) -> dict:
             "recordedDate": visit.at(row.created_at),
             "recorder": reference("Practitioner", practitioner_id(row.recorded_by_id)),
             "seriousness": concept(AE_SERIOUSNESS, *(SERIOUS if row.serious else NON_SERIOUS)),
-            "severity": concept(AE_SEVERITY, row.severity.value, row.severity.value.capitalize()),
+            "severity": concept(AE_SEVERITY, str(row.severity), str(row.severity).capitalize()),
             "outcome": concept(AE_OUTCOME, "resolved", "Resolved")
             if row.resolved
             else concept(AE_OUTCOME, "ongoing", "Ongoing"),
