@@ -76,7 +76,8 @@ def markdown(results: dict[int, dict], backend: str) -> str:
     ratio = large["rss_peak_kib"] / small["rss_peak_kib"]
     lines = [
         BEGIN,
-        f"## FHIR bulk export (`flask fhir export`, {backend}, run of {time.strftime('%Y-%m-%d %H:%M')} UTC)",
+        f"## FHIR bulk export (`flask fhir export`, {backend}, "
+        f"run of {time.strftime('%Y-%m-%d %H:%M')} UTC)",
         "",
         "| Patients | Resources | Seconds (loading rows) | Peak RSS MiB (export's own rise) |",
         "|---|---|---|---|",
@@ -94,7 +95,9 @@ def markdown(results: dict[int, dict], backend: str) -> str:
         f"Peak memory at {sizes[-1]:,} patients is {ratio:.2f}x the peak at {sizes[0]:,}: "
         f"{verdict} the {PEAK_RATIO_LIMIT:.0f}x limit.",
         "",
-        "| Resource type | " + " | ".join(f"count at {s:,}" for s in sizes) + " | µs per resource |",
+        "| Resource type | "
+        + " | ".join(f"count at {s:,}" for s in sizes)
+        + " | µs per resource |",
         "|---|" + "---|" * len(sizes) + "---|",
     ]
     for kind in sorted(large["counts"]):

@@ -3,7 +3,7 @@ written 0600. Patients are taken in keyset-paginated batches, each loaded with a
 of statements and let go before the next, so memory stays flat however large the history."""
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,7 +45,7 @@ class ExportResult:
 
     patients: int = 0
     counts: Counter[str] = field(default_factory=Counter)
-    seconds: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     load_seconds: float = 0.0
 
     @property

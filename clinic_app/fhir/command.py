@@ -53,7 +53,7 @@ def export_command(directory: Path, since: datetime | None, site_code: str | Non
     total = db.session.scalar(
         select(func.count()).select_from(patients_query(start, site).subquery())
     )
-    with click.progressbar(length=total, label="Exporting patients") as bar:
+    with click.progressbar(range(total or 0), label="Exporting patients") as bar:
         result = export(directory, start, site, bar.update)
     db.session.commit()
     for name, count in sorted(result.counts.items()):

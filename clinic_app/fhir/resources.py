@@ -24,10 +24,11 @@ def chart_resources(
     for course in chart.courses:
         yield episode_of_care(course)
         yield care_plan(course)
-    visits = {}
+    visits: dict[int | None, Visit] = {}
     for row in chart.sessions:
         site_id = session_site(row)
-        visit = Visit(row.id, row.patient_id, row.is_locked, zones.get(site_id, clinic_zone))
+        zone = zones[site_id] if site_id is not None else clinic_zone
+        visit = Visit(row.id, row.patient_id, row.is_locked, zone)
         visits[row.id] = visit
         yield encounter(row, visit, site_id)
         if row.weight_kg is not None:

@@ -187,9 +187,12 @@ def _resource_problems(resource: dict, known: set[str]) -> list[str]:
             problems.append(f"{where}{path}: empty")
         elif key == "reference" and value not in known and value not in contained:
             problems.append(f"{where}{path}: {value} does not resolve")
-        elif key in TIME_KEYS and isinstance(value, str) and not DAY.match(value):
-            if not WITH_OFFSET.match(value):
-                problems.append(f"{where}{path}: {value} has no UTC offset")
+        elif (
+            key in TIME_KEYS
+            and isinstance(value, str)
+            and not (DAY.match(value) or WITH_OFFSET.match(value))
+        ):
+            problems.append(f"{where}{path}: {value} has no UTC offset")
     return problems + TYPE_CHECKS.get(kind, lambda _r: [])(resource)
 
 
