@@ -17,7 +17,7 @@ from clinic_app.models import Appointment, Chair, Patient, User
 from clinic_app.treatments import services
 from tests import factories
 from tests.fhir.conformance import parse, problems
-from tests.helpers import audit_rows, count_statements, freeze_local
+from tests.helpers import audit_rows, count_statements, freeze_local, soup
 
 PHQ9 = [1, 2, 1, 0, 2, 1, 0, 1, 1]  # 9
 
@@ -161,6 +161,14 @@ def test_ids_are_stable_across_exports(as_role, charted):
     second = nurse.get(f"/patients/{patient_id}/export.fhir.json").get_json()
     assert first["entry"] == second["entry"]
     assert "obs-bp-1" in {e["resource"]["id"] for e in first["entry"]}
+
+
+def test_the_record_links_the_export_for_clinicians_only(as_role, charted):
+    patient_id = charted[0]
+    url = f"/patients/{patient_id}/export.fhir.json"
+    for role, shown in (("nurse", True), ("psychiatrist", True), ("front_desk", False)):
+        page = soup(as_role(role).get(f"/patients/{patient_id}"))
+        assert bool(page.find("a", href=url, download=True)) is shown, role
 
 
 @pytest.mark.parametrize("role", ["front_desk", "admin"])
