@@ -101,10 +101,12 @@ def markdown(results: dict[int, dict], backend: str) -> str:
         "|---|" + "---|" * len(sizes) + "---|",
     ]
     for kind in sorted(large["counts"]):
-        per = large["type_seconds"].get(kind, 0) / large["counts"][kind] * 1e6
         counts = " | ".join(f"{results[s]['counts'].get(kind, 0):,}" for s in sizes)
-        shared = " (written once at the end)" if kind not in large["type_seconds"] else ""
-        lines.append(f"| {kind}{shared} | {counts} | {per:.0f} |")
+        if kind in large["type_seconds"]:
+            per = large["type_seconds"][kind] / large["counts"][kind] * 1e6
+            lines.append(f"| {kind} | {counts} | {per:.0f} |")
+        else:
+            lines.append(f"| {kind} (written once at the end) | {counts} | — |")
     lines += [
         "",
         "µs per resource: mapping and writing only; loading the rows is the seconds in brackets "
