@@ -5,6 +5,7 @@ a session ended without a dose gives one with status not-done and the reason."""
 from datetime import datetime
 
 from clinic_app.clinical.codes import NOT_DOSED_REASONS, Modality, SessionStatus
+from clinic_app.clinical.dosing import ESKETAMINE_DEVICE_MG
 from clinic_app.fhir.codes import MEDICATIONS, ROUTES, RXNORM, SNOMED
 from clinic_app.fhir.common import (
     Visit,
@@ -19,8 +20,6 @@ from clinic_app.fhir.common import (
 from clinic_app.fhir.vitals import weight_id
 from clinic_app.models import TreatmentSession
 
-DEVICE_MG = 28
-
 
 def _medication(row: TreatmentSession, lots: list[str]) -> dict:
     code, display = MEDICATIONS[row.modality]
@@ -34,7 +33,7 @@ def _medication(row: TreatmentSession, lots: list[str]) -> dict:
 
 def _esketamine_text(row: TreatmentSession) -> str:
     given = len(row.devices)
-    text = f"{number(row.dose_mg or 0)} mg = {row.devices_used} x {DEVICE_MG} mg devices"
+    text = f"{number(row.dose_mg or 0)} mg = {row.devices_used} x {ESKETAMINE_DEVICE_MG} mg devices"
     partial = [d for d in row.devices if not d.complete]
     if given < (row.devices_used or 0):
         text += f"; {given} charted"
