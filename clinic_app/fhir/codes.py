@@ -56,7 +56,10 @@ FREQUENCY_ANSWERS = (
     ("LA6571-9", "Nearly every day"),
 )
 
-# Routes (SNOMED CT route codes value set) and drugs (RxNorm), by modality.
+# Routes (SNOMED CT route codes value set) and drugs (RxNorm), by modality. Esketamine: the
+# Spravato branded dose form (SBDF 2201625). Ketamine: the ingredient (6130, as commonly cited;
+# turn2.md §3.9 could not confirm it), since the chart records the bag's concentration, not the
+# vial product a strength-level code would name.
 ROUTES = {
     Modality.IV_KETAMINE: ("47625008", "Intravenous route"),
     Modality.ESKETAMINE_NASAL: ("46713006", "Nasal route"),
