@@ -123,6 +123,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from clinic_app.admin.views import bp as admin_bp
     from clinic_app.auth.views import bp as auth_bp
+    from clinic_app.fhir.views import bp as fhir_bp
     from clinic_app.health import bp as health_bp
     from clinic_app.patients.views import bp as patients_bp
     from clinic_app.review.views import bp as review_bp
@@ -137,5 +138,6 @@ def register_blueprints(app: Flask) -> None:
         scheduling_bp,
         review_bp,
         admin_bp,
+        fhir_bp,
     ):
         app.register_blueprint(blueprint)
