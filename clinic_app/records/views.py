@@ -6,11 +6,11 @@ numeric ids and dates only."""
 
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from clinic_app import audit
-from clinic_app.auth.permissions import CLINICAL, role_required
+from clinic_app.auth.permissions import CLINICAL, require_role, role_required
 from clinic_app.clinical.codes import Role
 from clinic_app.extensions import db
 from clinic_app.models import Patient
@@ -20,16 +20,18 @@ from clinic_app.records.sessions import load_record_session, session_record, vis
 from clinic_app.records.summary import load_summary
 from clinic_app.scheduling.handout import handout_context
 from clinic_app.settings import clinic_timezone, clinical_rules, review_rules, scheduling_rules
+from clinic_app.site_scope import show_site_times
 
 bp = Blueprint("records", __name__)
 
 HANDOUT_READERS = (Role.FRONT_DESK, Role.NURSE, Role.PSYCHIATRIST)
 
 
-def _audit(action: str, entity, patient_id: int, **detail) -> None:
-    audit.record(
-        current_user._get_current_object(), action, entity, patient_id=patient_id, **detail
-    )
+def _audit(roles: tuple[Role, ...], action: str, entity, patient_id: int, **detail) -> None:
+    """Check the role again and audit the download like a page view, committed at once."""
+    actor = current_user._get_current_object()
+    require_role(actor, *roles)
+    audit.record(actor, action, entity, patient_id=patient_id, **detail)
     db.session.commit()
 
 
@@ -41,11 +43,12 @@ def session_pdf(session_id: int):
     if treatment is None:
         abort(404)
     site = visit_site(treatment)
+    zone = clinic_timezone()
     if site is not None:
-        g.page_timezone = site.timezone
-    zone = clinic_timezone() if site is None else ZoneInfo(site.timezone)
+        show_site_times(site)
+        zone = ZoneInfo(site.timezone)
     record = session_record(treatment, clinical_rules(), scheduling_rules(), zone)
-    _audit("pdf.session", treatment, treatment.patient_id, draft=record.draft)
+    _audit(CLINICAL, "pdf.session", treatment, treatment.patient_id, draft=record.draft)
     return pdf_response(
         "records/session.html",
         f"session-{treatment.id}.pdf",
@@ -72,6 +75,7 @@ def summary_pdf(patient_id: int):
     )
     assert summary is not None  # the patient exists
     _audit(
+        CLINICAL,
         "pdf.summary",
         patient,
         patient.id,
@@ -88,7 +92,7 @@ def summary_pdf(patient_id: int):
 def handout_pdf(patient_id: int):
     """The patient's handout of upcoming visits, the printable page as a PDF."""
     patient = db.get_or_404(Patient, patient_id)
-    _audit("pdf.handout", patient, patient.id)
+    _audit(HANDOUT_READERS, "pdf.handout", patient, patient.id)
     return pdf_response(
         "records/handout.html", f"visits-{patient.id}.pdf", **handout_context(patient)
     )
