@@ -28,6 +28,7 @@ from werkzeug.security import safe_join
 # fetcher below answers for it.
 BASE_URL = "https://records.invalid/"
 STATIC_PREFIX = "/static/"
+SAFE_FILENAME = re.compile(r"[\w.-]+\.pdf", re.ASCII)
 # Rules of app.css that style the SVG charts and their legend swatches.
 CHART_SELECTOR = re.compile(r"(^|[\s,])\.(chart-svg|legend-swatch|ln|mk|band|[slb]-[\w-]+)\b")
 
@@ -90,6 +91,8 @@ def pdf_response(template: str, filename: str, **context: Any) -> Response:
     The filename carries no PHI (a record number or a date at most): browsers keep it in their
     download history. The response is never cached.
     """
+    if not SAFE_FILENAME.fullmatch(filename):
+        raise ValueError("a PDF's filename is letters, digits, dots, dashes and underscores")
     html = render_template(template, chart_css=chart_css(), **context)
     return Response(
         html_to_pdf(html),

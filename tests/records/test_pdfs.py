@@ -12,7 +12,8 @@ from pypdf import PdfReader
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Addendum, Appointment, AuditEvent, Chair, VitalsReading
-from clinic_app.records.render import BASE_URL, StaticFilesOnly, chart_css
+from clinic_app.records.render import BASE_URL, StaticFilesOnly, chart_css, pdf_response
+from clinic_app.treatments import services
 from tests import factories
 from tests.helpers import (
     audit_rows,
@@ -149,6 +150,34 @@ def test_unsigned_session_says_draft_on_every_page(app, as_role, staff):
     assert_every_page_names(texts, "Eli Draft", f"MRN {mrn}", "DRAFT")
     assert "164/80" in "\n".join(texts)
     assert audit_rows(app, "pdf.session")[0].detail == {"draft": True}
+
+
+def test_iv_session_record_shows_the_infusion_and_vial(app, as_role, staff):
+    with app.app_context():
+        patient, course = builders.patient_with_course("iv_ketamine", last_name="Infusion")
+        sid = builders.add_session(patient, course, status="signed").id
+        db.session.commit()
+    whole = "\n".join(pages(as_role("nurse").get(f"/sessions/{sid}.pdf")))
+    assert "40.0 mg" in whole and "0.50 mg/kg" in whole and "80.0 kg" in whole
+    assert "Vial lot" in whole and "LOT-B" in whole
+    assert "Infusion ended" in whole and "(40 min)" in whole
+    assert "REMS" not in whole and "for 24 hours" in whole
+
+
+def test_session_ended_without_a_dose_says_so(app, as_role, staff):
+    with app.app_context():
+        patient = factories.make_patient(last_name="Undosed")
+        treatment = factories.start(patient, factories.make_course(patient))
+        services.end_not_dosed(
+            factories.user("nurse"), treatment, "patient_declined", "", treatment.version_id
+        )
+        db.session.commit()
+        sid = treatment.id
+    texts = pages(as_role("nurse").get(f"/sessions/{sid}.pdf"))
+    whole = "\n".join(texts)
+    assert "Not dosed." in whole and "Patient declined" in whole
+    assert "Discharge" not in whole
+    assert all("DRAFT" in page for page in texts)  # not signed yet
 
 
 def test_session_record_statements_do_not_grow_with_the_chart(app, as_role, staff):
@@ -316,6 +345,11 @@ def test_fetcher_serves_static_files_only(app):
     ):
         with pytest.raises(ValueError):
             fetcher.fetch(url)
+
+
+def test_download_names_carry_no_quotes_or_paths(app):
+    with app.test_request_context(), pytest.raises(ValueError):
+        pdf_response("records/handout.html", 'x".pdf')
 
 
 def test_chart_rules_have_their_colours_written_out(app):
