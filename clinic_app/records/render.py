@@ -6,51 +6,27 @@ Other features turn a template into a download with `pdf_response(template, file
 `draft=True` in the context to print DRAFT on every page. The view audits the download and
 sets the page time zone (`g.page_timezone`) before calling it.
 
-Rendering never touches the network: the URL fetcher serves the app's own static files and
-refuses everything else. Fonts are the system's (fontconfig; DejaVu on the CI image). Charts
-are the app's inline SVG: WeasyPrint does not apply the page's stylesheets inside an <svg>, so
-`chart_css()` gives the chart rules of app.css, custom properties resolved, for a <style> in each.
+Rendering never touches the network: the URL fetcher (fetcher.py) serves the app's own static
+files and refuses everything else. Fonts are the system's (fontconfig; DejaVu on the CI image).
+Charts are the app's inline SVG: WeasyPrint does not apply the page's stylesheets inside an
+<svg>, so `chart_css()` gives the chart rules of app.css, custom properties resolved, for a
+<style> in each.
 """
 
-import mimetypes
 import re
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from flask import Response, current_app, render_template
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
-from werkzeug.security import safe_join
 
 # A made-up origin: templates' url_for('static', ...) paths resolve under it, and only the
-# fetcher below answers for it.
+# fetcher (fetcher.py) answers for it.
 BASE_URL = "https://records.invalid/"
 STATIC_PREFIX = "/static/"
 SAFE_FILENAME = re.compile(r"[\w.-]+\.pdf", re.ASCII)
 # Rules of app.css that style the SVG charts and their legend swatches.
 CHART_SELECTOR = re.compile(r"(^|[\s,])\.(chart-svg|legend-swatch|ln|mk|band|[slb]-[\w-]+)\b")
-
-
-class StaticFilesOnly(URLFetcher):
-    """Serves the app's static files for BASE_URL/static/...; refuses every other URL."""
-
-    def __init__(self, static_folder: str) -> None:
-        super().__init__(allowed_protocols=["https"], allow_redirects=False)
-        self._root = static_folder
-
-    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
-        parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}/" != BASE_URL or not parts.path.startswith(
-            STATIC_PREFIX
-        ):
-            raise ValueError("only the app's static files are fetched")
-        path = safe_join(self._root, unquote(parts.path.removeprefix(STATIC_PREFIX)))
-        if path is None or not Path(path).is_file():
-            raise ValueError("no such static file")
-        kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        return URLFetcherResponse(url, Path(path).read_bytes(), {"Content-Type": kind})
 
 
 @cache
@@ -77,6 +53,12 @@ def chart_css() -> str:
 
 def html_to_pdf(html: str) -> bytes:
     """A PDF of `html`, its links to /static/ served from the app's static folder."""
+    # Imported here, not at the top: the app starts and serves every page but the PDFs without
+    # WeasyPrint's system libraries (Pango), which a missing one would make fail at import.
+    from weasyprint import HTML
+
+    from clinic_app.records.fetcher import StaticFilesOnly
+
     static = current_app.static_folder
     assert static is not None
     document = HTML(string=html, base_url=BASE_URL, url_fetcher=StaticFilesOnly(static))

@@ -12,7 +12,8 @@ from pypdf import PdfReader
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Addendum, Appointment, AuditEvent, Chair, VitalsReading
-from clinic_app.records.render import BASE_URL, StaticFilesOnly, chart_css, pdf_response
+from clinic_app.records.fetcher import StaticFilesOnly
+from clinic_app.records.render import BASE_URL, chart_css, pdf_response
 from clinic_app.treatments import services
 from tests import factories
 from tests.helpers import (
