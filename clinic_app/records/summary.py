@@ -15,7 +15,7 @@ from clinic_app.clinical.review import ReviewRules
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
-from clinic_app.models import Appointment
+from clinic_app.models import Appointment, Patient
 from clinic_app.review.course_status import local_end, local_start
 from clinic_app.review.timeline import load_history
 from clinic_app.review.timeline_build import (
@@ -52,7 +52,7 @@ class Summary:
     upcoming: list[Appointment]
 
     @property
-    def patient(self):
+    def patient(self) -> Patient:
         return self.whole.patient
 
     @property
