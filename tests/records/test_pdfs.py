@@ -23,6 +23,7 @@ from tests.helpers import (
     count_statements,
     field_error,
     soup,
+    text,
 )
 from tests.review import builders
 
@@ -125,6 +126,9 @@ def test_signed_session_record_holds_the_chart_on_pages_naming_the_patient(app, 
         staff["nurse"],
     )
     assert row.detail == {"draft": False}
+    # The chart's access report lists the download.
+    report = text(as_role("admin").get(f"/admin/patients/{ids['patient']}/access"))
+    assert "pdf.session × 1" in report
 
 
 def test_unsigned_session_says_draft_on_every_page(app, as_role, staff):
