@@ -101,7 +101,8 @@ def _cosigned_session(app) -> dict:
 
 def test_signed_session_record_holds_the_chart_on_pages_naming_the_patient(app, as_role, staff):
     ids = _cosigned_session(app)
-    texts = pages(as_role("nurse").get(f"/sessions/{ids['session']}.pdf"))
+    response = as_role("nurse").get(f"/sessions/{ids['session']}.pdf")
+    texts = pages(response)
     assert_every_page_names(texts, "Dana Record", f"MRN {ids['mrn']}")
     whole = "\n".join(texts)
     # Letterhead: the visit's site; times in its zone (dose at 18:15 UTC = 13:15 in New York).
@@ -119,6 +120,10 @@ def test_signed_session_record_holds_the_chart_on_pages_naming_the_patient(app, 
     assert "Signed by Test nurse, RN" in whole and "Co-signed by Test psychiatrist, MD" in whole
     assert "Patient reported mild headache" in whole
     assert not any("DRAFT" in page for page in texts)
+    # The file's metadata names the document, not the patient.
+    reader = PdfReader(io.BytesIO(response.data))
+    assert reader.metadata.title == "Session record 14 Jan 2026"
+    assert "Dana" not in str(dict(reader.metadata))
     [row] = audit_rows(app, "pdf.session")
     assert (row.patient_id, row.entity_id, row.user_id) == (
         ids["patient"],
