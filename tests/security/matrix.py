@@ -123,6 +123,10 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "admin.user_sites": ADMIN_ONLY,
     "review.phq9": CLINICAL,
     "review.gad7": CLINICAL,
+    # Records out as PDF: clinicians only, but the handout of visits (front desk prints it too).
+    "records.session_pdf": CLINICAL,
+    "records.summary_pdf": CLINICAL,
+    "records.handout_pdf": DEMOGRAPHICS_VIEW,
 }
 
 
