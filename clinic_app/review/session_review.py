@@ -52,9 +52,14 @@ def review_flags(
 
 
 def bp_chart_for(
-    treatment: TreatmentSession, age: int, rules: ClinicalRules, chart_id: str = "bp-chart"
+    treatment: TreatmentSession,
+    age: int,
+    rules: ClinicalRules,
+    chart_id: str = "bp-chart",
+    zone: ZoneInfo | None = None,
 ) -> charts.Chart:
-    """The blood-pressure chart of a session whose vitals are loaded."""
+    """The blood-pressure chart of a session whose vitals are loaded, its times in `zone`
+    (default: the page's, a session page being on its site's clock)."""
     readings = sorted(treatment.vitals, key=lambda r: r.taken_at)
     dose_at = treatment.dose_started_at
     before = [r for r in readings if dose_at is None or r.taken_at <= dose_at]
@@ -67,5 +72,5 @@ def bp_chart_for(
         baseline,
         hold_line(age, rules),
         rules,
-        ZoneInfo(page_timezone()),  # the page's: a session page shows its site's times
+        zone or ZoneInfo(page_timezone()),
     )

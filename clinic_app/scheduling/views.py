@@ -55,7 +55,8 @@ from clinic_app.scheduling.forms import (
     NoShowForm,
     PlanForm,
 )
-from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, scheduling_rules
+from clinic_app.scheduling.handout import handout_context
+from clinic_app.settings import clinic_today, clinical_rules, scheduling_rules
 from clinic_app.site_scope import SiteScope, page_scope, show_site_times
 
 bp = Blueprint("scheduling", __name__, url_prefix="/schedule")
@@ -549,32 +550,10 @@ def book(patient_id: int):
 def handout(patient_id: int):
     """A printable list of upcoming visits with fasting and no-driving instructions."""
     person = _patient(patient_id)
-    visits = queries.upcoming_visits(person.id)
-    rules = clinical_rules()
-    guides = []
-    for modality in dict.fromkeys(v.course.modality for v in visits if v.course):
-        guide = ics.instructions(modality, rules)
-        if guide is not None:
-            guides.append(guide)
+    context = handout_context(person)
     changes.record_view(current_user, "schedule.handout", person, person.id)
     db.session.commit()
-    clinic = scheduling_rules()
-    sites = list({v.site.id: v.site for v in visits if v.site is not None}.values())
-    site = sites[0] if len(sites) == 1 else None
-    if site is not None:
-        show_site_times(site)
-    return render_template(
-        "scheduling/handout.html",
-        patient=person,
-        visits=queries.cards(visits),
-        guides=guides,
-        zones=sorted({s.timezone for s in sites}) or [clinic_timezone().key],
-        site=site,
-        several=len(sites) > 1,
-        clinic=clinic,
-        location=ics.location(clinic),
-        ready=queries.ready_times(visits, clinic),
-    )
+    return render_template("scheduling/handout.html", **context)
 
 
 @bp.route("/patients/<int:patient_id>/visits.ics", methods=["GET", "POST"])

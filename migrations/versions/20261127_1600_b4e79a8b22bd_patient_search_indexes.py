@@ -6,15 +6,14 @@ Revises: c91d2f88dc74
 Create Date: 2026-11-27 16:00:00
 
 """
-
 from alembic import op
 
 from clinic_app.database import search_key
 from clinic_app.models.patient import SEARCH_COLUMNS
 
 # revision identifiers, used by Alembic.
-revision = "b4e79a8b22bd"
-down_revision = "c91d2f88dc74"
+revision = 'b4e79a8b22bd'
+down_revision = 'c91d2f88dc74'
 branch_labels = None
 depends_on = None
 

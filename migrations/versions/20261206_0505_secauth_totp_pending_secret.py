@@ -8,25 +8,24 @@ Revises: bf4ac46af253
 Create Date: 2026-12-06 05:10:00
 
 """
-
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "5a7c0e2d9b14"
-down_revision = "bf4ac46af253"
+revision = '5a7c0e2d9b14'
+down_revision = 'bf4ac46af253'
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("users", schema=None) as batch_op:
+    with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
-                "totp_pending_secret_encrypted",
+                'totp_pending_secret_encrypted',
                 sa.String(length=255),
-                server_default="",
+                server_default='',
                 nullable=False,
             )
         )
@@ -42,5 +41,5 @@ def downgrade():
         "UPDATE users SET totp_secret_encrypted = totp_pending_secret_encrypted "
         "WHERE totp_enabled_at IS NULL AND totp_pending_secret_encrypted != ''"
     )
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("totp_pending_secret_encrypted")
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('totp_pending_secret_encrypted')

@@ -8,7 +8,6 @@ Revises: 5a7c0e2d9b14
 Create Date: 2026-12-06 05:10:00
 
 """
-
 import hashlib
 import hmac
 import json
@@ -22,26 +21,15 @@ from clinic_app.keys import audit_key
 
 
 # revision identifiers, used by Alembic.
-revision = "c3f93dcc387e"
-down_revision = "5a7c0e2d9b14"
+revision = 'c3f93dcc387e'
+down_revision = '5a7c0e2d9b14'
 branch_labels = None
 depends_on = None
 
 GENESIS = "0" * 64
 # The recipe of clinic_app.audit.row_hash as of this revision.
-HASHED = (
-    "occurred_at",
-    "user_id",
-    "role",
-    "action",
-    "entity_type",
-    "entity_id",
-    "patient_id",
-    "outcome",
-    "request_id",
-    "detail",
-    "prev_hash",
-)
+HASHED = ("occurred_at", "user_id", "role", "action", "entity_type", "entity_id", "patient_id",
+          "outcome", "request_id", "detail", "prev_hash")
 SQLITE_TRIGGERS = {"audit_events_no_update": "UPDATE", "audit_events_no_delete": "DELETE"}
 
 
@@ -64,16 +52,10 @@ def downgrade():
 def _rehash(check, write) -> None:
     """Walk the trail checking each row under `check`, then rewrite the chain under `write`."""
     bind = op.get_bind()
-    rows = (
-        bind.execute(
-            sa.text(
-                "SELECT id, occurred_at, user_id, role, action, entity_type, entity_id, patient_id, "
-                "outcome, request_id, detail, prev_hash, row_hash FROM audit_events ORDER BY id"
-            )
-        )
-        .mappings()
-        .all()
-    )
+    rows = bind.execute(sa.text(
+        "SELECT id, occurred_at, user_id, role, action, entity_type, entity_id, patient_id, "
+        "outcome, request_id, detail, prev_hash, row_hash FROM audit_events ORDER BY id"
+    )).mappings().all()
     old_prev = new_prev = GENESIS
     updates = []
     for row in rows:
@@ -81,9 +63,7 @@ def _rehash(check, write) -> None:
         occurred = content["occurred_at"]
         if isinstance(occurred, str):  # SQLite hands back text through a plain query
             occurred = datetime.fromisoformat(occurred)
-        occurred = (
-            occurred.replace(tzinfo=UTC) if occurred.tzinfo is None else occurred.astimezone(UTC)
-        )
+        occurred = occurred.replace(tzinfo=UTC) if occurred.tzinfo is None else occurred.astimezone(UTC)
         content["occurred_at"] = occurred.isoformat()
         if isinstance(content["detail"], str):
             content["detail"] = json.loads(content["detail"])
@@ -105,12 +85,10 @@ def _rehash(check, write) -> None:
     else:
         for name in SQLITE_TRIGGERS:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
-    bind.execute(
-        sa.text("UPDATE audit_events SET prev_hash = :p, row_hash = :h WHERE id = :i"), updates
-    )
-    bind.execute(
-        sa.text("UPDATE audit_chain_head SET head_hash = :h WHERE id = 1"), {"h": new_prev}
-    )
+    bind.execute(sa.text("UPDATE audit_events SET prev_hash = :p, row_hash = :h WHERE id = :i"),
+                 updates)
+    bind.execute(sa.text("UPDATE audit_chain_head SET head_hash = :h WHERE id = 1"),
+                 {"h": new_prev})
     if postgresql:
         op.execute("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
     else:
