@@ -28,6 +28,7 @@ FAILED = "Username or password is not correct."
 
 def _staff(app, *roles: str) -> None:
     with app.app_context():
+        factories.site()  # first, so the staff work at it
         for role in roles:
             if factories.user(role) is None:
                 factories.make_user(role, password=PASSWORD)

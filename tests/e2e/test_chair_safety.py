@@ -24,6 +24,7 @@ MODERATE = {"severity": "moderate"}
 def staff(live_app) -> None:
     app, _ = live_app
     with app.app_context():
+        factories.site()  # first, so the staff work at it
         for role in ("nurse", "psychiatrist"):
             factories.make_user(role, password=PASSWORD)
         db.session.commit()

@@ -28,6 +28,7 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
 
 def _setup(app) -> None:
     with app.app_context():
+        factories.site()  # first, so the staff work at it
         for role in ("front_desk", "psychiatrist", "nurse"):
             factories.make_user(role, password=PASSWORD)
         db.session.add_all(Chair(name=f"Chair {n}", site=factories.site()) for n in range(1, 5))

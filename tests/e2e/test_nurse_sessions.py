@@ -19,6 +19,7 @@ def _clinic_morning() -> datetime:
 
 def _book_today(app, modality: str, **patient) -> int:
     with app.app_context():
+        factories.site()  # first, so the staff work at it
         for role in ("nurse", "psychiatrist"):
             if factories.user(role) is None:
                 factories.make_user(role, password=PASSWORD)

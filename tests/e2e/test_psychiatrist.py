@@ -17,6 +17,7 @@ NOTE = "Reviewed the 40-minute BP rise; settled without treatment. Agree with di
 
 def _clinic(app) -> dict[str, int]:
     with app.app_context():
+        factories.site()  # first, so the staff work at it
         for role in ("nurse", "psychiatrist"):
             factories.make_user(role, password=PASSWORD)
         fiona, course = builders.patient_with_course(first_name="Fiona", last_name="Flagged")

@@ -30,6 +30,7 @@ def _busy_morning(app) -> int:
     observing session's id."""
     clock.freeze(_clinic_morning())
     with app.app_context():
+        factories.site()  # first, so the staff work at it
         nurse = factories.make_user("nurse", password=PASSWORD)
         factories.make_user("psychiatrist", password=PASSWORD)
         now = clock.utcnow()
