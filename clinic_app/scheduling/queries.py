@@ -1,8 +1,8 @@
 """Loading what the schedule pages show, each page in a fixed number of statements.
 
 The calendar shows names, times, chairs, visit kinds, statuses and drivers: never doses, vitals
-or notes (the front desk's view; README, "Where each role starts"). Times are shown in the clinic's
-zone.
+or notes (the front desk's view; README, "Where each role starts"). The listing pages show the
+sites of a `SiteScope`; each visit's times are on its site's clock (its chair's site).
 """
 
 import math
