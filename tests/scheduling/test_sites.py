@@ -412,3 +412,20 @@ def test_the_session_page_and_its_charted_times_are_on_the_sites_clock(app, site
         assert taken == at(NY, MONDAY, 11, 20)
     shown = soup(nurse.get(f"/sessions/{sid}")).find("main").get_text(" ")
     assert "done 11:20" in shown and "08:20" not in shown  # New York's time, not LA's
+
+
+def test_the_patients_schedule_names_each_visits_site_when_there_are_several(app, sites):
+    patient_id, course_id = _patient(app, "Twosites", "MAIN")
+    book_visit(app, patient_id, course_id, sites["MAIN"][0], at(LA, MONDAY + timedelta(days=1), 9))
+    desk = _client(app, "front_desk")
+    assert not soup(desk.get(f"/schedule/patients/{patient_id}")).find(class_="zones-note")
+    book_visit(app, patient_id, course_id, sites["NYC"][0], at(NY, MONDAY + timedelta(days=3), 9))
+    page = desk.get(f"/schedule/patients/{patient_id}")
+    assert soup(page).find(class_="zones-note")
+    rows = [
+        [td.get_text(" ", strip=True) for td in tr("td")] for tr in soup(page).table.tbody("tr")
+    ]
+    assert [(row[1], row[2]) for row in rows] == [
+        ("09:00–11:30", "LA 1 · MAIN"),
+        ("09:00–11:30", "NY 1 · NYC"),
+    ]
