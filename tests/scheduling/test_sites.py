@@ -11,7 +11,7 @@ from icalendar import Calendar
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, Patient, Site, TreatmentCourse
-from clinic_app.scheduling import booking
+from clinic_app.scheduling import booking, changes
 from clinic_app.scheduling.checks import VisitRequest
 from tests import factories
 from tests.helpers import (
@@ -23,7 +23,7 @@ from tests.helpers import (
     sign_in,
     soup,
 )
-from tests.scheduling.builders import MONDAY, book_visit, make_patient_with_course
+from tests.scheduling.builders import MONDAY, book_visit, make_patient_with_course, propose
 
 LA = ZoneInfo("America/Los_Angeles")
 NY = ZoneInfo("America/New_York")
@@ -429,3 +429,27 @@ def test_the_patients_schedule_names_each_visits_site_when_there_are_several(app
         ("09:00–11:30", "LA 1 · MAIN"),
         ("09:00–11:30", "NY 1 · NYC"),
     ]
+
+
+def test_moving_a_visit_reads_the_new_time_on_its_sites_clock(app, sites):
+    patient_id, course_id = _patient(app, "Mover", "NYC")
+    day = MONDAY + timedelta(days=1)
+    visit_id = book_visit(app, patient_id, course_id, sites["NYC"][0], at(NY, day, 9))
+    with app.app_context():
+        visit = db.session.get(Appointment, visit_id)
+        changes.move(factories.user("front_desk"), visit, day, time(10), None)
+        db.session.commit()
+        assert visit.starts_at == at(NY, day, 10)
+
+
+def test_the_plan_page_proposes_at_the_site_picked(app, sites):
+    patient_id, course_id = _patient(app, "Picker", "NYC")
+    desk = _client(app, "front_desk")
+    with app.app_context():
+        main_id = str(factories.site("MAIN").id)
+    page = propose(desk, patient_id, course_id, site_id=main_id)
+    assert page.status_code == 200
+    book = soup(page).find("form", action=f"/schedule/patients/{patient_id}/book")
+    chosen = {s.find("option", selected=True).get_text(strip=True) for s in book("select")}
+    assert chosen and all(name.endswith("· MAIN") for name in chosen), chosen
+    assert book.find("input", attrs={"name": "book-plan_site"})["value"] == main_id
