@@ -1,6 +1,7 @@
-"""Sites on the schedule: scoped boards and calendars (?site=, one-site users, All sites), each
-visit on its own site's clock (pages, handout, .ics across a DST change), per-site booking and
-the patient's usual site."""
+"""Sites on the schedule: scoped boards and calendars (?site=, one-site users, All sites, 403 for
+another site, constant statement counts), each visit on its own site's clock (visit and session
+pages, handout, .ics across a DST change, review queue and timeline), per-site booking and moves,
+and the patient's usual site."""
 
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -9,10 +10,13 @@ import pytest
 from icalendar import Calendar
 
 from clinic_app import clock
+from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, Chair, Patient, Site, TreatmentCourse
+from clinic_app.models import Appointment, Chair, Patient, Site, TreatmentCourse, VitalsReading
+from clinic_app.patients.services import create_patient
 from clinic_app.scheduling import booking, changes
 from clinic_app.scheduling.checks import VisitRequest
+from clinic_app.treatments import services
 from tests import factories
 from tests.helpers import (
     PASSWORD,
@@ -23,6 +27,7 @@ from tests.helpers import (
     sign_in,
     soup,
 )
+from tests.review.builders import add_session
 from tests.scheduling.builders import MONDAY, book_visit, make_patient_with_course, propose
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -330,8 +335,6 @@ def test_the_patient_form_keeps_the_usual_site_and_refuses_a_closed_one(app, sit
 
 
 def test_the_service_refuses_a_usual_site_that_is_not_open(app, sites):
-    from clinic_app.errors import RuleViolation
-    from clinic_app.patients.services import create_patient
 
     with app.app_context():
         closed = Site(name="Closed", code="OLD", timezone=LA.key, active=False)
@@ -348,7 +351,6 @@ def test_the_service_refuses_a_usual_site_that_is_not_open(app, sites):
 
 def test_review_queue_and_timeline_show_each_session_at_its_sites_time(app, sites):
     """One patient treated in Los Angeles and then in New York, both at 09:00 local time."""
-    from tests.review.builders import add_session
 
     patient_id, course_id = _patient(app, "Commuter", "MAIN")
     with app.app_context():
@@ -382,8 +384,6 @@ def test_review_queue_and_timeline_show_each_session_at_its_sites_time(app, site
 def test_the_session_page_and_its_charted_times_are_on_the_sites_clock(app, sites):
     """Monday 08:00 in Los Angeles is 11:00 in New York: a New York session checked in then
     shows New York times, and a reading charted "at 11:20" there is 11:20 New York time."""
-    from clinic_app.models import VitalsReading
-    from clinic_app.treatments import services
 
     patient_id, course_id = _patient(app, "Charted", "NYC")
     start = at(NY, MONDAY, 10, 30)
