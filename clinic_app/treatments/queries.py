@@ -1,7 +1,7 @@
 """Loading what the Today board and the session page show, in a fixed number of statements."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,7 @@ from clinic_app.models import (
     VitalsReading,
 )
 from clinic_app.scheduling import site_days
-from clinic_app.settings import clinic_timezone, clinic_today, day_bounds_utc
+from clinic_app.settings import clinic_timezone
 from clinic_app.site_scope import SiteScope
 from clinic_app.treatments.summary import SessionSummary, summarize
 
@@ -86,25 +86,19 @@ def _session_options():
     )
 
 
-def today_board(
-    now: datetime, rules: ClinicalRules, scope: SiteScope | None = None
-) -> list[BoardRow]:
-    """Everyone expected or in a chair today at the scope's sites (None: every site, on the
-    clinic's clock): today's appointments, and walk-in sessions of patients who usually attend
-    those sites (or have no usual site)."""
-    if scope is None:
-        today = clinic_today()
-        start, end = day_bounds_utc(today)
-        end += timedelta(microseconds=1)
-    else:
-        today = site_days.today(scope)
-        start, end = site_days.day_window(today, scope)
+def today_board(now: datetime, rules: ClinicalRules, scope: SiteScope) -> list[BoardRow]:
+    """Everyone expected or in a chair today at the scope's sites, each site on its own today:
+    today's appointments, and walk-in sessions of patients who usually attend those sites (or
+    have no usual site)."""
+    today = site_days.today(scope)
+    start, end = site_days.day_window(today, scope)
     visits = (
         select(Appointment)
         .where(
             Appointment.starts_at >= start,
             Appointment.starts_at < end,
             Appointment.status.not_in([AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW]),
+            site_days.at_sites(scope.site_ids),
         )
         .options(
             joinedload(Appointment.patient),
@@ -120,6 +114,9 @@ def today_board(
             TreatmentSession.started_at >= start,
             TreatmentSession.started_at < end,
             TreatmentSession.appointment_id.is_(None),
+            TreatmentSession.patient_id.in_(
+                select(Patient.id).where(site_days.usual_at(scope.site_ids))
+            ),
         )
         .options(
             joinedload(TreatmentSession.patient),
@@ -127,24 +124,19 @@ def today_board(
             *_session_options(),
         )
     )
-    if scope is not None:
-        visits = visits.where(site_days.at_sites(scope.site_ids))
-        usual = select(Patient.id).where(site_days.usual_at(scope.site_ids))
-        sessions = sessions.where(TreatmentSession.patient_id.in_(usual))
     rows = [
         BoardRow(a.patient, a.course, a, a.treatment_session, None)
         for a in db.session.scalars(visits).all()
     ]
     rows += [BoardRow(t.patient, t.course, None, t, None) for t in db.session.scalars(sessions)]
-    if scope is not None:
-        # Each site's own today (with all sites, the window spans every zone shown); a walk-in's
-        # on the page's clock.
-        zone = site_days.page_zone(scope)
-        rows = [
-            r
-            for r in rows
-            if (r.expected_local if r.site else r.expected_at.astimezone(zone)).date() == today
-        ]
+    # Each site's own today (with all sites, the window spans every zone shown); a walk-in's on
+    # the page's clock.
+    zone = site_days.page_zone(scope)
+    rows = [
+        r
+        for r in rows
+        if (r.expected_local if r.site else r.expected_at.astimezone(zone)).date() == today
+    ]
     for row in rows:
         if row.treatment is not None:
             row.summary = summarize(row.treatment, row.patient.age_on(today), now, rules)

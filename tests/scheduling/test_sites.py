@@ -174,6 +174,7 @@ def test_scoped_pages_cost_the_same_statements_with_more_visits(app, sites):
     psychiatrist = _client(app, "psychiatrist")
     urls = ["/today?site=MAIN", "/today?site=ALL", "/schedule/week?site=MAIN"]
     urls += ["/schedule/week?site=ALL", "/schedule/?site=NYC", "/schedule/drivers?site=ALL"]
+    urls += ["/schedule/maintenance?site=MAIN"]
     for url in urls:
         psychiatrist.get(url)
     before = {url: page_statements(app, psychiatrist, url) for url in urls}
