@@ -15,7 +15,7 @@ from clinic_app.models import AuditEvent, ClinicalAlert, TreatmentCourse, Treatm
 from tests import factories
 from tests.e2e.browser import DESKTOP, assert_accessible, sign_in
 from tests.helpers import PASSWORD, freeze_local
-from tests.treatments.test_chair_safety import chart, in_chair, ready_to_leave
+from tests.treatments.builders import chart, in_chair, ready_to_leave
 
 MODERATE = {"severity": "moderate"}
 

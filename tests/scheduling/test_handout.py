@@ -14,8 +14,13 @@ from clinic_app.models import Appointment, ClinicSetting, Patient, TreatmentCour
 from clinic_app.scheduling import booking, checks
 from tests import factories
 from tests.helpers import audit_actions, markup
-from tests.scheduling.builders import DOSE_STRINGS, book_visit, local, make_patient_with_course
-from tests.scheduling.test_changes import book_series
+from tests.scheduling.builders import (
+    DOSE_STRINGS,
+    book_series,
+    book_visit,
+    local,
+    make_patient_with_course,
+)
 
 LA = ZoneInfo("America/Los_Angeles")
 

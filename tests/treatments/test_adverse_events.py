@@ -23,7 +23,7 @@ from tests.helpers import (
     field_errors,
     flashes,
 )
-from tests.treatments.test_forms import make_session
+from tests.treatments.builders import make_session
 
 EVENT = {"kind": "nausea", "severity": "mild", "intervention": "Rest."}
 

@@ -10,7 +10,7 @@ from clinic_app.models import TreatmentSession
 from clinic_app.review import services as review_services
 from tests import factories
 from tests.helpers import PASSWORD
-from tests.treatments.test_forms import make_session
+from tests.treatments.builders import make_session
 
 
 def _header(page: str) -> str:
