@@ -42,9 +42,10 @@ def named_format(name: str) -> Callable[[date | time | None], str]:
 def _page_zone() -> ZoneInfo:
     # Flask-Babel answers with a pytz zone (once per request); the standard library's converts
     # far faster.
-    if "page_zone" not in g:
-        g.page_zone = ZoneInfo(str(flask_babel.get_timezone()))
-    return g.page_zone
+    zone = g.get("page_zone")
+    if zone is None:
+        zone = g.page_zone = ZoneInfo(str(flask_babel.get_timezone()))
+    return zone
 
 
 def minutes_between(start: datetime | None, end: datetime | None = None) -> int | None:
