@@ -59,34 +59,37 @@ class Series:
     def markers(self) -> Markup:
         """Every point's marker as SVG: built here rather than by a template macro per point,
         which cost most of the timeline's rendering time for a long history."""
-        # Joining Markup escapes nothing further: every part is already Markup from marker_svg.
-        return Markup("").join(
-            marker_svg(self.marker, p.x, p.y, p.label, self.css) for p in self.points
-        )
+        css = escape(self.css)
+        svg = "".join(_marker(self.marker, p.x, p.y, escape(p.label), css) for p in self.points)
+        # Label and css, the only text in it, are escaped above.
+        return Markup(svg)  # nosec B704
 
 
 def marker_svg(shape: str, x: float, y: float, label: str, css: str) -> Markup:
     """One marker ("square", "diamond", "tick" or a circle) with its label as the tooltip."""
-    css, title = escape(css), f"<title>{escape(label)}</title>"
+    # Label and css, the only text in it, are escaped here.
+    return Markup(_marker(shape, x, y, escape(label), escape(css)))  # nosec B704
+
+
+def _marker(shape: str, x: float, y: float, label: Markup, css: Markup) -> str:
+    """A marker's SVG from an escaped label and CSS class."""
+    title = f"<title>{label}</title>"
     if shape == "square":
-        svg = (
+        return (
             f'<rect class="mk {css}" x="{round(x - 3.5, 1)}" y="{round(y - 3.5, 1)}" '
             f'width="7" height="7">{title}</rect>'
         )
-    elif shape == "diamond":
-        svg = (
+    if shape == "diamond":
+        return (
             f'<polygon class="mk {css}" points="{x},{round(y - 5, 1)} {round(x + 5, 1)},{y} '
             f'{x},{round(y + 5, 1)} {round(x - 5, 1)},{y}">{title}</polygon>'
         )
-    elif shape == "tick":
-        svg = (
+    if shape == "tick":
+        return (
             f'<line class="mk-tick {css}" x1="{x}" x2="{x}" y1="{round(y - 2, 1)}" '
             f'y2="{round(y + 24, 1)}">{title}</line>'
         )
-    else:
-        svg = f'<circle class="mk {css}" cx="{x}" cy="{y}" r="3.5">{title}</circle>'
-    # Label and css, the only text in it, are escaped above.
-    return Markup(svg)  # nosec B704
+    return f'<circle class="mk {css}" cx="{x}" cy="{y}" r="3.5">{title}</circle>'
 
 
 @dataclass(frozen=True)
