@@ -99,15 +99,15 @@ def series_rows(app, patient_id: int) -> list[Appointment]:
 DAYS = [date(2026, 4, d) for d in (7, 10, 14, 17, 21, 24, 28)] + [date(2026, 5, 1)]
 
 
-def book_series(app, patient_id: int, course_id: int) -> list[int]:
-    """The induction series booked as proposed from Tuesday 09:00 (on DAYS); its ids."""
+def book_series(app, patient_id: int, course_id: int, first: date | None = None) -> list[int]:
+    """The induction series booked as proposed from `first` at 09:00 (by default Tuesday 7
+    April, giving DAYS); its ids."""
+    first = first or MONDAY + timedelta(days=1)
     with app.app_context():
         desk = factories.user("front_desk")
         person = db.session.get(Patient, patient_id)
         course = db.session.get(TreatmentCourse, course_id)
-        proposal = booking.propose(
-            desk, person, course, "induction", MONDAY + timedelta(days=1), time(9), [], None
-        )
+        proposal = booking.propose(desk, person, course, "induction", first, time(9), [], None)
         rows = booking.book_series(
             desk,
             person,

@@ -125,8 +125,9 @@ def chart(app, sid, *steps) -> None:
             db.session.commit()
 
 
-def ready_to_leave(app) -> int:
-    """An esketamine patient at 121 min with every chart condition met."""
+def dosed_in_chair(app, *steps) -> int:
+    """An esketamine patient in the chair at 09:00: pre-dose vitals, the dose, 40 minutes on
+    the later devices and a reading; then `steps` as in `chart`."""
     freeze_local(9, 0)
     sid = in_chair(app)
     chart(
@@ -137,6 +138,15 @@ def ready_to_leave(app) -> int:
         ("wait", 40),
         ("devices", None),
         ("vitals", {}),
+        *steps,
+    )
+    return sid
+
+
+def ready_to_leave(app) -> int:
+    """An esketamine patient at 121 min with every chart condition met."""
+    return dosed_in_chair(
+        app,
         ("moaas", 5),
         ("cadss", 1),
         ("wait", 75),
@@ -144,4 +154,3 @@ def ready_to_leave(app) -> int:
         ("wait", 6),
         ("vitals", {}),
     )
-    return sid

@@ -19,7 +19,7 @@ from tests.helpers import (
     soup,
     text,
 )
-from tests.treatments.builders import chart, in_chair, ready_to_leave
+from tests.treatments.builders import chart, dosed_in_chair, in_chair, ready_to_leave
 
 READY = {"alert_oriented": "y", "gait_steady": "y"}
 
@@ -39,16 +39,8 @@ def status(app, sid) -> str:
 
 
 def test_moaas_3_at_45_minutes_and_two_open_events_block_discharge_at_120(app, as_role):
-    freeze_local(9, 0)
-    sid = in_chair(app)
-    chart(
+    sid = dosed_in_chair(
         app,
-        sid,
-        ("vitals", {}),
-        ("dose", {}),
-        ("wait", 40),
-        ("devices", None),
-        ("vitals", {}),
         ("moaas", 5),
         ("cadss", 1),
         ("event", {"kind": "nausea", "severity": "moderate"}),
@@ -286,16 +278,8 @@ def test_a_recheck_under_the_hold_line_closes_the_hold_alert(app, as_role):
 
 
 def test_psychiatrist_overrides_clinical_blockers_and_the_discharge_is_flagged(app, as_role):
-    freeze_local(9, 0)
-    sid = in_chair(app)
-    chart(
+    sid = dosed_in_chair(
         app,
-        sid,
-        ("vitals", {}),
-        ("dose", {}),
-        ("wait", 40),
-        ("devices", None),
-        ("vitals", {}),
         ("moaas", 4),
         ("cadss", 0),
         ("wait", 81),
