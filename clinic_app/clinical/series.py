@@ -716,26 +716,46 @@ def propose_series(
                 ProposedVisit(index + 1, target, placed.start, placed.end, placed.chair_id)
             )
             continue
-        later = [d for d in targets[index + 1 :] if d > target]
-        taken = held + targets[index + 1 :] + sorted(dose_days)
-        alternative = _alternative(
-            target,
-            held[-1] if held else None,
-            later[0] if later else None,
-            taken,
-            modality,
-            search,
-            rules,
+        conflict, alternative = _move(
+            index, targets, held, dose_days, placed, modality, search, rules
         )
         if alternative is None:
-            until = f" before visit {targets.index(later[0]) + 1}" if later else ""
-            placed = replace(placed, message=f"{placed.message}; no other day fits{until}")
             held.append(target)
         else:
             calendar.hold(alternative)
             held.append(alternative.start.date())
-        visits.append(ProposedVisit(index + 1, target, None, None, None, placed, alternative))
+        visits.append(ProposedVisit(index + 1, target, None, None, None, conflict, alternative))
     return visits
+
+
+def _move(
+    index: int,
+    targets: Sequence[date],
+    held: Sequence[date],
+    dose_days: Collection[date],
+    conflict: Conflict,
+    modality: Modality,
+    search: Callable[[date], tuple[Slot | None, str]],
+    rules: SchedulingRules,
+) -> tuple[Conflict, Slot | None]:
+    """The conflict and the alternative slot for the visit that cannot stay on its date; the
+    conflict says so when no other day fits."""
+    target = targets[index]
+    later = [d for d in targets[index + 1 :] if d > target]
+    taken = [*held, *targets[index + 1 :], *sorted(dose_days)]
+    alternative = _alternative(
+        target,
+        held[-1] if held else None,
+        later[0] if later else None,
+        taken,
+        modality,
+        search,
+        rules,
+    )
+    if alternative is None:
+        until = f" before visit {targets.index(later[0]) + 1}" if later else ""
+        conflict = replace(conflict, message=f"{conflict.message}; no other day fits{until}")
+    return conflict, alternative
 
 
 @dataclass
