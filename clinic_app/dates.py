@@ -18,6 +18,7 @@ FORMATS = {
     "date": "d MMM y",  # 6 Dec 2026: a record's date (birth, consent, a course's start)
     "long_date": "EEE d MMM y",  # Sun 6 Dec 2026: a calendar page's or a visit's day, the handout
     "datetime": "d MMM y HH:mm",  # 6 Dec 2026 14:05: when something happened or was recorded
+    "form_date": "MM/dd/yyyy",  # 12/06/2026: the US paper forms' own format (REMS monitoring form)
 }
 
 
