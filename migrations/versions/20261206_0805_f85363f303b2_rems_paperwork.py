@@ -7,7 +7,7 @@ Existing discharged esketamine sessions get no form row (the board lists forms o
 version on).
 
 Revision ID: f85363f303b2
-Revises: ca4329bc681b
+Revises: d5a1c0de5175
 Create Date: 2026-12-06 08:05:05.916321
 
 """
@@ -21,7 +21,7 @@ from clinic_app.models.rems import APPEND_ONLY_FUNCTION, APPEND_ONLY_TRIGGER
 
 # revision identifiers, used by Alembic.
 revision = "f85363f303b2"
-down_revision = "ca4329bc681b"
+down_revision = "d5a1c0de5175"
 branch_labels = None
 depends_on = None
 
