@@ -68,7 +68,7 @@ def lookups(sessions: Iterable[TreatmentSession]) -> Lookups:
     reviews = db.session.scalars(
         select(RemsMedicationReview).where(RemsMedicationReview.session_id.in_(session_ids))
     )
-    return Lookups(dict(firsts.tuples().all()), {r.session_id: r for r in reviews})
+    return Lookups({pid: at for pid, at in firsts}, {r.session_id: r for r in reviews})
 
 
 def session_site(treatment: TreatmentSession) -> Site | None:
