@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 
 import clinic_app.database
+from clinic_app.database import search_key
+from clinic_app.models.patient import SEARCH_COLUMNS
 from clinic_app.models.rems import APPEND_ONLY_FUNCTION, APPEND_ONLY_TRIGGER
 
 
@@ -225,10 +227,12 @@ def upgrade():
             batch_op.f("ix_rems_sae_reports_reported_by_id"), ["reported_by_id"], unique=False
         )
 
+    _drop_search_indexes()  # SQLite rebuilds the table and would lose them
     with op.batch_alter_table("patients", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("rems_patient_id", sa.String(length=40), server_default="", nullable=False)
         )
+    _create_search_indexes()
 
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
@@ -249,8 +253,10 @@ def downgrade():
         batch_op.drop_column("email")
         batch_op.drop_column("phone")
 
+    _drop_search_indexes()
     with op.batch_alter_table("patients", schema=None) as batch_op:
         batch_op.drop_column("rems_patient_id")
+    _create_search_indexes()
 
     with op.batch_alter_table("rems_sae_reports", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rems_sae_reports_reported_by_id"))
@@ -304,3 +310,13 @@ def _drop_append_only_triggers() -> None:
     else:
         for verb in ("update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS rems_form_submissions_no_{verb}")
+
+
+def _drop_search_indexes() -> None:
+    for column in SEARCH_COLUMNS:
+        op.drop_index(f"ix_patients_search_{column.key}", table_name="patients")
+
+
+def _create_search_indexes() -> None:
+    for column in SEARCH_COLUMNS:
+        op.create_index(f"ix_patients_search_{column.key}", "patients", [search_key(column)])
