@@ -5,6 +5,7 @@ since submitted (an addendum after it went), one submitted this week, one ready,
 answers not yet given). One patient has a first esketamine visit booked without REMS
 enrollment, and one recent session has a serious adverse event not yet reported."""
 
+import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -78,7 +79,7 @@ def _submit(demo: "Demo", treatment: TreatmentSession, at: datetime, number: int
 def _first_visit_without_enrollment(demo: "Demo") -> None:
     """A new esketamine patient booked in three days; the REMS enrollment is not on file."""
     # The demo clinic's booking helpers (imported here: clinic.py calls this module).
-    from clinic_app.demo.clinic import _appointment, _clinic_slot
+    from clinic_app.demo.clinic import _appointment, _clinic_slot, _weekday_on_or_after
 
     patient = create_patient(
         demo.front_desk,
@@ -99,12 +100,13 @@ def _first_visit_without_enrollment(demo: "Demo") -> None:
         patient,
         {
             "allergies": "NKDA",
-            "consent_date": demo.today,
+            "consent_date": demo.today - timedelta(days=1),
             "failed_trials": 2,
             "medication_classes": [],
         },
         patient.version_id,
     )
+    patient.screened_at = demo.now - timedelta(days=1)
     patient.usual_site = demo.site
     course = open_course(
         demo.psychiatrist,
@@ -116,7 +118,7 @@ def _first_visit_without_enrollment(demo: "Demo") -> None:
             "started_on": demo.today,
         },
     )
-    day = demo.today + timedelta(days=3)
+    day = _weekday_on_or_after(demo.today + timedelta(days=3))
     start, chair = _clinic_slot(demo, day, 150)
     _appointment(
         demo,
@@ -128,6 +130,7 @@ def _first_visit_without_enrollment(demo: "Demo") -> None:
         AppointmentStatus.SCHEDULED,
         chair=chair,
         number=1,
+        series_id=str(uuid.uuid4()),
     )
 
 

@@ -192,3 +192,13 @@ def test_overdue_count_is_one_count_of_unsubmitted_late_forms(app, staff):
         elsewhere = factories.make_user("nurse", "elsewhere")
         elsewhere.sites = [factories.site("EAST", "America/New_York")]
         assert board.overdue_count(elsewhere, utcnow()) == 0
+
+
+def test_demo_has_a_form_in_every_state_a_chase_and_an_unreported_sae(app, runner):
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
+    with app.app_context():
+        sites = tuple(db.session.scalars(select(factories.Site.id)))
+        views = board.form_views(sites, utcnow(), clinical_rules())
+        assert {v.state for v in views} == set(FormState)
+        assert [c.name for c in board.enrollment_chases(sites, utcnow())] == ["Rosa Delgado"]
+        assert len(board.unreported_saes(sites)) == 1
