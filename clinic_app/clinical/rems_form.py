@@ -183,7 +183,6 @@ def _effects(respiratory: bool) -> Section:
     ]
     if respiratory:
         specs += [
-            FieldSpec("pulse_oximetry_checked", "Was pulse oximetry monitored?", kind=YES_NO),
             FieldSpec(
                 "respiratory_observed",
                 "Did the patient experience respiratory depression?",
@@ -196,6 +195,7 @@ def _effects(respiratory: bool) -> Section:
                 kind=YES_NO,
                 required_if="respiratory_observed",
             ),
+            FieldSpec("pulse_oximetry_checked", "Was pulse oximetry monitored?", kind=YES_NO),
             FieldSpec("sae_occurred", "Did a serious adverse event occur?", kind=YES_NO),
         ]
     return Section("Sedation, Dissociation and Respiratory Monitoring", tuple(specs))
