@@ -68,7 +68,9 @@ def lookups(sessions: Iterable[TreatmentSession]) -> Lookups:
     reviews = db.session.scalars(
         select(RemsMedicationReview).where(RemsMedicationReview.session_id.in_(session_ids))
     )
-    return Lookups({pid: at for pid, at in firsts}, {r.session_id: r for r in reviews})
+    # min() over rows filtered to doses given is never NULL.
+    first_doses = {pid: at for pid, at in firsts if at is not None}
+    return Lookups(first_doses, {r.session_id: r for r in reviews})
 
 
 def session_site(treatment: TreatmentSession) -> Site | None:

@@ -90,7 +90,8 @@ def _chart_until_signed(page) -> None:
         page.get_by_label(label).check()
     _click(page, "Save pre-dose checks")
     # The REMS medication review at the pre-dose check.
-    page.locator("form[action$='/rems/medications']").get_by_label("Benzodiazepine", exact=True).check()
+    meds = page.locator("form[action$='/rems/medications']")
+    meds.get_by_label("Benzodiazepine", exact=True).check()
     _click(page, "Reviewed today")
     expect(page.locator("#rems-meds-h + p")).to_contain_text("Benzodiazepine")
     _vitals(page, 124, 78)
