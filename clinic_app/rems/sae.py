@@ -5,16 +5,16 @@ stays on the REMS board."""
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
 from clinic_app import audit
 from clinic_app.auth.permissions import CLINICAL, require_role
-from clinic_app.clinical.codes import Modality
+from clinic_app.clinical.codes import AlertKind, Modality
 from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import AdverseEvent, SaeReport, User
+from clinic_app.models import AdverseEvent, ClinicalAlert, SaeReport, User
 from clinic_app.models.rems import SaeRecipient
 
 
@@ -69,3 +69,16 @@ def report_sae(actor: User, event: AdverseEvent, data: dict[str, Any]) -> SaeRep
         reported_to=report.reported_to.value,
     )
     return report
+
+
+def unreported_to_rems(alert: ClinicalAlert) -> bool:
+    """A serious-adverse-event alert of an esketamine session whose event the REMS has not been
+    told of: the psychiatrist's alert stays until it has."""
+    event_id = alert.detail.get("adverse_event_id") if alert.kind == AlertKind.SERIOUS_AE else None
+    event = db.session.get(AdverseEvent, event_id) if event_id is not None else None
+    if event is None or event.treatment_session.modality != Modality.ESKETAMINE_NASAL:
+        return False
+    reported = exists().where(
+        SaeReport.adverse_event_id == event.id, SaeReport.reported_to == SaeRecipient.REMS
+    )
+    return not db.session.scalar(select(reported))

@@ -11,8 +11,9 @@ from clinic_app.clinical.rems_deadline import FormState
 from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, PermissionDenied, RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import RemsMonitoringForm, RemsSubmission, TreatmentSession
-from clinic_app.rems import answers, board, monitoring
+from clinic_app.models import ClinicalAlert, RemsMonitoringForm, RemsSubmission, TreatmentSession
+from clinic_app.rems import answers, board, monitoring, sae
+from clinic_app.review.services import acknowledge_alert
 from clinic_app.settings import clinical_rules
 from clinic_app.treatments import services
 from tests import factories
@@ -139,7 +140,7 @@ def test_submissions_are_append_only_in_a_migrated_database(app, staff):
         monitoring.mark_submitted(factories.user("nurse"), treatment, _sent(), clinical_rules())
         db.session.commit()
         if db.engine.dialect.name != "postgresql":
-            pytest.skip("SQLite gets the triggers from the migration (tests/test_migrations.py)")
+            pytest.skip("SQLite gets the triggers from the migration (test below)")
         with pytest.raises(Exception, match="append-only"):
             db.session.execute(text("UPDATE rems_form_submissions SET confirmation_number = 'X'"))
         db.session.rollback()
@@ -202,3 +203,50 @@ def test_demo_has_a_form_in_every_state_a_chase_and_an_unreported_sae(app, runne
         assert {v.state for v in views} == set(FormState)
         assert [c.name for c in board.enrollment_chases(sites, utcnow())] == ["Rosa Delgado"]
         assert len(board.unreported_saes(sites)) == 1
+
+
+def test_the_psychiatrists_sae_alert_stays_until_the_rems_has_the_report(app, staff):
+    with app.app_context():
+        treatment = factories.dosed_session()
+        nurse, psychiatrist = factories.user("nurse"), factories.user("psychiatrist")
+        event = services.add_adverse_event(
+            nurse, treatment, {"kind": "sedation", "severity": "severe", "onset_at": None}
+        )
+        alert = db.session.scalar(select(ClinicalAlert).where(ClinicalAlert.kind == "serious_ae"))
+        with pytest.raises(RuleViolation, match="REMS first"):
+            acknowledge_alert(psychiatrist, alert, "Seen and managed.")
+        report = {"reported_to": "rems", "reported_at": utcnow(), "reference": "REMS-1"}
+        sae.report_sae(psychiatrist, event, report)
+        acknowledge_alert(psychiatrist, alert, "Seen and managed.")
+        assert alert.acknowledged_at is not None
+
+
+def test_the_migration_makes_submissions_append_only(empty_database_url):
+    """Once migrated, the database itself refuses UPDATE and DELETE of a submission."""
+    from clinic_app import create_app
+    from config import TestingConfig
+
+    migrated = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
+    assert migrated.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
+    with migrated.app_context():
+        if db.engine.dialect.name == "postgresql":
+            names = db.session.scalars(
+                text(
+                    "SELECT tgname FROM pg_trigger"
+                    " WHERE tgrelid = 'rems_form_submissions'::regclass"
+                )
+            ).all()
+            assert "rems_form_submissions_append_only" in names
+        else:
+            names = db.session.scalars(
+                text(
+                    "SELECT name FROM sqlite_master WHERE tbl_name = 'rems_form_submissions'"
+                    " AND type = 'trigger'"
+                )
+            ).all()
+            assert set(names) == {
+                "rems_form_submissions_no_update",
+                "rems_form_submissions_no_delete",
+            }
+        db.session.remove()
+        db.engine.dispose()
