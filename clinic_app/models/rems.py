@@ -181,6 +181,9 @@ APPEND_ONLY_TRIGGER = """CREATE TRIGGER rems_form_submissions_append_only
     BEFORE UPDATE OR DELETE ON rems_form_submissions
     FOR EACH ROW EXECUTE FUNCTION rems_form_submissions_append_only()"""
 for _sql in (APPEND_ONLY_FUNCTION, APPEND_ONLY_TRIGGER):
+    # DDL() formats its text with %(table)s and the like: a literal % is doubled.
     event.listen(
-        RemsSubmission.__table__, "after_create", DDL(_sql).execute_if(dialect="postgresql")
+        RemsSubmission.__table__,
+        "after_create",
+        DDL(_sql.replace("%", "%%")).execute_if(dialect="postgresql"),
     )
