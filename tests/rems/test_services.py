@@ -250,3 +250,14 @@ def test_the_migration_makes_submissions_append_only(empty_database_url):
             }
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_rems_patient_id_is_kept_on_the_clinical_screen(app, staff):
+    from clinic_app.patients.services import record_screen
+
+    with app.app_context():
+        patient = factories.make_patient()
+        data = {"rems_patient_id": "RP-55501", "rems_enrolled_on": patient.rems_enrolled_on}
+        record_screen(factories.user("nurse"), patient, data, patient.version_id)
+        db.session.commit()
+        assert db.session.get(factories.Patient, patient.id).rems_patient_id == "RP-55501"
