@@ -187,8 +187,10 @@ def test_an_sae_stays_on_the_board_until_reported_to_the_rems(app, as_role):
         )
         treatment.adverse_events.append(event)
         db.session.commit()
-        event_id = event.id
+        event_id, sid = event.id, treatment.id
     psychiatrist = as_role("psychiatrist")
+    session_page = soup(psychiatrist.get(f"/sessions/{sid}"))
+    assert session_page.find("a", href=f"/adverse-events/{event_id}/sae-report")
     assert f"/adverse-events/{event_id}/sae-report" in str(
         soup(psychiatrist.get("/rems")).select(".rems-saes a")
     )
