@@ -261,3 +261,34 @@ def test_the_rems_patient_id_is_kept_on_the_clinical_screen(app, staff):
         record_screen(factories.user("nurse"), patient, data, patient.version_id)
         db.session.commit()
         assert db.session.get(factories.Patient, patient.id).rems_patient_id == "RP-55501"
+
+
+def test_two_low_spo2_readings_block_discharge_until_the_respiratory_answer(app, staff):
+    from clinic_app import clock
+    from clinic_app.treatments.summary import summarize
+
+    with app.app_context():
+        treatment = factories.dosed_session()
+        nurse = factories.user("nurse")
+        for minutes in (30, 35):
+            clock.freeze(treatment.dose_started_at + timedelta(minutes=minutes))
+            services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP, spo2=91))
+
+        def codes():
+            summary = summarize(treatment, 45, utcnow(), clinical_rules())
+            return {b.code for b in summary.blockers}
+
+        assert "respiratory_question" in codes()
+        answers.record_discharge_answers(
+            nurse,
+            treatment,
+            dict(factories.REMS_ANSWERS, respiratory_observed=True, respiratory_resolved=False),
+        )
+        assert "respiratory_question" not in codes() and "respiratory_unresolved" in codes()
+        answers.record_discharge_answers(
+            nurse,
+            treatment,
+            dict(factories.REMS_ANSWERS, respiratory_observed=True, respiratory_resolved=True),
+        )
+        assert not {"respiratory_question", "respiratory_unresolved"} & codes()
+        clock.reset()
