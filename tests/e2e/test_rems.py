@@ -113,6 +113,7 @@ def _chart_until_signed(page) -> None:
     answers.get_by_label("Without the 2-hour rule").fill("75")
     _click(page, "Confirm REMS answers")
     expect(page.locator("#rems-answers")).to_contain_text("Confirmed")
+    page.locator("#rems-answers").screenshot(path=f"{SCREENSHOTS}/rems_session_answers.png")
     assert_accessible(page)
     form = page.locator("form[action$='/discharge']")
     form.get_by_label("Alert and oriented").check()
@@ -149,6 +150,7 @@ def test_nurse_charts_signs_submits_and_an_addendum_reopens_the_form(live_app, p
     page.emulate_media(media="print")
     page.screenshot(path=f"{SCREENSHOTS}/rems_form_print.png", full_page=True)
     page.emulate_media(media="screen")
+    page.screenshot(path=f"{SCREENSHOTS}/rems_form_screen.png", full_page=True)
 
     page.get_by_label("Online (SPRAVATOrems.com)").check()
     page.get_by_label("Confirmation number").fill("SRX-1234")
