@@ -277,6 +277,12 @@ def mark_submitted(
     if not treatment.is_locked:
         raise RuleViolation("Sign the session first: the form is built from the signed chart.")
     row = owed_form(treatment, rules)
+    # Two people marking the same form at once: the row lock makes the second wait, then read
+    # the first one's submission and be refused (no duplicate row).
+    db.session.execute(
+        select(RemsMonitoringForm.id).where(RemsMonitoringForm.id == row.id).with_for_update()
+    )
+    db.session.expire(row, ["submissions"])
     view = form_view(treatment, row, lookups([treatment]), rules, utcnow())
     if view.built.missing:
         raise RuleViolation("The form is not complete: " + "; ".join(view.built.missing) + ".")
