@@ -9,13 +9,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from clinic_app.clinical.codes import AppointmentStatus, Modality, VisitKind
+from clinic_app.clinical.codes import AlertKind, AppointmentStatus, Modality, VisitKind
 from clinic_app.clinical.rems_chart import suggested_answers
 from clinic_app.clinical.rems_form import REMS_MEDICATION_CLASSES
 from clinic_app.extensions import db
 from clinic_app.models import (
     Addendum,
     AdverseEvent,
+    ClinicalAlert,
     RemsDischargeAnswers,
     RemsMedicationReview,
     RemsSubmission,
@@ -150,6 +151,18 @@ def _unreported_sae(demo: "Demo", treatment: TreatmentSession) -> None:
             serious=True,
             recorded_by_id=demo.nurse.id,
             created_at=onset + timedelta(minutes=2),
+        )
+    )
+    db.session.flush()
+    event = treatment.adverse_events[-1]
+    # The psychiatrist's same-day alert, which stays until the REMS has the report.
+    db.session.add(
+        ClinicalAlert(
+            kind=AlertKind.SERIOUS_AE,
+            patient_id=treatment.patient_id,
+            session_id=treatment.id,
+            raised_at=onset + timedelta(minutes=2),
+            detail={"kind": event.kind, "severity": "severe", "adverse_event_id": event.id},
         )
     )
 
