@@ -127,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     from clinic_app.health import bp as health_bp
     from clinic_app.patients.views import bp as patients_bp
     from clinic_app.records.views import bp as records_bp
+    from clinic_app.rems.views import bp as rems_bp
     from clinic_app.review.views import bp as review_bp
     from clinic_app.scheduling.views import bp as scheduling_bp
     from clinic_app.treatments.views import bp as treatments_bp
@@ -139,6 +140,7 @@ def register_blueprints(app: Flask) -> None:
         scheduling_bp,
         review_bp,
         records_bp,
+        rems_bp,
         admin_bp,
         fhir_bp,
     ):

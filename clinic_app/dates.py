@@ -21,6 +21,7 @@ FORMATS = {
     "datetime": "d MMM y HH:mm",  # 6 Dec 2026 14:05: when something happened or was recorded
     "day_month": "d MMM",  # 6 Dec: a chart's day ticks
     "month_year": "MMM y",  # Dec 2026: a chart's month ticks over a long span
+    "form_date": "MM/dd/yyyy",  # 12/06/2026: the US paper forms' own format (REMS monitoring form)
 }
 
 

@@ -71,9 +71,19 @@ def _open_alert_count() -> int:
     return open_alert_count()
 
 
+def _rems_overdue_count() -> int:
+    """The REMS navigation badge: overdue monitoring forms at the user's sites (one COUNT)."""
+    from flask_login import current_user
+
+    from clinic_app.rems.board import overdue_count
+
+    return overdue_count(current_user, utcnow())
+
+
 def register(app: Flask) -> None:
     app.context_processor(_idle_seconds)
     app.add_template_global(_open_alert_count, "open_alert_count")
+    app.add_template_global(_rems_overdue_count, "rems_overdue_count")
     app.add_template_global(navigation)
     for name in FORMATS:  # local_time, local_short_date, local_date, local_long_date, ...
         app.add_template_filter(named_format(name), f"local_{name}")

@@ -144,3 +144,61 @@ def chart_settled(treatment: TreatmentSession, nurse: str = "nurse") -> None:
         services.add_device(user(nurse), treatment, {"lot_number": "LOT-1", "given_at": given_at})
     services.add_assessment(user(nurse), treatment, "moaas", [5])
     services.add_assessment(user(nurse), treatment, "cadss6", [0] * 6)
+
+
+REMS_ANSWERS = {
+    "ready_minutes": 90,
+    "vitals_ok_pre": True,
+    "vitals_ok_completion": True,
+    "sedation_observed": False,
+    "dissociation_observed": False,
+    "respiratory_observed": False,
+}
+
+
+def rems_session(
+    days_ago: int = 1, sign: bool = True, complete: bool = True, **patient_overrides
+) -> TreatmentSession:
+    """A whole esketamine session at MAIN charted through the services at 09:00 clinic time
+    `days_ago` days back, discharged and (unless `sign` is False) signed; `complete` adds the
+    REMS medication review, the discharge answers and the nurse's contact details. The clock
+    is left running from now."""
+    from clinic_app import clock
+    from clinic_app.rems import answers
+    from tests.helpers import PASSWORD, freeze_local
+
+    t0 = freeze_local(9, 0, days_ago=days_ago)
+    main = site()
+    main.address_line1, main.city, main.state, main.zip_code = (
+        "1 Main St",
+        "Los Angeles",
+        "CA",
+        "90012",
+    )
+    patient = make_patient(**patient_overrides)
+    patient.usual_site_id = main.id
+    nurse = user("nurse")
+    if complete:
+        nurse.phone, nurse.email = "555-0101", "nurse@clinic.example"
+    treatment = start(patient, make_course(patient))
+    services.record_predose(nurse, treatment, PREDOSE_OK, treatment.version_id)
+    if complete:
+        answers.review_medications(nurse, treatment, ["benzodiazepine"])
+    services.add_vitals(nurse, treatment, dict(NORMAL_BP))
+    services.record_dose(
+        nurse, treatment, {"dose_mg": "56", "lot_number": "LOT-1"}, treatment.version_id
+    )
+    clock.freeze(t0 + timedelta(minutes=40))
+    services.add_vitals(nurse, treatment, dict(NORMAL_BP, systolic=138))
+    chart_settled(treatment)
+    clock.freeze(t0 + timedelta(minutes=121))
+    services.add_vitals(nurse, treatment, dict(NORMAL_BP))
+    chart_settled(treatment)
+    if complete:
+        answers.record_discharge_answers(nurse, treatment, dict(REMS_ANSWERS))
+    services.discharge(nurse, treatment, GOOD_ATTESTATION, treatment.version_id)
+    if sign:
+        services.sign(nurse, treatment, PASSWORD)
+    db.session.commit()
+    clock.reset()
+    return treatment

@@ -75,6 +75,9 @@ NAVIGATION = (
     NavLink("Today", "treatments.today", ("treatments.today",)),
     NavLink("Patients", "patients.index", ("patients.",)),
     NavLink("Review", "review.queue", ("review.",)),
+    NavLink(
+        "REMS", "rems.board_page", ("rems.board_page", "rems.monitoring_form", "rems.sae_report")
+    ),
     NavLink("Schedule", "scheduling.day", ("scheduling.",)),
     NavLink(
         "Users",

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from clinic_app.clinical.codes import Modality
 from clinic_app.clinical.escalation import pending_recheck
+from clinic_app.clinical.respiratory import RespiratoryAnswer, respiratory_problem
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.vitals import Vitals, back_to_baseline, reading_time
 
@@ -70,6 +71,8 @@ class SessionFacts:
     # Esketamine: devices the dose needs, and how many were charted (given or partial).
     devices_planned: int = 0
     devices_recorded: int = 0
+    # Esketamine: the nurse's answer to the REMS respiratory question (None: not answered).
+    respiratory_answer: RespiratoryAnswer | None = None
 
 
 @dataclass(frozen=True)
@@ -299,6 +302,16 @@ def recheck_blockers(facts: SessionFacts, rules: ClinicalRules) -> list[Blocker]
     ]
 
 
+def respiratory_blockers(facts: SessionFacts, rules: ClinicalRules) -> list[Blocker]:
+    """Esketamine: the respiratory watch (clinical/respiratory.py) until the nurse answers."""
+    if facts.modality != Modality.ESKETAMINE_NASAL:
+        return []
+    problem = respiratory_problem(
+        facts.readings_after_dose, facts.respiratory_answer, rules.respiratory_watch_spo2
+    )
+    return [Blocker(*problem)] if problem else []
+
+
 # What a psychiatrist's discharge override covers: clinical judgement calls on what was charted
 # (a known low baseline MOAA/S, a BP or CADSS-6 that will not settle, an event cleared in
 # person). The minimum stay (REMS observation, IV recovery), a missing dose, infusion end,
@@ -311,6 +324,7 @@ OVERRIDABLE = frozenset(
         "sedated",
         "dissociated",
         "adverse_event_open",
+        "respiratory_unresolved",
     }
 )
 
@@ -338,6 +352,7 @@ def chart_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) -> 
     if facts.dose_started_at is not None:
         blockers += device_blockers(facts)
         blockers += recheck_blockers(facts, rules)
+        blockers += respiratory_blockers(facts, rules)
         blockers += sedation_blockers(facts, rules)
         blockers += dissociation_blockers(facts, rules)
         blockers += adverse_event_blockers(facts)

@@ -25,6 +25,11 @@ Sources ([D] = no published number: a clinic default for the medical director to
   reason [D]. The course's hard limit stays 2.0 mg/kg.
 - IV pump: rate (mL/h) x minutes / 60 x concentration (mg/mL) is the dose given; a 10 % margin
   for the pump's rounding of rate and volume is a clinic default [D].
+- Respiratory watch: in the phase 3 trials under 3 % of participants had "oxygen saturation
+  levels <93% for 2 or more consecutive assessments" (J&J Medical Information, respiratory
+  depression, 02/2025); the same line flags possible respiratory depression [D].
+- SPRAVATO REMS: "Submit completed patient monitoring forms within 7 days" (Patient Monitoring
+  Form 11/2021; Outpatient Healthcare Setting agreement), counted in calendar days.
 
 Ranges keep a setting inside what the sources allow: for example esketamine observation never
 below the label's 120 minutes, fasting never below the label's 2 h / 30 min, devices never closer
@@ -228,4 +233,9 @@ class ClinicalRules(ClinicSettings):
     esketamine_fast_liquid_minutes: int = setting(
         30, "Esketamine: no liquids for", "dosing", 30, 240, "min")
     iv_fast_food_hours: int = setting(4, "IV: no food for", "dosing", 0, 12, "h")
+    # Spravato REMS: the respiratory watch and the monitoring form's deadline.
+    respiratory_watch_spo2: int = setting(
+        93, "Respiratory watch: SpO₂ below, on two readings in a row", "rems", 85, 98, "%")
+    rems_form_due_days: int = setting(
+        7, "Monitoring form due within", "rems", 1, 7, "calendar days")
     # fmt: on

@@ -36,6 +36,7 @@ from clinic_app.clinical.dosing import ESKETAMINE_DEVICE_MG, iv_dose, pump_rate_
 from clinic_app.clinical.scores import CADSS6, INSTRUMENTS, MOAAS, PHQ9, score
 from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
+from clinic_app.demo.rems import load_rems_demo
 from clinic_app.extensions import db
 from clinic_app.models import (
     AdverseEvent,
@@ -1056,6 +1057,7 @@ def load_demo_data() -> dict[str, int]:
     for spec in PATIENTS:
         _build_patient(demo, spec)
     _new_york_today(demo, other, suites)
+    load_rems_demo(demo)
     _sign_all(demo)
     return _counts()
 

@@ -5,6 +5,13 @@ from clinic_app.models.alert import ClinicalAlert
 from clinic_app.models.assessment import Assessment
 from clinic_app.models.audit import AuditChainHead, AuditEvent
 from clinic_app.models.patient import CourseDecision, Patient, TreatmentCourse
+from clinic_app.models.rems import (
+    RemsDischargeAnswers,
+    RemsMedicationReview,
+    RemsMonitoringForm,
+    RemsSubmission,
+    SaeReport,
+)
 from clinic_app.models.review import SessionReview
 from clinic_app.models.schedule import Appointment, Chair
 from clinic_app.models.settings import ClinicSetting
@@ -36,6 +43,11 @@ __all__ = [
     "InfusionPause",
     "Override",
     "Patient",
+    "RemsDischargeAnswers",
+    "RemsMedicationReview",
+    "RemsMonitoringForm",
+    "RemsSubmission",
+    "SaeReport",
     "SessionReview",
     "Site",
     "TreatmentCourse",

@@ -48,6 +48,8 @@ class Patient(db.Model):
     failed_trials: Mapped[int] = mapped_column(default=0)
     medication_classes: Mapped[list[str]] = mapped_column(JSON, default=list)
     rems_enrolled_on: Mapped[date | None]
+    # The patient ID the SPRAVATO REMS assigns at enrollment.
+    rems_patient_id: Mapped[str] = mapped_column(String(40), default="", server_default="")
     # When a nurse or the psychiatrist last reviewed the clinical screen (allergies,
     # contraindications, medications); None reads "not screened", never "none found".
     screened_at: Mapped[datetime | None]

@@ -23,6 +23,7 @@ from clinic_app.extensions import db
 if TYPE_CHECKING:
     from clinic_app.models.assessment import Assessment
     from clinic_app.models.patient import Patient, TreatmentCourse
+    from clinic_app.models.rems import RemsDischargeAnswers
     from clinic_app.models.review import SessionReview
     from clinic_app.models.schedule import Appointment
     from clinic_app.models.user import User
@@ -178,6 +179,10 @@ class TreatmentSession(db.Model):
     )
     devices: Mapped[list["DeviceAdministration"]] = relationship(
         back_populates="treatment_session", order_by="DeviceAdministration.device_number"
+    )
+    # Esketamine: the REMS questions answered at discharge (clinic_app/rems).
+    rems_answers: Mapped["RemsDischargeAnswers | None"] = relationship(
+        back_populates="treatment_session"
     )
     # Stored when the session is signed (review/stored.py).
     review: Mapped["SessionReview | None"] = relationship()

@@ -21,6 +21,9 @@ class User(UserMixin, db.Model):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(120))
     credentials: Mapped[str] = mapped_column(String(32), default="")
+    # How the REMS reaches the healthcare provider who monitored a session (monitoring form).
+    phone: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    email: Mapped[str] = mapped_column(String(120), default="", server_default="")
     role: Mapped[Role] = mapped_column(coded(Role, 20, "role_known"))
     active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str] = mapped_column(String(255))

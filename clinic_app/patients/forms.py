@@ -132,6 +132,12 @@ class ScreenForm(FlaskForm):
         validators=[Optional(), _not_after_today(ENROLLMENT_IN_FUTURE)],
         description="Required before the first esketamine dose.",
     )
+    rems_patient_id = StringField(
+        "REMS patient ID",
+        validators=[Length(max=40)],
+        filters=[lambda value: value.strip() if value else ""],
+        description="The ID the SPRAVATO REMS gives at enrollment.",
+    )
     failed_trials = IntegerField(
         "Failed antidepressant trials",
         validators=[InputRequired(), NumberRange(min=0, max=30)],

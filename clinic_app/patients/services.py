@@ -41,6 +41,7 @@ SCREEN_FIELDS = (
     "medication_classes",
     "consent_date",
     "rems_enrolled_on",
+    "rems_patient_id",
     "failed_trials",
     "weight_kg",
 )

@@ -38,6 +38,7 @@ from clinic_app.models import (
     User,
 )
 from clinic_app.patients.services import confirm_large_dose
+from clinic_app.rems.sae import unreported_to_rems
 from clinic_app.review import setting_specs as specs
 from clinic_app.settings import clinic_today, scheduling_rules
 from clinic_app.treatments.services import content_hash, raise_item9_alert
@@ -94,6 +95,11 @@ def acknowledge_alert(actor: User, alert: ClinicalAlert, note: str) -> None:
     require_role(actor, Role.PSYCHIATRIST)
     if alert.acknowledged_at is not None:
         raise RuleViolation("This alert is already acknowledged.")
+    if unreported_to_rems(alert):
+        raise RuleViolation(
+            "Report this serious adverse event to the SPRAVATO REMS first (REMS board, SAE "
+            "report); the alert stays until the REMS has it."
+        )
     alert.acknowledge_note = _note(note, "note", "Say what was done.", ACK_NOTE_MAX)
     alert.acknowledged_at = utcnow()
     alert.acknowledged_by_id = actor.id

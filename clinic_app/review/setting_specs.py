@@ -65,6 +65,7 @@ GROUPS = (
     ("bp", "Blood pressure: pre-dose hold and alerts"),
     ("vitals", "Vitals schedule, observation and discharge"),
     ("dosing", "Dosing and fasting"),
+    ("rems", "Spravato REMS: respiratory watch and monitoring forms"),
     ("review", "Outcomes and the review queue"),
     ("hours", "Clinic hours, closed days and time zone"),
     ("blocks", "Chair blocks and spacing"),

@@ -23,6 +23,7 @@ from clinic_app.models import (
     InfusionPause,
     Override,
     Patient,
+    RemsDischargeAnswers,
     Site,
     TreatmentCourse,
     TreatmentSession,
@@ -83,6 +84,7 @@ def _session_options():
         selectinload(TreatmentSession.adverse_events),
         selectinload(TreatmentSession.infusion_pauses),
         selectinload(TreatmentSession.devices),
+        selectinload(TreatmentSession.rems_answers),
     )
 
 
@@ -164,6 +166,7 @@ def chart_options() -> tuple:
         selectinload(TreatmentSession.addenda).joinedload(Addendum.author),
         selectinload(TreatmentSession.infusion_pauses).joinedload(InfusionPause.recorded_by),
         selectinload(TreatmentSession.devices).joinedload(DeviceAdministration.recorded_by),
+        selectinload(TreatmentSession.rems_answers).joinedload(RemsDischargeAnswers.answered_by),
     )
 
 

@@ -62,6 +62,7 @@ from clinic_app.models import (
     User,
     VitalsReading,
 )
+from clinic_app.rems.monitoring import open_form as open_rems_form
 from clinic_app.review.stored import store_summaries
 from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, day_bounds_utc
 from clinic_app.treatments.summary import (
@@ -991,6 +992,7 @@ def discharge(
     treatment.status = SessionStatus.DISCHARGED
     if treatment.appointment is not None:
         treatment.appointment.status = AppointmentStatus.COMPLETED
+    open_rems_form(treatment, rules)
     db.session.flush()
     audit.record(actor, "session.discharge", treatment, patient_id=treatment.patient_id)
 

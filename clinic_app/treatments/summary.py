@@ -20,6 +20,7 @@ from clinic_app.clinical.schedule import Check, CheckState, next_open_check, vit
 from clinic_app.clinical.scores import CADSS6, MOAAS, PHQ9
 from clinic_app.clinical.vitals import Alert, above_hold_line, hold_line, reading_alerts
 from clinic_app.models import TreatmentSession, VitalsReading
+from clinic_app.rems.answers import rems_respiratory_answer
 
 DISCHARGE_OVERRIDE = "discharge"
 HOLD_OVERRIDE = "predose_bp_hold"
@@ -108,6 +109,7 @@ def session_facts(
         override_at=max(overrides, default=None),
         devices_planned=treatment.devices_used or 0,
         devices_recorded=len(treatment.devices),
+        respiratory_answer=rems_respiratory_answer(treatment),
     )
 
 

@@ -18,6 +18,7 @@ from clinic_app.form_flow import submit
 from clinic_app.forms import refresh_version
 from clinic_app.models import Appointment, Patient, TreatmentCourse
 from clinic_app.page_audit import record_listing
+from clinic_app.rems.session_page import session_forms as rems_session_forms
 from clinic_app.review.session_review import bp_chart_for
 from clinic_app.scheduling import site_days
 from clinic_app.settings import clinic_today, clinical_rules, page_timezone
@@ -159,6 +160,7 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         "phq9_form": f.Phq9Form(prefix="phq9", formdata=None),
         "gad7_form": f.Gad7Form(prefix="gad7", formdata=None),
     }
+    defaults.update(rems_session_forms(treatment))
     defaults.update(forms)
     if iv and treatment.dose_started_at is None and treatment.is_open:
         defaults["dose_form"].weight_kg.description = _weight_hint(treatment)

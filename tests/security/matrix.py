@@ -127,6 +127,16 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "records.session_pdf": CLINICAL,
     "records.summary_pdf": CLINICAL,
     "records.handout_pdf": DEMOGRAPHICS_VIEW,
+    # Spravato REMS: the board (the front desk sees only the enrollments to chase), the
+    # monitoring form, its submission, SAE reports and the chairside REMS questions.
+    "rems.board_page": frozenset({"nurse", "psychiatrist", "front_desk"}),
+    "rems.due_csv": CLINICAL,
+    "rems.monitoring_form": CLINICAL,
+    "rems.mark_submitted": CLINICAL,
+    "rems.review_medications": CLINICAL,
+    "rems.discharge_answers": CLINICAL,
+    "rems.sae_report": CLINICAL,
+    "rems.contact_details": CLINICAL,
 }
 
 
@@ -195,6 +205,7 @@ def record_ids(app: Flask) -> tuple[dict[str, int], dict[str, int]]:
         event = AdverseEvent(
             kind="nausea",
             severity="mild",
+            serious=True,  # so the REMS SAE report page has one to show
             onset_at=treatment.dose_started_at,
             recorded_by_id=treatment.nurse_id,
         )

@@ -7,9 +7,9 @@ from clinic_app.clinical.codes import Role
 from tests.helpers import soup
 
 EXPECTED = {
-    "nurse": ["Today", "Patients", "Schedule"],
-    "psychiatrist": ["Today", "Patients", "Review", "Schedule"],
-    "front_desk": ["Patients", "Schedule"],
+    "nurse": ["Today", "Patients", "REMS", "Schedule"],
+    "psychiatrist": ["Today", "Patients", "Review", "REMS", "Schedule"],
+    "front_desk": ["Patients", "REMS", "Schedule"],
     "admin": ["Users", "Sites", "Sessions", "Audit"],
 }
 
@@ -50,7 +50,7 @@ def test_a_views_role_gate_decides_its_link(app, as_role, monkeypatch):
     admin = nav_links(as_role("admin").get("/account"))
     assert ("Schedule", "/schedule/", False) in admin
     nurse = nav_links(as_role("nurse").get("/account"))
-    assert [label for label, _, _ in nurse] == ["Today", "Patients"]
+    assert [label for label, _, _ in nurse] == ["Today", "Patients", "REMS"]
 
 
 def test_nobody_signed_in_sees_no_menu(client, app):

@@ -32,9 +32,11 @@ from clinic_app.clinical.discharge import (
     override_covers,
 )
 from clinic_app.clinical.escalation import escalating_alerts, pending_recheck
-from clinic_app.errors import RuleViolation
+from clinic_app.clinical.respiratory import respiratory_watch
+from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import ClinicalAlert, TreatmentSession
+from clinic_app.rems.answers import record_discharge_answers
 from clinic_app.settings import clinical_rules
 from clinic_app.treatments import services
 from clinic_app.treatments.queries import load_session
@@ -91,7 +93,7 @@ def test_a_session_never_discharges_unsafely(app, staff):
             """Apply one service call; a refusal leaves nothing behind."""
             try:
                 action(self.session())
-            except RuleViolation:
+            except (RuleViolation, FieldErrors):
                 db.session.rollback()
                 return False
             db.session.commit()
@@ -210,6 +212,20 @@ def test_a_session_never_discharges_unsafely(app, staff):
         def override_discharge(self):
             self.run(lambda t: services.override_discharge(self.psychiatrist, t, "Known baseline."))
 
+        @rule(resolved=st.booleans())
+        def rems_answers(self, resolved):
+            """The nurse answers the REMS questions, respiratory depression observed."""
+            answers = {
+                "ready_minutes": 90,
+                "vitals_ok_pre": True,
+                "vitals_ok_completion": True,
+                "sedation_observed": False,
+                "dissociation_observed": False,
+                "respiratory_observed": True,
+                "respiratory_resolved": resolved,
+            }
+            self.run(lambda t: record_discharge_answers(self.nurse, t, answers))
+
         @rule(
             alert_oriented=MOSTLY_TRUE,
             gait_steady=MOSTLY_TRUE,
@@ -276,6 +292,13 @@ def test_a_session_never_discharges_unsafely(app, staff):
             for event in t.adverse_events:
                 if event.severity in ("moderate", "severe"):
                     assert event.resolved or event.cleared_at is not None
+            if not self.iv:
+                answers = t.rems_answers
+                watch = respiratory_watch(
+                    [r.as_vitals() for r in readings if r.taken_at > dose_at],
+                    rules.respiratory_watch_spo2,
+                )
+                assert not watch or (answers is not None and answers.respiratory_resolved)
 
         # --- invariants ------------------------------------------------------------------
 

@@ -121,8 +121,16 @@
     if (field) { field.focus(); }
   }
 
+  // A "Print" button (data-print): the page's print view (the REMS form prints as the paper form).
+  function printButtons() {
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     focusFirstError();
+    printButtons();
     idleWarning();
     tick();
     window.setInterval(tick, 30000);

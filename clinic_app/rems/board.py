@@ -1,0 +1,195 @@
+"""What the REMS board shows for a set of sites, each list in a bounded number of statements: the
+monitoring forms by state, first esketamine visits booked without enrollment, serious adverse
+events not yet reported to the REMS, and the navigation's overdue count (one COUNT)."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from clinic_app.clinical.codes import AppointmentStatus, Modality
+from clinic_app.clinical.rems_deadline import FormState
+from clinic_app.clinical.rems_form import CURRENT_EDITION, EDITIONS
+from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.extensions import db
+from clinic_app.models import (
+    AdverseEvent,
+    Appointment,
+    Chair,
+    Patient,
+    RemsMonitoringForm,
+    RemsSubmission,
+    SaeReport,
+    TreatmentCourse,
+    TreatmentSession,
+    User,
+)
+from clinic_app.models.rems import SaeRecipient
+from clinic_app.models.site import user_sites
+from clinic_app.rems.monitoring import FormView, form_view, lookups
+from clinic_app.spreadsheet import safe_cell
+from clinic_app.treatments.queries import chart_options
+
+# A submitted form stays loaded this long, so an addendum after submission still shows.
+RECENT_DAYS = 62
+BOARD_ORDER = (FormState.OVERDUE, FormState.CHANGED, FormState.READY, FormState.DUE)
+
+
+@dataclass
+class FormBoard:
+    """Forms by state (overdue first, then changed, ready, due) and those submitted this month."""
+
+    open: list[FormView] = field(default_factory=list)
+    submitted: list[FormView] = field(default_factory=list)
+
+    @property
+    def overdue(self) -> int:
+        return sum(1 for v in self.open if v.state == FormState.OVERDUE)
+
+
+def form_views(site_ids: tuple[int, ...], now: datetime, rules: ClinicalRules) -> list[FormView]:
+    """The forms of these sites not yet submitted, or treated in the last RECENT_DAYS."""
+    unsubmitted = ~exists().where(RemsSubmission.form_id == RemsMonitoringForm.id)
+    since = now.date() - timedelta(days=RECENT_DAYS)
+    rows = db.session.scalars(
+        select(RemsMonitoringForm)
+        .where(
+            RemsMonitoringForm.site_id.in_(site_ids),
+            or_(unsubmitted, RemsMonitoringForm.treatment_date >= since),
+        )
+        .options(
+            joinedload(RemsMonitoringForm.site),
+            selectinload(RemsMonitoringForm.submissions).joinedload(RemsSubmission.submitted_by),
+            selectinload(RemsMonitoringForm.treatment_session).options(
+                *chart_options(), selectinload(TreatmentSession.appointment)
+            ),
+        )
+        .order_by(RemsMonitoringForm.due_on, RemsMonitoringForm.id)
+    ).all()
+    found = lookups(row.treatment_session for row in rows)
+    return [form_view(row.treatment_session, row, found, rules, now) for row in rows]
+
+
+def form_board(views: list[FormView], month_start: date) -> FormBoard:
+    """Sort form views onto the board: open ones by state, then submitted this month."""
+    board = FormBoard()
+    for view in views:
+        if view.state != FormState.SUBMITTED:
+            board.open.append(view)
+        elif view.last_submission and view.last_submission.submitted_on >= month_start:
+            board.submitted.append(view)
+    board.open.sort(key=lambda v: (BOARD_ORDER.index(v.state), v.due))
+    return board
+
+
+def overdue_count(user: User, now: datetime) -> int:
+    """Forms overdue at the sites this user works at and never submitted (one COUNT)."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(RemsMonitoringForm)
+            .join(user_sites, user_sites.c.site_id == RemsMonitoringForm.site_id)
+            .where(
+                user_sites.c.user_id == user.id,
+                RemsMonitoringForm.late_from <= now,
+                ~exists().where(RemsSubmission.form_id == RemsMonitoringForm.id),
+            )
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class EnrollmentChase:
+    """A first esketamine visit booked for a patient the REMS has not enrolled: name and date
+    only (the front desk sees this)."""
+
+    patient_id: int
+    name: str
+    visit_at: datetime
+
+
+def _visit_site():
+    return func.coalesce(Chair.site_id, Patient.usual_site_id)
+
+
+def enrollment_chases(site_ids: tuple[int, ...], now: datetime) -> list[EnrollmentChase]:
+    """Patients with an upcoming esketamine visit, never dosed with esketamine and not
+    enrolled, at these sites, with their first such visit (one statement)."""
+    dosed_before = exists().where(
+        TreatmentSession.patient_id == Patient.id,
+        TreatmentSession.modality == Modality.ESKETAMINE_NASAL,
+        TreatmentSession.dose_started_at.is_not(None),
+    )
+    rows = db.session.execute(
+        select(Patient.id, Patient.first_name, Patient.last_name, func.min(Appointment.starts_at))
+        .join(Appointment, Appointment.patient_id == Patient.id)
+        .join(TreatmentCourse, TreatmentCourse.id == Appointment.course_id)
+        .outerjoin(Chair, Chair.id == Appointment.chair_id)
+        .where(
+            TreatmentCourse.modality == Modality.ESKETAMINE_NASAL,
+            Appointment.status.in_([AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED]),
+            Appointment.starts_at >= now - timedelta(hours=12),
+            Patient.rems_enrolled_on.is_(None),
+            ~dosed_before,
+            _visit_site().in_(site_ids),
+        )
+        .group_by(Patient.id, Patient.first_name, Patient.last_name)
+        .order_by(func.min(Appointment.starts_at))
+    )
+    return [EnrollmentChase(pid, f"{first} {last}", at) for pid, first, last, at in rows]
+
+
+def unreported_saes(site_ids: tuple[int, ...]) -> list[AdverseEvent]:
+    """Serious adverse events on esketamine sessions at these sites that have no report to the
+    REMS yet, oldest first (one statement)."""
+    reported = exists().where(
+        SaeReport.adverse_event_id == AdverseEvent.id, SaeReport.reported_to == SaeRecipient.REMS
+    )
+    return list(
+        db.session.scalars(
+            select(AdverseEvent)
+            .join(TreatmentSession, TreatmentSession.id == AdverseEvent.session_id)
+            .join(Patient, Patient.id == TreatmentSession.patient_id)
+            .outerjoin(Appointment, Appointment.id == TreatmentSession.appointment_id)
+            .outerjoin(Chair, Chair.id == Appointment.chair_id)
+            .where(
+                AdverseEvent.serious,
+                TreatmentSession.modality == Modality.ESKETAMINE_NASAL,
+                ~reported,
+                _visit_site().in_(site_ids),
+            )
+            .options(
+                joinedload(AdverseEvent.treatment_session).joinedload(TreatmentSession.patient)
+            )
+            .order_by(AdverseEvent.onset_at)
+        )
+    )
+
+
+def due_csv(views: list[FormView]) -> str:
+    """The forms still to submit, one row per form, the form's field names as columns (the
+    current edition's; another edition's extra fields are left out), every cell formula-safe."""
+    specs = [
+        (section.title, spec)
+        for section in EDITIONS[CURRENT_EDITION].sections
+        for spec in section.fields
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Due date", "State", *(f"{title}: {spec.label}" for title, spec in specs)])
+    for view in views:
+        if view.state == FormState.SUBMITTED:
+            continue
+        values = view.built.values
+        writer.writerow(
+            [
+                view.due.isoformat(),
+                view.state.label,
+                *(safe_cell(values.get(spec.key, "")) for _, spec in specs),
+            ]
+        )
+    return out.getvalue()
