@@ -17,6 +17,7 @@ from clinic_app.form_flow import submit
 from clinic_app.models import AdverseEvent, RemsMonitoringForm, RemsSubmission, TreatmentSession
 from clinic_app.page_audit import record_listing
 from clinic_app.rems import answers, board, contact, monitoring, sae
+from clinic_app.records.render import pdf_response
 from clinic_app.rems import forms as f
 from clinic_app.settings import clinic_timezone, clinical_rules, local_to_utc
 from clinic_app.site_scope import page_scope, show_site_times
@@ -74,7 +75,8 @@ def _esketamine(session_id: int) -> TreatmentSession:
     return treatment
 
 
-def _form_page(treatment: TreatmentSession, status: int = 200, submitted_form=None):
+def _form_view(treatment: TreatmentSession) -> monitoring.FormView:
+    """The session's built form; the page's times in its site's zone. 404 before the dose."""
     if treatment.dose_started_at is None:
         abort(404)
     row = db.session.scalar(
@@ -90,6 +92,11 @@ def _form_page(treatment: TreatmentSession, status: int = 200, submitted_form=No
     )
     if view.site is not None:
         show_site_times(view.site)
+    return view
+
+
+def _form_page(treatment: TreatmentSession, status: int = 200, submitted_form=None):
+    view = _form_view(treatment)
     form = submitted_form or f.SubmittedForm(formdata=None, submitted_on=_today(view))
     return render_template("rems/form.html", t=treatment, view=view, submitted_form=form), status
 
@@ -107,6 +114,23 @@ def monitoring_form(session_id: int):
     audit.record(current_user, "rems.form_view", treatment, patient_id=treatment.patient_id)
     db.session.commit()
     return _form_page(treatment)
+
+
+@bp.get("/sessions/<int:session_id>/rems-form.pdf")
+@role_required(*CLINICAL)
+def monitoring_form_pdf(session_id: int):
+    """The monitoring form as a PDF (for the fax channel or the binder); DRAFT until the
+    session is signed."""
+    treatment = _esketamine(session_id)
+    view = _form_view(treatment)
+    draft = not treatment.is_locked
+    audit.record(
+        current_user, "pdf.rems_form", treatment, patient_id=treatment.patient_id, draft=draft
+    )
+    db.session.commit()
+    return pdf_response(
+        "records/rems_form.html", f"rems-form-{treatment.id}.pdf", t=treatment, view=view, draft=draft
+    )
 
 
 @bp.post("/sessions/<int:session_id>/rems-form/submitted")

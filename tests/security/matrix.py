@@ -132,6 +132,7 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "rems.board_page": frozenset({"nurse", "psychiatrist", "front_desk"}),
     "rems.due_csv": CLINICAL,
     "rems.monitoring_form": CLINICAL,
+    "rems.monitoring_form_pdf": CLINICAL,
     "rems.mark_submitted": CLINICAL,
     "rems.review_medications": CLINICAL,
     "rems.discharge_answers": CLINICAL,
