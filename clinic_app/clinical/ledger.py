@@ -24,6 +24,8 @@ from enum import StrEnum
 from clinic_app.clinical.rules import ClinicSettings, setting
 
 ZERO = Decimal(0)
+# The law's deadline for the written notice, not a clinic choice (21 CFR 1301.76(b)).
+NOTICE_BUSINESS_DAYS = 1
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,6 @@ class StockRules(ClinicSettings):
     # fmt: off
     expiry_warning_days: int = setting(
         30, "Stock: warn of expiry within", "stock", 1, 180, "days")
-    notice_business_days: int = setting(
-        1, "Theft or significant loss: DEA notice within", "stock", 1, 1, "business days")
     form106_days: int = setting(
         45, "Theft or significant loss: Form 106 within", "stock", 1, 45, "days")
     retention_years: int = setting(
@@ -260,7 +260,7 @@ def report_due(
 ) -> ReportDue:
     """When the DEA notice and Form 106 are due, counted from discovery."""
     return ReportDue(
-        notice=add_business_days(discovered, rules.notice_business_days, closed),
+        notice=add_business_days(discovered, NOTICE_BUSINESS_DAYS, closed),
         form106=discovered + timedelta(days=rules.form106_days),
     )
 

@@ -14,8 +14,8 @@ from clinic_app.dates import format_local
 from clinic_app.errors import StaleRecord
 from clinic_app.extensions import db
 from clinic_app.form_flow import submit
-from clinic_app.inventory.dispensing import stock_choices
 from clinic_app.forms import refresh_version
+from clinic_app.inventory.dispensing import stock_choices
 from clinic_app.models import Appointment, Patient, TreatmentCourse
 from clinic_app.page_audit import record_listing
 from clinic_app.review.session_review import bp_chart_for
