@@ -91,12 +91,12 @@ def containers_of(receipt: StockReceipt) -> list[StockContainer]:
 
 
 def session_at(site: Site, modality: str = "iv_ketamine") -> TreatmentSession:
-    """A session at a chair of `site`, with checks and pre-dose vitals: ready for the dose."""
-    chair = db.session.scalar(select(Chair).where(Chair.site_id == site.id))
-    if chair is None:
-        chair = Chair(name=f"Chair {site.code}", site_id=site.id)
-        db.session.add(chair)
-        db.session.flush()
+    """A session at a new chair of `site`, with checks and pre-dose vitals: ready for the dose."""
+    # A chair of its own: two sessions may run at once.
+    taken = db.session.scalars(select(Chair.id).where(Chair.site_id == site.id)).all()
+    chair = Chair(name=f"Chair {site.code}-{len(taken) + 1}", site_id=site.id)
+    db.session.add(chair)
+    db.session.flush()
     patient = factories.make_patient()
     course = factories.make_course(patient, modality)
     visit = Appointment(
