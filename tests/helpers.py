@@ -126,10 +126,15 @@ def actions_by(app, user_id: int) -> set[str]:
 
 
 def make_staff(app: Flask) -> dict[str, int]:
-    """One user per role (usernames equal the role names, password PASSWORD); returns ids."""
+    """One user per role (usernames equal the role names, password PASSWORD), all working at
+    the site MAIN (`factories.site()`), as after an install's first migration; returns ids."""
     with app.app_context():
-        ids = {role: factories.make_user(role, password=PASSWORD).id for role in ROLES}
+        main = factories.site()
+        users = [factories.make_user(role, password=PASSWORD) for role in ROLES]
+        for user in users:
+            user.sites.append(main)
         db.session.commit()
+        ids = {user.username: user.id for user in users}
     return ids
 
 

@@ -3,7 +3,7 @@
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 CODE_CHARACTERS = re.compile(r"[0-9A-Za-z\- ]*")
@@ -63,3 +63,10 @@ class PasswordChangeForm(FlaskForm):
         validators=[DataRequired(), EqualTo("new_password", "The two entries differ.")],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class SiteChoiceForm(FlaskForm):
+    """The header's site picker: a site code, or ALL; `next` is the page to go back to."""
+
+    site = StringField("Site", validators=[DataRequired(), Length(max=12)])
+    next = HiddenField()

@@ -1,6 +1,6 @@
 """Sign in (password, then the second factor where required), sign out, and one's own account."""
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
@@ -15,9 +15,15 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from clinic_app import audit
+from clinic_app import audit, site_scope
 from clinic_app.auth import mfa, services, sessions
-from clinic_app.auth.forms import CodeForm, LoginForm, PasswordChangeForm, PasswordCheckForm
+from clinic_app.auth.forms import (
+    CodeForm,
+    LoginForm,
+    PasswordChangeForm,
+    PasswordCheckForm,
+    SiteChoiceForm,
+)
 from clinic_app.clinical.codes import Role
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
@@ -207,6 +213,30 @@ def logout():
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/current-site")
+def choose_site():
+    """The header's site picker: remember the user's current site, then go back to the page
+    (without its `?site=`, so the page opens on the choice just made)."""
+    form = SiteChoiceForm()
+    back = _without_site(_safe_next(form.next.data) or home_url())
+    if not form.validate():
+        abort(400)
+    try:
+        scope = site_scope.choose_site(current_user._get_current_object(), form.site.data)
+    except RuleViolation as error:
+        flash(str(error), "danger")
+        return redirect(back), 303
+    db.session.commit()
+    flash(f"Showing {scope.label}.", "info")
+    return redirect(back), 303
+
+
+def _without_site(target: str) -> str:
+    parts = urlsplit(target)
+    query = urlencode([(key, value) for key, value in parse_qsl(parts.query) if key != "site"])
+    return urlunsplit(("", "", parts.path, query, ""))
 
 
 @bp.post("/session/keepalive")

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String, false
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import Role
@@ -43,6 +43,8 @@ class User(UserMixin, db.Model):
     totp_enabled_at: Mapped[datetime | None]
     totp_last_timecode: Mapped[int | None]
 
+    # The site their boards and calendars open on (None: all their sites, or not chosen yet).
+    current_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     # The sites this person works at, by name.
     sites: Mapped[list[Site]] = relationship(secondary=user_sites, order_by=Site.name)
 

@@ -37,6 +37,7 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "auth.logout": SIGNED_IN,
     "auth.keepalive": SIGNED_IN,
     "auth.account": SIGNED_IN,
+    "auth.choose_site": SIGNED_IN,
     "auth.change_password": SIGNED_IN,
     "auth.start_totp": SIGNED_IN,
     "auth.setup_totp": SIGNED_IN,
