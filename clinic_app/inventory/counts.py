@@ -23,7 +23,7 @@ from clinic_app.clinical.ledger import (
 from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
-from clinic_app.inventory.movements import move, require_site
+from clinic_app.inventory.movements import move
 from clinic_app.inventory.receiving import second_person
 from clinic_app.models import (
     Site,
@@ -34,6 +34,7 @@ from clinic_app.models import (
     User,
 )
 from clinic_app.settings import clinic_timezone, stock_rules
+from clinic_app.site_scope import require_site_access
 
 
 def countable(site: Site) -> list[StockContainer]:
@@ -58,7 +59,7 @@ def record_count(
     """Counted against expected for every container at the site; each variance opens a
     discrepancy. `counted` maps container id to what was found (opened vials estimated)."""
     require_role(actor, *CLINICAL)
-    require_site(actor, site.id)
+    require_site_access(actor, site.id)
     containers = countable(site)
     errors = {
         f"c{c.id}": "Record what you found (0 if it is missing)."
@@ -108,7 +109,7 @@ def settle(actor: User, discrepancy: StockDiscrepancy, data: dict[str, Any]) -> 
     adjustment, or a loss) and closes it; theft or significant loss closes only with the DEA
     notice and Form 106 references, and stays open with its due dates until then."""
     require_role(actor, Role.PSYCHIATRIST)
-    require_site(actor, discrepancy.site_id)
+    require_site_access(actor, discrepancy.site_id)
     if discrepancy.closed_at is not None:
         raise RuleViolation("This discrepancy is closed.")
     note = (data.get("note") or "").strip()

@@ -12,17 +12,11 @@ from clinic_app import audit
 from clinic_app.clinical.ledger import LedgerError, MovementKind, reversal_of, signed_quantity
 from clinic_app.clinical.ledger import Movement as LedgerMovement
 from clinic_app.clock import utcnow
-from clinic_app.errors import PermissionDenied, RuleViolation
+from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import StockContainer, StockMovement, User
 
 DRAWS = (MovementKind.ADMINISTER, MovementKind.WASTE)
-
-
-def require_site(user: User, site_id: int) -> None:
-    """PermissionDenied unless `user` works at the site."""
-    if site_id not in {site.id for site in user.sites}:
-        raise PermissionDenied()
 
 
 def move(

@@ -15,7 +15,7 @@ from clinic_app.clinical.dea import dea_number_problem, normalise_dea_number
 from clinic_app.clinical.ledger import MovementKind
 from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
-from clinic_app.inventory.movements import move, require_site
+from clinic_app.inventory.movements import move
 from clinic_app.models import (
     Site,
     StockContainer,
@@ -25,6 +25,7 @@ from clinic_app.models import (
     User,
 )
 from clinic_app.settings import clinic_today
+from clinic_app.site_scope import require_site_access
 
 MAX_CONTAINERS = 200
 
@@ -90,7 +91,7 @@ def receive(
     containers; a line's error goes on `lines-N`. The checker's wrong password is audited and
     counted (the caller commits after that refusal)."""
     require_role(actor, *CLINICAL)
-    require_site(actor, site.id)
+    require_site_access(actor, site.id)
     errors = _header_problems(data)
     for number, line in enumerate(lines):
         if problem := _line_problems(line, data.get("received_on")):

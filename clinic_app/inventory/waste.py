@@ -11,9 +11,10 @@ from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import Role
 from clinic_app.clinical.ledger import MovementKind
 from clinic_app.errors import FieldErrors, RuleViolation
-from clinic_app.inventory.movements import move, require_site
+from clinic_app.inventory.movements import move
 from clinic_app.inventory.receiving import second_person
 from clinic_app.models import StockContainer, StockMovement, User
+from clinic_app.site_scope import require_site_access
 
 
 def _witnessed(
@@ -35,7 +36,7 @@ def waste(actor: User, container: StockContainer, data: dict[str, Any]) -> Stock
     """Waste `quantity` of an opened container by `method`, witnessed when the product asks
     (the witness is not the person wasting and re-enters their password)."""
     require_role(actor, *CLINICAL)
-    require_site(actor, container.site_id)
+    require_site_access(actor, container.site_id)
     if container.opened_at is None:
         raise RuleViolation(
             "Only an opened vial's remainder is wasted; dispose of sealed stock instead."
@@ -71,7 +72,7 @@ def dispose(actor: User, container: StockContainer, data: dict[str, Any]) -> Sto
     two witnesses) or sent to a reverse distributor (their name and DEA number, the transfer
     document). The registrant records it."""
     require_role(actor, Role.PSYCHIATRIST)
-    require_site(actor, container.site_id)
+    require_site_access(actor, container.site_id)
     if container.remaining <= 0:
         raise RuleViolation("This container is empty; there is nothing to dispose of.")
     reference = (data.get("document_ref") or "").strip()

@@ -4,7 +4,7 @@ on the audit trail), counts, discrepancies and inventories; device rows name the
 from stock.
 
 Revision ID: b4934ea5cb81
-Revises: ca4329bc681b
+Revises: d5a1c0de5175
 Create Date: 2026-12-06 08:00:00
 
 """
@@ -33,7 +33,7 @@ SQLITE_APPEND_ONLY = {
 
 # revision identifiers, used by Alembic.
 revision = "b4934ea5cb81"
-down_revision = "ca4329bc681b"
+down_revision = "d5a1c0de5175"
 branch_labels = None
 depends_on = None
 
