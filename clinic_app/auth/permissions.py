@@ -76,6 +76,7 @@ NAVIGATION = (
     NavLink("Patients", "patients.index", ("patients.",)),
     NavLink("Review", "review.queue", ("review.",)),
     NavLink("Schedule", "scheduling.day", ("scheduling.",)),
+    NavLink("Inventory", "inventory.index", ("inventory.",)),
     NavLink(
         "Users",
         "admin.users",

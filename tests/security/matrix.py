@@ -121,6 +121,19 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "admin.user_sites": ADMIN_ONLY,
     "review.phq9": CLINICAL,
     "review.gad7": CLINICAL,
+    # Controlled-substance records (issue 16): nurses and the psychiatrist (the registrant);
+    # disposal and classifying discrepancies are the registrant's.
+    "inventory.index": CLINICAL,
+    "inventory.container": CLINICAL,
+    "inventory.waste_container": CLINICAL,
+    "inventory.dispose_container": PSYCHIATRIST,
+    "inventory.receipts": CLINICAL,
+    "inventory.count": CLINICAL,
+    "inventory.discrepancies": CLINICAL,
+    "inventory.settle_discrepancy": PSYCHIATRIST,
+    "inventory.dispensing": CLINICAL,
+    "inventory.dispensing_csv": CLINICAL,
+    "inventory.ledger_csv": CLINICAL,
 }
 
 
