@@ -8,8 +8,8 @@ import pytest
 from clinic_app.clinical.codes import Role
 
 EXPECTED = {
-    "nurse": ["Today", "Patients", "Schedule"],
-    "psychiatrist": ["Today", "Patients", "Review", "Schedule"],
+    "nurse": ["Today", "Patients", "Schedule", "Inventory"],
+    "psychiatrist": ["Today", "Patients", "Review", "Schedule", "Inventory"],
     "front_desk": ["Patients", "Schedule"],
     "admin": ["Users", "Sites", "Sessions", "Audit"],
 }
@@ -49,7 +49,7 @@ def test_a_views_role_gate_decides_its_link(app, as_role, monkeypatch):
     admin = nav_links(as_role("admin").get("/account").get_data(as_text=True))
     assert ("Schedule", "/schedule/", False) in admin
     nurse = nav_links(as_role("nurse").get("/account").get_data(as_text=True))
-    assert [label for label, _, _ in nurse] == ["Today", "Patients"]
+    assert [label for label, _, _ in nurse] == ["Today", "Patients", "Inventory"]
 
 
 def test_nobody_signed_in_sees_no_menu(client, app):
