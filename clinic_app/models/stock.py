@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import Modality
 from clinic_app.clinical.ledger import Classification, MovementKind
-from clinic_app.database import coded, created_at, intpk, user_fk
+from clinic_app.database import Quantity, coded, created_at, intpk, user_fk
 from clinic_app.extensions import db
 from clinic_app.models.site import Site
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from clinic_app.models.patient import Patient
     from clinic_app.models.user import User
 
-QUANTITY = Numeric(10, 2)
+STRENGTH = Numeric(10, 2)
 
 
 class BaseUnit(StrEnum):
@@ -52,10 +52,10 @@ class StockProduct(db.Model):
     modality: Mapped[Modality] = mapped_column(coded(Modality, 20, "stock_product_modality"))
     dosage_form: Mapped[str] = mapped_column(String(40))
     # Strength per base unit: mg per mL for a vial, mg per device for a nasal spray device.
-    mg_per_unit: Mapped[Decimal] = mapped_column(QUANTITY)
+    mg_per_unit: Mapped[Decimal] = mapped_column(STRENGTH)
     base_unit: Mapped[BaseUnit] = mapped_column(coded(BaseUnit, 8, "stock_base_unit"))
     # What one container holds, in base units (a 5 mL vial: 5; a device: 1).
-    container_size: Mapped[Decimal] = mapped_column(QUANTITY)
+    container_size: Mapped[Decimal] = mapped_column(STRENGTH)
     witness_required: Mapped[bool] = mapped_column(default=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[created_at]
@@ -116,7 +116,8 @@ class StockReceiptLine(db.Model):
 
 
 class StockContainer(db.Model):
-    """One vial or device with its own identity and storage place.
+    """One vial or device with its own identity and storage place. Quantities are exact
+    hundredths of the product's base unit (`Quantity`).
 
     `remaining` mirrors the sum of the container's movements so that two draws at once cannot
     overdraw it: it changes only by one conditional UPDATE in the same transaction as the
@@ -129,7 +130,7 @@ class StockContainer(db.Model):
     line_id: Mapped[int] = mapped_column(ForeignKey("stock_receipt_lines.id"), index=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     storage_location: Mapped[str] = mapped_column(String(80))
-    remaining: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal(0))
+    remaining: Mapped[Decimal] = mapped_column(Quantity(), default=Decimal(0))
     opened_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[created_at]
 
@@ -177,8 +178,8 @@ class StockMovement(db.Model):
     container_id: Mapped[int] = mapped_column(ForeignKey("stock_containers.id"), index=True)
     kind: Mapped[MovementKind] = mapped_column(coded(MovementKind, 16, "stock_movement_kind"))
     # Signed, in the product's base unit (mL or devices).
-    quantity: Mapped[Decimal] = mapped_column(QUANTITY)
-    quantity_mg: Mapped[Decimal | None] = mapped_column(QUANTITY)
+    quantity: Mapped[Decimal] = mapped_column(Quantity())
+    quantity_mg: Mapped[Decimal | None] = mapped_column(Quantity())
     occurred_at: Mapped[datetime] = mapped_column(index=True)
     actor_id: Mapped[int] = user_fk()
     witness_id: Mapped[int | None] = user_fk(nullable=True)
@@ -227,8 +228,8 @@ class StockCountLine(db.Model):
     id: Mapped[intpk]
     count_id: Mapped[int] = mapped_column(ForeignKey("stock_counts.id"), index=True)
     container_id: Mapped[int] = mapped_column(ForeignKey("stock_containers.id"), index=True)
-    expected: Mapped[Decimal] = mapped_column(QUANTITY)
-    counted: Mapped[Decimal] = mapped_column(QUANTITY)
+    expected: Mapped[Decimal] = mapped_column(Quantity())
+    counted: Mapped[Decimal] = mapped_column(Quantity())
 
     count: Mapped[StockCount] = relationship(back_populates="lines")
     container: Mapped[StockContainer] = relationship()
@@ -247,7 +248,7 @@ class StockDiscrepancy(db.Model):
     id: Mapped[intpk]
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     count_line_id: Mapped[int] = mapped_column(ForeignKey("stock_count_lines.id"), unique=True)
-    variance: Mapped[Decimal] = mapped_column(QUANTITY)
+    variance: Mapped[Decimal] = mapped_column(Quantity())
     discovered_at: Mapped[datetime] = mapped_column(index=True)
     classification: Mapped[Classification | None] = mapped_column(
         coded(Classification, 20, "stock_discrepancy_classification")
@@ -301,8 +302,8 @@ class StockInventoryLine(db.Model):
     lot: Mapped[str] = mapped_column(String(40))
     full_containers: Mapped[int]
     opened_containers: Mapped[int]
-    opened_quantity: Mapped[Decimal] = mapped_column(QUANTITY)
-    total: Mapped[Decimal] = mapped_column(QUANTITY)
+    opened_quantity: Mapped[Decimal] = mapped_column(Quantity())
+    total: Mapped[Decimal] = mapped_column(Quantity())
 
     inventory: Mapped[StockInventory] = relationship(back_populates="lines")
     product: Mapped[StockProduct] = relationship()
