@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -95,7 +96,7 @@ def _draw(staff: dict[Role, User], t: TreatmentSession, pool: list[StockContaine
     """Draw one session's dose from the pool of its site and lot, oldest container first."""
     nurse = staff[Role.NURSE]
     at = t.dose_started_at
-    fields = {"patient_id": t.patient_id, "session_id": t.id, "occurred_at": at}
+    fields: dict[str, Any] = {"patient_id": t.patient_id, "session_id": t.id, "occurred_at": at}
     if t.modality == Modality.ESKETAMINE_NASAL:
         for device in t.devices:
             container = next(c for c in pool if c.remaining > 0)
@@ -125,7 +126,7 @@ def load_demo_stock() -> int:
     psychiatrist checks the receipts and witnesses the waste and the count."""
     logins = {login.role: login for login in DEMO_LOGINS}
     staff = {
-        role: db.session.scalar(select(User).where(User.username == logins[role].username))
+        role: db.session.scalars(select(User).where(User.username == logins[role].username)).one()
         for role in (Role.NURSE, Role.PSYCHIATRIST)
     }
     password = logins[Role.PSYCHIATRIST].password
@@ -133,7 +134,7 @@ def load_demo_stock() -> int:
     sessions = _dosed_sessions()
     sites = list(db.session.scalars(select(Site).order_by(Site.id)))
     need = _need(sessions)
-    first_dose = min((t.dose_started_at for t in sessions), default=utcnow())
+    first_dose = min((t.dose_started_at for t in sessions if t.dose_started_at), default=utcnow())
     days_ago = (utcnow() - first_dose).days + 3
     pools: dict[tuple[int, str], list[StockContainer]] = {}
     for site in sites:
@@ -233,14 +234,16 @@ def _count_with_variance(site: Site, staff: dict[Role, User], password: str) -> 
     """A count that finds 0.1 mL less in one open vial; the registrant explains it."""
     containers = counts.countable(site)
     short = next(c for c in _open_vials(site) if c.product.base_unit.value == "mL")
-    found = {c.id: c.remaining - (Decimal("0.1") if c.id == short.id else 0) for c in containers}
+    found: dict[int, Decimal | None] = {
+        c.id: c.remaining - (Decimal("0.1") if c.id == short.id else 0) for c in containers
+    }
     count = counts.record_count(
         staff[Role.NURSE], site, found, staff[Role.PSYCHIATRIST].username, password
     )
     discrepancy = next(line for line in count.lines if line.variance)
-    found_row = db.session.scalar(
+    found_row = db.session.scalars(
         select(StockDiscrepancy).where(StockDiscrepancy.count_line_id == discrepancy.id)
-    )
+    ).one()
     counts.settle(
         staff[Role.PSYCHIATRIST],
         found_row,
