@@ -21,6 +21,7 @@ from clinic_app.extensions import db
 from clinic_app.inventory.movements import move
 from clinic_app.models import (
     StockContainer,
+    StockMovement,
     StockProduct,
     StockReceiptLine,
     TreatmentSession,
@@ -83,6 +84,27 @@ def stock_choices(treatment: TreatmentSession) -> list[tuple[str, str]] | None:
     return [("", "Choose…")] + [
         (str(c.id), container_choice(c)) for c in usable_containers(treatment)
     ]
+
+
+def session_draws(treatment: TreatmentSession) -> list[StockMovement]:
+    """What the session's dose took from stock (vials with mL and mg, or devices)."""
+    if treatment.dose_started_at is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(StockMovement)
+            .where(
+                StockMovement.session_id == treatment.id,
+                StockMovement.kind == MovementKind.ADMINISTER,
+            )
+            .options(
+                joinedload(StockMovement.container)
+                .joinedload(StockContainer.line)
+                .joinedload(StockReceiptLine.product)
+            )
+            .order_by(StockMovement.id)
+        )
+    )
 
 
 def container_choice(container: StockContainer) -> str:

@@ -15,7 +15,7 @@ from clinic_app.errors import StaleRecord
 from clinic_app.extensions import db
 from clinic_app.form_flow import submit
 from clinic_app.forms import refresh_version
-from clinic_app.inventory.dispensing import stock_choices
+from clinic_app.inventory.dispensing import session_draws, stock_choices
 from clinic_app.models import Appointment, Patient, TreatmentCourse
 from clinic_app.page_audit import record_listing
 from clinic_app.review.session_review import bp_chart_for
@@ -165,6 +165,7 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         blockers=blockers,
         pregnancy_relevant=services.pregnancy_relevant(treatment.patient),
         stock_picks=stock is not None,
+        draws=session_draws(treatment),
         predose_resubmitted="predose_form" in forms,
         iv=iv,
         bp_chart=bp_chart_for(treatment, summary.age, rules),

@@ -101,6 +101,8 @@ def test_the_ledger_csv_re_adds_to_the_page_balances(app, as_role, stock, staff)
         },
     )
     assert dosed.status_code == 302, field_errors(dosed)
+    chart = soup(nurse.get(f"/sessions/{sid}")).find(id="stock-draws").get_text(" ", strip=True)
+    assert "V-00001 (lot KET-A1) 0.4 mL = 40 mg" in " ".join(chart.split())
     rows = _csv(nurse.get("/inventory/ledger.csv?site=MAIN"))
     by_container: dict[str, Decimal] = defaultdict(Decimal)
     by_lot: dict[str, Decimal] = defaultdict(Decimal)
