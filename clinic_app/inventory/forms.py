@@ -111,3 +111,36 @@ class DiscrepancyForm(FlaskForm):
 
 def count_field(label: str):
     return DecimalField(label, places=2, validators=[Optional(), NumberRange(min=0, max=1000)])
+
+
+class InventoryForm(FlaskForm):
+    kind = SelectField(
+        "Inventory", choices=choices([("biennial", "Biennial"), ("initial", "Initial")])
+    )
+    opening_of_business = SelectField(
+        "Taken at",
+        choices=choices([("close", "Close of business"), ("opening", "Opening of business")]),
+    )
+    password = PasswordField("Your password (signs the inventory)", validators=[DataRequired()])
+
+
+class ProductForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    ndc = StringField("NDC (package)", validators=[DataRequired(), Length(max=14)])
+    modality = SelectField(
+        "Used for",
+        choices=choices([("iv_ketamine", "IV ketamine"), ("esketamine_nasal", "Esketamine nasal")]),
+    )
+    dosage_form = StringField("Dosage form", validators=[DataRequired(), Length(max=40)])
+    base_unit = SelectField("Counted in", choices=choices([("mL", "mL"), ("device", "devices")]))
+    mg_per_unit = DecimalField(
+        "Strength (mg per mL or per device)",
+        places=2,
+        validators=[InputRequired(), NumberRange(min=0.01, max=1000)],
+    )
+    container_size = DecimalField(
+        "Container holds (mL, or 1 device)",
+        places=2,
+        validators=[InputRequired(), NumberRange(min=0.01, max=1000)],
+    )
+    witness_required = BooleanField("Waste needs a witness", default=True)

@@ -10,7 +10,16 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -24,6 +33,8 @@ from clinic_app.extensions import db
 from clinic_app.form_flow import submit
 from clinic_app.inventory import counts, queries, receiving, waste
 from clinic_app.inventory import forms as f
+from clinic_app.inventory import inventories as inventory_records
+from clinic_app.inventory.catalogue import ensure_standard_products
 from clinic_app.models import Site, StockContainer, StockDiscrepancy, StockProduct
 from clinic_app.page_audit import record_listing
 from clinic_app.site_scope import SiteScope, page_scope, require_site_access, show_site_times
@@ -450,3 +461,98 @@ def quantity(value: Decimal) -> str:
 
 
 bp.add_app_template_filter(quantity, "quantity")
+
+
+# --- products and the biennial inventory --------------------------------------------------
+
+
+def _products_page(status: int = 200, form: f.ProductForm | None = None):
+    scope, _site = _scope()
+    return render_template(
+        "inventory/products.html",
+        site_scope=scope,
+        products=db.session.scalars(select(StockProduct).order_by(StockProduct.name)).all(),
+        form=form or f.ProductForm(formdata=None),
+        registrant=current_user.role == Role.PSYCHIATRIST,
+    ), status
+
+
+@bp.get("/products")
+@role_required(*CLINICAL)
+def products():
+    return _products_page()
+
+
+@bp.post("/products")
+@role_required(Role.PSYCHIATRIST)
+def add_product():
+    form = f.ProductForm()
+    return submit(
+        form,
+        lambda: receiving.add_product(_actor(), form.data),
+        page=lambda status, _e: _products_page(status, form),
+        done=lambda _p: url_for("inventory.products"),
+        success="Product added.",
+    )
+
+
+@bp.post("/products/standard")
+@role_required(Role.PSYCHIATRIST)
+def add_standard_products():
+    """The usual ketamine vials and the Spravato device, added when missing."""
+    added = ensure_standard_products()
+    audit.record(_actor(), "stock.product_standard", count=len(added))
+    db.session.commit()
+    return redirect(url_for("inventory.products"))
+
+
+@bp.route("/inventories", methods=["GET", "POST"])
+@role_required(*CLINICAL)
+def inventories():
+    """The site's initial and biennial inventories; the registrant takes a new one."""
+    scope, site = _scope()
+    form = f.InventoryForm()
+    if request.method == "POST" and current_user.role != Role.PSYCHIATRIST:
+        abort(403)
+
+    def page(status: int, _error: Exception | None):
+        return render_template(
+            "inventory/inventories.html",
+            site_scope=scope,
+            site=site,
+            form=form,
+            inventories=inventory_records.inventories(site.id),
+            registrant=current_user.role == Role.PSYCHIATRIST,
+        ), status
+
+    return submit(
+        form,
+        lambda: inventory_records.take_inventory(
+            _actor(),
+            site,
+            form.kind.data,
+            form.opening_of_business.data == "opening",
+            form.password.data,
+        ),
+        page=page,
+        done=lambda taken: url_for("inventory.inventory_record", inventory_id=taken.id),
+        success="Inventory taken and signed.",
+        attempt_field="password",
+    )
+
+
+@bp.get("/inventories/<int:inventory_id>")
+@role_required(*CLINICAL)
+def inventory_record(inventory_id: int):
+    """One inventory as taken, printable."""
+    taken = inventory_records.inventory(inventory_id)
+    if taken is None:
+        abort(404)
+    try:
+        require_site_access(_actor(), taken.site_id)
+    except PermissionDenied:
+        abort(403)
+    show_site_times(taken.site)
+    audit.record(_actor(), "inventory.record_view", taken)
+    db.session.commit()
+    return render_template("inventory/inventory.html", inventory=taken)

@@ -269,3 +269,38 @@ def test_the_stock_page_runs_a_bounded_number_of_statements(app, as_role, stock)
         db.session.commit()
     _open_first_vial(app, stock)
     assert page_statements(app, nurse, "/inventory") == few
+
+
+def test_the_registrant_takes_a_signed_printable_inventory(app, as_role, stock):
+    _open_first_vial(app, stock)
+    psychiatrist = as_role("psychiatrist")
+    assert as_role("nurse").post("/inventory/inventories", data={}).status_code == 403
+    wrong = psychiatrist.post(
+        "/inventory/inventories",
+        data={"kind": "biennial", "opening_of_business": "close", "password": "nope"},
+    )
+    assert field_errors(wrong) == {"password": "The password is not correct."}
+    taken = psychiatrist.post(
+        "/inventory/inventories",
+        data={"kind": "biennial", "opening_of_business": "close", "password": PASSWORD},
+    )
+    assert taken.status_code == 302
+    page = as_role("nurse").get(taken.headers["Location"])
+    rows = [
+        [cell.get_text(" ", strip=True) for cell in row.find_all("td")]
+        for row in soup(page).select("tbody tr")
+    ]
+    by_lot = {row[5]: row[6:] for row in rows}
+    assert by_lot == {"KET-A1": ["1", "1 (4 mL)", "9 mL"], "ESK-7": ["2", "0", "2 device"]}
+    assert "close of business" in text(page)
+
+
+def test_the_registrant_adds_the_standard_products(app, as_role, staff):
+    with app.app_context():
+        factories.site()
+        db.session.commit()
+    psychiatrist = as_role("psychiatrist")
+    assert as_role("nurse").post("/inventory/products/standard").status_code == 403
+    assert psychiatrist.post("/inventory/products/standard").status_code == 302
+    page = text(psychiatrist.get("/inventory/products"))
+    assert "50458-028-00" in page and "0409-2051-05" in page

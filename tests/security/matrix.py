@@ -134,6 +134,11 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "inventory.dispensing": CLINICAL,
     "inventory.dispensing_csv": CLINICAL,
     "inventory.ledger_csv": CLINICAL,
+    "inventory.products": CLINICAL,
+    "inventory.add_product": PSYCHIATRIST,
+    "inventory.add_standard_products": PSYCHIATRIST,
+    "inventory.inventories": CLINICAL,
+    "inventory.inventory_record": CLINICAL,
 }
 
 
