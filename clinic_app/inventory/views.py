@@ -460,7 +460,14 @@ def quantity(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
+def amount(value: Decimal, unit: str) -> str:
+    """A quantity with its unit: 4.6 mL, 1 device, 3 devices."""
+    plural = "s" if unit == "device" and value != 1 else ""
+    return f"{quantity(value)} {unit}{plural}"
+
+
 bp.add_app_template_filter(quantity, "quantity")
+bp.add_app_template_filter(amount, "amount")
 
 
 # --- products and the biennial inventory --------------------------------------------------

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from clinic_app.extensions import db
 from clinic_app.models import StockContainer, StockDiscrepancy, StockMovement
+from clinic_app.settings import clinic_today
 from tests import factories
 from tests.e2e.browser import assert_accessible, sign_in
 from tests.helpers import PASSWORD
@@ -97,3 +98,43 @@ def test_dose_from_a_vial_waste_count_and_discrepancy(live_app, ready, page, bro
             select(StockMovement.kind).where(StockMovement.container_id == vial.id)
         ).all()
         assert kinds == ["receive", "administer", "waste", "count_adjust"]
+
+
+def test_registrant_pages_pass_axe(live_app, ready, page):
+    """Receipts (a new one checked by the nurse), the dispensing log, products and a signed
+    biennial inventory, each checked with axe."""
+    app, base = live_app
+    with app.app_context():
+        today = clinic_today()
+    sign_in(page, base, "psychiatrist")
+    page.goto(f"{base}/inventory/receipts")
+    page.get_by_label("Date received").fill(str(today))
+    page.get_by_label("Invoice or packing-slip number").fill("INV-77")
+    page.get_by_label("Stored in").fill("Fridge, locked")
+    page.get_by_label("Supplier", exact=True).fill("Cardinal Health")
+    page.get_by_label("Supplier address").fill("7000 Cardinal Pl, Dublin OH")
+    page.get_by_label("Supplier DEA number").fill("RC0123455")
+    page.get_by_label("Product, line 1").select_option(
+        label="Spravato nasal spray device 28 mg/device (50458-028-00)"
+    )
+    page.get_by_label("Lot, line 1").fill("SPR-9")
+    page.get_by_label("Expiry, line 1").fill(str(today.replace(year=2030)))
+    page.get_by_label("Containers, line 1").fill("3")
+    page.get_by_label("Checked by (username)").fill("nurse")
+    page.get_by_label("Checker's password").fill(PASSWORD)
+    assert _submit(page, page.get_by_role("button", name="Record receipt")) == 400
+    assert "check digit" in page.locator("#supplier_dea-error").inner_text()
+    assert_accessible(page)
+    page.get_by_label("Supplier DEA number").fill("RC0123454")
+    page.get_by_label("Checker's password").fill(PASSWORD)
+    assert _submit(page, page.get_by_role("button", name="Record receipt")) == 200
+    assert "SPR-9" in page.inner_text("main")
+    _shot(page, "receipts")
+    for url in ("/inventory/dispensing", "/inventory/products", "/inventory/inventories"):
+        page.goto(base + url)
+        assert_accessible(page)
+    page.get_by_label("Your password (signs the inventory)").fill(PASSWORD)
+    assert _submit(page, page.get_by_role("button", name="Sign inventory")) == 200
+    assert_accessible(page)
+    _shot(page, "inventory-record")
+    assert "SPR-9" in page.inner_text("main")

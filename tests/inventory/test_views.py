@@ -291,7 +291,7 @@ def test_the_registrant_takes_a_signed_printable_inventory(app, as_role, stock):
         for row in soup(page).select("tbody tr")
     ]
     by_lot = {row[5]: row[6:] for row in rows}
-    assert by_lot == {"KET-A1": ["1", "1 (4 mL)", "9 mL"], "ESK-7": ["2", "0", "2 device"]}
+    assert by_lot == {"KET-A1": ["1", "1 (4 mL)", "9 mL"], "ESK-7": ["2", "0", "2 devices"]}
     assert "close of business" in text(page)
 
 
