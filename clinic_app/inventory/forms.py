@@ -144,3 +144,7 @@ class ProductForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=0.01, max=1000)],
     )
     witness_required = BooleanField("Waste needs a witness", default=True)
+
+
+class ReverseForm(FlaskForm):
+    reason = StringField("Reason for the reversal", validators=[DataRequired(), Length(max=200)])

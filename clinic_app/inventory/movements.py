@@ -9,12 +9,15 @@ from typing import Any
 from sqlalchemy import select, update
 
 from clinic_app import audit
+from clinic_app.auth.permissions import require_role
+from clinic_app.clinical.codes import Role
 from clinic_app.clinical.ledger import LedgerError, MovementKind, reversal_of, signed_quantity
 from clinic_app.clinical.ledger import Movement as LedgerMovement
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import StockContainer, StockMovement, User
+from clinic_app.site_scope import require_site_access
 
 DRAWS = (MovementKind.ADMINISTER, MovementKind.WASTE)
 
@@ -40,7 +43,10 @@ def move(
 
 
 def reverse(actor: User, movement: StockMovement, reason: str) -> StockMovement:
-    """Undo `movement` by a new row of the opposite sign, with the reason (the original stays)."""
+    """Undo `movement` by a new row of the opposite sign, with the reason (the original stays).
+    The registrant corrects the ledger; the right entry is then recorded again."""
+    require_role(actor, Role.PSYCHIATRIST)
+    require_site_access(actor, movement.site_id)
     if not reason.strip():
         raise RuleViolation("Give the reason for the reversal.", "reason")
     earlier = db.session.scalars(

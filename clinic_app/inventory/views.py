@@ -35,7 +35,14 @@ from clinic_app.inventory import counts, queries, receiving, waste
 from clinic_app.inventory import forms as f
 from clinic_app.inventory import inventories as inventory_records
 from clinic_app.inventory.catalogue import ensure_standard_products
-from clinic_app.models import Site, StockContainer, StockDiscrepancy, StockProduct
+from clinic_app.inventory.movements import reverse
+from clinic_app.models import (
+    Site,
+    StockContainer,
+    StockDiscrepancy,
+    StockMovement,
+    StockProduct,
+)
 from clinic_app.page_audit import record_listing
 from clinic_app.site_scope import SiteScope, page_scope, require_site_access, show_site_times
 from clinic_app.spreadsheet import safe_cell
@@ -104,6 +111,7 @@ def _container_page(container: StockContainer, status: int = 200, **forms: Any):
         history=queries.container_history(container.id),
         waste_form=forms.get("waste_form") or f.WasteForm(formdata=None),
         dispose_form=forms.get("dispose_form") or f.DisposeForm(formdata=None),
+        reverse_form=forms.get("reverse_form") or f.ReverseForm(formdata=None),
         may_dispose=current_user.role == Role.PSYCHIATRIST,
     ), status
 
@@ -143,6 +151,27 @@ def dispose_container(container_id: int):
         done=lambda _m: url_for("inventory.container", container_id=container_id),
         success="Disposal recorded.",
         attempt_field="witness_password",
+    )
+
+
+@bp.post("/movements/<int:movement_id>/reverse")
+@role_required(Role.PSYCHIATRIST)
+def reverse_movement(movement_id: int):
+    """The registrant reverses a mistaken movement (the original row stays)."""
+    movement = db.session.get(StockMovement, movement_id)
+    if movement is None:
+        abort(404)
+    container_id = movement.container_id
+    _container(container_id)
+    form = f.ReverseForm()
+    return submit(
+        form,
+        lambda: reverse(_actor(), movement, form.reason.data),
+        page=lambda status, _e: _container_page(
+            _container(container_id), status, reverse_form=form
+        ),
+        done=lambda _m: url_for("inventory.container", container_id=container_id),
+        success="Reversed; record the right entry if one is due.",
     )
 
 

@@ -369,10 +369,13 @@ def test_a_mistake_is_corrected_by_a_reversal_never_twice(app, staff):
         (vial,) = receive_stock(site, containers=1)
         nurse = factories.user("nurse")
         wasted = waste.waste(nurse, _opened(vial), _waste_data(quantity="2"))
-        back = reverse(nurse, wasted, "Wrong vial")
+        with pytest.raises(PermissionDenied):
+            reverse(nurse, wasted, "Wrong vial")
+        registrant = factories.user("psychiatrist")
+        back = reverse(registrant, wasted, "Wrong vial")
         assert (back.kind, back.quantity, back.reverses_id) == ("reversal", D(2), wasted.id)
         with pytest.raises(RuleViolation, match="already reversed"):
-            reverse(nurse, wasted, "Again")
+            reverse(registrant, wasted, "Again")
         assert vial.remaining == D("4.9")
         assert_books_balance()
 

@@ -304,3 +304,37 @@ def test_the_registrant_adds_the_standard_products(app, as_role, staff):
     assert psychiatrist.post("/inventory/products/standard").status_code == 302
     page = text(psychiatrist.get("/inventory/products"))
     assert "50458-028-00" in page and "0409-2051-05" in page
+
+
+def test_the_registrant_reverses_a_mistaken_movement_from_the_history(app, as_role, stock):
+    vial_id = _open_first_vial(app, stock)
+    with app.app_context():
+        drawn = db.session.scalar(
+            select(StockMovement.id).where(StockMovement.kind == "administer")
+        )
+    url = f"/inventory/movements/{drawn}/reverse"
+    assert as_role("nurse").post(url, data={"reason": "Wrong vial"}).status_code == 403
+    psychiatrist = as_role("psychiatrist")
+    refused = psychiatrist.post(url, data={"reason": " "})
+    assert refused.status_code == 400
+    done = psychiatrist.post(url, data={"reason": "Charted on the wrong vial"})
+    assert done.status_code == 302
+    history = soup(psychiatrist.get(done.headers["Location"])).select("#history tbody tr")
+    assert [row.find_all("td")[1].get_text(strip=True) for row in history] == [
+        "Received",
+        "Administered",
+        f"Reversal of #{drawn}",
+    ]
+    with app.app_context():
+        assert db.session.get(StockContainer, vial_id).remaining == D(5)
+
+
+def test_a_container_at_another_site_is_refused(app, as_role, stock):
+    with app.app_context():
+        other = factories.site("EAST")
+        (far,) = receive_stock(stocked_site("EAST"), containers=1)
+        nurse = factories.user("nurse")
+        nurse.sites.remove(other)
+        db.session.commit()
+        far_id = far.id
+    assert as_role("nurse").get(f"/inventory/containers/{far_id}").status_code == 403

@@ -134,6 +134,7 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "inventory.dispensing": CLINICAL,
     "inventory.dispensing_csv": CLINICAL,
     "inventory.ledger_csv": CLINICAL,
+    "inventory.reverse_movement": PSYCHIATRIST,
     "inventory.products": CLINICAL,
     "inventory.add_product": PSYCHIATRIST,
     "inventory.add_standard_products": PSYCHIATRIST,
