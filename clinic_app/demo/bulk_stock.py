@@ -6,7 +6,7 @@ that, and that no balance is negative."""
 
 import math
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from clinic_app.models import (
     DeviceAdministration,
     StockContainer,
     StockMovement,
+    StockProduct,
     StockReceipt,
     StockReceiptLine,
     TreatmentSession,
@@ -84,8 +85,6 @@ def generate_stock() -> dict[str, int]:
         for p in ensure_standard_products()
         if p.base_unit == BaseUnit.DEVICE or p.mg_per_unit == 100
     }
-    vial = products[(Modality.IV_KETAMINE, BaseUnit.ML)]
-    device = products[(Modality.ESKETAMINE_NASAL, BaseUnit.DEVICE)]
     sessions = _undrawn_sessions()
     if not sessions:
         return {}
@@ -96,44 +95,52 @@ def generate_stock() -> dict[str, int]:
         )
     ):
         devices[row.session_id].append(row.id)
-    need: dict[tuple[int, str, str], Decimal] = defaultdict(Decimal)
+    need: dict[tuple[int, StockProduct, str], Decimal] = defaultdict(Decimal)
     for s in sessions:
-        esketamine = s.modality == Modality.ESKETAMINE_NASAL
-        need[(s.site_id, "device" if esketamine else "vial", s.lot_number)] += (
-            Decimal(len(devices[s.id])) if esketamine else (s.dose_mg / 100).quantize(CENT)
+        if s.modality == Modality.ESKETAMINE_NASAL:
+            product = products[(Modality.ESKETAMINE_NASAL, BaseUnit.DEVICE)]
+            need[(s.site_id, product, s.lot_number)] += len(devices[s.id])
+        else:
+            product = products[(Modality.IV_KETAMINE, BaseUnit.ML)]
+            need[(s.site_id, product, s.lot_number)] += (s.dose_mg / 100).quantize(CENT)
+    pools = _receive(need, sessions[0].dose_started_at - timedelta(days=3))
+    linked = _draw_all(sessions, devices, pools)
+    containers = [c for pool in pools.values() for c in pool]
+    movements = _insert(containers)
+    if linked:
+        db.session.connection().execute(
+            update(DeviceAdministration)
+            .where(DeviceAdministration.id == bindparam("device"))
+            .values(container_id=bindparam("container")),
+            [{"device": d, "container": containers[i]["id"]} for d, i in linked],
         )
+    return {"stock_containers": len(containers), "stock_movements": movements}
+
+
+def _receive(
+    need: dict[tuple[int, StockProduct, str], Decimal], at: datetime
+) -> dict[tuple[int, str], list[dict]]:
+    """One receipt per site with a line per lot its sessions need (plus a spare container);
+    the containers to be, by (site, lot), each with its receive movement."""
     connection = db.session.connection()
-    first_at = sessions[0].dose_started_at - timedelta(days=3)
     pools: dict[tuple[int, str], list[dict]] = {}
-    movements: list[dict] = []
     for site_id in sorted({key[0] for key in need}):
         nurse, psychiatrist = _people(site_id)
+        receipt = dict(SUPPLIER, site_id=site_id, received_on=at.date(), created_at=at)
+        receipt |= {"received_by_id": nurse, "checked_by_id": psychiatrist}
         receipt_id = connection.execute(
-            insert(StockReceipt).returning(StockReceipt.id),
-            dict(
-                SUPPLIER,
-                site_id=site_id,
-                received_on=first_at.date(),
-                received_by_id=nurse,
-                checked_by_id=psychiatrist,
-                created_at=first_at,
-            ),
+            insert(StockReceipt).returning(StockReceipt.id), receipt
         ).scalar_one()
-        for (site, kind, lot), amount in sorted(need.items()):
+        for (site, product, lot), amount in sorted(need.items(), key=lambda i: (i[0][0], i[0][2])):
             if site != site_id:
                 continue
-            product = device if kind == "device" else vial
             count = math.ceil(amount / product.container_size) + 1
+            line = {"receipt_id": receipt_id, "product_id": product.id, "lot": lot}
+            line |= {"expiry_date": (at + timedelta(days=1200)).date(), "containers": count}
             line_id = connection.execute(
-                insert(StockReceiptLine).returning(StockReceiptLine.id),
-                {
-                    "receipt_id": receipt_id,
-                    "product_id": product.id,
-                    "lot": lot,
-                    "expiry_date": (first_at + timedelta(days=1200)).date(),
-                    "containers": count,
-                },
+                insert(StockReceiptLine).returning(StockReceiptLine.id), line
             ).scalar_one()
+            received = (MovementKind.RECEIVE, product.container_size, None, nurse, at)
             pools[(site_id, lot)] = [
                 {
                     "line_id": line_id,
@@ -141,15 +148,17 @@ def generate_stock() -> dict[str, int]:
                     "storage_location": "Locked cabinet",
                     "remaining": product.container_size,
                     "opened_at": None,
-                    "created_at": first_at,
-                    "moves": [
-                        (MovementKind.RECEIVE, product.container_size, None, nurse, first_at)
-                    ],
+                    "created_at": at,
+                    "moves": [received],
                 }
                 for _ in range(count)
             ]
-    updates = _draw_all(sessions, devices, pools)
-    containers = [c for pool in pools.values() for c in pool]
+    return pools
+
+
+def _insert(containers: list[dict]) -> int:
+    """Insert the containers (ids noted on them) and their movements; the movement count."""
+    connection = db.session.connection()
     ids = (
         connection.execute(
             insert(StockContainer).returning(StockContainer.id, sort_by_parameter_order=True),
@@ -158,6 +167,7 @@ def generate_stock() -> dict[str, int]:
         .scalars()
         .all()
     )
+    movements = []
     for container_id, container in zip(ids, containers, strict=True):
         container["id"] = container_id
         for kind, quantity, session, actor, at in container["moves"]:
@@ -177,14 +187,7 @@ def generate_stock() -> dict[str, int]:
                 }
             )
     connection.execute(insert(StockMovement), movements)
-    if updates:
-        connection.execute(
-            update(DeviceAdministration)
-            .where(DeviceAdministration.id == bindparam("device"))
-            .values(container_id=bindparam("container")),
-            [{"device": d, "container": containers[i]["id"]} for d, i in updates],
-        )
-    return {"stock_containers": len(containers), "stock_movements": len(movements)}
+    return len(movements)
 
 
 def _draw_all(sessions, devices, pools) -> list[tuple[int, int]]:

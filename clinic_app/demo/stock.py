@@ -121,6 +121,38 @@ def _draw(staff: dict[Role, User], t: TreatmentSession, pool: list[StockContaine
             left -= take
 
 
+def _lines(
+    site: Site, need: dict[tuple[int, str, str], Decimal], products: dict[str, StockProduct]
+) -> list[dict[str, Any]]:
+    """The receipt lines a site needs for its demo sessions (a spare container each), or a
+    small stock of vials and devices for a site without history."""
+    expiry = clinic_today() + timedelta(days=300)
+    lines = [
+        {
+            "product_id": products[ndc].id,
+            "lot": lot,
+            "expiry_date": expiry,
+            "containers": math.ceil(amount / products[ndc].container_size) + 1,
+        }
+        for (site_id, ndc, lot), amount in sorted(need.items())
+        if site_id == site.id
+    ]
+    return lines or [
+        {
+            "product_id": products[IV_NDC].id,
+            "lot": "KET-24F07",
+            "expiry_date": expiry,
+            "containers": 4,
+        },
+        {
+            "product_id": products[DEVICE_NDC].id,
+            "lot": "SPR25A204",
+            "expiry_date": expiry,
+            "containers": 6,
+        },
+    ]
+
+
 def load_demo_stock() -> int:
     """The demo's controlled-substance records; returns the number of movements. The demo
     psychiatrist checks the receipts and witnesses the waste and the count."""
@@ -133,34 +165,11 @@ def load_demo_stock() -> int:
     products = {p.ndc: p for p in ensure_standard_products()}
     sessions = _dosed_sessions()
     sites = list(db.session.scalars(select(Site).order_by(Site.id)))
-    need = _need(sessions)
     first_dose = min((t.dose_started_at for t in sessions if t.dose_started_at), default=utcnow())
     days_ago = (utcnow() - first_dose).days + 3
     pools: dict[tuple[int, str], list[StockContainer]] = {}
     for site in sites:
-        lines = [
-            {
-                "product_id": products[ndc].id,
-                "lot": lot,
-                "expiry_date": clinic_today() + timedelta(days=300),
-                "containers": math.ceil(amount / products[ndc].container_size) + 1,
-            }
-            for (site_id, ndc, lot), amount in sorted(need.items())
-            if site_id == site.id
-        ] or [
-            {
-                "product_id": products[IV_NDC].id,
-                "lot": "KET-24F07",
-                "expiry_date": clinic_today() + timedelta(days=300),
-                "containers": 4,
-            },
-            {
-                "product_id": products[DEVICE_NDC].id,
-                "lot": "SPR25A204",
-                "expiry_date": clinic_today() + timedelta(days=300),
-                "containers": 6,
-            },
-        ]
+        lines = _lines(site, _need(sessions), products)
         receipt = _receive_for(site, staff, lines, days_ago, password)
         for line in receipt.lines:
             pools[(site.id, line.lot)] = list(
