@@ -338,3 +338,19 @@ def test_a_container_at_another_site_is_refused(app, as_role, stock):
         db.session.commit()
         far_id = far.id
     assert as_role("nurse").get(f"/inventory/containers/{far_id}").status_code == 403
+
+
+def test_the_dispensing_log_and_a_container_history_run_a_bounded_number_of_statements(
+    app, as_role, stock
+):
+    psychiatrist = as_role("psychiatrist")
+    vial_id = _open_first_vial(app, stock)
+    urls = ("/inventory/dispensing", f"/inventory/containers/{vial_id}")
+    few = [page_statements(app, psychiatrist, url) for url in urls]
+    with app.app_context():
+        nurse = factories.user("nurse")
+        vial = db.session.get(StockContainer, vial_id)
+        for _ in range(5):
+            move(nurse, vial, MovementKind.ADMINISTER, D("0.5"))
+        db.session.commit()
+    assert [page_statements(app, psychiatrist, url) for url in urls] == few
