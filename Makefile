@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev migrate demo serve bandit lint typecheck clean bench load load-short
+.PHONY: run test install install-dev migrate demo serve bandit lint typecheck clean bench bench-fhir load load-short
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: install-dev
 ## Writes bench/REPORT.md and bench/latency_vs_history.png. Not part of `make test`.
 bench: install-dev
 	$(BIN)/python -m bench.bench $(BENCH_ARGS)
+
+## bench-fhir: FHIR bulk export on 100- and 2,000-patient histories (SQLite): peak memory and
+## time per resource type, into bench/REPORT.md (~6 min). Not part of `make test`.
+bench-fhir: install-dev
+	$(BIN)/python -m bench.fhir_export $(BENCH_ARGS)
 
 ## load: load and fault tests against gunicorn: 50 simulated staff for 60 s on PostgreSQL, a
 ## PostgreSQL restart and SIGKILLed workers under load, concurrent SQLite writers (~4 min; restarts

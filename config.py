@@ -47,6 +47,9 @@ class Config:
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     # Roles that must use two-factor sign-in unless the clinic setting says otherwise.
     MFA_REQUIRED_ROLES_DEFAULT: tuple[str, ...] = ()
+    # Base of the FHIR export's fullUrls and of the clinic's own identifier and code systems
+    # (MRN, MOAA/S and CADSS codes): the clinic's FHIR base URL (README, Getting records out).
+    FHIR_BASE_URL = os.environ.get("FHIR_BASE_URL", "https://clinic.example/fhir").rstrip("/")
 
 
 class DevelopmentConfig(Config):

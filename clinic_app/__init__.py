@@ -123,9 +123,11 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from clinic_app.admin.views import bp as admin_bp
     from clinic_app.auth.views import bp as auth_bp
+    from clinic_app.fhir.views import bp as fhir_bp
     from clinic_app.health import bp as health_bp
     from clinic_app.inventory.views import bp as inventory_bp
     from clinic_app.patients.views import bp as patients_bp
+    from clinic_app.records.views import bp as records_bp
     from clinic_app.review.views import bp as review_bp
     from clinic_app.scheduling.views import bp as scheduling_bp
     from clinic_app.treatments.views import bp as treatments_bp
@@ -137,7 +139,9 @@ def register_blueprints(app: Flask) -> None:
         treatments_bp,
         scheduling_bp,
         review_bp,
+        records_bp,
         inventory_bp,
         admin_bp,
+        fhir_bp,
     ):
         app.register_blueprint(blueprint)

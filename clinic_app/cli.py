@@ -213,6 +213,7 @@ def register_commands(app: Flask) -> None:
     from flask_migrate.cli import db as migrate_group
 
     from clinic_app.demo.command import demo_data_command
+    from clinic_app.fhir.command import fhir_group
 
     migrate_group.add_command(grant_app_role_command)
     app.cli.add_command(users)
@@ -221,3 +222,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(demo_data_command)
+    app.cli.add_command(fhir_group)

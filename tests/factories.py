@@ -31,14 +31,15 @@ def make_user(
 
 
 def site(code: str = "MAIN", timezone: str = "America/Los_Angeles", **fields) -> Site:
-    """The site with this code, created (open, in `timezone`) when there is none yet."""
+    """The site with this code, created (open, in `timezone`) when there is none yet; `fields`
+    given are set on it either way."""
     found = db.session.scalar(select(Site).where(Site.code == code))
     if found is None:
-        found = Site(
-            code=code, name=fields.pop("name", f"Site {code}"), timezone=timezone, **fields
-        )
+        found = Site(code=code, name=fields.pop("name", f"Site {code}"), timezone=timezone)
         db.session.add(found)
-        db.session.flush()
+    for name, value in fields.items():
+        setattr(found, name, value)
+    db.session.flush()
     return found
 
 

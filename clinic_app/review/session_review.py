@@ -2,6 +2,7 @@
 flags and its blood-pressure chart."""
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -51,9 +52,14 @@ def review_flags(
 
 
 def bp_chart_for(
-    treatment: TreatmentSession, age: int, rules: ClinicalRules, chart_id: str = "bp-chart"
+    treatment: TreatmentSession,
+    age: int,
+    rules: ClinicalRules,
+    chart_id: str = "bp-chart",
+    zone: ZoneInfo | None = None,
 ) -> charts.Chart:
-    """The blood-pressure chart of a session whose vitals are loaded."""
+    """The blood-pressure chart of a session whose vitals are loaded, its times in `zone`
+    (default: the clinic's)."""
     readings = sorted(treatment.vitals, key=lambda r: r.taken_at)
     dose_at = treatment.dose_started_at
     before = [r for r in readings if dose_at is None or r.taken_at <= dose_at]
@@ -66,5 +72,5 @@ def bp_chart_for(
         baseline,
         hold_line(age, rules),
         rules,
-        clinic_timezone(),
+        zone or clinic_timezone(),
     )

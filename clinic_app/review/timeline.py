@@ -6,6 +6,7 @@ yet have theirs worked out from their records (six more statements, only when th
 Objects are loaded only for the page of the session table."""
 
 from collections import defaultdict
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -135,24 +136,18 @@ def _alerts(patient_id: int) -> list[ClinicalAlert]:
     )
 
 
-def load_timeline(
-    patient_id: int,
-    clinical_rules: ClinicalRules,
-    review_rules: ReviewRules,
-    scheduling_rules: SchedulingRules,
-    page: int = 1,
-) -> Timeline | None:
-    """Everything the timeline shows, in the same number of statements for 1 or 500 sessions.
-    Courses, charts and scale tables cover the whole history; the session table shows one page
-    of the newest sessions."""
+def load_history(
+    patient_id: int, rules: Rules, shown: Callable[[list[SessionRow]], list[int]]
+) -> History | None:
+    """What the timeline is built from, in the same number of statements for 1 or 500
+    sessions: the whole history, and the sessions `shown` picks (ids, from the rows oldest
+    first) with their objects and adverse events. None for an unknown patient."""
     patient = _patient(patient_id)
     if patient is None:
         return None
-    rules = Rules(clinical_rules, review_rules, scheduling_rules, clinic_timezone(), utcnow())
     sessions, summaries = _sessions(patient_id, rules)
-    paging, shown = newest_page([s.id for s in sessions], page, TIMELINE_PAGE_SIZE)
-    treatments, events = _page_objects(shown)
-    history = History(
+    treatments, events = _page_objects(shown(sessions))
+    return History(
         patient=patient,
         age=patient.age_on(clinic_today()),
         courses=patient.courses,
@@ -163,4 +158,24 @@ def load_timeline(
         treatments=treatments,
         events=events,
     )
+
+
+def load_timeline(
+    patient_id: int,
+    clinical_rules: ClinicalRules,
+    review_rules: ReviewRules,
+    scheduling_rules: SchedulingRules,
+    page: int = 1,
+) -> Timeline | None:
+    """Everything the timeline shows. Courses, charts and scale tables cover the whole history;
+    the session table shows one page of the newest sessions."""
+    rules = Rules(clinical_rules, review_rules, scheduling_rules, clinic_timezone(), utcnow())
+    history = load_history(
+        patient_id,
+        rules,
+        lambda rows: newest_page([r.id for r in rows], page, TIMELINE_PAGE_SIZE)[1],
+    )
+    if history is None:
+        return None
+    paging, _ = newest_page([s.id for s in history.sessions], page, TIMELINE_PAGE_SIZE)
     return build_timeline(history, paging, rules)

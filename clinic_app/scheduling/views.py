@@ -45,6 +45,7 @@ from clinic_app.scheduling.forms import (
     NoShowForm,
     PlanForm,
 )
+from clinic_app.scheduling.handout import handout_context
 from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, scheduling_rules
 
 bp = Blueprint("scheduling", __name__, url_prefix="/schedule")
@@ -481,26 +482,10 @@ def book(patient_id: int):
 def handout(patient_id: int):
     """A printable list of upcoming visits with fasting and no-driving instructions."""
     person = _patient(patient_id)
-    visits = queries.upcoming_visits(person.id)
-    rules = clinical_rules()
-    guides = []
-    for modality in dict.fromkeys(v.course.modality for v in visits if v.course):
-        guide = ics.instructions(modality, rules)
-        if guide is not None:
-            guides.append(guide)
+    context = handout_context(person)
     changes.record_view(current_user, "schedule.handout", person, person.id)
     db.session.commit()
-    clinic = scheduling_rules()
-    return render_template(
-        "scheduling/handout.html",
-        patient=person,
-        visits=queries.cards(visits),
-        guides=guides,
-        zone=clinic_timezone().key,
-        clinic=clinic,
-        location=ics.location(clinic),
-        ready=queries.ready_times(visits, clinic),
-    )
+    return render_template("scheduling/handout.html", **context)
 
 
 @bp.route("/patients/<int:patient_id>/visits.ics", methods=["GET", "POST"])

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
-from clinic_app.models import Chair, Site
+from clinic_app.models import Chair, Site, User
 from clinic_app.scheduling.checks import chair_ids
 from tests import factories
 from tests.helpers import audit_rows, count, field_error, text
@@ -56,6 +56,11 @@ def _row(chair_id: int, name: str, active: bool) -> dict[str, str]:
 
 
 def test_without_a_site_there_is_nothing_to_add_a_chair_to(app, as_role, staff):
+    with app.app_context():  # an install before its first site: the staff's site goes
+        for user in db.session.scalars(select(User)):
+            user.sites.clear()
+        db.session.delete(factories.site())
+        db.session.commit()
     page = as_role("psychiatrist").get("/settings/chairs")
     assert page.status_code == 200
     assert "No site yet: the admin adds the clinic's sites first." in text(page)

@@ -112,6 +112,8 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "review.chairs": PSYCHIATRIST,
     "review.edit_chair": PSYCHIATRIST,
     "review.timeline": CLINICAL,
+    # Records out: the FHIR export of one patient's chart.
+    "fhir.patient_export": CLINICAL,
     # Sites (the admin's): list, create, edit, close and reopen; which sites staff work at.
     "admin.sites": ADMIN_ONLY,
     "admin.new_site": ADMIN_ONLY,
@@ -121,6 +123,10 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "admin.user_sites": ADMIN_ONLY,
     "review.phq9": CLINICAL,
     "review.gad7": CLINICAL,
+    # Records out as PDF: clinicians only, but the handout of visits (front desk prints it too).
+    "records.session_pdf": CLINICAL,
+    "records.summary_pdf": CLINICAL,
+    "records.handout_pdf": DEMOGRAPHICS_VIEW,
     # Controlled-substance records (issue 16): nurses and the psychiatrist (the registrant);
     # disposal and classifying discrepancies are the registrant's.
     "inventory.index": CLINICAL,

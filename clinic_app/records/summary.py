@@ -1,0 +1,107 @@
+"""The treatment summary a referral letter or a prior-authorisation renewal attaches: one
+patient's courses with their response status, the doses given, PHQ-9 and GAD-7, BP peaks,
+adverse events and the current plan, over a date range.
+
+Built from the timeline's loader and builder (review/timeline*.py), so it costs the timeline's
+fixed number of statements plus one for the booked visits. Course statuses (baseline, response,
+remission) come from the whole history: a range that starts mid-course keeps its baseline."""
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from clinic_app.clinical.codes import CoursePhase
+from clinic_app.clinical.review import ReviewRules
+from clinic_app.clinical.rules import ClinicalRules
+from clinic_app.clinical.series import SchedulingRules
+from clinic_app.clock import utcnow
+from clinic_app.models import Appointment, Patient
+from clinic_app.review.course_status import local_end, local_start
+from clinic_app.review.timeline import load_history
+from clinic_app.review.timeline_build import (
+    CourseView,
+    Paging,
+    Rules,
+    SessionLine,
+    Timeline,
+    build_timeline,
+)
+from clinic_app.scheduling.queries import upcoming_visits
+
+ACTIVE = (CoursePhase.INDUCTION, CoursePhase.MAINTENANCE)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Clinic-local days, both ends included; None leaves that end open."""
+
+    first: date | None = None
+    last: date | None = None
+
+    def holds(self, moment: datetime, zone: ZoneInfo) -> bool:
+        after = self.first is None or moment >= local_start(self.first, zone)
+        return after and (self.last is None or moment <= local_end(self.last, zone))
+
+
+@dataclass
+class Summary:
+    whole: Timeline  # course statuses and decisions over the whole history
+    ranged: Timeline  # charts and tables of the range
+    period: DateRange
+    sessions: list[SessionLine]  # the range's sessions, oldest first, with their records
+    upcoming: list[Appointment]
+
+    @property
+    def patient(self) -> Patient:
+        return self.whole.patient
+
+    @property
+    def courses(self) -> list[tuple[CourseView, CourseView]]:
+        """Each course that has sessions in the range or is still active: (whole, ranged)."""
+        in_range = {line.course_id for line in self.sessions}
+        return [
+            (whole, ranged)
+            for whole, ranged in zip(self.whole.courses, self.ranged.courses, strict=True)
+            if whole.course.id in in_range or whole.course.phase in ACTIVE
+        ]
+
+    @property
+    def plan(self) -> list[CourseView]:
+        """The courses under way (the current plan)."""
+        return [cv for cv in self.whole.courses if cv.course.phase in ACTIVE]
+
+    @property
+    def doses(self) -> list[SessionLine]:
+        return [line for line in self.sessions if line.treatment.dose_mg is not None]
+
+
+def load_summary(
+    patient_id: int,
+    period: DateRange,
+    clinical: ClinicalRules,
+    review: ReviewRules,
+    scheduling: SchedulingRules,
+    zone: ZoneInfo,
+) -> Summary | None:
+    """The summary of one patient over `period` (None for an unknown patient)."""
+    rules = Rules(clinical, review, scheduling, zone, utcnow())
+    history = load_history(
+        patient_id, rules, lambda rows: [r.id for r in rows if period.holds(r.started_at, zone)]
+    )
+    if history is None:
+        return None
+    kept = set(history.treatments)
+    ranged = replace(
+        history,
+        sessions=[s for s in history.sessions if s.id in kept],
+        scales=[a for a in history.scales if period.holds(a.administered_at, zone)],
+    )
+    everything = Paging(1, 1, max(1, len(history.sessions)))
+    ranged_timeline = build_timeline(ranged, everything, rules)
+    return Summary(
+        whole=build_timeline(history, everything, rules),
+        ranged=ranged_timeline,
+        period=period,
+        sessions=list(reversed(ranged_timeline.sessions)),
+        upcoming=upcoming_visits(patient_id),
+    )
