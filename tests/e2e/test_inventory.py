@@ -133,6 +133,7 @@ def test_registrant_pages_pass_axe(live_app, ready, page):
     for url in ("/inventory/dispensing", "/inventory/products", "/inventory/inventories"):
         page.goto(base + url)
         assert_accessible(page)
+        _shot(page, url.rsplit("/", 1)[1])
     page.get_by_label("Your password (signs the inventory)").fill(PASSWORD)
     assert _submit(page, page.get_by_role("button", name="Sign inventory")) == 200
     assert_accessible(page)

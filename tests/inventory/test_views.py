@@ -117,6 +117,10 @@ def test_the_ledger_csv_re_adds_to_the_page_balances(app, as_role, stock, staff)
         for row in soup(page).select("#stock tbody tr[data-lot]")
     }
     assert shown == dict(by_lot) == {"KET-A1": D("9.6"), "ESK-7": D(2)}
+    by_product = {
+        row["data-ndc"]: D(row["data-on-hand"]) for row in soup(page).select("#by-product tbody tr")
+    }
+    assert by_product == {"0409-2051-05": D("9.6"), "50458-028-00": D(2)}
 
 
 def test_the_dose_step_offers_the_vials_and_refuses_an_overdraw_beside_the_field(
@@ -354,3 +358,24 @@ def test_the_dispensing_log_and_a_container_history_run_a_bounded_number_of_stat
             move(nurse, vial, MovementKind.ADMINISTER, D("0.5"))
         db.session.commit()
     assert [page_statements(app, psychiatrist, url) for url in urls] == few
+
+
+def test_the_registrant_adds_a_product_and_a_duplicate_ndc_is_refused(app, as_role, stock):
+    psychiatrist = as_role("psychiatrist")
+    data = {
+        "name": "Ketamine HCl injection (Ketalar)",
+        "ndc": "42023-113-10",
+        "modality": "iv_ketamine",
+        "dosage_form": "Injection, vial",
+        "base_unit": "mL",
+        "mg_per_unit": "10",
+        "container_size": "20",
+        "witness_required": "y",
+    }
+    refused = psychiatrist.post("/inventory/products", data=data)
+    assert refused.status_code == 400
+    assert field_errors(refused) == {"ndc": "A product with this NDC is already in the catalogue."}
+    assert as_role("nurse").post("/inventory/products", data=data).status_code == 403
+    added = psychiatrist.post("/inventory/products", data=data | {"ndc": "42023-113-99"})
+    assert added.status_code == 302
+    assert "42023-113-99" in text(psychiatrist.get("/inventory/products"))
