@@ -87,6 +87,8 @@ def index():
         open_vials=queries.open_vials(scope.site_ids),
         today=queries.movements_between(scope.site_ids, start, end),
         discrepancies=queries.open_discrepancies(scope.site_ids),
+        last_count=next(iter(queries.recent_counts(scope.site_ids, limit=1)), None),
+        day_start=start,
     )
 
 

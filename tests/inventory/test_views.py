@@ -74,6 +74,7 @@ def test_the_stock_page_shows_each_lot_and_its_expiry_warning(app, as_role, stoc
     assert "Expires within 30 days" in rows["SOON"].get_text()
     assert "Expires" not in rows["KET-A1"].get_text()
     assert "No open vials." in text(page)
+    assert "Today's count is pending" in soup(page).find(id="count-status").get_text()
     clock.advance(timedelta(days=11))
     rows = soup(as_role("nurse").get("/inventory")).select("#stock tbody tr[data-lot]")
     assert "Expired" in next(r for r in rows if r["data-lot"] == "SOON").get_text()
@@ -237,6 +238,8 @@ def test_count_variance_opens_a_discrepancy_the_registrant_classifies(app, as_ro
     assert classified.status_code == 302
     page = psychiatrist.get("/inventory/discrepancies")
     assert "Classified: Explained" in text(page)
+    status = soup(nurse.get("/inventory")).find(id="count-status").get_text(" ", strip=True)
+    assert status.startswith("Counted today at")
     with app.app_context():
         assert db.session.get(StockContainer, stock["vials"][1]).remaining == D("4.8")
 
