@@ -33,11 +33,16 @@ CENT = Decimal("0.01")
 
 
 def session_site_id(treatment: TreatmentSession) -> int | None:
-    """Where the dose is given: the site of the visit's chair (None for a visit without one)."""
+    """Where the dose is given: the site of the visit's chair; for a session without a booked
+    chair, the charting nurse's current site, or their only site (None when unknown)."""
     appointment = treatment.appointment
-    if appointment is None or appointment.chair is None:
-        return None
-    return appointment.chair.site_id
+    if appointment is not None and appointment.chair is not None:
+        return appointment.chair.site_id
+    nurse = treatment.nurse
+    if nurse.current_site_id is not None:
+        return nurse.current_site_id
+    sites = [site for site in nurse.sites if site.active]
+    return sites[0].id if len(sites) == 1 else None
 
 
 def _of_modality(site_id: int, modality: Modality):

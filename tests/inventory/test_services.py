@@ -396,3 +396,18 @@ def test_the_database_refuses_to_edit_or_delete_movements(app, staff, statement)
             db.session.execute(text(statement))
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(StockMovement)) == 1
+
+
+def test_a_walk_in_session_draws_from_the_nurses_site(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        (vial,) = receive_stock(site, containers=1)
+        patient = factories.make_patient()
+        treatment = factories.start(patient, factories.make_course(patient, "iv_ketamine"))
+        nurse = factories.user("nurse")
+        services.record_predose(nurse, treatment, factories.PREDOSE_OK, treatment.version_id)
+        services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP))
+        with pytest.raises(RuleViolation, match="Pick the vial"):
+            services.record_dose(nurse, treatment, dict(IV_DOSE), treatment.version_id)
+        services.record_dose(nurse, treatment, dict(IV_DOSE, vial_id=vial.id), treatment.version_id)
+        assert vial.remaining == D("4.60")
