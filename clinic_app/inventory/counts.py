@@ -2,6 +2,7 @@
 silently: the registrant classifies it, which brings the ledger to the count; theft or
 significant loss stays open until the DEA notice and Form 106 references are recorded."""
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +34,7 @@ from clinic_app.models import (
     StockDiscrepancy,
     User,
 )
-from clinic_app.settings import clinic_timezone, stock_rules
+from clinic_app.settings import clinic_timezone, scheduling_rules, stock_rules
 from clinic_app.site_scope import require_site_access
 
 
@@ -154,7 +155,11 @@ def _classify(actor: User, discrepancy: StockDiscrepancy, value: str | None, not
     discrepancy.note = note
     if classification.reportable:
         day = discrepancy.discovered_at.astimezone(clinic_timezone()).date()
-        due = report_due(day, stock_rules())
+        calendar = scheduling_rules()
+        # Public holidays and the clinic's closed dates are not business days either.
+        ahead = (day + timedelta(days=n) for n in range(1, 15))
+        closed = frozenset(d for d in ahead if calendar.closure(d) is not None)
+        due = report_due(day, stock_rules(), closed)
         discrepancy.notice_due, discrepancy.form106_due = due.notice, due.form106
     kind, quantity = adjustment(classification, discrepancy.variance)
     move(

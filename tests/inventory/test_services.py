@@ -1,7 +1,7 @@
 """Stock services on a real database: receipts, draws from the dose step, waste with a
 witness, disposal, counts and discrepancies, and the append-only ledger (issue 16)."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -411,3 +411,22 @@ def test_a_walk_in_session_draws_from_the_nurses_site(app, staff):
             services.record_dose(nurse, treatment, dict(IV_DOSE), treatment.version_id)
         services.record_dose(nurse, treatment, dict(IV_DOSE, vial_id=vial.id), treatment.version_id)
         assert vial.remaining == D("4.60")
+
+
+def test_the_dea_notice_skips_a_public_holiday(app, staff):
+    # Discovered on Wednesday 24 December 2025: Christmas is no business day.
+    clock.freeze(datetime(2025, 12, 24, 18, 0, tzinfo=UTC))
+    with app.app_context():
+        site = stocked_site()
+        (vial,) = receive_stock(site, containers=1)
+        counts.record_count(
+            factories.user("nurse"), site, {vial.id: D(0)}, "psychiatrist", PASSWORD
+        )
+        found = db.session.scalar(select(StockDiscrepancy))
+        counts.settle(
+            factories.user("psychiatrist"),
+            found,
+            {"classification": "significant_loss", "note": "Vial broken, not found"},
+        )
+        assert found.notice_due == date(2025, 12, 26)
+        assert found.form106_due == date(2026, 2, 7)
