@@ -275,14 +275,11 @@ def count():
             _actor(), site, found, form.witness_username.data, form.witness_password.data
         )
 
-    def done(result):
-        return url_for("inventory.discrepancies", **scope.url_args)
-
     return submit(
         form,
         action,
         page=page,
-        done=done,
+        done=lambda _count: url_for("inventory.discrepancies", **scope.url_args),
         success="Count recorded.",
         attempt_field="witness_password",
     )
