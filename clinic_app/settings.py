@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import g, has_app_context
@@ -24,6 +25,9 @@ class ClinicProfile(ClinicSettings):
     timezone: str = setting("America/Los_Angeles", "Clinic time zone", "hours", kind=TIMEZONE)
 
 
+_Settings = TypeVar("_Settings", bound=ClinicSettings)
+
+
 def _stored() -> dict:
     if has_app_context() and "clinic_settings" in g:
         return g.clinic_settings
@@ -33,19 +37,34 @@ def _stored() -> dict:
     return values
 
 
+def _applied(cls: type[_Settings]) -> _Settings:
+    """`cls` with the stored overrides, built once per request: pages ask many times."""
+    stored = _stored()
+    if not has_app_context():
+        return cls.with_overrides(stored)
+    # Keyed to the stored values' dict, so dropping g.clinic_settings rebuilds these too.
+    source, built = g.get("clinic_rules", (None, {}))
+    if source is not stored:
+        built = {}
+        g.clinic_rules = (stored, built)
+    if cls not in built:
+        built[cls] = cls.with_overrides(stored)
+    return built[cls]
+
+
 def clinical_rules() -> ClinicalRules:
     """The rule thresholds with this clinic's overrides applied (loaded once per request)."""
-    return ClinicalRules.with_overrides(_stored())
+    return _applied(ClinicalRules)
 
 
 def scheduling_rules() -> SchedulingRules:
     """Clinic hours, closed days, chair blocks and series spacing, with overrides applied."""
-    return SchedulingRules.with_overrides(_stored())
+    return _applied(SchedulingRules)
 
 
 def review_rules() -> ReviewRules:
     """Response, remission and review-queue thresholds, with overrides applied."""
-    return ReviewRules.with_overrides(_stored())
+    return _applied(ReviewRules)
 
 
 def stock_rules() -> StockRules:
@@ -55,7 +74,7 @@ def stock_rules() -> StockRules:
 
 def clinic_timezone() -> ZoneInfo:
     """The IANA zone the clinic shows times in."""
-    return ZoneInfo(ClinicProfile.with_overrides(_stored()).timezone)
+    return ZoneInfo(_applied(ClinicProfile).timezone)
 
 
 def page_timezone() -> str:
@@ -65,7 +84,7 @@ def page_timezone() -> str:
     page formats anything (Flask-Babel keeps the first answer for the request); otherwise the
     clinic's zone.
     """
-    return g.get("page_timezone") or ClinicProfile.with_overrides(_stored()).timezone
+    return g.get("page_timezone") or _applied(ClinicProfile).timezone
 
 
 def local_now() -> datetime:

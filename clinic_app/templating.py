@@ -1,10 +1,11 @@
 """Jinja filters and globals: dates and times in the page's zone, durations, labels."""
 
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import flask_babel
-from flask import Flask
+from flask import Flask, g
 
 from clinic_app.auth.permissions import navigation
 from clinic_app.clinical.codes import (
@@ -15,29 +16,36 @@ from clinic_app.clinical.codes import (
 )
 from clinic_app.clinical.review import override_label
 from clinic_app.clock import utcnow
-from clinic_app.dates import FORMATS
+from clinic_app.dates import FORMATS, format_local
 from clinic_app.review.charts import marker_svg
 
 
 def named_format(name: str) -> Callable[[date | time | None], str]:
     """The filter for one of the clinic's named formats (`clinic_app.dates.FORMATS`).
 
-    Flask-Babel shows a moment (an aware datetime; a naive one is taken as UTC) in the page's
-    time zone, see `settings.page_timezone`; a date or a time of day is shown as it is. Nothing
-    (None) shows as "".
+    A moment (an aware datetime; a naive one is taken as UTC) is shown in the page's time zone,
+    Flask-Babel's answer for the request (see `settings.page_timezone`); a date or a time of
+    day is shown as it is. Nothing (None) shows as "".
     """
-    pattern = FORMATS[name]
 
     def show(value: date | time | None) -> str:
         if not value:
             return ""
         if isinstance(value, datetime):
-            return flask_babel.format_datetime(value, pattern)
-        if isinstance(value, time):
-            return flask_babel.format_time(value, pattern, rebase=False)
-        return flask_babel.format_date(value, pattern)
+            aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+            value = aware.astimezone(_page_zone())
+        return format_local(value, name)
 
     return show
+
+
+def _page_zone() -> ZoneInfo:
+    # Flask-Babel answers with a pytz zone (once per request); the standard library's converts
+    # far faster.
+    zone = g.get("page_zone")
+    if zone is None:
+        zone = g.page_zone = ZoneInfo(str(flask_babel.get_timezone()))
+    return zone
 
 
 def minutes_between(start: datetime | None, end: datetime | None = None) -> int | None:

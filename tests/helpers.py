@@ -54,6 +54,14 @@ def empty_tables() -> None:
     db.session.commit()
 
 
+def db_command(app: Flask, *args: str) -> str:
+    """Run `flask db ARGS` (Flask-Migrate) on the app's database; its output. Fails the test
+    when the command fails."""
+    result = app.test_cli_runner().invoke(args=["db", *args])
+    assert result.exit_code == 0, (result.output, repr(result.exception))
+    return result.output
+
+
 def count(app, model, *where) -> int:
     """How many rows of `model` match `where`."""
     with app.app_context():

@@ -38,6 +38,8 @@ def show(value, name: str) -> str:
         ("date", "6 Dec 2026"),
         ("long_date", "Sun 6 Dec 2026"),
         ("datetime", "6 Dec 2026 14:05"),
+        ("day_month", "6 Dec"),
+        ("month_year", "Dec 2026"),
     ],
 )
 def test_each_named_format(name, expected):

@@ -7,12 +7,7 @@ from sqlalchemy import inspect
 from clinic_app import PROJECT_ROOT, create_app
 from clinic_app.extensions import db
 from config import TestingConfig
-
-
-def _run(app, *args):
-    result = app.test_cli_runner().invoke(args=["db", *args])
-    assert result.exit_code == 0, (result.output, repr(result.exception))
-    return result.output
+from tests.helpers import db_command
 
 
 def _tables(app) -> set[str]:
@@ -24,19 +19,19 @@ def _tables(app) -> set[str]:
 
 def test_upgrade_downgrade_upgrade_and_no_drift(empty_database_url):
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
-    _run(app, "upgrade")
+    db_command(app, "upgrade")
     with app.app_context():
         expected = set(db.metadata.tables)
     assert _tables(app) == expected
 
-    _run(app, "check")  # fails when the models and the migrations differ
+    db_command(app, "check")  # fails when the models and the migrations differ
 
-    _run(app, "downgrade", "base")
+    db_command(app, "downgrade", "base")
     assert _tables(app) == set()
 
-    _run(app, "upgrade")
+    db_command(app, "upgrade")
     assert _tables(app) == expected
-    _run(app, "check")
+    db_command(app, "check")
     with app.app_context():
         db.engine.dispose()
 
@@ -53,7 +48,7 @@ def test_upgrade_keeps_rows_that_point_at_appointments(empty_database_url):
     from sqlalchemy import MetaData, insert, select
 
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
-    _run(app, "upgrade", "433675b050be")
+    db_command(app, "upgrade", "433675b050be")
     at = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
     with app.app_context():
         tables = MetaData()
@@ -147,7 +142,7 @@ def test_upgrade_keeps_rows_that_point_at_appointments(empty_database_url):
                 connection.execute(insert(tables.tables[name]), values)
         db.engine.dispose()
 
-    _run(app, "upgrade")
+    db_command(app, "upgrade")
     with app.app_context():
         tables = MetaData()
         tables.reflect(db.engine)
@@ -185,7 +180,7 @@ def test_sites_revision_puts_an_existing_install_at_one_site_and_back(empty_data
     from sqlalchemy import insert, select
 
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
-    _run(app, "upgrade", "c3d5e7f9a1b2")
+    db_command(app, "upgrade", "c3d5e7f9a1b2")
     at = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
     tables = _reflected(app)
     user = dict(
@@ -241,14 +236,14 @@ def test_sites_revision_puts_an_existing_install_at_one_site_and_back(empty_data
 
     for step in ("upgrade", "round trip"):
         if step == "round trip":
-            _run(app, "downgrade", "c3d5e7f9a1b2")
+            db_command(app, "downgrade", "c3d5e7f9a1b2")
             tables = _reflected(app)
             assert "sites" not in tables and "site_id" not in tables["chairs"].c
             assert _rows(app, select(tables["chairs"].c.id, tables["chairs"].c.name)) == [
                 (1, "Chair 1"),
                 (2, "Chair 2"),
             ]
-        _run(app, "upgrade")
+        db_command(app, "upgrade")
         tables = _reflected(app)
         sites, chairs = tables["sites"], tables["chairs"]
         assert _rows(app, select(sites.c.id, sites.c.name, sites.c.code, sites.c.timezone)) == [
@@ -267,14 +262,14 @@ def test_sites_revision_puts_an_existing_install_at_one_site_and_back(empty_data
         ]
         patients = tables["patients"]
         assert _rows(app, select(patients.c.mrn, patients.c.usual_site_id)) == [("M1", 1)]
-    _run(app, "check")
+    db_command(app, "check")
 
 
 def test_sites_revision_leaves_a_new_install_without_sites(empty_database_url):
     from sqlalchemy import func, select
 
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
-    _run(app, "upgrade")
+    db_command(app, "upgrade")
     assert _rows(app, select(func.count()).select_from(_reflected(app)["sites"])) == [(0,)]
 
 
@@ -284,7 +279,7 @@ def test_sites_downgrade_renames_a_chair_name_used_at_two_sites(empty_database_u
     from clinic_app.clock import utcnow
 
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
-    _run(app, "upgrade")
+    db_command(app, "upgrade")
     tables = _reflected(app)
     site = dict(
         address_line1="",
@@ -319,7 +314,7 @@ def test_sites_downgrade_renames_a_chair_name_used_at_two_sites(empty_database_u
                 ],
             )
         db.engine.dispose()
-    _run(app, "downgrade", "c3d5e7f9a1b2")
+    db_command(app, "downgrade", "c3d5e7f9a1b2")
     chairs = _reflected(app)["chairs"]
     assert _rows(app, select(chairs.c.id, chairs.c.name).order_by(chairs.c.id)) == [
         (1, "Chair 1"),

@@ -697,65 +697,119 @@ def propose_series(
     chair or the patient twice.
     """
     length = duration_minutes if duration_minutes is not None else rules.block_minutes(modality)
-    chair_busy = _chair_intervals(busy)
-    own_busy = _patient_intervals(patient_busy)
+    calendar = _HeldCalendar(
+        _chair_intervals(busy), _patient_intervals(patient_busy), chairs, tz, rules
+    )
     targets = sorted(dates)
     held: list[date] = []  # the day each processed visit ended up on (or its target, unmoved)
 
     def search(day: date) -> tuple[Slot | None, str]:
-        return _search_day(day, preferred_time, length, chairs, chair_busy, own_busy, tz, rules)
-
-    def hold(slot: Slot) -> None:
-        chair_busy.setdefault(slot.chair_id, []).append(
-            (slot.start.astimezone(UTC), slot.end.astimezone(UTC))
-        )
-        own_busy.append((slot.start.astimezone(UTC), slot.end.astimezone(UTC)))
+        return calendar.search(day, preferred_time, length)
 
     visits: list[ProposedVisit] = []
     for index, target in enumerate(targets):
-        label = day_label(target)
-        conflict: Conflict | None = None
-        slot: Slot | None = None
-        if target in held:
-            other = held.index(target) + 1
-            conflict = Conflict("same_day", f"Visit {other} is already on {label}")
-        elif target in dose_days:
-            conflict = Conflict("same_day", f"The patient already has a dosing visit on {label}")
-        elif held and (target - held[-1]).days < rules.min_dose_gap_days:
-            conflict = Conflict(
-                "too_close",
-                f"{label} is less than {rules.min_dose_gap_days} days after visit {index}",
-            )
-        else:
-            slot, reason = search(target)
-            if slot is None:
-                conflict = Conflict(reason, _conflict_message(reason, label))
-        if slot is not None:
-            hold(slot)
+        placed = _place(index, target, held, dose_days, search, rules)
+        if isinstance(placed, Slot):
+            calendar.hold(placed)
             held.append(target)
-            visits.append(ProposedVisit(index + 1, target, slot.start, slot.end, slot.chair_id))
+            visits.append(
+                ProposedVisit(index + 1, target, placed.start, placed.end, placed.chair_id)
+            )
             continue
-        assert conflict is not None
-        later = [d for d in targets[index + 1 :] if d > target]
-        taken = held + targets[index + 1 :] + sorted(dose_days)
-        alternative = _alternative(
-            target,
-            held[-1] if held else None,
-            later[0] if later else None,
-            taken,
-            modality,
-            search,
-            rules,
+        conflict, alternative = _move(
+            index, targets, held, dose_days, placed, modality, search, rules
         )
         if alternative is None:
-            until = f" before visit {targets.index(later[0]) + 1}" if later else ""
-            conflict = replace(conflict, message=f"{conflict.message}; no other day fits{until}")
             held.append(target)
         else:
-            hold(alternative)
+            calendar.hold(alternative)
             held.append(alternative.start.date())
         visits.append(ProposedVisit(index + 1, target, None, None, None, conflict, alternative))
     return visits
+
+
+def _move(
+    index: int,
+    targets: Sequence[date],
+    held: Sequence[date],
+    dose_days: Collection[date],
+    conflict: Conflict,
+    modality: Modality,
+    search: Callable[[date], tuple[Slot | None, str]],
+    rules: SchedulingRules,
+) -> tuple[Conflict, Slot | None]:
+    """The conflict and the alternative slot for the visit that cannot stay on its date; the
+    conflict says so when no other day fits."""
+    target = targets[index]
+    later = [d for d in targets[index + 1 :] if d > target]
+    taken = [*held, *targets[index + 1 :], *sorted(dose_days)]
+    alternative = _alternative(
+        target,
+        held[-1] if held else None,
+        later[0] if later else None,
+        taken,
+        modality,
+        search,
+        rules,
+    )
+    if alternative is None:
+        until = f" before visit {targets.index(later[0]) + 1}" if later else ""
+        conflict = replace(conflict, message=f"{conflict.message}; no other day fits{until}")
+    return conflict, alternative
+
+
+@dataclass
+class _HeldCalendar:
+    """The chair and patient bookings a proposal searches, plus the slots it has held so far."""
+
+    chair_busy: dict[int, list[tuple[datetime, datetime]]]
+    own_busy: list[tuple[datetime, datetime]]
+    chairs: Sequence[int]
+    tz: ZoneInfo
+    rules: SchedulingRules
+
+    def search(self, day: date, preferred_time: time, length: int) -> tuple[Slot | None, str]:
+        return _search_day(
+            day,
+            preferred_time,
+            length,
+            self.chairs,
+            self.chair_busy,
+            self.own_busy,
+            self.tz,
+            self.rules,
+        )
+
+    def hold(self, slot: Slot) -> None:
+        interval = (slot.start.astimezone(UTC), slot.end.astimezone(UTC))
+        self.chair_busy.setdefault(slot.chair_id, []).append(interval)
+        self.own_busy.append(interval)
+
+
+def _place(
+    index: int,
+    target: date,
+    held: Sequence[date],
+    dose_days: Collection[date],
+    search: Callable[[date], tuple[Slot | None, str]],
+    rules: SchedulingRules,
+) -> Slot | Conflict:
+    """The slot for the visit on its target date, or the conflict that keeps it off that day."""
+    label = day_label(target)
+    if target in held:
+        other = held.index(target) + 1
+        return Conflict("same_day", f"Visit {other} is already on {label}")
+    if target in dose_days:
+        return Conflict("same_day", f"The patient already has a dosing visit on {label}")
+    if held and (target - held[-1]).days < rules.min_dose_gap_days:
+        return Conflict(
+            "too_close",
+            f"{label} is less than {rules.min_dose_gap_days} days after visit {index}",
+        )
+    slot, reason = search(target)
+    if slot is None:
+        return Conflict(reason, _conflict_message(reason, label))
+    return slot
 
 
 def _conflict_message(reason: str, label: str) -> str:

@@ -649,6 +649,15 @@ def _phq_total(plan: PatientPlan, position: int, count: int, rng: random.Random)
 
 
 def _emit_patient(ctx: _Context, plan: PatientPlan) -> None:
+    psychiatrist = _emit_patient_row(ctx, plan)
+    _emit_courses(ctx, plan, psychiatrist)
+    _emit_visits(ctx, plan)
+    if plan.consult is not None:
+        _emit_consult(ctx, plan)
+
+
+def _emit_patient_row(ctx: _Context, plan: PatientPlan) -> int:
+    """The patient's row; returns the id of the psychiatrist who screened them."""
     rng, ids, rows = ctx.rng, ctx.ids, ctx.rows
     plan.id = ids.take(Patient.__table__)
     plan.mrn = plan.mrn or f"{MRN_PREFIX}{plan.id:07d}"
@@ -691,10 +700,14 @@ def _emit_patient(ctx: _Context, plan: PatientPlan) -> None:
             "version_id": 1,
         },
     )
+    return psychiatrist
+
+
+def _emit_courses(ctx: _Context, plan: PatientPlan, psychiatrist: int) -> None:
     for course in plan.courses:
-        course.id = ids.take(TreatmentCourse.__table__)
+        course.id = ctx.ids.take(TreatmentCourse.__table__)
         esk = course.modality == Modality.ESKETAMINE_NASAL
-        rows.add(
+        ctx.rows.add(
             TreatmentCourse.__table__,
             {
                 "id": course.id,
@@ -713,6 +726,10 @@ def _emit_patient(ctx: _Context, plan: PatientPlan) -> None:
                 "created_at": datetime.combine(course.started_on, time(16, 0), UTC),
             },
         )
+
+
+def _emit_visits(ctx: _Context, plan: PatientPlan) -> None:
+    """Each planned visit's appointment, and the session of each one held so far."""
     doses: dict[int, int] = defaultdict(int)
     sessions_total = sum(1 for v in plan.visits if v.day <= ctx.today and not v.cancelled)
     position = 0
@@ -721,15 +738,13 @@ def _emit_patient(ctx: _Context, plan: PatientPlan) -> None:
         appointment = _emit_appointment(ctx, plan, course, visit)
         if visit.cancelled or visit.day > ctx.today:
             continue
-        session_start = visit.start + _minutes(rng.randint(0, 6))
+        session_start = visit.start + _minutes(ctx.rng.randint(0, 6))
         if session_start > ctx.now:
             continue  # today, not started yet
         _emit_session(
             ctx, plan, course, appointment, session_start, (position, sessions_total), doses
         )
         position += 1
-    if plan.consult is not None:
-        _emit_consult(ctx, plan)
 
 
 def _appointment_row(
@@ -1278,8 +1293,20 @@ def _staff(
     """The small demo's accounts (created if missing) at every site, plus nurses, psychiatrists
     and front desk per site working there, all sharing BULK_STAFF_PASSWORD (one argon2 hash,
     computed once)."""
-    sites = len(site_ids)
-    from clinic_app.auth.passwords import hash_password
+    demo = _demo_logins()
+    ids.next[User.__table__.name] = (db.session.scalar(select(func.max(User.id))) or 0) + 1
+    staff, rows = _site_staff(ids, len(site_ids), demo)
+    if rows:
+        connection.execute(User.__table__.insert(), rows)
+    memberships = _memberships(staff, {row["id"] for row in rows}, site_ids, demo)
+    if memberships:
+        connection.execute(user_sites.insert(), memberships)
+    echo(f"  staff: {len(rows)} accounts added (password {BULK_STAFF_PASSWORD!r})")
+    return staff
+
+
+def _demo_logins() -> dict[str, int]:
+    """Creates the small demo's accounts that are missing; every username's user id."""
     from clinic_app.auth.services import create_user
     from clinic_app.demo.clinic import DEMO_LOGINS
 
@@ -1294,11 +1321,16 @@ def _staff(
                 login.credentials,
             )
     db.session.flush()
-    ids.next[User.__table__.name] = (db.session.scalar(select(func.max(User.id))) or 0) + 1
-    demo = {
+    return {
         username: user_id
         for username, user_id in db.session.execute(select(User.username, User.id))
     }
+
+
+def _site_staff(ids: _Ids, sites: int, demo: dict[str, int]) -> tuple[Staff, list[dict]]:
+    """Each site's nurses, psychiatrists and front desk, and the rows of the accounts to add."""
+    from clinic_app.auth.passwords import hash_password
+
     password_hash = hash_password(BULK_STAFF_PASSWORD)
     staff = Staff([], [], [])
     rows = []
@@ -1332,9 +1364,15 @@ def _staff(
                     )
                 at_site.append(user_id)
             into.append(at_site)
-    if rows:
-        connection.execute(User.__table__.insert(), rows)
-    new_ids = {row["id"] for row in rows}
+    return staff, rows
+
+
+def _memberships(
+    staff: Staff, new_ids: set[int], site_ids: list[int], demo: dict[str, int]
+) -> list[dict[str, int]]:
+    """The site memberships to add: each new account at its site, each demo login at all."""
+    from clinic_app.demo.clinic import DEMO_LOGINS
+
     memberships = [
         {"user_id": user_id, "site_id": site_ids[site]}
         for per_role in (staff.nurses, staff.psychiatrists, staff.front_desk)
@@ -1348,16 +1386,12 @@ def _staff(
             select(user_sites.c.user_id, user_sites.c.site_id)
         )
     }
-    memberships += [
+    return memberships + [
         {"user_id": demo[login.username], "site_id": site_id}
         for login in DEMO_LOGINS
         for site_id in site_ids
         if (demo[login.username], site_id) not in already
     ]
-    if memberships:
-        connection.execute(user_sites.insert(), memberships)
-    echo(f"  staff: {len(rows)} accounts added (password {BULK_STAFF_PASSWORD!r})")
-    return staff
 
 
 def _site_name(site: int) -> str:
@@ -1427,31 +1461,18 @@ def _echo(progress: bool) -> Callable[[str], None]:
     return click.echo if progress else (lambda message: None)
 
 
-def generate(
+def _plan_patients(
+    rng: random.Random,
     patients: int,
-    *,
-    seed: int = SEED,
-    timeline_patients: Iterable[int] = tuple(TIMELINE_MRNS),
-    progress: bool = True,
-) -> dict[str, int]:
-    """Insert the large history in the current transaction (the caller commits); row counts.
-
-    Raises RuntimeError when bulk patients are already present (run it once per database).
-    """
-    echo = _echo(progress)
-    if db.session.scalar(select(func.count()).where(Patient.mrn.like(f"{MRN_PREFIX}%"))):
-        raise RuntimeError("Bulk demo patients are already loaded in this database.")
-    rng = random.Random(seed)
-    now = utcnow().replace(second=0, microsecond=0)
-    clock = _Clock(clinic_timezone())
+    sites: int,
+    timeline_patients: Iterable[int],
+    clock: _Clock,
+    now: datetime,
+) -> list[PatientPlan]:
+    """Every patient's visits, timed: the bulk ones, then the timeline's heavy patients."""
     rules = scheduling_rules()
     today = clock.local_day(now)
     horizon = today + timedelta(days=13 - today.weekday())  # Sunday of next week
-    sites = max(MIN_SITES, math.ceil(patients / PATIENTS_PER_SITE))
-    connection = db.session.connection()
-    ids = _Ids(connection, BULK_TABLES)
-
-    echo(f"Planning {patients} patients at {sites} site(s)...")
     plans: list[PatientPlan] = []
     for index in range(patients):
         plan = _plan_patient(rng, index, sites, today)
@@ -1477,6 +1498,49 @@ def generate(
     for plan in plans:
         _time_visits(rng, plan, clock, today, now, rules)
         plan.visits.extend(_cancellations(rng, plan, today))
+    return plans
+
+
+def _insert_history(ctx: _Context, plans: list[PatientPlan], progress: bool) -> None:
+    """Every plan's rows, flushed in batches of FLUSH_ROWS (with a progress bar if asked)."""
+    if progress:
+        with click.progressbar(plans, label="Inserting history", show_pos=True) as bar:
+            for plan in bar:
+                _emit_patient(ctx, plan)
+                if ctx.rows.size() >= FLUSH_ROWS:
+                    ctx.rows.flush()
+    else:
+        for plan in plans:
+            _emit_patient(ctx, plan)
+            if ctx.rows.size() >= FLUSH_ROWS:
+                ctx.rows.flush()
+    ctx.rows.flush()
+
+
+def generate(
+    patients: int,
+    *,
+    seed: int = SEED,
+    timeline_patients: Iterable[int] = tuple(TIMELINE_MRNS),
+    progress: bool = True,
+) -> dict[str, int]:
+    """Insert the large history in the current transaction (the caller commits); row counts.
+
+    Raises RuntimeError when bulk patients are already present (run it once per database).
+    """
+    echo = _echo(progress)
+    if db.session.scalar(select(func.count()).where(Patient.mrn.like(f"{MRN_PREFIX}%"))):
+        raise RuntimeError("Bulk demo patients are already loaded in this database.")
+    rng = random.Random(seed)
+    now = utcnow().replace(second=0, microsecond=0)
+    clock = _Clock(clinic_timezone())
+    today = clock.local_day(now)
+    sites = max(MIN_SITES, math.ceil(patients / PATIENTS_PER_SITE))
+    connection = db.session.connection()
+    ids = _Ids(connection, BULK_TABLES)
+
+    echo(f"Planning {patients} patients at {sites} site(s)...")
+    plans = _plan_patients(rng, patients, sites, timeline_patients, clock, now)
     needed = _allocate_chairs(plans, sites)
     echo(f"  chairs per site (greedy, no chair double-booked): {needed}")
 
@@ -1485,18 +1549,7 @@ def generate(
     chair_ids = _chairs(connection, ids, needed, site_ids)
     rows = _Rows(connection)
     ctx = _Context(rng, ids, rows, staff, site_ids, chair_ids, clock, now, today)
-    if progress:
-        with click.progressbar(plans, label="Inserting history", show_pos=True) as bar:
-            for plan in bar:
-                _emit_patient(ctx, plan)
-                if rows.size() >= FLUSH_ROWS:
-                    rows.flush()
-    else:
-        for plan in plans:
-            _emit_patient(ctx, plan)
-            if rows.size() >= FLUSH_ROWS:
-                rows.flush()
-    rows.flush()
+    _insert_history(ctx, plans, progress)
     advance_sequences(BULK_TABLES)
     echo("Storing the review flags and peaks of signed sessions, as signing does...")
     store_missing()
@@ -1589,6 +1642,49 @@ def analyze(tables: Iterable[Table]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+# Invariants that are one count of violating rows each, in the order they are reported.
+_COUNTED_INVARIANTS = (
+    (
+        "closed sessions have dose, discharge, vitals and a PHQ-9",
+        "SELECT count(*) FROM treatment_sessions s WHERE s.status <> 'in_progress' "
+        "AND (s.discharged_at IS NULL OR s.dose_started_at IS NULL "
+        "OR NOT EXISTS (SELECT 1 FROM vitals_readings v WHERE v.session_id = s.id) "
+        "OR NOT EXISTS (SELECT 1 FROM assessments a WHERE a.session_id = s.id "
+        "AND a.instrument = 'phq9'))",
+    ),
+    (
+        "every clinical screen names who screened, and when",
+        "SELECT count(*) FROM patients WHERE (screened_at IS NULL) <> (screened_by_id IS NULL)",
+    ),
+    (
+        "vitals within their session",
+        "SELECT count(*) FROM vitals_readings v"
+        " JOIN treatment_sessions s ON s.id = v.session_id WHERE s.status <> 'in_progress'"
+        " AND (v.taken_at < s.started_at OR v.taken_at > s.discharged_at)",
+    ),
+    (
+        "session, course and appointment agree",
+        "SELECT count(*) FROM treatment_sessions s"
+        " JOIN treatment_courses c ON c.id = s.course_id"
+        " LEFT JOIN appointments a ON a.id = s.appointment_id"
+        " WHERE c.patient_id <> s.patient_id"
+        " OR c.modality <> s.modality OR (a.id IS NOT NULL AND (a.patient_id <> s.patient_id"
+        " OR a.status NOT IN ('in_treatment', 'completed')))",
+    ),
+    (
+        "every completed appointment has its session",
+        "SELECT count(*) FROM appointments a WHERE a.status = 'completed' AND NOT EXISTS "
+        "(SELECT 1 FROM treatment_sessions s WHERE s.appointment_id = a.id)",
+    ),
+    (
+        "signatures complete and in order",
+        "SELECT count(*) FROM treatment_sessions WHERE status IN ('signed', 'cosigned') "
+        "AND (length(signature_hash) <> 64 OR signed_at < discharged_at "
+        "OR (status = 'cosigned' AND cosigned_at < signed_at))",
+    ),
+)
+
+
 def check_invariants(sample: int = 25) -> list[tuple[str, bool, str]]:
     """(name, holds, detail) for each invariant of the generated data; reads only."""
     session = db.session
@@ -1607,69 +1703,36 @@ def check_invariants(sample: int = 25) -> list[tuple[str, bool, str]]:
             )
         )
         check(f"no {column.removesuffix('_id')} double-booked", overlaps)
+    check("at most one session per patient and clinic day", _same_day_sessions())
+    for name, query in _COUNTED_INVARIANTS:
+        check(name, session.scalar(text(query)))
+    bad_hash, sampled = _bad_signature_hashes(sample)
+    check("signature hash matches the stored content", bad_hash, f"{sampled} sampled")
+    if session.get_bind().dialect.name == "postgresql":
+        check("sequences ahead of the ids", _sequences_behind())
+    check("stock ledger adds up to every container's balance", ledger_problems())
+    return results
+
+
+def _same_day_sessions() -> int:
+    """Sessions that are a patient's second (or later) on one clinic day."""
     zone = clinic_timezone()
     seen: set[tuple[int, date]] = set()
     same_day = 0
-    for patient_id, started_at in session.execute(
+    for patient_id, started_at in db.session.execute(
         select(TreatmentSession.patient_id, TreatmentSession.started_at)
     ):
         key = (patient_id, started_at.astimezone(zone).date())
         same_day += key in seen
         seen.add(key)
-    check("at most one session per patient and clinic day", same_day)
-    incomplete = session.scalar(
-        text(
-            "SELECT count(*) FROM treatment_sessions s WHERE s.status <> 'in_progress' "
-            "AND (s.discharged_at IS NULL OR s.dose_started_at IS NULL "
-            "OR NOT EXISTS (SELECT 1 FROM vitals_readings v WHERE v.session_id = s.id) "
-            "OR NOT EXISTS (SELECT 1 FROM assessments a WHERE a.session_id = s.id "
-            "AND a.instrument = 'phq9'))"
-        )
-    )
-    check("closed sessions have dose, discharge, vitals and a PHQ-9", incomplete)
-    anonymous = session.scalar(
-        text(
-            "SELECT count(*) FROM patients WHERE (screened_at IS NULL) <> (screened_by_id IS NULL)"
-        )
-    )
-    check("every clinical screen names who screened, and when", anonymous)
-    outside = session.scalar(
-        text(
-            "SELECT count(*) FROM vitals_readings v"
-            " JOIN treatment_sessions s ON s.id = v.session_id WHERE s.status <> 'in_progress'"
-            " AND (v.taken_at < s.started_at OR v.taken_at > s.discharged_at)"
-        )
-    )
-    check("vitals within their session", outside)
-    mismatched = session.scalar(
-        text(
-            "SELECT count(*) FROM treatment_sessions s"
-            " JOIN treatment_courses c ON c.id = s.course_id"
-            " LEFT JOIN appointments a ON a.id = s.appointment_id"
-            " WHERE c.patient_id <> s.patient_id"
-            " OR c.modality <> s.modality OR (a.id IS NOT NULL AND (a.patient_id <> s.patient_id"
-            " OR a.status NOT IN ('in_treatment', 'completed')))"
-        )
-    )
-    check("session, course and appointment agree", mismatched)
-    orphans = session.scalar(
-        text(
-            "SELECT count(*) FROM appointments a WHERE a.status = 'completed' AND NOT EXISTS "
-            "(SELECT 1 FROM treatment_sessions s WHERE s.appointment_id = a.id)"
-        )
-    )
-    check("every completed appointment has its session", orphans)
-    unsigned = session.scalar(
-        text(
-            "SELECT count(*) FROM treatment_sessions WHERE status IN ('signed', 'cosigned') "
-            "AND (length(signature_hash) <> 64 OR signed_at < discharged_at "
-            "OR (status = 'cosigned' AND cosigned_at < signed_at))"
-        )
-    )
-    check("signatures complete and in order", unsigned)
+    return same_day
+
+
+def _bad_signature_hashes(sample: int) -> tuple[int, int]:
+    """(mismatches, sessions checked) of the content hash on the latest co-signed sessions."""
     from sqlalchemy.orm import selectinload
 
-    rows = session.scalars(
+    rows = db.session.scalars(
         select(TreatmentSession)
         .where(TreatmentSession.status == SessionStatus.COSIGNED)
         .order_by(TreatmentSession.id.desc())
@@ -1683,21 +1746,21 @@ def check_invariants(sample: int = 25) -> list[tuple[str, bool, str]]:
             selectinload(TreatmentSession.devices),
         )
     ).all()
-    bad_hash = sum(content_hash(t) != t.signature_hash for t in rows)
-    check("signature hash matches the stored content", bad_hash, f"{len(rows)} sampled")
-    if session.get_bind().dialect.name == "postgresql":
-        behind = 0
-        for table in BULK_TABLES:
-            last, highest = session.execute(
-                text(
-                    f"SELECT (SELECT last_value FROM {_sequence(table.name)}), "  # nosec B608
-                    f"(SELECT coalesce(max(id), 0) FROM {table.name})"
-                )
-            ).one()
-            behind += last < highest
-        check("sequences ahead of the ids", behind)
-    check("stock ledger adds up to every container's balance", ledger_problems())
-    return results
+    return sum(content_hash(t) != t.signature_hash for t in rows), len(rows)
+
+
+def _sequences_behind() -> int:
+    """PostgreSQL: bulk tables whose id sequence is behind their highest id."""
+    behind = 0
+    for table in BULK_TABLES:
+        last, highest = db.session.execute(
+            text(
+                f"SELECT (SELECT last_value FROM {_sequence(table.name)}), "  # nosec B608
+                f"(SELECT coalesce(max(id), 0) FROM {table.name})"
+            )
+        ).one()
+        behind += last < highest
+    return behind
 
 
 def _sequence(table: str) -> str:

@@ -612,15 +612,7 @@ def _chart(
         )
     checked_at = started_at + _minutes(6)
     if happened(checked_at):
-        treatment.predose_checked_at = checked_at
-        treatment.identity_confirmed = treatment.consent_confirmed = True
-        treatment.fasting_confirmed = treatment.medications_reviewed = True
-        treatment.driver_confirmed = True
-        treatment.prescriber_on_site = treatment.oximeter_available = True
-        treatment.rems_confirmed = treatment.nasal_spray_checked = modality == ESK
-        treatment.pregnancy_status = (
-            "not_pregnant" if pregnancy_relevant(patient) else "not_applicable"
-        )
+        _check_predose(treatment, patient, checked_at)
     if happened(started_at + _minutes(9)):
         _vitals(demo, treatment, spec, started_at + _minutes(9), (0, 0), VitalsPhase.PRE_DOSE)
     dose_at = started_at + _minutes(13 + rng.randint(0, 3))
@@ -633,23 +625,37 @@ def _chart(
     else:
         _dose_esketamine(demo, treatment, visit, event, upto)
     if event is not None:
-        treatment.adverse_events.append(
-            AdverseEvent(
-                kind=event.kind,
-                severity=event.severity,
-                onset_at=dose_at + _minutes(event.minutes_after_dose),
-                intervention=event.intervention,
-                resolved=True,
-                resolved_at=dose_at + _minutes(event.minutes_after_dose + 20),
-                resolved_by_id=demo.nurse.id,
-                serious=False,
-                recorded_by_id=demo.nurse.id,
-                created_at=dose_at + _minutes(event.minutes_after_dose + 2),
-            )
-        )
+        treatment.adverse_events.append(_resolved_event(demo, event, dose_at))
     if upto is None:
         _discharge_and_sign(demo, treatment, visit)
     return treatment
+
+
+def _check_predose(treatment: TreatmentSession, patient: Patient, at: datetime) -> None:
+    """The nurse's pre-dose checklist, every item confirmed."""
+    treatment.predose_checked_at = at
+    treatment.identity_confirmed = treatment.consent_confirmed = True
+    treatment.fasting_confirmed = treatment.medications_reviewed = True
+    treatment.driver_confirmed = True
+    treatment.prescriber_on_site = treatment.oximeter_available = True
+    treatment.rems_confirmed = treatment.nasal_spray_checked = treatment.modality == ESK
+    treatment.pregnancy_status = "not_pregnant" if pregnancy_relevant(patient) else "not_applicable"
+
+
+def _resolved_event(demo: Demo, event: EventSpec, dose_at: datetime) -> AdverseEvent:
+    """A non-serious adverse event after the dose, resolved 20 minutes after its onset."""
+    return AdverseEvent(
+        kind=event.kind,
+        severity=event.severity,
+        onset_at=dose_at + _minutes(event.minutes_after_dose),
+        intervention=event.intervention,
+        resolved=True,
+        resolved_at=dose_at + _minutes(event.minutes_after_dose + 20),
+        resolved_by_id=demo.nurse.id,
+        serious=False,
+        recorded_by_id=demo.nurse.id,
+        created_at=dose_at + _minutes(event.minutes_after_dose + 2),
+    )
 
 
 def _dose_iv(demo: Demo, treatment: TreatmentSession, visit: Visit, upto: datetime | None) -> None:
@@ -825,6 +831,54 @@ def _today_slot(
     return start, session_start, _book(demo, demo.today, chair, start, minutes)
 
 
+@dataclass
+class _CourseVisits:
+    """Books one demo patient's visits of their course (induction visits share a series id)
+    and hands out what each session should show."""
+
+    demo: Demo
+    spec: PatientSpec
+    patient: Patient
+    course: TreatmentCourse
+    minutes: int
+    phq: list[int]
+    series_id: str
+    doses: list[int] = field(default_factory=list)
+
+    def book(
+        self,
+        start: datetime,
+        kind: VisitKind,
+        status: AppointmentStatus,
+        chair: Chair,
+        number: int,
+        confirmed_at: datetime | None,
+    ) -> Appointment:
+        return _appointment(
+            self.demo,
+            self.patient,
+            self.course,
+            start,
+            self.minutes,
+            kind,
+            status,
+            chair=chair,
+            number=number,
+            series_id=self.series_id if kind == VisitKind.INDUCTION else None,
+            confirmed_at=confirmed_at,
+        )
+
+    def visit(self, appointment: Appointment) -> Visit:
+        spec = self.spec
+        number = appointment.sequence_no or 0
+        dose = _esketamine_dose(spec, len(self.doses))
+        self.doses.extend([dose] if dose else [])
+        item9 = spec.item9[number - 1] if number <= len(spec.item9) else 0
+        return Visit(
+            spec, self.patient, self.course, appointment, number, dose, self.phq[number - 1], item9
+        )
+
+
 def _build_patient(demo: Demo, spec: PatientSpec) -> None:
     """Register the patient, open the course and chart past, today's and the next visit."""
     if spec.modality is None:
@@ -838,71 +892,59 @@ def _build_patient(demo: Demo, spec: PatientSpec) -> None:
     today_slot = _today_slot(demo, spec.today, minutes) if spec.today else None
     phq = _phq_totals(spec, len(past) + 1, rng)
     series_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-    doses: list[int] = []
-
-    def book(
-        start: datetime,
-        kind: VisitKind,
-        status: AppointmentStatus,
-        chair: Chair,
-        number: int,
-        confirmed_at: datetime | None,
-    ) -> Appointment:
-        series = series_id if kind == VisitKind.INDUCTION else None
-        return _appointment(
-            demo,
-            patient,
-            course,
-            start,
-            minutes,
-            kind,
-            status,
-            chair=chair,
-            number=number,
-            series_id=series,
-            confirmed_at=confirmed_at,
-        )
-
-    def visit(appointment: Appointment) -> Visit:
-        number = appointment.sequence_no or 0
-        dose = _esketamine_dose(spec, len(doses))
-        doses.extend([dose] if dose else [])
-        item9 = spec.item9[number - 1] if number <= len(spec.item9) else 0
-        return Visit(spec, patient, course, appointment, number, dose, phq[number - 1], item9)
-
-    for number, (day, kind) in enumerate(past, start=1):
-        start, chair = _clinic_slot(demo, day, minutes)
-        appointment = book(
-            start, kind, AppointmentStatus.COMPLETED, chair, number, start - timedelta(hours=20)
-        )
-        _chart(demo, visit(appointment), start + _minutes(rng.randint(2, 8)), None)
-        if (spec.mrn, number) in CANCELLED_BEFORE:
-            _cancelled_before(demo, patient, course, day, {d for d, _ in past}, minutes)
+    visits = _CourseVisits(demo, spec, patient, course, minutes, phq, series_id)
+    _past_visits(visits, past)
     number = len(past)
     kind = VisitKind.MAINTENANCE if spec.phase == MAINT else VisitKind.INDUCTION
     if today_slot:
         number += 1
-        start, session_start, chair = today_slot
-        status: dict[str | None, AppointmentStatus] = {
-            LATER: AppointmentStatus.SCHEDULED,
-            NOW: AppointmentStatus.CHECKED_IN,
-        }
-        confirmed = None if spec.today == LATER else min(start, demo.now) - timedelta(hours=18)
-        appointment = book(
-            start,
-            kind,
-            status.get(spec.today, AppointmentStatus.IN_TREATMENT),
-            chair,
-            number,
-            confirmed,
-        )
-        if session_start is not None:
-            _chart(demo, visit(appointment), session_start, demo.now)
+        _today_visit(visits, today_slot, kind, number)
     if spec.next_in_days:
         day = _weekday_on_or_after(demo.today + timedelta(days=spec.next_in_days))
         if (day - demo.today).days <= 14:
             start, chair = _clinic_slot(demo, day, minutes)
-            book(start, kind, AppointmentStatus.SCHEDULED, chair, number + 1, None)
+            visits.book(start, kind, AppointmentStatus.SCHEDULED, chair, number + 1, None)
+
+
+def _past_visits(visits: _CourseVisits, past: list[tuple[date, VisitKind]]) -> None:
+    """Each past visit booked, attended and charted whole; some with a cancellation before."""
+    demo, spec = visits.demo, visits.spec
+    for number, (day, kind) in enumerate(past, start=1):
+        start, chair = _clinic_slot(demo, day, visits.minutes)
+        appointment = visits.book(
+            start, kind, AppointmentStatus.COMPLETED, chair, number, start - timedelta(hours=20)
+        )
+        _chart(demo, visits.visit(appointment), start + _minutes(demo.rng.randint(2, 8)), None)
+        if (spec.mrn, number) in CANCELLED_BEFORE:
+            _cancelled_before(
+                demo, visits.patient, visits.course, day, {d for d, _ in past}, visits.minutes
+            )
+
+
+def _today_visit(
+    visits: _CourseVisits,
+    today_slot: tuple[datetime, datetime | None, Chair],
+    kind: VisitKind,
+    number: int,
+) -> None:
+    """Today's visit in the board state the spec asks for, charted up to now once started."""
+    demo, spec = visits.demo, visits.spec
+    start, session_start, chair = today_slot
+    status: dict[str | None, AppointmentStatus] = {
+        LATER: AppointmentStatus.SCHEDULED,
+        NOW: AppointmentStatus.CHECKED_IN,
+    }
+    confirmed = None if spec.today == LATER else min(start, demo.now) - timedelta(hours=18)
+    appointment = visits.book(
+        start,
+        kind,
+        status.get(spec.today, AppointmentStatus.IN_TREATMENT),
+        chair,
+        number,
+        confirmed,
+    )
+    if session_start is not None:
+        _chart(demo, visits.visit(appointment), session_start, demo.now)
 
 
 def _cancelled_before(

@@ -198,6 +198,42 @@ def confirm_large_dose(
     return text
 
 
+def _set_iv_dose(
+    actor: User,
+    patient: Patient,
+    course: TreatmentCourse,
+    data: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    """The IV course's mg/kg and minutes; above the usual maximum, the prescriber confirms."""
+    if not data.get("iv_mg_per_kg") or not data.get("iv_minutes"):
+        raise RuleViolation("An IV course needs mg/kg and infusion minutes.", "iv_mg_per_kg")
+    course.iv_mg_per_kg = Decimal(data["iv_mg_per_kg"])
+    course.iv_minutes = int(data["iv_minutes"])
+    course.dose_reason = confirm_large_dose(
+        actor,
+        course.iv_mg_per_kg,
+        data.get("dose_reason"),
+        data.get("password"),
+        "course.open",
+        patient,
+        patient.id,
+        errors,
+    )
+
+
+def _set_esketamine_dose(
+    course: TreatmentCourse, data: dict[str, Any], errors: dict[str, str]
+) -> None:
+    """The esketamine course's starting dose; raises the collected field errors."""
+    dose = int(data["esketamine_dose_mg"])
+    if course.indication == Indication.TRD and dose != 56:
+        errors["esketamine_dose_mg"] = "A TRD esketamine course starts at 56 mg."
+    if errors:
+        raise FieldErrors(errors)
+    course.esketamine_dose_mg = dose
+
+
 def open_course(actor: User, patient: Patient, data: dict[str, Any]) -> TreatmentCourse:
     """Prescribe a course (psychiatrist only). One active course per modality at a time.
 
@@ -227,27 +263,9 @@ def open_course(actor: User, patient: Patient, data: dict[str, Any]) -> Treatmen
                 f"{'' if patient.failed_trials == 1 else 's'} (fewer than two): give the reason."
             )
     if modality == Modality.IV_KETAMINE:
-        if not data.get("iv_mg_per_kg") or not data.get("iv_minutes"):
-            raise RuleViolation("An IV course needs mg/kg and infusion minutes.", "iv_mg_per_kg")
-        course.iv_mg_per_kg = Decimal(data["iv_mg_per_kg"])
-        course.iv_minutes = int(data["iv_minutes"])
-        course.dose_reason = confirm_large_dose(
-            actor,
-            course.iv_mg_per_kg,
-            data.get("dose_reason"),
-            data.get("password"),
-            "course.open",
-            patient,
-            patient.id,
-            errors,
-        )
+        _set_iv_dose(actor, patient, course, data, errors)
     else:
-        dose = int(data["esketamine_dose_mg"])
-        if indication == Indication.TRD and dose != 56:
-            errors["esketamine_dose_mg"] = "A TRD esketamine course starts at 56 mg."
-        if errors:
-            raise FieldErrors(errors)
-        course.esketamine_dose_mg = dose
+        _set_esketamine_dose(course, data, errors)
     db.session.add(course)
     db.session.flush()
     audit.record(

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from clinic_app.clinical.review import ReviewRules
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.scores import GAD7, PHQ9, Instrument
+from clinic_app.dates import format_local
 
 WIDTH = 720
 HEIGHT = 280
@@ -58,34 +59,37 @@ class Series:
     def markers(self) -> Markup:
         """Every point's marker as SVG: built here rather than by a template macro per point,
         which cost most of the timeline's rendering time for a long history."""
-        # Joining Markup escapes nothing further: every part is already Markup from marker_svg.
-        return Markup("").join(
-            marker_svg(self.marker, p.x, p.y, p.label, self.css) for p in self.points
-        )
+        css = escape(self.css)
+        svg = "".join(_marker(self.marker, p.x, p.y, escape(p.label), css) for p in self.points)
+        # Label and css, the only text in it, are escaped above.
+        return Markup(svg)  # nosec B704
 
 
 def marker_svg(shape: str, x: float, y: float, label: str, css: str) -> Markup:
     """One marker ("square", "diamond", "tick" or a circle) with its label as the tooltip."""
-    css, title = escape(css), f"<title>{escape(label)}</title>"
+    # Label and css, the only text in it, are escaped here.
+    return Markup(_marker(shape, x, y, escape(label), escape(css)))  # nosec B704
+
+
+def _marker(shape: str, x: float, y: float, label: Markup, css: Markup) -> str:
+    """A marker's SVG from an escaped label and CSS class."""
+    title = f"<title>{label}</title>"
     if shape == "square":
-        svg = (
+        return (
             f'<rect class="mk {css}" x="{round(x - 3.5, 1)}" y="{round(y - 3.5, 1)}" '
             f'width="7" height="7">{title}</rect>'
         )
-    elif shape == "diamond":
-        svg = (
+    if shape == "diamond":
+        return (
             f'<polygon class="mk {css}" points="{x},{round(y - 5, 1)} {round(x + 5, 1)},{y} '
             f'{x},{round(y + 5, 1)} {round(x - 5, 1)},{y}">{title}</polygon>'
         )
-    elif shape == "tick":
-        svg = (
+    if shape == "tick":
+        return (
             f'<line class="mk-tick {css}" x1="{x}" x2="{x}" y1="{round(y - 2, 1)}" '
             f'y2="{round(y + 24, 1)}">{title}</line>'
         )
-    else:
-        svg = f'<circle class="mk {css}" cx="{x}" cy="{y}" r="3.5">{title}</circle>'
-    # Label and css, the only text in it, are escaped above.
-    return Markup(svg)  # nosec B704
+    return f'<circle class="mk {css}" cx="{x}" cy="{y}" r="3.5">{title}</circle>'
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,16 @@ def _local_day(moment: datetime, zone: ZoneInfo) -> date:
     return moment.astimezone(zone).date()
 
 
+def _day_label(moment: datetime, zone: ZoneInfo) -> str:
+    """The clinic-local day of `moment` in the clinic's named "date" format."""
+    return format_local(_local_day(moment, zone), "date")
+
+
+def _clock_label(moment: datetime, zone: ZoneInfo) -> str:
+    """The clinic-local time of `moment` in the clinic's named "time" format."""
+    return format_local(moment.astimezone(zone), "time")
+
+
 def date_ticks(lo: datetime, hi: datetime, scale: Scale, zone: ZoneInfo) -> list[Tick]:
     """Ticks at local midnights: every 1, 2, 7, 14 or 28 days, or on the first of every n-th
     month for long spans; labelled "3 Mar" or "Mar 2026"."""
@@ -217,14 +231,14 @@ def date_ticks(lo: datetime, hi: datetime, scale: Scale, zone: ZoneInfo) -> list
             if day > last:
                 break
             if (year * 12 + month) % months == 0:
-                ticks.append(Tick(at(day), f"{day:%b %Y}"))
+                ticks.append(Tick(at(day), format_local(day, "month_year")))
         return ticks
     step = next((s for s in (1, 2, 7, 14, 28) if span / s <= 7), 28)
     day = first
     while day <= last:
         moment = datetime(day.year, day.month, day.day, tzinfo=zone)
         if lo.timestamp() <= moment.timestamp() <= hi.timestamp():
-            ticks.append(Tick(at(day), f"{day.day} {day:%b}"))
+            ticks.append(Tick(at(day), format_local(day, "day_month")))
         day += timedelta(days=step)
     return ticks
 
@@ -358,7 +372,7 @@ def score_chart(
                 Point(
                     x(at.timestamp()),
                     y(total),
-                    f"{_local_day(at, zone):%d %b %Y}: {instrument.label} {total}",
+                    f"{_day_label(at, zone)}: {instrument.label} {total}",
                 )
                 for at, total in points
             ),
@@ -366,8 +380,8 @@ def score_chart(
     )
     chart.legend.append(LegendItem(instrument.label, css, "circle" if phq else "diamond"))
     described = [
-        f"{len(points)} {instrument.label} scores from {_local_day(points[0][0], zone):%d %b %Y}"
-        f" ({points[0][1]}) to {_local_day(points[-1][0], zone):%d %b %Y} ({points[-1][1]})."
+        f"{len(points)} {instrument.label} scores from {_day_label(points[0][0], zone)}"
+        f" ({points[0][1]}) to {_day_label(points[-1][0], zone)} ({points[-1][1]})."
     ]
     if phq:
         described += _phq9_lines(chart, courses, x, y, (lo, hi), rules)
@@ -505,8 +519,8 @@ def _course_band(
                 top,
                 max(x2 - x1, 2),
                 24,
-                f"{row.label}: {span.phase} {_local_day(span.start, zone):%d %b %Y}"
-                f" to {_local_day(span.end, zone):%d %b %Y}",
+                f"{row.label}: {span.phase} {_day_label(span.start, zone)}"
+                f" to {_day_label(span.end, zone)}",
                 css,
             )
         )
@@ -514,11 +528,10 @@ def _course_band(
             seen.add(span.phase)
             chart.legend.append(LegendItem(span.phase.capitalize(), css, "band"))
         parts.append(
-            f"{span.phase} from {_local_day(span.start, zone):%d %b %Y}"
-            f" to {_local_day(span.end, zone):%d %b %Y}"
+            f"{span.phase} from {_day_label(span.start, zone)} to {_day_label(span.end, zone)}"
         )
     ticks = tuple(
-        Point(x(t.timestamp()), top, f"Session {_local_day(t, zone):%d %b %Y}")
+        Point(x(t.timestamp()), top, f"Session {_day_label(t, zone)}")
         for t in row.session_times
         if lo <= t <= hi
     )
@@ -599,8 +612,8 @@ def _bp_desc(
     """A session's BP chart in words: its span, its highest reading and the lines."""
     peak = max(readings, key=lambda r: (r[1], r[2]))
     desc = [
-        f"{len(readings)} readings from {readings[0][0].astimezone(zone):%H:%M}"
-        f" to {readings[-1][0].astimezone(zone):%H:%M}.",
+        f"{len(readings)} readings from {_clock_label(readings[0][0], zone)}"
+        f" to {_clock_label(readings[-1][0], zone)}.",
         f"Highest {peak[1]}/{peak[2]} at {(peak[0] - origin).total_seconds() / 60:+.0f} min.",
     ]
     if baseline:
@@ -634,7 +647,7 @@ def _bp_series(
                     Point(
                         x(minutes(r[0])),
                         y(r[1] if column == 1 else r[2]),
-                        f"{r[0].astimezone(zone):%H:%M} ({minutes(r[0]):+.0f} min): {r[1]}/{r[2]}",
+                        f"{_clock_label(r[0], zone)} ({minutes(r[0]):+.0f} min): {r[1]}/{r[2]}",
                     )
                     for r in readings
                 ),
@@ -715,9 +728,9 @@ def peak_systolic_chart(
     highest = max(peaks, key=lambda p: p.peak_systolic)
     over = sum(1 for p in peaks if p.peak_systolic >= rules.notify_systolic)
     chart.desc = (
-        f"{len(peaks)} sessions from {_local_day(peaks[0].at, zone):%d %b %Y} to "
-        f"{_local_day(peaks[-1].at, zone):%d %b %Y}. Highest peak {highest.peak_systolic} on "
-        f"{_local_day(highest.at, zone):%d %b %Y}; {over} at or above the notify line "
+        f"{len(peaks)} sessions from {_day_label(peaks[0].at, zone)} to "
+        f"{_day_label(peaks[-1].at, zone)}. Highest peak {highest.peak_systolic} on "
+        f"{_day_label(highest.at, zone)}; {over} at or above the notify line "
         f"{rules.notify_systolic}. Hold line {hold_systolic}."
     )
     _finish_lines(chart)
@@ -735,7 +748,7 @@ def _peak_series(peaks: Sequence[SessionPeak], x: Scale, y: Scale, zone: ZoneInf
                 Point(
                     x(p.at.timestamp()),
                     y(p.peak_systolic),
-                    f"{_local_day(p.at, zone):%d %b %Y}: peak {p.peak_systolic}",
+                    f"{_day_label(p.at, zone)}: peak {p.peak_systolic}",
                 )
                 for p in peaks
             ),
@@ -748,7 +761,7 @@ def _peak_series(peaks: Sequence[SessionPeak], x: Scale, y: Scale, zone: ZoneInf
                 Point(
                     x(p.at.timestamp()),
                     y(p.pre_systolic),
-                    f"{_local_day(p.at, zone):%d %b %Y}: pre-dose {p.pre_systolic}",
+                    f"{_day_label(p.at, zone)}: pre-dose {p.pre_systolic}",
                 )
                 for p in peaks
                 if p.pre_systolic is not None

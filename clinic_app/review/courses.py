@@ -5,7 +5,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from clinic_app.clinical.review import ReviewRules
@@ -36,7 +36,12 @@ def course_statuses(
             Assessment.total,
         )
         .outerjoin(TreatmentSession, Assessment.session_id == TreatmentSession.id)
-        .where(Assessment.patient_id.in_(patient_ids), Assessment.instrument == PHQ9.code)
+        .where(
+            Assessment.patient_id.in_(patient_ids),
+            Assessment.instrument == PHQ9.code,
+            # What course_scores keeps: a course's own sessions, or no session at all.
+            or_(TreatmentSession.course_id.in_(course_ids), Assessment.session_id.is_(None)),
+        )
     ):
         rows_by_patient[patient_id].append((course_id, at, total))
     doses = {

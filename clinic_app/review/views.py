@@ -25,6 +25,7 @@ from clinic_app.review import forms as f
 from clinic_app.review import queue as review_queue
 from clinic_app.review import session_review as sessions
 from clinic_app.review import setting_specs as specs
+from clinic_app.review.scale_items import scale_items
 from clinic_app.review.timeline import load_timeline
 from clinic_app.settings import (
     clinic_timezone,
@@ -176,6 +177,7 @@ def _render_timeline(patient_id: int, status: int = 200, **forms):
             review=review_rules(),
             indication_label=lambda code: Indication(code).label,
             alert_detail=alerts.alert_detail,
+            scale_items=scale_items,
             **defaults,
         ),
         status,

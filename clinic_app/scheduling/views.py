@@ -7,7 +7,7 @@ psychiatrist view (nurses check patients in from the Today board). URLs carry nu
 dates only.
 """
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -509,19 +509,16 @@ def calendar_file(patient_id: int):
 # --- one appointment -----------------------------------------------------------------------------
 
 
-def _appointment_page(appointment: Appointment, status: int = 200, **forms):
-    rules = scheduling_rules()
-    local = appointment.starts_at.astimezone(clinic_timezone())
-    chairs = _chair_choices()
-    move_form = forms.get("move_form") or MoveForm(
+def _action_forms(appointment: Appointment, local: datetime, chairs: list[tuple]) -> dict:
+    """The appointment page's blank move, cancel, no-show and driver forms."""
+    move_form = MoveForm(
         formdata=None,
         prefix="move",
         day=local.date(),
         start=local.time().replace(second=0, microsecond=0),
         chair_id=appointment.chair_id,
     )
-    move_form.chair_id.choices = _move_chairs(chairs)
-    defaults = {
+    return {
         "move_form": move_form,
         "cancel_form": CancelForm(formdata=None, prefix="cancel"),
         "noshow_form": NoShowForm(formdata=None, prefix="noshow"),
@@ -536,33 +533,43 @@ def _appointment_page(appointment: Appointment, status: int = 200, **forms):
             return_to="appointment",
         ),
     }
+
+
+def _makeup_forms(appointment: Appointment):
+    """The front desk's make-up offer and one one-click form per offered time."""
+    if not _is_desk():
+        return None, []
+    offer = queries.makeup_offer(appointment, scheduling_rules())
+    # Computed afresh after a refusal.
+    forms = [
+        (
+            slot,
+            MakeupForm(
+                formdata=None,
+                prefix="makeup",
+                day=slot.start.date(),
+                start=slot.start.time(),
+                chair_id=slot.chair_id,
+            ),
+        )
+        for slot in (offer.slots if offer is not None else ())
+    ]
+    return offer, forms
+
+
+def _appointment_page(appointment: Appointment, status: int = 200, **forms):
+    local = appointment.starts_at.astimezone(clinic_timezone())
+    chairs = _chair_choices()
     refused_makeup = forms.pop("makeup_form", None)
-    defaults.update(forms)
-    offer = None
-    makeup_forms = []
-    if _is_desk():
-        offer = queries.makeup_offer(appointment, rules)
-        # One one-click form per offered time, computed afresh after a refusal.
-        makeup_forms = [
-            (
-                slot,
-                MakeupForm(
-                    formdata=None,
-                    prefix="makeup",
-                    day=slot.start.date(),
-                    start=slot.start.time(),
-                    chair_id=slot.chair_id,
-                ),
-            )
-            for slot in (offer.slots if offer is not None else ())
-        ]
+    defaults = _action_forms(appointment, local, chairs) | forms
+    defaults["move_form"].chair_id.choices = _move_chairs(chairs)
+    offer, makeup_forms = _makeup_forms(appointment)
     series = queries.series_cards(appointment.series_id) if appointment.series_id else []
-    card = queries.cards([appointment])[0]
     changeable = appointment.status in CHANGEABLE
     return render_template(
         "scheduling/appointment.html",
         a=appointment,
-        card=card,
+        card=queries.cards([appointment])[0],
         series=series,
         changeable=changeable,
         started=appointment.starts_at <= utcnow(),

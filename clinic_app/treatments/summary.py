@@ -111,68 +111,123 @@ def session_facts(
     )
 
 
-def summarize(
-    treatment: TreatmentSession, age: int, now: datetime, rules: ClinicalRules
-) -> SessionSummary:
-    """Apply the clinical rules to a session whose vitals and overrides are loaded."""
-    modality = treatment.modality
+def _split_readings(
+    treatment: TreatmentSession,
+) -> tuple[list[VitalsReading], list[VitalsReading], VitalsReading | None]:
+    """All readings in time order, those after the dose, and the pre-dose baseline."""
     dose_at = treatment.dose_started_at
     readings = sorted(treatment.vitals, key=lambda r: r.taken_at)
     predose = [r for r in readings if dose_at is None or r.taken_at <= dose_at]
     after = [r for r in readings if dose_at is not None and r.taken_at > dose_at]
-    baseline = predose[-1] if predose else None
-    base_vitals = baseline.as_vitals() if baseline else None
-    alerts = {
-        r.id: reading_alerts(r.as_vitals(), base_vitals if r in after else None, rules)
-        for r in readings
-    }
-    closed = treatment.status != SessionStatus.IN_PROGRESS
+    return readings, after, predose[-1] if predose else None
+
+
+def _checks(
+    treatment: TreatmentSession,
+    readings: list[VitalsReading],
+    closed: bool,
+    now: datetime,
+    rules: ClinicalRules,
+) -> tuple[list[Check], Recheck | None]:
+    """The vitals checks due, with a pending recheck appended."""
     # Two intervals ahead, so an open session always shows the check after the last reading.
     end_at = (
         treatment.discharged_at or treatment.not_dosed_at or now
         if closed
         else now + timedelta(minutes=2 * rules.iv_vitals_interval_minutes)
     )
-    checks = vitals_checks(modality, dose_at, end_at, [r.taken_at for r in readings], rules)
+    checks = vitals_checks(
+        treatment.modality,
+        treatment.dose_started_at,
+        end_at,
+        [r.taken_at for r in readings],
+        rules,
+    )
     recheck = None if closed else pending_recheck([r.as_vitals() for r in readings], rules)
     if recheck is not None:
         checks.append(Check(recheck.label, recheck.due_at, None, timedelta(minutes=1)))
-    facts = session_facts(treatment, age, baseline)
-    blockers = [] if closed else chart_blockers(facts, now, rules)
-    hold_active = baseline is not None and above_hold_line(
-        baseline.systolic, baseline.diastolic, age, rules
-    )
-    overridden = any(
+    return checks, recheck
+
+
+def _infusion(treatment: TreatmentSession, rules: ClinicalRules) -> tuple[str | None, float | None]:
+    """The infusion-length flag and the minutes it ran, once it ended."""
+    dose_at = treatment.dose_started_at
+    if not (dose_at and treatment.infusion_ended_at):
+        return None, None
+    pauses = [(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses]
+    ran = running_minutes(dose_at, treatment.infusion_ended_at, pauses)
+    return infusion_minutes_flag(ran, rules), ran
+
+
+def _hold_overridden(treatment: TreatmentSession, baseline: VitalsReading | None) -> bool:
+    return any(
         o.rule == HOLD_OVERRIDE and (baseline is None or o.decided_at >= baseline.taken_at)
         for o in treatment.overrides
     )
-    flag = ran = None
-    if dose_at and treatment.infusion_ended_at:
-        pauses = [(p.paused_at, p.resumed_at) for p in treatment.infusion_pauses]
-        ran = running_minutes(dose_at, treatment.infusion_ended_at, pauses)
-        flag = infusion_minutes_flag(ran, rules)
-    board = board_status(
-        modality=modality,
+
+
+def _board(
+    treatment: TreatmentSession,
+    closed: bool,
+    blockers: list[Blocker],
+    now: datetime,
+    rules: ClinicalRules,
+) -> BoardStatus:
+    return board_status(
+        modality=treatment.modality,
         has_session=True,
         discharged=closed,
         not_dosed=treatment.not_dosed_at is not None,
-        dose_started_at=dose_at,
+        dose_started_at=treatment.dose_started_at,
         infusion_ended_at=treatment.infusion_ended_at,
         devices=treatment.devices_used,
         recorded_blockers=len(blockers),
         now=now,
         rules=rules,
     )
+
+
+def _markers(
+    treatment: TreatmentSession,
+    hold_waiting: bool,
+    readings: list[VitalsReading],
+    facts: SessionFacts,
+    rules: ClinicalRules,
+) -> list[BoardMarker]:
     phq9_item9 = max(
         (a.items[8] for a in treatment.assessments if a.instrument == PHQ9.code), default=0
     )
-    markers = board_markers(
-        hold_waiting=hold_active and not overridden and dose_at is None and not closed,
+    return board_markers(
+        hold_waiting=hold_waiting,
         last_reading=readings[-1].as_vitals() if readings else None,
         serious_event=any(e.serious for e in treatment.adverse_events),
         phq9_item9=phq9_item9,
         sedation=facts.sedation,
         rules=rules,
+    )
+
+
+def summarize(
+    treatment: TreatmentSession, age: int, now: datetime, rules: ClinicalRules
+) -> SessionSummary:
+    """Apply the clinical rules to a session whose vitals and overrides are loaded."""
+    readings, after, baseline = _split_readings(treatment)
+    base_vitals = baseline.as_vitals() if baseline else None
+    alerts = {
+        r.id: reading_alerts(r.as_vitals(), base_vitals if r in after else None, rules)
+        for r in readings
+    }
+    closed = treatment.status != SessionStatus.IN_PROGRESS
+    checks, recheck = _checks(treatment, readings, closed, now, rules)
+    facts = session_facts(treatment, age, baseline)
+    blockers = [] if closed else chart_blockers(facts, now, rules)
+    hold_active = baseline is not None and above_hold_line(
+        baseline.systolic, baseline.diastolic, age, rules
+    )
+    overridden = _hold_overridden(treatment, baseline)
+    flag, ran = _infusion(treatment, rules)
+    hold_waiting = (
+        hold_active and not overridden and treatment.dose_started_at is None and not closed
     )
     return SessionSummary(
         baseline=baseline,
@@ -185,11 +240,11 @@ def summarize(
         hold_active=hold_active,
         hold_overridden=overridden,
         infusion_flag=flag,
-        board=board,
+        board=_board(treatment, closed, blockers, now, rules),
         age=age,
         facts=facts,
         recheck=recheck,
-        markers=markers,
+        markers=_markers(treatment, hold_waiting, readings, facts, rules),
         contraindicated=bool(treatment.patient.contraindications)
         and not any(o.rule == CONTRAINDICATION_OVERRIDE for o in treatment.overrides),
         infusion_minutes=ran,

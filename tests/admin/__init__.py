@@ -10,6 +10,22 @@ from clinic_app.models import AuditEvent, User, UserSession
 
 NON_ADMIN_ROLES = ("nurse", "psychiatrist", "front_desk")
 STRONG_PASSWORD = "plum umbrella sextant 42"
+# A new site's form, every field valid.
+GOOD_SITE = {
+    "name": "Downtown LA",
+    "code": "dtla",
+    "address_line1": "350 S Grand Ave",
+    "address_line2": "Suite 400",
+    "city": "Los Angeles",
+    "state": "CA",
+    "zip_code": "90071",
+    "phone": "213-555-0100",
+    "timezone": "America/Los_Angeles",
+    "rems_certified": "y",
+    "rems_setting_id": "HCS-12345",
+    "rems_certified_on": "2026-01-15",
+    "dea_number": "bj 123456 3",
+}
 
 
 def to_login(response) -> bool:

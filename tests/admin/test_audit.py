@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from clinic_app import audit, clock
@@ -16,8 +17,6 @@ from clinic_app.settings import clinic_today, day_bounds_utc
 from tests import factories
 from tests.admin import last_event
 from tests.helpers import count_statements, page_statements
-
-ROW_NUMBER = re.compile(r"\bn=(\d+)\b")
 
 
 def _patients(app, count: int) -> list[tuple[int, str]]:
@@ -38,12 +37,19 @@ def _seed(app, count: int, patients: list[tuple[int, str]], action: str = "test.
 
 
 def _numbers(html: str) -> list[int]:
-    return [int(n) for n in ROW_NUMBER.findall(html)]
+    """The `n` of each audit row's detail, in page order."""
+    cells = BeautifulSoup(html, "html.parser").select("tbody td.text-break")
+    return [
+        int(part.removeprefix("n="))
+        for cell in cells
+        for part in cell.get_text().split("; ")
+        if part.startswith("n=")
+    ]
 
 
 def _older_link(html: str) -> str | None:
-    match = re.search(r'href="([^"]+)" rel="next">Older', html)
-    return match.group(1).replace("&amp;", "&") if match else None
+    link = BeautifulSoup(html, "html.parser").find("a", rel="next", string="Older")
+    return link["href"] if link else None
 
 
 # --- the page ------------------------------------------------------------------------------

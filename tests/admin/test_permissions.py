@@ -12,8 +12,14 @@ from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, Chair, ClinicSetting, Site, User, UserSession
 from tests import factories
-from tests.admin import NON_ADMIN_ROLES, STRONG_PASSWORD, actions, to_login, user_state
-from tests.admin.test_sites import GOOD_SITE
+from tests.admin import (
+    GOOD_SITE,
+    NON_ADMIN_ROLES,
+    STRONG_PASSWORD,
+    actions,
+    to_login,
+    user_state,
+)
 from tests.helpers import sign_in
 
 # Valid input for every admin POST, so a 403 cannot come from bad input.

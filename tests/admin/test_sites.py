@@ -11,26 +11,10 @@ from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, Chair, Site, User
 from tests import factories
-from tests.admin import STRONG_PASSWORD, actions, last_event
+from tests.admin import GOOD_SITE, STRONG_PASSWORD, actions, last_event
 from tests.helpers import count, field_error, text
 from tests.review import builders
 from tests.scheduling.builders import book_visit
-
-GOOD_SITE = {
-    "name": "Downtown LA",
-    "code": "dtla",
-    "address_line1": "350 S Grand Ave",
-    "address_line2": "Suite 400",
-    "city": "Los Angeles",
-    "state": "CA",
-    "zip_code": "90071",
-    "phone": "213-555-0100",
-    "timezone": "America/Los_Angeles",
-    "rems_certified": "y",
-    "rems_setting_id": "HCS-12345",
-    "rems_certified_on": "2026-01-15",
-    "dea_number": "bj 123456 3",
-}
 
 
 def _site(app, code: str) -> Site | None:

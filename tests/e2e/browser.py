@@ -1,5 +1,7 @@
-"""Helpers for the browser tests: signing in through the login page and the axe-core
-accessibility check."""
+"""Helpers for the browser tests: signing in through the login page, the axe-core
+accessibility check and a clinic morning to freeze the clock at."""
+
+from datetime import UTC, datetime
 
 from tests.helpers import PASSWORD
 
@@ -27,3 +29,8 @@ def assert_accessible(page) -> None:
         f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}"
         for v in bad
     )
+
+
+def clinic_morning() -> datetime:
+    """17:00 UTC: morning in the default clinic zone, same calendar day as UTC."""
+    return datetime.now(UTC).replace(hour=17, minute=0, second=0, microsecond=0)

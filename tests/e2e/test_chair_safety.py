@@ -15,7 +15,7 @@ from clinic_app.models import AuditEvent, ClinicalAlert, TreatmentCourse, Treatm
 from tests import factories
 from tests.e2e.browser import DESKTOP, assert_accessible, sign_in
 from tests.helpers import PASSWORD, freeze_local
-from tests.treatments.test_chair_safety import chart, in_chair, ready_to_leave
+from tests.treatments.builders import chart, dosed_in_chair, in_chair, ready_to_leave
 
 MODERATE = {"severity": "moderate"}
 
@@ -64,16 +64,8 @@ def test_moaas_3_at_45_minutes_refuses_discharge_at_120_with_the_blockers_on_top
     live_app, staff, page
 ):
     app, base = live_app
-    freeze_local(9, 0)
-    sid = in_chair(app)
-    chart(
+    sid = dosed_in_chair(
         app,
-        sid,
-        ("vitals", {}),
-        ("dose", {}),
-        ("wait", 40),
-        ("devices", None),
-        ("vitals", {}),
         ("cadss", 1),
         ("wait", 5),
         ("moaas", 3),

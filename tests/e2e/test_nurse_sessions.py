@@ -1,6 +1,6 @@
 """A nurse charts a whole esketamine session and a whole IV session in real Chromium."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from playwright.sync_api import expect
 
@@ -8,13 +8,8 @@ from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, TreatmentSession
 from tests import factories
-from tests.e2e.browser import assert_accessible, sign_in
+from tests.e2e.browser import assert_accessible, clinic_morning, sign_in
 from tests.helpers import PASSWORD
-
-
-def _clinic_morning() -> datetime:
-    """17:00 UTC: morning in the default clinic zone, same calendar day as UTC."""
-    return datetime.now(UTC).replace(hour=17, minute=0, second=0, microsecond=0)
 
 
 def _book_today(app, modality: str, **patient) -> int:
@@ -128,7 +123,7 @@ def _session_status(app, patient_id: int) -> str:
 
 def test_nurse_charts_esketamine_session(live_app, page):
     app, base = live_app
-    clock.freeze(_clinic_morning())
+    clock.freeze(clinic_morning())
     patient_id = _book_today(app, "esketamine_nasal", first_name="Erin", last_name="Esk")
     sign_in(page, base, "nurse", accessible=True)
     page.wait_for_url(base + "/today")
@@ -195,7 +190,7 @@ def test_nurse_charts_esketamine_session(live_app, page):
 
 def test_nurse_charts_iv_session(live_app, page):
     app, base = live_app
-    clock.freeze(_clinic_morning())
+    clock.freeze(clinic_morning())
     patient_id = _book_today(
         app, "iv_ketamine", first_name="Ivan", last_name="Infusion", weight_kg=84
     )

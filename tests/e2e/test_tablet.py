@@ -10,8 +10,7 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair
 from clinic_app.treatments import services
 from tests import factories
-from tests.e2e.browser import assert_accessible, sign_in
-from tests.e2e.test_nurse_sessions import _clinic_morning
+from tests.e2e.browser import assert_accessible, clinic_morning, sign_in
 from tests.helpers import PASSWORD
 
 TABLET = {"width": 768, "height": 1024}
@@ -28,7 +27,7 @@ def _busy_morning(app) -> int:
     """Four patients booked in chairs: one waiting, one pre-dose, one observing after an IV
     infusion with readings, a scale and an adverse event, one ended without a dose. Returns the
     observing session's id."""
-    clock.freeze(_clinic_morning())
+    clock.freeze(clinic_morning())
     with app.app_context():
         nurse = factories.make_user("nurse", password=PASSWORD)
         factories.make_user("psychiatrist", password=PASSWORD)

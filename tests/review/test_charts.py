@@ -57,7 +57,7 @@ def test_phq9_chart_scales_scores_and_draws_baseline_response_and_remission():
     assert labels["remission < 5"].x1 == chart.left and labels["remission < 5"].x2 == chart.right
     xs = [p.x for p in series.points]
     assert chart.left < xs[0] < xs[1] < xs[2] < chart.right
-    assert "3 PHQ-9 scores from 02 Mar 2026 (20) to 30 Mar 2026 (4)." in chart.desc
+    assert "3 PHQ-9 scores from 2 Mar 2026 (20) to 30 Mar 2026 (4)." in chart.desc
     assert "response at or below 10 (50 % drop)" in chart.desc
     assert chart.x_ticks and all(chart.left <= t.pos <= chart.right for t in chart.x_ticks)
 
@@ -127,7 +127,7 @@ def test_peak_systolic_chart():
     assert len(peak.points) == len(pre.points) == 8
     assert peak.points[0].y > peak.points[-1].y
     assert {line.label for line in chart.lines} >= {"hold > 140", "notify ≥ 160"}
-    assert "Highest peak 165 on 09 Mar 2026; 2 at or above the notify line 160." in chart.desc
+    assert "Highest peak 165 on 9 Mar 2026; 2 at or above the notify line 160." in chart.desc
 
 
 def test_course_bands_chart_one_row_per_course():
@@ -146,7 +146,7 @@ def test_course_bands_chart_one_row_per_course():
     assert [b.css for b in chart.bands] == ["b-induction", "b-maintenance", "b-induction"]
     assert chart.bands[0].x + chart.bands[0].width == pytest.approx(chart.bands[1].x, abs=0.2)
     assert [r.label for r in chart.row_labels] == ["Esketamine", "IV"]
-    assert "Esketamine: induction from 02 Mar 2026 to 30 Mar 2026" in chart.desc
+    assert "Esketamine: induction from 2 Mar 2026 to 30 Mar 2026" in chart.desc
     assert chart.height > charts.course_bands_chart("one", rows[:1], ZONE).height
 
 

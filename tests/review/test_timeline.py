@@ -10,8 +10,14 @@ from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, CourseDecision, VitalsReading
 from tests import factories
-from tests.helpers import actions_by, audit_rows, count, count_statements, text
+from tests.helpers import actions_by, audit_rows, count, count_statements, soup, text
 from tests.review import builders
+
+
+def _session_numbers(page) -> list[str]:
+    """The first cell (the number within its course) of each row of the sessions table."""
+    table = page.find("section", attrs={"aria-labelledby": "sessions-h"}).find("tbody")
+    return [row.find("td").get_text() for row in table.find_all("tr")]
 
 
 def _history(app) -> dict[str, int]:
@@ -60,13 +66,12 @@ def test_nurse_reads_the_whole_timeline(app, as_role, staff):
     response = as_role("nurse").get(f"/patients/{ids['patient_id']}/timeline")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
+    parsed = soup(response)
     page = text(response)
     assert "Timeline: Alex Tester" not in page  # last name set by the builder
     assert "Timeline: Alex Timeline" in page
     # Every session, newest first, with its number within its course.
-    sessions_table = html.split('id="sessions-h"', 1)[1]
-    rows = re.findall(r"<tr>\s*<td>(\d+)</td>", sessions_table)
-    assert rows == ["1"] + [str(n) for n in range(11, 0, -1)]
+    assert _session_numbers(parsed) == ["1"] + [str(n) for n in range(11, 0, -1)]
     assert "Session pages" not in html  # one page
     assert "152/92 (+28/+14)" in page  # peak BP and the rise over pre-dose
     assert "95 %" in page  # lowest SpO2
@@ -77,9 +82,9 @@ def test_nurse_reads_the_whole_timeline(app, as_role, staff):
     assert "co-signed Test psychiatrist, MD" in page
     assert "signed Test nurse, RN" in page and "awaiting co-signature" in page
     assert "discharged" in page
-    special_row = re.search(rf'/sessions/{ids["special"]}".*?</tr>', html, re.S).group(0)
-    cells = re.findall(r"<td>(.*?)</td>", special_row, re.S)
-    assert cells[3:6] == ["95 %", "2", "6"]  # lowest SpO2, deepest MOAA/S, max CADSS-6
+    special_row = parsed.find("a", href=f"/sessions/{ids['special']}").find_parent("tr")
+    cells = [cell.get_text() for cell in special_row.find_all("td")]
+    assert cells[5:8] == ["95 %", "2", "6"]  # lowest SpO2, deepest MOAA/S, max CADSS-6
     # The course status: baseline 20, latest 7, -65 %, a response after induction.
     assert "Baseline PHQ-9 20" in page
     assert "Latest PHQ-9 7" in page
@@ -101,30 +106,26 @@ def test_sessions_page_newest_first_while_charts_keep_the_whole_history(
     nurse = as_role("nurse")
     url = f"/patients/{ids['patient_id']}/timeline"
 
-    def session_rows(html: str) -> list[str]:
-        return re.findall(r"<tr>\s*<td>(\d+)</td>", html.split('id="sessions-h"', 1)[1])
-
     first_response = nurse.get(f"{url}?page=1")
-    first = first_response.get_data(as_text=True)
-    last = nurse.get(f"{url}?page=3").get_data(as_text=True)
-    assert session_rows(first) == ["1", "11", "10", "9", "8"]
-    assert session_rows(last) == ["2", "1"]
+    first = soup(first_response)
+    assert _session_numbers(first) == ["1", "11", "10", "9", "8"]
+    assert _session_numbers(soup(nurse.get(f"{url}?page=3"))) == ["2", "1"]
     assert "Sessions 1–5 of 12, newest first" in text(first_response)
-    assert f'href="{url}?page=2#sessions-h"' in first
+    assert first.find("a", href=f"{url}?page=2#sessions-h")
     # The peak systolic table beside the chart still lists every dosed esketamine session.
-    peak_table = first.split('id="peak-h-', 1)[1].split("</table>", 1)[0]
-    assert len(re.findall(r"<tr><td>\d+</td>", peak_table)) == 11
-    assert session_rows(nurse.get(f"{url}?page=9").get_data(as_text=True)) == ["2", "1"]
+    peak_section = first.select_one('section[aria-labelledby^="peak-h-"]')
+    peak_rows = peak_section.find("tbody").find_all("tr")
+    assert len(peak_rows) == 11
+    assert all(row.find("td").get_text().isdigit() for row in peak_rows)
+    assert _session_numbers(soup(nurse.get(f"{url}?page=9"))) == ["2", "1"]
 
 
 def test_charts_are_accessible_svg_with_tables(app, as_role, staff):
     ids = _history(app)
-    html = (
-        as_role("psychiatrist")
-        .get(f"/patients/{ids['patient_id']}/timeline")
-        .get_data(as_text=True)
-    )
-    svgs = re.findall(r'<svg class="chart-svg" id="([\w-]+)"[^>]*role="img"', html)
+    response = as_role("psychiatrist").get(f"/patients/{ids['patient_id']}/timeline")
+    html = response.get_data(as_text=True)
+    parsed = soup(response)
+    svgs = [svg["id"] for svg in parsed.find_all("svg", class_="chart-svg", role="img")]
     assert svgs == [
         "course-chart",
         "phq9-chart",
@@ -133,9 +134,11 @@ def test_charts_are_accessible_svg_with_tables(app, as_role, staff):
         f"peak-chart-{ids['iv_course_id']}",
     ]
     for chart_id in svgs:
-        assert f'aria-labelledby="{chart_id}-title" aria-describedby="{chart_id}-desc"' in html
-        assert re.search(rf'<title id="{chart_id}-title">[^<]+</title>', html)
-        assert re.search(rf'<desc id="{chart_id}-desc">[^<]+</desc>', html)
+        svg = parsed.find("svg", id=chart_id)
+        assert svg["aria-labelledby"] == f"{chart_id}-title"
+        assert svg["aria-describedby"] == f"{chart_id}-desc"
+        assert svg.find("title", id=f"{chart_id}-title").get_text().strip()
+        assert svg.find("desc", id=f"{chart_id}-desc").get_text().strip()
     assert "<script" not in html.split("</head>", 1)[1]
     assert 'style="' not in html
     # PHQ-9 with the course baseline, the response line (50 % of baseline) and remission (< 5).
@@ -159,8 +162,9 @@ def test_charts_are_accessible_svg_with_tables(app, as_role, staff):
         assert f'<caption class="visually-hidden">{caption}</caption>' in html
     # The link's name, hidden part included, reads as one phrase (no stray colon).
     links = [
-        " ".join(re.sub(r"<[^>]+>", " ", link).split())
-        for link in re.findall(r'<a [^>]*href="/review/courses/\d+">(.*?)</a>', html)
+        " ".join(link.get_text(" ").split())
+        for link in parsed.select('a[href^="/review/courses/"]')
+        if link["href"].removeprefix("/review/courses/").isdigit()
     ]
     assert [re.sub(r"\d{1,2} \w{3} \d{4}", "DATE", link) for link in links] == [
         "Decisions on this course (Esketamine nasal, from DATE)",

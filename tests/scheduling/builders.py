@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.extensions import db
-from clinic_app.models import Appointment
+from clinic_app.models import Appointment, Patient, TreatmentCourse
+from clinic_app.scheduling import booking, checks
 from tests import factories
 from tests.helpers import CLINIC_ZONE, form_values
 
@@ -92,3 +93,35 @@ def series_rows(app, patient_id: int) -> list[Appointment]:
         ).all()
         db.session.expunge_all()
         return list(rows)
+
+
+# The booked series (Tue/Fri from Tue 7 April, 09:00): visits 1-8.
+DAYS = [date(2026, 4, d) for d in (7, 10, 14, 17, 21, 24, 28)] + [date(2026, 5, 1)]
+
+
+def book_series(app, patient_id: int, course_id: int, first: date | None = None) -> list[int]:
+    """The induction series booked as proposed from `first` at 09:00 (by default Tuesday 7
+    April, giving DAYS); its ids."""
+    first = first or MONDAY + timedelta(days=1)
+    with app.app_context():
+        desk = factories.user("front_desk")
+        person = db.session.get(Patient, patient_id)
+        course = db.session.get(TreatmentCourse, course_id)
+        proposal = booking.propose(desk, person, course, "induction", first, time(9), [], None)
+        rows = booking.book_series(
+            desk,
+            person,
+            course,
+            "induction",
+            [checks.VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows],
+        )
+        db.session.commit()
+        return [r.id for r in rows.visits]
+
+
+def row(app, appointment_id: int) -> Appointment:
+    """The appointment as stored now, detached."""
+    with app.app_context():
+        found = db.session.get(Appointment, appointment_id)
+        db.session.expunge(found)
+        return found

@@ -17,11 +17,11 @@ from tests.helpers import markup, page_statements, soup
 from tests.scheduling.builders import (
     DOSE_STRINGS,
     MONDAY,
+    book_series,
     book_visit,
     local,
     make_patient_with_course,
 )
-from tests.scheduling.test_changes import book_series
 
 TUESDAY = date(2026, 4, 7)
 

@@ -8,33 +8,16 @@ from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, ClinicalAlert, Patient, TreatmentCourse
-from clinic_app.scheduling import booking, checks
-from tests import factories
+from clinic_app.models import Appointment, ClinicalAlert
 from tests.helpers import CLINIC_ZONE, audit_actions, count, field_error, form_values, markup
-from tests.scheduling.builders import MONDAY, book_visit, local, make_patient_with_course
-
-# The booked series (Tue/Fri from Tue 7 April, 09:00): visits 1-8.
-DAYS = [date(2026, 4, d) for d in (7, 10, 14, 17, 21, 24, 28)] + [date(2026, 5, 1)]
-
-
-def book_series(app, patient_id: int, course_id: int) -> list[int]:
-    with app.app_context():
-        desk = factories.user("front_desk")
-        person = db.session.get(Patient, patient_id)
-        course = db.session.get(TreatmentCourse, course_id)
-        proposal = booking.propose(
-            desk, person, course, "induction", MONDAY + timedelta(days=1), time(9), [], None
-        )
-        rows = booking.book_series(
-            desk,
-            person,
-            course,
-            "induction",
-            [checks.VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows],
-        )
-        db.session.commit()
-        return [r.id for r in rows.visits]
+from tests.scheduling.builders import (
+    DAYS,
+    book_series,
+    book_visit,
+    local,
+    make_patient_with_course,
+    row,
+)
 
 
 @pytest.fixture
@@ -42,13 +25,6 @@ def series(app, esk) -> list[int]:
     ids = book_series(app, *esk)
     assert len(ids) == 8
     return ids
-
-
-def row(app, appointment_id: int) -> Appointment:
-    with app.app_context():
-        found = db.session.get(Appointment, appointment_id)
-        db.session.expunge(found)
-        return found
 
 
 def starts(app, ids) -> list[datetime]:

@@ -10,12 +10,16 @@ from icalendar import Calendar
 
 from clinic_app import clock
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, ClinicSetting, Patient, TreatmentCourse
-from clinic_app.scheduling import booking, checks
+from clinic_app.models import Appointment, ClinicSetting
 from tests import factories
 from tests.helpers import audit_actions, markup
-from tests.scheduling.builders import DOSE_STRINGS, book_visit, local, make_patient_with_course
-from tests.scheduling.test_changes import book_series
+from tests.scheduling.builders import (
+    DOSE_STRINGS,
+    book_series,
+    book_visit,
+    local,
+    make_patient_with_course,
+)
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -141,7 +145,7 @@ def test_a_series_across_the_end_of_daylight_saving_stays_at_0900_local(app, as_
     Los Angeles falls back from UTC-7 to UTC-8. Every visit stays at 09:00 clinic time."""
     patient_id, course_id = esk
     clock.freeze(datetime(2026, 10, 26, 8, tzinfo=LA).astimezone(UTC))
-    book_series_from(app, patient_id, course_id, date(2026, 10, 27))
+    book_series(app, patient_id, course_id, date(2026, 10, 27))
     desk = as_role("front_desk")
     events = list(_parse(desk.get(f"/schedule/patients/{patient_id}/visits.ics")).walk("VEVENT"))
     starts = [e["dtstart"].dt for e in events]
@@ -154,23 +158,6 @@ def test_a_series_across_the_end_of_daylight_saving_stays_at_0900_local(app, as_
     assert utc_hours == {16, 17}
     body = markup(desk.get(f"/schedule/patients/{patient_id}"))
     assert body.count("09:00–11:30") == 8
-
-
-def book_series_from(app, patient_id, course_id, first: date) -> list[int]:
-    with app.app_context():
-        desk = factories.user("front_desk")
-        person = db.session.get(Patient, patient_id)
-        course = db.session.get(TreatmentCourse, course_id)
-        proposal = booking.propose(desk, person, course, "induction", first, time(9), [], None)
-        rows = booking.book_series(
-            desk,
-            person,
-            course,
-            "induction",
-            [checks.VisitRequest(r.day, r.start, r.chair_id) for r in proposal.rows],
-        )
-        db.session.commit()
-        return [r.id for r in rows.visits]
 
 
 def test_no_visits_gives_an_empty_calendar(app, as_role, staff):

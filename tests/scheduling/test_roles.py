@@ -12,8 +12,7 @@ from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, AuditEvent
 from tests.helpers import sign_in
-from tests.scheduling.builders import local, plan_data
-from tests.scheduling.test_changes import DAYS, book_series
+from tests.scheduling.builders import DAYS, book_series, local, plan_data
 
 VIEW = {"front_desk", "nurse", "psychiatrist"}
 DESK = {"front_desk"}

@@ -13,8 +13,15 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, ClinicSetting, TreatmentCourse
 from tests import factories
 from tests.helpers import field_error, form_values, markup, soup
-from tests.scheduling.builders import book_visit, local, make_patient_with_course, propose
-from tests.scheduling.test_changes import DAYS, book_series, row
+from tests.scheduling.builders import (
+    DAYS,
+    book_series,
+    book_visit,
+    local,
+    make_patient_with_course,
+    propose,
+    row,
+)
 
 
 @pytest.fixture

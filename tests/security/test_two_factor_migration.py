@@ -8,7 +8,7 @@ from sqlalchemy import MetaData, insert, select
 from clinic_app import create_app
 from clinic_app.extensions import db
 from config import TestingConfig
-from tests.test_migrations import _run
+from tests.helpers import db_command
 
 BEFORE, PENDING_SEED = "bf4ac46af253", "5a7c0e2d9b14"
 AT = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
@@ -30,7 +30,7 @@ def _seeds(app) -> dict[str, tuple]:
 
 def test_unconfirmed_seeds_move_to_the_pending_column(empty_database_url):
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
-    _run(app, "upgrade", BEFORE)
+    db_command(app, "upgrade", BEFORE)
     with app.app_context():
         tables = MetaData()
         tables.reflect(db.engine)
@@ -72,11 +72,11 @@ def test_unconfirmed_seeds_move_to_the_pending_column(empty_database_url):
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
-    _run(app, "upgrade", PENDING_SEED)
+    db_command(app, "upgrade", PENDING_SEED)
     assert _seeds(app) == {
         "on": ("seed-on", ""),
         "half": ("", "seed-half"),
         "off": ("", ""),
     }
-    _run(app, "downgrade", BEFORE)
+    db_command(app, "downgrade", BEFORE)
     assert _seeds(app) == {"on": ("seed-on",), "half": ("seed-half",), "off": ("",)}

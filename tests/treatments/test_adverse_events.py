@@ -1,7 +1,6 @@
 """Adverse events through the views: recorded with a description, edited until signed, resolved
 with a time and who, cleared for discharge by the psychiatrist; each step audited and shown."""
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -22,8 +21,9 @@ from tests.helpers import (
     count_statements,
     field_errors,
     flashes,
+    soup,
 )
-from tests.treatments.test_forms import make_session
+from tests.treatments.builders import make_session
 
 EVENT = {"kind": "nausea", "severity": "mild", "intervention": "Rest."}
 
@@ -64,14 +64,13 @@ def _edit(client, sid, event_id, **data):
 def test_untouched_event_form_starts_on_choose_and_is_refused(app, as_role):
     sid = make_session(app, stage="dosed")
     nurse = as_role("nurse")
-    page = nurse.get(f"/sessions/{sid}").get_data(as_text=True)
-    form = page.split(f'action="/sessions/{sid}/adverse-events"', 1)[1].split("</form>", 1)[0]
+    form = soup(nurse.get(f"/sessions/{sid}")).find(
+        "form", action=f"/sessions/{sid}/adverse-events"
+    )
     for name in ("kind", "severity"):  # the browser shows the first option; none is selected
-        options = form.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
-        assert re.findall(r"<option[^>]*>[^<]*</option>", options)[0] == (
-            '<option value="">Choose…</option>'
-        )
-        assert "selected" not in options
+        options = form.find("select", attrs={"name": name}).find_all("option")
+        assert (options[0]["value"], options[0].get_text()) == ("", "Choose…")
+        assert not any(option.has_attr("selected") for option in options)
     response = nurse.post(f"/sessions/{sid}/adverse-events", data={"intervention": "Rest."})
     assert response.status_code == 400
     assert field_errors(response) == {

@@ -3,13 +3,11 @@ pressure reaches the board and the psychiatrist, a pre-dose hold waits visibly f
 the escort is the confirmed driver or a named adult, never a ride-hail."""
 
 import re
-from datetime import timedelta
 
 from sqlalchemy import select
 
-from clinic_app import clock
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, AuditEvent, Chair, ClinicalAlert, TreatmentSession
+from clinic_app.models import AuditEvent, ClinicalAlert, TreatmentSession
 from clinic_app.treatments import services
 from tests import factories
 from tests.helpers import (
@@ -21,63 +19,9 @@ from tests.helpers import (
     soup,
     text,
 )
+from tests.treatments.builders import chart, dosed_in_chair, in_chair, ready_to_leave
 
 READY = {"alert_oriented": "y", "gait_steady": "y"}
-
-
-def in_chair(app, modality="esketamine_nasal", chair="Recliner 3", **patient) -> int:
-    """A patient checked in on today's appointment in a named chair, pre-dose checks done."""
-    with app.app_context():
-        person = factories.make_patient(**patient)
-        course = factories.make_course(person, modality)
-        now = clock.utcnow()
-        appointment = Appointment(
-            patient_id=person.id,
-            course_id=course.id,
-            chair=Chair(name=chair, site=factories.site()),
-            starts_at=now,
-            ends_at=now + timedelta(hours=3),
-            visit_kind="induction",
-            status="checked_in",
-            driver_name="Sam Tester",
-        )
-        db.session.add(appointment)
-        db.session.flush()
-        treatment = services.start_session(factories.user("nurse"), person, course, appointment)
-        services.record_predose(
-            factories.user("nurse"), treatment, factories.PREDOSE_OK, treatment.version_id
-        )
-        db.session.commit()
-        return treatment.id
-
-
-def chart(app, sid, *steps) -> None:
-    """Run service steps on the session as the nurse: ("vitals", {...}), ("moaas", n),
-    ("cadss", total), ("dose", {...}), ("event", {...}), ("devices", None) for the esketamine
-    devices after the first, ("wait", minutes)."""
-    with app.app_context():
-        nurse = factories.user("nurse")
-        for kind, value in steps:
-            treatment = db.session.get(TreatmentSession, sid)
-            if kind == "wait":
-                clock.advance(timedelta(minutes=value))
-            elif kind == "vitals":
-                services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP, **value))
-            elif kind == "moaas":
-                services.add_assessment(nurse, treatment, "moaas", [value])
-            elif kind == "cadss":
-                services.add_assessment(nurse, treatment, "cadss6", [value] + [0] * 5)
-            elif kind == "dose":
-                data = {"dose_mg": "56", "weight_kg": "80", "lot_number": "LOT-1"}
-                data.update(value)
-                services.record_dose(nurse, treatment, data, treatment.version_id)
-            elif kind == "event":
-                services.add_adverse_event(nurse, treatment, value)
-            elif kind == "devices":
-                for number in range(len(treatment.devices) + 1, treatment.devices_used + 1):
-                    at = treatment.dose_started_at + timedelta(minutes=5 * (number - 1))
-                    services.add_device(nurse, treatment, {"lot_number": "LOT-1", "given_at": at})
-            db.session.commit()
 
 
 def discharge(app, client, sid, **fields):
@@ -95,16 +39,8 @@ def status(app, sid) -> str:
 
 
 def test_moaas_3_at_45_minutes_and_two_open_events_block_discharge_at_120(app, as_role):
-    freeze_local(9, 0)
-    sid = in_chair(app)
-    chart(
+    sid = dosed_in_chair(
         app,
-        sid,
-        ("vitals", {}),
-        ("dose", {}),
-        ("wait", 40),
-        ("devices", None),
-        ("vitals", {}),
         ("moaas", 5),
         ("cadss", 1),
         ("event", {"kind": "nausea", "severity": "moderate"}),
@@ -168,28 +104,6 @@ def test_nothing_assessed_blocks_with_every_missing_assessment_named(app, as_rol
 
 
 # --- the escort ------------------------------------------------------------------------------
-
-
-def ready_to_leave(app) -> int:
-    """An esketamine patient at 121 min with every chart condition met."""
-    freeze_local(9, 0)
-    sid = in_chair(app)
-    chart(
-        app,
-        sid,
-        ("vitals", {}),
-        ("dose", {}),
-        ("wait", 40),
-        ("devices", None),
-        ("vitals", {}),
-        ("moaas", 5),
-        ("cadss", 1),
-        ("wait", 75),
-        ("moaas", 5),
-        ("wait", 6),
-        ("vitals", {}),
-    )
-    return sid
 
 
 def test_uber_driver_is_refused_next_to_the_field_with_the_reason(app, as_role):
@@ -364,16 +278,8 @@ def test_a_recheck_under_the_hold_line_closes_the_hold_alert(app, as_role):
 
 
 def test_psychiatrist_overrides_clinical_blockers_and_the_discharge_is_flagged(app, as_role):
-    freeze_local(9, 0)
-    sid = in_chair(app)
-    chart(
+    sid = dosed_in_chair(
         app,
-        sid,
-        ("vitals", {}),
-        ("dose", {}),
-        ("wait", 40),
-        ("devices", None),
-        ("vitals", {}),
         ("moaas", 4),
         ("cadss", 0),
         ("wait", 81),

@@ -2,7 +2,6 @@
 whole-form refusals), and nothing saved."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -36,70 +35,13 @@ from tests.helpers import (
     version,
     years_ago,
 )
+from tests.treatments.builders import make_session, session_state
 
 PREDOSE = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}
 VITALS = {k: str(v) for k, v in factories.NORMAL_BP.items()}
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def session_state(app, sid: int) -> dict:
-    with app.app_context():
-        t = db.session.get(TreatmentSession, sid)
-        return {
-            c: getattr(t, c)
-            for c in (
-                "status",
-                "version_id",
-                "predose_checked_at",
-                "driver_name",
-                "dose_mg",
-                "dose_started_at",
-                "lot_number",
-                "infusion_ended_at",
-                "discharged_at",
-                "signed_at",
-            )
-        }
-
-
-STAGES = ("started", "checked", "baseline", "dosed", "observed", "discharged", "signed")
-
-
-def make_session(app, modality="esketamine_nasal", stage="baseline", **patient) -> int:
-    """A session charted through the services up to `stage`, with the clock at 10:00 local
-    when it starts. 'observed' = dose + 121 min with post-dose vitals (ready to discharge)."""
-    freeze_local(10, 0)
-    upto = STAGES.index(stage)
-    with app.app_context():
-        p = factories.make_patient(**patient)
-        course = factories.make_course(p, modality)
-        t = factories.start(p, course)
-        nurse = factories.user("nurse")
-        if upto >= 1:
-            services.record_predose(nurse, t, factories.PREDOSE_OK, t.version_id)
-        if upto >= 2:
-            services.add_vitals(nurse, t, dict(factories.NORMAL_BP))
-        if upto >= 3:
-            data = {"dose_mg": "56", "weight_kg": "80", "lot_number": "LOT-1", **factories.PUMP_OK}
-            services.record_dose(nurse, t, data, t.version_id)
-        if upto >= 4:
-            clock.advance(timedelta(minutes=40))
-            services.add_vitals(nurse, t, dict(factories.NORMAL_BP))
-            if modality == "iv_ketamine":
-                services.end_infusion(nurse, t, None, Decimal("40"), t.version_id)
-            clock.advance(timedelta(seconds=30))
-            factories.chart_settled(t)
-            clock.advance(timedelta(minutes=80, seconds=30))
-            services.add_vitals(nurse, t, dict(factories.NORMAL_BP))
-            factories.chart_settled(t)
-        if upto >= 5:
-            services.discharge(nurse, t, factories.GOOD_ATTESTATION, t.version_id)
-        if upto >= 6:
-            services.sign(nurse, t, PASSWORD)
-        db.session.commit()
-        return t.id
 
 
 # --- patient registration ------------------------------------------------------------------

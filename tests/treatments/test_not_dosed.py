@@ -13,7 +13,7 @@ from clinic_app.models import Appointment, AuditEvent, Chair, TreatmentSession
 from clinic_app.treatments import services
 from tests import factories
 from tests.helpers import PASSWORD, audit_actions, field_errors, flashes, freeze_local, version
-from tests.treatments.test_forms import make_session, session_state
+from tests.treatments.builders import make_session, session_state
 
 
 def _booked_session(app, slot_minutes: int = 120, stage: str = "baseline") -> tuple[int, int]:
