@@ -1,7 +1,7 @@
 """Receiving stock: a delivery as on its invoice, received by one user and checked by a second
 who re-enters their own password; every container gets its own row and a receive movement."""
 
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +13,7 @@ from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import Role
 from clinic_app.clinical.dea import dea_number_problem, normalise_dea_number
 from clinic_app.clinical.ledger import MovementKind
+from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
 from clinic_app.inventory.movements import move
@@ -24,7 +25,7 @@ from clinic_app.models import (
     StockReceiptLine,
     User,
 )
-from clinic_app.settings import clinic_today
+from clinic_app.settings import clinic_today, local_to_utc
 from clinic_app.site_scope import require_site_access
 
 MAX_CONTAINERS = 200
@@ -133,13 +134,23 @@ def _receive_line(
     db.session.add(row)
     db.session.flush()
     size = row.product.container_size
+    # The date actually received (21 CFR 1304.21(d)): now when that is today, else its midday.
+    when = receipt.received_on
+    at = utcnow() if when >= clinic_today() else local_to_utc(when, time(12))
     for _ in range(row.containers):
         container = StockContainer(
             line_id=row.id, site_id=receipt.site_id, storage_location=storage, remaining=0
         )
         db.session.add(container)
         db.session.flush()
-        move(actor, container, MovementKind.RECEIVE, size, document_ref=receipt.invoice_number)
+        move(
+            actor,
+            container,
+            MovementKind.RECEIVE,
+            size,
+            occurred_at=at,
+            document_ref=receipt.invoice_number,
+        )
     return row
 
 

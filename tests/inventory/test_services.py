@@ -26,7 +26,7 @@ from clinic_app.models import (
 from clinic_app.settings import clinic_today
 from clinic_app.treatments import services
 from tests import factories
-from tests.helpers import PASSWORD
+from tests.helpers import CLINIC_ZONE, PASSWORD
 from tests.inventory.builders import (
     IV_DOSE,
     SPRAVATO,
@@ -430,3 +430,12 @@ def test_the_dea_notice_skips_a_public_holiday(app, staff):
         )
         assert found.notice_due == date(2025, 12, 26)
         assert found.form106_due == date(2026, 2, 7)
+
+
+def test_a_receipt_is_dated_the_day_the_stock_actually_arrived(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        arrived = clinic_today() - timedelta(days=5)
+        _receive(site, received_on=arrived)
+        (at,) = set(db.session.scalars(select(StockMovement.occurred_at)))
+        assert at.astimezone(CLINIC_ZONE).date() == arrived
