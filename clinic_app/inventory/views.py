@@ -518,7 +518,7 @@ def products():
     return _products_page()
 
 
-@bp.post("/products")
+@bp.post("/products/new")
 @role_required(Role.PSYCHIATRIST)
 def add_product():
     form = f.ProductForm()

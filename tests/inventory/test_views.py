@@ -375,10 +375,10 @@ def test_the_registrant_adds_a_product_and_a_duplicate_ndc_is_refused(app, as_ro
         "container_size": "20",
         "witness_required": "y",
     }
-    refused = psychiatrist.post("/inventory/products", data=data)
+    refused = psychiatrist.post("/inventory/products/new", data=data)
     assert refused.status_code == 400
     assert field_errors(refused) == {"ndc": "A product with this NDC is already in the catalogue."}
-    assert as_role("nurse").post("/inventory/products", data=data).status_code == 403
-    added = psychiatrist.post("/inventory/products", data=data | {"ndc": "42023-113-99"})
+    assert as_role("nurse").post("/inventory/products/new", data=data).status_code == 403
+    added = psychiatrist.post("/inventory/products/new", data=data | {"ndc": "42023-113-99"})
     assert added.status_code == 302
     assert "42023-113-99" in text(psychiatrist.get("/inventory/products"))
