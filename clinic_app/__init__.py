@@ -125,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
     from clinic_app.auth.views import bp as auth_bp
     from clinic_app.fhir.views import bp as fhir_bp
     from clinic_app.health import bp as health_bp
+    from clinic_app.inventory.views import bp as inventory_bp
     from clinic_app.patients.views import bp as patients_bp
     from clinic_app.records.views import bp as records_bp
     from clinic_app.rems.views import bp as rems_bp
@@ -141,6 +142,7 @@ def register_blueprints(app: Flask) -> None:
         review_bp,
         records_bp,
         rems_bp,
+        inventory_bp,
         admin_bp,
         fhir_bp,
     ):

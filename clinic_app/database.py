@@ -1,10 +1,11 @@
 """Declarative base: constraint naming convention, UTC datetimes and shared column helpers."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, String, TypeDecorator
+from sqlalchemy import DateTime, Enum, ForeignKey, Integer, MetaData, String, TypeDecorator
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
 from sqlalchemy.sql.functions import FunctionElement
@@ -38,6 +39,31 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Quantity(TypeDecorator[Decimal]):
+    """An exact quantity to the hundredth (mL, devices, mg), stored as an integer count of
+    hundredths: SQLite keeps NUMERIC as floating point, where 5 - 4.68 is not 0.32, and a
+    conditional `remaining >= :q` must compare exactly on both databases."""
+
+    impl = Integer
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        hundredths = Decimal(value) * 100
+        if hundredths != hundredths.to_integral_value():
+            raise ValueError(f"{value} is finer than a hundredth")
+        return int(hundredths)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(int(value)) / 100).quantize(HUNDREDTH)
+
+
+HUNDREDTH = Decimal("0.01")
 
 
 class Base(DeclarativeBase):

@@ -6,7 +6,7 @@ from sqlalchemy import text
 
 from clinic_app.extensions import db
 
-APPEND_ONLY_TABLES = ("audit_events", "rems_form_submissions")
+APPEND_ONLY_TABLES = ("audit_events", "rems_form_submissions", "stock_movements")
 
 
 class RoleError(RuntimeError):

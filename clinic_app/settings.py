@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import g, has_app_context
 from sqlalchemy import select
 
+from clinic_app.clinical.ledger import StockRules
 from clinic_app.clinical.review import ReviewRules
 from clinic_app.clinical.rules import TIMEZONE, ClinicalRules, ClinicSettings, setting
 from clinic_app.clinical.series import SchedulingRules
@@ -64,6 +65,11 @@ def scheduling_rules() -> SchedulingRules:
 def review_rules() -> ReviewRules:
     """Response, remission and review-queue thresholds, with overrides applied."""
     return _applied(ReviewRules)
+
+
+def stock_rules() -> StockRules:
+    """Expiry warnings, theft/loss deadlines and record retention, with overrides applied."""
+    return StockRules.with_overrides(_stored())
 
 
 def clinic_timezone() -> ZoneInfo:

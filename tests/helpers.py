@@ -17,6 +17,7 @@ from sqlalchemy import text as sql
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, TreatmentSession
+from clinic_app.models.stock import SQLITE_APPEND_ONLY
 from tests import factories
 
 PASSWORD = "correct-horse-battery"
@@ -43,8 +44,13 @@ def empty_tables() -> None:
         names = ", ".join(t.name for t in db.metadata.sorted_tables)
         db.session.execute(sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     else:
+        # The ledger's append-only triggers refuse DELETE: lifted for the emptying only.
+        for name in SQLITE_APPEND_ONLY:
+            db.session.execute(sql(f"DROP TRIGGER IF EXISTS {name}"))
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
+        for create in SQLITE_APPEND_ONLY.values():
+            db.session.execute(sql(create))
     db.session.commit()
 
 

@@ -79,6 +79,7 @@ NAVIGATION = (
         "REMS", "rems.board_page", ("rems.board_page", "rems.monitoring_form", "rems.sae_report")
     ),
     NavLink("Schedule", "scheduling.day", ("scheduling.",)),
+    NavLink("Inventory", "inventory.index", ("inventory.",)),
     NavLink(
         "Users",
         "admin.users",

@@ -52,6 +52,7 @@ from clinic_app.clinical.dosing import pump_rate_for
 from clinic_app.clinical.scores import CADSS6, MOAAS, PHQ9, score
 from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
+from clinic_app.demo.bulk_stock import generate_stock, ledger_problems
 from clinic_app.extensions import db
 from clinic_app.models import (
     AdverseEvent,
@@ -1555,6 +1556,7 @@ def generate(
     analyze((*BULK_TABLES, SessionReview.__table__))
     counts = {"sites": sites, "chairs": sum(needed)}
     counts.update(rows.counts)
+    counts.update(generate_stock())
     return counts
 
 
@@ -1708,6 +1710,7 @@ def check_invariants(sample: int = 25) -> list[tuple[str, bool, str]]:
     check("signature hash matches the stored content", bad_hash, f"{sampled} sampled")
     if session.get_bind().dialect.name == "postgresql":
         check("sequences ahead of the ids", _sequences_behind())
+    check("stock ledger adds up to every container's balance", ledger_problems())
     return results
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from clinic_app.demo.bulk import run_command
 from clinic_app.demo.clinic import DEMO_LOGINS, load_demo_data
+from clinic_app.demo.stock import load_demo_stock
 from clinic_app.extensions import db
 from clinic_app.models import User
 
@@ -40,6 +41,7 @@ def demo_data_command(patients: int | None) -> None:
         )
     else:
         counts = load_demo_data()
+        counts["stock_movements"] = load_demo_stock()
         db.session.commit()
         click.echo(
             "Loaded the demo clinic: "

@@ -16,6 +16,18 @@ from clinic_app.models.review import SessionReview
 from clinic_app.models.schedule import Appointment, Chair
 from clinic_app.models.settings import ClinicSetting
 from clinic_app.models.site import Site, user_sites
+from clinic_app.models.stock import (
+    StockContainer,
+    StockCount,
+    StockCountLine,
+    StockDiscrepancy,
+    StockInventory,
+    StockInventoryLine,
+    StockMovement,
+    StockProduct,
+    StockReceipt,
+    StockReceiptLine,
+)
 from clinic_app.models.treatment import (
     Addendum,
     AdverseEvent,
@@ -50,6 +62,16 @@ __all__ = [
     "SaeReport",
     "SessionReview",
     "Site",
+    "StockContainer",
+    "StockCount",
+    "StockCountLine",
+    "StockDiscrepancy",
+    "StockInventory",
+    "StockInventoryLine",
+    "StockMovement",
+    "StockProduct",
+    "StockReceipt",
+    "StockReceiptLine",
     "TreatmentCourse",
     "TreatmentSession",
     "User",

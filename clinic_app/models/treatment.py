@@ -317,6 +317,8 @@ class DeviceAdministration(db.Model):
     device_number: Mapped[int]
     given_at: Mapped[datetime]
     lot_number: Mapped[str] = mapped_column(String(40))
+    # The device taken from stock (its lot is copied to lot_number for the REMS form).
+    container_id: Mapped[int | None] = mapped_column(ForeignKey("stock_containers.id"), index=True)
     complete: Mapped[bool] = mapped_column(default=True)
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_by_id: Mapped[int] = user_fk()

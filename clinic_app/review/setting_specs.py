@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
+from clinic_app.clinical.ledger import StockRules
 from clinic_app.clinical.review import ReviewRules
 from clinic_app.clinical.rules import (
     DATES,
@@ -35,6 +36,7 @@ RULE_SETS: tuple[type[ClinicSettings], ...] = (
     ReviewRules,
     SchedulingRules,
     ClinicProfile,
+    StockRules,
 )
 
 
@@ -70,6 +72,7 @@ GROUPS = (
     ("hours", "Clinic hours, closed days and time zone"),
     ("blocks", "Chair blocks and spacing"),
     ("series", "Induction and maintenance series"),
+    ("stock", "Controlled-substance records"),
 )
 
 

@@ -125,6 +125,17 @@ def _partial_fields() -> tuple[BooleanField, TextAreaField]:
     )
 
 
+def stock_pick(label: str) -> SelectField:
+    """A container picked from the site's stock; the view fills the choices, the service
+    checks the pick (site, expiry, what it holds)."""
+    return SelectField(
+        label,
+        coerce=lambda v: int(v) if v else None,
+        validate_choice=False,
+        validators=[Optional()],
+    )
+
+
 class DoseForm(FlaskForm):
     weight_kg = DecimalField(
         "Weight today (kg)", places=1, validators=[Optional(), NumberRange(min=30, max=250)]
@@ -147,7 +158,11 @@ class DoseForm(FlaskForm):
         choices=choices([("56", "56 mg (2 devices)"), ("84", "84 mg (3 devices)")]),
         validators=[Optional()],
     )
-    lot_number = StringField("Lot number", validators=[DataRequired(), Length(max=40)])
+    # Required unless the dose is drawn from stock, which gives the lot (the service decides).
+    lot_number = StringField("Lot number", validators=[Optional(), Length(max=40)])
+    vial_id = stock_pick("Vial drawn from")
+    second_vial_id = stock_pick("Second vial (if the first runs out)")
+    device_id = stock_pick("Device 1")
     dose_started_at = TimeField(
         "Dose started at",
         validators=[Optional()],
@@ -188,7 +203,8 @@ class DeviceForm(FlaskForm):
     """The next esketamine device, recorded as it is given."""
 
     given_at = TimeField("Given at", validators=[Optional()], description=NOW_HINT)
-    lot_number = StringField("Lot number", validators=[DataRequired(), Length(max=40)])
+    lot_number = StringField("Lot number", validators=[Optional(), Length(max=40)])
+    device_id = stock_pick("Device")
     device_partial, device_note = _partial_fields()
 
 

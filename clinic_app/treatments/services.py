@@ -47,6 +47,7 @@ from clinic_app.clock import utcnow
 from clinic_app.dates import format_local
 from clinic_app.errors import DischargeBlocked, FieldErrors, RuleViolation, StaleRecord
 from clinic_app.extensions import db
+from clinic_app.inventory.dispensing import draw_device, draw_iv, keeps_ledger
 from clinic_app.models import (
     Addendum,
     AdverseEvent,
@@ -455,9 +456,39 @@ def record_dose(
 
     IV: today's weight (never carried from an earlier visit; it becomes the patient's weight)
     and the pump's concentration and rate, which must deliver the dose over the planned
-    minutes. Esketamine: the first device, given at the dose start, with its lot."""
+    minutes. Esketamine: the first device, given at the dose start, with its lot. At a site
+    that keeps a controlled-substance ledger the dose names its vial(s) or device, drawn from
+    stock in the same transaction, and the lot comes from them."""
     require_role(actor, *CLINICAL)
     _require_open(treatment, version_id)
+    summary = _dose_gate(treatment)
+    ledger = keeps_ledger(treatment)
+    lot = (data.get("lot_number") or "").strip()
+    if not lot and not ledger:
+        raise RuleViolation("Record the lot number.", "lot_number")
+    assert summary.baseline is not None  # _dose_gate refuses without one
+    started = _checked_time(
+        treatment,
+        data.get("dose_started_at"),
+        "dose_started_at",
+        not_before=summary.baseline.taken_at,
+    )
+    if treatment.modality == Modality.IV_KETAMINE:
+        _record_iv_dose(treatment, data)
+        if ledger:
+            assert treatment.dose_mg is not None
+            vials = [data.get("vial_id"), data.get("second_vial_id")]
+            lot = draw_iv(actor, treatment, vials, treatment.dose_mg, started)
+    else:
+        lot = _record_esketamine_dose(actor, treatment, data, started, lot, ledger)
+    treatment.lot_number = lot
+    treatment.dose_started_at = started
+    db.session.flush()
+    audit.record(actor, "session.dose", treatment, patient_id=treatment.patient_id)
+
+
+def _dose_gate(treatment: TreatmentSession):
+    """The session's summary when a dose may be recorded now; RuleViolation saying why not."""
     if treatment.dose_started_at is not None:
         raise RuleViolation("The dose is already recorded.")
     if treatment.predose_checked_at is None:
@@ -476,68 +507,75 @@ def record_dose(
             "A contraindication is on the clinical screen: no dose unless the psychiatrist "
             "records an override."
         )
-    lot = (data.get("lot_number") or "").strip()
-    if not lot:
-        raise RuleViolation("Record the lot number.", "lot_number")
-    started = _checked_time(
-        treatment,
-        data.get("dose_started_at"),
-        "dose_started_at",
-        not_before=summary.baseline.taken_at,
-    )
+    return summary
+
+
+def _record_iv_dose(treatment: TreatmentSession, data: dict[str, Any]) -> None:
+    """Today's weight, the dose it gives, and the pump that must deliver it."""
+    weight = data.get("weight_kg")
+    if weight is None:
+        raise RuleViolation("Weigh the patient today.", "weight_kg")
     course = treatment.course
-    if treatment.modality == Modality.IV_KETAMINE:
-        weight = data.get("weight_kg")
-        if weight is None:
-            raise RuleViolation("Weigh the patient today.", "weight_kg")
-        # An IV course always has its plan (the treatment_courses CHECK constraint).
-        assert course.iv_mg_per_kg is not None and course.iv_minutes is not None
-        try:
-            dose = iv_dose(Decimal(weight), course.iv_mg_per_kg, course.iv_minutes)
-        except DoseError as error:
-            raise RuleViolation(str(error), "weight_kg") from error
-        concentration = data.get("pump_concentration_mg_per_ml")
-        rate = data.get("pump_rate_ml_per_hour")
-        if concentration is None or rate is None:
-            errors = {}
-            if concentration is None:
-                errors["pump_concentration_mg_per_ml"] = "Record the concentration in the bag."
-            if rate is None:
-                errors["pump_rate_ml_per_hour"] = "Record the pump rate."
-            raise FieldErrors(errors)
-        problem = pump_problem(
-            dose.dose_mg, dose.minutes, Decimal(concentration), Decimal(rate), clinical_rules()
-        )
-        if problem:
-            raise RuleViolation(problem, "pump_rate_ml_per_hour")
-        treatment.weight_kg = dose.weight_kg
-        treatment.patient.weight_kg = dose.weight_kg
-        treatment.dose_mg = dose.dose_mg
-        treatment.dose_mg_per_kg = dose.mg_per_kg
-        treatment.planned_minutes = dose.minutes
-        treatment.pump_concentration_mg_per_ml = Decimal(concentration)
-        treatment.pump_rate_ml_per_hour = Decimal(rate)
-    else:
-        dose_mg = int(data.get("dose_mg") or 0)
-        # An esketamine course always has its dose (the treatment_courses CHECK constraint).
-        assert course.esketamine_dose_mg is not None
-        problem = esketamine_dose_problem(
-            dose_mg,
-            course.esketamine_dose_mg,
-            course.indication,
-            earlier_esketamine_doses(treatment),
-        )
-        if problem:
-            raise RuleViolation(problem, "dose_mg")
-        treatment.dose_mg = Decimal(dose_mg)
-        treatment.devices_used = esketamine_devices(dose_mg)
-        treatment.devices.append(
-            _device(actor, 1, started, lot, data.get("device_partial"), data.get("device_note"))
-        )
-    treatment.lot_number = lot
-    treatment.dose_started_at = started
-    db.session.flush()
-    audit.record(actor, "session.dose", treatment, patient_id=treatment.patient_id)
+    # An IV course always has its plan (the treatment_courses CHECK constraint).
+    assert course.iv_mg_per_kg is not None and course.iv_minutes is not None
+    try:
+        dose = iv_dose(Decimal(weight), course.iv_mg_per_kg, course.iv_minutes)
+    except DoseError as error:
+        raise RuleViolation(str(error), "weight_kg") from error
+    concentration = data.get("pump_concentration_mg_per_ml")
+    rate = data.get("pump_rate_ml_per_hour")
+    if concentration is None or rate is None:
+        errors = {}
+        if concentration is None:
+            errors["pump_concentration_mg_per_ml"] = "Record the concentration in the bag."
+        if rate is None:
+            errors["pump_rate_ml_per_hour"] = "Record the pump rate."
+        raise FieldErrors(errors)
+    problem = pump_problem(
+        dose.dose_mg, dose.minutes, Decimal(concentration), Decimal(rate), clinical_rules()
+    )
+    if problem:
+        raise RuleViolation(problem, "pump_rate_ml_per_hour")
+    treatment.weight_kg = dose.weight_kg
+    treatment.patient.weight_kg = dose.weight_kg
+    treatment.dose_mg = dose.dose_mg
+    treatment.dose_mg_per_kg = dose.mg_per_kg
+    treatment.planned_minutes = dose.minutes
+    treatment.pump_concentration_mg_per_ml = Decimal(concentration)
+    treatment.pump_rate_ml_per_hour = Decimal(rate)
+
+
+def _record_esketamine_dose(
+    actor: User,
+    treatment: TreatmentSession,
+    data: dict[str, Any],
+    started: datetime,
+    lot: str,
+    ledger: bool,
+) -> str:
+    """The course's dose in devices and the first device (taken from stock where the site
+    keeps a ledger); returns the first device's lot."""
+    dose_mg = int(data.get("dose_mg") or 0)
+    course = treatment.course
+    # An esketamine course always has its dose (the treatment_courses CHECK constraint).
+    assert course.esketamine_dose_mg is not None
+    problem = esketamine_dose_problem(
+        dose_mg,
+        course.esketamine_dose_mg,
+        course.indication,
+        earlier_esketamine_doses(treatment),
+    )
+    if problem:
+        raise RuleViolation(problem, "dose_mg")
+    treatment.dose_mg = Decimal(dose_mg)
+    treatment.devices_used = esketamine_devices(dose_mg)
+    device = _device(actor, 1, started, lot, data.get("device_partial"), data.get("device_note"))
+    if ledger:
+        container = draw_device(actor, treatment, data.get("device_id"), started)
+        device.lot_number = container.lot
+        device.container_id = container.id
+    treatment.devices.append(device)
+    return device.lot_number
 
 
 def _device(
@@ -569,8 +607,9 @@ def add_device(actor: User, treatment: TreatmentSession, data: dict[str, Any]) -
     _require_open(treatment)
     if treatment.modality != Modality.ESKETAMINE_NASAL or treatment.dose_started_at is None:
         raise RuleViolation("Record the dose and its first device first.")
+    ledger = keeps_ledger(treatment)
     lot = (data.get("lot_number") or "").strip()
-    if not lot:
+    if not lot and not ledger:
         raise RuleViolation("Record the lot number.", "lot_number")
     given_at = _checked_time(
         treatment, data.get("given_at"), "given_at", not_before=treatment.dose_started_at
@@ -585,6 +624,10 @@ def add_device(actor: User, treatment: TreatmentSession, data: dict[str, Any]) -
     device = _device(
         actor, number, given_at, lot, data.get("device_partial"), data.get("device_note")
     )
+    if ledger:
+        container = draw_device(actor, treatment, data.get("device_id"), given_at)
+        device.lot_number = container.lot
+        device.container_id = container.id
     treatment.devices.append(device)
     db.session.flush()
     audit.record(

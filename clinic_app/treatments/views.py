@@ -16,6 +16,7 @@ from clinic_app.errors import StaleRecord
 from clinic_app.extensions import db
 from clinic_app.form_flow import submit
 from clinic_app.forms import refresh_version
+from clinic_app.inventory.dispensing import session_draws, stock_choices
 from clinic_app.models import Appointment, Patient, TreatmentCourse
 from clinic_app.page_audit import record_listing
 from clinic_app.rems.session_page import session_forms as rems_session_forms
@@ -162,6 +163,12 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
     }
     defaults.update(rems_session_forms(treatment))
     defaults.update(forms)
+    stock = stock_choices(treatment)
+    if stock is not None:
+        dose_form, device_form = defaults["dose_form"], defaults["device_form"]
+        for pick in (dose_form.vial_id, dose_form.second_vial_id, dose_form.device_id):
+            pick.choices = stock
+        device_form.device_id.choices = stock
     if iv and treatment.dose_started_at is None and treatment.is_open:
         defaults["dose_form"].weight_kg.description = _weight_hint(treatment)
     return render_template(
@@ -172,6 +179,8 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         now=now,
         blockers=blockers,
         pregnancy_relevant=services.pregnancy_relevant(treatment.patient),
+        stock_picks=stock is not None,
+        draws=session_draws(treatment),
         predose_resubmitted="predose_form" in forms,
         iv=iv,
         bp_chart=bp_chart_for(treatment, summary.age, rules),

@@ -4,6 +4,7 @@ stored only when changed, each change audited, and shown with its default and la
 import pytest
 from sqlalchemy import select
 
+from clinic_app.clinical.ledger import StockRules
 from clinic_app.clinical.review import ReviewRules
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.series import SchedulingRules
@@ -36,7 +37,7 @@ def _stored(app) -> dict:
 
 def test_every_rule_field_and_the_time_zone_are_on_the_page():
     expected = {"timezone"}
-    for rules in (ClinicalRules, ReviewRules, SchedulingRules):
+    for rules in (ClinicalRules, ReviewRules, SchedulingRules, StockRules):
         expected |= set(rules.__dataclass_fields__)
     assert set(specs.BY_KEY) == expected
     for spec in specs.SPECS:

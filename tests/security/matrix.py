@@ -138,6 +138,25 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "rems.discharge_answers": CLINICAL,
     "rems.sae_report": CLINICAL,
     "rems.contact_details": CLINICAL,
+    # Controlled-substance records (issue 16): nurses and the psychiatrist (the registrant);
+    # disposal and classifying discrepancies are the registrant's.
+    "inventory.index": CLINICAL,
+    "inventory.container": CLINICAL,
+    "inventory.waste_container": CLINICAL,
+    "inventory.dispose_container": PSYCHIATRIST,
+    "inventory.receipts": CLINICAL,
+    "inventory.count": CLINICAL,
+    "inventory.discrepancies": CLINICAL,
+    "inventory.settle_discrepancy": PSYCHIATRIST,
+    "inventory.dispensing": CLINICAL,
+    "inventory.dispensing_csv": CLINICAL,
+    "inventory.ledger_csv": CLINICAL,
+    "inventory.reverse_movement": PSYCHIATRIST,
+    "inventory.products": CLINICAL,
+    "inventory.add_product": PSYCHIATRIST,
+    "inventory.add_standard_products": PSYCHIATRIST,
+    "inventory.inventories": CLINICAL,
+    "inventory.inventory_record": CLINICAL,
 }
 
 

@@ -515,7 +515,7 @@ def test_dose_refuses_a_missing_lot_number(app, as_role):
     before = session_state(app, sid)
     response = _post_dose(app, as_role("nurse"), sid, dose_mg="56", lot_number=" ")
     assert response.status_code == 400
-    assert field_errors(response) == {"lot_number": "This field is required."}
+    assert field_errors(response) == {"lot_number": "Record the lot number."}
     _assert_no_dose(app, sid, before)
 
 

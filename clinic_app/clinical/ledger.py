@@ -1,0 +1,291 @@
+"""Controlled-substance ledger rules: movement kinds and their signs, balances derived from the
+movements, draws from a container, count variances and the theft/loss report deadlines.
+
+Sources (see ../shared/reference/turn2.md §2):
+- 21 CFR 1304.21(a): a complete and accurate record of each substance received or disposed of,
+  per registered location (1304.21(b)); balances here are derived from that record, never typed.
+- 21 CFR 1304.11: an initial inventory, then one at least every two years; CIII opened
+  containers may be estimated.
+- 21 CFR 1301.76(b) and Federal Register 2023-13085: theft or significant loss is notified to the
+  DEA Field Division in writing within one business day of discovery, and DEA Form 106 is filed
+  within 45 days of discovery.
+- 21 U.S.C. 827(b): records kept at least two years; states ask up to five (WI, OH). Seven years
+  is the clinic default [D], a setting.
+- Expiry warnings 30 days ahead: a clinic default [D] (issue 16).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from clinic_app.clinical.rules import ClinicSettings, setting
+
+ZERO = Decimal(0)
+# The law's deadline for the written notice, not a clinic choice (21 CFR 1301.76(b)).
+NOTICE_BUSINESS_DAYS = 1
+
+
+@dataclass(frozen=True)
+class StockRules(ClinicSettings):
+    """Numbers of the controlled-substance records; defaults are the sourced ones above."""
+
+    # fmt: off
+    expiry_warning_days: int = setting(
+        30, "Stock: warn of expiry within", "stock", 1, 180, "days")
+    form106_days: int = setting(
+        45, "Theft or significant loss: Form 106 within", "stock", 1, 45, "days")
+    retention_years: int = setting(
+        7, "Keep controlled-substance records for", "stock", 2, 30, "years")
+    # fmt: on
+
+
+class MovementKind(StrEnum):
+    """What happened to a container's contents."""
+
+    RECEIVE = "receive"
+    ADMINISTER = "administer"
+    WASTE = "waste"
+    DESTROY = "destroy"
+    RETURN = "return"  # to the supplier or a reverse distributor
+    LOSS = "loss"
+    COUNT_ADJUST = "count_adjust"
+    REVERSAL = "reversal"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    MovementKind.RECEIVE: "Received",
+    MovementKind.ADMINISTER: "Administered",
+    MovementKind.WASTE: "Wasted",
+    MovementKind.DESTROY: "Destroyed",
+    MovementKind.RETURN: "Returned",
+    MovementKind.LOSS: "Lost",
+    MovementKind.COUNT_ADJUST: "Count adjustment",
+    MovementKind.REVERSAL: "Reversal",
+}
+INFLOWS = frozenset({MovementKind.RECEIVE})
+OUTFLOWS = frozenset(
+    {
+        MovementKind.ADMINISTER,
+        MovementKind.WASTE,
+        MovementKind.DESTROY,
+        MovementKind.RETURN,
+        MovementKind.LOSS,
+    }
+)
+
+
+class LedgerError(ValueError):
+    """A movement the ledger refuses; the message is safe to show."""
+
+
+def signed_quantity(kind: MovementKind, quantity: Decimal) -> Decimal:
+    """The movement's effect on the balance. Receipts and outflows take a positive quantity
+    and get their sign from the kind; an adjustment carries its own sign. Reversals are made
+    with `reversal_of`, never here."""
+    if kind == MovementKind.REVERSAL:
+        raise LedgerError("A reversal takes the quantity of the movement it reverses.")
+    if kind == MovementKind.COUNT_ADJUST:
+        if quantity == ZERO:
+            raise LedgerError("An adjustment of nothing is not a movement.")
+        return quantity
+    if quantity <= ZERO:
+        raise LedgerError("The quantity must be more than zero.")
+    return quantity if kind in INFLOWS else -quantity
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One ledger row as the rules see it: where, which container, what and how much (signed)."""
+
+    id: int
+    site: int
+    product: int
+    lot: str
+    container: int
+    kind: MovementKind
+    quantity: Decimal
+    reverses: int | None = None
+
+
+def reversal_of(target: Movement, earlier: Iterable[Movement]) -> Decimal:
+    """The signed quantity of a reversal of `target`: its negation. A reversal is never
+    reversed (record the movement again instead) and a movement is reversed at most once."""
+    if target.kind == MovementKind.REVERSAL:
+        raise LedgerError("A reversal cannot be reversed; record the movement again instead.")
+    if any(m.reverses == target.id for m in earlier):
+        raise LedgerError("This movement is already reversed.")
+    return -target.quantity
+
+
+def after(balance: Decimal, change: Decimal) -> Decimal:
+    """The balance after a signed change; LedgerError if it would go below zero."""
+    result = balance + change
+    if result < ZERO:
+        raise LedgerError(f"Only {balance.normalize():f} left: this would go below zero.")
+    return result
+
+
+@dataclass(frozen=True)
+class Balances:
+    """Balances derived from movements, by container, by (product, lot), by (site, product)."""
+
+    container: dict[int, Decimal]
+    lot: dict[tuple[int, str], Decimal]
+    product: dict[tuple[int, int], Decimal]
+
+
+def balances(movements: Iterable[Movement]) -> Balances:
+    """Add the movements up. Balances are never stored as editable numbers: this is them."""
+    container: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    lot: dict[tuple[int, str], Decimal] = defaultdict(lambda: ZERO)
+    product: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    for m in movements:
+        container[m.container] += m.quantity
+        lot[(m.product, m.lot)] += m.quantity
+        product[(m.site, m.product)] += m.quantity
+    return Balances(dict(container), dict(lot), dict(product))
+
+
+def running_balances(movements: Iterable[Movement]) -> list[Decimal]:
+    """Each movement's container balance after it, in the order given (the ledger CSV)."""
+    seen: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    out = []
+    for m in movements:
+        seen[m.container] += m.quantity
+        out.append(seen[m.container])
+    return out
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What a draw needs to know about a vial or device."""
+
+    site: int
+    expiry: date
+    remaining: Decimal
+    unit: str  # "mL" or "device"
+
+
+def draw_problem(
+    container: ContainerState, quantity: Decimal, site: int, today: date
+) -> str | None:
+    """Why `quantity` cannot be drawn from `container` at `site` on `today`, or None."""
+    noun = "device" if container.unit == "device" else "vial"
+    if container.site != site:
+        return f"This {noun} is stocked at another site; use one from this site."
+    if container.expiry < today:
+        return f"This {noun} expired on {container.expiry.isoformat()}; do not use it."
+    if container.remaining <= ZERO:
+        return f"This {noun} is empty."
+    if quantity <= ZERO:
+        return "The quantity must be more than zero."
+    if quantity > container.remaining:
+        held = f"{container.remaining.normalize():f} {container.unit}"
+        return f"This {noun} holds only {held}; pick another as well."
+    return None
+
+
+def split_draw(total: Decimal, remaining: list[Decimal]) -> list[Decimal]:
+    """How much to draw from each picked vial, in the order picked: each emptied before the
+    next. LedgerError when together they hold too little or one would be left untouched."""
+    if total <= ZERO:
+        raise LedgerError("The quantity must be more than zero.")
+    if sum(remaining, ZERO) < total:
+        raise LedgerError("The vials picked hold too little for this dose; pick another.")
+    draws: list[Decimal] = []
+    left = total
+    for held in remaining:
+        if left <= ZERO:
+            raise LedgerError("More vials were picked than the dose needs; pick fewer.")
+        take = min(held, left)
+        draws.append(take)
+        left -= take
+    return draws
+
+
+def expiring(expiry: date, today: date, rules: StockRules) -> bool:
+    """Inside the warning window (or past it)."""
+    return expiry <= today + timedelta(days=rules.expiry_warning_days)
+
+
+def variance(expected: Decimal, counted: Decimal) -> Decimal:
+    """Counted minus expected: below zero is missing stock. Any non-zero variance opens a
+    discrepancy; it is never adjusted silently."""
+    if counted < ZERO:
+        raise LedgerError("A count cannot be below zero.")
+    return counted - expected
+
+
+class Classification(StrEnum):
+    RECORDING_ERROR = "recording_error"
+    EXPLAINED = "explained"
+    UNEXPLAINED = "unexplained"
+    SUSPECTED_THEFT = "suspected_theft"
+    SIGNIFICANT_LOSS = "significant_loss"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def reportable(self) -> bool:
+        """Theft or significant loss: DEA notice and Form 106."""
+        return self in (Classification.SUSPECTED_THEFT, Classification.SIGNIFICANT_LOSS)
+
+
+def add_business_days(day: date, days: int, closed: frozenset[date] = frozenset()) -> date:
+    """`days` business days after `day` (weekends and `closed` dates skipped)."""
+    while days > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in closed:
+            days -= 1
+    return day
+
+
+@dataclass(frozen=True)
+class ReportDue:
+    notice: date
+    form106: date
+
+
+def report_due(
+    discovered: date, rules: StockRules, closed: frozenset[date] = frozenset()
+) -> ReportDue:
+    """When the DEA notice and Form 106 are due, counted from discovery."""
+    return ReportDue(
+        notice=add_business_days(discovered, NOTICE_BUSINESS_DAYS, closed),
+        form106=discovered + timedelta(days=rules.form106_days),
+    )
+
+
+def close_problems(
+    classification: Classification | None, note: str, notice_ref: str, form106_ref: str
+) -> dict[str, str]:
+    """What stops a discrepancy from closing, by field."""
+    problems: dict[str, str] = {}
+    if classification is None:
+        problems["classification"] = "Classify the discrepancy."
+    if not note.strip():
+        problems["note"] = "Say what was found."
+    if classification is not None and classification.reportable:
+        if not notice_ref.strip():
+            problems["notice_ref"] = "Theft or significant loss: record the DEA notice reference."
+        if not form106_ref.strip():
+            problems["form106_ref"] = "Theft or significant loss: record the Form 106 reference."
+    return problems
+
+
+def adjustment(classification: Classification, found: Decimal) -> tuple[MovementKind, Decimal]:
+    """The movement (kind, positive quantity for a loss, signed for an adjustment) that brings
+    the ledger to the count once classified: missing stock after a theft or significant loss is
+    a loss; anything else an adjustment."""
+    if found < ZERO and classification.reportable:
+        return MovementKind.LOSS, -found
+    return MovementKind.COUNT_ADJUST, found

@@ -1,0 +1,64 @@
+"""The products a ketamine clinic commonly stocks (openFDA NDC directory, see
+../shared/reference/turn2.md §2.8): ketamine HCl injection vials and Spravato 28 mg devices."""
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from clinic_app.clinical.codes import Modality
+from clinic_app.extensions import db
+from clinic_app.models import StockProduct
+from clinic_app.models.stock import BaseUnit
+
+# (name, package NDC, mg per base unit, base unit, container size, dosage form)
+STANDARD_PRODUCTS = (
+    (
+        "Ketamine HCl injection (Ketalar)",
+        "42023-113-10",
+        "10",
+        BaseUnit.ML,
+        "20",
+        "Injection, vial",
+    ),
+    (
+        "Ketamine HCl injection (Hospira)",
+        "0409-2051-05",
+        "100",
+        BaseUnit.ML,
+        "5",
+        "Injection, vial",
+    ),
+    ("Ketamine HCl injection (Sagent)", "25021-684-05", "100", BaseUnit.ML, "5", "Injection, vial"),
+    # Each device is sealed in its own blister (NDC 50458-028-00); kits of 2 or 3 are bought.
+    (
+        "Spravato nasal spray device",
+        "50458-028-00",
+        "28",
+        BaseUnit.DEVICE,
+        "1",
+        "Nasal spray device",
+    ),
+)
+
+
+def ensure_standard_products() -> list[StockProduct]:
+    """The standard products, added when missing (idempotent); witness needed for waste."""
+    products = []
+    for name, ndc, mg, unit, size, form in STANDARD_PRODUCTS:
+        product = db.session.scalar(select(StockProduct).where(StockProduct.ndc == ndc))
+        if product is None:
+            product = StockProduct(
+                name=name,
+                ndc=ndc,
+                modality=Modality.ESKETAMINE_NASAL
+                if unit == BaseUnit.DEVICE
+                else Modality.IV_KETAMINE,
+                dosage_form=form,
+                mg_per_unit=Decimal(mg),
+                base_unit=unit,
+                container_size=Decimal(size),
+            )
+            db.session.add(product)
+        products.append(product)
+    db.session.flush()
+    return products

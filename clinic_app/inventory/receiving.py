@@ -1,0 +1,175 @@
+"""Receiving stock: a delivery as on its invoice, received by one user and checked by a second
+who re-enters their own password; every container gets its own row and a receive movement."""
+
+from datetime import date, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from clinic_app import audit
+from clinic_app.auth.permissions import CLINICAL, require_role
+from clinic_app.auth.services import reauthenticate
+from clinic_app.clinical.codes import Role
+from clinic_app.clinical.dea import dea_number_problem, normalise_dea_number
+from clinic_app.clinical.ledger import MovementKind
+from clinic_app.clock import utcnow
+from clinic_app.errors import FieldErrors, RuleViolation
+from clinic_app.extensions import db
+from clinic_app.inventory.movements import move
+from clinic_app.models import (
+    Site,
+    StockContainer,
+    StockProduct,
+    StockReceipt,
+    StockReceiptLine,
+    User,
+)
+from clinic_app.settings import clinic_today, local_to_utc
+from clinic_app.site_scope import require_site_access
+
+MAX_CONTAINERS = 200
+
+
+def second_person(actor: User, site_id: int, username: str, field: str) -> User:
+    """The other clinician of a two-person step (checker, witness, counter) by username:
+    active, clinical, at the site, and not `actor`."""
+    other = db.session.scalar(select(User).where(User.username == username.strip()))
+    if other is None or not other.active or other.role not in CLINICAL:
+        raise RuleViolation("Name a nurse or psychiatrist by their username.", field)
+    if other.id == actor.id:
+        raise RuleViolation("A second person is needed: not yourself.", field)
+    if site_id not in {s.id for s in other.sites}:
+        raise RuleViolation("This person does not work at this site.", field)
+    return other
+
+
+def _header_problems(data: dict[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for name, message in (
+        ("supplier_name", "Name the supplier."),
+        ("supplier_address", "Give the supplier's address."),
+        ("invoice_number", "Give the invoice or packing-slip number."),
+        ("storage_location", "Say where the stock is stored (locked cabinet, fridge…)."),
+    ):
+        if not (data.get(name) or "").strip():
+            errors[name] = message
+    if problem := dea_number_problem(data.get("supplier_dea") or ""):
+        errors["supplier_dea"] = problem
+    received_on = data.get("received_on")
+    if received_on is None:
+        errors["received_on"] = "Give the date the stock actually arrived."
+    elif received_on > clinic_today():
+        errors["received_on"] = "This date is in the future."
+    return errors
+
+
+def _line_problems(line: dict[str, Any], received_on: date | None) -> str | None:
+    product = db.session.get(StockProduct, line.get("product_id") or 0)
+    if product is None or not product.active:
+        return "Pick the product."
+    if not (line.get("lot") or "").strip():
+        return "Give the lot number."
+    expiry = line.get("expiry_date")
+    if expiry is None:
+        return "Give the expiry date."
+    if received_on is not None and expiry < received_on:
+        return "This lot had expired when it arrived; do not receive it."
+    if not 1 <= (line.get("containers") or 0) <= MAX_CONTAINERS:
+        return f"Give the number of containers (1 to {MAX_CONTAINERS})."
+    return None
+
+
+def receive(
+    actor: User,
+    site: Site,
+    data: dict[str, Any],
+    lines: list[dict[str, Any]],
+    checker_username: str,
+    checker_password: str,
+) -> StockReceipt:
+    """Record a delivery at `site`. `lines` are dicts of product_id, lot, expiry_date and
+    containers; a line's error goes on `lines-N`. The checker's wrong password is audited and
+    counted (the caller commits after that refusal)."""
+    require_role(actor, *CLINICAL)
+    require_site_access(actor, site.id)
+    errors = _header_problems(data)
+    for number, line in enumerate(lines):
+        if problem := _line_problems(line, data.get("received_on")):
+            errors[f"lines-{number}"] = problem
+    if not lines:
+        errors["lines-0"] = "Add at least one line."
+    if errors:
+        raise FieldErrors(errors)
+    checker = second_person(actor, site.id, checker_username, "checker_username")
+    reauthenticate(checker, checker_password, "stock.receipt_check", field="checker_password")
+    receipt = StockReceipt(
+        site_id=site.id,
+        received_on=data["received_on"],
+        supplier_name=data["supplier_name"].strip(),
+        supplier_address=data["supplier_address"].strip(),
+        supplier_dea=normalise_dea_number(data["supplier_dea"]),
+        invoice_number=data["invoice_number"].strip(),
+        received_by_id=actor.id,
+        checked_by_id=checker.id,
+    )
+    db.session.add(receipt)
+    db.session.flush()
+    audit.record(actor, "stock.receipt", receipt, site_id=site.id, checked_by=checker.id)
+    for line in lines:
+        _receive_line(actor, receipt, line, data["storage_location"].strip())
+    return receipt
+
+
+def _receive_line(
+    actor: User, receipt: StockReceipt, line: dict[str, Any], storage: str
+) -> StockReceiptLine:
+    row = StockReceiptLine(
+        receipt_id=receipt.id,
+        product_id=line["product_id"],
+        lot=line["lot"].strip(),
+        expiry_date=line["expiry_date"],
+        containers=line["containers"],
+    )
+    db.session.add(row)
+    db.session.flush()
+    size = row.product.container_size
+    # The date actually received (21 CFR 1304.21(d)): now when that is today, else its midday.
+    when = receipt.received_on
+    at = utcnow() if when >= clinic_today() else local_to_utc(when, time(12))
+    for _ in range(row.containers):
+        container = StockContainer(
+            line_id=row.id, site_id=receipt.site_id, storage_location=storage, remaining=0
+        )
+        db.session.add(container)
+        db.session.flush()
+        move(
+            actor,
+            container,
+            MovementKind.RECEIVE,
+            size,
+            occurred_at=at,
+            document_ref=receipt.invoice_number,
+        )
+    return row
+
+
+def add_product(actor: User, data: dict[str, Any]) -> StockProduct:
+    """The registrant (psychiatrist) adds a product to the catalogue."""
+    require_role(actor, Role.PSYCHIATRIST)
+    if db.session.scalar(select(StockProduct.id).where(StockProduct.ndc == data["ndc"].strip())):
+        raise RuleViolation("A product with this NDC is already in the catalogue.", "ndc")
+    product = StockProduct(
+        name=data["name"].strip(),
+        ndc=data["ndc"].strip(),
+        modality=data["modality"],
+        dosage_form=data["dosage_form"].strip(),
+        mg_per_unit=Decimal(data["mg_per_unit"]),
+        base_unit=data["base_unit"],
+        container_size=Decimal(data["container_size"]),
+        witness_required=bool(data.get("witness_required", True)),
+    )
+    db.session.add(product)
+    db.session.flush()
+    audit.record(actor, "stock.product_add", product)
+    return product

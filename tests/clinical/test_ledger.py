@@ -1,0 +1,322 @@
+"""The controlled-substance ledger rules: signs, derived balances that never go negative, draws,
+count variances and the theft/loss report deadlines (issue 16)."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from clinic_app.clinical.ledger import (
+    ZERO,
+    Balances,
+    Classification,
+    ContainerState,
+    LedgerError,
+    Movement,
+    MovementKind,
+    StockRules,
+    add_business_days,
+    adjustment,
+    after,
+    balances,
+    close_problems,
+    draw_problem,
+    expiring,
+    report_due,
+    reversal_of,
+    running_balances,
+    signed_quantity,
+    split_draw,
+    variance,
+)
+
+D = Decimal
+TODAY = date(2026, 12, 7)  # a Monday
+RULES = StockRules()
+
+
+# --- signs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "sign"),
+    [
+        (MovementKind.RECEIVE, 1),
+        (MovementKind.ADMINISTER, -1),
+        (MovementKind.WASTE, -1),
+        (MovementKind.DESTROY, -1),
+        (MovementKind.RETURN, -1),
+        (MovementKind.LOSS, -1),
+    ],
+)
+def test_each_kind_has_its_sign(kind, sign):
+    assert signed_quantity(kind, D("2.5")) == sign * D("2.5")
+
+
+@pytest.mark.parametrize("quantity", [D(0), D("-1")])
+def test_receipts_and_outflows_need_a_positive_quantity(quantity):
+    with pytest.raises(LedgerError, match="more than zero"):
+        signed_quantity(MovementKind.ADMINISTER, quantity)
+
+
+def test_an_adjustment_carries_its_own_sign_and_is_never_zero():
+    assert signed_quantity(MovementKind.COUNT_ADJUST, D("-0.5")) == D("-0.5")
+    assert signed_quantity(MovementKind.COUNT_ADJUST, D("0.5")) == D("0.5")
+    with pytest.raises(LedgerError):
+        signed_quantity(MovementKind.COUNT_ADJUST, ZERO)
+
+
+def test_a_reversal_is_made_from_the_movement_it_reverses():
+    with pytest.raises(LedgerError, match="reverses"):
+        signed_quantity(MovementKind.REVERSAL, D(1))
+    target = Movement(1, 1, 1, "L1", 1, MovementKind.ADMINISTER, D("-3"))
+    assert reversal_of(target, []) == D(3)
+    again = Movement(2, 1, 1, "L1", 1, MovementKind.REVERSAL, D(3), reverses=1)
+    with pytest.raises(LedgerError, match="already reversed"):
+        reversal_of(target, [again])
+    with pytest.raises(LedgerError, match="cannot be reversed"):
+        reversal_of(again, [])
+
+
+def test_a_balance_never_goes_below_zero():
+    assert after(D(5), D(-5)) == ZERO
+    with pytest.raises(LedgerError, match="Only 5 left"):
+        after(D(5), D("-5.01"))
+
+
+# --- derived balances -------------------------------------------------------------------------
+
+
+def test_balances_by_container_lot_and_product():
+    moves = [
+        Movement(1, 1, 10, "A", 100, MovementKind.RECEIVE, D(20)),
+        Movement(2, 1, 10, "A", 101, MovementKind.RECEIVE, D(20)),
+        Movement(3, 1, 10, "B", 102, MovementKind.RECEIVE, D(20)),
+        Movement(4, 1, 10, "A", 100, MovementKind.ADMINISTER, D(-4)),
+        Movement(5, 2, 10, "C", 200, MovementKind.RECEIVE, D(20)),
+    ]
+    got = balances(moves)
+    assert got == Balances(
+        container={100: D(16), 101: D(20), 102: D(20), 200: D(20)},
+        lot={(10, "A"): D(36), (10, "B"): D(20), (10, "C"): D(20)},
+        product={(1, 10): D(56), (2, 10): D(20)},
+    )
+    assert running_balances(moves) == [D(20), D(20), D(20), D(16), D(20)]
+
+
+# --- draws ------------------------------------------------------------------------------------
+
+
+def vial(**changes):
+    values = {"site": 1, "expiry": date(2027, 6, 30), "remaining": D(5), "unit": "mL"}
+    return ContainerState(**(values | changes))
+
+
+def test_a_draw_within_the_vial_is_fine():
+    assert draw_problem(vial(), D(5), 1, TODAY) is None
+
+
+@pytest.mark.parametrize(
+    ("container", "quantity", "site", "expected"),
+    [
+        (vial(site=2), D(1), 1, "another site"),
+        (vial(expiry=date(2026, 12, 6)), D(1), 1, "expired on 2026-12-06"),
+        (vial(remaining=ZERO), D(1), 1, "empty"),
+        (vial(), D("5.1"), 1, "holds only 5 mL"),
+        (vial(), ZERO, 1, "more than zero"),
+        (vial(unit="device", remaining=D(1), site=3), D(1), 1, "This device is stocked"),
+    ],
+)
+def test_draw_refusals(container, quantity, site, expected):
+    assert expected in draw_problem(container, quantity, site, TODAY)
+
+
+def test_a_vial_expiring_today_may_still_be_used():
+    assert draw_problem(vial(expiry=TODAY), D(1), 1, TODAY) is None
+
+
+def test_a_dose_is_drawn_from_the_vials_in_the_order_picked():
+    assert split_draw(D(7), [D(5), D(5)]) == [D(5), D(2)]
+    assert split_draw(D(3), [D(5)]) == [D(3)]
+    with pytest.raises(LedgerError, match="too little"):
+        split_draw(D(11), [D(5), D(5)])
+    with pytest.raises(LedgerError, match="pick fewer"):
+        split_draw(D(3), [D(5), D(5)])
+
+
+@given(
+    total=st.decimals(min_value=D("0.01"), max_value=D(50), places=2),
+    held=st.lists(st.decimals(min_value=D("0.01"), max_value=D(20), places=2), max_size=5),
+)
+def test_a_split_draw_takes_exactly_the_dose_and_no_vial_beyond_what_it_holds(total, held):
+    try:
+        draws = split_draw(total, held)
+    except LedgerError:
+        return
+    assert sum(draws, ZERO) == total
+    assert all(ZERO < d <= h for d, h in zip(draws, held, strict=True))
+
+
+def test_expiry_warning_window():
+    assert expiring(date(2027, 1, 6), TODAY, RULES)
+    assert not expiring(date(2027, 1, 7), TODAY, RULES)
+
+
+# --- counts and discrepancies -----------------------------------------------------------------
+
+
+def test_variance_is_counted_minus_expected():
+    assert variance(D(20), D("19.5")) == D("-0.5")
+    assert variance(D(1), D(1)) == ZERO
+    with pytest.raises(LedgerError):
+        variance(D(1), D(-1))
+
+
+def test_theft_notice_is_due_the_next_business_day_and_form_106_in_45_days():
+    friday = date(2026, 12, 11)
+    due = report_due(friday, RULES)
+    assert due.notice == date(2026, 12, 14)  # Monday
+    assert due.form106 == date(2027, 1, 25)
+    assert report_due(TODAY, RULES).notice == date(2026, 12, 8)
+    assert add_business_days(friday, 1, frozenset({date(2026, 12, 14)})) == date(2026, 12, 15)
+
+
+def test_theft_or_significant_loss_cannot_close_without_both_references():
+    theft = Classification.SUSPECTED_THEFT
+    assert set(close_problems(theft, "Vial missing", "", "")) == {"notice_ref", "form106_ref"}
+    assert close_problems(theft, "Vial missing", "DEA-LA 123", "TLR-456") == {}
+    assert close_problems(Classification.EXPLAINED, "Spill, witnessed", "", "") == {}
+    assert set(close_problems(None, "", "", "")) == {"classification", "note"}
+
+
+def test_the_adjustment_after_classification():
+    assert adjustment(Classification.SIGNIFICANT_LOSS, D(-2)) == (MovementKind.LOSS, D(2))
+    assert adjustment(Classification.EXPLAINED, D("-0.2")) == (
+        MovementKind.COUNT_ADJUST,
+        D("-0.2"),
+    )
+    assert adjustment(Classification.RECORDING_ERROR, D("0.3")) == (
+        MovementKind.COUNT_ADJUST,
+        D("0.3"),
+    )
+
+
+# --- the state machine: any sequence keeps the books ------------------------------------------
+
+QUANTITY = st.decimals(min_value=D("0.01"), max_value=D(25), places=2)
+OUT_KINDS = {
+    MovementKind.ADMINISTER: "administered",
+    MovementKind.WASTE: "wasted",
+    MovementKind.DESTROY: "destroyed",
+    MovementKind.LOSS: "lost",
+}
+
+
+class Ledger(RuleBasedStateMachine):
+    """Receipts, administrations, wastes, destructions, losses, adjustments and reversals in any
+    order, each applied only when the rules accept it, as the services do."""
+
+    @initialize()
+    def start(self):
+        self.moves: list[Movement] = []
+        self.per_container: dict[int, dict[str, Decimal]] = {}
+
+    def _add(self, container: int, kind: MovementKind, change: Decimal, reverses=None):
+        current = balances(self.moves).container.get(container, ZERO)
+        after(current, change)  # raises LedgerError: refused, nothing recorded
+        product = container % 2
+        self.moves.append(
+            Movement(
+                len(self.moves) + 1,
+                1,
+                product,
+                f"L{container % 3}",
+                container,
+                kind,
+                change,
+                reverses,
+            )
+        )
+        book = self.per_container.setdefault(
+            container, dict.fromkeys(("received", *OUT_KINDS.values(), "adjusted"), ZERO)
+        )
+        return book
+
+    @rule(container=st.integers(0, 4), quantity=QUANTITY)
+    def receive(self, container, quantity):
+        book = self._add(
+            container, MovementKind.RECEIVE, signed_quantity(MovementKind.RECEIVE, quantity)
+        )
+        book["received"] += quantity
+
+    @rule(container=st.integers(0, 4), quantity=QUANTITY, kind=st.sampled_from(list(OUT_KINDS)))
+    def take_out(self, container, quantity, kind):
+        try:
+            book = self._add(container, kind, signed_quantity(kind, quantity))
+        except LedgerError:
+            return
+        book[OUT_KINDS[kind]] += quantity
+
+    @rule(container=st.integers(0, 4), quantity=QUANTITY, up=st.booleans())
+    def adjust(self, container, quantity, up):
+        change = quantity if up else -quantity
+        try:
+            book = self._add(
+                container,
+                MovementKind.COUNT_ADJUST,
+                signed_quantity(MovementKind.COUNT_ADJUST, change),
+            )
+        except LedgerError:
+            return
+        book["adjusted"] += change
+
+    @precondition(lambda self: self.moves)
+    @rule(pick=st.integers(0, 10_000))
+    def reverse(self, pick):
+        target = self.moves[pick % len(self.moves)]
+        try:
+            change = reversal_of(target, self.moves)
+            book = self._add(target.container, MovementKind.REVERSAL, change, target.id)
+        except LedgerError:
+            return
+        # A reversal undoes the reversed movement's part of the books.
+        if target.kind == MovementKind.RECEIVE:
+            book["received"] -= target.quantity
+        elif target.kind == MovementKind.COUNT_ADJUST:
+            book["adjusted"] -= target.quantity
+        else:
+            book[OUT_KINDS[target.kind]] += target.quantity
+
+    @invariant()
+    def balances_add_up_and_never_go_negative(self):
+        derived = balances(self.moves)
+        per_product: dict[int, Decimal] = {}
+        for container, book in self.per_container.items():
+            expected = (
+                book["received"]
+                - book["administered"]
+                - book["wasted"]
+                - book["destroyed"]
+                - book["lost"]
+                + book["adjusted"]
+            )
+            assert derived.container.get(container, ZERO) == expected
+            assert expected >= ZERO
+            per_product[container % 2] = per_product.get(container % 2, ZERO) + expected
+        for product, total in per_product.items():
+            assert derived.product.get((1, product), ZERO) == total
+        assert all(b >= ZERO for b in running_balances(self.moves))
+        assert sum(derived.lot.values(), ZERO) == sum(derived.product.values(), ZERO)
+
+
+Ledger.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+test_ledger_state_machine = Ledger.TestCase

@@ -1,0 +1,384 @@
+"""Inventory pages: who may open them, the dose step's pickers and refusals beside the field,
+waste, counts and discrepancies through the forms, the ledger CSV re-adding to the page, and
+bounded statement counts (issue 16)."""
+
+import csv
+import io
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic_app import clock
+from clinic_app.clinical.ledger import MovementKind
+from clinic_app.extensions import db
+from clinic_app.inventory.movements import move
+from clinic_app.models import StockContainer, StockDiscrepancy, StockMovement, TreatmentSession
+from clinic_app.settings import clinic_today
+from clinic_app.treatments import services
+from tests import factories
+from tests.helpers import PASSWORD, field_errors, flashes, page_statements, soup, text
+from tests.inventory.builders import receive_stock, session_at, stocked_site
+
+D = Decimal
+
+
+@pytest.fixture
+def stock(app, staff):
+    """Two 100 mg/mL vials and two Spravato devices at MAIN; ids by name."""
+    with app.app_context():
+        site = stocked_site()
+        vials = receive_stock(site)
+        devices = receive_stock(site, "50458-028-00", lot="ESK-7")
+        db.session.commit()
+        return {"vials": [v.id for v in vials], "devices": [d.id for d in devices]}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/inventory",
+        "/inventory/receipts",
+        "/inventory/count",
+        "/inventory/discrepancies",
+        "/inventory/dispensing",
+        "/inventory/dispensing.csv",
+        "/inventory/ledger.csv",
+    ],
+)
+def test_front_desk_and_admin_may_not_open_inventory_pages(app, as_role, stock, url):
+    assert as_role("front_desk").get(url).status_code == 403
+    assert as_role("admin").get(url).status_code == 403
+    assert as_role("nurse").get(url).status_code == 200
+    assert as_role("psychiatrist").get(url).status_code == 200
+
+
+def test_a_site_the_user_does_not_work_at_is_refused(app, as_role, stock):
+    with app.app_context():
+        factories.site("EAST")
+        db.session.commit()
+    assert as_role("nurse").get("/inventory?site=EAST").status_code == 403
+
+
+def test_the_stock_page_shows_each_lot_and_its_expiry_warning(app, as_role, stock):
+    with app.app_context():
+        soon = clinic_today() + timedelta(days=10)
+        receive_stock(stocked_site(), containers=1, lot="SOON", expiry=soon)
+        db.session.commit()
+    page = as_role("nurse").get("/inventory")
+    rows = {row["data-lot"]: row for row in soup(page).select("#stock tbody tr[data-lot]")}
+    assert rows["KET-A1"]["data-on-hand"] == "10.00"
+    assert rows["ESK-7"]["data-on-hand"] == "2.00"
+    assert "Expires within 30 days" in rows["SOON"].get_text()
+    assert "Expires" not in rows["KET-A1"].get_text()
+    assert "No open vials." in text(page)
+    assert "Today's count is pending" in soup(page).find(id="count-status").get_text()
+    clock.advance(timedelta(days=11))
+    rows = soup(as_role("nurse").get("/inventory")).select("#stock tbody tr[data-lot]")
+    assert "Expired" in next(r for r in rows if r["data-lot"] == "SOON").get_text()
+
+
+def _csv(response):
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_the_ledger_csv_re_adds_to_the_page_balances(app, as_role, stock, staff):
+    nurse = as_role("nurse")
+    with app.app_context():
+        site = stocked_site()
+        treatment = session_at(site)
+        db.session.commit()
+        sid, version = treatment.id, treatment.version_id
+    dosed = nurse.post(
+        f"/sessions/{sid}/dose",
+        data={
+            "weight_kg": "80",
+            "pump_concentration_mg_per_ml": "1",
+            "pump_rate_ml_per_hour": "60",
+            "vial_id": str(stock["vials"][0]),
+            "version_id": str(version),
+        },
+    )
+    assert dosed.status_code == 302, field_errors(dosed)
+    chart = soup(nurse.get(f"/sessions/{sid}")).find(id="stock-draws").get_text(" ", strip=True)
+    assert "V-00001 (lot KET-A1) 0.4 mL = 40 mg" in " ".join(chart.split())
+    rows = _csv(nurse.get("/inventory/ledger.csv?site=MAIN"))
+    by_container: dict[str, Decimal] = defaultdict(Decimal)
+    by_lot: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        by_container[row["container"]] += D(row["quantity"])
+        by_lot[row["lot"]] += D(row["quantity"])
+        assert D(row["running_balance"]) == by_container[row["container"]]
+    assert [r["kind"] for r in rows].count("administer") == 1
+    page = nurse.get("/inventory")
+    shown = {
+        row["data-lot"]: D(row["data-on-hand"])
+        for row in soup(page).select("#stock tbody tr[data-lot]")
+    }
+    assert shown == dict(by_lot) == {"KET-A1": D("9.6"), "ESK-7": D(2)}
+    by_product = {
+        row["data-ndc"]: D(row["data-on-hand"]) for row in soup(page).select("#by-product tbody tr")
+    }
+    assert by_product == {"0409-2051-05": D("9.6"), "50458-028-00": D(2)}
+
+
+def test_the_dose_step_offers_the_vials_and_refuses_an_overdraw_beside_the_field(
+    app, as_role, stock
+):
+    nurse = as_role("nurse")
+    with app.app_context():
+        site = stocked_site()
+        treatment = session_at(site)
+        vial = db.session.get(StockContainer, stock["vials"][0])
+        vial.remaining = D("0.2")  # as if drawn before (the CHECK allows it, the ledger disagrees)
+        db.session.commit()
+        sid, version = treatment.id, treatment.version_id
+    page = nurse.get(f"/sessions/{sid}")
+    options = [o.get_text() for o in soup(page).select("#vial_id option")]
+    assert any("lot KET-A1" in o and "0.2 mL left" in o for o in options)
+    assert soup(page).find(id="lot_number") is None
+    refused = nurse.post(
+        f"/sessions/{sid}/dose",
+        data={
+            "weight_kg": "80",
+            "pump_concentration_mg_per_ml": "1",
+            "pump_rate_ml_per_hour": "60",
+            "vial_id": str(stock["vials"][0]),
+            "version_id": str(version),
+        },
+    )
+    assert refused.status_code == 400
+    assert "too little" in field_errors(refused)["vial_id"]
+    with app.app_context():
+        assert db.session.get(TreatmentSession, sid).dose_started_at is None
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(StockMovement)
+                .where(StockMovement.kind == "administer")
+            )
+            == 0
+        )
+
+
+def test_esketamine_dose_picks_a_device(app, as_role, stock):
+    nurse = as_role("nurse")
+    with app.app_context():
+        treatment = session_at(stocked_site(), "esketamine_nasal")
+        db.session.commit()
+        sid, version = treatment.id, treatment.version_id
+    done = nurse.post(
+        f"/sessions/{sid}/dose",
+        data={"dose_mg": "56", "device_id": str(stock["devices"][0]), "version_id": str(version)},
+    )
+    assert done.status_code == 302, field_errors(done)
+    with app.app_context():
+        t = db.session.get(TreatmentSession, sid)
+        assert (t.lot_number, t.devices[0].container_id) == ("ESK-7", stock["devices"][0])
+
+
+def _open_first_vial(app, stock):
+    with app.app_context():
+        vial = db.session.get(StockContainer, stock["vials"][0])
+        move(factories.user("nurse"), vial, MovementKind.ADMINISTER, D("1"))
+        db.session.commit()
+        return vial.id
+
+
+def test_waste_through_the_form_needs_another_persons_password(app, as_role, stock):
+    vial_id = _open_first_vial(app, stock)
+    nurse = as_role("nurse")
+    url = f"/inventory/containers/{vial_id}/waste"
+    data = {
+        "quantity": "0.5",
+        "method": "Drug-waste container",
+        "witness_username": "nurse",
+        "witness_password": PASSWORD,
+    }
+    refused = nurse.post(url, data=data)
+    assert refused.status_code == 400
+    assert field_errors(refused) == {"witness_username": "A second person is needed: not yourself."}
+    wrong = nurse.post(
+        url, data=data | {"witness_username": "psychiatrist", "witness_password": "nope"}
+    )
+    assert field_errors(wrong) == {"witness_password": "The password is not correct."}
+    done = nurse.post(url, data=data | {"witness_username": "psychiatrist"})
+    assert done.status_code == 302
+    page = nurse.get(done.headers["Location"])
+    assert "Waste recorded with its witness." in [m for _, m in flashes(page)]
+    assert "witness Test psychiatrist, MD" in text(page)
+    with app.app_context():
+        assert db.session.get(StockContainer, vial_id).remaining == D("3.5")
+
+
+def test_count_variance_opens_a_discrepancy_the_registrant_classifies(app, as_role, stock):
+    nurse = as_role("nurse")
+    found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
+    found[f"c{stock['vials'][1]}"] = "4.8"
+    counted = nurse.post(
+        "/inventory/count",
+        data=found | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
+    )
+    assert counted.status_code == 302
+    with app.app_context():
+        (d,) = db.session.scalars(select(StockDiscrepancy)).all()
+        assert d.variance == D("-0.2")
+        discrepancy_id = d.id
+    psychiatrist = as_role("psychiatrist")
+    assert nurse.post(f"/inventory/discrepancies/{discrepancy_id}").status_code == 403
+    classified = psychiatrist.post(
+        f"/inventory/discrepancies/{discrepancy_id}?site=MAIN",
+        data={
+            f"d{discrepancy_id}-classification": "explained",
+            f"d{discrepancy_id}-note": "Drop spilled while drawing; seen by both",
+        },
+    )
+    assert classified.status_code == 302
+    page = psychiatrist.get("/inventory/discrepancies")
+    assert "Classified: Explained" in text(page)
+    status = soup(nurse.get("/inventory")).find(id="count-status").get_text(" ", strip=True)
+    assert status.startswith("Counted today at")
+    with app.app_context():
+        assert db.session.get(StockContainer, stock["vials"][1]).remaining == D("4.8")
+
+
+def test_the_dispensing_csv_is_formula_safe(app, as_role, stock):
+    with app.app_context():
+        site = stocked_site()
+        treatment = session_at(site)
+        treatment.patient.first_name = "=HYPERLINK(1)"
+        services.record_dose(
+            factories.user("nurse"),
+            treatment,
+            {
+                "weight_kg": D(80),
+                "pump_concentration_mg_per_ml": D(1),
+                "pump_rate_ml_per_hour": D(60),
+                "vial_id": stock["vials"][0],
+            },
+            treatment.version_id,
+        )
+        db.session.commit()
+    rows = _csv(as_role("psychiatrist").get("/inventory/dispensing.csv?site=MAIN"))
+    assert [r["patient"] for r in rows] == ["'=HYPERLINK(1) Tester"]
+    assert rows[0]["quantity"] == "0.40" and rows[0]["mg"] == "40.00"
+
+
+def test_the_stock_page_runs_a_bounded_number_of_statements(app, as_role, stock):
+    nurse = as_role("nurse")
+    few = page_statements(app, nurse, "/inventory")
+    with app.app_context():
+        site = stocked_site()
+        for n in range(4):
+            receive_stock(site, containers=3, lot=f"MORE-{n}")
+        db.session.commit()
+    _open_first_vial(app, stock)
+    assert page_statements(app, nurse, "/inventory") == few
+
+
+def test_the_registrant_takes_a_signed_printable_inventory(app, as_role, stock):
+    _open_first_vial(app, stock)
+    psychiatrist = as_role("psychiatrist")
+    assert as_role("nurse").post("/inventory/inventories", data={}).status_code == 403
+    wrong = psychiatrist.post(
+        "/inventory/inventories",
+        data={"kind": "biennial", "opening_of_business": "close", "password": "nope"},
+    )
+    assert field_errors(wrong) == {"password": "The password is not correct."}
+    taken = psychiatrist.post(
+        "/inventory/inventories",
+        data={"kind": "biennial", "opening_of_business": "close", "password": PASSWORD},
+    )
+    assert taken.status_code == 302
+    page = as_role("nurse").get(taken.headers["Location"])
+    rows = [
+        [cell.get_text(" ", strip=True) for cell in row.find_all("td")]
+        for row in soup(page).select("tbody tr")
+    ]
+    by_lot = {row[5]: row[6:] for row in rows}
+    assert by_lot == {"KET-A1": ["1", "1 (4 mL)", "9 mL"], "ESK-7": ["2", "0", "2 devices"]}
+    assert "close of business" in text(page)
+
+
+def test_the_registrant_adds_the_standard_products(app, as_role, staff):
+    with app.app_context():
+        factories.site()
+        db.session.commit()
+    psychiatrist = as_role("psychiatrist")
+    assert as_role("nurse").post("/inventory/products/standard").status_code == 403
+    assert psychiatrist.post("/inventory/products/standard").status_code == 302
+    page = text(psychiatrist.get("/inventory/products"))
+    assert "50458-028-00" in page and "0409-2051-05" in page
+
+
+def test_the_registrant_reverses_a_mistaken_movement_from_the_history(app, as_role, stock):
+    vial_id = _open_first_vial(app, stock)
+    with app.app_context():
+        drawn = db.session.scalar(
+            select(StockMovement.id).where(StockMovement.kind == "administer")
+        )
+    url = f"/inventory/movements/{drawn}/reverse"
+    assert as_role("nurse").post(url, data={"reason": "Wrong vial"}).status_code == 403
+    psychiatrist = as_role("psychiatrist")
+    refused = psychiatrist.post(url, data={"reason": " "})
+    assert refused.status_code == 400
+    done = psychiatrist.post(url, data={"reason": "Charted on the wrong vial"})
+    assert done.status_code == 302
+    history = soup(psychiatrist.get(done.headers["Location"])).select("#history tbody tr")
+    assert [row.find_all("td")[1].get_text(strip=True) for row in history] == [
+        "Received",
+        "Administered",
+        f"Reversal of #{drawn}",
+    ]
+    with app.app_context():
+        assert db.session.get(StockContainer, vial_id).remaining == D(5)
+
+
+def test_a_container_at_another_site_is_refused(app, as_role, stock):
+    with app.app_context():
+        other = factories.site("EAST")
+        (far,) = receive_stock(stocked_site("EAST"), containers=1)
+        nurse = factories.user("nurse")
+        nurse.sites.remove(other)
+        db.session.commit()
+        far_id = far.id
+    assert as_role("nurse").get(f"/inventory/containers/{far_id}").status_code == 403
+
+
+def test_the_dispensing_log_and_a_container_history_run_a_bounded_number_of_statements(
+    app, as_role, stock
+):
+    psychiatrist = as_role("psychiatrist")
+    vial_id = _open_first_vial(app, stock)
+    urls = ("/inventory/dispensing", f"/inventory/containers/{vial_id}")
+    few = [page_statements(app, psychiatrist, url) for url in urls]
+    with app.app_context():
+        nurse = factories.user("nurse")
+        vial = db.session.get(StockContainer, vial_id)
+        for _ in range(5):
+            move(nurse, vial, MovementKind.ADMINISTER, D("0.5"))
+        db.session.commit()
+    assert [page_statements(app, psychiatrist, url) for url in urls] == few
+
+
+def test_the_registrant_adds_a_product_and_a_duplicate_ndc_is_refused(app, as_role, stock):
+    psychiatrist = as_role("psychiatrist")
+    data = {
+        "name": "Ketamine HCl injection (Ketalar)",
+        "ndc": "42023-113-10",
+        "modality": "iv_ketamine",
+        "dosage_form": "Injection, vial",
+        "base_unit": "mL",
+        "mg_per_unit": "10",
+        "container_size": "20",
+        "witness_required": "y",
+    }
+    refused = psychiatrist.post("/inventory/products/new", data=data)
+    assert refused.status_code == 400
+    assert field_errors(refused) == {"ndc": "A product with this NDC is already in the catalogue."}
+    assert as_role("nurse").post("/inventory/products/new", data=data).status_code == 403
+    added = psychiatrist.post("/inventory/products/new", data=data | {"ndc": "42023-113-99"})
+    assert added.status_code == 302
+    assert "42023-113-99" in text(psychiatrist.get("/inventory/products"))
