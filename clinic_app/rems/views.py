@@ -16,8 +16,8 @@ from clinic_app.extensions import db
 from clinic_app.form_flow import submit
 from clinic_app.models import AdverseEvent, RemsMonitoringForm, RemsSubmission, TreatmentSession
 from clinic_app.page_audit import record_listing
-from clinic_app.rems import answers, board, contact, monitoring, sae
 from clinic_app.records.render import pdf_response
+from clinic_app.rems import answers, board, contact, monitoring, sae
 from clinic_app.rems import forms as f
 from clinic_app.settings import clinic_timezone, clinical_rules, local_to_utc
 from clinic_app.site_scope import page_scope, show_site_times
@@ -129,7 +129,11 @@ def monitoring_form_pdf(session_id: int):
     )
     db.session.commit()
     return pdf_response(
-        "records/rems_form.html", f"rems-form-{treatment.id}.pdf", t=treatment, view=view, draft=draft
+        "records/rems_form.html",
+        f"rems-form-{treatment.id}.pdf",
+        t=treatment,
+        view=view,
+        draft=draft,
     )
 
 
