@@ -3,6 +3,7 @@ counting rows and SQL statements, the clinic clock, and the database and cookie 
 fixtures."""
 
 import html
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -283,3 +284,12 @@ def checked(response, name: str) -> list[str]:
         for box in soup(response).find_all("input", attrs={"name": name})
         if box.has_attr("checked")
     ]
+
+
+def pdf_pages(response) -> list[str]:
+    """The text of each page of a PDF response (margin boxes included)."""
+    from pypdf import PdfReader
+
+    assert response.status_code == 200, response.status_code
+    assert response.mimetype == "application/pdf"
+    return [page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages]

@@ -40,10 +40,12 @@ from clinic_app.models import (
     Site,
     StockContainer,
     StockDiscrepancy,
+    StockInventory,
     StockMovement,
     StockProduct,
 )
 from clinic_app.page_audit import record_listing
+from clinic_app.records.render import pdf_response
 from clinic_app.site_scope import SiteScope, page_scope, require_site_access, show_site_times
 from clinic_app.spreadsheet import safe_cell
 
@@ -384,6 +386,19 @@ DISPENSING_HEADER = (
 )
 
 
+@bp.get("/dispensing.pdf")
+@role_required(*CLINICAL)
+def dispensing_pdf():
+    """The dispensing log for the binder or an inspector, as a PDF."""
+    scope, site = _scope()
+    first, last, rows = _dispensing(site)
+    record_listing("inventory.dispensing_pdf", site=site.code, start=str(first), end=str(last))
+    filename = f"dispensing-{site.code}-{first}-{last}.pdf"
+    return pdf_response(
+        "records/dispensing.html", filename, site=site, first=first, last=last, rows=rows
+    )
+
+
 @bp.get("/dispensing.csv")
 @role_required(*CLINICAL)
 def dispensing_csv():
@@ -580,6 +595,20 @@ def inventories():
 @role_required(*CLINICAL)
 def inventory_record(inventory_id: int):
     """One inventory as taken, printable."""
+    return render_template("inventory/inventory.html", inventory=_taken(inventory_id, "view"))
+
+
+@bp.get("/inventories/<int:inventory_id>.pdf")
+@role_required(*CLINICAL)
+def inventory_pdf(inventory_id: int):
+    """One inventory as taken, as a PDF to keep with the registration's records."""
+    taken = _taken(inventory_id, "pdf")
+    filename = f"inventory-{taken.site.code}-{taken.id}.pdf"
+    return pdf_response("records/inventory.html", filename, inventory=taken)
+
+
+def _taken(inventory_id: int, how: str) -> StockInventory:
+    """An inventory of one of the user's sites, its times in the site's zone; audited."""
     taken = inventory_records.inventory(inventory_id)
     if taken is None:
         abort(404)
@@ -588,6 +617,6 @@ def inventory_record(inventory_id: int):
     except PermissionDenied:
         abort(403)
     show_site_times(taken.site)
-    audit.record(_actor(), "inventory.record_view", taken)
+    audit.record(_actor(), f"inventory.record_{how}", taken)
     db.session.commit()
-    return render_template("inventory/inventory.html", inventory=taken)
+    return taken

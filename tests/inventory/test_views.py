@@ -19,7 +19,16 @@ from clinic_app.models import StockContainer, StockDiscrepancy, StockMovement, T
 from clinic_app.settings import clinic_today
 from clinic_app.treatments import services
 from tests import factories
-from tests.helpers import PASSWORD, field_errors, flashes, page_statements, soup, text
+from tests.helpers import (
+    PASSWORD,
+    audit_rows,
+    field_errors,
+    flashes,
+    page_statements,
+    pdf_pages,
+    soup,
+    text,
+)
 from tests.inventory.builders import receive_stock, session_at, stocked_site
 
 D = Decimal
@@ -300,6 +309,22 @@ def test_the_registrant_takes_a_signed_printable_inventory(app, as_role, stock):
     by_lot = {row[5]: row[6:] for row in rows}
     assert by_lot == {"KET-A1": ["1", "1 (4 mL)", "9 mL"], "ESK-7": ["2", "0", "2 devices"]}
     assert "close of business" in text(page)
+    assert as_role("front_desk").get(taken.headers["Location"] + ".pdf").status_code == 403
+    whole = "\n".join(pdf_pages(as_role("nurse").get(taken.headers["Location"] + ".pdf")))
+    assert "Biennial inventory of controlled substances" in whole
+    assert "0409-2051-05" in whole and "9 mL" in whole and "close of business" in whole
+    assert len(audit_rows(app, "inventory.record_pdf")) == 1
+
+
+def test_the_dispensing_log_prints_as_a_pdf(app, as_role, stock):
+    _open_first_vial(app, stock)
+    with app.app_context():
+        today = clinic_today().isoformat()
+    url = f"/inventory/dispensing.pdf?site=MAIN&start={today}&end={today}"
+    assert as_role("front_desk").get(url).status_code == 403
+    whole = "\n".join(pdf_pages(as_role("psychiatrist").get(url)))
+    assert "Dispensing log" in whole and "KET-A1" in whole and "1 mL" in whole
+    assert [row.detail["site"] for row in audit_rows(app, "inventory.dispensing_pdf")] == ["MAIN"]
 
 
 def test_the_registrant_adds_the_standard_products(app, as_role, staff):

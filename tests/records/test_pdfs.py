@@ -22,6 +22,7 @@ from tests.helpers import (
     count,
     count_statements,
     field_error,
+    pdf_pages,
     soup,
     text,
 )
@@ -29,13 +30,6 @@ from tests.review import builders
 
 # 18:00 UTC: 13:00 in New York, 10:00 in Los Angeles (the clinic's zone) on a winter day.
 STARTED = datetime(2026, 1, 14, 18, 0, tzinfo=UTC)
-
-
-def pages(response) -> list[str]:
-    """The text of each page of a PDF response (margin boxes included)."""
-    assert response.status_code == 200, response.status_code
-    assert response.mimetype == "application/pdf"
-    return [page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages]
 
 
 def assert_every_page_names(texts: list[str], *names: str) -> None:
@@ -102,7 +96,7 @@ def _cosigned_session(app) -> dict:
 def test_signed_session_record_holds_the_chart_on_pages_naming_the_patient(app, as_role, staff):
     ids = _cosigned_session(app)
     response = as_role("nurse").get(f"/sessions/{ids['session']}.pdf")
-    texts = pages(response)
+    texts = pdf_pages(response)
     assert_every_page_names(texts, "Dana Record", f"MRN {ids['mrn']}")
     whole = "\n".join(texts)
     # Letterhead: the visit's site; times in its zone (dose at 18:15 UTC = 13:15 in New York).
@@ -155,7 +149,7 @@ def test_unsigned_session_says_draft_on_every_page(app, as_role, staff):
             )
         db.session.commit()
         sid, mrn = treatment.id, treatment.patient.mrn
-    texts = pages(as_role("psychiatrist").get(f"/sessions/{sid}.pdf"))
+    texts = pdf_pages(as_role("psychiatrist").get(f"/sessions/{sid}.pdf"))
     assert len(texts) >= 2
     assert_every_page_names(texts, "Eli Draft", f"MRN {mrn}", "DRAFT")
     assert "164/80" in "\n".join(texts)
@@ -167,7 +161,7 @@ def test_iv_session_record_shows_the_infusion_and_vial(app, as_role, staff):
         patient, course = builders.patient_with_course("iv_ketamine", last_name="Infusion")
         sid = builders.add_session(patient, course, status="signed").id
         db.session.commit()
-    whole = "\n".join(pages(as_role("nurse").get(f"/sessions/{sid}.pdf")))
+    whole = "\n".join(pdf_pages(as_role("nurse").get(f"/sessions/{sid}.pdf")))
     assert "40.0 mg" in whole and "0.50 mg/kg" in whole and "80.0 kg" in whole
     assert "Vial lot" in whole and "LOT-B" in whole
     assert "Infusion ended" in whole and "(40 min)" in whole
@@ -183,7 +177,7 @@ def test_session_ended_without_a_dose_says_so(app, as_role, staff):
         )
         db.session.commit()
         sid = treatment.id
-    texts = pages(as_role("nurse").get(f"/sessions/{sid}.pdf"))
+    texts = pdf_pages(as_role("nurse").get(f"/sessions/{sid}.pdf"))
     whole = "\n".join(texts)
     assert "Not dosed." in whole and "Patient declined" in whole
     assert "Discharge" not in whole
@@ -244,7 +238,7 @@ def _history(app, sessions: int = 6) -> dict:
 
 def test_treatment_summary_holds_courses_doses_scores_and_peaks(app, as_role, staff):
     ids = _history(app)
-    texts = pages(as_role("psychiatrist").get(f"/patients/{ids['patient']}/summary.pdf"))
+    texts = pdf_pages(as_role("psychiatrist").get(f"/patients/{ids['patient']}/summary.pdf"))
     assert_every_page_names(texts, "Fay Summary", f"MRN {ids['mrn']}")
     whole = "\n".join(texts)
     assert "Doses given (6)" in whole
@@ -264,7 +258,7 @@ def test_summary_date_range_keeps_only_its_sessions(app, as_role, staff):
     ids = _history(app)
     first = clinic_today() - timedelta(days=20)  # the last 3 sessions (18, 14, 10 days ago)
     response = as_role("nurse").get(f"/patients/{ids['patient']}/summary.pdf?from={first}")
-    whole = "\n".join(pages(response))
+    whole = "\n".join(pdf_pages(response))
     assert "Doses given (3)" in whole
     assert "152/90" not in whole and "153/90" in whole
     # The course's status still counts from its baseline of 20, before the range.
@@ -307,7 +301,7 @@ def test_summary_statements_do_not_grow_with_the_history(app, as_role, staff):
 def test_front_desk_prints_the_handout_pdf(app, as_role, staff):
     ids = _history(app, sessions=1)
     desk = as_role("front_desk")
-    texts = pages(desk.get(f"/schedule/patients/{ids['patient']}/handout.pdf"))
+    texts = pdf_pages(desk.get(f"/schedule/patients/{ids['patient']}/handout.pdf"))
     assert_every_page_names(texts, "Fay Summary", f"MRN {ids['mrn']}")
     whole = "\n".join(texts)
     assert "Your upcoming visits" in whole and "Do not eat for 2 hours" in whole

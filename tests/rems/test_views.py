@@ -9,7 +9,15 @@ from sqlalchemy import select
 from clinic_app.extensions import db
 from clinic_app.models import AdverseEvent, Appointment, Chair, RemsSubmission, TreatmentSession
 from tests import factories
-from tests.helpers import count_statements, field_error, page_statements, soup, text
+from tests.helpers import (
+    audit_rows,
+    count_statements,
+    field_error,
+    page_statements,
+    pdf_pages,
+    soup,
+    text,
+)
 
 
 def _session(app, **kwargs) -> int:
@@ -257,3 +265,26 @@ def test_the_badge_is_one_count(app, as_role):
     with count_statements(app) as statements:
         nurse.get("/account")
     assert sum("rems_monitoring_forms" in s for s in statements) == 1
+
+
+def test_the_form_prints_as_a_pdf_with_the_charts_values(app, as_role, staff):
+    sid = _session(app, last_name="Printed")
+    with app.app_context():
+        mrn = db.session.get(TreatmentSession, sid).patient.mrn
+    assert as_role("front_desk").get(f"/sessions/{sid}/rems-form.pdf").status_code == 403
+    texts = pdf_pages(as_role("nurse").get(f"/sessions/{sid}/rems-form.pdf"))
+    assert len(texts) == 2  # the paper form's two pages
+    assert all("Alex Printed" in page and f"MRN {mrn}" in page for page in texts)
+    whole = "\n".join(texts)
+    assert "SPRAVATO® REMS Patient Monitoring Form" in whole
+    assert "56 mg" in whole and "LOT-1" in whole  # the dose and the device lot from the chart
+    assert "138/78" in whole and "with an asterisk" not in whole
+    assert "DRAFT" not in whole
+    [row] = audit_rows(app, "pdf.rems_form")
+    assert row.patient_id is not None and row.detail == {"draft": False}
+
+
+def test_an_unsigned_sessions_form_pdf_says_draft_on_every_page(app, as_role, staff):
+    sid = _session(app, sign=False)
+    texts = pdf_pages(as_role("nurse").get(f"/sessions/{sid}/rems-form.pdf"))
+    assert texts and all("DRAFT" in page for page in texts)

@@ -157,6 +157,8 @@ MATRIX: dict[str, str | frozenset[str]] = {
     "inventory.add_standard_products": PSYCHIATRIST,
     "inventory.inventories": CLINICAL,
     "inventory.inventory_record": CLINICAL,
+    "inventory.inventory_pdf": CLINICAL,
+    "inventory.dispensing_pdf": CLINICAL,
 }
 
 
