@@ -19,6 +19,9 @@ from clinic_app.inventory.catalogue import ensure_standard_products
 from clinic_app.models import (
     Appointment,
     CourseDecision,
+    RemsMonitoringForm,
+    RemsSubmission,
+    SaeReport,
     StockContainer,
     StockCount,
     StockCountLine,
@@ -29,6 +32,7 @@ from clinic_app.models import (
     StockReceiptLine,
     User,
 )
+from clinic_app.models.rems import SaeRecipient, SubmissionChannel
 from clinic_app.models.stock import InventoryKind
 from clinic_app.treatments import services
 from config import TestingConfig
@@ -54,6 +58,8 @@ STORED = {
     ("stock_movements", "kind"): {"receive"},
     ("stock_discrepancies", "classification"): {"explained"},
     ("stock_inventories", "kind"): {"biennial"},
+    ("rems_form_submissions", "channel"): {"fax"},
+    ("rems_sae_reports", "reported_to"): {"fda_medwatch"},
 }
 
 
@@ -71,7 +77,7 @@ def _write_rows() -> None:
     for role in ("nurse", "psychiatrist", "front_desk", "admin"):
         factories.make_user(role)
     treatment = factories.dosed_session()
-    services.add_adverse_event(
+    event = services.add_adverse_event(
         factories.user("nurse"), treatment, {"kind": "nausea", "severity": "severe"}
     )
     start = utcnow() + timedelta(days=1)
@@ -96,6 +102,44 @@ def _write_rows() -> None:
     )
     db.session.commit()
     _write_stock_rows()
+    _write_rems_rows(treatment.id, event.id)
+
+
+def _write_rems_rows(session_id: int, event_id: int) -> None:
+    """A monitoring form with a submission, and an SAE report."""
+    nurse = factories.user("nurse")
+    today = utcnow().date()
+    form = RemsMonitoringForm(
+        session_id=session_id,
+        edition="2024-12",
+        treatment_date=today,
+        due_on=today + timedelta(days=7),
+        late_from=utcnow() + timedelta(days=8),
+    )
+    db.session.add(form)
+    db.session.flush()
+    db.session.add_all(
+        [
+            RemsSubmission(
+                form_id=form.id,
+                submitted_on=today,
+                channel=SubmissionChannel.FAX,
+                confirmation_number="C",
+                edition="2024-12",
+                sent_values={},
+                fingerprint="0" * 64,
+                submitted_by_id=nurse.id,
+            ),
+            SaeReport(
+                adverse_event_id=event_id,
+                reported_to=SaeRecipient.FDA_MEDWATCH,
+                reported_at=utcnow(),
+                reference="R",
+                reported_by_id=nurse.id,
+            ),
+        ]
+    )
+    db.session.commit()
 
 
 def _write_stock_rows() -> None:

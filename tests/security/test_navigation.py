@@ -7,8 +7,8 @@ from clinic_app.clinical.codes import Role
 from tests.helpers import soup
 
 EXPECTED = {
-    "nurse": ["Today", "Patients", "REMS", "Schedule"],
-    "psychiatrist": ["Today", "Patients", "Review", "REMS", "Schedule"],
+    "nurse": ["Today", "Patients", "REMS", "Schedule", "Inventory"],
+    "psychiatrist": ["Today", "Patients", "Review", "REMS", "Schedule", "Inventory"],
     "front_desk": ["Patients", "REMS", "Schedule"],
     "admin": ["Users", "Sites", "Sessions", "Audit"],
 }
@@ -50,7 +50,7 @@ def test_a_views_role_gate_decides_its_link(app, as_role, monkeypatch):
     admin = nav_links(as_role("admin").get("/account"))
     assert ("Schedule", "/schedule/", False) in admin
     nurse = nav_links(as_role("nurse").get("/account"))
-    assert [label for label, _, _ in nurse] == ["Today", "Patients", "REMS"]
+    assert [label for label, _, _ in nurse] == ["Today", "Patients", "REMS", "Inventory"]
 
 
 def test_nobody_signed_in_sees_no_menu(client, app):
