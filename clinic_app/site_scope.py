@@ -18,7 +18,7 @@ from clinic_app import audit
 from clinic_app.clinical.codes import Role
 from clinic_app.errors import PermissionDenied, RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import Site, User
+from clinic_app.models import Site, TreatmentSession, User
 from clinic_app.models.site import user_sites
 
 ALL = "ALL"
@@ -136,6 +136,13 @@ def page_scope(allow_all: bool = True) -> SiteScope:
 def show_site_times(site: Site) -> None:
     """Show this page's times in the site's zone (a page about one visit or one site)."""
     g.page_timezone = site.timezone
+
+
+def show_visit_times(treatment: TreatmentSession) -> None:
+    """A session's page on its visit's site clock (the clinic's for a walk-in without a chair)."""
+    appointment = treatment.appointment
+    if appointment is not None and appointment.site is not None:
+        show_site_times(appointment.site)
 
 
 def require_site_access(user: User, site_id: int) -> None:

@@ -18,7 +18,7 @@ from clinic_app.models import (
 from clinic_app.review import charts
 from clinic_app.review.facts import loaded_session_facts
 from clinic_app.review.summary import from_row
-from clinic_app.settings import clinic_timezone, page_timezone
+from clinic_app.settings import page_timezone
 from clinic_app.treatments.queries import chart_options
 
 
@@ -33,7 +33,8 @@ def load_review_session(session_id: int) -> TreatmentSession | None:
 
 
 def session_date(treatment: TreatmentSession) -> date:
-    return treatment.started_at.astimezone(clinic_timezone()).date()
+    """The session's date on the page's clock (its site's, see `show_visit_times`)."""
+    return treatment.started_at.astimezone(ZoneInfo(page_timezone())).date()
 
 
 def review_flags(

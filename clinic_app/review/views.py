@@ -34,6 +34,7 @@ from clinic_app.settings import (
     review_rules,
     scheduling_rules,
 )
+from clinic_app.site_scope import show_visit_times
 
 bp = Blueprint("review", __name__)
 
@@ -98,6 +99,7 @@ def _load_session(session_id: int):
     treatment = sessions.load_review_session(session_id)
     if treatment is None:
         abort(404)
+    show_visit_times(treatment)
     return treatment
 
 

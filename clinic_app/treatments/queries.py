@@ -167,6 +167,10 @@ def chart_options() -> tuple:
         selectinload(TreatmentSession.infusion_pauses).joinedload(InfusionPause.recorded_by),
         selectinload(TreatmentSession.devices).joinedload(DeviceAdministration.recorded_by),
         selectinload(TreatmentSession.rems_answers).joinedload(RemsDischargeAnswers.answered_by),
+        # Where the visit took place: both pages show its times on that site's clock.
+        joinedload(TreatmentSession.appointment)
+        .joinedload(Appointment.chair)
+        .joinedload(Chair.site),
     )
 
 
@@ -177,9 +181,6 @@ def load_session(session_id: int) -> TreatmentSession | None:
         .where(TreatmentSession.id == session_id)
         .options(
             *chart_options(),
-            joinedload(TreatmentSession.appointment)
-            .joinedload(Appointment.chair)
-            .joinedload(Chair.site),
             joinedload(TreatmentSession.discharged_by),
             joinedload(TreatmentSession.not_dosed_by),
         )

@@ -413,6 +413,8 @@ def test_the_session_page_and_its_charted_times_are_on_the_sites_clock(app, site
         assert taken == at(NY, MONDAY, 11, 20)
     shown = soup(nurse.get(f"/sessions/{sid}")).find("main").get_text(" ")
     assert "done 11:20" in shown and "08:20" not in shown  # New York's time, not LA's
+    review = soup(_client(app, "psychiatrist").get(f"/review/sessions/{sid}")).find("main")
+    assert "11:20" in review.get_text(" ") and "08:20" not in review.get_text(" ")
 
 
 def test_the_patients_schedule_names_each_visits_site_when_there_are_several(app, sites):
