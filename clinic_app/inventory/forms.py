@@ -6,6 +6,7 @@ from wtforms import (
     DateField,
     DecimalField,
     FieldList,
+    Form,
     FormField,
     IntegerField,
     PasswordField,
@@ -13,7 +14,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from clinic_app.clinical.ledger import Classification
 from clinic_app.forms import choices
@@ -148,3 +156,20 @@ class ProductForm(FlaskForm):
 
 class ReverseForm(FlaskForm):
     reason = StringField("Reason for the reversal", validators=[DataRequired(), Length(max=200)])
+
+
+LONGEST_LOG_DAYS = 400  # a page, a CSV or a PDF covers at most a year and a bit
+
+
+class DispensingRangeForm(Form):
+    """The dispensing log's dates (?start=&end=, site-local; a GET form: dates only)."""
+
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To", validators=[Optional()])
+
+    def validate_end(self, field: DateField) -> None:
+        if field.data and self.start.data:
+            if field.data < self.start.data:
+                raise ValidationError("The end of the range comes before its start.")
+            if (field.data - self.start.data).days > LONGEST_LOG_DAYS:
+                raise ValidationError(f"Choose at most {LONGEST_LOG_DAYS} days at a time.")

@@ -335,25 +335,29 @@ def settle_discrepancy(discrepancy_id: int):
 # --- the dispensing log and the ledger ----------------------------------------------------
 
 
-def _date_arg(name: str, default: date) -> date:
-    value = request.args.get(name)
-    if not value:
-        return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        abort(400)
-
-
-def _dispensing(site: Site) -> tuple[date, date, list]:
+def _dispensing(site: Site) -> tuple[f.DispensingRangeForm, list]:
+    """The range asked for (the last 30 days by default) and its administrations and wastes;
+    no rows when the range is refused (the form carries the message)."""
+    form = f.DispensingRangeForm(request.args)
+    if not form.validate():
+        return form, []
     today = _site_today(site)
-    first = _date_arg("start", today - timedelta(days=30))
-    last = _date_arg("end", today)
-    if last < first or (last - first).days > 400:
+    form.end.data = form.end.data or today
+    form.start.data = form.start.data or form.end.data - timedelta(days=30)
+    if form.end.data < form.start.data:  # a start after today, with the end left for today
+        form.start.errors = ["The start of the range is after today."]
+        return form, []
+    start, _ = _day_bounds(site, form.start.data)
+    _, end = _day_bounds(site, form.end.data)
+    return form, queries.movements_between((site.id,), start, end, DISPENSED)
+
+
+def _valid_range(site: Site) -> tuple[date, date, list]:
+    """For the CSV and the PDF, whose links come from a shown page: 400 on a bad range."""
+    form, rows = _dispensing(site)
+    if form.errors:
         abort(400)
-    start, _ = _day_bounds(site, first)
-    _, end = _day_bounds(site, last)
-    return first, last, queries.movements_between((site.id,), start, end, DISPENSED)
+    return form.start.data, form.end.data, rows
 
 
 @bp.get("/dispensing")
@@ -361,10 +365,20 @@ def _dispensing(site: Site) -> tuple[date, date, list]:
 def dispensing():
     """Administrations and wastes between two dates: who, what, how much, who witnessed."""
     scope, site = _scope()
-    first, last, rows = _dispensing(site)
+    form, rows = _dispensing(site)
+    if form.errors:
+        page = render_template("inventory/dispensing.html", site_scope=scope, site=site, form=form)
+        return page, 400
+    first, last = form.start.data, form.end.data
     record_listing("inventory.dispensing_view", site=site.code, start=str(first), end=str(last))
     return render_template(
-        "inventory/dispensing.html", site_scope=scope, site=site, first=first, last=last, rows=rows
+        "inventory/dispensing.html",
+        site_scope=scope,
+        site=site,
+        form=form,
+        first=first,
+        last=last,
+        rows=rows,
     )
 
 
@@ -391,7 +405,7 @@ DISPENSING_HEADER = (
 def dispensing_pdf():
     """The dispensing log for the binder or an inspector, as a PDF."""
     scope, site = _scope()
-    first, last, rows = _dispensing(site)
+    first, last, rows = _valid_range(site)
     record_listing("inventory.dispensing_pdf", site=site.code, start=str(first), end=str(last))
     filename = f"dispensing-{site.code}-{first}-{last}.pdf"
     return pdf_response(
@@ -403,7 +417,7 @@ def dispensing_pdf():
 @role_required(*CLINICAL)
 def dispensing_csv():
     scope, site = _scope()
-    first, last, rows = _dispensing(site)
+    first, last, rows = _valid_range(site)
     record_listing("inventory.dispensing_export", site=site.code, start=str(first), end=str(last))
     zone = ZoneInfo(site.timezone)
     buffer = io.StringIO()

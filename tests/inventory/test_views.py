@@ -407,3 +407,21 @@ def test_the_registrant_adds_a_product_and_a_duplicate_ndc_is_refused(app, as_ro
     added = psychiatrist.post("/inventory/products/new", data=data | {"ndc": "42023-113-99"})
     assert added.status_code == 302
     assert "42023-113-99" in text(psychiatrist.get("/inventory/products"))
+
+
+@pytest.mark.parametrize(
+    "query, field, message",
+    [
+        ("start=2026-13-01", "start", "Not a valid date value."),
+        ("start=2026-03-10&end=2026-03-01", "end", "The end of the range comes before its start."),
+        ("start=2024-01-01&end=2026-01-01", "end", "Choose at most 400 days at a time."),
+    ],
+)
+def test_a_bad_dispensing_range_is_refused_beside_its_field(
+    app, as_role, stock, query, field, message
+):
+    page = as_role("nurse").get(f"/inventory/dispensing?site=MAIN&{query}")
+    assert page.status_code == 400
+    assert field_errors(page) == {field: message}
+    assert not soup(page).select("#dispensing")
+    assert as_role("nurse").get(f"/inventory/dispensing.csv?site=MAIN&{query}").status_code == 400
