@@ -49,6 +49,13 @@ def reverse(actor: User, movement: StockMovement, reason: str) -> StockMovement:
     require_site_access(actor, movement.site_id)
     if not reason.strip():
         raise RuleViolation("Give the reason for the reversal.", "reason")
+    # The container's row lock makes two reversals of one movement take turns: the second then
+    # sees the first and is refused by the rule, not by the unique index (a 500).
+    db.session.execute(
+        select(StockContainer.id)
+        .where(StockContainer.id == movement.container_id)
+        .with_for_update()
+    )
     earlier = db.session.scalars(
         select(StockMovement).where(StockMovement.reverses_id == movement.id)
     ).all()

@@ -17,7 +17,7 @@ from clinic_app.clinical.ledger import MovementKind
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.inventory import waste
-from clinic_app.inventory.movements import move
+from clinic_app.inventory.movements import move, reverse
 from clinic_app.models import StockContainer, StockMovement, TreatmentSession
 from clinic_app.treatments import services
 from tests import factories
@@ -147,3 +147,30 @@ def test_two_nurses_dosing_from_the_last_of_one_vial_exactly_one_dose_is_recorde
     with app.app_context():
         dosed = [db.session.get(TreatmentSession, sid).dose_started_at for sid in sessions]
         assert sum(d is not None for d in dosed) == 1
+
+
+def test_two_reversals_of_one_movement_at_once_one_is_refused_by_the_rule(app, postgres, staff):
+    with app.app_context():
+        (vial,) = receive_stock(stocked_site(), containers=1)
+        drawn = move(factories.user("nurse"), vial, MovementKind.ADMINISTER, Decimal("1"))
+        db.session.commit()
+        movement_id = drawn.id
+
+    def work(index, barrier):
+        with app.app_context():
+            movement = db.session.get(StockMovement, movement_id)
+            barrier.wait()
+            reverse(factories.user("psychiatrist"), movement, f"Charted twice ({index})")
+            time.sleep(0.5)  # the first holds the container's row while the other waits
+            db.session.commit()
+            return "reversed"
+
+    results = _race(app, work)
+    assert results.count("reversed") == 1, results
+    (refused,) = [r for r in results if r != "reversed"]
+    assert isinstance(refused, RuleViolation), refused
+    with app.app_context():
+        count = db.session.scalar(
+            select(func.count()).where(StockMovement.reverses_id == movement_id)
+        )
+        assert count == 1
