@@ -138,11 +138,25 @@ def show_site_times(site: Site) -> None:
     g.page_timezone = site.timezone
 
 
-def show_visit_times(treatment: TreatmentSession) -> None:
-    """A session's page on its visit's site clock (the clinic's for a walk-in without a chair)."""
+def open_visit(user: User, treatment: TreatmentSession) -> None:
+    """A session's pages are for the staff of its visit's site (PermissionDenied otherwise,
+    closed sites included, so their history stays readable) and show its times on that site's
+    clock. A walk-in without a chair has no site: the clinic's clock, anyone clinical."""
     appointment = treatment.appointment
-    if appointment is not None and appointment.site is not None:
-        show_site_times(appointment.site)
+    site = appointment.site if appointment is not None else None
+    if site is None:
+        return
+    if not works_at(user, site.id):
+        raise PermissionDenied("another site's session")
+    show_site_times(site)
+
+
+def works_at(user: User, site_id: int) -> bool:
+    """Whether the user is on the staff of this site, open or closed (one statement)."""
+    query = select(func.count()).where(
+        user_sites.c.user_id == user.id, user_sites.c.site_id == site_id
+    )
+    return bool(db.session.scalar(query))
 
 
 def require_site_access(user: User, site_id: int) -> None:

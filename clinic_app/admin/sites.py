@@ -79,8 +79,10 @@ def _checked(data: dict, site_id: int | None = None) -> SiteDetails:
     for field, column, value, what in (
         ("name", Site.name, details.name, "name"),
         ("code", Site.code, details.code, "code"),
+        # The DEA registers each physical location separately: one number, one site.
+        ("dea_number", Site.dea_number, details.dea_number, "DEA registration number"),
     ):
-        if field in problems:
+        if field in problems or not value:
             continue
         query = select(Site.id).where(func.lower(column) == value.lower())
         if site_id is not None:

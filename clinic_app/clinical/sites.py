@@ -142,6 +142,8 @@ def site_problems(site: SiteDetails, today: date) -> dict[str, str]:
         problems["state"] = "Choose the state (two-letter postal code, for example CA)."
     if not ZIP_PATTERN.match(site.zip_code):
         problems["zip_code"] = "A ZIP code is 5 digits, or 5 digits, a dash and 4 more."
+    elif site.zip_code.startswith("00000"):
+        problems["zip_code"] = "00000 is not a ZIP code in use."
     timezone = _timezone_problem(site.timezone)
     if timezone:
         problems["timezone"] = timezone

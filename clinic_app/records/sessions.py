@@ -4,18 +4,13 @@ and what the rules make of its readings (loaded in a fixed number of statements)
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
-
 from clinic_app.clinical.codes import Modality, SessionStatus
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.series import SchedulingRules
 from clinic_app.clock import utcnow
-from clinic_app.extensions import db
-from clinic_app.models import Appointment, Chair, Site, TreatmentSession
+from clinic_app.models import Site, TreatmentSession
 from clinic_app.review import charts
 from clinic_app.review.session_review import bp_chart_for, session_date
-from clinic_app.treatments.queries import chart_options
 from clinic_app.treatments.summary import SessionSummary, summarize
 
 SIGNED = (SessionStatus.SIGNED, SessionStatus.COSIGNED)
@@ -47,22 +42,6 @@ class SessionRecord:
     @property
     def iv(self) -> bool:
         return self.treatment.modality == Modality.IV_KETAMINE
-
-
-def load_record_session(session_id: int) -> TreatmentSession | None:
-    """A session with its chart, its visit's chair and site, and who discharged it."""
-    return db.session.scalar(
-        select(TreatmentSession)
-        .where(TreatmentSession.id == session_id)
-        .options(
-            *chart_options(),
-            joinedload(TreatmentSession.appointment)
-            .joinedload(Appointment.chair)
-            .joinedload(Chair.site),
-            joinedload(TreatmentSession.discharged_by),
-            joinedload(TreatmentSession.not_dosed_by),
-        )
-    )
 
 
 def visit_site(treatment: TreatmentSession) -> Site | None:

@@ -16,11 +16,18 @@ from clinic_app.extensions import db
 from clinic_app.models import Patient
 from clinic_app.records.forms import SummaryRangeForm
 from clinic_app.records.render import pdf_response
-from clinic_app.records.sessions import load_record_session, session_record, visit_site
+from clinic_app.records.sessions import session_record
 from clinic_app.records.summary import load_summary
 from clinic_app.scheduling.handout import handout_context
-from clinic_app.settings import clinic_timezone, clinical_rules, review_rules, scheduling_rules
-from clinic_app.site_scope import show_site_times
+from clinic_app.settings import (
+    clinic_timezone,
+    clinical_rules,
+    page_timezone,
+    review_rules,
+    scheduling_rules,
+)
+from clinic_app.site_scope import open_visit
+from clinic_app.treatments.queries import load_session
 
 bp = Blueprint("records", __name__)
 
@@ -39,14 +46,11 @@ def _audit(roles: tuple[Role, ...], action: str, entity, patient_id: int, **deta
 @role_required(*CLINICAL)
 def session_pdf(session_id: int):
     """The session record; DRAFT on every page until the nurse signs it."""
-    treatment = load_record_session(session_id)
+    treatment = load_session(session_id)
     if treatment is None:
         abort(404)
-    site = visit_site(treatment)
-    zone = clinic_timezone()
-    if site is not None:
-        show_site_times(site)
-        zone = ZoneInfo(site.timezone)
+    open_visit(current_user, treatment)  # its site's staff, on its site's clock
+    zone = ZoneInfo(page_timezone())
     record = session_record(treatment, clinical_rules(), scheduling_rules(), zone)
     _audit(CLINICAL, "pdf.session", treatment, treatment.patient_id, draft=record.draft)
     return pdf_response(

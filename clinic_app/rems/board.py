@@ -63,9 +63,7 @@ def form_views(site_ids: tuple[int, ...], now: datetime, rules: ClinicalRules) -
         .options(
             joinedload(RemsMonitoringForm.site),
             selectinload(RemsMonitoringForm.submissions).joinedload(RemsSubmission.submitted_by),
-            selectinload(RemsMonitoringForm.treatment_session).options(
-                *chart_options(), selectinload(TreatmentSession.appointment)
-            ),
+            selectinload(RemsMonitoringForm.treatment_session).options(*chart_options()),
         )
         .order_by(RemsMonitoringForm.due_on, RemsMonitoringForm.id)
     ).all()

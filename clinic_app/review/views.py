@@ -34,7 +34,7 @@ from clinic_app.settings import (
     review_rules,
     scheduling_rules,
 )
-from clinic_app.site_scope import show_visit_times
+from clinic_app.site_scope import open_visit
 
 bp = Blueprint("review", __name__)
 
@@ -99,7 +99,7 @@ def _load_session(session_id: int):
     treatment = sessions.load_review_session(session_id)
     if treatment is None:
         abort(404)
-    show_visit_times(treatment)
+    open_visit(_actor(), treatment)
     return treatment
 
 

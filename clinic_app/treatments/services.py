@@ -45,7 +45,13 @@ from clinic_app.clinical.scores import INSTRUMENTS, PHQ9, ScoreError, phq9_item9
 from clinic_app.clinical.vitals import Alert, implausible_fields
 from clinic_app.clock import utcnow
 from clinic_app.dates import format_local
-from clinic_app.errors import DischargeBlocked, FieldErrors, RuleViolation, StaleRecord
+from clinic_app.errors import (
+    DischargeBlocked,
+    FieldErrors,
+    PermissionDenied,
+    RuleViolation,
+    StaleRecord,
+)
 from clinic_app.extensions import db
 from clinic_app.inventory.dispensing import draw_device, draw_iv, keeps_ledger
 from clinic_app.models import (
@@ -66,6 +72,7 @@ from clinic_app.models import (
 from clinic_app.rems.monitoring import open_form as open_rems_form
 from clinic_app.review.stored import store_summaries
 from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, day_bounds_utc
+from clinic_app.site_scope import works_at
 from clinic_app.treatments.summary import (
     CONTRAINDICATION_OVERRIDE,
     DISCHARGE_OVERRIDE,
@@ -132,8 +139,12 @@ def _checked_time(
 def start_session(
     actor: User, patient: Patient, course: TreatmentCourse, appointment: Appointment | None = None
 ) -> TreatmentSession:
-    """Open a session for a patient with an active course; checks in the appointment if given."""
+    """Open a session for a patient with an active course; checks in the appointment if given
+    (only by staff of the visit's site)."""
     require_role(actor, *CLINICAL)
+    site = appointment.site if appointment is not None else None
+    if site is not None and not works_at(actor, site.id):
+        raise PermissionDenied("another site's visit")
     if course.patient_id != patient.id or not course.is_active:
         raise RuleViolation("The patient has no active course for this treatment.")
     if appointment is not None and (

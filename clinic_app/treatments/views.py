@@ -23,7 +23,7 @@ from clinic_app.rems.session_page import session_forms as rems_session_forms
 from clinic_app.review.session_review import bp_chart_for
 from clinic_app.scheduling import site_days
 from clinic_app.settings import clinic_today, clinical_rules, page_timezone
-from clinic_app.site_scope import page_scope, show_visit_times
+from clinic_app.site_scope import open_visit, page_scope
 from clinic_app.treatments import forms as f
 from clinic_app.treatments import services
 from clinic_app.treatments.queries import last_edits, last_weight, load_session, today_board
@@ -98,7 +98,7 @@ def _load(session_id: int):
     treatment = load_session(session_id)
     if treatment is None:
         abort(404)
-    show_visit_times(treatment)
+    open_visit(current_user, treatment)
     return treatment
 
 

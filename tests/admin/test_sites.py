@@ -366,3 +366,12 @@ def test_cli_refuses_an_unknown_or_closed_site(app, runner, code):
         assert (
             db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.create")) is None
         )
+
+
+def test_a_dea_number_another_site_has_is_refused(app, as_role, staff):
+    _make_site(app, "NYC", name="Midtown", dea_number="BJ1234563")
+    response = as_role("admin").post("/admin/sites/new", data=GOOD_SITE)
+    assert response.status_code == 400
+    assert field_error(response, "dea_number") == (
+        "Another site already has this DEA registration number."
+    )

@@ -53,6 +53,7 @@ def test_an_uncertified_site_without_dea_number_is_fine():
         ({"zip_code": "900711"}, "zip_code"),
         ({"zip_code": "9007A"}, "zip_code"),
         ({"zip_code": "90071-123"}, "zip_code"),
+        ({"zip_code": "00000"}, "zip_code"),
         ({"timezone": ""}, "timezone"),
         ({"timezone": "Nowhere/City"}, "timezone"),
         ({"timezone": "../etc/passwd"}, "timezone"),

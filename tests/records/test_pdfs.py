@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.extensions import db
-from clinic_app.models import Addendum, Appointment, AuditEvent, Chair, VitalsReading
+from clinic_app.models import Addendum, Appointment, AuditEvent, Chair, User, VitalsReading
 from clinic_app.records.fetcher import StaticFilesOnly
 from clinic_app.records.render import BASE_URL, chart_css, pdf_response
 from clinic_app.treatments import services
@@ -49,6 +50,8 @@ def _visit_at_site(patient, course, started: datetime) -> int:
         state="NY",
         zip_code="10016",
     )
+    for user in db.session.scalars(select(User)):  # everyone works at both sites
+        user.sites.append(site)
     appointment = Appointment(
         patient_id=patient.id,
         course_id=course.id,

@@ -417,6 +417,27 @@ def test_the_session_page_and_its_charted_times_are_on_the_sites_clock(app, site
     assert "11:20" in review.get_text(" ") and "08:20" not in review.get_text(" ")
 
 
+def test_only_the_visits_sites_staff_check_in_and_chart_its_session(app, sites):
+    """The Los Angeles nurse may read the patient's record (one chart across the group) but
+    not check in, open or chart a New York visit's session."""
+    patient_id, course_id = _patient(app, "Elsewhere", "NYC")
+    visit_id = book_visit(app, patient_id, course_id, sites["NYC"][0], at(NY, MONDAY, 10, 30))
+    start = {"patient_id": patient_id, "course_id": course_id, "appointment_id": visit_id}
+    nurse = _client(app, "nurse")
+    assert nurse.post("/sessions/start", data=start).status_code == 403
+    assert nurse.get(f"/patients/{patient_id}").status_code == 200
+    checked_in = _client(app, "nycnurse").post("/sessions/start", data=start)
+    assert checked_in.status_code == 302
+    sid = int(checked_in.headers["Location"].rsplit("/", 1)[1])
+    reading = {"taken_at": "11:00", "systolic": "122", "diastolic": "78", "heart_rate": "70"}
+    assert nurse.get(f"/sessions/{sid}").status_code == 403
+    assert nurse.post(f"/sessions/{sid}/vitals", data={**reading, "spo2": "98"}).status_code == 403
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(VitalsReading.id))) == 0
+    assert _client(app, "nycnurse").get(f"/sessions/{sid}").status_code == 200
+    assert _client(app, "psychiatrist").get(f"/review/sessions/{sid}").status_code == 200
+
+
 def test_the_patients_schedule_names_each_visits_site_when_there_are_several(app, sites):
     patient_id, course_id = _patient(app, "Twosites", "MAIN")
     book_visit(app, patient_id, course_id, sites["MAIN"][0], at(LA, MONDAY + timedelta(days=1), 9))
