@@ -47,7 +47,10 @@ def review_medications(
     check. The patient's list follows; its other classes (antidepressants) stay."""
     require_role(actor, *CLINICAL)
     _require_esketamine(treatment)
-    if treatment.is_locked:
+    # After signing, a review left out is still recorded (late, on the audit trail), or the
+    # monitoring form could never be completed; one already recorded is corrected by addendum.
+    late = treatment.is_locked
+    if late and medication_review(treatment) is not None:
         raise RuleViolation("The session is signed: correct the review with an addendum.")
     unknown = set(classes) - set(REMS_MEDICATION_CLASSES)
     if unknown:
@@ -73,6 +76,7 @@ def review_medications(
         patient_id=patient.id,
         classes=chosen,
         changed=before != sorted(chosen),
+        after_signing=late,
     )
     return review
 

@@ -292,3 +292,25 @@ def test_two_low_spo2_readings_block_discharge_until_the_respiratory_answer(app,
         )
         assert not {"respiratory_question", "respiratory_unresolved"} & codes()
         clock.reset()
+
+
+def test_a_review_left_out_is_recorded_late_after_signing_and_only_once(app, staff):
+    with app.app_context():
+        treatment = factories.rems_session(complete=False)
+        nurse = factories.user("nurse")
+        assert treatment.is_locked
+        assert (
+            "Concomitant Medication: Benzodiazepines"
+            in monitoring.form_view(
+                treatment, None, monitoring.lookups([treatment]), clinical_rules(), utcnow()
+            ).built.missing
+        )
+        answers.review_medications(nurse, treatment, ["psychostimulant"])
+        db.session.commit()
+        built = monitoring.form_view(
+            treatment, None, monitoring.lookups([treatment]), clinical_rules(), utcnow()
+        ).built
+        assert not [m for m in built.missing if m.startswith("Concomitant Medication")]
+        assert "rems.medications_reviewed" in audit_actions(app)
+        with pytest.raises(RuleViolation, match="correct the review with an addendum"):
+            answers.review_medications(nurse, treatment, [])
