@@ -15,6 +15,7 @@ from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import RemsDischargeAnswers, RemsMedicationReview, TreatmentSession, User
+from clinic_app.settings import clinical_rules
 
 EFFECTS = ("sedation", "dissociation", "respiratory")
 
@@ -107,7 +108,21 @@ def record_discharge_answers(
     _require_esketamine(treatment)
     if treatment.dose_started_at is None:
         raise RuleViolation("Record the dose first.")
+    # The answers describe the whole monitoring period: they are confirmed at its end, not
+    # before the minimum observation is over (they would go stale as readings come in).
+    now = utcnow()
+    observed_for = int((now - treatment.dose_started_at).total_seconds() // 60)
+    minimum = clinical_rules().esketamine_min_observation_minutes
+    if observed_for < minimum and treatment.discharged_at is None:
+        raise RuleViolation(
+            f"Confirm the REMS answers at the end of monitoring: {minimum} min after the first "
+            f"device ({observed_for} min so far)."
+        )
     errors = _answer_problems(data)
+    if not errors and data["ready_minutes"] > observed_for:
+        errors["ready_minutes"] = (
+            f"Only {observed_for} min have passed since the first device: give a time up to then."
+        )
     if errors:
         raise FieldErrors(errors)
     answers = treatment.rems_answers
@@ -122,7 +137,7 @@ def record_discharge_answers(
         setattr(answers, f"{effect}_observed", observed)
         setattr(answers, f"{effect}_resolved", data.get(f"{effect}_resolved") if observed else None)
     answers.answered_by_id = actor.id
-    answers.answered_at = utcnow()
+    answers.answered_at = now
     db.session.flush()
     audit.record(actor, "rems.discharge_answers", answers, patient_id=treatment.patient_id)
     return answers

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, text
 
+from clinic_app import clock
 from clinic_app.clinical.rems_deadline import FormState
 from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, PermissionDenied, RuleViolation
@@ -161,6 +162,7 @@ def test_medication_review_updates_the_patients_rems_classes_and_keeps_the_other
 def test_discharge_answers_need_the_resolution_of_what_was_observed(app, staff):
     with app.app_context():
         treatment = factories.dosed_session()
+        clock.freeze(treatment.dose_started_at + timedelta(minutes=121))
         with pytest.raises(FieldErrors) as refused:
             answers.record_discharge_answers(
                 factories.user("nurse"),
@@ -279,6 +281,7 @@ def test_two_low_spo2_readings_block_discharge_until_the_respiratory_answer(app,
             return {b.code for b in summary.blockers}
 
         assert "respiratory_question" in codes()
+        clock.freeze(treatment.dose_started_at + timedelta(minutes=121))
         answers.record_discharge_answers(
             nurse,
             treatment,
@@ -314,3 +317,19 @@ def test_a_review_left_out_is_recorded_late_after_signing_and_only_once(app, sta
         assert "rems.medications_reviewed" in audit_actions(app)
         with pytest.raises(RuleViolation, match="correct the review with an addendum"):
             answers.review_medications(nurse, treatment, [])
+
+
+def test_the_discharge_answers_wait_for_the_end_of_monitoring(app, staff):
+    with app.app_context():
+        treatment = factories.dosed_session()
+        nurse = factories.user("nurse")
+        with pytest.raises(RuleViolation, match="at the end of monitoring: 120 min"):
+            answers.record_discharge_answers(nurse, treatment, dict(factories.REMS_ANSWERS))
+        clock.freeze(treatment.dose_started_at + timedelta(minutes=125))
+        with pytest.raises(FieldErrors) as refused:
+            answers.record_discharge_answers(
+                nurse, treatment, dict(factories.REMS_ANSWERS, ready_minutes=200)
+            )
+        assert "Only 125 min have passed" in refused.value.errors["ready_minutes"]
+        saved = answers.record_discharge_answers(nurse, treatment, dict(factories.REMS_ANSWERS))
+        assert saved.ready_minutes == 90

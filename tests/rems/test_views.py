@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import AdverseEvent, Appointment, Chair, RemsSubmission, TreatmentSession
 from tests import factories
@@ -145,7 +146,7 @@ def test_mark_submitted_moves_the_form_and_an_addendum_reopens_it(app, as_role):
 def test_session_page_carries_the_rems_questions_prefilled(app, as_role):
     with app.app_context():
         treatment = factories.dosed_session()
-        sid = treatment.id
+        sid, dosed_at = treatment.id, treatment.dose_started_at
         db.session.commit()
     nurse = as_role("nurse")
     page = soup(nurse.get(f"/sessions/{sid}"))
@@ -154,20 +155,22 @@ def test_session_page_carries_the_rems_questions_prefilled(app, as_role):
         f"/sessions/{sid}/rems/medications", data={"remsmeds-classes": ["opioid"]}
     )
     assert response.status_code == 302
+    answered = {
+        "rems-ready_minutes": "80",
+        "rems-vitals_ok_pre": "yes",
+        "rems-vitals_ok_completion": "yes",
+        "rems-sedation_observed": "no",
+        "rems-dissociation_observed": "no",
+        "rems-respiratory_observed": "no",
+    }
+    early = nurse.post(f"/sessions/{sid}/rems/answers", data=answered)
+    assert early.status_code == 400
+    assert "at the end of monitoring" in text(early)
+    clock.freeze(dosed_at + timedelta(minutes=121))
     bad = nurse.post(f"/sessions/{sid}/rems/answers", data={"rems-ready_minutes": "-5"})
     assert bad.status_code == 400
     assert field_error(bad, "rems-ready_minutes")
-    good = nurse.post(
-        f"/sessions/{sid}/rems/answers",
-        data={
-            "rems-ready_minutes": "80",
-            "rems-vitals_ok_pre": "yes",
-            "rems-vitals_ok_completion": "yes",
-            "rems-sedation_observed": "no",
-            "rems-dissociation_observed": "no",
-            "rems-respiratory_observed": "no",
-        },
-    )
+    good = nurse.post(f"/sessions/{sid}/rems/answers", data=answered)
     assert good.status_code == 302
     with app.app_context():
         saved = db.session.get(TreatmentSession, sid)
