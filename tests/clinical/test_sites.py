@@ -5,7 +5,8 @@ from datetime import date
 
 import pytest
 
-from clinic_app.clinical.sites import US_STATES, SiteDetails, site_problems
+from clinic_app.clinical.addresses import US_STATES
+from clinic_app.clinical.sites import SiteDetails, site_problems
 
 TODAY = date(2026, 12, 6)
 GOOD = SiteDetails(
