@@ -77,7 +77,9 @@ class PatientForm(FlaskForm):
         "City", validators=[Length(max=80)], render_kw={"autocomplete": "address-level2"}
     )
     state = SelectField(
-        "State", choices=choices([("", "Choose…"), *((code, code) for code in US_STATES)])
+        "State",
+        choices=choices([("", "Choose…"), *((code, code) for code in US_STATES)]),
+        default="",
     )
     zip_code = StringField(
         "ZIP code",
