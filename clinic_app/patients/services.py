@@ -70,15 +70,22 @@ def _check_usual_site(site_id: int | None, current: int | None = None) -> None:
         raise RuleViolation("Choose one of the clinic's active sites.", "usual_site_id")
 
 
-def _with_address(data: dict[str, Any]) -> dict[str, Any]:
-    """`data` with the postal address trimmed (state upper case); FieldErrors when it is
-    partly given or malformed. A patient may have no address yet (a referral without one)."""
+ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "state", "zip_code")
+
+
+def _with_address(data: dict[str, Any], current: Patient | None = None) -> dict[str, Any]:
+    """`data` with the postal address trimmed (state upper case), parts it leaves out taken
+    from `current`; FieldErrors when the address is partial or malformed. A patient may have
+    no address yet (a referral without one)."""
+    given = {
+        name: data[name] if name in data else getattr(current, name, "") for name in ADDRESS_FIELDS
+    }
     address = PostalAddress(
-        clean_text(data.get("address_line1")),
-        clean_text(data.get("address_line2")),
-        clean_text(data.get("city")),
-        clean_text(data.get("state")).upper(),
-        clean_text(data.get("zip_code")),
+        clean_text(given["address_line1"]),
+        clean_text(given["address_line2"]),
+        clean_text(given["city"]),
+        clean_text(given["state"]).upper(),
+        clean_text(given["zip_code"]),
     )
     problems = address_problems(address, required=False)
     if problems:
@@ -125,7 +132,7 @@ def update_patient(actor: User, patient: Patient, data: dict[str, Any], version_
     require_role(actor, *DEMOGRAPHICS_EDIT)
     if patient.version_id != version_id:
         raise StaleRecord()
-    data = _with_address(data)
+    data = _with_address(data, patient)
     if data.get("mrn") != patient.mrn:
         _check_mrn_free(data["mrn"], patient.id)
     _check_usual_site(data.get("usual_site_id"), patient.usual_site_id)

@@ -5,6 +5,8 @@ import pytest
 
 from clinic_app.extensions import db
 from clinic_app.models import Patient
+from clinic_app.patients.services import update_patient
+from tests import factories
 from tests.helpers import audit_rows, count, field_errors, soup
 
 FORM = {
@@ -116,3 +118,11 @@ def test_the_address_is_edited_by_the_demographics_roles_only(app, as_role, role
     response = as_role(role).post(url, data={**FORM, **HOME, "version_id": "1"})
     assert response.status_code == 403
     assert _patient(app).address == ""
+
+
+def test_an_update_without_the_address_keeps_it(app, staff):
+    with app.app_context():
+        patient = factories.make_patient(**{**HOME, "state": "ca"}, screened=False)
+        assert patient.state == "CA" and patient.address_line1 == "555 Example St"
+        update_patient(factories.user("front_desk"), patient, {"mrn": patient.mrn}, 1)
+        assert patient.address == "555 Example St, Apt 3, Pasadena, CA 91101-0555"
