@@ -54,6 +54,7 @@ def test_small_bulk_history_holds_its_invariants(app):
 def test_bulk_history_is_spread_over_three_sites_with_their_chairs_and_staff(app):
     from collections import Counter
 
+    from clinic_app.clinical.addresses import address_problems
     from clinic_app.demo.clinic import DEMO_LOGINS
     from clinic_app.models import Chair, Site
 
@@ -73,6 +74,9 @@ def test_bulk_history_is_spread_over_three_sites_with_their_chairs_and_staff(app
         assert set(visits) == set(sites)
         patients = Counter(p.usual_site_id for p in db.session.scalars(select(Patient)))
         assert set(patients) == set(sites)
+        for patient in db.session.scalars(select(Patient)):
+            assert address_problems(patient.postal_address, required=True) == {}, patient.mrn
+            assert patient.city == sites[patient.usual_site_id].city
         for user in db.session.scalars(select(User)):
             expected = len(sites) if user.username in {d.username for d in DEMO_LOGINS} else 1
             assert len(user.sites) == expected, user.username

@@ -164,6 +164,7 @@ def test_loads_a_clinic_with_history_and_a_live_board(app, runner):
 
 
 def test_two_sites_with_their_chairs_and_staff_at_both(app, runner):
+    from clinic_app.clinical.addresses import address_problems
     from clinic_app.clinical.sites import site_problems
     from clinic_app.models import Chair, Site
     from tests.clinical.test_sites import GOOD
@@ -188,6 +189,11 @@ def test_two_sites_with_their_chairs_and_staff_at_both(app, runner):
         assert set(at_site) == {"DTLA", "NYC"} and at_site["NYC"] == 2
         usual = Counter(p.usual_site.code for p in db.session.scalars(select(Patient)))
         assert usual == {"DTLA": 14, "NYC": 2}  # DTLA: 13 and the REMS demo's unenrolled one
+        # Every demo patient has a complete fictional address near their site.
+        for patient in db.session.scalars(select(Patient)):
+            assert address_problems(patient.postal_address, required=True) == {}, patient.mrn
+            near = {"DTLA": {"CA"}, "NYC": {"NY", "NJ"}}[patient.usual_site.code]
+            assert patient.state in near, patient.mrn
 
 
 def test_second_run_changes_nothing(app, runner):

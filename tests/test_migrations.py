@@ -321,3 +321,55 @@ def test_sites_downgrade_renames_a_chair_name_used_at_two_sites(empty_database_u
         (2, "chair 1 (NYC 2)"),
         (3, "Chair 1 (NYC)"),
     ]
+
+
+def test_patient_address_revision_gives_existing_patients_empty_addresses_and_back(
+    empty_database_url,
+):
+    """Upgrading keeps every patient, with "" in each address column (address not recorded);
+    downgrading one step drops the columns and keeps the patients."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import insert, select
+
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=empty_database_url)
+    db_command(app, "upgrade", "b4934ea5cb81")
+    at = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
+    patient = dict(
+        id=1,
+        mrn="M1",
+        first_name="A",
+        last_name="B",
+        date_of_birth=date(1980, 1, 1),
+        sex="male",
+        phone="",
+        email="",
+        allergies="",
+        driver_name="",
+        driver_phone="",
+        driver_relationship="",
+        contraindications=[],
+        failed_trials=3,
+        medication_classes=[],
+        preferred_weekdays=[],
+        created_at=at,
+        updated_at=at,
+        version_id=1,
+    )
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(insert(_reflected(app)["patients"]), [patient])
+        db.engine.dispose()
+    address = ("address_line1", "address_line2", "city", "state", "zip_code")
+
+    db_command(app, "upgrade", "a7d2e4c91f36")
+    patients = _reflected(app)["patients"]
+    columns = [patients.c[name] for name in address]
+    assert _rows(app, select(patients.c.mrn, *columns)) == [("M1", "", "", "", "", "")]
+
+    db_command(app, "downgrade", "b4934ea5cb81")
+    patients = _reflected(app)["patients"]
+    assert not set(address) & set(patients.c.keys())
+    assert _rows(app, select(patients.c.mrn)) == [("M1",)]
+    with app.app_context():
+        db.engine.dispose()

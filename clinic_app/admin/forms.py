@@ -20,9 +20,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from clinic_app.clinical.addresses import US_STATES
 from clinic_app.clinical.codes import Role
 from clinic_app.clinical.dea import EXAMPLE as DEA_EXAMPLE
-from clinic_app.clinical.sites import US_STATES
 from clinic_app.forms import CheckboxListField, choices
 from clinic_app.ids import MAX_ID
 from clinic_app.review.setting_specs import timezone_names

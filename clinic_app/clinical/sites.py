@@ -12,70 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from clinic_app.clinical.addresses import PostalAddress, address_problems
 from clinic_app.clinical.dea import dea_number_problem
 
-# USPS two-letter codes: the states, DC and the territories with US DEA registrations.
-US_STATES = [
-    "AK",
-    "AL",
-    "AR",
-    "AS",
-    "AZ",
-    "CA",
-    "CO",
-    "CT",
-    "DC",
-    "DE",
-    "FL",
-    "GA",
-    "GU",
-    "HI",
-    "IA",
-    "ID",
-    "IL",
-    "IN",
-    "KS",
-    "KY",
-    "LA",
-    "MA",
-    "MD",
-    "ME",
-    "MI",
-    "MN",
-    "MO",
-    "MP",
-    "MS",
-    "MT",
-    "NC",
-    "ND",
-    "NE",
-    "NH",
-    "NJ",
-    "NM",
-    "NV",
-    "NY",
-    "OH",
-    "OK",
-    "OR",
-    "PA",
-    "PR",
-    "RI",
-    "SC",
-    "SD",
-    "TN",
-    "TX",
-    "UT",
-    "VA",
-    "VI",
-    "VT",
-    "WA",
-    "WI",
-    "WV",
-    "WY",
-]
 # A code names the site in URLs and filters: letters, digits and dashes, starting with a letter.
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9-]{1,11}$")
-ZIP_PATTERN = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
 
 
 @dataclass(frozen=True)
@@ -132,18 +73,10 @@ def site_problems(site: SiteDetails, today: date) -> dict[str, str]:
         problems["code"] = (
             "2 to 12 capital letters, digits or dashes, starting with a letter (for example DTLA)."
         )
-    for name, message in (
-        ("address_line1", "Give the street address."),
-        ("city", "Give the city."),
-    ):
-        if not getattr(site, name):
-            problems[name] = message
-    if site.state not in US_STATES:
-        problems["state"] = "Choose the state (two-letter postal code, for example CA)."
-    if not ZIP_PATTERN.match(site.zip_code):
-        problems["zip_code"] = "A ZIP code is 5 digits, or 5 digits, a dash and 4 more."
-    elif site.zip_code.startswith("00000"):
-        problems["zip_code"] = "00000 is not a ZIP code in use."
+    address = PostalAddress(
+        site.address_line1, site.address_line2, site.city, site.state, site.zip_code
+    )
+    problems.update(address_problems(address, required=True))
     timezone = _timezone_problem(site.timezone)
     if timezone:
         problems["timezone"] = timezone

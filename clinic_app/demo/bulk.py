@@ -102,6 +102,8 @@ SITE_NAMES = (
     "Westfield",
     "Eastbrook",
 )
+# Patients' streets: obviously fictional names on each site's town and ZIP code.
+STREETS = ("Example St", "Sample Ave", "Placeholder Rd", "Fictional Way", "Demo Ln")
 FEMALE = _words(
     "Maria Olivia Emma Ava Sophia Isabella Mia Charlotte Amelia Harper Evelyn Abigail Emily "
     "Elizabeth Sofia Avery Ella Scarlett Grace Chloe Victoria Riley Aria Lily Aubrey Zoey "
@@ -678,6 +680,11 @@ def _emit_patient_row(ctx: _Context, plan: PatientPlan) -> int:
             "sex": plan.sex,
             "phone": f"555-{plan.id % 10000:04d}",
             "email": f"{plan.first}.{plan.last}.{plan.id}@example.com".lower().replace("'", ""),
+            "address_line1": f"{555 + plan.id % 9000} {STREETS[plan.id % len(STREETS)]}",
+            "address_line2": f"Apt {plan.id % 40 + 1}" if plan.id % 3 == 0 else "",
+            "city": _site_name(plan.site),
+            "state": "CA",
+            "zip_code": _site_zip(plan.site),
             "allergies": rng.choice(ALLERGIES),
             "weight_kg": plan.weight,
             "driver_name": plan.driver[0],
@@ -1405,6 +1412,10 @@ def _site_code(site: int) -> str:
     return base if site < len(SITE_NAMES) else f"{base}-{site // len(SITE_NAMES) + 1}"
 
 
+def _site_zip(site: int) -> str:
+    return f"{90001 + site:05d}"
+
+
 def _sites(count: int, zone: ZoneInfo) -> list[int]:
     """Ids of the bulk sites (created when missing), all in the clinic's zone: the history's
     wall-clock times are planned in it."""
@@ -1418,7 +1429,7 @@ def _sites(count: int, zone: ZoneInfo) -> list[int]:
                 address_line1=f"{100 + site} Main St",
                 city=_site_name(site),
                 state="CA",
-                zip_code=f"{90001 + site:05d}",
+                zip_code=_site_zip(site),
                 timezone=zone.key,
             )
             db.session.add(row)

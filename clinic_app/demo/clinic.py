@@ -82,6 +82,22 @@ DEMO_LOGINS: tuple[DemoLogin, ...] = (
     DemoLogin("admin", "admin-demo-pass", Role.ADMIN, "Ada Admin", ""),
 )
 
+# Real towns near each site for the patients' fictional street addresses.
+TOWNS = {
+    "DTLA": (
+        ("Pasadena", "CA", "91101"),
+        ("Glendale", "CA", "91203"),
+        ("Burbank", "CA", "91502"),
+        ("Santa Monica", "CA", "90401"),
+        ("Long Beach", "CA", "90802"),
+    ),
+    "NYC": (
+        ("Brooklyn", "NY", "11201"),
+        ("Hoboken", "NJ", "07030"),
+        ("Jersey City", "NJ", "07302"),
+        ("Astoria", "NY", "11102"),
+    ),
+}
 # Fictional locations: 555-01xx phones, valid-looking but unissued DEA numbers and REMS IDs.
 SITES = (
     {
@@ -435,10 +451,26 @@ def _create_staff() -> dict[str, User]:
     }
 
 
-def _register(demo: Demo, spec: PatientSpec, first_visit: date | None) -> Patient:
-    """The front desk registers the patient; the nurse records the clinical screen, with consent
-    (and REMS) a week and a half before the first visit, or two days ago for a referral."""
+def home_address(site_code: str, index: int) -> dict[str, str]:
+    """A fictional 555 street address in a real town near the site."""
+    city, state, zip_code = TOWNS[site_code][index % len(TOWNS[site_code])]
+    return {
+        "address_line1": f"{555 + 10 * index} {('Example St', 'Sample Ave')[index % 2]}",
+        "address_line2": f"Apt {index}" if index % 3 == 0 else "",
+        "city": city,
+        "state": state,
+        "zip_code": zip_code,
+    }
+
+
+def _register(
+    demo: Demo, spec: PatientSpec, first_visit: date | None, site: Site | None = None
+) -> Patient:
+    """The front desk registers the patient, with a home near `site` (the demo's home site
+    unless given), its usual site; the nurse records the clinical screen, with consent (and
+    REMS) a week and a half before the first visit, or two days ago for a referral."""
     index = int(spec.mrn[-2:])
+    site = site or demo.site
     consent = first_visit - timedelta(days=10) if first_visit else None
     patient = create_patient(
         demo.front_desk,
@@ -453,6 +485,7 @@ def _register(demo: Demo, spec: PatientSpec, first_visit: date | None) -> Patien
             "driver_name": spec.driver[0],
             "driver_phone": f"555-01{index + 50:02d}",
             "driver_relationship": spec.driver[1],
+            **home_address(site.code, index),
         },
     )
     record_screen(
@@ -470,7 +503,7 @@ def _register(demo: Demo, spec: PatientSpec, first_visit: date | None) -> Patien
         patient.version_id,
     )
     patient.screened_at = local_to_utc(consent or demo.today - timedelta(days=2), time(10, 0))
-    patient.usual_site = demo.site
+    patient.usual_site = site
     return patient
 
 
@@ -997,8 +1030,7 @@ def _new_york_today(demo: Demo, site: Site, suites: list[Chair]) -> None:
     today = demo.now.astimezone(zone).date()
     for spec, at, suite in zip(NEW_YORK_PATIENTS, NEW_YORK_TIMES, suites, strict=True):
         assert spec.modality is not None
-        patient = _register(demo, spec, today)
-        patient.usual_site = site
+        patient = _register(demo, spec, today, site)
         course = _open_course(demo, spec, patient, today)
         start = datetime.combine(today, at, tzinfo=zone).astimezone(UTC)
         _appointment(

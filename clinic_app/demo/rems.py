@@ -80,7 +80,12 @@ def _submit(demo: "Demo", treatment: TreatmentSession, at: datetime, number: int
 def _first_visit_without_enrollment(demo: "Demo") -> None:
     """A new esketamine patient booked in three days; the REMS enrollment is not on file."""
     # The demo clinic's booking helpers (imported here: clinic.py calls this module).
-    from clinic_app.demo.clinic import _appointment, _clinic_slot, _weekday_on_or_after
+    from clinic_app.demo.clinic import (
+        _appointment,
+        _clinic_slot,
+        _weekday_on_or_after,
+        home_address,
+    )
 
     patient = create_patient(
         demo.front_desk,
@@ -94,6 +99,7 @@ def _first_visit_without_enrollment(demo: "Demo") -> None:
             "driver_name": "Luis Delgado",
             "driver_phone": "555-0191",
             "driver_relationship": "brother",
+            **home_address(demo.site.code, 90),
         },
     )
     record_screen(

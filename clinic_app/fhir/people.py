@@ -28,8 +28,22 @@ def patient(row: Patient, base: str) -> dict:
             ],
             "gender": row.sex,  # the column allows female, male, other: all R4 codes
             "birthDate": day(row.date_of_birth),
+            "address": [_address(row)] if row.address else [],
         }
     )
+
+
+def _address(row: Patient) -> dict:
+    """The patient's home address as an R4 Address."""
+    return {
+        "use": "home",
+        "type": "both",
+        "line": [row.address_line1, row.address_line2],
+        "city": row.city,
+        "state": row.state,
+        "postalCode": row.zip_code,
+        "country": "US",
+    }
 
 
 def practitioner(row: User) -> dict:

@@ -37,6 +37,7 @@ from clinic_app.inventory import inventories as inventory_records
 from clinic_app.inventory.catalogue import ensure_standard_products
 from clinic_app.inventory.movements import reverse
 from clinic_app.models import (
+    Patient,
     Site,
     StockContainer,
     StockDiscrepancy,
@@ -387,6 +388,7 @@ DISPENSING_HEADER = (
     "kind",
     "patient",
     "mrn",
+    "address",
     "product",
     "strength",
     "ndc",
@@ -413,6 +415,13 @@ def dispensing_pdf():
     )
 
 
+def _address(patient: Patient | None) -> str:
+    """The patient's address on one line for the CSV; a patient without one says so."""
+    if patient is None:
+        return ""
+    return patient.address or "address not recorded"
+
+
 @bp.get("/dispensing.csv")
 @role_required(*CLINICAL)
 def dispensing_csv():
@@ -432,6 +441,7 @@ def dispensing_csv():
                 m.kind.value,
                 m.patient.full_name if m.patient else "",
                 m.patient.mrn if m.patient else "",
+                _address(m.patient),
                 product.name,
                 product.strength,
                 product.ndc,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from clinic_app.clinical.addresses import PostalAddress, one_line
 from clinic_app.clinical.codes import CoursePhase, DecisionKind, Indication, Modality
 from clinic_app.clinical.vitals import age_on
 from clinic_app.clock import utcnow
@@ -38,6 +39,13 @@ class Patient(db.Model):
     sex: Mapped[str] = mapped_column(String(10))
     phone: Mapped[str] = mapped_column(String(32), default="")
     email: Mapped[str] = mapped_column(String(120), default="")
+    # Postal address, optional at registration; the dispensing record needs it (21 CFR
+    # 1304.22(c)). All blank or complete (clinic_app.clinical.addresses).
+    address_line1: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    address_line2: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    city: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    state: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    zip_code: Mapped[str] = mapped_column(String(10), default="", server_default="")
     allergies: Mapped[str] = mapped_column(Text, default="")
     weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
     driver_name: Mapped[str] = mapped_column(String(120), default="")
@@ -74,6 +82,17 @@ class Patient(db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def postal_address(self) -> PostalAddress:
+        return PostalAddress(
+            self.address_line1, self.address_line2, self.city, self.state, self.zip_code
+        )
+
+    @property
+    def address(self) -> str:
+        """The postal address on one line, "" when none is recorded."""
+        return one_line(self.postal_address)
 
     @property
     def screened(self) -> bool:

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clinic_app.clinical.addresses import PostalAddress, one_line
 from clinic_app.clock import utcnow
 from clinic_app.database import created_at, intpk
 from clinic_app.extensions import db
@@ -56,5 +57,8 @@ class Site(db.Model):
     @property
     def address(self) -> str:
         """The postal address on one line."""
-        parts = (self.address_line1, self.address_line2, self.city, f"{self.state} {self.zip_code}")
-        return ", ".join(part.strip() for part in parts if part.strip())
+        return one_line(
+            PostalAddress(
+                self.address_line1, self.address_line2, self.city, self.state, self.zip_code
+            )
+        )

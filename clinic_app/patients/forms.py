@@ -24,6 +24,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from clinic_app.clinical.addresses import US_STATES
 from clinic_app.clinical.codes import CONTRAINDICATIONS, MEDICATION_CLASSES, Indication, Modality
 from clinic_app.clinical.predose import CONSENT_IN_FUTURE, ENROLLMENT_IN_FUTURE
 from clinic_app.forms import CheckboxListField, choices, version_field
@@ -59,6 +60,32 @@ class PatientForm(FlaskForm):
     phone = StringField("Phone", validators=[Optional(), Length(max=32)])
     email = EmailField(
         "Email", validators=[Optional(), Email(check_deliverability=False), Length(max=120)]
+    )
+    address_line1 = StringField(
+        "Street address",
+        validators=[Length(max=120)],
+        render_kw={"autocomplete": "address-line1"},
+        description="Optional at registration; the controlled-substance log needs it.",
+    )
+    address_line2 = StringField(
+        "Address line 2",
+        validators=[Length(max=120)],
+        render_kw={"autocomplete": "address-line2"},
+        description="Apartment or unit. Optional.",
+    )
+    city = StringField(
+        "City", validators=[Length(max=80)], render_kw={"autocomplete": "address-level2"}
+    )
+    state = SelectField(
+        "State",
+        choices=choices([("", "Choose…"), *((code, code) for code in US_STATES)]),
+        default="",
+    )
+    zip_code = StringField(
+        "ZIP code",
+        validators=[Length(max=10)],
+        render_kw={"autocomplete": "postal-code"},
+        description="12345 or 12345-6789.",
     )
     driver_name = StringField("Default driver / escort", validators=[Length(max=120)])
     driver_phone = StringField("Driver phone", validators=[Length(max=32)])

@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, select
 from clinic_app import audit
 from clinic_app.auth.permissions import DEMOGRAPHICS_EDIT, SCREEN_EDIT, require_role
 from clinic_app.auth.services import reauthenticate
+from clinic_app.clinical.addresses import PostalAddress, address_problems, clean_text
 from clinic_app.clinical.codes import Indication, Modality, Role
 from clinic_app.clinical.dosing import indication_needs_reason, iv_dose_needs_confirmation
 from clinic_app.clinical.predose import screen_date_problems
@@ -27,6 +28,11 @@ DEMOGRAPHIC_FIELDS = (
     "sex",
     "phone",
     "email",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "zip_code",
     "driver_name",
     "driver_phone",
     "driver_relationship",
@@ -64,10 +70,42 @@ def _check_usual_site(site_id: int | None, current: int | None = None) -> None:
         raise RuleViolation("Choose one of the clinic's active sites.", "usual_site_id")
 
 
+ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "state", "zip_code")
+
+
+def _with_address(data: dict[str, Any], current: Patient | None = None) -> dict[str, Any]:
+    """`data` with the postal address trimmed (state upper case), parts it leaves out taken
+    from `current`; FieldErrors when the address is partial or malformed. A patient may have
+    no address yet (a referral without one)."""
+    given = {
+        name: data[name] if name in data else getattr(current, name, "") for name in ADDRESS_FIELDS
+    }
+    address = PostalAddress(
+        clean_text(given["address_line1"]),
+        clean_text(given["address_line2"]),
+        clean_text(given["city"]),
+        clean_text(given["state"]).upper(),
+        clean_text(given["zip_code"]),
+    )
+    problems = address_problems(address, required=False)
+    if problems:
+        raise FieldErrors(problems)
+    return {
+        **data,
+        "address_line1": address.line1,
+        "address_line2": address.line2,
+        "city": address.city,
+        "state": address.state,
+        "zip_code": address.zip_code,
+    }
+
+
 def create_patient(actor: User, data: dict[str, Any]) -> Patient:
     """Register a patient's demographics (front desk, psychiatrist), unscreened. Raises
-    RuleViolation for a duplicate MRN or a usual site that is not an active site."""
+    FieldErrors for a partial or malformed address, RuleViolation for a duplicate MRN or a
+    usual site that is not an active site."""
     require_role(actor, *DEMOGRAPHICS_EDIT)
+    data = _with_address(data)
     values = {key: data[key] for key in DEMOGRAPHIC_FIELDS if key in data}
     _check_mrn_free(values["mrn"])
     _check_usual_site(values.get("usual_site_id"))
@@ -89,10 +127,12 @@ def _apply(patient: Patient, fields: tuple[str, ...], data: dict[str, Any]) -> l
 
 
 def update_patient(actor: User, patient: Patient, data: dict[str, Any], version_id: int) -> Patient:
-    """Change a patient's demographics. Raises StaleRecord when it changed since `version_id`."""
+    """Change a patient's demographics. Raises StaleRecord when it changed since `version_id`,
+    FieldErrors for a partial or malformed address."""
     require_role(actor, *DEMOGRAPHICS_EDIT)
     if patient.version_id != version_id:
         raise StaleRecord()
+    data = _with_address(data, patient)
     if data.get("mrn") != patient.mrn:
         _check_mrn_free(data["mrn"], patient.id)
     _check_usual_site(data.get("usual_site_id"), patient.usual_site_id)

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from clinic_app.clinical.sites import US_STATES, SiteDetails, site_problems
+from clinic_app.clinical.sites import SiteDetails, site_problems
 
 TODAY = date(2026, 12, 6)
 GOOD = SiteDetails(
@@ -72,8 +72,3 @@ def test_a_future_certification_date_is_refused_even_when_not_certified():
     assert site_problems(site, TODAY) == {
         "rems_certified_on": "The certification date cannot be in the future."
     }
-
-
-def test_states_are_the_usps_codes():
-    assert len(US_STATES) == len(set(US_STATES)) == 56  # 50 states, DC and 5 territories
-    assert {"CA", "NY", "DC", "PR"} <= set(US_STATES)

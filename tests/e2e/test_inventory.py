@@ -2,10 +2,14 @@
 page, the rest of the vial wasted with a witness, a count with a variance that opens a
 discrepancy, and the psychiatrist classifying it. Every page passes axe."""
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 
+from clinic_app.clinical.ledger import MovementKind
 from clinic_app.extensions import db
+from clinic_app.inventory.movements import move
 from clinic_app.models import StockContainer, StockDiscrepancy, StockMovement
 from clinic_app.settings import clinic_today
 from tests import factories
@@ -14,6 +18,7 @@ from tests.helpers import PASSWORD
 from tests.inventory.builders import receive_stock, session_at, stocked_site
 
 SHOTS = "/tmp/cs_shots"
+D1 = Decimal("1")
 
 
 @pytest.fixture
@@ -130,10 +135,21 @@ def test_registrant_pages_pass_axe(live_app, ready, page):
     assert _submit(page, page.get_by_role("button", name="Record receipt")) == 200
     assert "SPR-9" in page.inner_text("main")
     _shot(page, "receipts")
+    with app.app_context():
+        vial = db.session.get(StockContainer, ready["vials"][1])
+        housed = factories.make_patient(
+            address_line1="555 Example St", city="Pasadena", state="CA", zip_code="91101"
+        )
+        for patient in (housed, factories.make_patient(first_name="Una")):
+            move(factories.user("nurse"), vial, MovementKind.ADMINISTER, D1, patient_id=patient.id)
+        db.session.commit()
     for url in ("/inventory/dispensing", "/inventory/products", "/inventory/inventories"):
         page.goto(base + url)
         assert_accessible(page)
         _shot(page, url.rsplit("/", 1)[1])
+        if url.endswith("dispensing"):
+            log = page.locator("#dispensing").inner_text()
+            assert "555 Example St, Pasadena, CA 91101" in log and "address not recorded" in log
     page.get_by_label("Your password (signs the inventory)").fill(PASSWORD)
     assert _submit(page, page.get_by_role("button", name="Sign inventory")) == 200
     assert_accessible(page)

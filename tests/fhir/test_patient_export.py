@@ -20,6 +20,7 @@ from tests.fhir.conformance import parse, problems
 from tests.helpers import audit_rows, count_statements, freeze_local, soup
 
 PHQ9 = [1, 2, 1, 0, 2, 1, 0, 1, 1]  # 9
+HOME = {"address_line1": "555 Example St", "city": "Hoboken", "state": "NJ", "zip_code": "07030"}
 
 
 def _visit(patient, course, days_ago: int, site_code: str = "MAIN"):
@@ -63,7 +64,7 @@ def charted(app, staff):
     """A patient with two esketamine sessions at two sites, and a second patient with one IV
     session; returns their ids."""
     with app.app_context():
-        patient = factories.make_patient()
+        patient = factories.make_patient(**HOME)
         course = factories.make_course(patient, "esketamine_nasal")
         _visit(patient, course, days_ago=7, site_code="MAIN")
         _visit(patient, course, days_ago=3, site_code="EAST")
@@ -119,6 +120,28 @@ def test_bundle_holds_the_chart_as_mapped(as_role, charted):
     assert all(g["contained"][0]["batch"]["lotNumber"] == "LOT-1" for g in given)
     assert [t["valueInteger"] for t in _coded(resources, "44261-6")] == [9, 9]
     assert _coded(resources, "29463-7") == []  # esketamine doses are not per kg
+
+
+def test_the_patient_carries_a_recorded_address_and_none_when_there_is_none(as_role, charted):
+    nurse = as_role("nurse")
+    housed, unhoused = (
+        _resources(nurse.get(f"/patients/{patient_id}/export.fhir.json"))[0]
+        for patient_id in charted
+    )
+    assert housed["resourceType"] == unhoused["resourceType"] == "Patient"
+    assert housed["address"] == [
+        {
+            "use": "home",
+            "type": "both",
+            "line": ["555 Example St"],
+            "city": "Hoboken",
+            "state": "NJ",
+            "postalCode": "07030",
+            "country": "US",
+        }
+    ]
+    assert "address" not in unhoused
+    parse(housed)
 
 
 def test_iv_dose_is_per_kg_of_the_days_weight_at_the_pump_rate(as_role, charted):

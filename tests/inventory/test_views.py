@@ -32,6 +32,13 @@ from tests.helpers import (
 from tests.inventory.builders import receive_stock, session_at, stocked_site
 
 D = Decimal
+HOME = {
+    "address_line1": "555 Example St",
+    "address_line2": "Apt 3",
+    "city": "Pasadena",
+    "state": "CA",
+    "zip_code": "91101",
+}
 
 
 @pytest.fixture
@@ -275,6 +282,41 @@ def test_the_dispensing_csv_is_formula_safe(app, as_role, stock):
     assert rows[0]["quantity"] == "0.40" and rows[0]["mg"] == "40.00"
 
 
+def test_the_dispensing_log_shows_each_patients_address_or_that_none_is_recorded(
+    app, as_role, stock
+):
+    with app.app_context():
+        vial = db.session.get(StockContainer, stock["vials"][0])
+        nurse = factories.user("nurse")
+        housed = factories.make_patient(**HOME, first_name="Hal")
+        unhoused = factories.make_patient(first_name="Una")
+        for patient in (housed, unhoused):
+            move(nurse, vial, MovementKind.ADMINISTER, D("0.5"), patient_id=patient.id)
+        db.session.commit()
+        today = clinic_today().isoformat()
+    psychiatrist = as_role("psychiatrist")
+    page = soup(psychiatrist.get("/inventory/dispensing?site=MAIN"))
+    headers = [th.get_text(strip=True) for th in page.select("#dispensing thead th")]
+    assert headers[1:3] == ["Patient", "Address"]
+    shown = [
+        [td.get_text(" ", strip=True) for td in row.find_all("td")[1:3]]
+        for row in page.select("#dispensing tbody tr")
+    ]
+    assert [address for name, address in shown] == [
+        "555 Example St, Apt 3, Pasadena, CA 91101",
+        "address not recorded",
+    ]
+    rows = _csv(psychiatrist.get("/inventory/dispensing.csv?site=MAIN"))
+    assert list(rows[0])[:4] == ["occurred_at", "kind", "patient", "mrn"]
+    assert [(r["patient"], r["address"]) for r in rows] == [
+        ("Hal Tester", "555 Example St, Apt 3, Pasadena, CA 91101"),
+        ("Una Tester", "address not recorded"),
+    ]
+    pdf = psychiatrist.get(f"/inventory/dispensing.pdf?site=MAIN&start={today}&end={today}")
+    whole = " ".join(" ".join(pdf_pages(pdf)).split())
+    assert "Pasadena, CA 91101" in whole and "address not recorded" in whole
+
+
 def test_the_stock_page_runs_a_bounded_number_of_statements(app, as_role, stock):
     nurse = as_role("nurse")
     few = page_statements(app, nurse, "/inventory")
@@ -382,8 +424,9 @@ def test_the_dispensing_log_and_a_container_history_run_a_bounded_number_of_stat
     with app.app_context():
         nurse = factories.user("nurse")
         vial = db.session.get(StockContainer, vial_id)
-        for _ in range(5):
-            move(nurse, vial, MovementKind.ADMINISTER, D("0.5"))
+        for n in range(5):  # each to another patient, with an address
+            patient = factories.make_patient(**HOME, first_name=f"P{n}")
+            move(nurse, vial, MovementKind.ADMINISTER, D("0.5"), patient_id=patient.id)
         db.session.commit()
     assert [page_statements(app, psychiatrist, url) for url in urls] == few
 
