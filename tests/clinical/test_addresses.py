@@ -4,7 +4,7 @@ import string
 from dataclasses import replace
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from clinic_app.clinical.addresses import (
@@ -64,13 +64,21 @@ def test_only_a_second_line_is_still_a_partial_address():
     assert set(problems) == {"address_line1", "city", "state", "zip_code"}
 
 
+@example("00000")
+@example("00000-1234")
 @given(st.text(alphabet=string.digits + "- A", max_size=12))
 def test_a_zip_code_is_five_digits_and_an_optional_four(zip_code):
     digits = zip_code.replace("-", "")
-    well_formed = zip_code.isascii() and (
-        (len(zip_code) == 5 and zip_code.isdigit())
-        or (len(zip_code) == 10 and zip_code[5] == "-" and digits.isdigit() and len(digits) == 9)
-    )
+    well_formed = (
+        zip_code.isascii()
+        and (
+            (len(zip_code) == 5 and zip_code.isdigit())
+            or (
+                len(zip_code) == 10 and zip_code[5] == "-" and digits.isdigit() and len(digits) == 9
+            )
+        )
+        and not zip_code.startswith("00000")
+    )  # never issued
     problems = address_problems(replace(GOOD, zip_code=zip_code), required=True)
     assert ("zip_code" not in problems) == well_formed
 
