@@ -181,14 +181,19 @@ def reauthenticate(
     entity: Any = None,
     *,
     field: str = "password",
+    witness: bool = False,
     **detail: Any,
 ) -> None:
     """Re-entry of the user's own password before signing or changing credentials; raises
     RuleViolation on `field` when it is wrong or the account is locked. Every failure is audited
     as a failed `action` (with `detail`, e.g. patient_id) and counts toward the sign-in lockout;
     the failure that locks the account also ends all its sessions, so a stolen session cannot
-    keep guessing. The caller commits after the RuleViolation to keep the count and audit row."""
+    keep guessing. A `witness` types their password at someone else's device (waste, counts,
+    receipts): their failures count and lock the same way, but their own sessions stay, or a
+    colleague's mistakes would sign the prescriber out mid-clinic. The caller commits after the
+    RuleViolation to keep the count and audit row."""
     noun = "current password" if field == "current_password" else "password"
+    what = f"{user.display_name}'s password" if witness else f"The {noun}"
     if is_locked(user):
         audit.record(user, action, entity, outcome="failure", reason="locked", **detail)
         raise RuleViolation(
@@ -200,7 +205,13 @@ def reauthenticate(
     marks = {"locked": True} if locked else {}
     audit.record(user, action, entity, outcome="failure", reason="bad_password", **marks, **detail)
     if not locked:
-        raise RuleViolation(f"The {noun} is not correct.", field)
+        raise RuleViolation(f"{what} is not correct.", field)
+    if witness:
+        raise RuleViolation(
+            f"{what} is not correct. After too many wrong passwords that account is locked for "
+            "a few minutes: choose another witness.",
+            field,
+        )
     sessions.revoke_all(user, "locked")
     raise RuleViolation(
         f"The {noun} is not correct. After too many wrong passwords you are signed out.", field

@@ -70,7 +70,9 @@ def record_count(
     if errors:
         raise FieldErrors(errors)
     witness = second_person(actor, site.id, witness_username, "witness_username")
-    reauthenticate(witness, witness_password, "stock.count_witness", field="witness_password")
+    reauthenticate(
+        witness, witness_password, "stock.count_witness", field="witness_password", witness=True
+    )
     now = utcnow()
     count = StockCount(
         site_id=site.id, counted_at=now, counted_by_id=actor.id, witness_id=witness.id

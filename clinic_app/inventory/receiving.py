@@ -102,7 +102,9 @@ def receive(
     if errors:
         raise FieldErrors(errors)
     checker = second_person(actor, site.id, checker_username, "checker_username")
-    reauthenticate(checker, checker_password, "stock.receipt_check", field="checker_password")
+    reauthenticate(
+        checker, checker_password, "stock.receipt_check", field="checker_password", witness=True
+    )
     receipt = StockReceipt(
         site_id=site.id,
         received_on=data["received_on"],

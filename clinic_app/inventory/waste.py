@@ -27,6 +27,7 @@ def _witnessed(
         "stock.witness",
         container,
         field=f"{prefix}_password",
+        witness=True,
         container_id=container.id,
     )
     return witness

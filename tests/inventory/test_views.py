@@ -219,7 +219,9 @@ def test_waste_through_the_form_needs_another_persons_password(app, as_role, sto
     wrong = nurse.post(
         url, data=data | {"witness_username": "psychiatrist", "witness_password": "nope"}
     )
-    assert field_errors(wrong) == {"witness_password": "The password is not correct."}
+    assert field_errors(wrong) == {
+        "witness_password": "Test psychiatrist, MD's password is not correct."
+    }
     done = nurse.post(url, data=data | {"witness_username": "psychiatrist"})
     assert done.status_code == 302
     page = nurse.get(done.headers["Location"])
@@ -468,3 +470,22 @@ def test_a_bad_dispensing_range_is_refused_beside_its_field(
     assert field_errors(page) == {field: message}
     assert not soup(page).select("#dispensing")
     assert as_role("nurse").get(f"/inventory/dispensing.csv?site=MAIN&{query}").status_code == 400
+
+
+def test_a_witness_locked_by_wrong_passwords_keeps_their_own_session(app, as_role, stock):
+    """Wrong witness passwords count toward the witness's lockout (no guessing), but a
+    colleague's mistakes do not sign the psychiatrist out at their own station."""
+    vial_id = _open_first_vial(app, stock)
+    psychiatrist = as_role("psychiatrist")
+    nurse = as_role("nurse")
+    data = {
+        "quantity": "0.1",
+        "method": "Drug-waste container",
+        "witness_username": "psychiatrist",
+        "witness_password": "nope",
+    }
+    for _ in range(app.config["LOCKOUT_AFTER_FAILURES"]):
+        wrong = nurse.post(f"/inventory/containers/{vial_id}/waste", data=data)
+    assert "choose another witness" in field_errors(wrong)["witness_password"]
+    assert psychiatrist.get("/review").status_code == 200
+    assert nurse.get("/inventory").status_code == 200
