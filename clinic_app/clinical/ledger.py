@@ -116,9 +116,14 @@ class Movement:
 
 def reversal_of(target: Movement, earlier: Iterable[Movement]) -> Decimal:
     """The signed quantity of a reversal of `target`: its negation. A reversal is never
-    reversed (record the movement again instead) and a movement is reversed at most once."""
+    reversed (record the movement again instead), nor a loss, and a movement is reversed at
+    most once."""
     if target.kind == MovementKind.REVERSAL:
         raise LedgerError("A reversal cannot be reversed; record the movement again instead.")
+    if target.kind == MovementKind.LOSS:
+        # A loss may already be reported to the DEA (notice, Form 106); stock that turns up is
+        # counted again by two people, and the count's discrepancy says what happened.
+        raise LedgerError("A loss is not reversed: take a count to record stock that turned up.")
     if any(m.reverses == target.id for m in earlier):
         raise LedgerError("This movement is already reversed.")
     return -target.quantity

@@ -16,7 +16,7 @@ from clinic_app.clinical.ledger import Movement as LedgerMovement
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import StockContainer, StockMovement, User
+from clinic_app.models import StockContainer, StockMovement, TreatmentSession, User
 from clinic_app.site_scope import require_site_access
 
 DRAWS = (MovementKind.ADMINISTER, MovementKind.WASTE)
@@ -56,6 +56,11 @@ def reverse(actor: User, movement: StockMovement, reason: str) -> StockMovement:
         .where(StockContainer.id == movement.container_id)
         .with_for_update()
     )
+    if movement.session_id is not None and _signed(movement.session_id):
+        raise RuleViolation(
+            "This dose is on a signed session, whose record stands: correct it with an addendum "
+            "on the session; the next count shows the vial's true balance."
+        )
     earlier = db.session.scalars(
         select(StockMovement).where(StockMovement.reverses_id == movement.id)
     ).all()
@@ -72,6 +77,11 @@ def reverse(actor: User, movement: StockMovement, reason: str) -> StockMovement:
         None,
         {"reverses_id": movement.id, "reason": reason.strip(), "patient_id": movement.patient_id},
     )
+
+
+def _signed(session_id: int) -> bool:
+    signed_at = select(TreatmentSession.signed_at).where(TreatmentSession.id == session_id)
+    return db.session.scalar(signed_at) is not None
 
 
 def _apply(

@@ -85,6 +85,9 @@ def test_a_reversal_is_made_from_the_movement_it_reverses():
         reversal_of(target, [again])
     with pytest.raises(LedgerError, match="cannot be reversed"):
         reversal_of(again, [])
+    lost = Movement(3, 1, 1, "L1", 1, MovementKind.LOSS, D(-1))
+    with pytest.raises(LedgerError, match="A loss is not reversed"):
+        reversal_of(lost, [])
 
 
 def test_a_balance_never_goes_below_zero():

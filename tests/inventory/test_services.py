@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from clinic_app import clock
 from clinic_app.clinical.ledger import Classification, MovementKind
+from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, PermissionDenied, RuleViolation
 from clinic_app.extensions import db
 from clinic_app.inventory import counts, waste
@@ -378,6 +379,22 @@ def test_a_mistake_is_corrected_by_a_reversal_never_twice(app, staff):
             reverse(registrant, wasted, "Again")
         assert vial.remaining == D("4.9")
         assert_books_balance()
+
+
+def test_a_dose_on_a_signed_session_is_not_reversed(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        vial, _ = receive_stock(site)
+        treatment = session_at(site)
+        nurse = factories.user("nurse")
+        services.record_dose(nurse, treatment, dict(IV_DOSE, vial_id=vial.id), treatment.version_id)
+        drawn = db.session.scalar(
+            select(StockMovement).where(StockMovement.kind == MovementKind.ADMINISTER)
+        )
+        treatment.signed_at = utcnow()
+        with pytest.raises(RuleViolation, match="signed session"):
+            reverse(factories.user("psychiatrist"), drawn, "Wrong vial")
+        assert vial.remaining == D("4.60")
 
 
 @pytest.mark.parametrize(
