@@ -28,7 +28,10 @@ def _visit(patient, course, days_ago: int, site_code: str = "MAIN"):
     the devices or the infusion's end, MOAA/S, CADSS-6 and a mild adverse event."""
     at = freeze_local(9, days_ago=days_ago)
     nurse = factories.user("nurse")
-    chair = Chair(name=f"Chair {days_ago}", site=factories.site(site_code))
+    site = factories.site(site_code)
+    if site not in nurse.sites:  # only a site's staff check in and chart its visits
+        nurse.sites.append(site)
+    chair = Chair(name=f"Chair {days_ago}", site=site)
     appointment = Appointment(
         patient_id=patient.id,
         course_id=course.id,
