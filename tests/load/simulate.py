@@ -269,14 +269,18 @@ ROLE_CYCLE = "NFNPNFNNFNPNFNNFNPNN"
 
 def accounts(users: int) -> list[tuple[str, str, str]]:
     """(role, username, password) for `users` simulated staff, signed in with the bulk demo
-    accounts (several browsers may share an account, each with its own sign-in session)."""
+    accounts (several browsers may share an account, each with its own sign-in session). The
+    nurses use the small demo's nurse, who works at every site: today's sessions are at the
+    small demo's site, and only a visit's site staff chart it."""
     from clinic_app.demo.bulk import BULK_STAFF_PASSWORD
+    from clinic_app.demo.clinic import DEMO_LOGINS
 
+    nurse = next(login for login in DEMO_LOGINS if login.username == "nurse")
     out = []
     for number in range(users):
         role = ROLE_CYCLE[number % len(ROLE_CYCLE)]
         if role == "N":
-            out.append(("nurse", f"northgate-nurse-{number % 8 + 1}", BULK_STAFF_PASSWORD))
+            out.append(("nurse", nurse.username, nurse.password))
         elif role == "F":
             out.append(("frontdesk", f"northgate-frontdesk-{number % 3 + 1}", BULK_STAFF_PASSWORD))
         else:
