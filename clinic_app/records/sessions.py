@@ -11,6 +11,7 @@ from clinic_app.clock import utcnow
 from clinic_app.models import Site, TreatmentSession
 from clinic_app.review import charts
 from clinic_app.review.session_review import bp_chart_for, session_date
+from clinic_app.scheduling.site_days import session_site
 from clinic_app.treatments.summary import SessionSummary, summarize
 
 SIGNED = (SessionStatus.SIGNED, SessionStatus.COSIGNED)
@@ -44,11 +45,6 @@ class SessionRecord:
         return self.treatment.modality == Modality.IV_KETAMINE
 
 
-def visit_site(treatment: TreatmentSession) -> Site | None:
-    """The site of the session's visit (None for a walk-in without an appointment)."""
-    return treatment.appointment.site if treatment.appointment is not None else None
-
-
 def place_of(site: Site | None, clinic: SchedulingRules) -> Place:
     """The site's letterhead, or the clinic's when the visit has no site."""
     if site is not None:
@@ -60,7 +56,7 @@ def session_record(
     treatment: TreatmentSession, rules: ClinicalRules, clinic: SchedulingRules, zone: ZoneInfo
 ) -> SessionRecord:
     """What the session PDF shows, its times in `zone` (the visit site's)."""
-    site = visit_site(treatment)
+    site = session_site(treatment)
     age = treatment.patient.age_on(session_date(treatment))
     return SessionRecord(
         treatment=treatment,

@@ -23,6 +23,8 @@ def scale_items(form: FlaskForm, count: int, css: str = "") -> Markup:
     if blank and key in _BLANK:
         return _BLANK[key]
     macros: Any = current_app.jinja_env.get_template("_macros/forms.html").module
+    # Each macro call returns Markup the template engine already escaped; Markup.join escapes
+    # anything that is not Markup, so nothing unescaped gets through.
     html = Markup("").join(macros.field(f, css) for f in fields)
     if blank and not current_app.debug:  # templates may change under the debug reloader
         _BLANK[key] = html
