@@ -4,6 +4,7 @@ fixtures."""
 
 import html
 import io
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -293,3 +294,28 @@ def pdf_pages(response) -> list[str]:
     assert response.status_code == 200, response.status_code
     assert response.mimetype == "application/pdf"
     return [page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages]
+
+
+def race(app: Flask, work) -> list[object]:
+    """Run work(index, barrier) in two threads, each with its own app context and database
+    connection, that meet at the barrier; each result or exception (real concurrent writers)."""
+    barrier = threading.Barrier(2, timeout=30)
+    results: list[object] = [None, None]
+
+    def run(index: int) -> None:
+        with app.app_context():
+            try:
+                results[index] = work(index, barrier)
+            except Exception as error:  # noqa: BLE001 - the test inspects it
+                db.session.rollback()
+                results[index] = error
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    return results

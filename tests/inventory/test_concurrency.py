@@ -6,7 +6,6 @@ at a barrier and then draw. The container's balance changes only by a conditiona
 (`remaining >= quantity`), so the second UPDATE waits for the first transaction and then
 matches no row."""
 
-import threading
 import time
 from decimal import Decimal
 
@@ -21,7 +20,7 @@ from clinic_app.inventory.movements import move, reverse
 from clinic_app.models import StockContainer, StockMovement, TreatmentSession
 from clinic_app.treatments import services
 from tests import factories
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, race
 from tests.inventory.builders import IV_DOSE, receive_stock, session_at, stocked_site
 
 
@@ -30,30 +29,6 @@ def postgres(app):
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("real concurrent writers need PostgreSQL (set TEST_DATABASE_URL)")
-
-
-def _race(app, work) -> list[object]:
-    """Run work(index, barrier) in two threads that start together; each result or error."""
-    barrier = threading.Barrier(2, timeout=30)
-    results: list[object] = [None, None]
-
-    def run(index: int) -> None:
-        with app.app_context():
-            try:
-                results[index] = work(index, barrier)
-            except Exception as error:  # noqa: BLE001 - the test inspects it
-                db.session.rollback()
-                results[index] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
-    return results
 
 
 def _last_half_ml(app) -> tuple[int, list[int]]:
@@ -117,7 +92,7 @@ def test_two_conditional_updates_on_the_last_ml_exactly_one_wins(app, postgres, 
             db.session.commit()
             return "drawn"
 
-    results = _race(app, work)
+    results = race(app, work)
     assert results.count("drawn") == 1, results
     (refused,) = [r for r in results if r != "drawn"]
     assert isinstance(refused, RuleViolation) and "holds only 0" in refused.message
@@ -139,7 +114,7 @@ def test_two_nurses_dosing_from_the_last_of_one_vial_exactly_one_dose_is_recorde
         db.session.commit()
         return "dosed"
 
-    results = _race(app, work)
+    results = race(app, work)
     assert results.count("dosed") == 1, results
     remaining, total, drawn = _outcome(app, vial_id)
     assert remaining == total == 0
@@ -165,7 +140,7 @@ def test_two_reversals_of_one_movement_at_once_one_is_refused_by_the_rule(app, p
             db.session.commit()
             return "reversed"
 
-    results = _race(app, work)
+    results = race(app, work)
     assert results.count("reversed") == 1, results
     (refused,) = [r for r in results if r != "reversed"]
     assert isinstance(refused, RuleViolation), refused

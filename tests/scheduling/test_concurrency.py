@@ -5,7 +5,6 @@ the two transactions anyway): two threads, each with its own app context and so 
 connection, meet at a barrier and then write overlapping visits and commit. The exclusion
 constraint lets exactly one commit; the other gets the conflict."""
 
-import threading
 from datetime import date, time, timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from clinic_app.extensions import db
 from clinic_app.models import Appointment, Patient, TreatmentCourse
 from clinic_app.scheduling import booking, checks
 from tests import factories
+from tests.helpers import race
 from tests.scheduling.builders import local, make_patient_with_course
 
 TUESDAY = date(2026, 4, 7)
@@ -25,30 +25,6 @@ def postgres(app):
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("real concurrent writers need PostgreSQL (set TEST_DATABASE_URL)")
-
-
-def _race(app, work) -> list[object]:
-    """Run work(index) in two threads that start together; each result or exception."""
-    barrier = threading.Barrier(2, timeout=30)
-    results: list[object] = [None, None]
-
-    def run(index: int) -> None:
-        with app.app_context():
-            try:
-                results[index] = work(index, barrier)
-            except Exception as error:  # noqa: BLE001 - the test inspects it
-                db.session.rollback()
-                results[index] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
-    return results
 
 
 def _patients(app, n=2):
@@ -76,7 +52,7 @@ def test_two_raw_inserts_of_one_chair_and_time_commit_exactly_once(app, postgres
         db.session.commit()
         return "committed"
 
-    results = _race(app, work)
+    results = race(app, work)
     assert sorted(map(str, results)).count("committed") == 1
     error = next(r for r in results if r != "committed")
     assert "chair_not_double_booked" in str(error)
@@ -98,7 +74,7 @@ def test_two_desks_booking_through_the_service_one_gets_the_conflict(app, postgr
         db.session.commit()
         return booked.visits[0].id
 
-    results = _race(app, work)
+    results = race(app, work)
     booked = [r for r in results if isinstance(r, int)]
     refused = [r for r in results if isinstance(r, checks.Conflict)]
     assert len(booked) == 1 and len(refused) == 1, results
