@@ -24,7 +24,7 @@ from clinic_app.site_scope import page_scope, show_site_times
 from clinic_app.treatments.queries import load_session
 
 # The session page's form handling (render with the kept input on refusal) is reused as is.
-from clinic_app.treatments.views import _apply
+from clinic_app.treatments.views import submit_on_session_page
 
 bp = Blueprint("rems", __name__)
 
@@ -161,7 +161,7 @@ def review_medications(session_id: int):
     """The pre-dose check's concomitant-medication review (reviewed today)."""
     treatment = _esketamine(session_id)
     form = f.MedicationReviewForm(prefix="remsmeds")
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "rems_meds_form",
         form,
@@ -175,7 +175,7 @@ def discharge_answers(session_id: int):
     """The REMS questions at discharge, confirmed by the nurse."""
     treatment = _esketamine(session_id)
     form = f.DischargeAnswersForm(prefix="rems")
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "rems_answers_form",
         form,

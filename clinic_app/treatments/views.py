@@ -199,9 +199,10 @@ def _weight_hint(treatment) -> str:
     return f"Last: {weight} kg{when} — weigh today."
 
 
-def _apply(treatment, form_name: str, form, action, **options):
-    """Run a service for a valid form and come back to the session page; on refusal show the
-    page again (reloaded) with the input kept and the messages by the fields."""
+def submit_on_session_page(treatment, form_name: str, form, action, **options):
+    """Run a service for a valid session-page form (here and in the REMS cards) and come back
+    to the session page; on refusal show the page again (reloaded) with the input kept and the
+    messages by the fields."""
     session_id = treatment.id
 
     def page(status: int, refusal):
@@ -239,7 +240,7 @@ def session(session_id: int):
 def predose(session_id: int):
     treatment = _load(session_id)
     form = f.PredoseForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "predose_form",
         form,
@@ -259,7 +260,7 @@ def vitals(session_id: int):
         for alert in alerts:
             flash(alert.message, "danger" if alert.tier >= 2 else "warning")
 
-    return _apply(treatment, "vitals_form", form, add)
+    return submit_on_session_page(treatment, "vitals_form", form, add)
 
 
 @bp.post("/sessions/<int:session_id>/override")
@@ -267,7 +268,7 @@ def vitals(session_id: int):
 def override(session_id: int):
     treatment = _load(session_id)
     form = f.OverrideForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "override_form",
         form,
@@ -280,7 +281,7 @@ def override(session_id: int):
 def dose(session_id: int):
     treatment = _load(session_id)
     form = f.DoseForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "dose_form",
         form,
@@ -298,7 +299,7 @@ def dose(session_id: int):
 def infusion_end(session_id: int):
     treatment = _load(session_id)
     form = f.InfusionEndForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "infusion_form",
         form,
@@ -317,7 +318,7 @@ def infusion_end(session_id: int):
 def infusion_pause(session_id: int):
     treatment = _load(session_id)
     form = f.PauseForm(prefix="pause")
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "pause_form",
         form,
@@ -332,7 +333,7 @@ def infusion_pause(session_id: int):
 def infusion_resume(session_id: int):
     treatment = _load(session_id)
     form = f.ResumeForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "resume_form",
         form,
@@ -346,7 +347,7 @@ def device(session_id: int):
     """The next esketamine device, as it is given."""
     treatment = _load(session_id)
     form = f.DeviceForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "device_form",
         form,
@@ -361,7 +362,7 @@ def device(session_id: int):
 def sedation(session_id: int):
     treatment = _load(session_id)
     form = f.SedationForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "sedation_form",
         form,
@@ -380,7 +381,7 @@ def sedation(session_id: int):
 def dissociation(session_id: int):
     treatment = _load(session_id)
     form = f.DissociationForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "dissociation_form",
         form,
@@ -392,7 +393,7 @@ def dissociation(session_id: int):
 
 def _questionnaire(session_id: int, form, form_name: str, instrument: str):
     treatment = _load(session_id)
-    return _apply(
+    return submit_on_session_page(
         treatment,
         form_name,
         form,
@@ -420,7 +421,7 @@ def gad7(session_id: int):
 def adverse_event(session_id: int):
     treatment = _load(session_id)
     form = f.AdverseEventForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "event_form",
         form,
@@ -454,7 +455,7 @@ def edit_adverse_event(session_id: int, event_id: int):
     treatment = _load(session_id)
     event = _event(treatment, event_id)
     form = f.AdverseEventEditForm(prefix=f"event{event_id}")
-    return _apply(
+    return submit_on_session_page(
         treatment,
         f"edit_event_{event_id}",
         form,
@@ -473,7 +474,7 @@ def resolve_adverse_event(session_id: int, event_id: int):
     treatment = _load(session_id)
     event = _event(treatment, event_id)
     form = f.ResolveEventForm(prefix=f"resolve{event_id}")
-    return _apply(
+    return submit_on_session_page(
         treatment,
         f"resolve_event_{event_id}",
         form,
@@ -493,7 +494,7 @@ def clear_adverse_event(session_id: int, event_id: int):
     treatment = _load(session_id)
     event = _event(treatment, event_id)
     form = f.ClearEventForm(prefix=f"clear{event_id}")
-    return _apply(
+    return submit_on_session_page(
         treatment,
         f"clear_event_{event_id}",
         form,
@@ -507,7 +508,7 @@ def not_dosed(session_id: int):
     """End the session without a dose; the visit is marked and the chair freed."""
     treatment = _load(session_id)
     form = f.NotDosedForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "not_dosed_form",
         form,
@@ -522,7 +523,7 @@ def not_dosed(session_id: int):
 def discharge(session_id: int):
     treatment = _load(session_id)
     form = f.DischargeForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "discharge_form",
         form,
@@ -538,7 +539,7 @@ def contraindication_override(session_id: int):
     """The psychiatrist doses despite a contraindication on the screen, with a reason."""
     treatment = _load(session_id)
     form = f.OverrideForm(prefix="ci")
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "contraindication_form",
         form,
@@ -552,7 +553,7 @@ def discharge_override(session_id: int):
     """The psychiatrist lets the patient leave despite the clinical blockers, with a reason."""
     treatment = _load(session_id)
     form = f.DischargeOverrideForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "discharge_override_form",
         form,
@@ -565,7 +566,7 @@ def discharge_override(session_id: int):
 def sign(session_id: int):
     treatment = _load(session_id)
     form = f.SignForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "sign_form",
         form,
@@ -580,7 +581,7 @@ def sign(session_id: int):
 def addendum(session_id: int):
     treatment = _load(session_id)
     form = f.AddendumForm()
-    return _apply(
+    return submit_on_session_page(
         treatment,
         "addendum_form",
         form,
