@@ -112,12 +112,29 @@ def recorded_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) 
     """Blockers that follow from the chart and the clock (time, vitals), in fixing order."""
     if facts.dose_started_at is None:
         return [Blocker("no_dose", "No dose has been recorded.")]
-    blockers: list[Blocker] = []
-    elapsed = (now - facts.dose_started_at).total_seconds() / 60
     readings = sorted(
         (r for r in facts.readings_after_dose if r.taken_at is not None), key=reading_time
     )
+    blockers = _time_blockers(facts, facts.dose_started_at, readings, now, rules)
+    if not readings:
+        blockers.append(
+            Blocker("no_post_dose_vitals", "No vitals have been recorded since the dose.")
+        )
+        return blockers
+    return blockers + _last_reading_blockers(facts, readings[-1], now, rules)
+
+
+def _time_blockers(
+    facts: SessionFacts,
+    dose_started_at: datetime,
+    readings: list[Vitals],
+    now: datetime,
+    rules: ClinicalRules,
+) -> list[Blocker]:
+    """Observation or recovery time not yet over; the esketamine BP check not yet taken."""
     if facts.modality == Modality.ESKETAMINE_NASAL:
+        blockers: list[Blocker] = []
+        elapsed = (now - dose_started_at).total_seconds() / 60
         minimum = rules.esketamine_min_observation_minutes
         if elapsed < minimum:
             blockers.append(
@@ -126,7 +143,7 @@ def recorded_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) 
                     f"Observed {int(elapsed)} of {minimum} minutes since the first device.",
                 )
             )
-        bp_from = facts.dose_started_at + timedelta(
+        bp_from = dose_started_at + timedelta(
             minutes=rules.esketamine_bp_check_minutes - rules.check_tolerance_minutes
         )
         if not any(reading_time(r) >= bp_from for r in readings):
@@ -136,24 +153,26 @@ def recorded_blockers(facts: SessionFacts, now: datetime, rules: ClinicalRules) 
                     f"The {rules.esketamine_bp_check_minutes}-minute BP is not recorded.",
                 )
             )
-    elif facts.infusion_ended_at is None:
-        blockers.append(Blocker("infusion_running", "The infusion end time is not recorded."))
-    else:
-        ready_at = facts.infusion_ended_at + timedelta(minutes=rules.iv_recovery_minutes)
-        if now < ready_at:
-            left = math.ceil((ready_at - now).total_seconds() / 60)
-            blockers.append(
-                Blocker(
-                    "recovery_time",
-                    f"Recovery: {rules.iv_recovery_minutes} min after the infusion; {left} to go.",
-                )
-            )
-    if not readings:
-        blockers.append(
-            Blocker("no_post_dose_vitals", "No vitals have been recorded since the dose.")
-        )
         return blockers
-    last = readings[-1]
+    if facts.infusion_ended_at is None:
+        return [Blocker("infusion_running", "The infusion end time is not recorded.")]
+    ready_at = facts.infusion_ended_at + timedelta(minutes=rules.iv_recovery_minutes)
+    if now >= ready_at:
+        return []
+    left = math.ceil((ready_at - now).total_seconds() / 60)
+    return [
+        Blocker(
+            "recovery_time",
+            f"Recovery: {rules.iv_recovery_minutes} min after the infusion; {left} to go.",
+        )
+    ]
+
+
+def _last_reading_blockers(
+    facts: SessionFacts, last: Vitals, now: datetime, rules: ClinicalRules
+) -> list[Blocker]:
+    """The last reading too old, its BP not back to pre-dose, or its SpO₂ low."""
+    blockers: list[Blocker] = []
     window = rules.predischarge_check_window_minutes
     if now - reading_time(last) > timedelta(minutes=window):
         blockers.append(

@@ -17,9 +17,11 @@ from clinic_app.models import (
     Addendum,
     AdverseEvent,
     ClinicalAlert,
+    Patient,
     RemsDischargeAnswers,
     RemsMedicationReview,
     RemsSubmission,
+    TreatmentCourse,
     TreatmentSession,
 )
 from clinic_app.models.rems import SubmissionChannel
@@ -77,16 +79,8 @@ def _submit(demo: "Demo", treatment: TreatmentSession, at: datetime, number: int
     )
 
 
-def _first_visit_without_enrollment(demo: "Demo") -> None:
-    """A new esketamine patient booked in three days; the REMS enrollment is not on file."""
-    # The demo clinic's booking helpers (imported here: clinic.py calls this module).
-    from clinic_app.demo.clinic import (
-        _appointment,
-        _clinic_slot,
-        _weekday_on_or_after,
-        home_address,
-    )
-
+def _screened_esketamine_patient(demo: "Demo", address: dict) -> tuple[Patient, TreatmentCourse]:
+    """Rosa Delgado, screened yesterday, with a 56 mg esketamine course opened today."""
     patient = create_patient(
         demo.front_desk,
         {
@@ -99,7 +93,7 @@ def _first_visit_without_enrollment(demo: "Demo") -> None:
             "driver_name": "Luis Delgado",
             "driver_phone": "555-0191",
             "driver_relationship": "brother",
-            **home_address(demo.site.code, 90),
+            **address,
         },
     )
     record_screen(
@@ -125,6 +119,20 @@ def _first_visit_without_enrollment(demo: "Demo") -> None:
             "started_on": demo.today,
         },
     )
+    return patient, course
+
+
+def _first_visit_without_enrollment(demo: "Demo") -> None:
+    """A new esketamine patient booked in three days; the REMS enrollment is not on file."""
+    # The demo clinic's booking helpers (imported here: clinic.py calls this module).
+    from clinic_app.demo.clinic import (
+        _appointment,
+        _clinic_slot,
+        _weekday_on_or_after,
+        home_address,
+    )
+
+    patient, course = _screened_esketamine_patient(demo, home_address(demo.site.code, 90))
     day = _weekday_on_or_after(demo.today + timedelta(days=3))
     start, chair = _clinic_slot(demo, day, 150)
     _appointment(

@@ -4,7 +4,7 @@ receipts, counts and discrepancies, the dispensing log and the reconciliation le
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -127,35 +127,34 @@ def container(container_id: int):
     return _container_page(_container(container_id))
 
 
+def _container_action(container_id: int, form: Any, action: Callable, form_name: str, done: str):
+    """Waste or dispose of the container's contents with `form`, witnessed."""
+    item = _container(container_id)
+    return submit(
+        form,
+        lambda: action(_actor(), item, form.data),
+        page=lambda status, _e: _container_page(
+            _container(container_id), status, **{form_name: form}
+        ),
+        done=lambda _m: url_for("inventory.container", container_id=container_id),
+        success=done,
+        attempt_field="witness_password",
+    )
+
+
 @bp.post("/containers/<int:container_id>/waste")
 @role_required(*CLINICAL)
 def waste_container(container_id: int):
-    item = _container(container_id)
-    form = f.WasteForm()
-    return submit(
-        form,
-        lambda: waste.waste(_actor(), item, form.data),
-        page=lambda status, _e: _container_page(_container(container_id), status, waste_form=form),
-        done=lambda _m: url_for("inventory.container", container_id=container_id),
-        success="Waste recorded with its witness.",
-        attempt_field="witness_password",
+    return _container_action(
+        container_id, f.WasteForm(), waste.waste, "waste_form", "Waste recorded with its witness."
     )
 
 
 @bp.post("/containers/<int:container_id>/dispose")
 @role_required(Role.PSYCHIATRIST)
 def dispose_container(container_id: int):
-    item = _container(container_id)
-    form = f.DisposeForm()
-    return submit(
-        form,
-        lambda: waste.dispose(_actor(), item, form.data),
-        page=lambda status, _e: _container_page(
-            _container(container_id), status, dispose_form=form
-        ),
-        done=lambda _m: url_for("inventory.container", container_id=container_id),
-        success="Disposal recorded.",
-        attempt_field="witness_password",
+    return _container_action(
+        container_id, f.DisposeForm(), waste.dispose, "dispose_form", "Disposal recorded."
     )
 
 

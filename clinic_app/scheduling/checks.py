@@ -193,14 +193,35 @@ def check_visits(
     ]
     if not wanted:
         return Check()
+    booked = _booked(patient_id, wanted, requests, kind.series_id, set(exclude_ids))
+    tz = zones.of(requests[0].chair_id)
+    calendar = visit_checks.Calendar(rules, tz, utcnow(), chairs, booked)
+    result = visit_checks.check(calendar, wanted)
+    for index, (code, message) in list(result.problems.items()):
+        if code in MOVABLE_IN_DAY:
+            chair_id = requests[index].chair_id
+            where = (sites.get(chair_id) if chair_id else None, zones.of(chair_id))
+            hint = _suggestion(patient_id, requests[index], durations[index], chairs, rules, where)
+            result.problems[index] = (code, f"{message}{hint}")
+    return result
+
+
+def _booked(
+    patient_id: int,
+    wanted: list[visit_checks.Visit],
+    requests: Sequence[VisitRequest],
+    series: str | None,
+    excluded: set[int],
+) -> list[visit_checks.Visit]:
+    """The standing visits near the wanted ones, as the pure checks see them."""
     standing = _standing(
         patient_id,
         [(v.start, v.end) for v in wanted],
         {r.chair_id for r in requests if r.chair_id is not None},
-        kind.series_id,
-        set(exclude_ids),
+        series,
+        excluded,
     )
-    booked = [
+    return [
         visit_checks.Visit(
             a.starts_at,
             a.ends_at,
@@ -213,16 +234,6 @@ def check_visits(
         )
         for a, modality in standing
     ]
-    tz = zones.of(requests[0].chair_id)
-    calendar = visit_checks.Calendar(rules, tz, utcnow(), chairs, booked)
-    result = visit_checks.check(calendar, wanted)
-    for index, (code, message) in list(result.problems.items()):
-        if code in MOVABLE_IN_DAY:
-            chair_id = requests[index].chair_id
-            where = (sites.get(chair_id) if chair_id else None, zones.of(chair_id))
-            hint = _suggestion(patient_id, requests[index], durations[index], chairs, rules, where)
-            result.problems[index] = (code, f"{message}{hint}")
-    return result
 
 
 # Problems a free chair or another time that day solves.

@@ -434,7 +434,15 @@ def plan(patient_id: int):
         db.session.rollback()
         show_refusal(form, error, PROBLEM_FIELD)
         return _plan_page(person, courses, form, status=400)
-    book = BookForm(
+    book = _proposed_booking(person, course, form, proposal)
+    book.set_chairs(_chair_choices())
+    notes = {i: row for i, row in enumerate(proposal.rows)}
+    return _plan_page(person, courses, form, book, notes, proposal.warnings)
+
+
+def _proposed_booking(person, course, form: PlanForm, proposal) -> BookForm:
+    """The booking form filled with the proposal's visits and the plan it came from."""
+    return BookForm(
         formdata=None,
         prefix="book",
         data={
@@ -458,9 +466,6 @@ def plan(patient_id: int):
             ],
         },
     )
-    book.set_chairs(_chair_choices())
-    notes = {i: row for i, row in enumerate(proposal.rows)}
-    return _plan_page(person, courses, form, book, notes, proposal.warnings)
 
 
 def _requests(book: BookForm) -> list[VisitRequest]:

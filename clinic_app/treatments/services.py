@@ -1051,75 +1051,84 @@ def discharge(
     audit.record(actor, "session.discharge", treatment, patient_id=treatment.patient_id)
 
 
+# The session's own columns a signature attests to (the hash's "session" part).
+SIGNED_COLUMNS = (
+    "id",
+    "patient_id",
+    "course_id",
+    "modality",
+    "nurse_id",
+    "weight_kg",
+    "dose_mg",
+    "dose_mg_per_kg",
+    "devices_used",
+    "lot_number",
+    "identity_confirmed",
+    "consent_confirmed",
+    "fasting_confirmed",
+    "pregnancy_status",
+    "medications_reviewed",
+    "rems_confirmed",
+    "nasal_spray_checked",
+    "prescriber_on_site",
+    "oximeter_available",
+    "driver_name",
+    "driver_phone",
+    "pump_concentration_mg_per_ml",
+    "pump_rate_ml_per_hour",
+    "infused_volume_ml",
+    "discharged_with",
+    "escort_kind",
+    "escort_phone",
+    "escort_relationship",
+    "dissociation_attested",
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def content_hash(treatment: TreatmentSession) -> str:
     """SHA-256 over the charted content a signature attests to."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
     content = {
-        "session": {
-            k: str(getattr(treatment, k))
-            for k in (
-                "id",
-                "patient_id",
-                "course_id",
-                "modality",
-                "nurse_id",
-                "weight_kg",
-                "dose_mg",
-                "dose_mg_per_kg",
-                "devices_used",
-                "lot_number",
-                "identity_confirmed",
-                "consent_confirmed",
-                "fasting_confirmed",
-                "pregnancy_status",
-                "medications_reviewed",
-                "rems_confirmed",
-                "nasal_spray_checked",
-                "prescriber_on_site",
-                "oximeter_available",
-                "driver_name",
-                "driver_phone",
-                "pump_concentration_mg_per_ml",
-                "pump_rate_ml_per_hour",
-                "infused_volume_ml",
-                "discharged_with",
-                "escort_kind",
-                "escort_phone",
-                "escort_relationship",
-                "dissociation_attested",
-            )
-        },
+        "session": {k: str(getattr(treatment, k)) for k in SIGNED_COLUMNS},
         "times": [
-            iso(treatment.dose_started_at),
-            iso(treatment.infusion_ended_at),
-            iso(treatment.discharged_at),
+            _iso(treatment.dose_started_at),
+            _iso(treatment.infusion_ended_at),
+            _iso(treatment.discharged_at),
         ],
         "not_dosed": [
-            iso(treatment.not_dosed_at),
+            _iso(treatment.not_dosed_at),
             treatment.not_dosed_reason,
             treatment.not_dosed_note,
         ],
+        **_charted_rows(treatment),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _charted_rows(treatment: TreatmentSession) -> dict[str, list[list[Any]]]:
+    """The session's charted rows, each as a list of its signed values, by kind."""
+    return {
         "vitals": [
-            [iso(r.taken_at), r.systolic, r.diastolic, r.heart_rate, r.spo2, r.resp_rate]
+            [_iso(r.taken_at), r.systolic, r.diastolic, r.heart_rate, r.spo2, r.resp_rate]
             for r in treatment.vitals
         ],
         "assessments": [
-            [a.instrument, a.items, iso(a.administered_at)] for a in treatment.assessments
+            [a.instrument, a.items, _iso(a.administered_at)] for a in treatment.assessments
         ],
         "adverse_events": [
             [
                 e.kind,
                 e.description,
                 e.severity,
-                iso(e.onset_at),
+                _iso(e.onset_at),
                 e.intervention,
                 e.resolved,
-                iso(e.resolved_at),
+                _iso(e.resolved_at),
                 e.resolved_by_id,
-                iso(e.cleared_at),
+                _iso(e.cleared_at),
                 e.cleared_by_id,
                 e.clear_note,
                 e.serious,
@@ -1127,17 +1136,16 @@ def content_hash(treatment: TreatmentSession) -> str:
             for e in treatment.adverse_events
         ],
         "overrides": [
-            [o.rule, o.reason, o.decided_by_id, iso(o.decided_at)] for o in treatment.overrides
+            [o.rule, o.reason, o.decided_by_id, _iso(o.decided_at)] for o in treatment.overrides
         ],
         "pauses": [
-            [iso(p.paused_at), iso(p.resumed_at), p.reason] for p in treatment.infusion_pauses
+            [_iso(p.paused_at), _iso(p.resumed_at), p.reason] for p in treatment.infusion_pauses
         ],
         "devices": [
-            [d.device_number, iso(d.given_at), d.lot_number, d.complete, d.note]
+            [d.device_number, _iso(d.given_at), d.lot_number, d.complete, d.note]
             for d in treatment.devices
         ],
     }
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def sign(actor: User, treatment: TreatmentSession, password: str) -> None:

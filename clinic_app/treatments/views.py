@@ -126,14 +126,9 @@ def _event_forms(treatment, forms: dict) -> dict[str, dict]:
     return found
 
 
-def _render(treatment, status: int = 200, blockers=None, **forms):
-    """The session page with fresh forms, except those passed in (with their input and errors)."""
-    event_forms = _event_forms(treatment, forms)
-    now = utcnow()
-    rules = clinical_rules()
-    summary = summarize(treatment, treatment.patient.age_on(clinic_today()), now, rules)
-    iv = treatment.modality == Modality.IV_KETAMINE
-    defaults: dict[str, Any] = {
+def _fresh_forms(treatment) -> dict[str, Any]:
+    """Every chart form of the session page, empty or with the session's current values."""
+    return {
         "predose_form": f.PredoseForm(obj=treatment, formdata=None),
         "vitals_form": f.VitalsForm(formdata=None),
         "override_form": f.OverrideForm(formdata=None),
@@ -159,6 +154,16 @@ def _render(treatment, status: int = 200, blockers=None, **forms):
         "phq9_form": f.Phq9Form(prefix="phq9", formdata=None),
         "gad7_form": f.Gad7Form(prefix="gad7", formdata=None),
     }
+
+
+def _render(treatment, status: int = 200, blockers=None, **forms):
+    """The session page with fresh forms, except those passed in (with their input and errors)."""
+    event_forms = _event_forms(treatment, forms)
+    now = utcnow()
+    rules = clinical_rules()
+    summary = summarize(treatment, treatment.patient.age_on(clinic_today()), now, rules)
+    iv = treatment.modality == Modality.IV_KETAMINE
+    defaults = _fresh_forms(treatment)
     defaults.update(rems_session_forms(treatment))
     defaults.update(forms)
     stock = stock_choices(treatment)
