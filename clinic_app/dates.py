@@ -32,7 +32,7 @@ def format_local(value: date | time, name: str) -> str:
         # No named format shows a zone, so the wall-clock reading alone decides the text.
         return _format_wall_clock(value.replace(tzinfo=None), pattern)
     if isinstance(value, time):
-        return dates.format_time(value, pattern, locale=LOCALE)
+        return _format_time(value, pattern)
     return _format_date(value, pattern)
 
 
@@ -45,3 +45,8 @@ def _format_wall_clock(value: datetime, pattern: str) -> str:
 @lru_cache(maxsize=4096)
 def _format_date(value: date, pattern: str) -> str:
     return dates.format_date(value, pattern, locale=LOCALE)
+
+
+@lru_cache(maxsize=4096)
+def _format_time(value: time, pattern: str) -> str:
+    return dates.format_time(value, pattern, locale=LOCALE)

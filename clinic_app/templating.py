@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import flask_babel
@@ -32,11 +33,16 @@ def named_format(name: str) -> Callable[[date | time | None], str]:
         if not value:
             return ""
         if isinstance(value, datetime):
-            aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-            value = aware.astimezone(_page_zone())
+            return _moment(value, _page_zone(), name)
         return format_local(value, name)
 
     return show
+
+
+@lru_cache(maxsize=8192)
+def _moment(value: datetime, zone: ZoneInfo, name: str) -> str:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return format_local(aware.astimezone(zone), name)
 
 
 def _page_zone() -> ZoneInfo:

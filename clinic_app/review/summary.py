@@ -83,6 +83,10 @@ class SessionSummary:
         }
 
 
+# Severity(value) goes through Enum's lookup machinery; a timeline reads thousands of flags.
+SEVERITIES = {severity.value: severity for severity in Severity}
+
+
 def from_columns(values: Sequence[Any]) -> SessionSummary:
     """A stored summary back from its columns, in the order of `COLUMNS`."""
     pre_s, pre_d, peak_s, peak_d, spo2, moaas, cadss, flags = values
@@ -92,7 +96,7 @@ def from_columns(values: Sequence[Any]) -> SessionSummary:
         lowest_spo2=spo2,
         lowest_moaas=moaas,
         max_cadss=cadss,
-        flags=tuple(Flag(code, Severity(severity), reason) for code, severity, reason in flags),
+        flags=tuple(Flag(code, SEVERITIES[severity], reason) for code, severity, reason in flags),
     )
 
 
