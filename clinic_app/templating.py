@@ -77,19 +77,20 @@ def _open_alert_count() -> int:
     return open_alert_count()
 
 
-def _rems_overdue_count() -> int:
-    """The REMS navigation badge: overdue monitoring forms at the user's sites (one COUNT)."""
+def _rems_attention():
+    """The REMS navigation badge: overdue forms and unreported serious adverse events at the
+    user's sites (one statement)."""
     from flask_login import current_user
 
-    from clinic_app.rems.board import overdue_count
+    from clinic_app.rems.board import attention
 
-    return overdue_count(current_user, utcnow())
+    return attention(current_user, utcnow())
 
 
 def register(app: Flask) -> None:
     app.context_processor(_idle_seconds)
     app.add_template_global(_open_alert_count, "open_alert_count")
-    app.add_template_global(_rems_overdue_count, "rems_overdue_count")
+    app.add_template_global(_rems_attention, "rems_attention")
     app.add_template_global(navigation)
     for name in FORMATS:  # local_time, local_short_date, local_date, local_long_date, ...
         app.add_template_filter(named_format(name), f"local_{name}")

@@ -1,13 +1,13 @@
 """What the REMS board shows for a set of sites, each list in a bounded number of statements: the
 monitoring forms by state, first esketamine visits booked without enrollment, serious adverse
-events not yet reported to the REMS, and the navigation's overdue count (one COUNT)."""
+events not yet reported to the REMS, and the navigation badge's counts (one COUNT each)."""
 
 import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from clinic_app.clinical.codes import AppointmentStatus, Modality
@@ -83,21 +83,42 @@ def form_board(views: list[FormView], month_start: date) -> FormBoard:
     return board
 
 
-def overdue_count(user: User, now: datetime) -> int:
-    """Forms overdue at the sites this user works at and never submitted (one COUNT)."""
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(RemsMonitoringForm)
-            .join(user_sites, user_sites.c.site_id == RemsMonitoringForm.site_id)
-            .where(
-                user_sites.c.user_id == user.id,
-                RemsMonitoringForm.late_from <= now,
-                ~exists().where(RemsSubmission.form_id == RemsMonitoringForm.id),
-            )
+@dataclass(frozen=True)
+class Attention:
+    """The REMS navigation badge: what is late at the user's sites."""
+
+    overdue_forms: int
+    unreported_saes: int
+
+    @property
+    def total(self) -> int:
+        return self.overdue_forms + self.unreported_saes
+
+
+def _user_site_ids(user: User) -> Select:
+    return select(user_sites.c.site_id).where(user_sites.c.user_id == user.id)
+
+
+def attention(user: User, now: datetime) -> Attention:
+    """Monitoring forms overdue and never submitted, and serious adverse events not reported to
+    the REMS, at the sites this user works at (one statement)."""
+    overdue = (
+        select(func.count())
+        .select_from(RemsMonitoringForm)
+        .where(
+            RemsMonitoringForm.site_id.in_(_user_site_ids(user)),
+            RemsMonitoringForm.late_from <= now,
+            ~exists().where(RemsSubmission.form_id == RemsMonitoringForm.id),
         )
-        or 0
+        .scalar_subquery()
     )
+    saes = (
+        select(func.count())
+        .select_from(_unreported_saes().where(_visit_site().in_(_user_site_ids(user))).subquery())
+        .scalar_subquery()
+    )
+    forms, events = db.session.execute(select(overdue, saes)).one()
+    return Attention(forms or 0, events or 0)
 
 
 @dataclass(frozen=True)
@@ -141,25 +162,33 @@ def enrollment_chases(site_ids: tuple[int, ...], now: datetime) -> list[Enrollme
     return [EnrollmentChase(pid, f"{first} {last}", at) for pid, first, last, at in rows]
 
 
-def unreported_saes(site_ids: tuple[int, ...]) -> list[AdverseEvent]:
-    """Serious adverse events on esketamine sessions at these sites that have no report to the
-    REMS yet, oldest first (one statement)."""
+def _unreported_saes() -> Select:
+    """Serious adverse events on esketamine sessions with no report to the REMS yet, with the
+    session's site (`_visit_site()`) joined in."""
     reported = exists().where(
         SaeReport.adverse_event_id == AdverseEvent.id, SaeReport.reported_to == SaeRecipient.REMS
     )
+    return (
+        select(AdverseEvent)
+        .join(TreatmentSession, TreatmentSession.id == AdverseEvent.session_id)
+        .join(Patient, Patient.id == TreatmentSession.patient_id)
+        .outerjoin(Appointment, Appointment.id == TreatmentSession.appointment_id)
+        .outerjoin(Chair, Chair.id == Appointment.chair_id)
+        .where(
+            AdverseEvent.serious,
+            TreatmentSession.modality == Modality.ESKETAMINE_NASAL,
+            ~reported,
+        )
+    )
+
+
+def unreported_saes(site_ids: tuple[int, ...]) -> list[AdverseEvent]:
+    """Serious adverse events on esketamine sessions at these sites that have no report to the
+    REMS yet, oldest first (one statement)."""
     return list(
         db.session.scalars(
-            select(AdverseEvent)
-            .join(TreatmentSession, TreatmentSession.id == AdverseEvent.session_id)
-            .join(Patient, Patient.id == TreatmentSession.patient_id)
-            .outerjoin(Appointment, Appointment.id == TreatmentSession.appointment_id)
-            .outerjoin(Chair, Chair.id == Appointment.chair_id)
-            .where(
-                AdverseEvent.serious,
-                TreatmentSession.modality == Modality.ESKETAMINE_NASAL,
-                ~reported,
-                _visit_site().in_(site_ids),
-            )
+            _unreported_saes()
+            .where(_visit_site().in_(site_ids))
             .options(
                 joinedload(AdverseEvent.treatment_session).joinedload(TreatmentSession.patient)
             )

@@ -12,13 +12,19 @@ from clinic_app.clinical.rems_deadline import FormState
 from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, PermissionDenied, RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import ClinicalAlert, RemsMonitoringForm, RemsSubmission, TreatmentSession
+from clinic_app.models import (
+    AdverseEvent,
+    ClinicalAlert,
+    RemsMonitoringForm,
+    RemsSubmission,
+    TreatmentSession,
+)
 from clinic_app.rems import answers, board, monitoring, sae
 from clinic_app.review.services import acknowledge_alert
 from clinic_app.settings import clinical_rules
 from clinic_app.treatments import services
 from tests import factories
-from tests.helpers import audit_actions
+from tests.helpers import audit_actions, count_statements
 
 SENT = {"submitted_on": None, "channel": "fax", "confirmation_number": "FX-1"}
 
@@ -181,20 +187,44 @@ def test_iv_sessions_have_no_rems_questions(app, staff):
             )
 
 
-def test_overdue_count_is_one_count_of_unsubmitted_late_forms(app, staff):
+def _serious_event(treatment) -> AdverseEvent:
+    event = AdverseEvent(
+        kind="respiratory_depression",
+        severity="severe",
+        serious=True,
+        onset_at=treatment.dose_started_at,
+        recorded_by_id=treatment.nurse_id,
+    )
+    treatment.adverse_events.append(event)
+    db.session.flush()
+    return event
+
+
+def test_attention_counts_late_unsubmitted_forms_and_unreported_saes(app, staff):
     with app.app_context():
         factories.rems_session(days_ago=9)
         late = factories.rems_session(days_ago=10)
-        factories.rems_session(days_ago=2)
+        recent = factories.rems_session(days_ago=2)
         nurse = factories.user("nurse")
-        assert board.overdue_count(nurse, utcnow()) == 2
+        assert board.attention(nurse, utcnow()) == board.Attention(2, 0)
         monitoring.mark_submitted(nurse, late, _sent(), clinical_rules())
+        event = _serious_event(recent)
         db.session.commit()
-        assert board.overdue_count(nurse, utcnow()) == 1
+        with count_statements(app) as statements:
+            assert board.attention(nurse, utcnow()) == board.Attention(1, 1)
+        assert len(statements) == 1
+        sae.report_sae(
+            factories.user("psychiatrist"),
+            event,
+            {"reported_to": "rems", "reported_at": utcnow(), "reference": "REMS-1"},
+        )
+        assert board.attention(nurse, utcnow()) == board.Attention(1, 0)
         # A nurse who works at another site only does not count them.
         elsewhere = factories.make_user("nurse", "elsewhere")
         elsewhere.sites = [factories.site("EAST", "America/New_York")]
-        assert board.overdue_count(elsewhere, utcnow()) == 0
+        _serious_event(late)
+        assert board.attention(elsewhere, utcnow()) == board.Attention(0, 0)
+        assert board.attention(nurse, utcnow()).total == 2
 
 
 def test_demo_has_a_form_in_every_state_a_chase_and_an_unreported_sae(app, runner):

@@ -202,6 +202,9 @@ def test_an_sae_stays_on_the_board_until_reported_to_the_rems(app, as_role):
     psychiatrist = as_role("psychiatrist")
     session_page = soup(psychiatrist.get(f"/sessions/{sid}"))
     assert session_page.find("a", href=f"/adverse-events/{event_id}/sae-report")
+    badge = session_page.select_one('a[href="/rems"] .nav-alerts')
+    assert badge.get_text(" ").split()[0] == "1"
+    assert "1 serious adverse event not reported to the REMS" in badge.get_text()
     assert f"/adverse-events/{event_id}/sae-report" in str(
         soup(psychiatrist.get("/rems")).select(".rems-saes a")
     )
@@ -223,7 +226,9 @@ def test_an_sae_stays_on_the_board_until_reported_to_the_rems(app, as_role):
         f"/adverse-events/{event_id}/sae-report",
         data=dict(report, reported_to="rems", reference="REMS-9"),
     )
-    assert not soup(psychiatrist.get("/rems")).select(".rems-saes a")
+    reported = soup(psychiatrist.get("/rems"))
+    assert not reported.select(".rems-saes a")
+    assert not reported.select_one('a[href="/rems"] .nav-alerts')
     assert "REMS-9" in text(psychiatrist.get(f"/adverse-events/{event_id}/sae-report"))
 
 
