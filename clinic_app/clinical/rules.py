@@ -183,7 +183,7 @@ class ClinicalRules(ClinicSettings):
         100, "Notify prescriber: diastolic at or above", "bp", 70, 140, "mmHg")
     urgent_systolic: int = setting(180, "Urgent: systolic at or above", "bp", 140, 250, "mmHg")
     urgent_diastolic: int = setting(110, "Urgent: diastolic at or above", "bp", 80, 160, "mmHg")
-    low_spo2: int = setting(92, "Alert: SpO₂ below", "bp", 80, 98, "%")
+    low_spo2: int = setting(92, "Alert at once: one SpO₂ reading below", "bp", 80, 98, "%")
     # Escalation: a reading at the urgent or notify line (or SpO2 below the line) asks for a
     # recheck this many minutes later, until a reading is back under the notify line.
     bp_recheck_urgent_minutes: int = setting(
@@ -235,7 +235,7 @@ class ClinicalRules(ClinicSettings):
     iv_fast_food_hours: int = setting(4, "IV: no food for", "dosing", 0, 12, "h")
     # Spravato REMS: the respiratory watch and the monitoring form's deadline.
     respiratory_watch_spo2: int = setting(
-        93, "Respiratory watch: SpO₂ below, on two readings in a row", "rems", 85, 98, "%")
+        93, "REMS respiratory watch: two SpO₂ readings in a row below", "rems", 85, 98, "%")
     rems_form_due_days: int = setting(
         7, "Monitoring form due within", "rems", 1, 7, "calendar days")
     # fmt: on

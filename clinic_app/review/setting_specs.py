@@ -210,6 +210,12 @@ def consistency_errors(values: dict[str, Any]) -> dict[str, str]:
         "The default interval must lie between the least and the most.",
         strict=False,
     )
+    # The watch asks about two readings that each stay above the line that alerts at once.
+    order(
+        ("low_spo2", "respiratory_watch_spo2"),
+        "The two-reading watch line cannot be below the line that alerts on one reading.",
+        strict=False,
+    )
     order(
         ("iv_induction_target_days", "iv_induction_max_days"),
         "The limit must not be shorter than the target.",

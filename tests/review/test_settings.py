@@ -137,7 +137,7 @@ def test_back_to_the_default_keeps_who_changed_it(app, as_role, staff):
     assert psychiatrist.post("/settings/clinic", data=_form(low_spo2="92")).status_code == 302
     assert _stored(app) == {"low_spo2": 92}
     page = text(psychiatrist.get("/settings/clinic"))
-    assert "Alert: SpO₂ below" in page
+    assert "Alert at once: one SpO₂ reading below" in page
     assert "92 % 92 % Test psychiatrist, MD" in page
     assert [e.detail["new"] for e in audit_rows(app, "settings.change")] == [90, 92]
 
@@ -178,6 +178,11 @@ def test_back_to_the_default_keeps_who_changed_it(app, as_role, staff):
             {"iv_default_minutes": "70"},
             "iv_max_minutes",
             "The default infusion length must lie between the least and the most.",
+        ),
+        (
+            {"low_spo2": "95"},
+            "respiratory_watch_spo2",
+            "The two-reading watch line cannot be below the line that alerts on one reading.",
         ),
         ({"closing_time": "07:00"}, "closing_time", "The clinic must close after it opens."),
         ({"opening_time": "8 am"}, "opening_time", "Not a valid time value."),
