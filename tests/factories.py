@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import count
+from unittest.mock import patch
 
 from sqlalchemy import select
 
@@ -130,6 +131,15 @@ def dosed_session(modality: str = "esketamine_nasal", **patient_overrides) -> Tr
     return treatment
 
 
+def rems_answered(treatment: TreatmentSession, nurse: str = "nurse") -> None:
+    """The REMS medication review (no REMS classes) and the discharge answers, which an
+    esketamine session needs before it is signed (given at 120 min or later)."""
+    from clinic_app.rems import answers
+
+    answers.review_medications(user(nurse), treatment, [])
+    answers.record_discharge_answers(user(nurse), treatment, dict(REMS_ANSWERS))
+
+
 # The bedside assessment of a patient ready to go home with the confirmed driver.
 GOOD_ATTESTATION = Attestation(True, True, False, Escort("confirmed_driver"))
 DISCHARGE_FORM = {"alert_oriented": "y", "gait_steady": "y", "escort_kind": "confirmed_driver"}
@@ -197,8 +207,13 @@ def rems_session(
     if complete:
         answers.record_discharge_answers(nurse, treatment, dict(REMS_ANSWERS))
     services.discharge(nurse, treatment, GOOD_ATTESTATION, treatment.version_id)
-    if sign:
+    if sign and complete:
         services.sign(nurse, treatment, PASSWORD)
+    elif sign:
+        # Signing now needs the REMS answers: an incomplete signed session is one signed before
+        # that rule, as some clinics' records are.
+        with patch("clinic_app.treatments.services.missing_before_signing", return_value=[]):
+            services.sign(nurse, treatment, PASSWORD)
     db.session.commit()
     clock.reset()
     return treatment

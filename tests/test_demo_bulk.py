@@ -100,6 +100,24 @@ def test_invariant_checks_catch_broken_data(app):
         ]
 
 
+def test_invariant_checks_catch_a_serious_event_left_undescribed(app):
+    with app.app_context():
+        generate(10, progress=False, timeline_patients=())
+        db.session.commit()
+        assert _failed(check_invariants()) == []
+        db.session.execute(
+            text(
+                "UPDATE adverse_events SET serious = :yes, description = '' "
+                "WHERE id = (SELECT min(id) FROM adverse_events)"
+            ),
+            {"yes": True},
+        )
+        db.session.commit()
+        assert _failed(check_invariants()) == [
+            "serious, severe and 'other' adverse events are described"
+        ]
+
+
 def test_invariant_checks_catch_a_screen_without_its_clinician(app):
     with app.app_context():
         generate(10, progress=False, timeline_patients=())

@@ -37,6 +37,7 @@ from sqlalchemy import Table, func, select, text
 from sqlalchemy.engine import Connection
 
 from clinic_app.clinical.codes import (
+    ADVERSE_EVENT_KINDS,
     AlertKind,
     AppointmentStatus,
     CoursePhase,
@@ -1189,7 +1190,8 @@ def _chart_adverse_event(chart: _Chart, dose_at: datetime) -> None:
         "kind": kind,
         "severity": severity,
         "onset_at": onset,
-        "description": "",
+        # A severe event is serious, and a serious one (like "Other") needs the nurse's words.
+        "description": _event_description(kind, onset - dose_at) if severity == "severe" else "",
         "intervention": rng.choice(AE_INTERVENTIONS),
         "resolved": resolved,
         "resolved_at": resolved_at if resolved else None,
@@ -1206,6 +1208,11 @@ def _chart_adverse_event(chart: _Chart, dose_at: datetime) -> None:
     if serious:
         detail = {"kind": kind, "severity": severity, "adverse_event_id": event["id"]}
         _alert(ctx, chart.plan, chart.id, AlertKind.SERIOUS_AE, onset, detail)
+
+
+def _event_description(kind: str, after: timedelta) -> str:
+    label = ADVERSE_EVENT_KINDS[kind].lower()
+    return f"Marked {label} from {int(after.total_seconds() // 60)} min after the dose."
 
 
 def _chart_discharge(chart: _Chart, appointment: dict, last_at: datetime) -> None:
@@ -1692,6 +1699,11 @@ _COUNTED_INVARIANTS = (
         "every completed appointment has its session",
         "SELECT count(*) FROM appointments a WHERE a.status = 'completed' AND NOT EXISTS "
         "(SELECT 1 FROM treatment_sessions s WHERE s.appointment_id = a.id)",
+    ),
+    (
+        "serious, severe and 'other' adverse events are described",
+        "SELECT count(*) FROM adverse_events WHERE description = '' "
+        "AND (serious OR severity = 'severe' OR kind = 'other')",
     ),
     (
         "signatures complete and in order",

@@ -41,6 +41,19 @@ def medication_review(treatment: TreatmentSession) -> RemsMedicationReview | Non
     )
 
 
+def missing_before_signing(treatment: TreatmentSession) -> list[str]:
+    """What the nurse still owes the REMS monitoring form before signing a dosed esketamine
+    session (empty for any other session)."""
+    if treatment.modality != Modality.ESKETAMINE_NASAL or treatment.dose_started_at is None:
+        return []
+    missing = []
+    if medication_review(treatment) is None:
+        missing.append("the concomitant-medication review")
+    if treatment.rems_answers is None:
+        missing.append("the discharge answers")
+    return missing
+
+
 def review_medications(
     actor: User, treatment: TreatmentSession, classes: list[str]
 ) -> RemsMedicationReview:

@@ -7,7 +7,6 @@ default, label, kind, range and unit): the fields of `ClinicalRules`, `ReviewRul
 values into the stored form and back, and checks that settings do not contradict each other.
 """
 
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, time
 from decimal import Decimal
@@ -172,55 +171,59 @@ def effective(values: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# Settings that must rise in this order: (keys, message, whether equal values are refused).
+ORDERED: tuple[tuple[tuple[str, ...], str, bool], ...] = (
+    (
+        ("hold_systolic", "hold_systolic_older"),
+        "The older-patient hold line cannot be below the general one.",
+        False,
+    ),
+    (
+        ("hold_systolic", "notify_systolic", "urgent_systolic"),
+        "Systolic lines must rise: hold, then notify, then urgent.",
+        True,
+    ),
+    (
+        ("hold_diastolic", "notify_diastolic", "urgent_diastolic"),
+        "Diastolic lines must rise: hold, then notify, then urgent.",
+        True,
+    ),
+    # The watch asks about two readings that each stay above the line that alerts at once.
+    (
+        ("low_spo2", "respiratory_watch_spo2"),
+        "The two-reading watch line cannot be below the line that alerts on one reading.",
+        False,
+    ),
+    (
+        ("iv_min_minutes", "iv_default_minutes", "iv_max_minutes"),
+        "The default infusion length must lie between the least and the most.",
+        False,
+    ),
+    (
+        ("esketamine_maintenance_min_days", "esketamine_maintenance_max_days"),
+        "The most days must not be fewer than the least.",
+        False,
+    ),
+    (
+        ("iv_maintenance_min_days", "iv_maintenance_interval_days", "iv_maintenance_max_days"),
+        "The default interval must lie between the least and the most.",
+        False,
+    ),
+    (
+        ("iv_induction_target_days", "iv_induction_max_days"),
+        "The limit must not be shorter than the target.",
+        False,
+    ),
+)
+
+
 def consistency_errors(values: dict[str, Any]) -> dict[str, str]:
     """Field -> message for settings that contradict each other (all values normalised)."""
     errors: dict[str, str] = {}
-
-    def order(keys: Iterable[str], message: str, strict: bool = True) -> None:
-        keys = list(keys)
+    for keys, message, strict in ORDERED:
         for low, high in zip(keys, keys[1:], strict=False):
             if values[low] > values[high] or (strict and values[low] == values[high]):
                 errors.setdefault(high, message)
-
-    order(
-        ("hold_systolic", "hold_systolic_older"),
-        "The older-patient hold line cannot be below the general one.",
-        strict=False,
-    )
-    order(
-        ("hold_systolic", "notify_systolic", "urgent_systolic"),
-        "Systolic lines must rise: hold, then notify, then urgent.",
-    )
-    order(
-        ("hold_diastolic", "notify_diastolic", "urgent_diastolic"),
-        "Diastolic lines must rise: hold, then notify, then urgent.",
-    )
-    order(
-        ("iv_min_minutes", "iv_default_minutes", "iv_max_minutes"),
-        "The default infusion length must lie between the least and the most.",
-        strict=False,
-    )
-    order(
-        ("esketamine_maintenance_min_days", "esketamine_maintenance_max_days"),
-        "The most days must not be fewer than the least.",
-        strict=False,
-    )
-    order(
-        ("iv_maintenance_min_days", "iv_maintenance_interval_days", "iv_maintenance_max_days"),
-        "The default interval must lie between the least and the most.",
-        strict=False,
-    )
-    # The watch asks about two readings that each stay above the line that alerts at once.
-    order(
-        ("low_spo2", "respiratory_watch_spo2"),
-        "The two-reading watch line cannot be below the line that alerts on one reading.",
-        strict=False,
-    )
-    order(
-        ("iv_induction_target_days", "iv_induction_max_days"),
-        "The limit must not be shorter than the target.",
-        strict=False,
-    )
     region = holiday_region_error(values["holiday_country"], values["holiday_subdivision"])
     if region:
         errors["holiday_country"] = region

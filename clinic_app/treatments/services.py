@@ -69,6 +69,7 @@ from clinic_app.models import (
     User,
     VitalsReading,
 )
+from clinic_app.rems.answers import missing_before_signing
 from clinic_app.rems.monitoring import open_form as open_rems_form
 from clinic_app.review.stored import store_summaries
 from clinic_app.settings import clinic_timezone, clinic_today, clinical_rules, day_bounds_utc
@@ -1154,6 +1155,12 @@ def sign(actor: User, treatment: TreatmentSession, password: str) -> None:
     require_role(actor, Role.NURSE)
     if treatment.status not in (SessionStatus.DISCHARGED, SessionStatus.NOT_DOSED):
         raise RuleViolation("Only a discharged or not-dosed, unsigned session can be signed.")
+    owed = missing_before_signing(treatment)
+    if owed:
+        raise RuleViolation(
+            f"Record {' and '.join(owed)} for the REMS before signing: the monitoring form "
+            "needs them."
+        )
     reauthenticate(actor, password, "session.sign", treatment, patient_id=treatment.patient_id)
     treatment.signed_by_id = actor.id
     treatment.signed_at = utcnow()

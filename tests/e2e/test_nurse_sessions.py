@@ -184,6 +184,17 @@ def test_nurse_charts_esketamine_session(live_app, page):
     assert "Discharged at" in page.content()
     discharged = page.locator("#discharge").inner_text()
     assert "leaving with Sam Tester (the confirmed driver)" in discharged
+    # Signing waits for what the REMS monitoring form needs from the chair.
+    expect(page.locator(".rems-owed")).to_contain_text(
+        "the concomitant-medication review and the discharge answers", use_inner_text=True
+    )
+    page.locator("#rems-meds").get_by_role("button", name="Reviewed today").click()
+    page.wait_for_load_state()
+    answers = page.locator("form[action$='/rems/answers']")
+    answers.get_by_label("Without the 2-hour rule").fill("90")
+    answers.get_by_role("button", name="Confirm REMS answers").click()
+    page.wait_for_load_state()
+    expect(page.locator(".rems-owed")).to_have_count(0)
     _sign(page)
     assert _session_status(app, patient_id) == "signed"
     assert_accessible(page)

@@ -24,7 +24,7 @@ from clinic_app.review.services import acknowledge_alert
 from clinic_app.settings import clinical_rules
 from clinic_app.treatments import services
 from tests import factories
-from tests.helpers import audit_actions, count_statements
+from tests.helpers import PASSWORD, audit_actions, count_statements
 
 SENT = {"submitted_on": None, "channel": "fax", "confirmation_number": "FX-1"}
 
@@ -363,3 +363,28 @@ def test_the_discharge_answers_wait_for_the_end_of_monitoring(app, staff):
         assert "Only 125 min have passed" in refused.value.errors["ready_minutes"]
         saved = answers.record_discharge_answers(nurse, treatment, dict(factories.REMS_ANSWERS))
         assert saved.ready_minutes == 90
+
+
+def test_a_dosed_esketamine_session_is_signed_only_with_its_rems_answers(app, staff):
+    with app.app_context():
+        treatment = factories.rems_session(sign=False, complete=False)
+        nurse = factories.user("nurse")
+        with pytest.raises(RuleViolation) as refused:
+            services.sign(nurse, treatment, PASSWORD)
+        assert "the concomitant-medication review and the discharge answers" in str(
+            refused.value.message
+        )
+        answers.review_medications(nurse, treatment, [])
+        with pytest.raises(RuleViolation, match="Record the discharge answers for the REMS"):
+            services.sign(nurse, treatment, PASSWORD)
+        answers.record_discharge_answers(nurse, treatment, dict(factories.REMS_ANSWERS))
+        services.sign(nurse, treatment, PASSWORD)
+        assert treatment.is_locked
+
+
+def test_iv_and_undosed_sessions_owe_the_rems_nothing(app, staff):
+    with app.app_context():
+        assert answers.missing_before_signing(factories.dosed_session("iv_ketamine")) == []
+        patient = factories.make_patient()
+        waiting = factories.start(patient, factories.make_course(patient, "esketamine_nasal"))
+        assert answers.missing_before_signing(waiting) == []

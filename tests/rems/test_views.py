@@ -11,6 +11,7 @@ from clinic_app.extensions import db
 from clinic_app.models import AdverseEvent, Appointment, Chair, RemsSubmission, TreatmentSession
 from tests import factories
 from tests.helpers import (
+    PASSWORD,
     audit_rows,
     count_statements,
     field_error,
@@ -296,3 +297,15 @@ def test_an_unsigned_sessions_form_pdf_says_draft_on_every_page(app, as_role, st
     sid = _session(app, sign=False)
     texts = pdf_pages(as_role("nurse").get(f"/sessions/{sid}/rems-form.pdf"))
     assert texts and all("DRAFT" in page for page in texts)
+
+
+def test_the_signature_card_says_what_the_rems_is_owed_and_signing_waits(app, as_role):
+    sid = _session(app, sign=False, complete=False)
+    nurse = as_role("nurse")
+    owed = soup(nurse.get(f"/sessions/{sid}")).select_one(".rems-owed")
+    assert [a["href"] for a in owed.find_all("a")] == ["#rems-meds", "#rems-answers"]
+    refused = nurse.post(f"/sessions/{sid}/sign", data={"password": PASSWORD})
+    assert refused.status_code in (400, 409)
+    assert "for the REMS before signing" in text(refused)
+    with app.app_context():
+        assert db.session.get(TreatmentSession, sid).signed_at is None

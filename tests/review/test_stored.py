@@ -34,6 +34,7 @@ def test_signing_stores_what_the_rules_make_of_the_session(app, staff):
             patient, course, status="discharged", after=NOTIFY, moaas=3, cadss=[2, 1, 0, 0, 0, 0]
         )
         assert treatment.review is None
+        factories.rems_answered(treatment)
         services.sign(factories.user("nurse"), treatment, PASSWORD)
         db.session.commit()
         review = db.session.get(SessionReview, treatment.id)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, User, UserSession
+from tests import factories
 from tests.helpers import PASSWORD, sign_in
 from tests.review import builders
 
@@ -33,7 +34,9 @@ def _reentry(app, name: str) -> Reentry:
     with app.app_context():
         if name == "sign":
             patient, course = builders.patient_with_course()
-            sid = builders.add_session(patient, course, status="discharged", days_ago=0.1).id
+            treatment = builders.add_session(patient, course, status="discharged", days_ago=0.1)
+            factories.rems_answered(treatment)
+            sid = treatment.id
             spec = Reentry("nurse", f"/sessions/{sid}/sign", {}, "session.sign")
         elif name == "cosign":
             patient, course = builders.patient_with_course()

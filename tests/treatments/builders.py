@@ -7,6 +7,7 @@ from decimal import Decimal
 from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, Chair, TreatmentSession
+from clinic_app.rems import answers
 from clinic_app.treatments import services
 from tests import factories
 from tests.helpers import PASSWORD, freeze_local
@@ -45,8 +46,11 @@ def make_session(app, modality="esketamine_nasal", stage="baseline", **patient) 
         course = factories.make_course(p, modality)
         t = factories.start(p, course)
         nurse = factories.user("nurse")
+        esketamine = modality == "esketamine_nasal"
         if upto >= 1:
             services.record_predose(nurse, t, factories.PREDOSE_OK, t.version_id)
+            if esketamine:  # the REMS medication review belongs to the pre-dose check
+                answers.review_medications(nurse, t, [])
         if upto >= 2:
             services.add_vitals(nurse, t, dict(factories.NORMAL_BP))
         if upto >= 3:
@@ -62,6 +66,8 @@ def make_session(app, modality="esketamine_nasal", stage="baseline", **patient) 
             clock.advance(timedelta(minutes=80, seconds=30))
             services.add_vitals(nurse, t, dict(factories.NORMAL_BP))
             factories.chart_settled(t)
+            if esketamine:
+                answers.record_discharge_answers(nurse, t, dict(factories.REMS_ANSWERS))
         if upto >= 5:
             services.discharge(nurse, t, factories.GOOD_ATTESTATION, t.version_id)
         if upto >= 6:
@@ -99,7 +105,8 @@ def in_chair(app, modality="esketamine_nasal", chair="Recliner 3", **patient) ->
 def chart(app, sid, *steps) -> None:
     """Run service steps on the session as the nurse: ("vitals", {...}), ("moaas", n),
     ("cadss", total), ("dose", {...}), ("event", {...}), ("devices", None) for the esketamine
-    devices after the first, ("wait", minutes)."""
+    devices after the first, ("rems", None) for the REMS medication review and discharge
+    answers signing needs, ("wait", minutes)."""
     with app.app_context():
         nurse = factories.user("nurse")
         for kind, value in steps:
@@ -122,6 +129,9 @@ def chart(app, sid, *steps) -> None:
                 for number in range(len(treatment.devices) + 1, treatment.devices_used + 1):
                     at = treatment.dose_started_at + timedelta(minutes=5 * (number - 1))
                     services.add_device(nurse, treatment, {"lot_number": "LOT-1", "given_at": at})
+            elif kind == "rems":
+                answers.review_medications(nurse, treatment, [])
+                answers.record_discharge_answers(nurse, treatment, dict(factories.REMS_ANSWERS))
             db.session.commit()
 
 
@@ -144,7 +154,8 @@ def dosed_in_chair(app, *steps) -> int:
 
 
 def ready_to_leave(app) -> int:
-    """An esketamine patient at 121 min with every chart condition met."""
+    """An esketamine patient at 121 min with every chart condition met and the REMS answers
+    given (so the session can be signed once discharged)."""
     return dosed_in_chair(
         app,
         ("moaas", 5),
@@ -153,4 +164,5 @@ def ready_to_leave(app) -> int:
         ("moaas", 5),
         ("wait", 6),
         ("vitals", {}),
+        ("rems", None),
     )

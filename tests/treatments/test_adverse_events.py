@@ -289,6 +289,7 @@ def test_events_stay_editable_after_discharge_until_signed(app, as_role):
         services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP))
         factories.chart_settled(treatment)
         services.resolve_adverse_event(nurse, treatment, treatment.adverse_events[0], None)
+        factories.rems_answered(treatment)
         services.discharge(nurse, treatment, factories.GOOD_ATTESTATION, treatment.version_id)
         db.session.commit()
     nurse = as_role("nurse")

@@ -285,6 +285,7 @@ def test_psychiatrist_overrides_clinical_blockers_and_the_discharge_is_flagged(a
         ("wait", 81),
         ("moaas", 4),
         ("vitals", {}),
+        ("rems", None),
     )
     psychiatrist = as_role("psychiatrist")
     assert psychiatrist.post(f"/sessions/{sid}/discharge-override", data={}).status_code == 400

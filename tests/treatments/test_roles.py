@@ -363,6 +363,7 @@ def test_psychiatrist_gets_403_on_sign(app, as_role, staff):
         clock.advance(timedelta(minutes=81))
         services.add_vitals(nurse_user, treatment, dict(factories.NORMAL_BP))
         factories.chart_settled(treatment)
+        factories.rems_answered(treatment)
         services.discharge(nurse_user, treatment, factories.GOOD_ATTESTATION, treatment.version_id)
         db.session.commit()
     psychiatrist = as_role("psychiatrist")

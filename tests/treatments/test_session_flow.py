@@ -96,6 +96,19 @@ def test_full_esketamine_session(app, as_role):
     assert b"Assess sedation (MOAA/S) again before discharge." in refused.data
     _assess_awake(nurse, sid)
     assert nurse.post(f"/sessions/{sid}/discharge", data=discharge).status_code == 302
+    owed = nurse.post(f"/sessions/{sid}/sign", data={"password": "correct-horse-battery"})
+    assert owed.status_code == 400
+    assert b"for the REMS before signing" in owed.data
+    assert nurse.post(f"/sessions/{sid}/rems/medications", data={}).status_code == 302
+    answered = {
+        "rems-ready_minutes": "110",
+        "rems-vitals_ok_pre": "yes",
+        "rems-vitals_ok_completion": "yes",
+        "rems-sedation_observed": "no",
+        "rems-dissociation_observed": "no",
+        "rems-respiratory_observed": "no",
+    }
+    assert nurse.post(f"/sessions/{sid}/rems/answers", data=answered).status_code == 302
     signed = nurse.post(f"/sessions/{sid}/sign", data={"password": "correct-horse-battery"})
     assert signed.status_code == 302
     with app.app_context():

@@ -376,6 +376,7 @@ def _chart_signed_session_on_a_past_day(app, patient_id, course_id, days_ago, do
         clock.freeze(t0 + timedelta(minutes=121))
         services.add_vitals(nurse, treatment, dict(factories.NORMAL_BP))
         factories.chart_settled(treatment)
+        factories.rems_answered(treatment)
         services.discharge(nurse, treatment, factories.GOOD_ATTESTATION, treatment.version_id)
         services.sign(nurse, treatment, PASSWORD)
         db.session.commit()
