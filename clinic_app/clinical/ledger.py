@@ -176,15 +176,36 @@ class ContainerState:
     expiry: date
     remaining: Decimal
     unit: str  # "mL" or "device"
+    # A count found other than the ledger's balance and the registrant has not classified it.
+    unsettled_count: bool = False
+
+    @property
+    def noun(self) -> str:
+        return "device" if self.unit == "device" else "vial"
+
+
+def discrepancy_problem(container: ContainerState) -> str | None:
+    """Why nothing may be drawn from or wasted out of `container` while a count discrepancy on
+    it is unclassified, or None: the balance a draw is checked against is in doubt until the
+    registrant's classification brings the ledger to the count (or says the count was wrong)."""
+    if not container.unsettled_count:
+        return None
+    noun = container.noun
+    return (
+        f"This {noun} has a count discrepancy the registrant has not classified yet; "
+        f"use another {noun} until it is."
+    )
 
 
 def draw_problem(
     container: ContainerState, quantity: Decimal, site: int, today: date
 ) -> str | None:
     """Why `quantity` cannot be drawn from `container` at `site` on `today`, or None."""
-    noun = "device" if container.unit == "device" else "vial"
+    noun = container.noun
     if container.site != site:
         return f"This {noun} is stocked at another site; use one from this site."
+    if problem := discrepancy_problem(container):
+        return problem
     if container.expiry < today:
         return f"This {noun} expired on {container.expiry.isoformat()}; do not use it."
     if container.remaining <= ZERO:

@@ -50,6 +50,29 @@ def countable(site: Site) -> list[StockContainer]:
     )
 
 
+def unsettled(container_ids: list[int]) -> set[int]:
+    """Those of the containers a count disagreed with whose discrepancy the registrant has not
+    classified yet (classifying brings the ledger to the count). Every discrepancy is opened by
+    a count line, which names one container."""
+    if not container_ids:
+        return set()
+    query = (
+        select(StockCountLine.container_id)
+        .join(StockDiscrepancy, StockDiscrepancy.count_line_id == StockCountLine.id)
+        .where(
+            StockCountLine.container_id.in_(container_ids),
+            StockDiscrepancy.classification.is_(None),
+            StockDiscrepancy.closed_at.is_(None),
+        )
+    )
+    return set(db.session.scalars(query))
+
+
+def unsettled_discrepancy(container_id: int) -> bool:
+    """`container_id` has a discrepancy the registrant has not classified yet."""
+    return bool(unsettled([container_id]))
+
+
 def record_count(
     actor: User,
     site: Site,

@@ -9,8 +9,9 @@ from typing import Any
 from clinic_app.auth.permissions import CLINICAL, require_role
 from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import Role
-from clinic_app.clinical.ledger import MovementKind
+from clinic_app.clinical.ledger import MovementKind, discrepancy_problem
 from clinic_app.errors import FieldErrors, RuleViolation
+from clinic_app.inventory.dispensing import container_state
 from clinic_app.inventory.movements import move
 from clinic_app.inventory.receiving import second_person
 from clinic_app.models import StockContainer, StockMovement, User
@@ -42,6 +43,8 @@ def waste(actor: User, container: StockContainer, data: dict[str, Any]) -> Stock
         raise RuleViolation(
             "Only an opened vial's remainder is wasted; dispose of sealed stock instead."
         )
+    if problem := discrepancy_problem(container_state(container)):
+        raise RuleViolation(problem)
     method = (data.get("method") or "").strip()
     if not method:
         raise RuleViolation("Say how it was wasted (e.g. into a drug-waste container).", "method")

@@ -29,6 +29,7 @@ from clinic_app.clinical.ledger import (
     after,
     balances,
     close_problems,
+    discrepancy_problem,
     draw_problem,
     expiring,
     report_due,
@@ -137,10 +138,23 @@ def test_a_draw_within_the_vial_is_fine():
         (vial(), D("5.1"), 1, "holds only 5 mL"),
         (vial(), ZERO, 1, "more than zero"),
         (vial(unit="device", remaining=D(1), site=3), D(1), 1, "This device is stocked"),
+        (vial(unsettled_count=True), D(1), 1, "count discrepancy"),
+        (vial(unit="device", remaining=D(1), unsettled_count=True), D(1), 1, "This device has"),
     ],
 )
 def test_draw_refusals(container, quantity, site, expected):
     assert expected in draw_problem(container, quantity, site, TODAY)
+
+
+def test_an_unclassified_count_discrepancy_holds_the_vial():
+    message = (
+        "This vial has a count discrepancy the registrant has not classified yet; "
+        "use another vial until it is."
+    )
+    assert discrepancy_problem(vial(unsettled_count=True)) == message
+    assert discrepancy_problem(vial()) is None
+    # Even a draw that would otherwise be fine (the balance is what is in doubt).
+    assert draw_problem(vial(unsettled_count=True), D("0.1"), 1, TODAY) == message
 
 
 def test_a_vial_expiring_today_may_still_be_used():

@@ -348,6 +348,65 @@ def test_theft_stays_open_with_due_dates_until_both_references(app, staff):
         assert_books_balance()
 
 
+HELD = "has a count discrepancy the registrant has not classified yet"
+
+
+def test_a_vial_under_an_unclassified_discrepancy_is_not_drawn_from_or_wasted(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        first, second = receive_stock(site)
+        _opened(first)
+        nurse = factories.user("nurse")
+        counts.record_count(
+            nurse, site, {first.id: D("4.5"), second.id: D(5)}, "psychiatrist", PASSWORD
+        )
+        treatment = session_at(site)
+        db.session.commit()
+        ids = {"first": first.id, "second": second.id, "sid": treatment.id}
+    with app.app_context():
+        t = db.session.get(TreatmentSession, ids["sid"])
+        assert HELD in _refused_dose(t, dict(IV_DOSE, vial_id=ids["first"]), "vial_id")
+        # Also as the second vial of a dose that runs over.
+        t = db.session.get(TreatmentSession, ids["sid"])
+        data = dict(IV_DOSE, vial_id=ids["second"], second_vial_id=ids["first"])
+        assert HELD in _refused_dose(t, data, "second_vial_id")
+        first = db.session.get(StockContainer, ids["first"])
+        with pytest.raises(RuleViolation, match=HELD):
+            waste.waste(factories.user("nurse"), first, _waste_data())
+        db.session.rollback()
+        assert db.session.get(StockContainer, ids["first"]).remaining == D("4.90")
+        assert db.session.scalar(select(func.count()).select_from(StockMovement)) == 3
+        # Once the registrant classifies it, the ledger matches the count and the vial is used.
+        found = db.session.scalar(select(StockDiscrepancy))
+        counts.settle(
+            factories.user("psychiatrist"),
+            found,
+            {"classification": "explained", "note": "Spilled while drawing"},
+        )
+        t = db.session.get(TreatmentSession, ids["sid"])
+        services.record_dose(
+            factories.user("nurse"), t, dict(IV_DOSE, vial_id=ids["first"]), t.version_id
+        )
+        assert db.session.get(StockContainer, ids["first"]).remaining == D("4.10")
+        assert_books_balance()
+
+
+def test_an_esketamine_device_under_an_unclassified_discrepancy_is_not_taken(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        first, second = receive_stock(site, SPRAVATO, lot="ESK-7")
+        nurse = factories.user("nurse")
+        counts.record_count(
+            nurse, site, {first.id: D(0), second.id: D(1)}, "psychiatrist", PASSWORD
+        )
+        treatment = session_at(site, "esketamine_nasal")
+        with pytest.raises(RuleViolation, match=HELD) as refused:
+            services.record_dose(
+                nurse, treatment, {"dose_mg": "56", "device_id": first.id}, treatment.version_id
+            )
+        assert refused.value.field == "device_id"
+
+
 def test_the_count_needs_every_container_and_a_second_person(app, staff):
     with app.app_context():
         site = stocked_site()

@@ -179,6 +179,47 @@ def test_the_dose_step_offers_the_vials_and_refuses_an_overdraw_beside_the_field
         )
 
 
+def test_the_dose_step_refuses_a_vial_under_an_unclassified_discrepancy_beside_the_field(
+    app, as_role, stock
+):
+    nurse = as_role("nurse")
+    held, other = stock["vials"]
+    found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
+    found[f"c{held}"] = "4.8"
+    counted = nurse.post(
+        "/inventory/count",
+        data=found | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
+    )
+    assert counted.status_code == 302
+    with app.app_context():
+        treatment = session_at(stocked_site())
+        db.session.commit()
+        sid, version = treatment.id, treatment.version_id
+    page = nurse.get(f"/sessions/{sid}")
+    options = {o["value"]: o.get_text() for o in soup(page).select("#vial_id option")}
+    assert "held: count discrepancy" in options[str(held)]
+    assert "held" not in options[str(other)]
+    refused = nurse.post(
+        f"/sessions/{sid}/dose",
+        data={
+            "weight_kg": "80",
+            "pump_concentration_mg_per_ml": "1",
+            "pump_rate_ml_per_hour": "60",
+            "vial_id": str(held),
+            "version_id": str(version),
+        },
+    )
+    assert refused.status_code == 400
+    assert field_errors(refused) == {
+        "vial_id": "This vial has a count discrepancy the registrant has not classified yet; "
+        "use another vial until it is."
+    }
+    with app.app_context():
+        assert db.session.get(TreatmentSession, sid).dose_started_at is None
+        kinds = db.session.scalars(select(StockMovement.kind)).all()
+        assert MovementKind.ADMINISTER not in kinds
+
+
 def test_esketamine_dose_picks_a_device(app, as_role, stock):
     nurse = as_role("nurse")
     with app.app_context():
