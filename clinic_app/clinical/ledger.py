@@ -218,6 +218,65 @@ def draw_problem(
     return None
 
 
+def _same(a: str, b: str) -> bool:
+    """Two invoice or lot numbers are the same whatever their case or surrounding spaces."""
+    return a.strip().lower() == b.strip().lower()
+
+
+@dataclass(frozen=True)
+class ReceivedLine:
+    """A receipt line as the receiving rules see it (an earlier one or one being received)."""
+
+    product: int
+    lot: str
+    expiry: date
+    invoice: str = ""
+    received_on: date | None = None
+
+
+def duplicate_receipt_problem(
+    invoice: str, lots: Iterable[str], earlier: Iterable[ReceivedLine]
+) -> str | None:
+    """Why a delivery on `invoice` with `lots` repeats a receipt already recorded, or None.
+    `earlier` are the lines received at the same site from the same supplier: the same invoice
+    and lot again is the same delivery entered twice (its containers would be counted twice)."""
+    wanted = list(lots)
+    for line in earlier:
+        if _same(line.invoice, invoice) and any(_same(line.lot, lot) for lot in wanted):
+            day = f" on {line.received_on.isoformat()}" if line.received_on else ""
+            return (
+                f"Invoice {line.invoice} with lot {line.lot} from this supplier was already "
+                f"received at this site{day}; it is not recorded twice."
+            )
+    return None
+
+
+def lot_expiry_problems(
+    lines: list[ReceivedLine], on_record: Iterable[ReceivedLine]
+) -> dict[int, str]:
+    """Line index -> why its expiry differs from the one already on record for the same lot of
+    the same product (at any site, or on an earlier line of this receipt): a manufacturer's lot
+    has one expiry date, so a different one is a typing or labelling mistake."""
+    known = list(on_record)
+    problems: dict[int, str] = {}
+    for number, line in enumerate(lines):
+        recorded = next(
+            (
+                other.expiry
+                for other in known
+                if other.product == line.product and _same(other.lot, line.lot)
+            ),
+            None,
+        )
+        if recorded is not None and recorded != line.expiry:
+            problems[number] = (
+                f"Lot {line.lot.strip()} of this product is on record as expiring on "
+                f"{recorded.isoformat()}; one lot has one expiry date: check the label."
+            )
+        known.append(line)
+    return problems
+
+
 def split_draw(total: Decimal, remaining: list[Decimal]) -> list[Decimal]:
     """How much to draw from each picked vial, in the order picked: each emptied before the
     next. LedgerError when together they hold too little or one would be left untouched."""

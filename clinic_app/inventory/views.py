@@ -240,10 +240,12 @@ def receipts():
 
 
 def _line_errors_beside_their_lines(error: FieldErrors, lines: list) -> None:
-    """Move the service's `lines-N` errors onto the product field of the Nth line used."""
+    """Move the service's `lines-N` errors onto the product field of the Nth line used, and
+    its `lines-N-FIELD` errors onto that field of the line."""
     for key in [k for k in error.errors if k.startswith("lines-")]:
         message = error.errors.pop(key)
-        lines[int(key.removeprefix("lines-"))].form.product_id.errors = [message]
+        number, _, name = key.removeprefix("lines-").partition("-")
+        lines[int(number)].form[name or "product_id"].errors = [message]
         error.errors.setdefault("receipt_lines", "Check the lines marked below.")
 
 

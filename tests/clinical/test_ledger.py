@@ -23,6 +23,7 @@ from clinic_app.clinical.ledger import (
     LedgerError,
     Movement,
     MovementKind,
+    ReceivedLine,
     StockRules,
     add_business_days,
     adjustment,
@@ -31,7 +32,9 @@ from clinic_app.clinical.ledger import (
     close_problems,
     discrepancy_problem,
     draw_problem,
+    duplicate_receipt_problem,
     expiring,
+    lot_expiry_problems,
     report_due,
     reversal_of,
     running_balances,
@@ -337,3 +340,47 @@ class Ledger(RuleBasedStateMachine):
 
 Ledger.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
 test_ledger_state_machine = Ledger.TestCase
+
+
+# --- receipts ---------------------------------------------------------------------------------
+
+
+def line(lot="A1", expiry=date(2027, 6, 30), product=1, invoice="INV-1", received_on=None):
+    return ReceivedLine(product, lot, expiry, invoice, received_on)
+
+
+def test_the_same_invoice_and_lot_again_is_a_duplicate_receipt():
+    earlier = [line(received_on=date(2026, 12, 1))]
+    assert duplicate_receipt_problem("INV-1", ["A1"], earlier) == (
+        "Invoice INV-1 with lot A1 from this supplier was already received at this site on "
+        "2026-12-01; it is not recorded twice."
+    )
+    # Whatever the case or surrounding spaces, and when the lot is one line of several.
+    assert "already received" in duplicate_receipt_problem(" inv-1 ", ["B2", "a1"], earlier)
+
+
+@pytest.mark.parametrize(
+    ("invoice", "lots"),
+    [("INV-2", ["A1"]), ("INV-1", ["B2"]), ("INV-1", [])],
+    ids=["another-invoice", "another-lot", "no-lots"],
+)
+def test_another_invoice_or_lot_is_not_a_duplicate(invoice, lots):
+    assert duplicate_receipt_problem(invoice, lots, [line()]) is None
+
+
+def test_a_lot_has_one_expiry_date():
+    on_record = [line(expiry=date(2027, 6, 30))]
+    received = [
+        line(expiry=date(2027, 6, 30)),  # as on record
+        line(lot="a1 ", expiry=date(2027, 7, 31)),  # the same lot, another date
+        line(product=2, expiry=date(2027, 7, 31)),  # another product's lot A1
+        line(lot="B2", expiry=date(2028, 1, 31)),  # new lot ...
+        line(lot="B2", expiry=date(2028, 2, 29)),  # ... and again on the same receipt
+    ]
+    assert lot_expiry_problems(received, on_record) == {
+        1: "Lot a1 of this product is on record as expiring on 2027-06-30; one lot has one "
+        "expiry date: check the label.",
+        4: "Lot B2 of this product is on record as expiring on 2028-01-31; one lot has one "
+        "expiry date: check the label.",
+    }
+    assert lot_expiry_problems(received[:1], []) == {}

@@ -104,6 +104,46 @@ def test_a_receipt_with_a_bad_field_is_refused_by_field(app, staff, changes, fie
         assert message in refused.value.errors[field]
 
 
+def test_the_same_delivery_is_not_received_twice(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        other = stocked_site("EAST")
+        _receive(site)
+        db.session.commit()
+        with pytest.raises(FieldErrors) as refused:
+            _receive(site, invoice_number=" inv-1001 ", line={"containers": 5})
+        assert refused.value.errors == {
+            "invoice_number": "Invoice INV-1001 with lot ESK-9 from this supplier was already "
+            f"received at this site on {clinic_today().isoformat()}; it is not recorded twice."
+        }
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == 2
+        # Another invoice, another lot, another supplier or another site is another delivery.
+        _receive(site, invoice_number="INV-1002")
+        _receive(site, line={"lot": "ESK-10"})
+        _receive(site, supplier_dea="RD1234563")
+        _receive(other)
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == 10
+
+
+def test_a_lot_is_not_received_with_another_expiry_date(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        other = stocked_site("EAST")
+        _receive(site, line={"expiry_date": 200})
+        db.session.commit()
+        with pytest.raises(FieldErrors) as refused:
+            _receive(other, invoice_number="INV-2002", line={"expiry_date": 230})
+        expiry = (clinic_today() + timedelta(days=200)).isoformat()
+        assert refused.value.errors == {
+            "lines-0-expiry_date": f"Lot ESK-9 of this product is on record as expiring on "
+            f"{expiry}; one lot has one expiry date: check the label."
+        }
+        db.session.rollback()
+        _receive(other, invoice_number="INV-2002", line={"expiry_date": 200})
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == 4
+
+
 def test_the_receipt_is_checked_by_a_second_person_with_their_password(app, staff):
     with app.app_context():
         site = stocked_site()

@@ -220,6 +220,62 @@ def test_the_dose_step_refuses_a_vial_under_an_unclassified_discrepancy_beside_t
         assert MovementKind.ADMINISTER not in kinds
 
 
+def _receipt(today, **changes):
+    data = {
+        "received_on": today.isoformat(),
+        "supplier_name": "Cardinal Health 110",
+        "supplier_address": "7000 Cardinal Pl, Dublin OH 43017",
+        "supplier_dea": "RC0123454",
+        "invoice_number": "INV-1001",
+        "storage_location": "Locked cabinet A",
+        "lines-0-product_id": "",
+        "lines-0-lot": "KET-A1",
+        "lines-0-expiry_date": (today + timedelta(days=365)).isoformat(),
+        "lines-0-containers": "2",
+        "checker_username": "psychiatrist",
+        "checker_password": PASSWORD,
+    }
+    return data | changes
+
+
+def test_a_receipt_again_or_a_lot_with_another_expiry_is_refused_beside_the_field(
+    app, as_role, stock
+):
+    """The stock fixture received lot KET-A1 on invoice INV-1001 from this supplier."""
+    nurse = as_role("nurse")
+    with app.app_context():
+        vial = db.session.get(StockContainer, stock["vials"][0])
+        product_id = str(vial.line.product_id)
+        before = db.session.scalar(select(func.count()).select_from(StockContainer))
+        today = clinic_today()
+    again = nurse.post(
+        "/inventory/receipts", data=_receipt(today, **{"lines-0-product_id": product_id})
+    )
+    assert again.status_code == 400
+    assert field_errors(again) == {
+        "invoice_number": "Invoice INV-1001 with lot KET-A1 from this supplier was already "
+        f"received at this site on {today.isoformat()}; it is not recorded twice."
+    }
+    other_expiry = (today + timedelta(days=400)).isoformat()
+    changed = nurse.post(
+        "/inventory/receipts",
+        data=_receipt(
+            today,
+            invoice_number="INV-2002",
+            **{"lines-0-product_id": product_id, "lines-0-expiry_date": other_expiry},
+        ),
+    )
+    assert changed.status_code == 400
+    expiry = (today + timedelta(days=365)).isoformat()
+    assert field_errors(changed) == {
+        "lines-0-expiry_date": f"Lot KET-A1 of this product is on record as expiring on "
+        f"{expiry}; one lot has one expiry date: check the label."
+    }
+    assert ("danger", "Check the lines marked below.") in flashes(changed)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == before
+
+
 def test_esketamine_dose_picks_a_device(app, as_role, stock):
     nurse = as_role("nurse")
     with app.app_context():
