@@ -367,6 +367,17 @@ def close_problems(
     return problems
 
 
+def report_problems(note: str, notice_ref: str, form106_ref: str) -> dict[str, str]:
+    """What stops an update of a classified, still open discrepancy from saving anything: each
+    reference is saved on its own (the DEA notice is due within one business day, Form 106
+    within 45 days), but an update with neither nor a note saves nothing."""
+    if notice_ref.strip() or form106_ref.strip() or note.strip():
+        return {}
+    return {
+        "notice_ref": "Record the DEA notice reference, the Form 106 reference, or both.",
+    }
+
+
 def adjustment(classification: Classification, found: Decimal) -> tuple[MovementKind, Decimal]:
     """The movement (kind, positive quantity for a loss, signed for an adjustment) that brings
     the ledger to the count once classified: missing stock after a theft or significant loss is

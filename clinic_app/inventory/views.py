@@ -331,8 +331,20 @@ def settle_discrepancy(discrepancy_id: int):
         lambda: counts.settle(_actor(), found, form.data),
         page=lambda status, _e: _discrepancies_page(scope, site, status, {discrepancy_id: form}),
         done=lambda _d: url_for("inventory.discrepancies", **scope.url_args),
-        success=lambda d: "Discrepancy closed." if d.closed_at else "Classified; still open.",
+        success=_settled_message,
     )
+
+
+def _settled_message(found: StockDiscrepancy) -> str:
+    if found.closed_at:
+        return "Discrepancy closed."
+    missing = [
+        name
+        for name, ref in (("DEA notice", found.notice_ref), ("Form 106", found.form106_ref))
+        if not ref
+    ]
+    noun = "references are" if len(missing) > 1 else "reference is"
+    return f"Saved; still open until the {' and '.join(missing)} {noun} recorded."
 
 
 # --- the dispensing log and the ledger ----------------------------------------------------

@@ -36,6 +36,7 @@ from clinic_app.clinical.ledger import (
     expiring,
     lot_expiry_problems,
     report_due,
+    report_problems,
     reversal_of,
     running_balances,
     signed_quantity,
@@ -384,3 +385,27 @@ def test_a_lot_has_one_expiry_date():
         "expiry date: check the label.",
     }
     assert lot_expiry_problems(received[:1], []) == {}
+
+
+@pytest.mark.parametrize(
+    ("note", "notice_ref", "form106_ref", "saves"),
+    [
+        ("", "DEA-LA-1", "", True),  # the notice alone, within a business day
+        ("", "", "TLR-99", True),  # Form 106 alone
+        ("Police report filed", "", "", True),
+        ("", "DEA-LA-1", "TLR-99", True),
+        (" ", " ", "", False),
+    ],
+)
+def test_each_reference_is_saved_on_its_own(note, notice_ref, form106_ref, saves):
+    problems = report_problems(note, notice_ref, form106_ref)
+    assert (problems == {}) is saves
+    if not saves:
+        assert set(problems) == {"notice_ref"}
+
+
+def test_closing_a_theft_still_needs_both_references():
+    theft = Classification.SUSPECTED_THEFT
+    assert set(close_problems(theft, "Missing", "DEA-LA-1", "")) == {"form106_ref"}
+    assert set(close_problems(theft, "Missing", "", "TLR-99")) == {"notice_ref"}
+    assert close_problems(theft, "Missing", "DEA-LA-1", "TLR-99") == {}

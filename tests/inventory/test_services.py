@@ -380,12 +380,52 @@ def test_theft_stays_open_with_due_dates_until_both_references(app, staff):
         )
         loss = db.session.scalar(select(StockMovement).where(StockMovement.kind == "loss"))
         assert loss.quantity == D(-5)
+        db.session.commit()
         with pytest.raises(FieldErrors) as refused:
             counts.settle(psychiatrist, found, {"notice_ref": "DEA-LA-1", "closing": True})
         assert set(refused.value.errors) == {"form106_ref"}
+        db.session.rollback()
+        found = db.session.scalar(select(StockDiscrepancy))
+        assert (found.notice_ref, found.closed_at) == ("", None)
+        # The notice (due in a business day) is recorded on its own, long before Form 106.
+        psychiatrist = factories.user("psychiatrist")
+        counts.settle(psychiatrist, found, {"notice_ref": "DEA-LA-1"})
+        db.session.commit()
+        found = db.session.scalar(select(StockDiscrepancy))
+        assert (found.notice_ref, found.form106_ref, found.closed_at) == ("DEA-LA-1", "", None)
+        psychiatrist = factories.user("psychiatrist")
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action.like("stock.discrepancy%"))
+        ).all()
+        assert actions == ["stock.discrepancy_classify", "stock.discrepancy_report"]
         counts.settle(psychiatrist, found, {"form106_ref": "TLR-99", "closing": True})
         assert found.closed_at is not None
+        assert (found.notice_ref, found.form106_ref) == ("DEA-LA-1", "TLR-99")
         assert_books_balance()
+
+
+def test_form_106_may_come_first_and_an_empty_update_is_refused(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        (vial,) = receive_stock(site, containers=1)
+        nurse, psychiatrist = factories.user("nurse"), factories.user("psychiatrist")
+        counts.record_count(nurse, site, {vial.id: D(0)}, "psychiatrist", PASSWORD)
+        found = db.session.scalar(select(StockDiscrepancy))
+        counts.settle(
+            psychiatrist, found, {"classification": "significant_loss", "note": "Vial missing"}
+        )
+        with pytest.raises(FieldErrors) as empty:
+            counts.settle(psychiatrist, found, {"notice_ref": " ", "form106_ref": ""})
+        assert empty.value.errors == {
+            "notice_ref": "Record the DEA notice reference, the Form 106 reference, or both."
+        }
+        counts.settle(psychiatrist, found, {"form106_ref": "TLR-7"})
+        assert (found.notice_ref, found.form106_ref, found.closed_at) == ("", "TLR-7", None)
+        with pytest.raises(FieldErrors) as refused:
+            counts.settle(psychiatrist, found, {"closing": True})
+        assert refused.value.errors == {
+            "notice_ref": "Theft or significant loss: record the DEA notice reference."
+        }
 
 
 HELD = "has a count discrepancy the registrant has not classified yet"

@@ -359,6 +359,54 @@ def test_count_variance_opens_a_discrepancy_the_registrant_classifies(app, as_ro
         assert db.session.get(StockContainer, stock["vials"][1]).remaining == D("4.8")
 
 
+def test_the_dea_notice_reference_is_saved_before_the_form_106_one(app, as_role, stock):
+    nurse, psychiatrist = as_role("nurse"), as_role("psychiatrist")
+    found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
+    found[f"c{stock['vials'][0]}"] = "0"
+    assert (
+        nurse.post(
+            "/inventory/count",
+            data=found | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
+        ).status_code
+        == 302
+    )
+    with app.app_context():
+        d_id = db.session.scalar(select(StockDiscrepancy.id))
+    url, p = f"/inventory/discrepancies/{d_id}?site=MAIN", f"d{d_id}-"
+    classified = psychiatrist.post(
+        url, data={f"{p}classification": "suspected_theft", f"{p}note": "Vial not in cabinet"}
+    )
+    assert classified.status_code == 302
+    form = soup(psychiatrist.get("/inventory/discrepancies")).find("form", action=url)
+    buttons = {b.get_text(strip=True): b.get("name") for b in form.find_all("button")}
+    assert buttons == {"Save references": None, "Close": f"{p}closing"}
+    assert not form.find("input", attrs={"name": f"{p}closing"})  # not closing by default
+    # The notice goes out within a business day: saved alone, the discrepancy stays open.
+    saved = psychiatrist.post(url, data={f"{p}notice_ref": "DEA-LA-2026-14"})
+    assert saved.status_code == 302
+    page = psychiatrist.get(saved.headers["Location"])
+    assert (
+        "success",
+        "Saved; still open until the Form 106 reference is recorded.",
+    ) in flashes(page)
+    assert "(sent: DEA-LA-2026-14)" in text(page)
+    with app.app_context():
+        d = db.session.get(StockDiscrepancy, d_id)
+        assert (d.notice_ref, d.form106_ref, d.closed_at) == ("DEA-LA-2026-14", "", None)
+    # Closing still needs Form 106: refused beside its field, nothing saved.
+    refused = psychiatrist.post(url, data={f"{p}closing": "y", f"{p}note": "Still missing"})
+    assert refused.status_code == 400
+    assert field_errors(refused) == {
+        f"{p}form106_ref": "Theft or significant loss: record the Form 106 reference."
+    }
+    closed = psychiatrist.post(url, data={f"{p}closing": "y", f"{p}form106_ref": "TLR-0042"})
+    assert closed.status_code == 302
+    with app.app_context():
+        d = db.session.get(StockDiscrepancy, d_id)
+        assert (d.notice_ref, d.form106_ref) == ("DEA-LA-2026-14", "TLR-0042")
+        assert d.closed_at is not None and "Still missing" not in d.note
+
+
 def test_the_dispensing_csv_is_formula_safe(app, as_role, stock):
     with app.app_context():
         site = stocked_site()
