@@ -18,12 +18,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from clinic_app.clinical.rules import ClinicSettings, setting
 
 ZERO = Decimal(0)
+HUNDREDTH = Decimal("0.01")  # quantities are stored to the hundredth (database.Quantity)
 # The law's deadline for the written notice, not a clinic choice (21 CFR 1301.76(b)).
 NOTICE_BUSINESS_DAYS = 1
 
@@ -127,6 +128,24 @@ def reversal_of(target: Movement, earlier: Iterable[Movement]) -> Decimal:
     if any(m.reverses == target.id for m in earlier):
         raise LedgerError("This movement is already reversed.")
     return -target.quantity
+
+
+def mg_of(quantity: Decimal, mg_per_unit: Decimal) -> Decimal:
+    """The mg in `quantity` (mL or devices, either sign) at the container's concentration, to
+    the hundredth as the ledger stores it (0.33 mL of 50 mg/mL: 16.5 mg)."""
+    return (abs(quantity) * mg_per_unit).quantize(HUNDREDTH, ROUND_HALF_UP)
+
+
+def shown_mg(
+    kind: MovementKind, quantity: Decimal, quantity_mg: Decimal | None, mg_per_unit: Decimal
+) -> Decimal | None:
+    """The mg a ledger row stands for: as recorded (administrations, and waste since it is
+    recorded), else for waste from the container's concentration; None for other movements."""
+    if quantity_mg is not None:
+        return quantity_mg
+    if kind == MovementKind.WASTE:
+        return mg_of(quantity, mg_per_unit)
+    return None
 
 
 def after(balance: Decimal, change: Decimal) -> Decimal:

@@ -14,6 +14,7 @@ from clinic_app.clinical.ledger import (
     LedgerError,
     MovementKind,
     draw_problem,
+    mg_of,
     split_draw,
 )
 from clinic_app.errors import RuleViolation
@@ -183,7 +184,7 @@ def draw_iv(
             ml,
             field=field,
             occurred_at=at,
-            quantity_mg=(ml * product.mg_per_unit).quantize(CENT, ROUND_HALF_UP),
+            quantity_mg=mg_of(ml, product.mg_per_unit),
             patient_id=treatment.patient_id,
             session_id=treatment.id,
         )

@@ -463,7 +463,7 @@ def dispensing_csv():
                 m.container.label,
                 -m.quantity,
                 product.base_unit.value,
-                m.quantity_mg if m.quantity_mg is not None else "",
+                m.mg if m.mg is not None else "",
                 m.actor.display_name,
                 m.witness.display_name if m.witness else "",
             )

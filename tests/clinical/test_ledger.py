@@ -35,10 +35,12 @@ from clinic_app.clinical.ledger import (
     duplicate_receipt_problem,
     expiring,
     lot_expiry_problems,
+    mg_of,
     report_due,
     report_problems,
     reversal_of,
     running_balances,
+    shown_mg,
     signed_quantity,
     split_draw,
     variance,
@@ -409,3 +411,25 @@ def test_closing_a_theft_still_needs_both_references():
     assert set(close_problems(theft, "Missing", "DEA-LA-1", "")) == {"form106_ref"}
     assert set(close_problems(theft, "Missing", "", "TLR-99")) == {"notice_ref"}
     assert close_problems(theft, "Missing", "DEA-LA-1", "TLR-99") == {}
+
+
+@pytest.mark.parametrize(
+    ("quantity", "mg_per_unit", "mg"),
+    [
+        (D("-0.37"), D(100), D("37.00")),  # a waste row is negative; its mg is not
+        (D("0.33"), D(50), D("16.50")),
+        (D("0.01"), D("0.5"), D("0.01")),  # half a hundredth rounds up
+        (D(-1), D(28), D("28.00")),  # a device
+    ],
+)
+def test_mg_of_a_quantity_at_the_concentration(quantity, mg_per_unit, mg):
+    assert mg_of(quantity, mg_per_unit) == mg
+    assert mg_of(quantity, mg_per_unit).as_tuple().exponent == -2
+
+
+def test_waste_shows_mg_even_when_not_recorded():
+    waste, given, destroyed = MovementKind.WASTE, MovementKind.ADMINISTER, MovementKind.DESTROY
+    assert shown_mg(waste, D("-0.25"), None, D(100)) == D(25)
+    assert shown_mg(waste, D("-0.25"), D(25), D(50)) == D(25)  # as recorded wins
+    assert shown_mg(given, D("-0.4"), D(40), D(100)) == D(40)
+    assert shown_mg(destroyed, D(-5), None, D(100)) is None

@@ -328,6 +328,51 @@ def test_waste_through_the_form_needs_another_persons_password(app, as_role, sto
         assert db.session.get(StockContainer, vial_id).remaining == D("3.5")
 
 
+def _row_text(row) -> list[str]:
+    return [td.get_text(" ", strip=True) for td in row.find_all("td")]
+
+
+def test_waste_shows_its_mg_on_the_history_the_dispensing_log_and_today(app, as_role, stock):
+    """Waste recorded through the form carries its mg; a waste row recorded without it (as
+    before) shows the mg from the vial's 100 mg/mL."""
+    vial_id = _open_first_vial(app, stock)
+    nurse = as_role("nurse")
+    done = nurse.post(
+        f"/inventory/containers/{vial_id}/waste",
+        data={
+            "quantity": "0.37",
+            "method": "Drug-waste container",
+            "witness_username": "psychiatrist",
+            "witness_password": PASSWORD,
+        },
+    )
+    assert done.status_code == 302
+    with app.app_context():
+        wasted = db.session.scalar(select(StockMovement).where(StockMovement.kind == "waste"))
+        assert wasted.quantity_mg == D("37")
+        vial = db.session.get(StockContainer, stock["vials"][1])
+        move(factories.user("nurse"), vial, MovementKind.ADMINISTER, D("1"))
+        move(factories.user("nurse"), vial, MovementKind.WASTE, D("0.25"), method="Sink")
+        db.session.commit()
+    history = soup(nurse.get(f"/inventory/containers/{vial_id}"))
+    rows = [_row_text(r) for r in history.select("#history tbody tr")]
+    assert [r[1:3] for r in rows if r[1] == "Wasted"] == [["Wasted", "-0.37 (37 mg)"]]
+    older = soup(nurse.get(f"/inventory/containers/{stock['vials'][1]}"))
+    rows = [_row_text(r) for r in older.select("#history tbody tr")]
+    assert [r[2] for r in rows if r[1] == "Wasted"] == ["-0.25 (25 mg)"]
+    log = soup(nurse.get("/inventory/dispensing?site=MAIN"))
+    wastes = [r[6] for r in map(_row_text, log.select("#dispensing tbody tr")) if r[5] == "Wasted"]
+    assert sorted(wastes) == ["0.25 mL (25 mg)", "0.37 mL (37 mg)"]
+    rows = _csv(nurse.get("/inventory/dispensing.csv?site=MAIN"))
+    assert sorted((r["quantity"], r["mg"]) for r in rows if r["kind"] == "waste") == [
+        ("0.25", "25.00"),
+        ("0.37", "37.00"),
+    ]
+    today = soup(nurse.get("/inventory?site=MAIN")).find(id="today-h").find_parent("section")
+    wastes = [r[3] for r in map(_row_text, today.select("tbody tr")) if r[2] == "Wasted"]
+    assert sorted(wastes) == ["-0.25 mL (25 mg)", "-0.37 mL (37 mg)"]
+
+
 def test_count_variance_opens_a_discrepancy_the_registrant_classifies(app, as_role, stock):
     nurse = as_role("nurse")
     found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
