@@ -86,12 +86,20 @@ class LedgerError(ValueError):
     """A movement the ledger refuses; the message is safe to show."""
 
 
+def finer_than_a_hundredth(quantity: Decimal) -> bool:
+    """Quantities are kept to the hundredth (database.Quantity); a finer one cannot be stored
+    exactly, so it is refused rather than rounded."""
+    return quantity != quantity.quantize(HUNDREDTH)
+
+
 def signed_quantity(kind: MovementKind, quantity: Decimal) -> Decimal:
     """The movement's effect on the balance. Receipts and outflows take a positive quantity
     and get their sign from the kind; an adjustment carries its own sign. Reversals are made
     with `reversal_of`, never here."""
     if kind == MovementKind.REVERSAL:
         raise LedgerError("A reversal takes the quantity of the movement it reverses.")
+    if finer_than_a_hundredth(quantity):
+        raise LedgerError("Give the quantity to the hundredth at most (e.g. 0.35).")
     if kind == MovementKind.COUNT_ADJUST:
         if quantity == ZERO:
             raise LedgerError("An adjustment of nothing is not a movement.")
@@ -324,6 +332,8 @@ def variance(expected: Decimal, counted: Decimal) -> Decimal:
     discrepancy; it is never adjusted silently."""
     if counted < ZERO:
         raise LedgerError("A count cannot be below zero.")
+    if finer_than_a_hundredth(counted):
+        raise LedgerError("Give what was found to the hundredth at most (e.g. 4.35).")
     return counted - expected
 
 

@@ -433,3 +433,14 @@ def test_waste_shows_mg_even_when_not_recorded():
     assert shown_mg(waste, D("-0.25"), D(25), D(50)) == D(25)  # as recorded wins
     assert shown_mg(given, D("-0.4"), D(40), D(100)) == D(40)
     assert shown_mg(destroyed, D(-5), None, D(100)) is None
+
+
+def test_a_quantity_finer_than_a_hundredth_is_refused_not_rounded():
+    with pytest.raises(LedgerError, match="to the hundredth"):
+        signed_quantity(MovementKind.WASTE, D("0.333"))
+    with pytest.raises(LedgerError, match="to the hundredth"):
+        signed_quantity(MovementKind.COUNT_ADJUST, D("-0.005"))
+    with pytest.raises(LedgerError, match="to the hundredth"):
+        variance(D(5), D("4.333"))
+    assert signed_quantity(MovementKind.WASTE, D("0.330")) == D("-0.33")
+    assert variance(D(5), D("4.30")) == D("-0.70")

@@ -373,6 +373,40 @@ def test_waste_shows_its_mg_on_the_history_the_dispensing_log_and_today(app, as_
     assert sorted(wastes) == ["-0.25 mL (25 mg)", "-0.37 mL (37 mg)"]
 
 
+def test_a_waste_or_count_finer_than_a_hundredth_is_refused_beside_the_field(app, as_role, stock):
+    """The ledger keeps hundredths: 0.333 mL was a server error, not a message."""
+    vial_id = _open_first_vial(app, stock)
+    nurse = as_role("nurse")
+    wasted = nurse.post(
+        f"/inventory/containers/{vial_id}/waste",
+        data={
+            "quantity": "0.333",
+            "method": "Drug-waste container",
+            "witness_username": "psychiatrist",
+            "witness_password": PASSWORD,
+        },
+    )
+    assert wasted.status_code == 400
+    assert field_errors(wasted) == {
+        "quantity": "Give the quantity to the hundredth at most (e.g. 0.35)."
+    }
+    found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
+    found[f"c{vial_id}"] = "3.999"
+    counted = nurse.post(
+        "/inventory/count",
+        data=found | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
+    )
+    assert counted.status_code == 400
+    assert field_errors(counted) == {
+        f"c{vial_id}": "Give what was found to the hundredth at most (e.g. 4.35)."
+    }
+    with app.app_context():
+        kinds = db.session.scalars(select(StockMovement.kind)).all()
+        assert MovementKind.WASTE not in kinds
+        assert db.session.scalar(select(func.count()).select_from(StockDiscrepancy)) == 0
+        assert db.session.get(StockContainer, vial_id).remaining == D(4)
+
+
 def test_count_variance_opens_a_discrepancy_the_registrant_classifies(app, as_role, stock):
     nurse = as_role("nurse")
     found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
