@@ -78,7 +78,9 @@ def _write_rows() -> None:
         factories.make_user(role)
     treatment = factories.dosed_session()
     event = services.add_adverse_event(
-        factories.user("nurse"), treatment, {"kind": "nausea", "severity": "severe"}
+        factories.user("nurse"),
+        treatment,
+        {"kind": "nausea", "severity": "severe", "description": "Vomited twice."},
     )
     start = utcnow() + timedelta(days=1)
     db.session.add_all(

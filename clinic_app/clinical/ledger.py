@@ -18,12 +18,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from clinic_app.clinical.rules import ClinicSettings, setting
 
 ZERO = Decimal(0)
+HUNDREDTH = Decimal("0.01")  # quantities are stored to the hundredth (database.Quantity)
 # The law's deadline for the written notice, not a clinic choice (21 CFR 1301.76(b)).
 NOTICE_BUSINESS_DAYS = 1
 
@@ -85,12 +86,20 @@ class LedgerError(ValueError):
     """A movement the ledger refuses; the message is safe to show."""
 
 
+def finer_than_a_hundredth(quantity: Decimal) -> bool:
+    """Quantities are kept to the hundredth (database.Quantity); a finer one cannot be stored
+    exactly, so it is refused rather than rounded."""
+    return quantity != quantity.quantize(HUNDREDTH)
+
+
 def signed_quantity(kind: MovementKind, quantity: Decimal) -> Decimal:
     """The movement's effect on the balance. Receipts and outflows take a positive quantity
     and get their sign from the kind; an adjustment carries its own sign. Reversals are made
     with `reversal_of`, never here."""
     if kind == MovementKind.REVERSAL:
         raise LedgerError("A reversal takes the quantity of the movement it reverses.")
+    if finer_than_a_hundredth(quantity):
+        raise LedgerError("Give the quantity to the hundredth at most (e.g. 0.35).")
     if kind == MovementKind.COUNT_ADJUST:
         if quantity == ZERO:
             raise LedgerError("An adjustment of nothing is not a movement.")
@@ -127,6 +136,24 @@ def reversal_of(target: Movement, earlier: Iterable[Movement]) -> Decimal:
     if any(m.reverses == target.id for m in earlier):
         raise LedgerError("This movement is already reversed.")
     return -target.quantity
+
+
+def mg_of(quantity: Decimal, mg_per_unit: Decimal) -> Decimal:
+    """The mg in `quantity` (mL or devices, either sign) at the container's concentration, to
+    the hundredth as the ledger stores it (0.33 mL of 50 mg/mL: 16.5 mg)."""
+    return (abs(quantity) * mg_per_unit).quantize(HUNDREDTH, ROUND_HALF_UP)
+
+
+def shown_mg(
+    kind: MovementKind, quantity: Decimal, quantity_mg: Decimal | None, mg_per_unit: Decimal
+) -> Decimal | None:
+    """The mg a ledger row stands for: as recorded (administrations, and waste since it is
+    recorded), else for waste from the container's concentration; None for other movements."""
+    if quantity_mg is not None:
+        return quantity_mg
+    if kind == MovementKind.WASTE:
+        return mg_of(quantity, mg_per_unit)
+    return None
 
 
 def after(balance: Decimal, change: Decimal) -> Decimal:
@@ -176,15 +203,36 @@ class ContainerState:
     expiry: date
     remaining: Decimal
     unit: str  # "mL" or "device"
+    # A count found other than the ledger's balance and the registrant has not classified it.
+    unsettled_count: bool = False
+
+    @property
+    def noun(self) -> str:
+        return "device" if self.unit == "device" else "vial"
+
+
+def discrepancy_problem(container: ContainerState) -> str | None:
+    """Why nothing may be drawn from or wasted out of `container` while a count discrepancy on
+    it is unclassified, or None: the balance a draw is checked against is in doubt until the
+    registrant's classification brings the ledger to the count (or says the count was wrong)."""
+    if not container.unsettled_count:
+        return None
+    noun = container.noun
+    return (
+        f"This {noun} has a count discrepancy the registrant has not classified yet; "
+        f"use another {noun} until it is."
+    )
 
 
 def draw_problem(
     container: ContainerState, quantity: Decimal, site: int, today: date
 ) -> str | None:
     """Why `quantity` cannot be drawn from `container` at `site` on `today`, or None."""
-    noun = "device" if container.unit == "device" else "vial"
+    noun = container.noun
     if container.site != site:
         return f"This {noun} is stocked at another site; use one from this site."
+    if problem := discrepancy_problem(container):
+        return problem
     if container.expiry < today:
         return f"This {noun} expired on {container.expiry.isoformat()}; do not use it."
     if container.remaining <= ZERO:
@@ -195,6 +243,65 @@ def draw_problem(
         held = f"{container.remaining.normalize():f} {container.unit}"
         return f"This {noun} holds only {held}; pick another as well."
     return None
+
+
+def _same(a: str, b: str) -> bool:
+    """Two invoice or lot numbers are the same whatever their case or surrounding spaces."""
+    return a.strip().lower() == b.strip().lower()
+
+
+@dataclass(frozen=True)
+class ReceivedLine:
+    """A receipt line as the receiving rules see it (an earlier one or one being received)."""
+
+    product: int
+    lot: str
+    expiry: date
+    invoice: str = ""
+    received_on: date | None = None
+
+
+def duplicate_receipt_problem(
+    invoice: str, lots: Iterable[str], earlier: Iterable[ReceivedLine]
+) -> str | None:
+    """Why a delivery on `invoice` with `lots` repeats a receipt already recorded, or None.
+    `earlier` are the lines received at the same site from the same supplier: the same invoice
+    and lot again is the same delivery entered twice (its containers would be counted twice)."""
+    wanted = list(lots)
+    for line in earlier:
+        if _same(line.invoice, invoice) and any(_same(line.lot, lot) for lot in wanted):
+            day = f" on {line.received_on.isoformat()}" if line.received_on else ""
+            return (
+                f"Invoice {line.invoice} with lot {line.lot} from this supplier was already "
+                f"received at this site{day}; it is not recorded twice."
+            )
+    return None
+
+
+def lot_expiry_problems(
+    lines: list[ReceivedLine], on_record: Iterable[ReceivedLine]
+) -> dict[int, str]:
+    """Line index -> why its expiry differs from the one already on record for the same lot of
+    the same product (at any site, or on an earlier line of this receipt): a manufacturer's lot
+    has one expiry date, so a different one is a typing or labelling mistake."""
+    known = list(on_record)
+    problems: dict[int, str] = {}
+    for number, line in enumerate(lines):
+        recorded = next(
+            (
+                other.expiry
+                for other in known
+                if other.product == line.product and _same(other.lot, line.lot)
+            ),
+            None,
+        )
+        if recorded is not None and recorded != line.expiry:
+            problems[number] = (
+                f"Lot {line.lot.strip()} of this product is on record as expiring on "
+                f"{recorded.isoformat()}; one lot has one expiry date: check the label."
+            )
+        known.append(line)
+    return problems
 
 
 def split_draw(total: Decimal, remaining: list[Decimal]) -> list[Decimal]:
@@ -225,6 +332,8 @@ def variance(expected: Decimal, counted: Decimal) -> Decimal:
     discrepancy; it is never adjusted silently."""
     if counted < ZERO:
         raise LedgerError("A count cannot be below zero.")
+    if finer_than_a_hundredth(counted):
+        raise LedgerError("Give what was found to the hundredth at most (e.g. 4.35).")
     return counted - expected
 
 
@@ -285,6 +394,17 @@ def close_problems(
         if not form106_ref.strip():
             problems["form106_ref"] = "Theft or significant loss: record the Form 106 reference."
     return problems
+
+
+def report_problems(note: str, notice_ref: str, form106_ref: str) -> dict[str, str]:
+    """What stops an update of a classified, still open discrepancy from saving anything: each
+    reference is saved on its own (the DEA notice is due within one business day, Form 106
+    within 45 days), but an update with neither nor a note saves nothing."""
+    if notice_ref.strip() or form106_ref.strip() or note.strip():
+        return {}
+    return {
+        "notice_ref": "Record the DEA notice reference, the Form 106 reference, or both.",
+    }
 
 
 def adjustment(classification: Classification, found: Decimal) -> tuple[MovementKind, Decimal]:

@@ -19,6 +19,7 @@ from clinic_app.clinical.ledger import (
     adjustment,
     close_problems,
     report_due,
+    report_problems,
     variance,
 )
 from clinic_app.clock import utcnow
@@ -48,6 +49,29 @@ def countable(site: Site) -> list[StockContainer]:
             .order_by(StockContainer.id)
         )
     )
+
+
+def unsettled(container_ids: list[int]) -> set[int]:
+    """Those of the containers a count disagreed with whose discrepancy the registrant has not
+    classified yet (classifying brings the ledger to the count). Every discrepancy is opened by
+    a count line, which names one container."""
+    if not container_ids:
+        return set()
+    query = (
+        select(StockCountLine.container_id)
+        .join(StockDiscrepancy, StockDiscrepancy.count_line_id == StockCountLine.id)
+        .where(
+            StockCountLine.container_id.in_(container_ids),
+            StockDiscrepancy.classification.is_(None),
+            StockDiscrepancy.closed_at.is_(None),
+        )
+    )
+    return set(db.session.scalars(query))
+
+
+def unsettled_discrepancy(container_id: int) -> bool:
+    """`container_id` has a discrepancy the registrant has not classified yet."""
+    return bool(unsettled([container_id]))
 
 
 def record_count(
@@ -118,11 +142,15 @@ def settle(actor: User, discrepancy: StockDiscrepancy, data: dict[str, Any]) -> 
     note = (data.get("note") or "").strip()
     notice_ref = (data.get("notice_ref") or "").strip()
     form106_ref = (data.get("form106_ref") or "").strip()
-    if discrepancy.classification is None:
+    classifying = discrepancy.classification is None
+    if classifying:
         _classify(actor, discrepancy, data.get("classification"), note)
+    elif not data.get("closing") and (missing := report_problems(note, notice_ref, form106_ref)):
+        raise FieldErrors(missing)
     elif note:
         discrepancy.note = f"{discrepancy.note}\n{note}"
     assert discrepancy.classification is not None
+    # Each reference is kept as soon as it is given: the notice is due long before Form 106.
     discrepancy.notice_ref = notice_ref or discrepancy.notice_ref
     discrepancy.form106_ref = form106_ref or discrepancy.form106_ref
     problems = close_problems(
@@ -137,11 +165,14 @@ def settle(actor: User, discrepancy: StockDiscrepancy, data: dict[str, Any]) -> 
         discrepancy.closed_at = utcnow()
         discrepancy.closed_by_id = actor.id
     db.session.flush()
+    action = "close" if not problems else "classify" if classifying else "report"
     audit.record(
         actor,
-        "stock.discrepancy_close" if not problems else "stock.discrepancy_classify",
+        f"stock.discrepancy_{action}",
         discrepancy,
         classification=discrepancy.classification.value,
+        notice_ref=bool(discrepancy.notice_ref),
+        form106_ref=bool(discrepancy.form106_ref),
     )
     return discrepancy
 

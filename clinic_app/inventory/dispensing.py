@@ -14,10 +14,12 @@ from clinic_app.clinical.ledger import (
     LedgerError,
     MovementKind,
     draw_problem,
+    mg_of,
     split_draw,
 )
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
+from clinic_app.inventory.counts import unsettled, unsettled_discrepancy
 from clinic_app.inventory.movements import move
 from clinic_app.models import (
     StockContainer,
@@ -86,9 +88,9 @@ def stock_choices(treatment: TreatmentSession) -> list[tuple[str, str]] | None:
     (the nurse types the lot instead)."""
     if not treatment.is_open or not keeps_ledger(treatment):
         return None
-    return [("", "Choose…")] + [
-        (str(c.id), container_choice(c)) for c in usable_containers(treatment)
-    ]
+    containers = usable_containers(treatment)
+    held = unsettled([c.id for c in containers])
+    return [("", "Choose…")] + [(str(c.id), container_choice(c, c.id in held)) for c in containers]
 
 
 def session_draws(treatment: TreatmentSession) -> list[StockMovement]:
@@ -112,14 +114,16 @@ def session_draws(treatment: TreatmentSession) -> list[StockMovement]:
     )
 
 
-def container_choice(container: StockContainer) -> str:
-    """How a container reads in the dose step's picker."""
+def container_choice(container: StockContainer, unsettled_count: bool = False) -> str:
+    """How a container reads in the dose step's picker (held: a count discrepancy on it is not
+    classified yet, so picking it is refused)."""
     product = container.product
     left = f"{container.remaining.normalize():f} {product.base_unit.value}"
     state = "open" if container.opened_at else "sealed"
+    held = " · held: count discrepancy" if unsettled_count else ""
     return (
         f"{container.label} · {product.label} · lot {container.lot} · "
-        f"{left} left ({state}) · {container.storage_location}"
+        f"{left} left ({state}) · {container.storage_location}{held}"
     )
 
 
@@ -131,12 +135,14 @@ def _picked(treatment: TreatmentSession, container_id: int | None, field: str) -
     return container
 
 
-def _state(container: StockContainer) -> ContainerState:
+def container_state(container: StockContainer) -> ContainerState:
+    """What the draw and waste rules need to know about `container`."""
     return ContainerState(
         site=container.site_id,
         expiry=container.expiry_date,
         remaining=container.remaining,
         unit=container.product.base_unit.value,
+        unsettled_count=unsettled_discrepancy(container.id),
     )
 
 
@@ -164,7 +170,7 @@ def draw_iv(
     site_id = session_site_id(treatment)
     assert site_id is not None  # keeps_ledger said so
     for container, field in picked:
-        if problem := draw_problem(_state(container), CENT, site_id, clinic_today()):
+        if problem := draw_problem(container_state(container), CENT, site_id, clinic_today()):
             raise RuleViolation(problem, field)
     try:
         draws = split_draw(volume, [c.remaining for c, _ in picked])
@@ -178,7 +184,7 @@ def draw_iv(
             ml,
             field=field,
             occurred_at=at,
-            quantity_mg=(ml * product.mg_per_unit).quantize(CENT, ROUND_HALF_UP),
+            quantity_mg=mg_of(ml, product.mg_per_unit),
             patient_id=treatment.patient_id,
             session_id=treatment.id,
         )
@@ -193,7 +199,7 @@ def draw_device(
     container = _picked(treatment, container_id, "device_id")
     site_id = session_site_id(treatment)
     assert site_id is not None  # keeps_ledger said so
-    if problem := draw_problem(_state(container), Decimal(1), site_id, clinic_today()):
+    if problem := draw_problem(container_state(container), Decimal(1), site_id, clinic_today()):
         raise RuleViolation(problem, "device_id")
     move(
         actor,

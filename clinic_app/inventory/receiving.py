@@ -5,14 +5,19 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from clinic_app import audit
 from clinic_app.auth.permissions import CLINICAL, require_role
 from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import Role
 from clinic_app.clinical.dea import dea_number_problem, normalise_dea_number
-from clinic_app.clinical.ledger import MovementKind
+from clinic_app.clinical.ledger import (
+    MovementKind,
+    ReceivedLine,
+    duplicate_receipt_problem,
+    lot_expiry_problems,
+)
 from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
@@ -80,6 +85,63 @@ def _line_problems(line: dict[str, Any], received_on: date | None) -> str | None
     return None
 
 
+def _repeat_problems(
+    site: Site, data: dict[str, Any], lines: list[dict[str, Any]]
+) -> dict[str, str]:
+    """A delivery already received (same supplier, invoice and lot at this site: beside the
+    invoice number), and a lot received with another expiry than on record (beside the line's
+    expiry: `lines-N-expiry_date`)."""
+    received = [
+        ReceivedLine(line["product_id"], line["lot"].strip(), line["expiry_date"]) for line in lines
+    ]
+    problems = lot_expiry_problems(received, _lots_on_record(received))
+    errors = {f"lines-{number}-expiry_date": message for number, message in problems.items()}
+    invoice = data["invoice_number"].strip()
+    lots = [line.lot for line in received]
+    earlier = _earlier_deliveries(site, normalise_dea_number(data["supplier_dea"]), invoice, lots)
+    if problem := duplicate_receipt_problem(invoice, lots, earlier):
+        errors["invoice_number"] = problem
+    return errors
+
+
+def _lots_on_record(received: list[ReceivedLine]) -> list[ReceivedLine]:
+    """The earlier receipt lines (any site) of the products and lots being received."""
+    rows = db.session.execute(
+        select(StockReceiptLine.product_id, StockReceiptLine.lot, StockReceiptLine.expiry_date)
+        .where(
+            StockReceiptLine.product_id.in_({line.product for line in received}),
+            func.lower(StockReceiptLine.lot).in_({line.lot.lower() for line in received}),
+        )
+        .order_by(StockReceiptLine.id)
+    )
+    return [ReceivedLine(*row) for row in rows]
+
+
+def _earlier_deliveries(
+    site: Site, supplier_dea: str, invoice: str, lots: list[str]
+) -> list[ReceivedLine]:
+    """The lines already received at `site` from this supplier on this invoice with these
+    lots."""
+    rows = db.session.execute(
+        select(
+            StockReceiptLine.product_id,
+            StockReceiptLine.lot,
+            StockReceiptLine.expiry_date,
+            StockReceipt.invoice_number,
+            StockReceipt.received_on,
+        )
+        .join(StockReceipt, StockReceiptLine.receipt_id == StockReceipt.id)
+        .where(
+            StockReceipt.site_id == site.id,
+            StockReceipt.supplier_dea == supplier_dea,
+            func.lower(StockReceipt.invoice_number) == invoice.lower(),
+            func.lower(StockReceiptLine.lot).in_({lot.lower() for lot in lots}),
+        )
+        .order_by(StockReceipt.received_on, StockReceiptLine.id)
+    )
+    return [ReceivedLine(*row) for row in rows]
+
+
 def receive(
     actor: User,
     site: Site,
@@ -100,6 +162,8 @@ def receive(
     if not lines:
         errors["lines-0"] = "Add at least one line."
     if errors:
+        raise FieldErrors(errors)
+    if errors := _repeat_problems(site, data, lines):
         raise FieldErrors(errors)
     checker = second_person(actor, site.id, checker_username, "checker_username")
     reauthenticate(

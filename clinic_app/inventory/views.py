@@ -239,10 +239,12 @@ def receipts():
 
 
 def _line_errors_beside_their_lines(error: FieldErrors, lines: list) -> None:
-    """Move the service's `lines-N` errors onto the product field of the Nth line used."""
+    """Move the service's `lines-N` errors onto the product field of the Nth line used, and
+    its `lines-N-FIELD` errors onto that field of the line."""
     for key in [k for k in error.errors if k.startswith("lines-")]:
         message = error.errors.pop(key)
-        lines[int(key.removeprefix("lines-"))].form.product_id.errors = [message]
+        number, _, name = key.removeprefix("lines-").partition("-")
+        lines[int(number)].form[name or "product_id"].errors = [message]
         error.errors.setdefault("receipt_lines", "Check the lines marked below.")
 
 
@@ -328,8 +330,20 @@ def settle_discrepancy(discrepancy_id: int):
         lambda: counts.settle(_actor(), found, form.data),
         page=lambda status, _e: _discrepancies_page(scope, site, status, {discrepancy_id: form}),
         done=lambda _d: url_for("inventory.discrepancies", **scope.url_args),
-        success=lambda d: "Discrepancy closed." if d.closed_at else "Classified; still open.",
+        success=_settled_message,
     )
+
+
+def _settled_message(found: StockDiscrepancy) -> str:
+    if found.closed_at:
+        return "Discrepancy closed."
+    missing = [
+        name
+        for name, ref in (("DEA notice", found.notice_ref), ("Form 106", found.form106_ref))
+        if not ref
+    ]
+    noun = "references are" if len(missing) > 1 else "reference is"
+    return f"Saved; still open until the {' and '.join(missing)} {noun} recorded."
 
 
 # --- the dispensing log and the ledger ----------------------------------------------------
@@ -448,7 +462,7 @@ def dispensing_csv():
                 m.container.label,
                 -m.quantity,
                 product.base_unit.value,
-                m.quantity_mg if m.quantity_mg is not None else "",
+                m.mg if m.mg is not None else "",
                 m.actor.display_name,
                 m.witness.display_name if m.witness else "",
             )

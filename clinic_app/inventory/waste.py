@@ -9,8 +9,9 @@ from typing import Any
 from clinic_app.auth.permissions import CLINICAL, require_role
 from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import Role
-from clinic_app.clinical.ledger import MovementKind
+from clinic_app.clinical.ledger import MovementKind, discrepancy_problem, mg_of
 from clinic_app.errors import FieldErrors, RuleViolation
+from clinic_app.inventory.dispensing import container_state
 from clinic_app.inventory.movements import move
 from clinic_app.inventory.receiving import second_person
 from clinic_app.models import StockContainer, StockMovement, User
@@ -35,13 +36,16 @@ def _witnessed(
 
 def waste(actor: User, container: StockContainer, data: dict[str, Any]) -> StockMovement:
     """Waste `quantity` of an opened container by `method`, witnessed when the product asks
-    (the witness is not the person wasting and re-enters their password)."""
+    (the witness is not the person wasting and re-enters their password); the row records the
+    mg too, from the container's concentration."""
     require_role(actor, *CLINICAL)
     require_site_access(actor, container.site_id)
     if container.opened_at is None:
         raise RuleViolation(
             "Only an opened vial's remainder is wasted; dispose of sealed stock instead."
         )
+    if problem := discrepancy_problem(container_state(container)):
+        raise RuleViolation(problem)
     method = (data.get("method") or "").strip()
     if not method:
         raise RuleViolation("Say how it was wasted (e.g. into a drug-waste container).", "method")
@@ -54,12 +58,14 @@ def waste(actor: User, container: StockContainer, data: dict[str, Any]) -> Stock
             data.get("witness_password") or "",
             "witness",
         )
+    quantity = Decimal(data.get("quantity") or 0)
     return move(
         actor,
         container,
         MovementKind.WASTE,
-        Decimal(data.get("quantity") or 0),
+        quantity,
         field="quantity",
+        quantity_mg=mg_of(quantity, container.product.mg_per_unit) if quantity > 0 else None,
         method=method,
         reason=(data.get("reason") or "").strip(),
         witness_id=witness.id if witness else None,

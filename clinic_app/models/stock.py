@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic_app.clinical.codes import Modality
-from clinic_app.clinical.ledger import Classification, MovementKind
+from clinic_app.clinical.ledger import Classification, MovementKind, shown_mg
 from clinic_app.database import Quantity, coded, created_at, intpk, user_fk
 from clinic_app.extensions import db
 from clinic_app.models.site import Site
@@ -195,6 +195,15 @@ class StockMovement(db.Model):
 
     container: Mapped[StockContainer] = relationship()
     actor: Mapped["User"] = relationship(foreign_keys=[actor_id])
+
+    @property
+    def mg(self) -> Decimal | None:
+        """The mg this row stands for: as recorded, or for a waste recorded without it, from
+        the container's concentration (needs the container's product loaded)."""
+        return shown_mg(
+            self.kind, self.quantity, self.quantity_mg, self.container.product.mg_per_unit
+        )
+
     witness: Mapped["User | None"] = relationship(foreign_keys=[witness_id])
     second_witness: Mapped["User | None"] = relationship(foreign_keys=[second_witness_id])
     patient: Mapped["Patient | None"] = relationship()

@@ -256,7 +256,7 @@ class AdverseEvent(db.Model):
     id: Mapped[intpk]
     session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
-    # What happened, in the nurse's words; required for "Other".
+    # What happened, in the nurse's words; required for "Other" and a serious event.
     description: Mapped[str] = mapped_column(Text, default="")
     severity: Mapped[EventSeverity] = mapped_column(coded(EventSeverity, 10, "severity_known"))
     onset_at: Mapped[datetime]

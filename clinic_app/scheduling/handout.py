@@ -11,8 +11,9 @@ from clinic_app.site_scope import show_site_times
 
 def handout_context(person: Patient) -> dict[str, Any]:
     """The upcoming visits with when the driver collects the patient, the fasting and
-    no-driving instructions of each treatment among them, and the contact details of the site
-    (of each visit's site when they span several; every time on its site's clock). Shows the
+    no-driving instructions of each treatment among them, and the contact details (address and
+    phone) of the site: of each visit's site when they span several, the patient's usual site
+    when none is booked at a site, else the clinic's; every time on its site's clock. Shows the
     page on the site's clock when the visits are at one site."""
     visits = queries.upcoming_visits(person.id)
     sites = list({v.site.id: v.site for v in visits if v.site is not None}.values())
@@ -26,14 +27,20 @@ def handout_context(person: Patient) -> dict[str, Any]:
         if guide is not None:
             guides.append(guide)
     clinic = scheduling_rules()
+    usual = person.usual_site
+    if not sites and usual is not None and usual.active:
+        site = usual  # nothing booked at a site yet: the patient's usual site to call
     return {
         "patient": person,
         "visits": queries.cards(visits),
         "guides": guides,
         "zones": sorted({s.timezone for s in sites}) or [clinic_timezone().key],
         "site": site,
+        "sites": sites,
         "several": len(sites) > 1,
         "clinic": clinic,
         "location": ics.location(clinic),
+        "phone": ics.phone(clinic, site),
+        "phones": {s.id: ics.phone(clinic, s) for s in sites},
         "ready": queries.ready_times(visits, clinic),
     }

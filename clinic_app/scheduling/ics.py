@@ -74,6 +74,12 @@ def location(rules: SchedulingRules, site: Site | None = None) -> str:
     return ", ".join(part for part in (rules.clinic_name, rules.clinic_address) if part)
 
 
+def phone(rules: SchedulingRules, site: Site | None = None) -> str:
+    """The number to call about a visit, as the handout and the calendar file show it: the
+    site's, else the clinic's (either may be blank)."""
+    return (site.phone if site is not None else "") or rules.clinic_phone
+
+
 def build_calendar(
     visits: Sequence[Appointment],
     rules: ClinicalRules,
@@ -100,9 +106,9 @@ def build_calendar(
         event.add("location", location(clinic, site))
         guide = instructions(_modality(visit), rules)
         lines = guide.lines if guide is not None else []
-        phone = (site.phone if site is not None else "") or clinic.clinic_phone
-        if phone:
-            lines = [*lines, f"Clinic phone: {phone}."]
+        number = phone(clinic, site)
+        if number:
+            lines = [*lines, f"Clinic phone: {number}."]
         if lines:
             event.add("description", " ".join(lines))
         confirmed = visit.status != AppointmentStatus.SCHEDULED

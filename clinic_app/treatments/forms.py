@@ -25,6 +25,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from clinic_app.clinical.adverse_events import description_problem
 from clinic_app.clinical.codes import (
     ADVERSE_EVENT_KINDS,
     ESCORT_KINDS,
@@ -295,7 +296,7 @@ class DissociationForm(FlaskForm):
         return [self[f"item{n}"].data for n in range(1, 7)]
 
 
-DESCRIPTION_HINT = 'What happened, in your words; required for "Other".'
+DESCRIPTION_HINT = 'What happened, in your words; required for "Other" and a serious event.'
 
 
 class AdverseEventEditForm(FlaskForm):
@@ -318,6 +319,13 @@ class AdverseEventEditForm(FlaskForm):
     onset_at = TimeField("Onset", validators=[Optional()], description=NOW_HINT)
     intervention = TextAreaField("Intervention", validators=[Length(max=2000)])
     serious = BooleanField("Serious adverse event")
+
+    def validate_description(self, field: TextAreaField) -> None:
+        """The service checks this too; here it shows beside the other fields' errors."""
+        serious = self.serious.data or self.severity.data == EventSeverity.SEVERE
+        problem = description_problem(self.kind.data or "", serious, field.data or "")
+        if problem:
+            raise ValidationError(problem)
 
 
 class AdverseEventForm(AdverseEventEditForm):

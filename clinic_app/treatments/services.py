@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from clinic_app import audit
 from clinic_app.auth.permissions import CLINICAL, require_role
 from clinic_app.auth.services import reauthenticate
+from clinic_app.clinical.adverse_events import counts_as_serious, description_problem
 from clinic_app.clinical.codes import (
     ADVERSE_EVENT_KINDS,
     NOT_DOSED_REASONS,
@@ -822,7 +823,8 @@ def raise_item9_alert(actor: User, assessment: Assessment) -> ClinicalAlert | No
 
 
 def _event_fields(treatment: TreatmentSession, data: dict[str, Any]) -> dict[str, Any]:
-    """The editable fields of an adverse event, checked; a severe event counts as serious."""
+    """The editable fields of an adverse event, checked; a severe event counts as serious, and
+    a serious one (like "Other") needs a description."""
     kind = data.get("kind")
     severity = data.get("severity")
     if kind not in ADVERSE_EVENT_KINDS:
@@ -830,16 +832,18 @@ def _event_fields(treatment: TreatmentSession, data: dict[str, Any]) -> dict[str
     if severity not in list(EventSeverity):
         raise RuleViolation("Choose the severity.", "severity")
     severity = EventSeverity(severity)
+    serious = counts_as_serious(severity, bool(data.get("serious")))
     description = (data.get("description") or "").strip()
-    if kind == "other" and not description:
-        raise RuleViolation('Describe the event: "Other" needs a description.', "description")
+    problem = description_problem(kind, serious, description)
+    if problem:
+        raise RuleViolation(problem, "description")
     return {
         "kind": kind,
         "description": description,
         "severity": severity,
         "onset_at": _checked_time(treatment, data.get("onset_at"), "onset_at"),
         "intervention": (data.get("intervention") or "").strip(),
-        "serious": bool(data.get("serious")) or severity == EventSeverity.SEVERE,
+        "serious": serious,
     }
 
 

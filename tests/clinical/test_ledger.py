@@ -23,17 +23,24 @@ from clinic_app.clinical.ledger import (
     LedgerError,
     Movement,
     MovementKind,
+    ReceivedLine,
     StockRules,
     add_business_days,
     adjustment,
     after,
     balances,
     close_problems,
+    discrepancy_problem,
     draw_problem,
+    duplicate_receipt_problem,
     expiring,
+    lot_expiry_problems,
+    mg_of,
     report_due,
+    report_problems,
     reversal_of,
     running_balances,
+    shown_mg,
     signed_quantity,
     split_draw,
     variance,
@@ -137,10 +144,23 @@ def test_a_draw_within_the_vial_is_fine():
         (vial(), D("5.1"), 1, "holds only 5 mL"),
         (vial(), ZERO, 1, "more than zero"),
         (vial(unit="device", remaining=D(1), site=3), D(1), 1, "This device is stocked"),
+        (vial(unsettled_count=True), D(1), 1, "count discrepancy"),
+        (vial(unit="device", remaining=D(1), unsettled_count=True), D(1), 1, "This device has"),
     ],
 )
 def test_draw_refusals(container, quantity, site, expected):
     assert expected in draw_problem(container, quantity, site, TODAY)
+
+
+def test_an_unclassified_count_discrepancy_holds_the_vial():
+    message = (
+        "This vial has a count discrepancy the registrant has not classified yet; "
+        "use another vial until it is."
+    )
+    assert discrepancy_problem(vial(unsettled_count=True)) == message
+    assert discrepancy_problem(vial()) is None
+    # Even a draw that would otherwise be fine (the balance is what is in doubt).
+    assert draw_problem(vial(unsettled_count=True), D("0.1"), 1, TODAY) == message
 
 
 def test_a_vial_expiring_today_may_still_be_used():
@@ -323,3 +343,104 @@ class Ledger(RuleBasedStateMachine):
 
 Ledger.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
 test_ledger_state_machine = Ledger.TestCase
+
+
+# --- receipts ---------------------------------------------------------------------------------
+
+
+def line(lot="A1", expiry=date(2027, 6, 30), product=1, invoice="INV-1", received_on=None):
+    return ReceivedLine(product, lot, expiry, invoice, received_on)
+
+
+def test_the_same_invoice_and_lot_again_is_a_duplicate_receipt():
+    earlier = [line(received_on=date(2026, 12, 1))]
+    assert duplicate_receipt_problem("INV-1", ["A1"], earlier) == (
+        "Invoice INV-1 with lot A1 from this supplier was already received at this site on "
+        "2026-12-01; it is not recorded twice."
+    )
+    # Whatever the case or surrounding spaces, and when the lot is one line of several.
+    assert "already received" in duplicate_receipt_problem(" inv-1 ", ["B2", "a1"], earlier)
+
+
+@pytest.mark.parametrize(
+    ("invoice", "lots"),
+    [("INV-2", ["A1"]), ("INV-1", ["B2"]), ("INV-1", [])],
+    ids=["another-invoice", "another-lot", "no-lots"],
+)
+def test_another_invoice_or_lot_is_not_a_duplicate(invoice, lots):
+    assert duplicate_receipt_problem(invoice, lots, [line()]) is None
+
+
+def test_a_lot_has_one_expiry_date():
+    on_record = [line(expiry=date(2027, 6, 30))]
+    received = [
+        line(expiry=date(2027, 6, 30)),  # as on record
+        line(lot="a1 ", expiry=date(2027, 7, 31)),  # the same lot, another date
+        line(product=2, expiry=date(2027, 7, 31)),  # another product's lot A1
+        line(lot="B2", expiry=date(2028, 1, 31)),  # new lot ...
+        line(lot="B2", expiry=date(2028, 2, 29)),  # ... and again on the same receipt
+    ]
+    assert lot_expiry_problems(received, on_record) == {
+        1: "Lot a1 of this product is on record as expiring on 2027-06-30; one lot has one "
+        "expiry date: check the label.",
+        4: "Lot B2 of this product is on record as expiring on 2028-01-31; one lot has one "
+        "expiry date: check the label.",
+    }
+    assert lot_expiry_problems(received[:1], []) == {}
+
+
+@pytest.mark.parametrize(
+    ("note", "notice_ref", "form106_ref", "saves"),
+    [
+        ("", "DEA-LA-1", "", True),  # the notice alone, within a business day
+        ("", "", "TLR-99", True),  # Form 106 alone
+        ("Police report filed", "", "", True),
+        ("", "DEA-LA-1", "TLR-99", True),
+        (" ", " ", "", False),
+    ],
+)
+def test_each_reference_is_saved_on_its_own(note, notice_ref, form106_ref, saves):
+    problems = report_problems(note, notice_ref, form106_ref)
+    assert (problems == {}) is saves
+    if not saves:
+        assert set(problems) == {"notice_ref"}
+
+
+def test_closing_a_theft_still_needs_both_references():
+    theft = Classification.SUSPECTED_THEFT
+    assert set(close_problems(theft, "Missing", "DEA-LA-1", "")) == {"form106_ref"}
+    assert set(close_problems(theft, "Missing", "", "TLR-99")) == {"notice_ref"}
+    assert close_problems(theft, "Missing", "DEA-LA-1", "TLR-99") == {}
+
+
+@pytest.mark.parametrize(
+    ("quantity", "mg_per_unit", "mg"),
+    [
+        (D("-0.37"), D(100), D("37.00")),  # a waste row is negative; its mg is not
+        (D("0.33"), D(50), D("16.50")),
+        (D("0.01"), D("0.5"), D("0.01")),  # half a hundredth rounds up
+        (D(-1), D(28), D("28.00")),  # a device
+    ],
+)
+def test_mg_of_a_quantity_at_the_concentration(quantity, mg_per_unit, mg):
+    assert mg_of(quantity, mg_per_unit) == mg
+    assert mg_of(quantity, mg_per_unit).as_tuple().exponent == -2
+
+
+def test_waste_shows_mg_even_when_not_recorded():
+    waste, given, destroyed = MovementKind.WASTE, MovementKind.ADMINISTER, MovementKind.DESTROY
+    assert shown_mg(waste, D("-0.25"), None, D(100)) == D(25)
+    assert shown_mg(waste, D("-0.25"), D(25), D(50)) == D(25)  # as recorded wins
+    assert shown_mg(given, D("-0.4"), D(40), D(100)) == D(40)
+    assert shown_mg(destroyed, D(-5), None, D(100)) is None
+
+
+def test_a_quantity_finer_than_a_hundredth_is_refused_not_rounded():
+    with pytest.raises(LedgerError, match="to the hundredth"):
+        signed_quantity(MovementKind.WASTE, D("0.333"))
+    with pytest.raises(LedgerError, match="to the hundredth"):
+        signed_quantity(MovementKind.COUNT_ADJUST, D("-0.005"))
+    with pytest.raises(LedgerError, match="to the hundredth"):
+        variance(D(5), D("4.333"))
+    assert signed_quantity(MovementKind.WASTE, D("0.330")) == D("-0.33")
+    assert variance(D(5), D("4.30")) == D("-0.70")

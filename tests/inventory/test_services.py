@@ -104,6 +104,46 @@ def test_a_receipt_with_a_bad_field_is_refused_by_field(app, staff, changes, fie
         assert message in refused.value.errors[field]
 
 
+def test_the_same_delivery_is_not_received_twice(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        other = stocked_site("EAST")
+        _receive(site)
+        db.session.commit()
+        with pytest.raises(FieldErrors) as refused:
+            _receive(site, invoice_number=" inv-1001 ", line={"containers": 5})
+        assert refused.value.errors == {
+            "invoice_number": "Invoice INV-1001 with lot ESK-9 from this supplier was already "
+            f"received at this site on {clinic_today().isoformat()}; it is not recorded twice."
+        }
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == 2
+        # Another invoice, another lot, another supplier or another site is another delivery.
+        _receive(site, invoice_number="INV-1002")
+        _receive(site, line={"lot": "ESK-10"})
+        _receive(site, supplier_dea="RD1234563")
+        _receive(other)
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == 10
+
+
+def test_a_lot_is_not_received_with_another_expiry_date(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        other = stocked_site("EAST")
+        _receive(site, line={"expiry_date": 200})
+        db.session.commit()
+        with pytest.raises(FieldErrors) as refused:
+            _receive(other, invoice_number="INV-2002", line={"expiry_date": 230})
+        expiry = (clinic_today() + timedelta(days=200)).isoformat()
+        assert refused.value.errors == {
+            "lines-0-expiry_date": f"Lot ESK-9 of this product is on record as expiring on "
+            f"{expiry}; one lot has one expiry date: check the label."
+        }
+        db.session.rollback()
+        _receive(other, invoice_number="INV-2002", line={"expiry_date": 200})
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == 4
+
+
 def test_the_receipt_is_checked_by_a_second_person_with_their_password(app, staff):
     with app.app_context():
         site = stocked_site()
@@ -340,12 +380,111 @@ def test_theft_stays_open_with_due_dates_until_both_references(app, staff):
         )
         loss = db.session.scalar(select(StockMovement).where(StockMovement.kind == "loss"))
         assert loss.quantity == D(-5)
+        db.session.commit()
         with pytest.raises(FieldErrors) as refused:
             counts.settle(psychiatrist, found, {"notice_ref": "DEA-LA-1", "closing": True})
         assert set(refused.value.errors) == {"form106_ref"}
+        db.session.rollback()
+        found = db.session.scalar(select(StockDiscrepancy))
+        assert (found.notice_ref, found.closed_at) == ("", None)
+        # The notice (due in a business day) is recorded on its own, long before Form 106.
+        psychiatrist = factories.user("psychiatrist")
+        counts.settle(psychiatrist, found, {"notice_ref": "DEA-LA-1"})
+        db.session.commit()
+        found = db.session.scalar(select(StockDiscrepancy))
+        assert (found.notice_ref, found.form106_ref, found.closed_at) == ("DEA-LA-1", "", None)
+        psychiatrist = factories.user("psychiatrist")
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action.like("stock.discrepancy%"))
+        ).all()
+        assert actions == ["stock.discrepancy_classify", "stock.discrepancy_report"]
         counts.settle(psychiatrist, found, {"form106_ref": "TLR-99", "closing": True})
         assert found.closed_at is not None
+        assert (found.notice_ref, found.form106_ref) == ("DEA-LA-1", "TLR-99")
         assert_books_balance()
+
+
+def test_form_106_may_come_first_and_an_empty_update_is_refused(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        (vial,) = receive_stock(site, containers=1)
+        nurse, psychiatrist = factories.user("nurse"), factories.user("psychiatrist")
+        counts.record_count(nurse, site, {vial.id: D(0)}, "psychiatrist", PASSWORD)
+        found = db.session.scalar(select(StockDiscrepancy))
+        counts.settle(
+            psychiatrist, found, {"classification": "significant_loss", "note": "Vial missing"}
+        )
+        with pytest.raises(FieldErrors) as empty:
+            counts.settle(psychiatrist, found, {"notice_ref": " ", "form106_ref": ""})
+        assert empty.value.errors == {
+            "notice_ref": "Record the DEA notice reference, the Form 106 reference, or both."
+        }
+        counts.settle(psychiatrist, found, {"form106_ref": "TLR-7"})
+        assert (found.notice_ref, found.form106_ref, found.closed_at) == ("", "TLR-7", None)
+        with pytest.raises(FieldErrors) as refused:
+            counts.settle(psychiatrist, found, {"closing": True})
+        assert refused.value.errors == {
+            "notice_ref": "Theft or significant loss: record the DEA notice reference."
+        }
+
+
+HELD = "has a count discrepancy the registrant has not classified yet"
+
+
+def test_a_vial_under_an_unclassified_discrepancy_is_not_drawn_from_or_wasted(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        first, second = receive_stock(site)
+        _opened(first)
+        nurse = factories.user("nurse")
+        counts.record_count(
+            nurse, site, {first.id: D("4.5"), second.id: D(5)}, "psychiatrist", PASSWORD
+        )
+        treatment = session_at(site)
+        db.session.commit()
+        ids = {"first": first.id, "second": second.id, "sid": treatment.id}
+    with app.app_context():
+        t = db.session.get(TreatmentSession, ids["sid"])
+        assert HELD in _refused_dose(t, dict(IV_DOSE, vial_id=ids["first"]), "vial_id")
+        # Also as the second vial of a dose that runs over.
+        t = db.session.get(TreatmentSession, ids["sid"])
+        data = dict(IV_DOSE, vial_id=ids["second"], second_vial_id=ids["first"])
+        assert HELD in _refused_dose(t, data, "second_vial_id")
+        first = db.session.get(StockContainer, ids["first"])
+        with pytest.raises(RuleViolation, match=HELD):
+            waste.waste(factories.user("nurse"), first, _waste_data())
+        db.session.rollback()
+        assert db.session.get(StockContainer, ids["first"]).remaining == D("4.90")
+        assert db.session.scalar(select(func.count()).select_from(StockMovement)) == 3
+        # Once the registrant classifies it, the ledger matches the count and the vial is used.
+        found = db.session.scalar(select(StockDiscrepancy))
+        counts.settle(
+            factories.user("psychiatrist"),
+            found,
+            {"classification": "explained", "note": "Spilled while drawing"},
+        )
+        t = db.session.get(TreatmentSession, ids["sid"])
+        services.record_dose(
+            factories.user("nurse"), t, dict(IV_DOSE, vial_id=ids["first"]), t.version_id
+        )
+        assert db.session.get(StockContainer, ids["first"]).remaining == D("4.10")
+        assert_books_balance()
+
+
+def test_an_esketamine_device_under_an_unclassified_discrepancy_is_not_taken(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        first, second = receive_stock(site, SPRAVATO, lot="ESK-7")
+        nurse = factories.user("nurse")
+        counts.record_count(
+            nurse, site, {first.id: D(0), second.id: D(1)}, "psychiatrist", PASSWORD
+        )
+        treatment = session_at(site, "esketamine_nasal")
+        with pytest.raises(RuleViolation, match=HELD) as refused:
+            services.record_dose(
+                nurse, treatment, {"dose_mg": "56", "device_id": first.id}, treatment.version_id
+            )
+        assert refused.value.field == "device_id"
 
 
 def test_the_count_needs_every_container_and_a_second_person(app, staff):

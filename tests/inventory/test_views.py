@@ -179,6 +179,103 @@ def test_the_dose_step_offers_the_vials_and_refuses_an_overdraw_beside_the_field
         )
 
 
+def test_the_dose_step_refuses_a_vial_under_an_unclassified_discrepancy_beside_the_field(
+    app, as_role, stock
+):
+    nurse = as_role("nurse")
+    held, other = stock["vials"]
+    found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
+    found[f"c{held}"] = "4.8"
+    counted = nurse.post(
+        "/inventory/count",
+        data=found | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
+    )
+    assert counted.status_code == 302
+    with app.app_context():
+        treatment = session_at(stocked_site())
+        db.session.commit()
+        sid, version = treatment.id, treatment.version_id
+    page = nurse.get(f"/sessions/{sid}")
+    options = {o["value"]: o.get_text() for o in soup(page).select("#vial_id option")}
+    assert "held: count discrepancy" in options[str(held)]
+    assert "held" not in options[str(other)]
+    refused = nurse.post(
+        f"/sessions/{sid}/dose",
+        data={
+            "weight_kg": "80",
+            "pump_concentration_mg_per_ml": "1",
+            "pump_rate_ml_per_hour": "60",
+            "vial_id": str(held),
+            "version_id": str(version),
+        },
+    )
+    assert refused.status_code == 400
+    assert field_errors(refused) == {
+        "vial_id": "This vial has a count discrepancy the registrant has not classified yet; "
+        "use another vial until it is."
+    }
+    with app.app_context():
+        assert db.session.get(TreatmentSession, sid).dose_started_at is None
+        kinds = db.session.scalars(select(StockMovement.kind)).all()
+        assert MovementKind.ADMINISTER not in kinds
+
+
+def _receipt(today, **changes):
+    data = {
+        "received_on": today.isoformat(),
+        "supplier_name": "Cardinal Health 110",
+        "supplier_address": "7000 Cardinal Pl, Dublin OH 43017",
+        "supplier_dea": "RC0123454",
+        "invoice_number": "INV-1001",
+        "storage_location": "Locked cabinet A",
+        "lines-0-product_id": "",
+        "lines-0-lot": "KET-A1",
+        "lines-0-expiry_date": (today + timedelta(days=365)).isoformat(),
+        "lines-0-containers": "2",
+        "checker_username": "psychiatrist",
+        "checker_password": PASSWORD,
+    }
+    return data | changes
+
+
+def test_a_receipt_again_or_a_lot_with_another_expiry_is_refused_beside_the_field(
+    app, as_role, stock
+):
+    """The stock fixture received lot KET-A1 on invoice INV-1001 from this supplier."""
+    nurse = as_role("nurse")
+    with app.app_context():
+        vial = db.session.get(StockContainer, stock["vials"][0])
+        product_id = str(vial.line.product_id)
+        before = db.session.scalar(select(func.count()).select_from(StockContainer))
+        today = clinic_today()
+    again = nurse.post(
+        "/inventory/receipts", data=_receipt(today, **{"lines-0-product_id": product_id})
+    )
+    assert again.status_code == 400
+    assert field_errors(again) == {
+        "invoice_number": "Invoice INV-1001 with lot KET-A1 from this supplier was already "
+        f"received at this site on {today.isoformat()}; it is not recorded twice."
+    }
+    other_expiry = (today + timedelta(days=400)).isoformat()
+    changed = nurse.post(
+        "/inventory/receipts",
+        data=_receipt(
+            today,
+            invoice_number="INV-2002",
+            **{"lines-0-product_id": product_id, "lines-0-expiry_date": other_expiry},
+        ),
+    )
+    assert changed.status_code == 400
+    expiry = (today + timedelta(days=365)).isoformat()
+    assert field_errors(changed) == {
+        "lines-0-expiry_date": f"Lot KET-A1 of this product is on record as expiring on "
+        f"{expiry}; one lot has one expiry date: check the label."
+    }
+    assert ("danger", "Check the lines marked below.") in flashes(changed)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == before
+
+
 def test_esketamine_dose_picks_a_device(app, as_role, stock):
     nurse = as_role("nurse")
     with app.app_context():
@@ -231,6 +328,85 @@ def test_waste_through_the_form_needs_another_persons_password(app, as_role, sto
         assert db.session.get(StockContainer, vial_id).remaining == D("3.5")
 
 
+def _row_text(row) -> list[str]:
+    return [td.get_text(" ", strip=True) for td in row.find_all("td")]
+
+
+def test_waste_shows_its_mg_on_the_history_the_dispensing_log_and_today(app, as_role, stock):
+    """Waste recorded through the form carries its mg; a waste row recorded without it (as
+    before) shows the mg from the vial's 100 mg/mL."""
+    vial_id = _open_first_vial(app, stock)
+    nurse = as_role("nurse")
+    done = nurse.post(
+        f"/inventory/containers/{vial_id}/waste",
+        data={
+            "quantity": "0.37",
+            "method": "Drug-waste container",
+            "witness_username": "psychiatrist",
+            "witness_password": PASSWORD,
+        },
+    )
+    assert done.status_code == 302
+    with app.app_context():
+        wasted = db.session.scalar(select(StockMovement).where(StockMovement.kind == "waste"))
+        assert wasted.quantity_mg == D("37")
+        vial = db.session.get(StockContainer, stock["vials"][1])
+        move(factories.user("nurse"), vial, MovementKind.ADMINISTER, D("1"))
+        move(factories.user("nurse"), vial, MovementKind.WASTE, D("0.25"), method="Sink")
+        db.session.commit()
+    history = soup(nurse.get(f"/inventory/containers/{vial_id}"))
+    rows = [_row_text(r) for r in history.select("#history tbody tr")]
+    assert [r[1:3] for r in rows if r[1] == "Wasted"] == [["Wasted", "-0.37 (37 mg)"]]
+    older = soup(nurse.get(f"/inventory/containers/{stock['vials'][1]}"))
+    rows = [_row_text(r) for r in older.select("#history tbody tr")]
+    assert [r[2] for r in rows if r[1] == "Wasted"] == ["-0.25 (25 mg)"]
+    log = soup(nurse.get("/inventory/dispensing?site=MAIN"))
+    wastes = [r[6] for r in map(_row_text, log.select("#dispensing tbody tr")) if r[5] == "Wasted"]
+    assert sorted(wastes) == ["0.25 mL (25 mg)", "0.37 mL (37 mg)"]
+    rows = _csv(nurse.get("/inventory/dispensing.csv?site=MAIN"))
+    assert sorted((r["quantity"], r["mg"]) for r in rows if r["kind"] == "waste") == [
+        ("0.25", "25.00"),
+        ("0.37", "37.00"),
+    ]
+    today = soup(nurse.get("/inventory?site=MAIN")).find(id="today-h").find_parent("section")
+    wastes = [r[3] for r in map(_row_text, today.select("tbody tr")) if r[2] == "Wasted"]
+    assert sorted(wastes) == ["-0.25 mL (25 mg)", "-0.37 mL (37 mg)"]
+
+
+def test_a_waste_or_count_finer_than_a_hundredth_is_refused_beside_the_field(app, as_role, stock):
+    """The ledger keeps hundredths: 0.333 mL was a server error, not a message."""
+    vial_id = _open_first_vial(app, stock)
+    nurse = as_role("nurse")
+    wasted = nurse.post(
+        f"/inventory/containers/{vial_id}/waste",
+        data={
+            "quantity": "0.333",
+            "method": "Drug-waste container",
+            "witness_username": "psychiatrist",
+            "witness_password": PASSWORD,
+        },
+    )
+    assert wasted.status_code == 400
+    assert field_errors(wasted) == {
+        "quantity": "Give the quantity to the hundredth at most (e.g. 0.35)."
+    }
+    found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
+    found[f"c{vial_id}"] = "3.999"
+    counted = nurse.post(
+        "/inventory/count",
+        data=found | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
+    )
+    assert counted.status_code == 400
+    assert field_errors(counted) == {
+        f"c{vial_id}": "Give what was found to the hundredth at most (e.g. 4.35)."
+    }
+    with app.app_context():
+        kinds = db.session.scalars(select(StockMovement.kind)).all()
+        assert MovementKind.WASTE not in kinds
+        assert db.session.scalar(select(func.count()).select_from(StockDiscrepancy)) == 0
+        assert db.session.get(StockContainer, vial_id).remaining == D(4)
+
+
 def test_count_variance_opens_a_discrepancy_the_registrant_classifies(app, as_role, stock):
     nurse = as_role("nurse")
     found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
@@ -260,6 +436,54 @@ def test_count_variance_opens_a_discrepancy_the_registrant_classifies(app, as_ro
     assert status.startswith("Counted today at")
     with app.app_context():
         assert db.session.get(StockContainer, stock["vials"][1]).remaining == D("4.8")
+
+
+def test_the_dea_notice_reference_is_saved_before_the_form_106_one(app, as_role, stock):
+    nurse, psychiatrist = as_role("nurse"), as_role("psychiatrist")
+    found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
+    found[f"c{stock['vials'][0]}"] = "0"
+    assert (
+        nurse.post(
+            "/inventory/count",
+            data=found | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
+        ).status_code
+        == 302
+    )
+    with app.app_context():
+        d_id = db.session.scalar(select(StockDiscrepancy.id))
+    url, p = f"/inventory/discrepancies/{d_id}?site=MAIN", f"d{d_id}-"
+    classified = psychiatrist.post(
+        url, data={f"{p}classification": "suspected_theft", f"{p}note": "Vial not in cabinet"}
+    )
+    assert classified.status_code == 302
+    form = soup(psychiatrist.get("/inventory/discrepancies")).find("form", action=url)
+    buttons = {b.get_text(strip=True): b.get("name") for b in form.find_all("button")}
+    assert buttons == {"Save references": None, "Close": f"{p}closing"}
+    assert not form.find("input", attrs={"name": f"{p}closing"})  # not closing by default
+    # The notice goes out within a business day: saved alone, the discrepancy stays open.
+    saved = psychiatrist.post(url, data={f"{p}notice_ref": "DEA-LA-2026-14"})
+    assert saved.status_code == 302
+    page = psychiatrist.get(saved.headers["Location"])
+    assert (
+        "success",
+        "Saved; still open until the Form 106 reference is recorded.",
+    ) in flashes(page)
+    assert "(sent: DEA-LA-2026-14)" in text(page)
+    with app.app_context():
+        d = db.session.get(StockDiscrepancy, d_id)
+        assert (d.notice_ref, d.form106_ref, d.closed_at) == ("DEA-LA-2026-14", "", None)
+    # Closing still needs Form 106: refused beside its field, nothing saved.
+    refused = psychiatrist.post(url, data={f"{p}closing": "y", f"{p}note": "Still missing"})
+    assert refused.status_code == 400
+    assert field_errors(refused) == {
+        f"{p}form106_ref": "Theft or significant loss: record the Form 106 reference."
+    }
+    closed = psychiatrist.post(url, data={f"{p}closing": "y", f"{p}form106_ref": "TLR-0042"})
+    assert closed.status_code == 302
+    with app.app_context():
+        d = db.session.get(StockDiscrepancy, d_id)
+        assert (d.notice_ref, d.form106_ref) == ("DEA-LA-2026-14", "TLR-0042")
+        assert d.closed_at is not None and "Still missing" not in d.note
 
 
 def test_the_dispensing_csv_is_formula_safe(app, as_role, stock):

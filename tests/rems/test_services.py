@@ -242,7 +242,14 @@ def test_the_psychiatrists_sae_alert_stays_until_the_rems_has_the_report(app, st
         treatment = factories.dosed_session()
         nurse, psychiatrist = factories.user("nurse"), factories.user("psychiatrist")
         event = services.add_adverse_event(
-            nurse, treatment, {"kind": "sedation", "severity": "severe", "onset_at": None}
+            nurse,
+            treatment,
+            {
+                "kind": "sedation",
+                "severity": "severe",
+                "description": "Unrousable for ten minutes.",
+                "onset_at": None,
+            },
         )
         alert = db.session.scalar(select(ClinicalAlert).where(ClinicalAlert.kind == "serious_ae"))
         with pytest.raises(RuleViolation, match="REMS first"):

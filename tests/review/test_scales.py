@@ -241,8 +241,17 @@ def test_record_scale_service_checks_role_and_instrument(app, staff):
 @pytest.mark.parametrize(
     ("data", "alerted"),
     [
-        ({"kind": "respiratory_depression", "severity": "moderate", "serious": "y"}, True),
-        ({"kind": "emergence", "severity": "severe"}, True),  # severe counts as serious
+        (
+            {
+                "kind": "respiratory_depression",
+                "severity": "moderate",
+                "serious": "y",
+                "description": "SpO2 88 % for four minutes.",
+            },
+            True,
+        ),
+        # severe counts as serious
+        ({"kind": "emergence", "severity": "severe", "description": "Agitated."}, True),
         ({"kind": "nausea", "severity": "mild"}, False),
     ],
 )

@@ -12,7 +12,7 @@ from clinic_app import clock
 from clinic_app.extensions import db
 from clinic_app.models import Appointment, ClinicSetting
 from tests import factories
-from tests.helpers import audit_actions, markup
+from tests.helpers import audit_actions, markup, pdf_pages, soup
 from tests.scheduling.builders import (
     DOSE_STRINGS,
     book_series,
@@ -132,6 +132,40 @@ def test_the_handout_and_calendar_name_the_clinic_and_when_the_driver_collects(
         db.session.commit()
     raw = desk.get(f"/schedule/patients/{patient_id}/visits.ics").get_data(as_text=True)
     assert {str(e["summary"]) for e in Calendar.from_ical(raw).walk("VEVENT")} == {"Appointment"}
+
+
+def _address_block(response) -> str:
+    return soup(response).select_one("address.handout-clinic").get_text(" ", strip=True)
+
+
+def test_the_handout_and_its_pdf_give_the_sites_phone(app, as_role, series):
+    patient_id, _ = series
+    with app.app_context():
+        db.session.add(ClinicSetting(key="clinic_phone", value="510-555-0100"))
+        factories.site(phone="213-555-0142", address_line1="1 Main St", city="Los Angeles")
+        db.session.commit()
+    desk = as_role("front_desk")
+    page = desk.get(f"/schedule/patients/{patient_id}/handout")
+    assert "Phone 213-555-0142" in _address_block(page)
+    assert "Call the clinic on 213-555-0142" in markup(page)
+    assert "510-555-0100" not in markup(page)
+    text = " ".join(pdf_pages(desk.get(f"/schedule/patients/{patient_id}/handout.pdf")))
+    assert "Phone 213-555-0142" in text and "510-555-0100" not in text
+
+
+def test_with_nothing_booked_the_handout_gives_the_usual_sites_phone(app, as_role, staff):
+    with app.app_context():
+        site = factories.site(phone="213-555-0142", address_line1="1 Main St")
+        patient = factories.make_patient()
+        patient.usual_site = site
+        db.session.commit()
+        patient_id = patient.id
+    desk = as_role("front_desk")
+    page = desk.get(f"/schedule/patients/{patient_id}/handout")
+    assert "No upcoming visits are booked." in markup(page)
+    assert _address_block(page) == "Clinic · Site MAIN 1 Main St Phone 213-555-0142"
+    text = " ".join(pdf_pages(desk.get(f"/schedule/patients/{patient_id}/handout.pdf")))
+    assert "Phone 213-555-0142" in text
 
 
 def test_the_ics_file_can_be_fetched_by_post(app, as_role, series):

@@ -12,7 +12,15 @@ from icalendar import Calendar
 from clinic_app import clock
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, Chair, Patient, Site, TreatmentCourse, VitalsReading
+from clinic_app.models import (
+    Appointment,
+    Chair,
+    ClinicSetting,
+    Patient,
+    Site,
+    TreatmentCourse,
+    VitalsReading,
+)
 from clinic_app.patients.services import create_patient
 from clinic_app.scheduling import booking, changes
 from clinic_app.scheduling.checks import VisitRequest
@@ -24,6 +32,7 @@ from tests.helpers import (
     form_values,
     markup,
     page_statements,
+    pdf_pages,
     sign_in,
     soup,
 )
@@ -229,6 +238,34 @@ def test_handout_and_ics_put_each_visit_on_its_sites_clock_across_dst(app, sites
         ["Tue 10 Mar 2026", "09:00", "Midtown 5 W 45th St"],
     ]
     assert "America/Los_Angeles, America/New_York" in markup(handout)
+
+
+def test_a_handout_over_two_sites_gives_each_sites_phone(app, sites):
+    with app.app_context():
+        db.session.add(ClinicSetting(key="clinic_phone", value="510-555-0100"))
+        factories.site("MAIN", phone="213-555-0142", address_line1="1 Main St")
+        factories.site("NYC", phone="212-555-0177")
+        db.session.commit()
+    clock.freeze(at(LA, date(2026, 3, 2), 8))
+    patient_id, course_id = _patient(app, "Traveller", "MAIN")
+    book_visit(app, patient_id, course_id, sites["MAIN"][0], at(LA, date(2026, 3, 6), 9))
+    book_visit(app, patient_id, course_id, sites["NYC"][0], at(NY, date(2026, 3, 10), 9))
+    desk = _client(app, "front_desk")
+    handout = desk.get(f"/schedule/patients/{patient_id}/handout")
+    block = soup(handout).select_one("address.handout-clinic").get_text(" ", strip=True)
+    assert "Site MAIN, 1 Main St · Phone 213-555-0142" in block
+    assert "Midtown, 5 W 45th St · Phone 212-555-0177" in block
+    where = [
+        tr("td")[2].get_text(" ", strip=True)
+        for tr in soup(handout).find("table").find("tbody")("tr")
+    ]
+    assert where == [
+        "Site MAIN 1 Main St Phone 213-555-0142",
+        "Midtown 5 W 45th St Phone 212-555-0177",
+    ]
+    assert "510-555-0100" not in markup(handout)
+    text = " ".join(pdf_pages(desk.get(f"/schedule/patients/{patient_id}/handout.pdf")))
+    assert "212-555-0177" in text and "213-555-0142" in text
 
 
 # --- booking per site ---------------------------------------------------------------------------

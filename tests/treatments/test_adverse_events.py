@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.clinical.codes import AlertKind
+from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import AdverseEvent, AuditEvent, ClinicalAlert, TreatmentSession
 from clinic_app.treatments import services
@@ -25,7 +26,12 @@ from tests.helpers import (
 )
 from tests.treatments.builders import make_session
 
-EVENT = {"kind": "nausea", "severity": "mild", "intervention": "Rest."}
+EVENT = {
+    "kind": "nausea",
+    "severity": "mild",
+    "description": "Queasy after the dose.",
+    "intervention": "Rest.",
+}
 
 
 def _event(app, sid, **changes) -> int:
@@ -92,6 +98,61 @@ def test_other_event_without_a_description_is_refused_next_to_the_field(app, as_
     }
     assert count(app, AdverseEvent) == 0
     assert "adverse_event.add" not in audit_actions(app)
+
+
+SERIOUS_NEEDS = "Describe the event: a serious adverse event needs a description."
+
+
+@pytest.mark.parametrize(
+    "marked", [{"serious": "y"}, {"severity": "severe"}], ids=["ticked", "severe"]
+)
+def test_serious_event_without_a_description_is_refused_next_to_the_field(app, as_role, marked):
+    sid = make_session(app, stage="dosed")
+    data = dict(EVENT, description="  ", **marked)
+    response = as_role("nurse").post(f"/sessions/{sid}/adverse-events", data=data)
+    assert response.status_code == 400
+    assert field_errors(response) == {"description": SERIOUS_NEEDS}
+    assert count(app, AdverseEvent) == 0
+    assert count(app, ClinicalAlert) == 0
+    assert "adverse_event.add" not in audit_actions(app)
+
+
+def test_service_refuses_a_serious_event_without_a_description(app, staff):
+    """The service checks it too (a caller other than the form: CLI, import)."""
+    sid = make_session(app, stage="dosed")
+    with app.app_context():
+        treatment = load_session(sid)
+        with pytest.raises(RuleViolation) as refused:
+            services.add_adverse_event(
+                factories.user("nurse"),
+                treatment,
+                dict(EVENT, description="", serious=True, onset_at=None),
+            )
+        assert (refused.value.field, refused.value.message) == ("description", SERIOUS_NEEDS)
+        db.session.rollback()
+    assert count(app, AdverseEvent) == 0
+    assert count(app, ClinicalAlert) == 0
+
+
+def test_making_an_event_serious_without_a_description_is_refused(app, as_role):
+    sid = make_session(app, stage="dosed")
+    event_id = _event(app, sid, description="")
+    response = _edit(as_role("nurse"), sid, event_id, serious="y", description="")
+    assert response.status_code == 400
+    assert field_errors(response) == {f"event{event_id}-description": SERIOUS_NEEDS}
+    assert _get(app, event_id).serious is False
+    assert count(app, ClinicalAlert) == 0
+    with app.app_context():
+        treatment = load_session(sid)
+        with pytest.raises(RuleViolation, match="serious adverse event needs a description"):
+            services.edit_adverse_event(
+                factories.user("nurse"),
+                treatment,
+                treatment.adverse_events[0],
+                dict(EVENT, description="", serious=True, onset_at=None),
+            )
+        db.session.rollback()
+    assert _get(app, event_id).serious is False
 
 
 def test_other_event_with_a_description_shows_it_and_who_recorded_it(app, as_role):

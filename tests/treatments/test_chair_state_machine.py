@@ -138,7 +138,12 @@ def test_a_session_never_discharges_unsafely(app, staff):
 
         @rule(severity=st.sampled_from(["mild", "moderate", "severe"]))
         def adverse_event(self, severity):
-            data = {"kind": "nausea", "severity": severity, "intervention": "Ondansetron"}
+            data = {
+                "kind": "nausea",
+                "severity": severity,
+                "description": "Vomited.",
+                "intervention": "Ondansetron",
+            }
             self.run(lambda t: services.add_adverse_event(self.nurse, t, data))
 
         @precondition(lambda self: self.open)
