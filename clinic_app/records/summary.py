@@ -27,6 +27,7 @@ from clinic_app.review.timeline_build import (
     build_timeline,
 )
 from clinic_app.scheduling.queries import upcoming_visits
+from clinic_app.scheduling.site_days import session_site
 
 ACTIVE = (CoursePhase.INDUCTION, CoursePhase.MAINTENANCE)
 
@@ -50,6 +51,20 @@ class Summary:
     period: DateRange
     sessions: list[SessionLine]  # the range's sessions, oldest first, with their records
     upcoming: list[Appointment]
+    clinic_zone: str  # for rows without a site
+
+    @property
+    def zones(self) -> list[str]:
+        """The zones the range's rows are shown in: each session's site's, each scale's."""
+        sites = (session_site(line.treatment) for line in self.sessions)
+        zones = {site.timezone if site is not None else self.clinic_zone for site in sites}
+        zones |= {a.zone or self.clinic_zone for a in [*self.ranged.phq9, *self.ranged.gad7]}
+        return sorted(zones) or [self.clinic_zone]
+
+    @property
+    def spans_zones(self) -> bool:
+        """True when rows of several zones share the document (each then names its site)."""
+        return len(self.zones) > 1
 
     @property
     def patient(self) -> Patient:
@@ -104,4 +119,5 @@ def load_summary(
         period=period,
         sessions=list(reversed(ranged_timeline.sessions)),
         upcoming=upcoming_visits(patient_id),
+        clinic_zone=zone.key,
     )

@@ -48,6 +48,19 @@ class ScaleEntry:
     total: int
     band: str
     items: list[int]
+    site: str | None = None  # the code of the site it was given at, when known
+    zone: str | None = None  # that site's zone (the clinic's without a site); None: the page's
+
+    @property
+    def local_at(self) -> datetime | None:
+        """When it was given, on its site's clock, shown split as `on_site_clock`'s answer is
+        (None without a zone: the page's clock shows it)."""
+        return self.administered_at.astimezone(ZoneInfo(self.zone)) if self.zone else None
+
+
+def scales_span_zones(entries: Sequence[ScaleEntry]) -> bool:
+    """True when these scales were given in more than one time zone."""
+    return len({entry.zone for entry in entries if entry.zone}) > 1
 
 
 @dataclass
@@ -117,6 +130,9 @@ class CourseView:
     phases: list[charts.PhaseSpan]
     peak_chart: charts.Chart
     decisions: list[CourseDecision] = field(default_factory=list)
+    # The PHQ-9s the status takes as baseline and latest, with their sites and zones.
+    baseline_scale: ScaleEntry | None = None
+    latest_scale: ScaleEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,12 @@ class Timeline:
     bands_chart: charts.Chart
     phq9_chart: charts.Chart
     gad7_chart: charts.Chart
+
+    @property
+    def scales_span_zones(self) -> bool:
+        """True when the scale tables hold times of more than one zone (each row then names
+        its site)."""
+        return scales_span_zones([*self.phq9, *self.gad7])
 
 
 @dataclass(frozen=True)
@@ -353,6 +375,10 @@ def build_timeline(history: History, paging: Paging, rules: Rules) -> Timeline:
         )
         for course in sorted(history.courses, key=lambda c: (c.started_on, c.id))
     ]
+    given_at: dict[datetime | None, ScaleEntry] = {a.administered_at: a for a in phq9}
+    for view in views:
+        view.baseline_scale = given_at.get(view.status.baseline_at)
+        view.latest_scale = given_at.get(view.status.latest_at)
     bands, phq9_chart, gad7_chart = _score_charts(views, phq9, gad7, rules)
     return Timeline(
         patient=history.patient,

@@ -5,6 +5,7 @@ Views load or 404, check the role, validate, call one service, commit once and r
 input re-renders the page with the message by the field and a 4xx status; nothing is saved."""
 
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user
@@ -202,8 +203,9 @@ def _outside_scale(patient_id: int, form, form_name: str, instrument: str):
 
     def record():
         when = form.administered_at.data
-        if when is not None:
-            when = when.replace(tzinfo=clinic_timezone())
+        if when is not None:  # typed on the clock the timeline shows it on: the usual site's
+            site = patient.usual_site
+            when = when.replace(tzinfo=ZoneInfo(site.timezone) if site else clinic_timezone())
         services.record_scale(_actor(), patient, instrument, form.items(), when)
 
     return submit(

@@ -376,3 +376,31 @@ def test_session_page_and_timeline_link_to_their_pdfs(app, as_role, staff):
     form = timeline.find("form", action=f"/patients/{ids['patient']}/summary.pdf")
     assert form["method"] == "get"
     assert {i["name"] for i in form.find_all("input")} == {"from", "to"}
+
+
+def test_summary_shows_each_rows_time_on_its_sites_clock(app, as_role, staff):
+    """Sessions in Los Angeles and New York, both with scales at 09:05 local: the summary shows
+    09:05 for both (not 06:05 for New York on the clinic's Los Angeles clock) and names the
+    sites; the PHQ-9 outside a session is on the usual site's (New York's) clock."""
+    with app.app_context():
+        patient_id = builders.two_site_patient("NYC")
+        db.session.commit()
+    whole = "\n".join(pdf_pages(as_role("psychiatrist").get(f"/patients/{patient_id}/summary.pdf")))
+    assert "Times are each site's local time (America/Los_Angeles, America/New_York)" in whole
+    for shown in ("09:05 MAIN", "09:05 NYC", "14:00 NYC", "09:06 MAIN", "09:06 NYC"):
+        assert shown in whole, shown
+    assert "06:05" not in whole and "06:06" not in whole and "11:00" not in whole
+
+
+def test_summary_of_one_site_states_its_zone(app, as_role, staff):
+    with app.app_context():
+        patient, course = builders.patient_with_course()
+        treatment = builders.add_session(
+            patient, course, started=builders.local_at(builders.NY, 3, 9), phq9=[1] * 9
+        )
+        builders.at_site(treatment, factories.site("NYC", "America/New_York", state="NY"))
+        db.session.commit()
+        patient_id = patient.id
+    whole = "\n".join(pdf_pages(as_role("nurse").get(f"/patients/{patient_id}/summary.pdf")))
+    assert "Times in America/New_York" in whole
+    assert "09:05" in whole and "06:05" not in whole and "NYC" not in whole
