@@ -35,7 +35,7 @@ from clinic_app.settings import (
     review_rules,
     scheduling_rules,
 )
-from clinic_app.site_scope import open_visit
+from clinic_app.site_scope import open_visit, page_scope
 
 bp = Blueprint("review", __name__)
 
@@ -55,13 +55,15 @@ def _render_queue(status: int = 200, failed: tuple[int, f.AcknowledgeForm] | Non
     forms = {a.id: f.AcknowledgeForm(prefix=f"alert{a.id}", formdata=None) for a in open_alerts}
     if failed is not None and failed[0] in forms:
         forms[failed[0]] = failed[1]
+    scope = page_scope()
     queue = review_queue.review_queue(
-        review_rules(), scheduling_rules(), request.args.get("page", 1, int)
+        review_rules(), scheduling_rules(), scope.site_ids, request.args.get("page", 1, int)
     )
-    record_listing("list.review_queue", page=queue.page)
+    record_listing("list.review_queue", page=queue.page, site=scope.code)
     return (
         render_template(
             "review/queue.html",
+            site_scope=scope,
             alerts=open_alerts,
             ack_forms=forms,
             queue=queue,
