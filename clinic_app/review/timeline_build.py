@@ -305,8 +305,11 @@ def _score_charts(
     phq9: Sequence[ScaleEntry],
     gad7: Sequence[ScaleEntry],
     rules: Rules,
+    baselines: dict[int, int | None] | None = None,
 ) -> tuple[charts.Chart, charts.Chart, charts.Chart]:
-    """The course bands and the PHQ-9 and GAD-7 charts, on one time axis."""
+    """The course bands and the PHQ-9 and GAD-7 charts, on one time axis. Each course's
+    baseline line is its status's, or the one `baselines` gives for it (a summary over a range
+    draws the whole course's)."""
     moments = [p.start for cv in views for p in cv.phases] + [
         p.end for cv in views for p in cv.phases
     ]
@@ -314,7 +317,10 @@ def _score_charts(
     domain = charts.time_domain(moments) if moments else None
     spans = [
         charts.CourseSpan(
-            course_label(cv.course), cv.phases[0].start, cv.phases[-1].end, cv.status.baseline
+            course_label(cv.course),
+            cv.phases[0].start,
+            cv.phases[-1].end,
+            (baselines or {}).get(cv.course.id, cv.status.baseline),
         )
         for cv in views
     ]
@@ -349,9 +355,15 @@ def _score_charts(
     )
 
 
-def build_timeline(history: History, paging: Paging, rules: Rules) -> Timeline:
+def build_timeline(
+    history: History,
+    paging: Paging,
+    rules: Rules,
+    baselines: dict[int, int | None] | None = None,
+) -> Timeline:
     """Everything the timeline page shows. Courses, charts and scale tables cover the whole
-    history; the session table shows the page of sessions `history.treatments` holds."""
+    history; the session table shows the page of sessions `history.treatments` holds.
+    `baselines` (course id -> PHQ-9) sets the baseline lines the PHQ-9 chart draws."""
     lines = session_lines(history.sessions, history.summaries)
     for line in lines:
         if line.session_id in history.treatments:
@@ -379,7 +391,7 @@ def build_timeline(history: History, paging: Paging, rules: Rules) -> Timeline:
     for view in views:
         view.baseline_scale = given_at.get(view.status.baseline_at)
         view.latest_scale = given_at.get(view.status.latest_at)
-    bands, phq9_chart, gad7_chart = _score_charts(views, phq9, gad7, rules)
+    bands, phq9_chart, gad7_chart = _score_charts(views, phq9, gad7, rules, baselines)
     return Timeline(
         patient=history.patient,
         age=history.age,
