@@ -218,7 +218,7 @@ class SiteForm(FlaskForm):
         choices=choices(
             [("", "Choose…"), *((name, f"{name} — {area}") for name, area in US_ZONES.items())]
         ),
-        description="One of the site's state. The site's pages will show times in this zone.",
+        description="A zone of the site's state; the site's pages will show times in it.",
     )
     rems_certified = BooleanField("Certified in the SPRAVATO REMS as a healthcare setting")
     rems_setting_id = _text(
