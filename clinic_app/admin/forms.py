@@ -23,9 +23,9 @@ from wtforms.validators import (
 from clinic_app.clinical.addresses import US_STATES
 from clinic_app.clinical.codes import Role
 from clinic_app.clinical.dea import EXAMPLE as DEA_EXAMPLE
+from clinic_app.clinical.us_zones import US_ZONES
 from clinic_app.forms import CheckboxListField, choices
 from clinic_app.ids import MAX_ID
-from clinic_app.review.setting_specs import timezone_names
 
 ROLE_CHOICES = [(r.value, r.label) for r in Role]
 # Accounts belong to one person: names that read like a post or a team are refused.
@@ -215,8 +215,10 @@ class SiteForm(FlaskForm):
     phone = _text("Phone", 32, "Optional.", render_kw={"autocomplete": "tel"})
     timezone = SelectField(
         "Time zone",
-        choices=choices([("", "Choose…"), *((name, name) for name in timezone_names())]),
-        description="The site's pages will show times in this zone.",
+        choices=choices(
+            [("", "Choose…"), *((name, f"{name} — {area}") for name, area in US_ZONES.items())]
+        ),
+        description="A zone of the site's state; the site's pages will show times in it.",
     )
     rems_certified = BooleanField("Certified in the SPRAVATO REMS as a healthcare setting")
     rems_setting_id = _text(
@@ -235,3 +237,12 @@ class SiteForm(FlaskForm):
         "Optional.",
         render_kw={"autocomplete": "off"},
     )
+
+    def keep_zone(self, name: str) -> None:
+        """List a zone kept from before (not a US one) so the form shows what is stored; the
+        service refuses to save it again."""
+        if name and name not in US_ZONES:
+            self.timezone.choices = [
+                *self.timezone.choices,
+                *choices([(name, f"{name} (not a US zone)")]),
+            ]

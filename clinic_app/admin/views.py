@@ -41,6 +41,7 @@ from clinic_app.auth import sessions
 from clinic_app.auth.permissions import role_required
 from clinic_app.auth.services import is_locked, mfa_required_roles
 from clinic_app.clinical.codes import Role
+from clinic_app.clinical.us_zones import US_ZONES
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
@@ -271,7 +272,7 @@ def sites():
 @role_required(Role.ADMIN)
 def new_site():
     form = SiteForm()
-    if request.method == "GET":
+    if request.method == "GET" and clinic_timezone().key in US_ZONES:
         form.timezone.data = clinic_timezone().key
     return submit(
         form,
@@ -290,6 +291,7 @@ def new_site():
 def edit_site(site_id: int):
     site = _load_site(site_id)
     form = SiteForm(obj=site)
+    form.keep_zone(site.timezone)
 
     def saved(changed: list[str]) -> str:
         flash(

@@ -76,13 +76,22 @@ def course_baseline(
     the latest one stands in as the provisional baseline. Scores may come in any order; of two
     taken at the same moment, the later in the input wins.
     """
+    point = baseline_score(scores, first_dose_at)
+    return point[1] if point is not None else None
+
+
+def baseline_score(
+    scores: Sequence[tuple[datetime, int]], first_dose_at: datetime | None
+) -> tuple[datetime, int] | None:
+    """The (when, total) score `course_baseline` takes as the baseline (None without scores), so
+    that a summary can say when the baseline was taken."""
     if not scores:
         return None
     ordered = sorted(scores, key=lambda point: point[0])
     if first_dose_at is None:
-        return ordered[-1][1]
-    before = [total for at, total in ordered if at <= first_dose_at]
-    return before[-1] if before else ordered[0][1]
+        return ordered[-1]
+    before = [point for point in ordered if point[0] <= first_dose_at]
+    return before[-1] if before else ordered[0]
 
 
 def percent_change(baseline: int | None, latest: int | None) -> float | None:

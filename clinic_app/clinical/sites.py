@@ -1,6 +1,6 @@
 """What a site (one physical location of the clinic group) must hold to be saved: a short code,
-a US postal address, an IANA time zone, a consistent Spravato REMS healthcare-setting
-certification and, when given, a well-formed DEA registration number.
+a US postal address, an IANA time zone of the site's state, a consistent Spravato REMS
+healthcare-setting certification and, when given, a well-formed DEA registration number.
 
 The REMS certifies each healthcare setting separately and its name and address go on every
 Patient Monitoring Form (SPRAVATO REMS, healthcare setting requirements); the DEA registers each
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clinic_app.clinical.addresses import PostalAddress, address_problems
 from clinic_app.clinical.dea import dea_number_problem
+from clinic_app.clinical.us_zones import zone_fit_problem
 
 # A code names the site in URLs and filters: letters, digits and dashes, starting with a letter.
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9-]{1,11}$")
@@ -42,14 +43,15 @@ def normalise_code(value: str) -> str:
     return value.strip().upper()
 
 
-def _timezone_problem(name: str) -> str | None:
+def _timezone_problem(name: str, state: str) -> str | None:
+    """A zone must exist, be a US one and fit the site's state (see `us_zones`)."""
     if not name:
         return "Choose the site's time zone."
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return "Choose a time zone from the list (an IANA name such as America/New_York)."
-    return None
+    return zone_fit_problem(state, name)
 
 
 def _rems_problems(site: SiteDetails, today: date) -> dict[str, str]:
@@ -77,7 +79,7 @@ def site_problems(site: SiteDetails, today: date) -> dict[str, str]:
         site.address_line1, site.address_line2, site.city, site.state, site.zip_code
     )
     problems.update(address_problems(address, required=True))
-    timezone = _timezone_problem(site.timezone)
+    timezone = _timezone_problem(site.timezone, site.state)
     if timezone:
         problems["timezone"] = timezone
     problems.update(_rems_problems(site, today))

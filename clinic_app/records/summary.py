@@ -4,7 +4,9 @@ adverse events and the current plan, over a date range.
 
 Built from the timeline's loader and builder (review/timeline*.py), so it costs the timeline's
 fixed number of statements plus one for the booked visits. Course statuses (baseline, response,
-remission) come from the whole history: a range that starts mid-course keeps its baseline."""
+remission) come from the whole history: a range that starts mid-course keeps its baseline, and
+the summary says when that baseline was given and that it falls outside the range; the range's
+PHQ-9 chart draws that same baseline."""
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -27,6 +29,7 @@ from clinic_app.review.timeline_build import (
     build_timeline,
 )
 from clinic_app.scheduling.queries import upcoming_visits
+from clinic_app.scheduling.site_days import session_site
 
 ACTIVE = (CoursePhase.INDUCTION, CoursePhase.MAINTENANCE)
 
@@ -50,6 +53,33 @@ class Summary:
     period: DateRange
     sessions: list[SessionLine]  # the range's sessions, oldest first, with their records
     upcoming: list[Appointment]
+    clinic_zone: str  # for rows without a site
+
+    @property
+    def zones(self) -> list[str]:
+        """The zones the range's rows are shown in: each session's site's, each scale's."""
+        sites = (session_site(line.treatment) for line in self.sessions)
+        zones = {site.timezone if site is not None else self.clinic_zone for site in sites}
+        zones |= {a.zone or self.clinic_zone for a in [*self.ranged.phq9, *self.ranged.gad7]}
+        return sorted(zones) or [self.clinic_zone]
+
+    def baseline_outside(self, view: CourseView) -> str | None:
+        """Whether the course's baseline PHQ-9 was given "before" or "after" the period (on the
+        clinic's dates, as the period is); None when within it or when there is none."""
+        at = view.status.baseline_at
+        if at is None:
+            return None
+        zone = ZoneInfo(self.clinic_zone)
+        if self.period.first is not None and at < local_start(self.period.first, zone):
+            return "before"
+        if self.period.last is not None and at > local_end(self.period.last, zone):
+            return "after"
+        return None
+
+    @property
+    def spans_zones(self) -> bool:
+        """True when rows of several zones share the document (each then names its site)."""
+        return len(self.zones) > 1
 
     @property
     def patient(self) -> Patient:
@@ -97,11 +127,15 @@ def load_summary(
         scales=[a for a in history.scales if period.holds(a.administered_at, zone)],
     )
     everything = Paging(1, 1, max(1, len(history.sessions)))
-    ranged_timeline = build_timeline(ranged, everything, rules)
+    whole = build_timeline(history, everything, rules)
+    # The range's chart compares against each course's baseline, not the range's first score.
+    baselines = {view.course.id: view.status.baseline for view in whole.courses}
+    ranged_timeline = build_timeline(ranged, everything, rules, baselines)
     return Summary(
-        whole=build_timeline(history, everything, rules),
+        whole=whole,
         ranged=ranged_timeline,
         period=period,
         sessions=list(reversed(ranged_timeline.sessions)),
         upcoming=upcoming_visits(patient_id),
+        clinic_zone=zone.key,
     )

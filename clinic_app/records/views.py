@@ -86,9 +86,7 @@ def summary_pdf(patient_id: int):
         first=form.period.first.isoformat() if form.period.first else None,
         last=form.period.last.isoformat() if form.period.last else None,
     )
-    return pdf_response(
-        "records/summary.html", f"summary-{patient.id}.pdf", s=summary, zone=clinic_timezone().key
-    )
+    return pdf_response("records/summary.html", f"summary-{patient.id}.pdf", s=summary)
 
 
 @bp.get("/schedule/patients/<int:patient_id>/handout.pdf")

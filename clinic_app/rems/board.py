@@ -23,6 +23,7 @@ from clinic_app.models import (
     RemsMonitoringForm,
     RemsSubmission,
     SaeReport,
+    Site,
     TreatmentCourse,
     TreatmentSession,
     User,
@@ -30,6 +31,7 @@ from clinic_app.models import (
 from clinic_app.models.rems import SaeRecipient
 from clinic_app.models.site import user_sites
 from clinic_app.rems.monitoring import FormView, form_view, lookups
+from clinic_app.scheduling.site_days import session_site
 from clinic_app.spreadsheet import safe_cell
 from clinic_app.treatments.queries import chart_options
 
@@ -129,6 +131,7 @@ class EnrollmentChase:
     patient_id: int
     name: str
     visit_at: datetime
+    site: str | None = None  # the code of that visit's site
 
 
 def _visit_site():
@@ -137,17 +140,19 @@ def _visit_site():
 
 def enrollment_chases(site_ids: tuple[int, ...], now: datetime) -> list[EnrollmentChase]:
     """Patients with an upcoming esketamine visit, never dosed with esketamine and not
-    enrolled, at these sites, with their first such visit (one statement)."""
+    enrolled, at these sites, with their first such visit and its site (one statement)."""
     dosed_before = exists().where(
         TreatmentSession.patient_id == Patient.id,
         TreatmentSession.modality == Modality.ESKETAMINE_NASAL,
         TreatmentSession.dose_started_at.is_not(None),
     )
+    first_at = func.min(Appointment.starts_at)
     rows = db.session.execute(
-        select(Patient.id, Patient.first_name, Patient.last_name, func.min(Appointment.starts_at))
+        select(Patient.id, Patient.first_name, Patient.last_name, Site.code, first_at)
         .join(Appointment, Appointment.patient_id == Patient.id)
         .join(TreatmentCourse, TreatmentCourse.id == Appointment.course_id)
         .outerjoin(Chair, Chair.id == Appointment.chair_id)
+        .outerjoin(Site, Site.id == _visit_site())
         .where(
             TreatmentCourse.modality == Modality.ESKETAMINE_NASAL,
             Appointment.status.in_([AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED]),
@@ -156,10 +161,13 @@ def enrollment_chases(site_ids: tuple[int, ...], now: datetime) -> list[Enrollme
             ~dosed_before,
             _visit_site().in_(site_ids),
         )
-        .group_by(Patient.id, Patient.first_name, Patient.last_name)
-        .order_by(func.min(Appointment.starts_at))
+        .group_by(Patient.id, Patient.first_name, Patient.last_name, Site.code)
+        .order_by(first_at, Patient.id)
     )
-    return [EnrollmentChase(pid, f"{first} {last}", at) for pid, first, last, at in rows]
+    chases: dict[int, EnrollmentChase] = {}
+    for pid, first, last, site, at in rows:  # a patient booked at two sites: the first visit's
+        chases.setdefault(pid, EnrollmentChase(pid, f"{first} {last}", at, site))
+    return list(chases.values())
 
 
 def _unreported_saes() -> Select:
@@ -184,17 +192,30 @@ def _unreported_saes() -> Select:
 
 def unreported_saes(site_ids: tuple[int, ...]) -> list[AdverseEvent]:
     """Serious adverse events on esketamine sessions at these sites that have no report to the
-    REMS yet, oldest first (one statement)."""
+    REMS yet, oldest first, with the session's site (its visit's, else the patient's usual
+    site: `sae_site`) in the same statement."""
     return list(
         db.session.scalars(
             _unreported_saes()
             .where(_visit_site().in_(site_ids))
             .options(
-                joinedload(AdverseEvent.treatment_session).joinedload(TreatmentSession.patient)
+                joinedload(AdverseEvent.treatment_session).options(
+                    joinedload(TreatmentSession.patient).joinedload(Patient.usual_site),
+                    joinedload(TreatmentSession.appointment)
+                    .joinedload(Appointment.chair)
+                    .joinedload(Chair.site),
+                )
             )
             .order_by(AdverseEvent.onset_at)
         )
     )
+
+
+def sae_site(event: AdverseEvent) -> Site | None:
+    """The site an adverse event counts at, as `unreported_saes` filters: its session's visit's,
+    else the patient's usual site."""
+    treatment = event.treatment_session
+    return session_site(treatment) or treatment.patient.usual_site
 
 
 def due_csv(views: list[FormView]) -> str:

@@ -50,7 +50,13 @@ def board_page():
         saes = board.unreported_saes(scope.site_ids)
     record_listing("list.rems", site=scope.code)
     return render_template(
-        "rems/board.html", site_scope=scope, chases=chases, forms=forms, saes=saes, now=now
+        "rems/board.html",
+        site_scope=scope,
+        chases=chases,
+        forms=forms,
+        saes=saes,
+        sae_site=board.sae_site,
+        now=now,
     )
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from clinic_app.clinical.codes import CoursePhase, Modality
-from clinic_app.clinical.outcomes import Outcome, course_baseline, course_outcome
+from clinic_app.clinical.outcomes import Outcome, baseline_score, course_outcome
 from clinic_app.clinical.review import ReviewRules
 from clinic_app.clinical.series import SchedulingRules
 from clinic_app.models import TreatmentCourse
@@ -24,6 +24,7 @@ class CourseStatus:
     dosed_sessions: int
     induction_count: int
     scores: tuple[tuple[datetime, int], ...]
+    baseline_at: datetime | None = None  # when the baseline PHQ-9 was given
 
     @property
     def baseline(self) -> int | None:
@@ -84,9 +85,17 @@ def course_status(
     count = induction_count(course.modality, scheduling_rules)
     complete = course.phase != CoursePhase.INDUCTION or dosed >= count
     ordered = sorted(scores)
-    baseline = course_baseline(ordered, first_dose_at)
+    baseline = baseline_score(ordered, first_dose_at)
     latest = ordered[-1] if ordered else None
-    outcome = course_outcome(baseline, latest[1] if latest else None, complete, review_rules)
+    outcome = course_outcome(
+        baseline[1] if baseline else None, latest[1] if latest else None, complete, review_rules
+    )
     return CourseStatus(
-        outcome, latest[0] if latest else None, complete, dosed, count, tuple(ordered)
+        outcome,
+        latest[0] if latest else None,
+        complete,
+        dosed,
+        count,
+        tuple(ordered),
+        baseline[0] if baseline else None,
     )

@@ -14,10 +14,18 @@ from clinic_app.clinical.codes import SessionStatus
 from clinic_app.clinical.review import Flag, ReviewRules, Severity
 from clinic_app.clinical.series import SchedulingRules
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, Chair, ClinicalAlert, SessionReview, TreatmentSession
+from clinic_app.models import (
+    Appointment,
+    Chair,
+    ClinicalAlert,
+    Patient,
+    SessionReview,
+    TreatmentSession,
+)
 from clinic_app.review.course_status import CourseStatus
 from clinic_app.review.courses import course_statuses
 from clinic_app.review.summary import from_row
+from clinic_app.scheduling import site_days
 
 QUEUE_PAGE_SIZE = 50
 
@@ -78,15 +86,30 @@ def _flags(review: SessionReview | None) -> list[Flag]:
     return list(from_row(review).flags)
 
 
+def at_sites(site_ids: tuple[int, ...]) -> Any:
+    """Sessions at these sites: their visit's (see `site_days.at_sites`); a walk-in without a
+    visit by its patient's usual site (or none), as the Today board shows it."""
+    return or_(
+        TreatmentSession.appointment_id.in_(
+            select(Appointment.id).where(site_days.at_sites(site_ids))
+        ),
+        and_(
+            TreatmentSession.appointment_id.is_(None),
+            TreatmentSession.patient_id.in_(select(Patient.id).where(site_days.usual_at(site_ids))),
+        ),
+    )
+
+
 def review_queue(
     review_rules: ReviewRules,
     scheduling_rules: SchedulingRules,
+    site_ids: tuple[int, ...],
     page: int = 1,
     per_page: int | None = None,
 ) -> QueuePage:
-    """Nurse-signed sessions awaiting co-signature, in queue order, with their course status:
-    four statements."""
-    signed = TreatmentSession.status == SessionStatus.SIGNED.value
+    """Nurse-signed sessions at these sites awaiting co-signature, in queue order, with their
+    course status and site: four statements."""
+    signed = and_(TreatmentSession.status == SessionStatus.SIGNED.value, at_sites(site_ids))
     total = db.session.scalar(select(func.count()).select_from(TreatmentSession).where(signed)) or 0
     per_page = per_page or QUEUE_PAGE_SIZE
     pages = max(1, -(-total // per_page))

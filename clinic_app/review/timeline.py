@@ -7,9 +7,10 @@ Objects are loaded only for the page of the session table."""
 
 from collections import defaultdict
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from clinic_app.clinical.review import ReviewRules
 from clinic_app.clinical.rules import ClinicalRules
@@ -26,6 +27,7 @@ from clinic_app.models import (
     CourseDecision,
     Patient,
     SessionReview,
+    Site,
     TreatmentCourse,
     TreatmentSession,
 )
@@ -81,26 +83,41 @@ def _sessions(patient_id: int, rules: Rules) -> tuple[list[SessionRow], dict]:
     return [SessionRow(*row[:5]) for row in rows], summaries
 
 
-def _scales(patient_id: int) -> list[ScaleEntry]:
-    """PHQ-9 and GAD-7 over the whole history, oldest first."""
-    return [
-        ScaleEntry(*row)
-        for row in db.session.execute(
-            select(
-                Assessment.session_id,
-                Assessment.instrument,
-                Assessment.administered_at,
-                Assessment.total,
-                Assessment.band,
-                Assessment.items,
-            )
-            .where(
-                Assessment.patient_id == patient_id,
-                Assessment.instrument.in_((PHQ9.code, GAD7.code)),
-            )
-            .order_by(Assessment.administered_at, Assessment.id)
+def _scales(patient_id: int, clinic_zone: ZoneInfo) -> list[ScaleEntry]:
+    """PHQ-9 and GAD-7 over the whole history, oldest first, each with the site and zone it was
+    given in: its session's site (a walk-in without a chair: the clinic's zone, as the session
+    table shows it); outside a session, the patient's usual site, else the clinic's zone."""
+    at_session, usual = aliased(Site), aliased(Site)
+    rows = db.session.execute(
+        select(
+            Assessment.session_id,
+            Assessment.instrument,
+            Assessment.administered_at,
+            Assessment.total,
+            Assessment.band,
+            Assessment.items,
+            at_session.code,
+            at_session.timezone,
+            usual.code,
+            usual.timezone,
         )
-    ]
+        .join(Patient, Patient.id == Assessment.patient_id)
+        .outerjoin(usual, usual.id == Patient.usual_site_id)
+        .outerjoin(TreatmentSession, TreatmentSession.id == Assessment.session_id)
+        .outerjoin(Appointment, Appointment.id == TreatmentSession.appointment_id)
+        .outerjoin(Chair, Chair.id == Appointment.chair_id)
+        .outerjoin(at_session, at_session.id == Chair.site_id)
+        .where(
+            Assessment.patient_id == patient_id,
+            Assessment.instrument.in_((PHQ9.code, GAD7.code)),
+        )
+        .order_by(Assessment.administered_at, Assessment.id)
+    )
+    entries = []
+    for row in rows:
+        site, zone = (row[6], row[7]) if row.session_id else (row[8], row[9])
+        entries.append(ScaleEntry(*row[:6], site=site, zone=zone or clinic_zone.key))
+    return entries
 
 
 def _page_objects(shown: list[int]) -> tuple[dict, dict]:
@@ -158,7 +175,7 @@ def load_history(
         courses=patient.courses,
         sessions=sessions,
         summaries=summaries,
-        scales=_scales(patient_id),
+        scales=_scales(patient_id, rules.zone),
         alerts=_alerts(patient_id),
         treatments=treatments,
         events=events,

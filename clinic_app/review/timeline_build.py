@@ -48,6 +48,19 @@ class ScaleEntry:
     total: int
     band: str
     items: list[int]
+    site: str | None = None  # the code of the site it was given at, when known
+    zone: str | None = None  # that site's zone (the clinic's without a site); None: the page's
+
+    @property
+    def local_at(self) -> datetime | None:
+        """When it was given, on its site's clock, shown split as `on_site_clock`'s answer is
+        (None without a zone: the page's clock shows it)."""
+        return self.administered_at.astimezone(ZoneInfo(self.zone)) if self.zone else None
+
+
+def scales_span_zones(entries: Sequence[ScaleEntry]) -> bool:
+    """True when these scales were given in more than one time zone."""
+    return len({entry.zone for entry in entries if entry.zone}) > 1
 
 
 @dataclass
@@ -117,6 +130,9 @@ class CourseView:
     phases: list[charts.PhaseSpan]
     peak_chart: charts.Chart
     decisions: list[CourseDecision] = field(default_factory=list)
+    # The PHQ-9s the status takes as baseline and latest, with their sites and zones.
+    baseline_scale: ScaleEntry | None = None
+    latest_scale: ScaleEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,12 @@ class Timeline:
     bands_chart: charts.Chart
     phq9_chart: charts.Chart
     gad7_chart: charts.Chart
+
+    @property
+    def scales_span_zones(self) -> bool:
+        """True when the scale tables hold times of more than one zone (each row then names
+        its site)."""
+        return scales_span_zones([*self.phq9, *self.gad7])
 
 
 @dataclass(frozen=True)
@@ -283,8 +305,11 @@ def _score_charts(
     phq9: Sequence[ScaleEntry],
     gad7: Sequence[ScaleEntry],
     rules: Rules,
+    baselines: dict[int, int | None] | None = None,
 ) -> tuple[charts.Chart, charts.Chart, charts.Chart]:
-    """The course bands and the PHQ-9 and GAD-7 charts, on one time axis."""
+    """The course bands and the PHQ-9 and GAD-7 charts, on one time axis. Each course's
+    baseline line is its status's, or the one `baselines` gives for it (a summary over a range
+    draws the whole course's)."""
     moments = [p.start for cv in views for p in cv.phases] + [
         p.end for cv in views for p in cv.phases
     ]
@@ -292,7 +317,10 @@ def _score_charts(
     domain = charts.time_domain(moments) if moments else None
     spans = [
         charts.CourseSpan(
-            course_label(cv.course), cv.phases[0].start, cv.phases[-1].end, cv.status.baseline
+            course_label(cv.course),
+            cv.phases[0].start,
+            cv.phases[-1].end,
+            (baselines or {}).get(cv.course.id, cv.status.baseline),
         )
         for cv in views
     ]
@@ -327,9 +355,15 @@ def _score_charts(
     )
 
 
-def build_timeline(history: History, paging: Paging, rules: Rules) -> Timeline:
+def build_timeline(
+    history: History,
+    paging: Paging,
+    rules: Rules,
+    baselines: dict[int, int | None] | None = None,
+) -> Timeline:
     """Everything the timeline page shows. Courses, charts and scale tables cover the whole
-    history; the session table shows the page of sessions `history.treatments` holds."""
+    history; the session table shows the page of sessions `history.treatments` holds.
+    `baselines` (course id -> PHQ-9) sets the baseline lines the PHQ-9 chart draws."""
     lines = session_lines(history.sessions, history.summaries)
     for line in lines:
         if line.session_id in history.treatments:
@@ -353,7 +387,11 @@ def build_timeline(history: History, paging: Paging, rules: Rules) -> Timeline:
         )
         for course in sorted(history.courses, key=lambda c: (c.started_on, c.id))
     ]
-    bands, phq9_chart, gad7_chart = _score_charts(views, phq9, gad7, rules)
+    given_at: dict[datetime | None, ScaleEntry] = {a.administered_at: a for a in phq9}
+    for view in views:
+        view.baseline_scale = given_at.get(view.status.baseline_at)
+        view.latest_scale = given_at.get(view.status.latest_at)
+    bands, phq9_chart, gad7_chart = _score_charts(views, phq9, gad7, rules, baselines)
     return Timeline(
         patient=history.patient,
         age=history.age,

@@ -5,6 +5,7 @@ Views load or 404, check the role, validate, call one service, commit once and r
 input re-renders the page with the message by the field and a 4xx status; nothing is saved."""
 
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user
@@ -34,7 +35,7 @@ from clinic_app.settings import (
     review_rules,
     scheduling_rules,
 )
-from clinic_app.site_scope import open_visit
+from clinic_app.site_scope import open_visit, page_scope
 
 bp = Blueprint("review", __name__)
 
@@ -54,13 +55,15 @@ def _render_queue(status: int = 200, failed: tuple[int, f.AcknowledgeForm] | Non
     forms = {a.id: f.AcknowledgeForm(prefix=f"alert{a.id}", formdata=None) for a in open_alerts}
     if failed is not None and failed[0] in forms:
         forms[failed[0]] = failed[1]
+    scope = page_scope()
     queue = review_queue.review_queue(
-        review_rules(), scheduling_rules(), request.args.get("page", 1, int)
+        review_rules(), scheduling_rules(), scope.site_ids, request.args.get("page", 1, int)
     )
-    record_listing("list.review_queue", page=queue.page)
+    record_listing("list.review_queue", page=queue.page, site=scope.code)
     return (
         render_template(
             "review/queue.html",
+            site_scope=scope,
             alerts=open_alerts,
             ack_forms=forms,
             queue=queue,
@@ -202,8 +205,9 @@ def _outside_scale(patient_id: int, form, form_name: str, instrument: str):
 
     def record():
         when = form.administered_at.data
-        if when is not None:
-            when = when.replace(tzinfo=clinic_timezone())
+        if when is not None:  # typed on the clock the timeline shows it on: the usual site's
+            site = patient.usual_site
+            when = when.replace(tzinfo=ZoneInfo(site.timezone) if site else clinic_timezone())
         services.record_scale(_actor(), patient, instrument, form.items(), when)
 
     return submit(

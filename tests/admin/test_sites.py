@@ -5,8 +5,10 @@ which sites staff work at, from the user form, the user page and `flask users cr
 from datetime import date, timedelta
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
+from clinic_app.clinical.us_zones import US_ZONES
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, Chair, Site, User
@@ -105,6 +107,13 @@ LATER = (date.today() + timedelta(days=2)).isoformat()
         ({"zip_code": "9007"}, "zip_code", "A ZIP code is 5 digits"),
         ({"zip_code": "90071-12"}, "zip_code", "A ZIP code is 5 digits"),
         ({"timezone": "Mars/Olympus"}, "timezone", "Not a valid choice"),
+        ({"timezone": "Europe/London"}, "timezone", "Not a valid choice"),
+        ({"timezone": "America/Chicago"}, "timezone", "not a time zone of CA"),
+        (
+            {"city": "Chicago", "state": "IL", "zip_code": "60601"},
+            "timezone",
+            "America/Los_Angeles is not a time zone of IL: choose America/Chicago.",
+        ),
         ({"rems_setting_id": ""}, "rems_setting_id", "Give the REMS healthcare setting ID"),
         ({"rems_certified_on": ""}, "rems_certified_on", "Give the date the REMS certified"),
         ({"rems_certified_on": LATER}, "rems_certified_on", "cannot be in the future"),
@@ -124,6 +133,42 @@ def test_bad_site_input_is_refused_next_to_its_field(app, as_role, staff, change
     assert 'value="350 S Grand Ave"' in response.text or field == "address_line1"  # input kept
     assert count(app, Site) == sites_before
     assert actions(app) == before
+
+
+def test_the_zone_list_offers_us_zones_only(app, as_role, staff):
+    page = BeautifulSoup(as_role("admin").get("/admin/sites/new").text, "html.parser")
+    offered = [option["value"] for option in page.select("select[name=timezone] option")]
+    assert offered[0] == ""
+    assert offered[1:] == list(US_ZONES)
+    assert {"America/Chicago", "America/Indiana/Indianapolis", "Pacific/Honolulu"} <= set(offered)
+    assert not {"Europe/London", "UTC", "Asia/Tokyo", "US/Pacific"} & set(offered)
+
+
+def test_a_site_saved_before_on_another_states_zone_shows_it_and_must_change_it(
+    app, as_role, staff
+):
+    site_id = _make_site(
+        app, "CHI", name="Loop", city="Chicago", state="IL", timezone="America/Los_Angeles"
+    )
+    _make_site(app, "OLD", name="Old", state="IL", timezone="UTC")
+    admin = as_role("admin")
+    data = GOOD_SITE | {"name": "Loop", "code": "CHI", "city": "Chicago", "state": "IL"}
+    data |= {"zip_code": "60601", "dea_number": ""}
+    response = admin.post(f"/admin/sites/{site_id}", data=data | {"phone": "312-555-0100"})
+    assert response.status_code == 400
+    assert field_error(response, "timezone").startswith("America/Los_Angeles is not a time zone")
+    assert _site(app, "CHI").phone == ""  # nothing saved
+    response = admin.post(f"/admin/sites/{site_id}", data=data | {"timezone": "America/Chicago"})
+    assert response.status_code == 302
+    assert _site(app, "CHI").timezone == "America/Chicago"
+    # A zone outside the list is shown as stored, and refused.
+    old = _site(app, "OLD")
+    page = admin.get(f"/admin/sites/{old.id}")
+    assert '<option selected value="UTC">UTC (not a US zone)</option>' in page.text
+    data = GOOD_SITE | {"name": "Old", "code": "OLD", "state": "IL", "dea_number": ""}
+    response = admin.post(f"/admin/sites/{old.id}", data=data | {"timezone": "UTC"})
+    assert response.status_code == 400
+    assert field_error(response, "timezone") == "Choose a US time zone from the list."
 
 
 def test_every_rule_the_service_refuses_is_shown_at_once(app, as_role, staff):
@@ -156,22 +201,17 @@ def test_editing_a_site_saves_and_audits_the_changed_fields(app, as_role, staff)
     page = admin.get(f"/admin/sites/{site.id}")
     assert page.status_code == 200 and 'value="HCS-12345"' in page.text
 
-    response = admin.post(
-        f"/admin/sites/{site.id}",
-        data=GOOD_SITE | {"name": "Downtown Los Angeles", "timezone": "America/Denver"},
-    )
+    moved = {"name": "Downtown Los Angeles", "state": "NV", "timezone": "America/Denver"}
+    response = admin.post(f"/admin/sites/{site.id}", data=GOOD_SITE | moved)
     assert response.status_code == 302
     site = _site(app, "DTLA")
     assert (site.name, site.timezone) == ("Downtown Los Angeles", "America/Denver")
     assert last_event(app, "site.update").detail == {
-        "fields": ["name", "timezone"],
+        "fields": ["name", "state", "timezone"],
         "code": "DTLA",
     }
     # The same values again change nothing and write nothing.
-    admin.post(
-        f"/admin/sites/{site.id}",
-        data=GOOD_SITE | {"name": "Downtown Los Angeles", "timezone": "America/Denver"},
-    )
+    admin.post(f"/admin/sites/{site.id}", data=GOOD_SITE | moved)
     assert actions(app).count("site.update") == 1
     assert "Nothing changed." in text(admin.get("/admin/sites"))
 

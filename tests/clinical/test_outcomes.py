@@ -11,6 +11,7 @@ from clinic_app.clinical.outcomes import (
     Outcome,
     OutcomeStatus,
     TrendPoint,
+    baseline_score,
     course_baseline,
     course_outcome,
     percent_change,
@@ -27,6 +28,21 @@ phq9 = st.integers(0, 27)
 
 
 # --- course_baseline --------------------------------------------------------------------------
+
+
+def test_the_baseline_score_says_when_it_was_given():
+    scores = [(at(5), 12), (at(-3), 18), (at(-10), 20)]
+    assert baseline_score(scores, at(0)) == (at(-3), 18)
+    assert baseline_score(scores, at(-20)) == (at(-10), 20)  # none before: the earliest
+    assert baseline_score(scores, None) == (at(5), 12)  # not dosed yet: the latest
+    assert baseline_score([], at(0)) is None
+
+
+@given(st.lists(st.tuples(st.integers(-30, 30), phq9), max_size=8), st.integers(-30, 30))
+def test_the_baseline_is_the_baseline_scores_total(points, dose):
+    scores = [(at(minute), total) for minute, total in points]
+    found = baseline_score(scores, at(dose))
+    assert course_baseline(scores, at(dose)) == (found[1] if found else None)
 
 
 def test_no_scores_no_baseline():

@@ -57,6 +57,9 @@ def test_an_uncertified_site_without_dea_number_is_fine():
         ({"timezone": ""}, "timezone"),
         ({"timezone": "Nowhere/City"}, "timezone"),
         ({"timezone": "../etc/passwd"}, "timezone"),
+        ({"timezone": "Europe/London"}, "timezone"),
+        ({"timezone": "America/Chicago"}, "timezone"),  # not California's
+        ({"state": "IL", "timezone": "America/Los_Angeles"}, "timezone"),
         ({"rems_setting_id": ""}, "rems_setting_id"),
         ({"rems_certified_on": None}, "rems_certified_on"),
         ({"rems_certified_on": date(2026, 12, 7)}, "rems_certified_on"),
@@ -65,6 +68,16 @@ def test_an_uncertified_site_without_dea_number_is_fine():
 )
 def test_each_problem_names_its_field(change, field):
     assert list(site_problems(replace(GOOD, **change), TODAY)) == [field]
+
+
+def test_a_site_keeps_a_zone_of_its_state():
+    chicago = replace(GOOD, city="Chicago", state="IL", zip_code="60601")
+    assert site_problems(replace(chicago, timezone="America/Chicago"), TODAY) == {}
+    assert site_problems(replace(chicago, timezone="America/Los_Angeles"), TODAY) == {
+        "timezone": "America/Los_Angeles is not a time zone of IL: choose America/Chicago."
+    }
+    el_paso = replace(GOOD, city="El Paso", state="TX", zip_code="79901")
+    assert site_problems(replace(el_paso, timezone="America/Denver"), TODAY) == {}
 
 
 def test_a_future_certification_date_is_refused_even_when_not_certified():

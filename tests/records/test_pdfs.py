@@ -5,14 +5,23 @@ download them, the audit row of each download and the statements each costs."""
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from clinic_app import clock
 from clinic_app.extensions import db
-from clinic_app.models import Addendum, Appointment, AuditEvent, Chair, User, VitalsReading
+from clinic_app.models import (
+    Addendum,
+    Appointment,
+    Assessment,
+    AuditEvent,
+    Chair,
+    User,
+    VitalsReading,
+)
 from clinic_app.records.fetcher import StaticFilesOnly
 from clinic_app.records.render import BASE_URL, chart_css, pdf_response
 from clinic_app.treatments import services
@@ -376,3 +385,82 @@ def test_session_page_and_timeline_link_to_their_pdfs(app, as_role, staff):
     form = timeline.find("form", action=f"/patients/{ids['patient']}/summary.pdf")
     assert form["method"] == "get"
     assert {i["name"] for i in form.find_all("input")} == {"from", "to"}
+
+
+def test_summary_shows_each_rows_time_on_its_sites_clock(app, as_role, staff):
+    """Sessions in Los Angeles and New York, both with scales at 09:05 local: the summary shows
+    09:05 for both (not 06:05 for New York on the clinic's Los Angeles clock) and names the
+    sites; the PHQ-9 outside a session is on the usual site's (New York's) clock."""
+    with app.app_context():
+        patient_id = builders.two_site_patient("NYC")
+        db.session.commit()
+    whole = "\n".join(pdf_pages(as_role("psychiatrist").get(f"/patients/{patient_id}/summary.pdf")))
+    assert "Times are each site's local time (America/Los_Angeles, America/New_York)" in whole
+    for shown in ("09:05 MAIN", "09:05 NYC", "14:00 NYC", "09:06 MAIN", "09:06 NYC"):
+        assert shown in whole, shown
+    assert "06:05" not in whole and "06:06" not in whole and "11:00" not in whole
+
+
+def test_summary_of_one_site_states_its_zone(app, as_role, staff):
+    with app.app_context():
+        patient, course = builders.patient_with_course()
+        treatment = builders.add_session(
+            patient, course, started=builders.local_at(builders.NY, 3, 9), phq9=[1] * 9
+        )
+        builders.at_site(treatment, factories.site("NYC", "America/New_York", state="NY"))
+        db.session.commit()
+        patient_id = patient.id
+    whole = "\n".join(pdf_pages(as_role("nurse").get(f"/patients/{patient_id}/summary.pdf")))
+    assert "Times in America/New_York" in whole
+    assert "09:05" in whole and "06:05" not in whole and "NYC" not in whole
+
+
+def _first_phq9_day(app, patient_id: int) -> str:
+    """The clinic-local date of the patient's first PHQ-9, as the summary writes dates."""
+    with app.app_context():
+        given = db.session.scalar(
+            select(func.min(Assessment.administered_at)).where(
+                Assessment.patient_id == patient_id, Assessment.instrument == "phq9"
+            )
+        )
+    day = given.replace(tzinfo=given.tzinfo or UTC).astimezone(ZoneInfo("America/Los_Angeles"))
+    return f"{day.day} {day:%b %Y}"
+
+
+def test_a_ranged_summary_states_the_baseline_it_compares_against(app, as_role, staff):
+    """The range holds the last 3 sessions (PHQ-9 11, 8, 5); the course's baseline is the 20 of
+    its first session, 30 days ago: the summary says so, with its date, says that date is
+    before the range, and its PHQ-9 chart draws that baseline (not the range's first 11)."""
+    ids = _history(app)
+    baseline_day = _first_phq9_day(app, ids["patient"])
+    first = clinic_today() - timedelta(days=20)
+    response = as_role("nurse").get(f"/patients/{ids['patient']}/summary.pdf?from={first}")
+    whole = " ".join(" ".join(pdf_pages(response)).split())
+    shown_first = f"{first.day} {first:%b %Y}"
+    assert re.search(
+        rf"Compared against the course's baseline PHQ-9 of 20, given {baseline_day} \d\d:\d\d, "
+        rf"before this summary's period \(from {shown_first}\)\.",
+        whole,
+    ), whole[:1500]
+    assert re.search(rf"Baseline PHQ-9 20 \({baseline_day} \d\d:\d\d\)", whole)
+    assert "baseline 20" in whole and "baseline 11" not in whole  # the chart's line
+
+
+def test_a_summary_holding_its_baseline_says_only_when_it_was_given(app, as_role, staff):
+    ids = _history(app)
+    baseline_day = _first_phq9_day(app, ids["patient"])
+    nurse = as_role("nurse")
+    first = clinic_today() - timedelta(days=40)
+    for query in ("", f"?from={first}"):
+        response = nurse.get(f"/patients/{ids['patient']}/summary.pdf{query}")
+        whole = " ".join(" ".join(pdf_pages(response)).split())
+        assert f"baseline PHQ-9 of 20, given {baseline_day}" in whole
+        assert "before this summary's period" not in whole
+
+
+def test_a_summary_ending_before_the_baseline_says_so(app, as_role, staff):
+    ids = _history(app)
+    last = clinic_today() - timedelta(days=35)  # before any session or score
+    response = as_role("nurse").get(f"/patients/{ids['patient']}/summary.pdf?to={last}")
+    whole = " ".join(" ".join(pdf_pages(response)).split())
+    assert f"after this summary's period (to {last.day} {last:%b %Y})" in whole

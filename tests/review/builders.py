@@ -2,20 +2,24 @@
 Call inside an app context; rows satisfy the CHECK constraints of models/treatment.py."""
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from clinic_app import clock
 from clinic_app.clinical.scores import CADSS6, GAD7, MOAAS, PHQ9, score
 from clinic_app.extensions import db
 from clinic_app.models import (
     AdverseEvent,
+    Appointment,
     Assessment,
+    Chair,
     ClinicalAlert,
     Override,
     Patient,
+    Site,
     TreatmentCourse,
     TreatmentSession,
     VitalsReading,
@@ -185,6 +189,24 @@ def add_session(
     return treatment
 
 
+def at_site(treatment: TreatmentSession, site: Site) -> TreatmentSession:
+    """Put a session at a site: a completed visit on the site's first chair (made if none)."""
+    chair = db.session.scalar(select(Chair).where(Chair.site_id == site.id).order_by(Chair.id))
+    if chair is None:
+        chair = Chair(name="Chair 1", site=site)
+    treatment.appointment = Appointment(
+        patient_id=treatment.patient_id,
+        course_id=treatment.course_id,
+        chair=chair,
+        starts_at=treatment.started_at,
+        ends_at=treatment.started_at + timedelta(hours=3),
+        visit_kind="induction",
+        status="completed",
+    )
+    db.session.flush()
+    return treatment
+
+
 def add_alert(
     patient: Patient, alert_kind: str, session: TreatmentSession | None = None, **detail
 ) -> ClinicalAlert:
@@ -283,3 +305,50 @@ def bulk_history(
     db.session.execute(insert(Assessment), rows)
     db.session.flush()
     store_summaries(s.id for s in sessions)  # as signing does
+
+
+# --- one patient at two sites in different zones -------------------------------------------
+
+LA, NY = ZoneInfo("America/Los_Angeles"), ZoneInfo("America/New_York")
+
+
+def local_at(zone: ZoneInfo, days_back: int, hour: int, minute: int = 0) -> datetime:
+    """`hour`:`minute` on `zone`'s clock, `days_back` days before its today."""
+    day = clock.utcnow().astimezone(zone).date() - timedelta(days=days_back)
+    return datetime.combine(day, time(hour, minute), tzinfo=zone)
+
+
+def two_site_patient(usual: str | None = "NYC") -> int:
+    """A patient seen at 09:00 in Los Angeles (site MAIN, 9 days ago), then at 09:00 in New York
+    (site NYC, 5 days ago), each session's PHQ-9 at 09:05 and GAD-7 at 09:06 on its site's
+    clock, each with a nausea at 09:45; and a PHQ-9 of 7 outside a session 2 days ago at 14:00
+    on the clock of the patient's usual site (`usual`, a code or None: the clinic's, LA)."""
+    main = factories.site("MAIN", "America/Los_Angeles", name="Downtown LA", state="CA")
+    nyc = factories.site("NYC", "America/New_York", name="Midtown", state="NY")
+    sites = {"MAIN": main, "NYC": nyc}
+    patient, course = patient_with_course(
+        last_name="Commuter", usual_site_id=sites[usual].id if usual else None
+    )
+    for site, zone, days_back, total in ((main, LA, 9, 18), (nyc, NY, 5, 12)):
+        treatment = add_session(
+            patient,
+            course,
+            started=local_at(zone, days_back, 9),
+            phq9=phq9_items(total),
+            gad7=[2, 2, 1, 1, 1, 1, 0],
+            events=[("nausea", "mild", False)],
+        )
+        at_site(treatment, site)
+    db.session.add(
+        Assessment(
+            patient_id=patient.id,
+            instrument=PHQ9.code,
+            items=phq9_items(7),
+            total=7,
+            band="mild",
+            administered_at=local_at(ZoneInfo(sites[usual].timezone) if usual else LA, 2, 14),
+            recorded_by_id=factories.user("nurse").id,
+        )
+    )
+    db.session.flush()
+    return patient.id

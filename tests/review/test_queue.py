@@ -8,7 +8,16 @@ from clinic_app.auth.services import create_user
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, ClinicalAlert, TreatmentSession
 from tests import factories
-from tests.helpers import actions_by, audit_rows, count, count_statements, field_error, text
+from tests.helpers import (
+    actions_by,
+    audit_rows,
+    count,
+    count_statements,
+    field_error,
+    page_statements,
+    soup,
+    text,
+)
 from tests.review import builders
 
 
@@ -117,7 +126,8 @@ def test_a_long_queue_pages_in_queue_order(app, as_role, staff, monkeypatch):
     assert shown[2] == ["Calm"]
     assert "Sessions 1–4 of 9" in pages[0]
     assert "Sessions 9–9 of 9" in pages[2]
-    assert 'href="/review?page=2"' in psychiatrist.get("/review").get_data(as_text=True)
+    first = psychiatrist.get("/review").get_data(as_text=True)
+    assert 'href="/review?page=2&amp;site=MAIN"' in first  # the pages keep the site
     # Out-of-range or malformed page numbers show the nearest page.
     assert "Sessions 9–9 of 9" in text(psychiatrist.get("/review?page=99"))
     assert "Sessions 1–4 of 9" in text(psychiatrist.get("/review?page=x"))
@@ -318,3 +328,61 @@ def test_leaving_with_another_adult_is_flagged_with_their_phone(app, as_role, st
     flag = "Left with Jo Park (sister, 555-0111), not the driver confirmed before the dose."
     assert flag in text(psychiatrist.get("/review"))
     assert flag in text(psychiatrist.get(f"/review/sessions/{sid}"))
+
+
+# --- sites ------------------------------------------------------------------------------------
+
+
+def _queue_at_two_sites(app, per_site: int = 1, days_back: int = 1) -> None:
+    """Signed sessions at MAIN (Los Angeles) and NYC (New York), and a walk-in of a patient
+    with no usual site; the psychiatrist works at both sites."""
+    with app.app_context():
+        main = factories.site()
+        nyc = factories.site("NYC", "America/New_York", name="Midtown", state="NY")
+        psychiatrist = factories.user("psychiatrist")
+        if nyc not in psychiatrist.sites:
+            psychiatrist.sites.append(nyc)
+        for site in (main, nyc):
+            for n in range(per_site):
+                patient, course = builders.patient_with_course(last_name=f"At{site.code}{n}")
+                treatment = builders.add_session(patient, course, days_ago=n + days_back)
+                builders.at_site(treatment, site)
+        walk_in = select(TreatmentSession.id).where(TreatmentSession.appointment_id.is_(None))
+        if db.session.scalar(walk_in) is None:
+            patient, course = builders.patient_with_course(last_name="Walkin")
+            builders.add_session(patient, course, days_ago=1)
+        db.session.commit()
+
+
+def _queue_table(response):
+    table = soup(response).find("table", class_="queue-table")
+    heads = [th.get_text(strip=True) for th in table.thead("th")]
+    rows = [[td.get_text(" ", strip=True) for td in tr("td")] for tr in table.tbody("tr")]
+    return heads, rows
+
+
+def test_all_sites_names_each_sessions_site(app, as_role, staff):
+    _queue_at_two_sites(app)
+    heads, rows = _queue_table(as_role("psychiatrist").get("/review?site=ALL"))
+    assert heads[:3] == ["Patient", "Site", "Session"]
+    sites = {row[0].split(" MRN")[0]: row[1] for row in rows}
+    assert sites == {"Alex AtMAIN0": "MAIN", "Alex AtNYC0": "NYC", "Alex Walkin": "—"}
+
+
+def test_one_site_shows_its_sessions_without_a_site_column(app, as_role, staff):
+    _queue_at_two_sites(app)
+    psychiatrist = as_role("psychiatrist")
+    heads, rows = _queue_table(psychiatrist.get("/review?site=NYC"))
+    assert "Site" not in heads
+    # Its own sessions, and the walk-in of a patient with no usual site (shown everywhere).
+    assert sorted(row[0].split(" MRN")[0] for row in rows) == ["Alex AtNYC0", "Alex Walkin"]
+    _, rows = _queue_table(psychiatrist.get("/review?site=MAIN"))
+    assert sorted(row[0].split(" MRN")[0] for row in rows) == ["Alex AtMAIN0", "Alex Walkin"]
+
+
+def test_all_sites_statements_do_not_grow_with_the_queue(app, as_role, staff):
+    _queue_at_two_sites(app)
+    psychiatrist = as_role("psychiatrist")
+    few = page_statements(app, psychiatrist, "/review?site=ALL")
+    _queue_at_two_sites(app, per_site=4, days_back=10)
+    assert page_statements(app, psychiatrist, "/review?site=ALL") == few

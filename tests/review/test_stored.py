@@ -120,7 +120,8 @@ def test_queue_order_in_sql_is_the_pure_queue_rule(app, staff):
             sorted(((i, at, list(from_row(r).flags)) for i, at, r in rows), key=lambda e: e[0]),
             acknowledged,
         )
-        page = review_queue(review_rules(), scheduling_rules(), per_page=100)
+        site_ids = (factories.site().id,)
+        page = review_queue(review_rules(), scheduling_rules(), site_ids, per_page=100)
     assert [row.treatment.id for row in page.rows] == expected
     assert any(row.pinned for row in page.rows) and not all(row.pinned for row in page.rows)
 

@@ -5,10 +5,11 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.extensions import db
-from clinic_app.models import AuditEvent, CourseDecision, VitalsReading
+from clinic_app.models import Assessment, AuditEvent, CourseDecision, VitalsReading
 from tests import factories
 from tests.helpers import actions_by, audit_rows, count, count_statements, soup, text
 from tests.review import builders
@@ -301,3 +302,78 @@ def test_sessions_not_signed_yet_are_worked_out_in_a_fixed_number_of_statements(
     assert len([s for s in many if "FROM vitals_readings" in s]) == 1
     page = text(nurse.get(f"/patients/{three_id}/timeline"))
     assert page.count("166/96") == 3  # each discharged session's peak, worked out live
+
+
+# --- times on each site's clock --------------------------------------------------------------
+
+LA, NY = builders.LA, builders.NY
+_local = builders.local_at
+
+
+def two_site_history(app, usual: str | None = "NYC") -> int:
+    with app.app_context():
+        patient_id = builders.two_site_patient(usual)
+        db.session.commit()
+        return patient_id
+
+
+def _scale_times(page, heading: str) -> list[str]:
+    section = page.find("section", attrs={"aria-labelledby": heading})
+    return [tr.find("td").get_text(" ", strip=True) for tr in section.find("tbody")("tr")]
+
+
+def _after_date(cell: str) -> str:
+    """What follows "6 Dec 2026": the time of day and any site code."""
+    return " ".join(cell.split()[3:])
+
+
+def test_scale_tables_show_each_scale_on_its_sites_clock(app, as_role, staff):
+    patient_id = two_site_history(app)
+    page = soup(as_role("psychiatrist").get(f"/patients/{patient_id}/timeline"))
+    phq9 = _scale_times(page, "phq-h")
+    assert [_after_date(cell) for cell in phq9] == ["09:05 MAIN", "09:05 NYC", "14:00 NYC"]
+    gad7 = _scale_times(page, "gad-h")
+    assert [_after_date(cell) for cell in gad7] == ["09:06 MAIN", "09:06 NYC"]
+    notes = page.find("section", attrs={"aria-labelledby": "phq-h"}).find(class_="zones-note")
+    assert notes is not None
+
+
+def test_a_scale_outside_a_session_without_a_usual_site_is_on_the_clinics_clock(
+    app, as_role, staff
+):
+    patient_id = two_site_history(app, usual=None)
+    page = soup(as_role("psychiatrist").get(f"/patients/{patient_id}/timeline"))
+    # The clinic's zone is Los Angeles: the outside PHQ-9 shows without a site code.
+    assert _scale_times(page, "phq-h")[-1].endswith(" 14:00")
+
+
+def test_scales_of_one_zone_name_no_site(app, as_role, staff):
+    with app.app_context():
+        patient, course = builders.patient_with_course()
+        treatment = builders.add_session(
+            patient, course, started=_local(NY, 3, 9), phq9=builders.phq9_items(9)
+        )
+        builders.at_site(treatment, factories.site("NYC", "America/New_York", state="NY"))
+        db.session.commit()
+        patient_id = patient.id
+    page = soup(as_role("psychiatrist").get(f"/patients/{patient_id}/timeline"))
+    assert _scale_times(page, "phq-h")[0].endswith(" 09:05")  # New York's time, no code
+    section = page.find("section", attrs={"aria-labelledby": "phq-h"})
+    assert section.find(class_="zones-note") is None
+
+
+def test_a_scale_typed_outside_a_session_is_read_on_the_usual_sites_clock(app, as_role, staff):
+    with app.app_context():
+        nyc = factories.site("NYC", "America/New_York", state="NY")
+        patient, _ = builders.patient_with_course(usual_site_id=nyc.id)
+        db.session.commit()
+        patient_id = patient.id
+    given = _local(NY, 1, 14, 30)
+    data = {f"phq9-item{n}": "1" for n in range(1, 10)} | {"phq9-item9": "0"}
+    data["phq9-administered_at"] = given.strftime("%Y-%m-%dT%H:%M")
+    nurse = as_role("nurse")
+    assert nurse.post(f"/patients/{patient_id}/questionnaires/phq9", data=data).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Assessment.administered_at)) == given
+    page = soup(nurse.get(f"/patients/{patient_id}/timeline"))
+    assert _scale_times(page, "phq-h") == [f"{given:%-d %b %Y} 14:30"]

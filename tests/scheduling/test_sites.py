@@ -413,10 +413,14 @@ def test_review_queue_and_timeline_show_each_session_at_its_sites_time(app, site
         assert page.status_code == 200, url
         assert soup(page).find(class_="zones-note"), url
         table = soup(page).find("table", class_=["queue-table", "timeline-table"])
-        # The second column: the session's date and time (queue and timeline alike).
-        times = [tr("td")[1].get_text(" ", strip=True) for tr in table.tbody("tr")]
+        # The session's date and time: the timeline's second column, with the site's code; the
+        # queue (all sites) names the site in its own column before it.
+        column = 2 if url == "/review" else 1
+        rows = table.tbody("tr")
+        times = [tr("td")[column].get_text(" ", strip=True) for tr in rows]
         assert all(" 09:00" in cell for cell in times), (url, times)
-        assert any("NYC" in cell for cell in times) and any("MAIN" in cell for cell in times)
+        where = [" ".join(tr("td")[i].get_text(" ") for i in (1, column)) for tr in rows]
+        assert any("NYC" in cell for cell in where) and any("MAIN" in cell for cell in where)
 
 
 def test_the_session_page_and_its_charted_times_are_on_the_sites_clock(app, sites):

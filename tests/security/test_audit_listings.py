@@ -74,7 +74,7 @@ def _monday(day: date) -> date:
             "list.maintenance",
             lambda today: {"date": today.isoformat(), "site": "MAIN"},
         ),
-        ("psychiatrist", "/review", "list.review_queue", lambda _: {"page": 1}),
+        ("psychiatrist", "/review", "list.review_queue", lambda _: {"page": 1, "site": "MAIN"}),
         ("front_desk", "/patients/", "patient.search", lambda _: {"query": "", "found": 1}),
     ],
 )
