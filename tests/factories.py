@@ -212,7 +212,7 @@ def rems_session(
     elif sign:
         # Signing now needs the REMS answers: an incomplete signed session is one signed before
         # that rule, as some clinics' records are.
-        with patch("clinic_app.treatments.services.missing_before_signing", return_value=[]):
+        with patch("clinic_app.treatments.closing.missing_before_signing", return_value=[]):
             services.sign(nurse, treatment, PASSWORD)
     db.session.commit()
     clock.reset()

@@ -30,8 +30,8 @@ from clinic_app.settings import (
     scheduling_rules,
 )
 from clinic_app.site_scope import SiteScope
+from clinic_app.treatments.closing import content_hash
 from clinic_app.treatments.queries import today_board
-from clinic_app.treatments.services import content_hash
 from config import ProductionConfig
 
 CLINIC_ZONE = ZoneInfo("America/Los_Angeles")  # the default clinic time zone

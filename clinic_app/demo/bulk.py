@@ -73,7 +73,7 @@ from clinic_app.models import (
 )
 from clinic_app.review.stored import store_missing
 from clinic_app.settings import clinic_timezone, scheduling_rules
-from clinic_app.treatments.services import content_hash
+from clinic_app.treatments.closing import content_hash
 
 SEED = 20261127
 MRN_PREFIX = "BK-"

@@ -60,7 +60,8 @@ from clinic_app.settings import (
     day_bounds_utc,
     local_to_utc,
 )
-from clinic_app.treatments.services import content_hash, pregnancy_relevant
+from clinic_app.treatments.closing import content_hash
+from clinic_app.treatments.guards import pregnancy_relevant
 
 # ---------------------------------------------------------------------------------------------
 # Data tables

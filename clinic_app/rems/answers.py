@@ -121,6 +121,11 @@ def record_discharge_answers(
     _require_esketamine(treatment)
     if treatment.dose_started_at is None:
         raise RuleViolation("Record the dose first.")
+    # Signing needs the answers, so they are part of the signed record from then on; answers
+    # left out of a session signed before that rule are still recorded (late, audited).
+    late = treatment.is_locked
+    if late and treatment.rems_answers is not None:
+        raise RuleViolation("The session is signed: correct the REMS answers with an addendum.")
     # The answers describe the whole monitoring period: they are confirmed at its end, not
     # before the minimum observation is over (they would go stale as readings come in).
     now = utcnow()
@@ -152,5 +157,11 @@ def record_discharge_answers(
     answers.answered_by_id = actor.id
     answers.answered_at = now
     db.session.flush()
-    audit.record(actor, "rems.discharge_answers", answers, patient_id=treatment.patient_id)
+    audit.record(
+        actor,
+        "rems.discharge_answers",
+        answers,
+        patient_id=treatment.patient_id,
+        after_signing=late,
+    )
     return answers

@@ -41,7 +41,8 @@ from clinic_app.patients.services import confirm_large_dose
 from clinic_app.rems.sae import unreported_to_rems
 from clinic_app.review import setting_specs as specs
 from clinic_app.settings import clinic_today, scheduling_rules
-from clinic_app.treatments.services import content_hash, raise_item9_alert
+from clinic_app.treatments.chart import raise_item9_alert
+from clinic_app.treatments.closing import content_hash
 
 NOTE_MAX = 2000
 ACK_NOTE_MAX = 500

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from clinic_app.errors import FieldErrors
 from clinic_app.extensions import db
 from clinic_app.models import TreatmentSession
 from clinic_app.patients.services import record_screen
 from clinic_app.settings import clinic_timezone, clinic_today
-from clinic_app.treatments.services import FieldErrors
 from tests import factories
 
 PREDOSE = {k: "y" if v is True else v for k, v in factories.PREDOSE_OK.items()}

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from clinic_app import clock
+from clinic_app.clock import utcnow
 from clinic_app.extensions import db
 from clinic_app.models import AdverseEvent, Appointment, Chair, RemsSubmission, TreatmentSession
 from tests import factories
@@ -39,7 +40,7 @@ def _book_first_visit(app, last_name="Unenrolled") -> None:
     with app.app_context():
         patient = factories.make_patient(last_name=last_name, rems_enrolled_on=None)
         course = factories.make_course(patient)
-        starts = factories.services.utcnow() + timedelta(days=2)
+        starts = utcnow() + timedelta(days=2)
         db.session.add(
             Appointment(
                 patient_id=patient.id,
@@ -309,3 +310,28 @@ def test_the_signature_card_says_what_the_rems_is_owed_and_signing_waits(app, as
     assert "for the REMS before signing" in text(refused)
     with app.app_context():
         assert db.session.get(TreatmentSession, sid).signed_at is None
+
+
+def test_signed_answers_are_shown_not_offered_for_change(app, as_role):
+    sid = _session(app)
+    nurse = as_role("nurse")
+    card = soup(nurse.get(f"/sessions/{sid}")).select_one("#rems-answers")
+    assert not card.find("form")
+    assert "Correct them with an addendum" in card.get_text()
+    assert "90 min" in card.select_one(".rems-signed-answers").get_text()
+    refused = nurse.post(
+        f"/sessions/{sid}/rems/answers",
+        data={
+            "rems-ready_minutes": "80",
+            "rems-vitals_ok_pre": "yes",
+            "rems-vitals_ok_completion": "yes",
+            "rems-sedation_observed": "yes",
+            "rems-sedation_resolved": "yes",
+            "rems-dissociation_observed": "no",
+            "rems-respiratory_observed": "no",
+        },
+    )
+    assert refused.status_code == 400
+    assert "correct the REMS answers with an addendum" in text(refused)
+    with app.app_context():
+        assert db.session.get(TreatmentSession, sid).rems_answers.sedation_observed is False

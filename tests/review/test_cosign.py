@@ -7,8 +7,8 @@ from clinic_app.errors import PermissionDenied, RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import AuditEvent, TreatmentSession
 from clinic_app.review import services
+from clinic_app.treatments.closing import content_hash
 from clinic_app.treatments.queries import load_session
-from clinic_app.treatments.services import content_hash
 from tests import factories
 from tests.helpers import PASSWORD, actions_by, audit_rows, count, field_error, text
 from tests.review import builders

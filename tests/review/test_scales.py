@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.extensions import db
-from clinic_app.models import Assessment, ClinicalAlert
+from clinic_app.models import Assessment, ClinicalAlert, TreatmentSession
 from clinic_app.review import services as review_services
 from clinic_app.treatments import services
 from tests import factories
@@ -79,7 +79,7 @@ def test_item9_above_zero_raises_the_alert_in_the_same_transaction(app, as_role,
 def test_alert_and_score_commit_or_roll_back_together(app, staff):
     sid, _ = _open_session(app)
     with app.app_context():
-        treatment = db.session.get(services.TreatmentSession, sid)
+        treatment = db.session.get(TreatmentSession, sid)
         services.add_assessment(factories.user("nurse"), treatment, "phq9", [1] * 8 + [2])
         assert db.session.scalar(select(ClinicalAlert.kind)) == "phq9_item9"
         db.session.rollback()
