@@ -44,11 +44,13 @@ def board_status(
     infusion_ended_at: datetime | None,
     devices: int | None,
     recorded_blockers: int,
+    devices_given: int = 0,
     now: datetime,
     rules: ClinicalRules,
 ) -> BoardStatus:
-    """Status from the session's recorded state. Esketamine "dosing" covers the device intervals;
-    a session ended without a dose is "not dosed" whether or not it is signed."""
+    """Status from the session's recorded state. Esketamine "dosing" covers the device intervals
+    until every device of the dose is recorded; a session ended without a dose is "not dosed"
+    whether or not it is signed."""
     if not has_session:
         return BoardStatus.WAITING
     if not_dosed:
@@ -62,7 +64,7 @@ def board_status(
             return BoardStatus.DOSING
     else:
         administering = timedelta(minutes=rules.esketamine_device_interval_minutes * (devices or 1))
-        if now < dose_started_at + administering:
+        if devices_given < (devices or 1) and now < dose_started_at + administering:
             return BoardStatus.DOSING
     return BoardStatus.READY if recorded_blockers == 0 else BoardStatus.OBSERVING
 

@@ -176,8 +176,10 @@ def device_problem(
         if gap < 0:
             return f"Device {number} cannot come before device {number - 1}."
         if gap < interval:
+            seconds = int((given_at - last).total_seconds())
+            after = f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
             return (
                 f"Device {number} comes at least {interval} min after device {number - 1} "
-                f"({gap:.0f} min)."
+                f"({after})."
             )
     return None

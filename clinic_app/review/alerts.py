@@ -7,7 +7,7 @@ from sqlalchemy.orm import joinedload
 
 from clinic_app.clinical.codes import ADVERSE_EVENT_KINDS, AlertKind
 from clinic_app.extensions import db
-from clinic_app.models import Appointment, ClinicalAlert, TreatmentSession
+from clinic_app.models import Appointment, Chair, ClinicalAlert, Patient, TreatmentSession
 
 
 def alert_detail(alert: ClinicalAlert) -> str:
@@ -43,16 +43,18 @@ def alert_reading_time(alert: ClinicalAlert) -> datetime | None:
 
 
 def open_alerts() -> list[ClinicalAlert]:
-    """Unacknowledged alerts, oldest first, with the chair of the session they came from."""
+    """Unacknowledged alerts at every site, oldest first, with the chair and site of the session
+    they came from (the patient's usual site for an alert without a session)."""
     return list(
         db.session.scalars(
             select(ClinicalAlert)
             .where(ClinicalAlert.acknowledged_at.is_(None))
             .options(
-                joinedload(ClinicalAlert.patient),
+                joinedload(ClinicalAlert.patient).joinedload(Patient.usual_site),
                 joinedload(ClinicalAlert.treatment_session)
                 .joinedload(TreatmentSession.appointment)
-                .joinedload(Appointment.chair),
+                .joinedload(Appointment.chair)
+                .joinedload(Chair.site),
             )
             .order_by(ClinicalAlert.raised_at, ClinicalAlert.id)
         )

@@ -223,6 +223,8 @@ def consistency_errors(values: dict[str, Any]) -> dict[str, str]:
     for keys, message, strict in ORDERED:
         for low, high in zip(keys, keys[1:], strict=False):
             if values[low] > values[high] or (strict and values[low] == values[high]):
+                # Either may be the one just changed: the message stands beside both.
+                errors.setdefault(low, message)
                 errors.setdefault(high, message)
     region = holiday_region_error(values["holiday_country"], values["holiday_subdivision"])
     if region:

@@ -183,6 +183,7 @@ def _board(
         dose_started_at=treatment.dose_started_at,
         infusion_ended_at=treatment.infusion_ended_at,
         devices=treatment.devices_used,
+        devices_given=len(treatment.devices),
         recorded_blockers=len(blockers),
         now=now,
         rules=rules,

@@ -27,6 +27,7 @@ def status(
     blockers=0,
     now=None,
     rules=RULES,
+    devices_given=0,
 ):
     return board_status(
         modality=modality,
@@ -37,6 +38,7 @@ def status(
         infusion_ended_at=infusion_ended_at,
         devices=devices,
         recorded_blockers=blockers,
+        devices_given=devices_given,
         now=now or at(60),
         rules=rules,
     )
@@ -152,3 +154,10 @@ def test_ready_only_when_dosed_done_and_unblocked(
         assert ended if modality is IV else now_minutes >= 5 * (devices or 1)
     if blockers and dosed:
         assert result in (BoardStatus.DOSING, BoardStatus.OBSERVING)
+
+
+def test_esketamine_leaves_dosing_once_every_device_is_recorded():
+    during = at(7)  # inside the 2 x 5 min device window
+    assert status(Modality.ESKETAMINE_NASAL, now=during) is BoardStatus.DOSING
+    recorded = status(Modality.ESKETAMINE_NASAL, now=during, devices_given=2, blockers=1)
+    assert recorded is BoardStatus.OBSERVING

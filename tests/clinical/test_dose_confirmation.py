@@ -197,6 +197,13 @@ def test_device_too_soon_after_the_one_before():
     )
 
 
+def test_device_seconds_short_of_the_interval_says_so():
+    # 4 min 54 s is refused; "(5 min)" would read as if it were allowed.
+    assert device_problem(2, T0 + timedelta(seconds=294), 2, [(1, T0)], RULES) == (
+        "Device 2 comes at least 5 min after device 1 (4 min 54 s)."
+    )
+
+
 def test_device_before_the_one_before():
     assert device_problem(2, at(-1), 2, [(1, T0)], RULES) == (
         "Device 2 cannot come before device 1."

@@ -1,12 +1,15 @@
 """The psychiatrist's queue: signed sessions, flagged first with the reason, and same-day alerts
 on top until acknowledged."""
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
+from clinic_app import clock
 from clinic_app.auth.services import create_user
 from clinic_app.extensions import db
-from clinic_app.models import AuditEvent, ClinicalAlert, TreatmentSession
+from clinic_app.models import AuditEvent, ClinicalAlert, Patient, TreatmentSession
 from tests import factories
 from tests.helpers import (
     actions_by,
@@ -386,3 +389,22 @@ def test_all_sites_statements_do_not_grow_with_the_queue(app, as_role, staff):
     few = page_statements(app, psychiatrist, "/review?site=ALL")
     _queue_at_two_sites(app, per_site=4, days_back=10)
     assert page_statements(app, psychiatrist, "/review?site=ALL") == few
+
+
+def test_alerts_name_their_site_and_show_its_clock_whatever_site_is_chosen(app, as_role, staff):
+    _queue_at_two_sites(app)
+    with app.app_context():
+        clock.freeze(datetime(2026, 12, 3, 21, 39, tzinfo=UTC))  # 13:39 in LA, 16:39 in New York
+        treatment = db.session.scalar(
+            select(TreatmentSession)
+            .join(TreatmentSession.patient)
+            .where(Patient.last_name == "AtMAIN0")
+        )
+        builders.add_alert(treatment.patient, "serious_ae", treatment, kind="vomiting")
+        db.session.commit()
+        clock.reset()
+    card = soup(as_role("psychiatrist").get("/review?site=NYC")).select_one(".alert-card")
+    assert card is not None  # an alert reaches the psychiatrist from any site
+    heading = card.select_one(".text-body-secondary").get_text(" ", strip=True)
+    assert heading.startswith("MRN") and " · MAIN · " in heading
+    assert "raised 3 Dec 2026 13:39 MAIN time" in heading

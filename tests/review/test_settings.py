@@ -181,6 +181,11 @@ def test_back_to_the_default_keeps_who_changed_it(app, as_role, staff):
         ),
         (
             {"low_spo2": "95"},
+            "low_spo2",
+            "The two-reading watch line cannot be below the line that alerts on one reading.",
+        ),
+        (
+            {"low_spo2": "95"},
             "respiratory_watch_spo2",
             "The two-reading watch line cannot be below the line that alerts on one reading.",
         ),

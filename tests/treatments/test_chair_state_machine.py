@@ -256,6 +256,16 @@ def test_a_session_never_discharges_unsafely(app, staff):
             """A nurse who ticks only what is true, leaving with the confirmed driver."""
             self.try_discharge(True, True, False, Escort("confirmed_driver"), False)
 
+        @precondition(lambda self: self.open)
+        @rule()
+        def protocol_to_discharge(self):
+            """The protocol's remaining steps (dose, then observation to the end of the minimum
+            stay) and the careful discharge: keeps the walk reaching discharges whatever the
+            seed, so the invariants are checked on real ones."""
+            for _ in range(4):
+                self.protocol_step()
+            self.careful_discharge()
+
         def check_safe_discharge(self, attestation):
             """The discharge conditions, read again from the rows rather than the rules."""
             t = self.session()
