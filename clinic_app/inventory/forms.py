@@ -155,7 +155,10 @@ class ProductForm(FlaskForm):
 
 
 class ReverseForm(FlaskForm):
+    """One movement's reversal, witnessed (prefixed per movement: `m<ID>-reason`)."""
+
     reason = StringField("Reason for the reversal", validators=[DataRequired(), Length(max=200)])
+    witness_username, witness_password = _witness_fields()
 
 
 LONGEST_LOG_DAYS = 400  # a page, a CSV or a PDF covers at most a year and a bit

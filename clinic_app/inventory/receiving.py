@@ -22,6 +22,7 @@ from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
 from clinic_app.inventory.movements import move
+from clinic_app.inventory.witness import second_person
 from clinic_app.models import (
     Site,
     StockContainer,
@@ -34,19 +35,6 @@ from clinic_app.settings import clinic_today, local_to_utc
 from clinic_app.site_scope import require_site_access
 
 MAX_CONTAINERS = 200
-
-
-def second_person(actor: User, site_id: int, username: str, field: str) -> User:
-    """The other clinician of a two-person step (checker, witness, counter) by username:
-    active, clinical, at the site, and not `actor`."""
-    other = db.session.scalar(select(User).where(User.username == username.strip()))
-    if other is None or not other.active or other.role not in CLINICAL:
-        raise RuleViolation("Name a nurse or psychiatrist by their username.", field)
-    if other.id == actor.id:
-        raise RuleViolation("A second person is needed: not yourself.", field)
-    if site_id not in {s.id for s in other.sites}:
-        raise RuleViolation("This person does not work at this site.", field)
-    return other
 
 
 def _header_problems(data: dict[str, Any]) -> dict[str, str]:

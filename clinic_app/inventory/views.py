@@ -116,7 +116,8 @@ def _container_page(container: StockContainer, status: int = 200, **forms: Any):
         history=queries.container_history(container.id),
         waste_form=forms.get("waste_form") or f.WasteForm(formdata=None),
         dispose_form=forms.get("dispose_form") or f.DisposeForm(formdata=None),
-        reverse_form=forms.get("reverse_form") or f.ReverseForm(formdata=None),
+        reverse_form=forms.get("reverse_form"),
+        blank_reverse_form=lambda m: f.ReverseForm(formdata=None, prefix=f"m{m.id}"),
         may_dispose=current_user.role == Role.PSYCHIATRIST,
     ), status
 
@@ -161,21 +162,28 @@ def dispose_container(container_id: int):
 @bp.post("/movements/<int:movement_id>/reverse")
 @role_required(Role.PSYCHIATRIST)
 def reverse_movement(movement_id: int):
-    """The registrant reverses a mistaken movement (the original row stays)."""
+    """The registrant reverses a mistaken movement before a witness (the original row stays)."""
     movement = db.session.get(StockMovement, movement_id)
     if movement is None:
         abort(404)
     container_id = movement.container_id
     _container(container_id)
-    form = f.ReverseForm()
+    form = f.ReverseForm(prefix=f"m{movement_id}")
     return submit(
         form,
-        lambda: reverse(_actor(), movement, form.reason.data),
+        lambda: reverse(
+            _actor(),
+            movement,
+            form.reason.data,
+            form.witness_username.data,
+            form.witness_password.data,
+        ),
         page=lambda status, _e: _container_page(
-            _container(container_id), status, reverse_form=form
+            _container(container_id), status, reverse_form=(movement_id, form)
         ),
         done=lambda _m: url_for("inventory.container", container_id=container_id),
-        success="Reversed; record the right entry if one is due.",
+        success="Reversed before its witness; record the right entry if one is due.",
+        attempt_field="witness_password",
     )
 
 

@@ -510,12 +510,12 @@ def test_a_mistake_is_corrected_by_a_reversal_never_twice(app, staff):
         nurse = factories.user("nurse")
         wasted = waste.waste(nurse, _opened(vial), _waste_data(quantity="2"))
         with pytest.raises(PermissionDenied):
-            reverse(nurse, wasted, "Wrong vial")
+            reverse(nurse, wasted, "Wrong vial", "psychiatrist", PASSWORD)
         registrant = factories.user("psychiatrist")
-        back = reverse(registrant, wasted, "Wrong vial")
+        back = reverse(registrant, wasted, "Wrong vial", "nurse", PASSWORD)
         assert (back.kind, back.quantity, back.reverses_id) == ("reversal", D(2), wasted.id)
         with pytest.raises(RuleViolation, match="already reversed"):
-            reverse(registrant, wasted, "Again")
+            reverse(registrant, wasted, "Again", "nurse", PASSWORD)
         assert vial.remaining == D("4.9")
         assert_books_balance()
 
@@ -532,8 +532,54 @@ def test_a_dose_on_a_signed_session_is_not_reversed(app, staff):
         )
         treatment.signed_at = utcnow()
         with pytest.raises(RuleViolation, match="signed session"):
-            reverse(factories.user("psychiatrist"), drawn, "Wrong vial")
+            reverse(factories.user("psychiatrist"), drawn, "Wrong vial", "nurse", PASSWORD)
         assert vial.remaining == D("4.60")
+
+
+@pytest.mark.parametrize(
+    "username, password, field, message",
+    [
+        ("", PASSWORD, "witness_username", "Name a nurse or psychiatrist by their username."),
+        ("front_desk", PASSWORD, "witness_username", "Name a nurse or psychiatrist"),
+        ("psychiatrist", PASSWORD, "witness_username", "not yourself"),
+        ("nurse", "nope", "witness_password", "password is not correct"),
+        ("nurse", "", "witness_password", "is not correct"),
+    ],
+)
+def test_a_reversal_needs_another_clinician_who_re_enters_their_password(
+    app, staff, username, password, field, message
+):
+    with app.app_context():
+        (vial,) = receive_stock(stocked_site(), containers=1)
+        drawn = move(factories.user("nurse"), vial, MovementKind.ADMINISTER, D("1"))
+        with pytest.raises(RuleViolation, match=message) as refused:
+            reverse(factories.user("psychiatrist"), drawn, "Wrong vial", username, password)
+        assert refused.value.field == field
+        assert (
+            db.session.scalar(select(func.count()).where(StockMovement.reverses_id.is_not(None)))
+            == 0
+        )
+        assert vial.remaining == D(4)
+
+
+def test_the_reversal_row_and_its_audit_record_name_the_witness(app, staff):
+    with app.app_context():
+        (vial,) = receive_stock(stocked_site(), containers=1)
+        drawn = move(factories.user("nurse"), vial, MovementKind.ADMINISTER, D("1"))
+        registrant = factories.user("psychiatrist")
+        back = reverse(registrant, drawn, "Charted twice", "nurse", PASSWORD)
+        db.session.commit()
+        nurse_id = staff["nurse"]
+        assert (back.actor_id, back.witness_id) == (registrant.id, nurse_id)
+        (row,) = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "stock.reversal")
+        ).all()
+        assert (row.user_id, row.entity_id, row.detail["witness_id"]) == (
+            registrant.id,
+            back.id,
+            nurse_id,
+        )
+        assert vial.remaining == D(5)
 
 
 @pytest.mark.parametrize(

@@ -606,27 +606,97 @@ def test_the_registrant_adds_the_standard_products(app, as_role, staff):
     assert "50458-028-00" in page and "0409-2051-05" in page
 
 
-def test_the_registrant_reverses_a_mistaken_movement_from_the_history(app, as_role, stock):
-    vial_id = _open_first_vial(app, stock)
+def _drawn(app) -> int:
     with app.app_context():
-        drawn = db.session.scalar(
-            select(StockMovement.id).where(StockMovement.kind == "administer")
-        )
+        return db.session.scalar(select(StockMovement.id).where(StockMovement.kind == "administer"))
+
+
+def _reversal(drawn: int, **data: str) -> dict[str, str]:
+    base = {"reason": "Charted on the wrong vial", "witness_username": "nurse"}
+    return {f"m{drawn}-{name}": value for name, value in (base | data).items()}
+
+
+def test_the_registrant_reverses_a_mistaken_movement_before_a_witness(app, as_role, stock):
+    vial_id = _open_first_vial(app, stock)
+    drawn = _drawn(app)
     url = f"/inventory/movements/{drawn}/reverse"
-    assert as_role("nurse").post(url, data={"reason": "Wrong vial"}).status_code == 403
+    witnessed = _reversal(drawn, witness_password=PASSWORD)
+    assert as_role("nurse").post(url, data=witnessed).status_code == 403
     psychiatrist = as_role("psychiatrist")
-    refused = psychiatrist.post(url, data={"reason": " "})
+    refused = psychiatrist.post(url, data=witnessed | {f"m{drawn}-reason": " "})
     assert refused.status_code == 400
-    done = psychiatrist.post(url, data={"reason": "Charted on the wrong vial"})
+    form = soup(psychiatrist.get(f"/inventory/containers/{vial_id}")).find("form", action=url)
+    assert {i["name"] for i in form.find_all("input")} >= {
+        f"m{drawn}-reason",
+        f"m{drawn}-witness_username",
+        f"m{drawn}-witness_password",
+    }
+    done = psychiatrist.post(url, data=witnessed)
     assert done.status_code == 302
     history = soup(psychiatrist.get(done.headers["Location"])).select("#history tbody tr")
-    assert [row.find_all("td")[1].get_text(strip=True) for row in history] == [
-        "Received",
-        "Administered",
-        f"Reversal of #{drawn}",
-    ]
+    cells = [[td.get_text(" ", strip=True) for td in row.find_all("td")] for row in history]
+    assert [row[1] for row in cells] == ["Received", "Administered", f"Reversal of #{drawn}"]
+    assert cells[2][4] == "Test psychiatrist, MD; witness Test nurse, RN"
     with app.app_context():
         assert db.session.get(StockContainer, vial_id).remaining == D(5)
+        (row,) = audit_rows(app, "stock.reversal")
+        assert row.detail["witness_id"] == db.session.scalar(
+            select(StockMovement.witness_id).where(StockMovement.reverses_id == drawn)
+        )
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"witness_username": ""}, "witness_username", "This field is required."),
+        (
+            {"witness_username": "front_desk"},
+            "witness_username",
+            "Name a nurse or psychiatrist by their username.",
+        ),
+        (
+            {"witness_username": "psychiatrist"},
+            "witness_username",
+            "A second person is needed: not yourself.",
+        ),
+        ({"witness_password": ""}, "witness_password", "This field is required."),
+        ({"witness_password": "nope"}, "witness_password", "password is not correct"),
+    ],
+)
+def test_a_reversal_without_a_witness_is_refused_beside_the_witness_fields(
+    app, as_role, stock, changes, field, message
+):
+    vial_id = _open_first_vial(app, stock)
+    drawn = _drawn(app)
+    data = _reversal(drawn, witness_password=PASSWORD) | _reversal(drawn, **changes)
+    refused = as_role("psychiatrist").post(f"/inventory/movements/{drawn}/reverse", data=data)
+    assert refused.status_code == 400
+    errors = field_errors(refused)
+    assert list(errors) == [f"m{drawn}-{field}"]
+    assert message in errors[f"m{drawn}-{field}"]
+    assert soup(refused).find("details", class_="reverse", open=True) is not None
+    with app.app_context():
+        assert db.session.get(StockContainer, vial_id).remaining == D(4)
+        assert db.session.scalar(select(func.count()).where(StockMovement.kind == "reversal")) == 0
+
+
+def test_a_reversal_witness_locked_by_wrong_passwords_keeps_their_own_session(app, as_role, stock):
+    _open_first_vial(app, stock)
+    drawn = _drawn(app)
+    nurse = as_role("nurse")
+    psychiatrist = as_role("psychiatrist")
+    data = _reversal(drawn, witness_password="nope")
+    for _ in range(app.config["LOCKOUT_AFTER_FAILURES"]):
+        wrong = psychiatrist.post(f"/inventory/movements/{drawn}/reverse", data=data)
+    assert "choose another witness" in field_errors(wrong)[f"m{drawn}-witness_password"]
+    failures = audit_rows(app, "stock.witness")
+    assert len(failures) == app.config["LOCKOUT_AFTER_FAILURES"]
+    assert nurse.get("/inventory").status_code == 200
+    assert psychiatrist.get("/inventory").status_code == 200
+    locked = psychiatrist.post(
+        f"/inventory/movements/{drawn}/reverse", data=_reversal(drawn, witness_password=PASSWORD)
+    )
+    assert "locked" in field_errors(locked)[f"m{drawn}-witness_password"]
 
 
 def test_a_container_at_another_site_is_refused(app, as_role, stock):
