@@ -10,7 +10,11 @@ from clinic_app.extensions import db
 from clinic_app.models import StockProduct
 from clinic_app.models.stock import BaseUnit
 
-# (name, package NDC, mg per base unit, base unit, container size, dosage form)
+# (name, package NDC, mg per base unit, base unit, container size, dosage form). The ketamine
+# vials are taken as multiple-dose vials, `single_dose` False (Ketalar's are, with a
+# preservative; Hospira's is listed as a multi-dose vial in ../shared/reference/turn2.md §2.8;
+# Sagent's is assumed the same: check its label). The registrant states it for a product added
+# by hand.
 STANDARD_PRODUCTS = (
     (
         "Ketamine HCl injection (Ketalar)",

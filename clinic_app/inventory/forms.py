@@ -151,6 +151,19 @@ class ProductForm(FlaskForm):
         places=2,
         validators=[InputRequired(), NumberRange(min=0.01, max=1000)],
     )
+    vial_use = SelectField(
+        "Vial",
+        choices=choices(
+            [
+                ("", "Choose…"),
+                ("multiple", "Multiple-dose vial: kept until its beyond-use date once opened"),
+                ("single", "Single-dose vial: not kept once opened"),
+                ("device", "Not a vial (a single-use device)"),
+            ]
+        ),
+        validators=[Optional()],
+        description="As the label says (multiple-dose vials carry a preservative).",
+    )
     witness_required = BooleanField("Waste needs a witness", default=True)
 
 

@@ -137,6 +137,7 @@ def _apply(
     now = utcnow()
     if kind in DRAWS and container.opened_at is None:
         container.opened_at = occurred_at or now
+        container.opened_session_id = fields.get("session_id")
     movement = StockMovement(
         site_id=container.site_id,
         container_id=container.id,

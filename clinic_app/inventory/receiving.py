@@ -31,6 +31,7 @@ from clinic_app.models import (
     StockReceiptLine,
     User,
 )
+from clinic_app.models.stock import BaseUnit
 from clinic_app.settings import clinic_today, local_to_utc
 from clinic_app.site_scope import require_site_access
 
@@ -213,6 +214,14 @@ def add_product(actor: User, data: dict[str, Any]) -> StockProduct:
     require_role(actor, Role.PSYCHIATRIST)
     if db.session.scalar(select(StockProduct.id).where(StockProduct.ndc == data["ndc"].strip())):
         raise RuleViolation("A product with this NDC is already in the catalogue.", "ndc")
+    vial = data.get("base_unit") == BaseUnit.ML.value
+    use = data.get("vial_use") or ""
+    if vial and use not in ("single", "multiple"):
+        raise RuleViolation(
+            "Say whether the vial is single-dose or multiple-dose, as its label says.", "vial_use"
+        )
+    if not vial and use in ("single", "multiple"):
+        raise RuleViolation("A product counted in devices is not a vial.", "vial_use")
     product = StockProduct(
         name=data["name"].strip(),
         ndc=data["ndc"].strip(),
@@ -222,6 +231,7 @@ def add_product(actor: User, data: dict[str, Any]) -> StockProduct:
         base_unit=data["base_unit"],
         container_size=Decimal(data["container_size"]),
         witness_required=bool(data.get("witness_required", True)),
+        single_dose=vial and use == "single",
     )
     db.session.add(product)
     db.session.flush()

@@ -35,6 +35,7 @@ from clinic_app.inventory import counts, queries, receiving, waste
 from clinic_app.inventory import forms as f
 from clinic_app.inventory import inventories as inventory_records
 from clinic_app.inventory.catalogue import ensure_standard_products
+from clinic_app.inventory.dispensing import beyond_use, past_beyond_use
 from clinic_app.inventory.movements import reverse
 from clinic_app.models import (
     Patient,
@@ -47,6 +48,7 @@ from clinic_app.models import (
 )
 from clinic_app.page_audit import record_listing
 from clinic_app.records.render import pdf_response
+from clinic_app.settings import stock_rules
 from clinic_app.site_scope import SiteScope, page_scope, require_site_access, show_site_times
 from clinic_app.spreadsheet import safe_cell
 
@@ -556,6 +558,8 @@ def amount(value: Decimal, unit: str) -> str:
 
 bp.add_app_template_filter(quantity, "quantity")
 bp.add_app_template_filter(amount, "amount")
+bp.add_app_template_filter(beyond_use, "beyond_use")
+bp.add_app_template_filter(past_beyond_use, "past_beyond_use")
 
 
 # --- products and the biennial inventory --------------------------------------------------
@@ -569,6 +573,7 @@ def _products_page(status: int = 200, form: f.ProductForm | None = None):
         products=db.session.scalars(select(StockProduct).order_by(StockProduct.name)).all(),
         form=form or f.ProductForm(formdata=None),
         registrant=current_user.role == Role.PSYCHIATRIST,
+        stock_days=stock_rules().multiple_dose_days,
     ), status
 
 

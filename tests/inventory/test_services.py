@@ -18,6 +18,7 @@ from clinic_app.inventory.movements import move, reverse
 from clinic_app.inventory.receiving import receive
 from clinic_app.models import (
     AuditEvent,
+    ClinicSetting,
     StockContainer,
     StockDiscrepancy,
     StockMovement,
@@ -260,6 +261,87 @@ def test_dose_refusals_save_nothing(app, staff):
         assert t.dose_started_at is None and t.lot_number == ""
         assert db.session.get(StockContainer, ids["vial"]).remaining == D("0.20")
         assert_books_balance()
+
+
+# --- opened vials: beyond-use dates ---------------------------------------------------------
+
+
+def test_the_first_draw_opens_the_vial_for_its_session(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        vial, _ = receive_stock(site)
+        treatment = session_at(site)
+        services.record_dose(
+            factories.user("nurse"), treatment, dict(IV_DOSE, vial_id=vial.id), treatment.version_id
+        )
+        assert (vial.opened_at, vial.opened_session_id) == (
+            treatment.dose_started_at,
+            treatment.id,
+        )
+
+
+def test_a_multiple_dose_vial_past_its_beyond_use_date_is_refused_with_the_date(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        (vial,) = receive_stock(site, containers=1)
+        punctured = utcnow() - timedelta(days=29)
+        move(
+            factories.user("nurse"), vial, MovementKind.ADMINISTER, D("0.1"), occurred_at=punctured
+        )
+        treatment = session_at(site)
+        db.session.commit()
+        opened_on = punctured.astimezone(CLINIC_ZONE).date()
+        message = _refused_dose(treatment, dict(IV_DOSE, vial_id=vial.id), "vial_id")
+        assert message == (
+            f"This vial was first punctured on {opened_on.isoformat()}; its beyond-use date was "
+            f"{(opened_on + timedelta(days=28)).isoformat()}. Waste what is left and use another "
+            "vial."
+        )
+        treatment = db.session.get(TreatmentSession, treatment.id)
+        assert treatment.dose_started_at is None
+        assert db.session.get(StockContainer, vial.id).remaining == D("4.90")
+        # A vial punctured 28 days ago is still usable today; waste of the old one is allowed.
+        clock.advance(timedelta(days=-1))
+        services.record_dose(
+            factories.user("nurse"), treatment, dict(IV_DOSE, vial_id=vial.id), treatment.version_id
+        )
+        clock.reset()
+        waste.waste(factories.user("nurse"), vial, _waste_data(quantity="4.5"))
+        assert_books_balance()
+
+
+def test_the_in_use_days_are_a_clinic_setting(app, staff):
+    with app.app_context():
+        db.session.add(ClinicSetting(key="multiple_dose_days", value=7))
+        db.session.commit()
+        site = stocked_site()
+        (vial,) = receive_stock(site, containers=1)
+        punctured = utcnow() - timedelta(days=8)
+        move(
+            factories.user("nurse"), vial, MovementKind.ADMINISTER, D("0.1"), occurred_at=punctured
+        )
+        treatment = session_at(site)
+        db.session.commit()
+        message = _refused_dose(treatment, dict(IV_DOSE, vial_id=vial.id), "vial_id")
+        assert "beyond-use date was" in message
+
+
+def test_an_opened_single_dose_vial_is_not_drawn_from_by_a_later_session(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        vial, _ = receive_stock(site)
+        vial.product.single_dose = True
+        first = session_at(site)
+        nurse = factories.user("nurse")
+        services.record_dose(nurse, first, dict(IV_DOSE, vial_id=vial.id), first.version_id)
+        later = session_at(site)
+        db.session.commit()
+        message = _refused_dose(later, dict(IV_DOSE, vial_id=vial.id), "vial_id")
+        assert message == (
+            f"This single-dose vial was opened on {clinic_today().isoformat()} for another dose "
+            "and is not kept once opened; waste what is left and use another vial."
+        )
+        assert db.session.get(StockContainer, vial.id).remaining == D("4.60")
 
 
 def test_esketamine_devices_are_taken_from_stock_with_their_lot(app, staff):

@@ -20,8 +20,10 @@ from clinic_app.settings import clinic_today
 from clinic_app.treatments import services
 from tests import factories
 from tests.helpers import (
+    CLINIC_ZONE,
     PASSWORD,
     audit_rows,
+    count_statements,
     field_errors,
     flashes,
     page_statements,
@@ -218,6 +220,134 @@ def test_the_dose_step_refuses_a_vial_under_an_unclassified_discrepancy_beside_t
         assert db.session.get(TreatmentSession, sid).dose_started_at is None
         kinds = db.session.scalars(select(StockMovement.kind)).all()
         assert MovementKind.ADMINISTER not in kinds
+
+
+def _punctured(app, vial_id: int, days_ago: int, session_id: int | None = None) -> None:
+    """A first draw from the vial `days_ago` days ago (which opens it)."""
+    with app.app_context():
+        vial = db.session.get(StockContainer, vial_id)
+        at = clock.utcnow() - timedelta(days=days_ago)
+        move(
+            factories.user("nurse"),
+            vial,
+            MovementKind.ADMINISTER,
+            D("0.1"),
+            occurred_at=at,
+            session_id=session_id,
+        )
+        db.session.commit()
+
+
+def test_the_dose_step_refuses_a_vial_past_its_beyond_use_date_beside_the_field(
+    app, as_role, stock
+):
+    old, fresh = stock["vials"]
+    _punctured(app, old, 29)
+    _punctured(app, fresh, 27)
+    with app.app_context():
+        treatment = session_at(stocked_site())
+        db.session.commit()
+        sid, version = treatment.id, treatment.version_id
+        opened_on = (clock.utcnow() - timedelta(days=29)).astimezone(CLINIC_ZONE).date()
+        opened, last = opened_on.isoformat(), (opened_on + timedelta(days=28)).isoformat()
+    nurse = as_role("nurse")
+    options = {
+        o["value"]: o.get_text()
+        for o in soup(nurse.get(f"/sessions/{sid}")).select("#vial_id option")
+    }
+    assert f"use by {last} · not for this dose: waste it" in options[str(old)]
+    assert "use by " in options[str(fresh)]
+    assert "waste it" not in options[str(fresh)]
+    dose = {
+        "weight_kg": "80",
+        "pump_concentration_mg_per_ml": "1",
+        "pump_rate_ml_per_hour": "60",
+        "version_id": str(version),
+    }
+    refused = nurse.post(f"/sessions/{sid}/dose", data=dose | {"vial_id": str(old)})
+    assert refused.status_code == 400
+    assert field_errors(refused) == {
+        "vial_id": f"This vial was first punctured on {opened}; its beyond-use date was {last}. "
+        "Waste what is left and use another vial."
+    }
+    with app.app_context():
+        assert db.session.get(TreatmentSession, sid).dose_started_at is None
+        assert db.session.get(StockContainer, old).remaining == D("4.9")
+    assert (
+        nurse.post(f"/sessions/{sid}/dose", data=dose | {"vial_id": str(fresh)}).status_code == 302
+    )
+
+
+def test_the_inventory_and_container_pages_flag_vials_past_their_beyond_use_date(
+    app, as_role, stock
+):
+    old, fresh = stock["vials"]
+    _punctured(app, old, 29)
+    _punctured(app, fresh, 3)
+    nurse = as_role("nurse")
+    with app.app_context():
+        old_label = db.session.get(StockContainer, old).label
+    page = soup(nurse.get("/inventory"))
+    stale = page.find("li", attrs={"data-container": str(old)}).get_text(" ", strip=True)
+    good = page.find("li", attrs={"data-container": str(fresh)}).get_text(" ", strip=True)
+    assert "Past its beyond-use date: waste the remainder" in stale
+    assert "Past its beyond-use date" not in good
+    container = soup(nurse.get(f"/inventory/containers/{old}"))
+    use_by = container.find(id="beyond-use").get_text(" ", strip=True)
+    assert "multiple-dose vial" in use_by and "Past its beyond-use date" in use_by
+    assert old_label in container.find("h1").get_text()
+    fresh_page = soup(nurse.get(f"/inventory/containers/{fresh}"))
+    assert "Past its" not in fresh_page.find(id="beyond-use").get_text()
+    sealed = soup(nurse.get(f"/inventory/containers/{stock['devices'][0]}"))
+    assert sealed.find(id="beyond-use") is None
+
+
+def test_the_dose_step_runs_as_many_statements_with_many_open_vials(app, as_role, stock):
+    with app.app_context():
+        treatment = session_at(stocked_site())
+        db.session.commit()
+        sid = treatment.id
+    nurse = as_role("nurse")
+    nurse.get(f"/sessions/{sid}")
+    few = page_statements(app, nurse, f"/sessions/{sid}")
+    with app.app_context():
+        site = stocked_site()
+        more = receive_stock(site, containers=4, lot="MORE")
+        db.session.commit()
+        ids = [v.id for v in more]
+    for n, vial_id in enumerate(ids):
+        _punctured(app, vial_id, 10 * n)
+    assert page_statements(app, nurse, f"/sessions/{sid}") == few
+
+
+def _dose_statements(app, nurse, vial_id: int) -> int:
+    """The SQL statements of one IV dose step drawn from `vial_id`, in a new session."""
+    with app.app_context():
+        treatment = session_at(stocked_site())
+        db.session.commit()
+        sid, version = treatment.id, treatment.version_id
+    nurse.get(f"/sessions/{sid}")
+    data = {
+        "weight_kg": "80",
+        "pump_concentration_mg_per_ml": "1",
+        "pump_rate_ml_per_hour": "60",
+        "vial_id": str(vial_id),
+        "version_id": str(version),
+    }
+    with count_statements(app) as statements:
+        assert nurse.post(f"/sessions/{sid}/dose", data=data).status_code == 302
+    return len(statements)
+
+
+def test_the_dose_step_checks_an_opened_vial_without_more_statements(app, as_role, stock):
+    """The beyond-use check reads the vial's own row and the settings the step loads anyway: a
+    vial opened 20 days ago costs what one opened today does, and a sealed vial one UPDATE more
+    (the one that opens it, in the same flush as its balance's)."""
+    nurse = as_role("nurse")
+    sealed = _dose_statements(app, nurse, stock["vials"][0])
+    _punctured(app, stock["vials"][1], 20)
+    older = _dose_statements(app, nurse, stock["vials"][1])
+    assert older == _dose_statements(app, nurse, stock["vials"][0]) == sealed - 1
 
 
 def _receipt(today, **changes):
@@ -738,6 +868,14 @@ def test_the_registrant_adds_a_product_and_a_duplicate_ndc_is_refused(app, as_ro
         "mg_per_unit": "10",
         "container_size": "20",
         "witness_required": "y",
+        "vial_use": "multiple",
+    }
+    unsaid = psychiatrist.post(
+        "/inventory/products/new", data=data | {"ndc": "42023-113-98", "vial_use": ""}
+    )
+    assert unsaid.status_code == 400
+    assert field_errors(unsaid) == {
+        "vial_use": "Say whether the vial is single-dose or multiple-dose, as its label says."
     }
     refused = psychiatrist.post("/inventory/products/new", data=data)
     assert refused.status_code == 400
