@@ -374,6 +374,32 @@ def lot_expiry_problems(
     return problems
 
 
+def pack_problems(
+    containers: int | None, packs: int | None, per_pack: int | None, most: int
+) -> dict[str, str]:
+    """What is wrong with a receipt line's count, by field ("containers", "packs", "pack"), for
+    a line of loose containers (`per_pack` None) or of `packs` packs of `per_pack` containers
+    each (Spravato kits of 2 or 3 devices): the invoice counts packs, the ledger containers, and
+    a container count typed as well must be the packs' (one device is not a kit)."""
+    if per_pack is None:
+        if packs:
+            return {"pack": "Choose the pack these packs are of, or leave the packs blank."}
+        if not 1 <= (containers or 0) <= most:
+            return {"containers": f"Give the number of containers (1 to {most})."}
+        return {}
+    if not packs or packs < 1:
+        return {"packs": "Give the number of packs on the invoice."}
+    total = packs * per_pack
+    if total > most:
+        return {"packs": f"At most {most} containers on one line; split the packs over lines."}
+    if containers and containers != total:
+        return {
+            "containers": f"{packs} packs of {per_pack} are {total} containers, not "
+            f"{containers}: check the invoice."
+        }
+    return {}
+
+
 def split_draw(total: Decimal, remaining: list[Decimal]) -> list[Decimal]:
     """How much to draw from each picked vial, in the order picked: each emptied before the
     next. LedgerError when together they hold too little or one would be left untouched."""

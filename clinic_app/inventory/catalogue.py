@@ -1,6 +1,7 @@
 """The products a ketamine clinic commonly stocks (openFDA NDC directory, see
 ../shared/reference/turn2.md §2.8): ketamine HCl injection vials and Spravato 28 mg devices."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -43,6 +44,31 @@ STANDARD_PRODUCTS = (
         "Nasal spray device",
     ),
 )
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A package bought as one invoice line item that holds several of a product's containers."""
+
+    ndc: str
+    name: str
+    container_ndc: str
+    containers: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.containers} devices, NDC {self.ndc})"
+
+
+# Spravato kits (openFDA NDC 50458-028; turn2.md §2.8): each device sealed in its own blister.
+PACKS = (
+    Pack("50458-028-02", "Spravato 56 mg kit", "50458-028-00", 2),
+    Pack("50458-028-03", "Spravato 84 mg kit", "50458-028-00", 3),
+)
+
+
+def pack(ndc: str | None) -> Pack | None:
+    return next((p for p in PACKS if p.ndc == ndc), None)
 
 
 def ensure_standard_products() -> list[StockProduct]:

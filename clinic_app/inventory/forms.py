@@ -25,6 +25,7 @@ from wtforms.validators import (
 
 from clinic_app.clinical.ledger import Classification
 from clinic_app.forms import choices
+from clinic_app.inventory.catalogue import PACKS
 
 
 class ReceiptLineForm(FlaskForm):
@@ -37,6 +38,12 @@ class ReceiptLineForm(FlaskForm):
     lot = StringField("Lot", validators=[Optional(), Length(max=40)])
     expiry_date = DateField("Expiry", validators=[Optional()])
     containers = IntegerField("Containers", validators=[Optional(), NumberRange(min=1, max=200)])
+    pack = SelectField(
+        "Bought as",
+        choices=choices([("", "Loose containers")] + [(p.ndc, p.label) for p in PACKS]),
+        validators=[Optional()],
+    )
+    packs = IntegerField("Packs", validators=[Optional(), NumberRange(min=1, max=100)])
 
 
 class ReceiptForm(FlaskForm):

@@ -34,7 +34,7 @@ from clinic_app.form_flow import submit
 from clinic_app.inventory import counts, queries, receiving, waste
 from clinic_app.inventory import forms as f
 from clinic_app.inventory import inventories as inventory_records
-from clinic_app.inventory.catalogue import ensure_standard_products
+from clinic_app.inventory.catalogue import ensure_standard_products, pack
 from clinic_app.inventory.dispensing import beyond_use, past_beyond_use
 from clinic_app.inventory.movements import reverse
 from clinic_app.models import (
@@ -545,12 +545,12 @@ def ledger_csv():
     )
 
 
-def quantity(value: Decimal) -> str:
-    """A quantity without trailing zeros (4.60 -> 4.6, 5.00 -> 5)."""
-    return f"{value.normalize():f}"
+def quantity(value: Decimal | int) -> str:
+    """A quantity without trailing zeros (4.60 -> 4.6, 5.00 -> 5; a count as it is)."""
+    return f"{Decimal(value).normalize():f}"
 
 
-def amount(value: Decimal, unit: str) -> str:
+def amount(value: Decimal | int, unit: str) -> str:
     """A quantity with its unit: 4.6 mL, 1 device, 3 devices."""
     plural = "s" if unit == "device" and value != 1 else ""
     return f"{quantity(value)} {unit}{plural}"
@@ -560,6 +560,13 @@ bp.add_app_template_filter(quantity, "quantity")
 bp.add_app_template_filter(amount, "amount")
 bp.add_app_template_filter(beyond_use, "beyond_use")
 bp.add_app_template_filter(past_beyond_use, "past_beyond_use")
+
+
+@bp.app_template_filter("pack_name")
+def pack_name(ndc: str) -> str:
+    """A pack's name by its NDC (the NDC itself for one no longer in the catalogue)."""
+    found = pack(ndc)
+    return found.name if found else ndc
 
 
 # --- products and the biennial inventory --------------------------------------------------

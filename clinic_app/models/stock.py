@@ -112,10 +112,19 @@ class StockReceipt(db.Model):
 
 
 class StockReceiptLine(db.Model):
-    """One product and lot of a receipt: how many containers, expiring when."""
+    """One product and lot of a receipt: how many containers, expiring when; bought in packs
+    (Spravato kits), how many packs of which pack, as on the invoice."""
 
     __tablename__ = "stock_receipt_lines"
-    __table_args__ = (CheckConstraint("containers > 0", name="containers_positive"),)
+    __table_args__ = (
+        CheckConstraint("containers > 0", name="containers_positive"),
+        CheckConstraint(
+            "(packs IS NULL AND per_pack IS NULL AND pack_ndc IS NULL) OR "
+            "(packs > 0 AND per_pack > 0 AND pack_ndc IS NOT NULL "
+            "AND containers = packs * per_pack)",
+            name="packs_make_the_containers",
+        ),
+    )
 
     id: Mapped[intpk]
     receipt_id: Mapped[int] = mapped_column(ForeignKey("stock_receipts.id"), index=True)
@@ -123,6 +132,9 @@ class StockReceiptLine(db.Model):
     lot: Mapped[str] = mapped_column(String(40))
     expiry_date: Mapped[date] = mapped_column(index=True)
     containers: Mapped[int]
+    packs: Mapped[int | None]
+    per_pack: Mapped[int | None]
+    pack_ndc: Mapped[str | None] = mapped_column(String(14))
 
     receipt: Mapped[StockReceipt] = relationship(back_populates="lines")
     product: Mapped[StockProduct] = relationship()

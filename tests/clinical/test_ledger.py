@@ -38,6 +38,7 @@ from clinic_app.clinical.ledger import (
     lot_expiry_problems,
     mg_of,
     opened_vial_problem,
+    pack_problems,
     report_due,
     report_problems,
     reversal_of,
@@ -212,6 +213,32 @@ def test_an_opened_single_dose_vial_serves_only_the_session_that_opened_it():
     device = vial(unit="device", remaining=D(1), opened_on=date(2026, 1, 1), multiple_dose=False)
     assert device.beyond_use is None
     assert draw_problem(device, D(1), 1, TODAY, session=8) is None
+
+
+# --- receipts in packs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("containers", "packs", "per_pack", "problems"),
+    [
+        (4, None, None, {}),
+        (None, 4, 2, {}),
+        (12, 4, 3, {}),
+        (None, None, None, {"containers": "Give the number of containers (1 to 200)."}),
+        (201, None, None, {"containers": "Give the number of containers (1 to 200)."}),
+        (4, 2, None, {"pack": "Choose the pack these packs are of, or leave the packs blank."}),
+        (None, None, 2, {"packs": "Give the number of packs on the invoice."}),
+        (
+            6,
+            4,
+            2,
+            {"containers": "4 packs of 2 are 8 containers, not 6: check the invoice."},
+        ),
+        (None, 67, 3, {"packs": "At most 200 containers on one line; split the packs over lines."}),
+    ],
+)
+def test_a_line_bought_in_packs_counts_the_packs_containers(containers, packs, per_pack, problems):
+    assert pack_problems(containers, packs, per_pack, 200) == problems
 
 
 def test_a_dose_is_drawn_from_the_vials_in_the_order_picked():

@@ -31,8 +31,10 @@ from tests import factories
 from tests.helpers import CLINIC_ZONE, PASSWORD
 from tests.inventory.builders import (
     IV_DOSE,
+    KETAMINE_100,
     SPRAVATO,
     SUPPLIER,
+    containers_of,
     product,
     receive_stock,
     session_at,
@@ -103,6 +105,58 @@ def test_a_receipt_with_a_bad_field_is_refused_by_field(app, staff, changes, fie
         with pytest.raises(FieldErrors) as refused:
             _receive(site, **changes)
         assert message in refused.value.errors[field]
+
+
+def test_spravato_kits_are_received_as_their_devices(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        receipt = _receive(site, line={"containers": None, "pack": "50458-028-02", "packs": 4})
+        (line,) = receipt.lines
+        assert (line.packs, line.per_pack, line.pack_ndc, line.containers) == (
+            4,
+            2,
+            "50458-028-02",
+            8,
+        )
+        devices = containers_of(receipt)
+        assert len(devices) == 8 and all(d.remaining == D(1) for d in devices)
+        kits = _receive(
+            site,
+            invoice_number="INV-84",
+            line={"containers": 6, "pack": "50458-028-03", "packs": 2},
+        )
+        assert [len(containers_of(kits)), kits.lines[0].per_pack] == [6, 3]
+        assert_books_balance()
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "message"),
+    [
+        (
+            {"containers": 6, "pack": "50458-028-02", "packs": 4},
+            "lines-0-containers",
+            "4 packs of 2 are 8 containers, not 6",
+        ),
+        ({"containers": None, "pack": "50458-028-03"}, "lines-0-packs", "number of packs"),
+        ({"containers": None, "packs": 3}, "lines-0-pack", "Choose the pack"),
+        (
+            {"containers": None, "pack": "50458-028-02", "packs": 2, "ndc": KETAMINE_100},
+            "lines-0-pack",
+            "A Spravato 56 mg kit holds 50458-028-00, not this product.",
+        ),
+    ],
+)
+def test_a_kit_line_that_does_not_add_up_is_refused_beside_its_field(
+    app, staff, line, field, message
+):
+    with app.app_context():
+        site = stocked_site()
+        if ndc := line.pop("ndc", None):
+            line["product_id"] = product(ndc).id
+        with pytest.raises(FieldErrors) as refused:
+            _receive(site, line=line)
+        assert message in refused.value.errors[field]
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == 0
 
 
 def test_the_same_delivery_is_not_received_twice(app, staff):

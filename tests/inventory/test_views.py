@@ -406,6 +406,46 @@ def test_a_receipt_again_or_a_lot_with_another_expiry_is_refused_beside_the_fiel
         assert db.session.scalar(select(func.count()).select_from(StockContainer)) == before
 
 
+def test_a_receipt_of_spravato_kits_records_and_shows_packs_and_devices(app, as_role, stock):
+    nurse = as_role("nurse")
+    with app.app_context():
+        today = clinic_today()
+        device_product = str(db.session.get(StockContainer, stock["devices"][0]).line.product_id)
+        before = db.session.scalar(select(func.count()).select_from(StockContainer))
+    form = soup(nurse.get("/inventory/receipts"))
+    assert [o["value"] for o in form.select("#lines-0-pack option")] == [
+        "",
+        "50458-028-02",
+        "50458-028-03",
+    ]
+    kit = {
+        "invoice_number": "INV-3003",
+        "lines-0-product_id": device_product,
+        "lines-0-lot": "ESK-8",
+        "lines-0-pack": "50458-028-03",
+        "lines-0-packs": "2",
+        "lines-0-containers": "5",
+    }
+    refused = nurse.post("/inventory/receipts", data=_receipt(today, **kit))
+    assert refused.status_code == 400
+    assert field_errors(refused) == {
+        "lines-0-containers": "2 packs of 3 are 6 containers, not 5: check the invoice."
+    }
+    done = nurse.post(
+        "/inventory/receipts", data=_receipt(today, **kit | {"lines-0-containers": ""})
+    )
+    assert done.status_code == 302
+    page = soup(nurse.get(done.headers["Location"]))
+    lines = [li.get_text(" ", strip=True) for li in page.select("li.receipt-line")]
+    assert any(
+        line.startswith("2 packs × Spravato 84 mg kit (NDC 50458-028-03, 3 each) = 6 devices")
+        and "lot ESK-8" in line
+        for line in lines
+    ), lines
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == before + 6
+
+
 def test_esketamine_dose_picks_a_device(app, as_role, stock):
     nurse = as_role("nurse")
     with app.app_context():
