@@ -12,6 +12,13 @@ Sources (see ../shared/reference/turn2.md §2):
 - 21 U.S.C. 827(b): records kept at least two years; states ask up to five (WI, OH). Seven years
   is the clinic default [D], a setting.
 - Expiry warnings 30 days ahead: a clinic default [D] (issue 16).
+- Opened vials: USP <797> (multiple-dose containers): a multiple-dose container may be used for
+  up to 28 days after it is first entered or punctured, unless the manufacturer's labelling says
+  otherwise; a single-dose container is for one patient and one procedure, and what is left once
+  it is opened is discarded. CDC injection safety, "Questions about multi-dose vials": date an
+  opened multi-dose vial and discard it within 28 days unless the manufacturer specifies another
+  date. The 28 days are a setting (a manufacturer's shorter in-use period is set here); a vial's
+  beyond-use date never falls after its expiry date.
 """
 
 from collections import defaultdict
@@ -40,6 +47,8 @@ class StockRules(ClinicSettings):
         45, "Theft or significant loss: Form 106 within", "stock", 1, 45, "days")
     retention_years: int = setting(
         7, "Keep controlled-substance records for", "stock", 2, 30, "years")
+    multiple_dose_days: int = setting(
+        28, "Opened multiple-dose vial: use for at most", "stock", 1, 28, "days")
     # fmt: on
 
 
@@ -205,10 +214,64 @@ class ContainerState:
     unit: str  # "mL" or "device"
     # A count found other than the ledger's balance and the registrant has not classified it.
     unsettled_count: bool = False
+    # The clinic-local day of the vial's first draw (None while sealed), whether it may be
+    # entered again (multiple-dose), the session that opened it, and the in-use days allowed.
+    opened_on: date | None = None
+    multiple_dose: bool = True
+    opened_for: int | None = None
+    in_use_days: int = 28
 
     @property
     def noun(self) -> str:
         return "device" if self.unit == "device" else "vial"
+
+    @property
+    def beyond_use(self) -> date | None:
+        """The last day an opened vial may be drawn from (None while sealed, and for devices)."""
+        if self.unit == "device":
+            return None
+        return beyond_use_date(self.opened_on, self.expiry, self.multiple_dose, self.in_use_days)
+
+
+def beyond_use_date(
+    opened_on: date | None, expiry: date, multiple_dose: bool, in_use_days: int
+) -> date | None:
+    """The last day an opened vial may be drawn from: a multiple-dose vial `in_use_days` after
+    its first puncture, a single-dose vial the day it was opened (and then only by the session
+    that opened it); never after the expiry date. None while sealed."""
+    if opened_on is None:
+        return None
+    last = opened_on + timedelta(days=in_use_days) if multiple_dose else opened_on
+    return min(last, expiry)
+
+
+def opened_vial_problem(container: ContainerState, session: int | None, today: date) -> str | None:
+    """Why an opened vial may not be drawn from today by `session`, or None: past its beyond-use
+    date, or a single-dose vial opened for another session (it is not kept once opened)."""
+    last = container.beyond_use
+    if last is None or container.opened_on is None:
+        return None
+    opened = container.opened_on.isoformat()
+    if not container.multiple_dose and (session is None or session != container.opened_for):
+        return (
+            f"This single-dose vial was opened on {opened} for another dose and is not kept "
+            "once opened; waste what is left and use another vial."
+        )
+    if last < today:
+        return (
+            f"This vial was first punctured on {opened}; its beyond-use date was "
+            f"{last.isoformat()}. Waste what is left and use another vial."
+        )
+    return None
+
+
+def to_be_wasted(container: ContainerState, today: date) -> bool:
+    """An opened vial with something left that no later dose may use: past its beyond-use date,
+    or a single-dose vial opened on an earlier day."""
+    last = container.beyond_use
+    if last is None or container.remaining <= ZERO:
+        return False
+    return last < today
 
 
 def discrepancy_problem(container: ContainerState) -> str | None:
@@ -225,9 +288,14 @@ def discrepancy_problem(container: ContainerState) -> str | None:
 
 
 def draw_problem(
-    container: ContainerState, quantity: Decimal, site: int, today: date
+    container: ContainerState,
+    quantity: Decimal,
+    site: int,
+    today: date,
+    session: int | None = None,
 ) -> str | None:
-    """Why `quantity` cannot be drawn from `container` at `site` on `today`, or None."""
+    """Why `quantity` cannot be drawn from `container` at `site` on `today` for `session`, or
+    None."""
     noun = container.noun
     if container.site != site:
         return f"This {noun} is stocked at another site; use one from this site."
@@ -237,6 +305,8 @@ def draw_problem(
         return f"This {noun} expired on {container.expiry.isoformat()}; do not use it."
     if container.remaining <= ZERO:
         return f"This {noun} is empty."
+    if problem := opened_vial_problem(container, session, today):
+        return problem
     if quantity <= ZERO:
         return "The quantity must be more than zero."
     if quantity > container.remaining:
@@ -302,6 +372,32 @@ def lot_expiry_problems(
             )
         known.append(line)
     return problems
+
+
+def pack_problems(
+    containers: int | None, packs: int | None, per_pack: int | None, most: int
+) -> dict[str, str]:
+    """What is wrong with a receipt line's count, by field ("containers", "packs", "pack"), for
+    a line of loose containers (`per_pack` None) or of `packs` packs of `per_pack` containers
+    each (Spravato kits of 2 or 3 devices): the invoice counts packs, the ledger containers, and
+    a container count typed as well must be the packs' (one device is not a kit)."""
+    if per_pack is None:
+        if packs:
+            return {"pack": "Choose the pack these packs are of, or leave the packs blank."}
+        if not 1 <= (containers or 0) <= most:
+            return {"containers": f"Give the number of containers (1 to {most})."}
+        return {}
+    if not packs or packs < 1:
+        return {"packs": "Give the number of packs on the invoice."}
+    total = packs * per_pack
+    if total > most:
+        return {"packs": f"At most {most} containers on one line; split the packs over lines."}
+    if containers and containers != total:
+        return {
+            "containers": f"{packs} packs of {per_pack} are {total} containers, not "
+            f"{containers}: check the invoice."
+        }
+    return {}
 
 
 def split_draw(total: Decimal, remaining: list[Decimal]) -> list[Decimal]:

@@ -1,6 +1,7 @@
 """The products a ketamine clinic commonly stocks (openFDA NDC directory, see
 ../shared/reference/turn2.md §2.8): ketamine HCl injection vials and Spravato 28 mg devices."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -10,7 +11,11 @@ from clinic_app.extensions import db
 from clinic_app.models import StockProduct
 from clinic_app.models.stock import BaseUnit
 
-# (name, package NDC, mg per base unit, base unit, container size, dosage form)
+# (name, package NDC, mg per base unit, base unit, container size, dosage form). The ketamine
+# vials are taken as multiple-dose vials, `single_dose` False (Ketalar's are, with a
+# preservative; Hospira's is listed as a multi-dose vial in ../shared/reference/turn2.md §2.8;
+# Sagent's is assumed the same: check its label). The registrant states it for a product added
+# by hand.
 STANDARD_PRODUCTS = (
     (
         "Ketamine HCl injection (Ketalar)",
@@ -39,6 +44,31 @@ STANDARD_PRODUCTS = (
         "Nasal spray device",
     ),
 )
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A package bought as one invoice line item that holds several of a product's containers."""
+
+    ndc: str
+    name: str
+    container_ndc: str
+    containers: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.containers} devices, NDC {self.ndc})"
+
+
+# Spravato kits (openFDA NDC 50458-028; turn2.md §2.8): each device sealed in its own blister.
+PACKS = (
+    Pack("50458-028-02", "Spravato 56 mg kit", "50458-028-00", 2),
+    Pack("50458-028-03", "Spravato 84 mg kit", "50458-028-00", 3),
+)
+
+
+def pack(ndc: str | None) -> Pack | None:
+    return next((p for p in PACKS if p.ndc == ndc), None)
 
 
 def ensure_standard_products() -> list[StockProduct]:

@@ -26,7 +26,7 @@ from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
 from clinic_app.inventory.movements import move
-from clinic_app.inventory.receiving import second_person
+from clinic_app.inventory.witness import second_person
 from clinic_app.models import (
     Site,
     StockContainer,

@@ -2,7 +2,7 @@
 the esketamine dose and device steps take the device picked. A site keeps a ledger once it has
 received stock of the modality's products; from then on every dose names its container."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import exists, select
@@ -15,7 +15,9 @@ from clinic_app.clinical.ledger import (
     MovementKind,
     draw_problem,
     mg_of,
+    opened_vial_problem,
     split_draw,
+    to_be_wasted,
 )
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
@@ -29,7 +31,7 @@ from clinic_app.models import (
     TreatmentSession,
     User,
 )
-from clinic_app.settings import clinic_today
+from clinic_app.settings import clinic_timezone, clinic_today, stock_rules
 
 CENT = Decimal("0.01")
 
@@ -90,7 +92,9 @@ def stock_choices(treatment: TreatmentSession) -> list[tuple[str, str]] | None:
         return None
     containers = usable_containers(treatment)
     held = unsettled([c.id for c in containers])
-    return [("", "Choose…")] + [(str(c.id), container_choice(c, c.id in held)) for c in containers]
+    return [("", "Choose…")] + [
+        (str(c.id), container_choice(c, c.id in held, treatment.id)) for c in containers
+    ]
 
 
 def session_draws(treatment: TreatmentSession) -> list[StockMovement]:
@@ -114,13 +118,21 @@ def session_draws(treatment: TreatmentSession) -> list[StockMovement]:
     )
 
 
-def container_choice(container: StockContainer, unsettled_count: bool = False) -> str:
+def container_choice(
+    container: StockContainer, unsettled_count: bool = False, session: int | None = None
+) -> str:
     """How a container reads in the dose step's picker (held: a count discrepancy on it is not
-    classified yet, so picking it is refused)."""
+    classified yet, so picking it is refused; an opened vial shows its beyond-use date, and
+    that it is to be wasted when no dose may use it)."""
     product = container.product
     left = f"{container.remaining.normalize():f} {product.base_unit.value}"
     state = "open" if container.opened_at else "sealed"
     held = " · held: count discrepancy" if unsettled_count else ""
+    use = vial_state(container)
+    if use.beyond_use is not None:
+        held += f" · use by {use.beyond_use.isoformat()}"
+        if opened_vial_problem(use, session, clinic_today()):
+            held += " · not for this dose: waste it"
     return (
         f"{container.label} · {product.label} · lot {container.lot} · "
         f"{left} left ({state}) · {container.storage_location}{held}"
@@ -135,15 +147,36 @@ def _picked(treatment: TreatmentSession, container_id: int | None, field: str) -
     return container
 
 
-def container_state(container: StockContainer) -> ContainerState:
-    """What the draw and waste rules need to know about `container`."""
+def vial_state(container: StockContainer, unsettled_count: bool = False) -> ContainerState:
+    """What the draw rules need to know about `container`, from its row alone (no statement):
+    `unsettled_count` is the caller's."""
+    opened = container.opened_at
     return ContainerState(
         site=container.site_id,
         expiry=container.expiry_date,
         remaining=container.remaining,
         unit=container.product.base_unit.value,
-        unsettled_count=unsettled_discrepancy(container.id),
+        unsettled_count=unsettled_count,
+        opened_on=opened.astimezone(clinic_timezone()).date() if opened else None,
+        multiple_dose=container.product.multiple_dose,
+        opened_for=container.opened_session_id,
+        in_use_days=stock_rules().multiple_dose_days,
     )
+
+
+def container_state(container: StockContainer) -> ContainerState:
+    """What the draw and waste rules need to know about `container`."""
+    return vial_state(container, unsettled_discrepancy(container.id))
+
+
+def beyond_use(container: StockContainer) -> date | None:
+    """An opened vial's beyond-use date (None while sealed, and for devices)."""
+    return vial_state(container).beyond_use
+
+
+def past_beyond_use(container: StockContainer) -> bool:
+    """An opened vial no later dose may use: waste what is left."""
+    return to_be_wasted(vial_state(container), clinic_today())
 
 
 def draw_iv(
@@ -170,7 +203,8 @@ def draw_iv(
     site_id = session_site_id(treatment)
     assert site_id is not None  # keeps_ledger said so
     for container, field in picked:
-        if problem := draw_problem(container_state(container), CENT, site_id, clinic_today()):
+        state = container_state(container)
+        if problem := draw_problem(state, CENT, site_id, clinic_today(), treatment.id):
             raise RuleViolation(problem, field)
     try:
         draws = split_draw(volume, [c.remaining for c, _ in picked])
@@ -199,7 +233,8 @@ def draw_device(
     container = _picked(treatment, container_id, "device_id")
     site_id = session_site_id(treatment)
     assert site_id is not None  # keeps_ledger said so
-    if problem := draw_problem(container_state(container), Decimal(1), site_id, clinic_today()):
+    state = container_state(container)
+    if problem := draw_problem(state, Decimal(1), site_id, clinic_today(), treatment.id):
         raise RuleViolation(problem, "device_id")
     move(
         actor,

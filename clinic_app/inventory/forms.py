@@ -25,6 +25,7 @@ from wtforms.validators import (
 
 from clinic_app.clinical.ledger import Classification
 from clinic_app.forms import choices
+from clinic_app.inventory.catalogue import PACKS
 
 
 class ReceiptLineForm(FlaskForm):
@@ -37,6 +38,12 @@ class ReceiptLineForm(FlaskForm):
     lot = StringField("Lot", validators=[Optional(), Length(max=40)])
     expiry_date = DateField("Expiry", validators=[Optional()])
     containers = IntegerField("Containers", validators=[Optional(), NumberRange(min=1, max=200)])
+    pack = SelectField(
+        "Bought as",
+        choices=choices([("", "Loose containers")] + [(p.ndc, p.label) for p in PACKS]),
+        validators=[Optional()],
+    )
+    packs = IntegerField("Packs", validators=[Optional(), NumberRange(min=1, max=100)])
 
 
 class ReceiptForm(FlaskForm):
@@ -151,11 +158,27 @@ class ProductForm(FlaskForm):
         places=2,
         validators=[InputRequired(), NumberRange(min=0.01, max=1000)],
     )
+    vial_use = SelectField(
+        "Vial",
+        choices=choices(
+            [
+                ("", "Choose…"),
+                ("multiple", "Multiple-dose vial: kept until its beyond-use date once opened"),
+                ("single", "Single-dose vial: not kept once opened"),
+                ("device", "Not a vial (a single-use device)"),
+            ]
+        ),
+        validators=[Optional()],
+        description="As the label says (multiple-dose vials carry a preservative).",
+    )
     witness_required = BooleanField("Waste needs a witness", default=True)
 
 
 class ReverseForm(FlaskForm):
+    """One movement's reversal, witnessed (prefixed per movement: `m<ID>-reason`)."""
+
     reason = StringField("Reason for the reversal", validators=[DataRequired(), Length(max=200)])
+    witness_username, witness_password = _witness_fields()
 
 
 LONGEST_LOG_DAYS = 400  # a page, a CSV or a PDF covers at most a year and a bit

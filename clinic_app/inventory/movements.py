@@ -16,10 +16,12 @@ from clinic_app.clinical.ledger import Movement as LedgerMovement
 from clinic_app.clock import utcnow
 from clinic_app.errors import RuleViolation
 from clinic_app.extensions import db
+from clinic_app.inventory.witness import witnessed
 from clinic_app.models import StockContainer, StockMovement, TreatmentSession, User
 from clinic_app.site_scope import require_site_access
 
 DRAWS = (MovementKind.ADMINISTER, MovementKind.WASTE)
+WITNESSES = ("witness_id", "second_witness_id")  # named in the audit row too
 
 
 def move(
@@ -42,9 +44,17 @@ def move(
     return _apply(actor, container, kind, change, field, occurred_at, fields)
 
 
-def reverse(actor: User, movement: StockMovement, reason: str) -> StockMovement:
+def reverse(
+    actor: User,
+    movement: StockMovement,
+    reason: str,
+    witness_username: str = "",
+    witness_password: str = "",
+) -> StockMovement:
     """Undo `movement` by a new row of the opposite sign, with the reason (the original stays).
-    The registrant corrects the ledger; the right entry is then recorded again."""
+    The registrant corrects the ledger before a second clinician, who re-enters their own
+    password; the witness is on the reversal row and its audit record. The right entry is then
+    recorded again."""
     require_role(actor, Role.PSYCHIATRIST)
     require_site_access(actor, movement.site_id)
     if not reason.strip():
@@ -56,6 +66,33 @@ def reverse(actor: User, movement: StockMovement, reason: str) -> StockMovement:
         .where(StockContainer.id == movement.container_id)
         .with_for_update()
     )
+    change = _reversible(movement)
+    witness = witnessed(
+        actor,
+        movement.site_id,
+        movement,
+        witness_username,
+        witness_password,
+        container_id=movement.container_id,
+    )
+    return _apply(
+        actor,
+        movement.container,
+        MovementKind.REVERSAL,
+        change,
+        None,
+        None,
+        {
+            "reverses_id": movement.id,
+            "reason": reason.strip(),
+            "patient_id": movement.patient_id,
+            "witness_id": witness.id,
+        },
+    )
+
+
+def _reversible(movement: StockMovement) -> Decimal:
+    """The reversal's signed quantity; RuleViolation when the movement may not be reversed."""
     if movement.session_id is not None and _signed(movement.session_id):
         raise RuleViolation(
             "This dose is on a signed session, whose record stands: correct it with an addendum "
@@ -65,18 +102,9 @@ def reverse(actor: User, movement: StockMovement, reason: str) -> StockMovement:
         select(StockMovement).where(StockMovement.reverses_id == movement.id)
     ).all()
     try:
-        change = reversal_of(_as_rule(movement), [_as_rule(m) for m in earlier])
+        return reversal_of(_as_rule(movement), [_as_rule(m) for m in earlier])
     except LedgerError as error:
         raise RuleViolation(str(error)) from error
-    return _apply(
-        actor,
-        movement.container,
-        MovementKind.REVERSAL,
-        change,
-        None,
-        None,
-        {"reverses_id": movement.id, "reason": reason.strip(), "patient_id": movement.patient_id},
-    )
 
 
 def _signed(session_id: int) -> bool:
@@ -109,6 +137,7 @@ def _apply(
     now = utcnow()
     if kind in DRAWS and container.opened_at is None:
         container.opened_at = occurred_at or now
+        container.opened_session_id = fields.get("session_id")
     movement = StockMovement(
         site_id=container.site_id,
         container_id=container.id,
@@ -127,6 +156,7 @@ def _apply(
         patient_id=movement.patient_id,
         container_id=container.id,
         quantity=str(change),
+        **{name: fields[name] for name in WITNESSES if fields.get(name) is not None},
     )
     return movement
 

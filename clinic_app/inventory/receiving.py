@@ -17,11 +17,14 @@ from clinic_app.clinical.ledger import (
     ReceivedLine,
     duplicate_receipt_problem,
     lot_expiry_problems,
+    pack_problems,
 )
 from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
+from clinic_app.inventory.catalogue import pack
 from clinic_app.inventory.movements import move
+from clinic_app.inventory.witness import second_person
 from clinic_app.models import (
     Site,
     StockContainer,
@@ -30,23 +33,11 @@ from clinic_app.models import (
     StockReceiptLine,
     User,
 )
+from clinic_app.models.stock import BaseUnit
 from clinic_app.settings import clinic_today, local_to_utc
 from clinic_app.site_scope import require_site_access
 
 MAX_CONTAINERS = 200
-
-
-def second_person(actor: User, site_id: int, username: str, field: str) -> User:
-    """The other clinician of a two-person step (checker, witness, counter) by username:
-    active, clinical, at the site, and not `actor`."""
-    other = db.session.scalar(select(User).where(User.username == username.strip()))
-    if other is None or not other.active or other.role not in CLINICAL:
-        raise RuleViolation("Name a nurse or psychiatrist by their username.", field)
-    if other.id == actor.id:
-        raise RuleViolation("A second person is needed: not yourself.", field)
-    if site_id not in {s.id for s in other.sites}:
-        raise RuleViolation("This person does not work at this site.", field)
-    return other
 
 
 def _header_problems(data: dict[str, Any]) -> dict[str, str]:
@@ -69,20 +60,39 @@ def _header_problems(data: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
-def _line_problems(line: dict[str, Any], received_on: date | None) -> str | None:
+def _line_problems(line: dict[str, Any], received_on: date | None) -> dict[str, str]:
+    """A line's problems by field: "" for the line as a whole (shown beside its product), else
+    the line's field (containers, pack, packs)."""
     product = db.session.get(StockProduct, line.get("product_id") or 0)
     if product is None or not product.active:
-        return "Pick the product."
+        return {"": "Pick the product."}
     if not (line.get("lot") or "").strip():
-        return "Give the lot number."
+        return {"": "Give the lot number."}
     expiry = line.get("expiry_date")
     if expiry is None:
-        return "Give the expiry date."
+        return {"": "Give the expiry date."}
     if received_on is not None and expiry < received_on:
-        return "This lot had expired when it arrived; do not receive it."
-    if not 1 <= (line.get("containers") or 0) <= MAX_CONTAINERS:
-        return f"Give the number of containers (1 to {MAX_CONTAINERS})."
-    return None
+        return {"": "This lot had expired when it arrived; do not receive it."}
+    bought_as = pack(line.get("pack"))
+    if bought_as is not None and bought_as.container_ndc != product.ndc:
+        return {"pack": f"A {bought_as.name} holds {bought_as.container_ndc}, not this product."}
+    per_pack = bought_as.containers if bought_as else None
+    problems = pack_problems(line.get("containers"), line.get("packs"), per_pack, MAX_CONTAINERS)
+    if bought_as is None and "containers" in problems:
+        return {"": problems["containers"]}
+    return problems
+
+
+def _counted(line: dict[str, Any]) -> dict[str, Any]:
+    """The line with its containers: the packs' when bought in packs."""
+    bought_as = pack(line.get("pack"))
+    if bought_as is None:
+        return line | {"packs": None, "per_pack": None, "pack_ndc": None}
+    return line | {
+        "containers": line["packs"] * bought_as.containers,
+        "per_pack": bought_as.containers,
+        "pack_ndc": bought_as.ndc,
+    }
 
 
 def _repeat_problems(
@@ -157,8 +167,8 @@ def receive(
     require_site_access(actor, site.id)
     errors = _header_problems(data)
     for number, line in enumerate(lines):
-        if problem := _line_problems(line, data.get("received_on")):
-            errors[f"lines-{number}"] = problem
+        for name, problem in _line_problems(line, data.get("received_on")).items():
+            errors[f"lines-{number}-{name}".rstrip("-")] = problem
     if not lines:
         errors["lines-0"] = "Add at least one line."
     if errors:
@@ -183,7 +193,7 @@ def receive(
     db.session.flush()
     audit.record(actor, "stock.receipt", receipt, site_id=site.id, checked_by=checker.id)
     for line in lines:
-        _receive_line(actor, receipt, line, data["storage_location"].strip())
+        _receive_line(actor, receipt, _counted(line), data["storage_location"].strip())
     return receipt
 
 
@@ -196,6 +206,9 @@ def _receive_line(
         lot=line["lot"].strip(),
         expiry_date=line["expiry_date"],
         containers=line["containers"],
+        packs=line["packs"],
+        per_pack=line["per_pack"],
+        pack_ndc=line["pack_ndc"],
     )
     db.session.add(row)
     db.session.flush()
@@ -225,6 +238,14 @@ def add_product(actor: User, data: dict[str, Any]) -> StockProduct:
     require_role(actor, Role.PSYCHIATRIST)
     if db.session.scalar(select(StockProduct.id).where(StockProduct.ndc == data["ndc"].strip())):
         raise RuleViolation("A product with this NDC is already in the catalogue.", "ndc")
+    vial = data.get("base_unit") == BaseUnit.ML.value
+    use = data.get("vial_use") or ""
+    if vial and use not in ("single", "multiple"):
+        raise RuleViolation(
+            "Say whether the vial is single-dose or multiple-dose, as its label says.", "vial_use"
+        )
+    if not vial and use in ("single", "multiple"):
+        raise RuleViolation("A product counted in devices is not a vial.", "vial_use")
     product = StockProduct(
         name=data["name"].strip(),
         ndc=data["ndc"].strip(),
@@ -234,6 +255,7 @@ def add_product(actor: User, data: dict[str, Any]) -> StockProduct:
         base_unit=data["base_unit"],
         container_size=Decimal(data["container_size"]),
         witness_required=bool(data.get("witness_required", True)),
+        single_dose=vial and use == "single",
     )
     db.session.add(product)
     db.session.flush()

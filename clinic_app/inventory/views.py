@@ -34,7 +34,8 @@ from clinic_app.form_flow import submit
 from clinic_app.inventory import counts, queries, receiving, waste
 from clinic_app.inventory import forms as f
 from clinic_app.inventory import inventories as inventory_records
-from clinic_app.inventory.catalogue import ensure_standard_products
+from clinic_app.inventory.catalogue import ensure_standard_products, pack
+from clinic_app.inventory.dispensing import beyond_use, past_beyond_use
 from clinic_app.inventory.movements import reverse
 from clinic_app.models import (
     Patient,
@@ -47,6 +48,7 @@ from clinic_app.models import (
 )
 from clinic_app.page_audit import record_listing
 from clinic_app.records.render import pdf_response
+from clinic_app.settings import stock_rules
 from clinic_app.site_scope import SiteScope, page_scope, require_site_access, show_site_times
 from clinic_app.spreadsheet import safe_cell
 
@@ -116,7 +118,8 @@ def _container_page(container: StockContainer, status: int = 200, **forms: Any):
         history=queries.container_history(container.id),
         waste_form=forms.get("waste_form") or f.WasteForm(formdata=None),
         dispose_form=forms.get("dispose_form") or f.DisposeForm(formdata=None),
-        reverse_form=forms.get("reverse_form") or f.ReverseForm(formdata=None),
+        reverse_form=forms.get("reverse_form"),
+        blank_reverse_form=lambda m: f.ReverseForm(formdata=None, prefix=f"m{m.id}"),
         may_dispose=current_user.role == Role.PSYCHIATRIST,
     ), status
 
@@ -161,21 +164,28 @@ def dispose_container(container_id: int):
 @bp.post("/movements/<int:movement_id>/reverse")
 @role_required(Role.PSYCHIATRIST)
 def reverse_movement(movement_id: int):
-    """The registrant reverses a mistaken movement (the original row stays)."""
+    """The registrant reverses a mistaken movement before a witness (the original row stays)."""
     movement = db.session.get(StockMovement, movement_id)
     if movement is None:
         abort(404)
     container_id = movement.container_id
     _container(container_id)
-    form = f.ReverseForm()
+    form = f.ReverseForm(prefix=f"m{movement_id}")
     return submit(
         form,
-        lambda: reverse(_actor(), movement, form.reason.data),
+        lambda: reverse(
+            _actor(),
+            movement,
+            form.reason.data,
+            form.witness_username.data,
+            form.witness_password.data,
+        ),
         page=lambda status, _e: _container_page(
-            _container(container_id), status, reverse_form=form
+            _container(container_id), status, reverse_form=(movement_id, form)
         ),
         done=lambda _m: url_for("inventory.container", container_id=container_id),
-        success="Reversed; record the right entry if one is due.",
+        success="Reversed before its witness; record the right entry if one is due.",
+        attempt_field="witness_password",
     )
 
 
@@ -535,12 +545,12 @@ def ledger_csv():
     )
 
 
-def quantity(value: Decimal) -> str:
-    """A quantity without trailing zeros (4.60 -> 4.6, 5.00 -> 5)."""
-    return f"{value.normalize():f}"
+def quantity(value: Decimal | int) -> str:
+    """A quantity without trailing zeros (4.60 -> 4.6, 5.00 -> 5; a count as it is)."""
+    return f"{Decimal(value).normalize():f}"
 
 
-def amount(value: Decimal, unit: str) -> str:
+def amount(value: Decimal | int, unit: str) -> str:
     """A quantity with its unit: 4.6 mL, 1 device, 3 devices."""
     plural = "s" if unit == "device" and value != 1 else ""
     return f"{quantity(value)} {unit}{plural}"
@@ -548,6 +558,15 @@ def amount(value: Decimal, unit: str) -> str:
 
 bp.add_app_template_filter(quantity, "quantity")
 bp.add_app_template_filter(amount, "amount")
+bp.add_app_template_filter(beyond_use, "beyond_use")
+bp.add_app_template_filter(past_beyond_use, "past_beyond_use")
+
+
+@bp.app_template_filter("pack_name")
+def pack_name(ndc: str) -> str:
+    """A pack's name by its NDC (the NDC itself for one no longer in the catalogue)."""
+    found = pack(ndc)
+    return found.name if found else ndc
 
 
 # --- products and the biennial inventory --------------------------------------------------
@@ -561,6 +580,7 @@ def _products_page(status: int = 200, form: f.ProductForm | None = None):
         products=db.session.scalars(select(StockProduct).order_by(StockProduct.name)).all(),
         form=form or f.ProductForm(formdata=None),
         registrant=current_user.role == Role.PSYCHIATRIST,
+        stock_days=stock_rules().multiple_dose_days,
     ), status
 
 

@@ -7,13 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 from clinic_app.auth.permissions import CLINICAL, require_role
-from clinic_app.auth.services import reauthenticate
 from clinic_app.clinical.codes import Role
 from clinic_app.clinical.ledger import MovementKind, discrepancy_problem, mg_of
 from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.inventory.dispensing import container_state
 from clinic_app.inventory.movements import move
-from clinic_app.inventory.receiving import second_person
+from clinic_app.inventory.witness import witnessed
 from clinic_app.models import StockContainer, StockMovement, User
 from clinic_app.site_scope import require_site_access
 
@@ -21,17 +20,9 @@ from clinic_app.site_scope import require_site_access
 def _witnessed(
     actor: User, container: StockContainer, username: str, password: str, prefix: str
 ) -> User:
-    witness = second_person(actor, container.site_id, username, f"{prefix}_username")
-    reauthenticate(
-        witness,
-        password,
-        "stock.witness",
-        container,
-        field=f"{prefix}_password",
-        witness=True,
-        container_id=container.id,
+    return witnessed(
+        actor, container.site_id, container, username, password, prefix, container_id=container.id
     )
-    return witness
 
 
 def waste(actor: User, container: StockContainer, data: dict[str, Any]) -> StockMovement:

@@ -57,8 +57,21 @@ class StockProduct(db.Model):
     # What one container holds, in base units (a 5 mL vial: 5; a device: 1).
     container_size: Mapped[Decimal] = mapped_column(STRENGTH)
     witness_required: Mapped[bool] = mapped_column(default=True)
+    # A single-dose vial is not kept once opened; any other vial is multiple-dose, drawn from
+    # until its beyond-use date (USP <797>). A device is used whole.
+    single_dose: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[created_at]
+
+    @property
+    def multiple_dose(self) -> bool:
+        return self.base_unit == BaseUnit.ML and not self.single_dose
+
+    @property
+    def vial_kind(self) -> str:
+        if self.base_unit == BaseUnit.DEVICE:
+            return "single-use device"
+        return "single-dose vial" if self.single_dose else "multiple-dose vial"
 
     @property
     def strength(self) -> str:
@@ -99,10 +112,19 @@ class StockReceipt(db.Model):
 
 
 class StockReceiptLine(db.Model):
-    """One product and lot of a receipt: how many containers, expiring when."""
+    """One product and lot of a receipt: how many containers, expiring when; bought in packs
+    (Spravato kits), how many packs of which pack, as on the invoice."""
 
     __tablename__ = "stock_receipt_lines"
-    __table_args__ = (CheckConstraint("containers > 0", name="containers_positive"),)
+    __table_args__ = (
+        CheckConstraint("containers > 0", name="containers_positive"),
+        CheckConstraint(
+            "(packs IS NULL AND per_pack IS NULL AND pack_ndc IS NULL) OR "
+            "(packs > 0 AND per_pack > 0 AND pack_ndc IS NOT NULL "
+            "AND containers = packs * per_pack)",
+            name="packs_make_the_containers",
+        ),
+    )
 
     id: Mapped[intpk]
     receipt_id: Mapped[int] = mapped_column(ForeignKey("stock_receipts.id"), index=True)
@@ -110,6 +132,9 @@ class StockReceiptLine(db.Model):
     lot: Mapped[str] = mapped_column(String(40))
     expiry_date: Mapped[date] = mapped_column(index=True)
     containers: Mapped[int]
+    packs: Mapped[int | None]
+    per_pack: Mapped[int | None]
+    pack_ndc: Mapped[str | None] = mapped_column(String(14))
 
     receipt: Mapped[StockReceipt] = relationship(back_populates="lines")
     product: Mapped[StockProduct] = relationship()
@@ -132,6 +157,10 @@ class StockContainer(db.Model):
     storage_location: Mapped[str] = mapped_column(String(80))
     remaining: Mapped[Decimal] = mapped_column(Quantity(), default=Decimal(0))
     opened_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The session whose draw opened it: a single-dose vial serves that session only.
+    opened_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("treatment_sessions.id"), index=True
+    )
     created_at: Mapped[created_at]
 
     line: Mapped[StockReceiptLine] = relationship()

@@ -29,6 +29,7 @@ from clinic_app.clinical.ledger import (
     adjustment,
     after,
     balances,
+    beyond_use_date,
     close_problems,
     discrepancy_problem,
     draw_problem,
@@ -36,6 +37,8 @@ from clinic_app.clinical.ledger import (
     expiring,
     lot_expiry_problems,
     mg_of,
+    opened_vial_problem,
+    pack_problems,
     report_due,
     report_problems,
     reversal_of,
@@ -43,6 +46,7 @@ from clinic_app.clinical.ledger import (
     shown_mg,
     signed_quantity,
     split_draw,
+    to_be_wasted,
     variance,
 )
 
@@ -165,6 +169,76 @@ def test_an_unclassified_count_discrepancy_holds_the_vial():
 
 def test_a_vial_expiring_today_may_still_be_used():
     assert draw_problem(vial(expiry=TODAY), D(1), 1, TODAY) is None
+
+
+# --- opened vials: beyond-use dates (USP <797>) -------------------------------------------
+
+
+def test_a_multiple_dose_vial_is_used_until_28_days_after_its_first_puncture():
+    opened = date(2026, 11, 1)
+    assert StockRules().multiple_dose_days == 28
+    assert beyond_use_date(opened, date(2027, 6, 30), True, 28) == date(2026, 11, 29)
+    assert beyond_use_date(None, date(2027, 6, 30), True, 28) is None
+    # Never after the manufacturer's expiry date.
+    assert beyond_use_date(opened, date(2026, 11, 10), True, 28) == date(2026, 11, 10)
+    # A single-dose vial's last day is the day it was opened.
+    assert beyond_use_date(opened, date(2027, 6, 30), False, 28) == opened
+
+
+def test_a_draw_after_the_beyond_use_date_is_refused_with_the_date():
+    opened = vial(opened_on=date(2026, 11, 1), opened_for=7)
+    assert draw_problem(opened, D(1), 1, date(2026, 11, 29), session=8) is None
+    assert draw_problem(opened, D(1), 1, date(2026, 11, 30), session=8) == (
+        "This vial was first punctured on 2026-11-01; its beyond-use date was 2026-11-29. "
+        "Waste what is left and use another vial."
+    )
+    shorter = vial(opened_on=date(2026, 11, 1), in_use_days=7)
+    assert "2026-11-08" in draw_problem(shorter, D(1), 1, date(2026, 11, 9))
+    assert to_be_wasted(opened, date(2026, 11, 30))
+    assert not to_be_wasted(opened, date(2026, 11, 29))
+    assert not to_be_wasted(vial(opened_on=date(2026, 11, 1), remaining=ZERO), date(2027, 1, 1))
+
+
+def test_an_opened_single_dose_vial_serves_only_the_session_that_opened_it():
+    single = vial(opened_on=TODAY, opened_for=7, multiple_dose=False)
+    assert draw_problem(single, D(1), 1, TODAY, session=7) is None
+    message = draw_problem(single, D(1), 1, TODAY, session=8)
+    assert message == (
+        f"This single-dose vial was opened on {TODAY.isoformat()} for another dose and is not "
+        "kept once opened; waste what is left and use another vial."
+    )
+    assert opened_vial_problem(single, None, TODAY) == message
+    # Sealed single-dose vials, and devices, have no beyond-use date.
+    assert draw_problem(vial(multiple_dose=False), D(1), 1, TODAY, session=8) is None
+    device = vial(unit="device", remaining=D(1), opened_on=date(2026, 1, 1), multiple_dose=False)
+    assert device.beyond_use is None
+    assert draw_problem(device, D(1), 1, TODAY, session=8) is None
+
+
+# --- receipts in packs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("containers", "packs", "per_pack", "problems"),
+    [
+        (4, None, None, {}),
+        (None, 4, 2, {}),
+        (12, 4, 3, {}),
+        (None, None, None, {"containers": "Give the number of containers (1 to 200)."}),
+        (201, None, None, {"containers": "Give the number of containers (1 to 200)."}),
+        (4, 2, None, {"pack": "Choose the pack these packs are of, or leave the packs blank."}),
+        (None, None, 2, {"packs": "Give the number of packs on the invoice."}),
+        (
+            6,
+            4,
+            2,
+            {"containers": "4 packs of 2 are 8 containers, not 6: check the invoice."},
+        ),
+        (None, 67, 3, {"packs": "At most 200 containers on one line; split the packs over lines."}),
+    ],
+)
+def test_a_line_bought_in_packs_counts_the_packs_containers(containers, packs, per_pack, problems):
+    assert pack_problems(containers, packs, per_pack, 200) == problems
 
 
 def test_a_dose_is_drawn_from_the_vials_in_the_order_picked():

@@ -135,7 +135,13 @@ def test_two_reversals_of_one_movement_at_once_one_is_refused_by_the_rule(app, p
         with app.app_context():
             movement = db.session.get(StockMovement, movement_id)
             barrier.wait()
-            reverse(factories.user("psychiatrist"), movement, f"Charted twice ({index})")
+            reverse(
+                factories.user("psychiatrist"),
+                movement,
+                f"Charted twice ({index})",
+                "nurse",
+                PASSWORD,
+            )
             time.sleep(0.5)  # the first holds the container's row while the other waits
             db.session.commit()
             return "reversed"

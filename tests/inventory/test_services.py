@@ -18,6 +18,7 @@ from clinic_app.inventory.movements import move, reverse
 from clinic_app.inventory.receiving import receive
 from clinic_app.models import (
     AuditEvent,
+    ClinicSetting,
     StockContainer,
     StockDiscrepancy,
     StockMovement,
@@ -30,8 +31,10 @@ from tests import factories
 from tests.helpers import CLINIC_ZONE, PASSWORD
 from tests.inventory.builders import (
     IV_DOSE,
+    KETAMINE_100,
     SPRAVATO,
     SUPPLIER,
+    containers_of,
     product,
     receive_stock,
     session_at,
@@ -102,6 +105,58 @@ def test_a_receipt_with_a_bad_field_is_refused_by_field(app, staff, changes, fie
         with pytest.raises(FieldErrors) as refused:
             _receive(site, **changes)
         assert message in refused.value.errors[field]
+
+
+def test_spravato_kits_are_received_as_their_devices(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        receipt = _receive(site, line={"containers": None, "pack": "50458-028-02", "packs": 4})
+        (line,) = receipt.lines
+        assert (line.packs, line.per_pack, line.pack_ndc, line.containers) == (
+            4,
+            2,
+            "50458-028-02",
+            8,
+        )
+        devices = containers_of(receipt)
+        assert len(devices) == 8 and all(d.remaining == D(1) for d in devices)
+        kits = _receive(
+            site,
+            invoice_number="INV-84",
+            line={"containers": 6, "pack": "50458-028-03", "packs": 2},
+        )
+        assert [len(containers_of(kits)), kits.lines[0].per_pack] == [6, 3]
+        assert_books_balance()
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "message"),
+    [
+        (
+            {"containers": 6, "pack": "50458-028-02", "packs": 4},
+            "lines-0-containers",
+            "4 packs of 2 are 8 containers, not 6",
+        ),
+        ({"containers": None, "pack": "50458-028-03"}, "lines-0-packs", "number of packs"),
+        ({"containers": None, "packs": 3}, "lines-0-pack", "Choose the pack"),
+        (
+            {"containers": None, "pack": "50458-028-02", "packs": 2, "ndc": KETAMINE_100},
+            "lines-0-pack",
+            "A Spravato 56 mg kit holds 50458-028-00, not this product.",
+        ),
+    ],
+)
+def test_a_kit_line_that_does_not_add_up_is_refused_beside_its_field(
+    app, staff, line, field, message
+):
+    with app.app_context():
+        site = stocked_site()
+        if ndc := line.pop("ndc", None):
+            line["product_id"] = product(ndc).id
+        with pytest.raises(FieldErrors) as refused:
+            _receive(site, line=line)
+        assert message in refused.value.errors[field]
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == 0
 
 
 def test_the_same_delivery_is_not_received_twice(app, staff):
@@ -260,6 +315,87 @@ def test_dose_refusals_save_nothing(app, staff):
         assert t.dose_started_at is None and t.lot_number == ""
         assert db.session.get(StockContainer, ids["vial"]).remaining == D("0.20")
         assert_books_balance()
+
+
+# --- opened vials: beyond-use dates ---------------------------------------------------------
+
+
+def test_the_first_draw_opens_the_vial_for_its_session(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        vial, _ = receive_stock(site)
+        treatment = session_at(site)
+        services.record_dose(
+            factories.user("nurse"), treatment, dict(IV_DOSE, vial_id=vial.id), treatment.version_id
+        )
+        assert (vial.opened_at, vial.opened_session_id) == (
+            treatment.dose_started_at,
+            treatment.id,
+        )
+
+
+def test_a_multiple_dose_vial_past_its_beyond_use_date_is_refused_with_the_date(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        (vial,) = receive_stock(site, containers=1)
+        punctured = utcnow() - timedelta(days=29)
+        move(
+            factories.user("nurse"), vial, MovementKind.ADMINISTER, D("0.1"), occurred_at=punctured
+        )
+        treatment = session_at(site)
+        db.session.commit()
+        opened_on = punctured.astimezone(CLINIC_ZONE).date()
+        message = _refused_dose(treatment, dict(IV_DOSE, vial_id=vial.id), "vial_id")
+        assert message == (
+            f"This vial was first punctured on {opened_on.isoformat()}; its beyond-use date was "
+            f"{(opened_on + timedelta(days=28)).isoformat()}. Waste what is left and use another "
+            "vial."
+        )
+        treatment = db.session.get(TreatmentSession, treatment.id)
+        assert treatment.dose_started_at is None
+        assert db.session.get(StockContainer, vial.id).remaining == D("4.90")
+        # A vial punctured 28 days ago is still usable today; waste of the old one is allowed.
+        clock.advance(timedelta(days=-1))
+        services.record_dose(
+            factories.user("nurse"), treatment, dict(IV_DOSE, vial_id=vial.id), treatment.version_id
+        )
+        clock.reset()
+        waste.waste(factories.user("nurse"), vial, _waste_data(quantity="4.5"))
+        assert_books_balance()
+
+
+def test_the_in_use_days_are_a_clinic_setting(app, staff):
+    with app.app_context():
+        db.session.add(ClinicSetting(key="multiple_dose_days", value=7))
+        db.session.commit()
+        site = stocked_site()
+        (vial,) = receive_stock(site, containers=1)
+        punctured = utcnow() - timedelta(days=8)
+        move(
+            factories.user("nurse"), vial, MovementKind.ADMINISTER, D("0.1"), occurred_at=punctured
+        )
+        treatment = session_at(site)
+        db.session.commit()
+        message = _refused_dose(treatment, dict(IV_DOSE, vial_id=vial.id), "vial_id")
+        assert "beyond-use date was" in message
+
+
+def test_an_opened_single_dose_vial_is_not_drawn_from_by_a_later_session(app, staff):
+    with app.app_context():
+        site = stocked_site()
+        vial, _ = receive_stock(site)
+        vial.product.single_dose = True
+        first = session_at(site)
+        nurse = factories.user("nurse")
+        services.record_dose(nurse, first, dict(IV_DOSE, vial_id=vial.id), first.version_id)
+        later = session_at(site)
+        db.session.commit()
+        message = _refused_dose(later, dict(IV_DOSE, vial_id=vial.id), "vial_id")
+        assert message == (
+            f"This single-dose vial was opened on {clinic_today().isoformat()} for another dose "
+            "and is not kept once opened; waste what is left and use another vial."
+        )
+        assert db.session.get(StockContainer, vial.id).remaining == D("4.60")
 
 
 def test_esketamine_devices_are_taken_from_stock_with_their_lot(app, staff):
@@ -510,12 +646,12 @@ def test_a_mistake_is_corrected_by_a_reversal_never_twice(app, staff):
         nurse = factories.user("nurse")
         wasted = waste.waste(nurse, _opened(vial), _waste_data(quantity="2"))
         with pytest.raises(PermissionDenied):
-            reverse(nurse, wasted, "Wrong vial")
+            reverse(nurse, wasted, "Wrong vial", "psychiatrist", PASSWORD)
         registrant = factories.user("psychiatrist")
-        back = reverse(registrant, wasted, "Wrong vial")
+        back = reverse(registrant, wasted, "Wrong vial", "nurse", PASSWORD)
         assert (back.kind, back.quantity, back.reverses_id) == ("reversal", D(2), wasted.id)
         with pytest.raises(RuleViolation, match="already reversed"):
-            reverse(registrant, wasted, "Again")
+            reverse(registrant, wasted, "Again", "nurse", PASSWORD)
         assert vial.remaining == D("4.9")
         assert_books_balance()
 
@@ -532,8 +668,54 @@ def test_a_dose_on_a_signed_session_is_not_reversed(app, staff):
         )
         treatment.signed_at = utcnow()
         with pytest.raises(RuleViolation, match="signed session"):
-            reverse(factories.user("psychiatrist"), drawn, "Wrong vial")
+            reverse(factories.user("psychiatrist"), drawn, "Wrong vial", "nurse", PASSWORD)
         assert vial.remaining == D("4.60")
+
+
+@pytest.mark.parametrize(
+    "username, password, field, message",
+    [
+        ("", PASSWORD, "witness_username", "Name a nurse or psychiatrist by their username."),
+        ("front_desk", PASSWORD, "witness_username", "Name a nurse or psychiatrist"),
+        ("psychiatrist", PASSWORD, "witness_username", "not yourself"),
+        ("nurse", "nope", "witness_password", "password is not correct"),
+        ("nurse", "", "witness_password", "is not correct"),
+    ],
+)
+def test_a_reversal_needs_another_clinician_who_re_enters_their_password(
+    app, staff, username, password, field, message
+):
+    with app.app_context():
+        (vial,) = receive_stock(stocked_site(), containers=1)
+        drawn = move(factories.user("nurse"), vial, MovementKind.ADMINISTER, D("1"))
+        with pytest.raises(RuleViolation, match=message) as refused:
+            reverse(factories.user("psychiatrist"), drawn, "Wrong vial", username, password)
+        assert refused.value.field == field
+        assert (
+            db.session.scalar(select(func.count()).where(StockMovement.reverses_id.is_not(None)))
+            == 0
+        )
+        assert vial.remaining == D(4)
+
+
+def test_the_reversal_row_and_its_audit_record_name_the_witness(app, staff):
+    with app.app_context():
+        (vial,) = receive_stock(stocked_site(), containers=1)
+        drawn = move(factories.user("nurse"), vial, MovementKind.ADMINISTER, D("1"))
+        registrant = factories.user("psychiatrist")
+        back = reverse(registrant, drawn, "Charted twice", "nurse", PASSWORD)
+        db.session.commit()
+        nurse_id = staff["nurse"]
+        assert (back.actor_id, back.witness_id) == (registrant.id, nurse_id)
+        (row,) = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "stock.reversal")
+        ).all()
+        assert (row.user_id, row.entity_id, row.detail["witness_id"]) == (
+            registrant.id,
+            back.id,
+            nurse_id,
+        )
+        assert vial.remaining == D(5)
 
 
 @pytest.mark.parametrize(

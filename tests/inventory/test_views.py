@@ -20,8 +20,10 @@ from clinic_app.settings import clinic_today
 from clinic_app.treatments import services
 from tests import factories
 from tests.helpers import (
+    CLINIC_ZONE,
     PASSWORD,
     audit_rows,
+    count_statements,
     field_errors,
     flashes,
     page_statements,
@@ -220,6 +222,134 @@ def test_the_dose_step_refuses_a_vial_under_an_unclassified_discrepancy_beside_t
         assert MovementKind.ADMINISTER not in kinds
 
 
+def _punctured(app, vial_id: int, days_ago: int, session_id: int | None = None) -> None:
+    """A first draw from the vial `days_ago` days ago (which opens it)."""
+    with app.app_context():
+        vial = db.session.get(StockContainer, vial_id)
+        at = clock.utcnow() - timedelta(days=days_ago)
+        move(
+            factories.user("nurse"),
+            vial,
+            MovementKind.ADMINISTER,
+            D("0.1"),
+            occurred_at=at,
+            session_id=session_id,
+        )
+        db.session.commit()
+
+
+def test_the_dose_step_refuses_a_vial_past_its_beyond_use_date_beside_the_field(
+    app, as_role, stock
+):
+    old, fresh = stock["vials"]
+    _punctured(app, old, 29)
+    _punctured(app, fresh, 27)
+    with app.app_context():
+        treatment = session_at(stocked_site())
+        db.session.commit()
+        sid, version = treatment.id, treatment.version_id
+        opened_on = (clock.utcnow() - timedelta(days=29)).astimezone(CLINIC_ZONE).date()
+        opened, last = opened_on.isoformat(), (opened_on + timedelta(days=28)).isoformat()
+    nurse = as_role("nurse")
+    options = {
+        o["value"]: o.get_text()
+        for o in soup(nurse.get(f"/sessions/{sid}")).select("#vial_id option")
+    }
+    assert f"use by {last} · not for this dose: waste it" in options[str(old)]
+    assert "use by " in options[str(fresh)]
+    assert "waste it" not in options[str(fresh)]
+    dose = {
+        "weight_kg": "80",
+        "pump_concentration_mg_per_ml": "1",
+        "pump_rate_ml_per_hour": "60",
+        "version_id": str(version),
+    }
+    refused = nurse.post(f"/sessions/{sid}/dose", data=dose | {"vial_id": str(old)})
+    assert refused.status_code == 400
+    assert field_errors(refused) == {
+        "vial_id": f"This vial was first punctured on {opened}; its beyond-use date was {last}. "
+        "Waste what is left and use another vial."
+    }
+    with app.app_context():
+        assert db.session.get(TreatmentSession, sid).dose_started_at is None
+        assert db.session.get(StockContainer, old).remaining == D("4.9")
+    assert (
+        nurse.post(f"/sessions/{sid}/dose", data=dose | {"vial_id": str(fresh)}).status_code == 302
+    )
+
+
+def test_the_inventory_and_container_pages_flag_vials_past_their_beyond_use_date(
+    app, as_role, stock
+):
+    old, fresh = stock["vials"]
+    _punctured(app, old, 29)
+    _punctured(app, fresh, 3)
+    nurse = as_role("nurse")
+    with app.app_context():
+        old_label = db.session.get(StockContainer, old).label
+    page = soup(nurse.get("/inventory"))
+    stale = page.find("li", attrs={"data-container": str(old)}).get_text(" ", strip=True)
+    good = page.find("li", attrs={"data-container": str(fresh)}).get_text(" ", strip=True)
+    assert "Past its beyond-use date: waste the remainder" in stale
+    assert "Past its beyond-use date" not in good
+    container = soup(nurse.get(f"/inventory/containers/{old}"))
+    use_by = container.find(id="beyond-use").get_text(" ", strip=True)
+    assert "multiple-dose vial" in use_by and "Past its beyond-use date" in use_by
+    assert old_label in container.find("h1").get_text()
+    fresh_page = soup(nurse.get(f"/inventory/containers/{fresh}"))
+    assert "Past its" not in fresh_page.find(id="beyond-use").get_text()
+    sealed = soup(nurse.get(f"/inventory/containers/{stock['devices'][0]}"))
+    assert sealed.find(id="beyond-use") is None
+
+
+def test_the_dose_step_runs_as_many_statements_with_many_open_vials(app, as_role, stock):
+    with app.app_context():
+        treatment = session_at(stocked_site())
+        db.session.commit()
+        sid = treatment.id
+    nurse = as_role("nurse")
+    nurse.get(f"/sessions/{sid}")
+    few = page_statements(app, nurse, f"/sessions/{sid}")
+    with app.app_context():
+        site = stocked_site()
+        more = receive_stock(site, containers=4, lot="MORE")
+        db.session.commit()
+        ids = [v.id for v in more]
+    for n, vial_id in enumerate(ids):
+        _punctured(app, vial_id, 10 * n)
+    assert page_statements(app, nurse, f"/sessions/{sid}") == few
+
+
+def _dose_statements(app, nurse, vial_id: int) -> int:
+    """The SQL statements of one IV dose step drawn from `vial_id`, in a new session."""
+    with app.app_context():
+        treatment = session_at(stocked_site())
+        db.session.commit()
+        sid, version = treatment.id, treatment.version_id
+    nurse.get(f"/sessions/{sid}")
+    data = {
+        "weight_kg": "80",
+        "pump_concentration_mg_per_ml": "1",
+        "pump_rate_ml_per_hour": "60",
+        "vial_id": str(vial_id),
+        "version_id": str(version),
+    }
+    with count_statements(app) as statements:
+        assert nurse.post(f"/sessions/{sid}/dose", data=data).status_code == 302
+    return len(statements)
+
+
+def test_the_dose_step_checks_an_opened_vial_without_more_statements(app, as_role, stock):
+    """The beyond-use check reads the vial's own row and the settings the step loads anyway: a
+    vial opened 20 days ago costs what one opened today does, and a sealed vial one UPDATE more
+    (the one that opens it, in the same flush as its balance's)."""
+    nurse = as_role("nurse")
+    sealed = _dose_statements(app, nurse, stock["vials"][0])
+    _punctured(app, stock["vials"][1], 20)
+    older = _dose_statements(app, nurse, stock["vials"][1])
+    assert older == _dose_statements(app, nurse, stock["vials"][0]) == sealed - 1
+
+
 def _receipt(today, **changes):
     data = {
         "received_on": today.isoformat(),
@@ -274,6 +404,46 @@ def test_a_receipt_again_or_a_lot_with_another_expiry_is_refused_beside_the_fiel
     assert ("danger", "Check the lines marked below.") in flashes(changed)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(StockContainer)) == before
+
+
+def test_a_receipt_of_spravato_kits_records_and_shows_packs_and_devices(app, as_role, stock):
+    nurse = as_role("nurse")
+    with app.app_context():
+        today = clinic_today()
+        device_product = str(db.session.get(StockContainer, stock["devices"][0]).line.product_id)
+        before = db.session.scalar(select(func.count()).select_from(StockContainer))
+    form = soup(nurse.get("/inventory/receipts"))
+    assert [o["value"] for o in form.select("#lines-0-pack option")] == [
+        "",
+        "50458-028-02",
+        "50458-028-03",
+    ]
+    kit = {
+        "invoice_number": "INV-3003",
+        "lines-0-product_id": device_product,
+        "lines-0-lot": "ESK-8",
+        "lines-0-pack": "50458-028-03",
+        "lines-0-packs": "2",
+        "lines-0-containers": "5",
+    }
+    refused = nurse.post("/inventory/receipts", data=_receipt(today, **kit))
+    assert refused.status_code == 400
+    assert field_errors(refused) == {
+        "lines-0-containers": "2 packs of 3 are 6 containers, not 5: check the invoice."
+    }
+    done = nurse.post(
+        "/inventory/receipts", data=_receipt(today, **kit | {"lines-0-containers": ""})
+    )
+    assert done.status_code == 302
+    page = soup(nurse.get(done.headers["Location"]))
+    lines = [li.get_text(" ", strip=True) for li in page.select("li.receipt-line")]
+    assert any(
+        line.startswith("2 packs × Spravato 84 mg kit (NDC 50458-028-03, 3 each) = 6 devices")
+        and "lot ESK-8" in line
+        for line in lines
+    ), lines
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StockContainer)) == before + 6
 
 
 def test_esketamine_dose_picks_a_device(app, as_role, stock):
@@ -606,27 +776,97 @@ def test_the_registrant_adds_the_standard_products(app, as_role, staff):
     assert "50458-028-00" in page and "0409-2051-05" in page
 
 
-def test_the_registrant_reverses_a_mistaken_movement_from_the_history(app, as_role, stock):
-    vial_id = _open_first_vial(app, stock)
+def _drawn(app) -> int:
     with app.app_context():
-        drawn = db.session.scalar(
-            select(StockMovement.id).where(StockMovement.kind == "administer")
-        )
+        return db.session.scalar(select(StockMovement.id).where(StockMovement.kind == "administer"))
+
+
+def _reversal(drawn: int, **data: str) -> dict[str, str]:
+    base = {"reason": "Charted on the wrong vial", "witness_username": "nurse"}
+    return {f"m{drawn}-{name}": value for name, value in (base | data).items()}
+
+
+def test_the_registrant_reverses_a_mistaken_movement_before_a_witness(app, as_role, stock):
+    vial_id = _open_first_vial(app, stock)
+    drawn = _drawn(app)
     url = f"/inventory/movements/{drawn}/reverse"
-    assert as_role("nurse").post(url, data={"reason": "Wrong vial"}).status_code == 403
+    witnessed = _reversal(drawn, witness_password=PASSWORD)
+    assert as_role("nurse").post(url, data=witnessed).status_code == 403
     psychiatrist = as_role("psychiatrist")
-    refused = psychiatrist.post(url, data={"reason": " "})
+    refused = psychiatrist.post(url, data=witnessed | {f"m{drawn}-reason": " "})
     assert refused.status_code == 400
-    done = psychiatrist.post(url, data={"reason": "Charted on the wrong vial"})
+    form = soup(psychiatrist.get(f"/inventory/containers/{vial_id}")).find("form", action=url)
+    assert {i["name"] for i in form.find_all("input")} >= {
+        f"m{drawn}-reason",
+        f"m{drawn}-witness_username",
+        f"m{drawn}-witness_password",
+    }
+    done = psychiatrist.post(url, data=witnessed)
     assert done.status_code == 302
     history = soup(psychiatrist.get(done.headers["Location"])).select("#history tbody tr")
-    assert [row.find_all("td")[1].get_text(strip=True) for row in history] == [
-        "Received",
-        "Administered",
-        f"Reversal of #{drawn}",
-    ]
+    cells = [[td.get_text(" ", strip=True) for td in row.find_all("td")] for row in history]
+    assert [row[1] for row in cells] == ["Received", "Administered", f"Reversal of #{drawn}"]
+    assert cells[2][4] == "Test psychiatrist, MD; witness Test nurse, RN"
     with app.app_context():
         assert db.session.get(StockContainer, vial_id).remaining == D(5)
+        (row,) = audit_rows(app, "stock.reversal")
+        assert row.detail["witness_id"] == db.session.scalar(
+            select(StockMovement.witness_id).where(StockMovement.reverses_id == drawn)
+        )
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"witness_username": ""}, "witness_username", "This field is required."),
+        (
+            {"witness_username": "front_desk"},
+            "witness_username",
+            "Name a nurse or psychiatrist by their username.",
+        ),
+        (
+            {"witness_username": "psychiatrist"},
+            "witness_username",
+            "A second person is needed: not yourself.",
+        ),
+        ({"witness_password": ""}, "witness_password", "This field is required."),
+        ({"witness_password": "nope"}, "witness_password", "password is not correct"),
+    ],
+)
+def test_a_reversal_without_a_witness_is_refused_beside_the_witness_fields(
+    app, as_role, stock, changes, field, message
+):
+    vial_id = _open_first_vial(app, stock)
+    drawn = _drawn(app)
+    data = _reversal(drawn, witness_password=PASSWORD) | _reversal(drawn, **changes)
+    refused = as_role("psychiatrist").post(f"/inventory/movements/{drawn}/reverse", data=data)
+    assert refused.status_code == 400
+    errors = field_errors(refused)
+    assert list(errors) == [f"m{drawn}-{field}"]
+    assert message in errors[f"m{drawn}-{field}"]
+    assert soup(refused).find("details", class_="reverse", open=True) is not None
+    with app.app_context():
+        assert db.session.get(StockContainer, vial_id).remaining == D(4)
+        assert db.session.scalar(select(func.count()).where(StockMovement.kind == "reversal")) == 0
+
+
+def test_a_reversal_witness_locked_by_wrong_passwords_keeps_their_own_session(app, as_role, stock):
+    _open_first_vial(app, stock)
+    drawn = _drawn(app)
+    nurse = as_role("nurse")
+    psychiatrist = as_role("psychiatrist")
+    data = _reversal(drawn, witness_password="nope")
+    for _ in range(app.config["LOCKOUT_AFTER_FAILURES"]):
+        wrong = psychiatrist.post(f"/inventory/movements/{drawn}/reverse", data=data)
+    assert "choose another witness" in field_errors(wrong)[f"m{drawn}-witness_password"]
+    failures = audit_rows(app, "stock.witness")
+    assert len(failures) == app.config["LOCKOUT_AFTER_FAILURES"]
+    assert nurse.get("/inventory").status_code == 200
+    assert psychiatrist.get("/inventory").status_code == 200
+    locked = psychiatrist.post(
+        f"/inventory/movements/{drawn}/reverse", data=_reversal(drawn, witness_password=PASSWORD)
+    )
+    assert "locked" in field_errors(locked)[f"m{drawn}-witness_password"]
 
 
 def test_a_container_at_another_site_is_refused(app, as_role, stock):
@@ -668,6 +908,14 @@ def test_the_registrant_adds_a_product_and_a_duplicate_ndc_is_refused(app, as_ro
         "mg_per_unit": "10",
         "container_size": "20",
         "witness_required": "y",
+        "vial_use": "multiple",
+    }
+    unsaid = psychiatrist.post(
+        "/inventory/products/new", data=data | {"ndc": "42023-113-98", "vial_use": ""}
+    )
+    assert unsaid.status_code == 400
+    assert field_errors(unsaid) == {
+        "vial_use": "Say whether the vial is single-dose or multiple-dose, as its label says."
     }
     refused = psychiatrist.post("/inventory/products/new", data=data)
     assert refused.status_code == 400
