@@ -12,7 +12,10 @@ outside clinic hours or whose esketamine observation (label: at least 2 h after 
 end after closing; an unknown chair; a chair or the patient already booked at that time; two
 doses on one calendar day or closer than the minimum gap; a visit out of order within its
 series; more esketamine doses in one ISO week than the induction's twice-weekly limit (label).
-Warned: doses under the clinic's spacing hours apart (48 h by default).
+Warned: doses under the clinic's spacing hours apart (48 h by default); a series whose visits
+are not all at one site (the patient travels, and each site's chairs, staff and stock expect the
+visit), named by site and visit number. Rules on the whole series (`SERIES_RULES`) see every
+requested visit at once and only warn.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -45,13 +48,15 @@ class Visit:
 @dataclass(frozen=True)
 class Calendar:
     """The clinic as the check sees it: its rules and zone, the time now, the bookable chairs
-    (id -> name) and the visits that stand (those being moved left out)."""
+    (id -> name), the visits that stand (those being moved left out) and each chair's site
+    (chair id -> site name, every chair, for the series' sites)."""
 
     rules: SchedulingRules
     tz: ZoneInfo
     now: datetime
     chairs: Mapping[int, str]
     booked: Sequence[Visit] = ()
+    chair_sites: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,10 +81,12 @@ class Result:
 
 
 Rule = Callable[[Calendar, Sequence[Visit], int], Finding | None]
+SeriesRule = Callable[[Calendar, Sequence[Visit]], list[Finding]]
 
 
 def check(calendar: Calendar, requested: Sequence[Visit]) -> Result:
-    """Run every rule on every requested visit; the first blocking finding is its problem."""
+    """Run every rule on every requested visit; the first blocking finding is its problem.
+    Then the rules on the whole series, which only warn."""
     result = Result()
     for index in range(len(requested)):
         for rule in RULES:
@@ -90,6 +97,8 @@ def check(calendar: Calendar, requested: Sequence[Visit]) -> Result:
                 result.problems[index] = (finding.code, finding.message)
                 break
             result.warnings.append(finding.message)
+    for series_rule in SERIES_RULES:
+        result.warnings.extend(f.message for f in series_rule(calendar, requested))
     return result
 
 
@@ -366,3 +375,57 @@ RULES: tuple[Rule, ...] = (
     spacing_before,
     spacing_after,
 )
+
+
+# --- rules on the whole series (warnings) ------------------------------------------------------
+
+
+def _site_of(calendar: Calendar, visit: Visit) -> str | None:
+    return calendar.chair_sites.get(visit.chair_id) if visit.chair_id is not None else None
+
+
+def _series_members(
+    calendar: Calendar, requested: Sequence[Visit], series: str | None
+) -> list[tuple[int | None, str]]:
+    """The series' visits in time order with their sites: the requested ones of `series` (None:
+    the visits being booked as a new series) and the patient's booked ones of it."""
+    booked = [v for v in calendar.booked if series is not None and v.own and v.series == series]
+    visits = sorted(booked + [v for v in requested if v.series == series], key=lambda v: v.start)
+    return [(v.sequence, site) for v in visits if (site := _site_of(calendar, v)) is not None]
+
+
+def _visits_at(numbers: list[int | None], site: str) -> str:
+    """ "visits 3 and 5 are at X" (a visit without a number is the new one)."""
+    names = [str(n) for n in sorted(n for n in numbers if n is not None)]
+    named = f"visit{'s' if len(names) > 1 else ''} " + _and(names) if names else ""
+    parts = [named] if named else []
+    if None in numbers:
+        parts.append("the new visit")
+    verb = "are" if len(numbers) > 1 else "is"
+    return f"{_and(parts)} {verb} at {site}"
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def series_sites(calendar: Calendar, requested: Sequence[Visit]) -> list[Finding]:
+    """A series whose visits are not all at one site: the sites with fewer of its visits are
+    named with their visits, the site of most visits (of the first, on a tie) is "the others"."""
+    findings = []
+    for series in dict.fromkeys(v.series for v in requested):
+        members = _series_members(calendar, requested, series)
+        by_site: dict[str, list[int | None]] = {}
+        for number, site in members:
+            by_site.setdefault(site, []).append(number)
+        if len(by_site) < 2:
+            continue
+        main = max(by_site, key=lambda site: len(by_site[site]))  # the first on a tie
+        others = "the other" if len(by_site[main]) == 1 else "the others"
+        named = [_visits_at(numbers, site) for site, numbers in by_site.items() if site != main]
+        message = "; ".join(named) + f"; {others} at {main}."
+        findings.append(Finding("sites", message[0].upper() + message[1:], blocking=False))
+    return findings
+
+
+SERIES_RULES: tuple[SeriesRule, ...] = (series_sites,)

@@ -56,8 +56,9 @@ class VisitRequest:
 
 @dataclass(frozen=True)
 class VisitKindInfo:
-    """What the requested visits are: dosing or not, esketamine or not, and for visits of a
-    series its id and each visit's number (None: not in a series)."""
+    """What the requested visits are: dosing or not, esketamine or not, the id of the series
+    they continue (None: not in a series, or a new one) and each visit's number in its series
+    (None: unnumbered), which the order and site checks name."""
 
     dosing: bool = True
     esketamine: bool = False
@@ -173,7 +174,14 @@ def check_visits(
     same-day rules read the first visit's site clock."""
     rules = scheduling_rules()
     rows = db.session.execute(
-        select(Chair.id, Chair.name, Chair.active, Chair.site_id, Site.timezone).join(Chair.site)
+        select(
+            Chair.id,
+            Chair.name,
+            Chair.active,
+            Chair.site_id,
+            Site.timezone,
+            Site.name.label("site"),
+        ).join(Chair.site)
     ).all()
     chairs = {r.id: r.name for r in rows if r.active}
     sites = {r.id: r.site_id for r in rows}
@@ -195,7 +203,9 @@ def check_visits(
         return Check()
     booked = _booked(patient_id, wanted, requests, kind.series_id, set(exclude_ids))
     tz = zones.of(requests[0].chair_id)
-    calendar = visit_checks.Calendar(rules, tz, utcnow(), chairs, booked)
+    calendar = visit_checks.Calendar(
+        rules, tz, utcnow(), chairs, booked, chair_sites={r.id: r.site for r in rows}
+    )
     result = visit_checks.check(calendar, wanted)
     for index, (code, message) in list(result.problems.items()):
         if code in MOVABLE_IN_DAY:

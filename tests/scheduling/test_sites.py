@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
+from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.errors import RuleViolation
@@ -29,6 +30,7 @@ from tests import factories
 from tests.helpers import (
     PASSWORD,
     field_error,
+    flashes,
     form_values,
     markup,
     page_statements,
@@ -37,7 +39,14 @@ from tests.helpers import (
     soup,
 )
 from tests.review.builders import add_session
-from tests.scheduling.builders import MONDAY, book_visit, make_patient_with_course, propose
+from tests.scheduling.builders import (
+    MONDAY,
+    book_from,
+    book_series,
+    book_visit,
+    make_patient_with_course,
+    propose,
+)
 
 LA = ZoneInfo("America/Los_Angeles")
 NY = ZoneInfo("America/New_York")
@@ -518,3 +527,62 @@ def test_the_plan_page_proposes_at_the_site_picked(app, sites):
     chosen = {s.find("option", selected=True).get_text(strip=True) for s in book("select")}
     assert chosen and all(name.endswith("· MAIN") for name in chosen), chosen
     assert book.find("input", attrs={"name": "book-plan_site"})["value"] == main_id
+
+
+# --- a series over two sites --------------------------------------------------------------------
+
+ALTERNATES = "Visits 3 and 5 are at Midtown; the others at Westside LA."
+
+
+def _name_main(app) -> None:
+    with app.app_context():
+        factories.site("MAIN", name="Westside LA")
+        db.session.commit()
+
+
+def test_a_series_planned_over_two_sites_is_warned_then_booked(app, sites):
+    patient_id, course_id = _patient(app, "Traveller", "MAIN")
+    _name_main(app)
+    desk = _client(app, "front_desk")
+    page = propose(desk, patient_id, course_id)
+    assert page.status_code == 200
+    assert (
+        "Midtown"
+        not in soup(page).find("form", action=f"/schedule/patients/{patient_id}/book").get_text()
+    )
+    # Visits 3 and 5 at Midtown at noon New York time (09:00 in Los Angeles, within hours on
+    # either clock).
+    moved = {}
+    for index in (2, 4):
+        moved[f"book-visits-{index}-chair_id"] = str(sites["NYC"][index // 4])
+        moved[f"book-visits-{index}-start"] = "12:00"
+    checked = book_from(desk, patient_id, page, action="check", **moved)
+    assert checked.status_code == 200
+    note = soup(checked).find("div", class_="alert-warning", role="note")
+    assert ALTERNATES in [li.get_text(strip=True) for li in note("li")]
+    booked = book_from(desk, patient_id, page, **moved)
+    assert booked.status_code == 302
+    shown = desk.get(booked.headers["Location"])
+    assert ("warning", ALTERNATES) in flashes(shown)
+    with app.app_context():
+        rows = db.session.scalars(
+            select(Appointment)
+            .where(Appointment.patient_id == patient_id)
+            .order_by(Appointment.sequence_no)
+        ).all()
+        assert [r.site.code for r in rows][:6] == ["MAIN", "MAIN", "NYC", "MAIN", "NYC", "MAIN"]
+
+
+def test_moving_one_visit_of_a_series_to_another_sites_chair_is_warned(app, sites):
+    patient_id, course_id = _patient(app, "Shifter", "MAIN")
+    _name_main(app)
+    ids = book_series(app, patient_id, course_id)
+    with app.app_context():
+        second = db.session.get(Appointment, ids[1])
+        day = second.starts_at.astimezone(LA).date()
+        moved = changes.move(factories.user("front_desk"), second, day, time(12), sites["NYC"][0])
+        db.session.commit()
+        assert moved.warnings == ["Visit 2 is at Midtown; the others at Westside LA."]
+        # Back at its own site: nothing to warn.
+        back = changes.move(factories.user("front_desk"), second, day, time(9), sites["MAIN"][1])
+        assert back.warnings == []
