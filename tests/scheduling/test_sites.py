@@ -586,3 +586,65 @@ def test_moving_one_visit_of_a_series_to_another_sites_chair_is_warned(app, site
         # Back at its own site: nothing to warn.
         back = changes.move(factories.user("front_desk"), second, day, time(9), sites["MAIN"][1])
         assert back.warnings == []
+
+
+# --- the All-sites day calendar -----------------------------------------------------------------
+
+
+def _day_sections(response) -> dict[str, dict[str, list[str]]]:
+    """Per site section of the day grid (its heading): the names of the patients whose visit
+    starts in each time row."""
+    sections = {}
+    for section in soup(response).select("section.day-site"):
+        heading = section.find(["h2", "h3"]).get_text(" ", strip=True)
+        rows: dict[str, list[str]] = {}
+        for tr in section.find("table").find("tbody")("tr"):
+            names = [c.get_text(" ", strip=True) for c in tr.select(".visit-patient")]
+            if names:
+                rows[tr.find("th").get_text(strip=True)] = names
+        sections[heading] = rows
+    return sections
+
+
+def test_the_all_sites_day_has_a_section_per_site_each_on_its_own_clock(app, today_at_both):
+    psychiatrist = _client(app, "psychiatrist")
+    page = psychiatrist.get(f"/schedule/?site=ALL&date={MONDAY.isoformat()}")
+    assert page.status_code == 200
+    sections = _day_sections(page)
+    headings = list(sections)
+    assert len(headings) == 2
+    midtown, main = headings  # by site name: "Midtown", then "Site MAIN"
+    assert midtown.startswith("Midtown") and "America/New_York" in midtown and "EDT" in midtown
+    assert main.startswith("Site MAIN") and "America/Los_Angeles" in main and "PDT" in main
+    assert [list(v) for v in sections.values()] == [["09:00"], ["09:00"]]
+    assert "Eastside" in sections[midtown]["09:00"][0]
+    assert "Westside" in sections[main]["09:00"][0]
+    # Each section's columns are its own site's chairs.
+    columns = [
+        [th.get_text(strip=True) for th in s.find("thead")("th")]
+        for s in soup(page).select("section.day-site")
+    ]
+    assert columns == [["Time", "NY 1", "NY 2"], ["Time", "LA 1", "LA 2"]]
+    # One site: one grid, no site heading.
+    one = psychiatrist.get(f"/schedule/?site=NYC&date={MONDAY.isoformat()}")
+    assert len(soup(one).select("section.day-site")) == 1
+    assert soup(one).select_one("section.day-site h2") is None
+
+
+def test_the_all_sites_day_costs_the_same_statements_with_more_visits(app, sites):
+    psychiatrist = _client(app, "psychiatrist")
+    url = f"/schedule/?site=ALL&date={MONDAY.isoformat()}"
+    psychiatrist.get(url)
+    before = page_statements(app, psychiatrist, url)
+    for n in range(4):
+        code, zone = ("MAIN", LA) if n % 2 else ("NYC", NY)
+        patient_id, course_id = _patient(app, f"Day{n}", code)
+        book_visit(app, patient_id, course_id, sites[code][n // 2], at(zone, MONDAY, 10))
+    consult_id, _ = _patient(app, "Walkin", "NYC")
+    book_visit(app, consult_id, None, None, at(NY, MONDAY, 14), 30, visit_kind="consult")
+    page = psychiatrist.get(url)
+    assert page_statements(app, psychiatrist, url) == before
+    sections = _day_sections(page)
+    midtown = next(v for k, v in sections.items() if k.startswith("Midtown"))
+    # The consult without a chair sits in its patient's usual site's section, on its clock.
+    assert any("Walkin" in name for name in midtown["14:00"])
