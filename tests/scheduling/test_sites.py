@@ -648,3 +648,44 @@ def test_the_all_sites_day_costs_the_same_statements_with_more_visits(app, sites
     midtown = next(v for k, v in sections.items() if k.startswith("Midtown"))
     # The consult without a chair sits in its patient's usual site's section, on its clock.
     assert any("Walkin" in name for name in midtown["14:00"])
+
+
+def test_the_timelines_peak_systolic_table_and_chart_use_each_sessions_site_clock(app, sites):
+    """A New York session dosed at 00:30 New York time on Wednesday 1 April is Tuesday evening
+    in Los Angeles (the clinic's zone): the peak table and chart say Wednesday."""
+    patient_id, course_id = _patient(app, "Latenight", "NYC")
+    started = at(NY, date(2026, 4, 1), 0, 15)
+    with app.app_context():
+        person = db.session.get(Patient, patient_id)
+        course = db.session.get(TreatmentCourse, course_id)
+        treatment = add_session(person, course, started=started)
+        treatment.appointment = Appointment(
+            patient_id=patient_id,
+            course_id=course_id,
+            chair_id=sites["NYC"][0],
+            starts_at=started,
+            ends_at=started + timedelta(hours=2),
+            visit_kind="induction",
+            status="completed",
+        )
+        db.session.commit()
+    psychiatrist = _client(app, "psychiatrist")
+    url = f"/patients/{patient_id}/timeline"
+    page = soup(psychiatrist.get(url))
+    table = page.find("caption", string="Peak and pre-dose systolic per session").parent
+    assert [td.get_text(strip=True) for td in table.tbody.tr("td")][1] == "1 Apr 2026"
+    chart = page.find("svg", id=f"peak-chart-{course_id}")
+    desc = chart.find("desc").get_text(" ", strip=True)
+    assert "from 1 Apr 2026 to 1 Apr 2026" in desc and "31 Mar" not in desc
+    labels = " ".join(t.get_text(" ", strip=True) for t in chart.find_all("title"))
+    assert "1 Apr 2026: peak" in labels and "31 Mar 2026" not in labels
+    # The same statements as a timeline whose session is in the clinic's zone.
+    with app.app_context():
+        treatment = db.session.get(Appointment, treatment.appointment.id)
+        treatment.chair_id = sites["MAIN"][0]
+        db.session.commit()
+    main = page_statements(app, psychiatrist, url)
+    with app.app_context():
+        db.session.get(Appointment, treatment.id).chair_id = sites["NYC"][0]
+        db.session.commit()
+    assert page_statements(app, psychiatrist, url) == main
