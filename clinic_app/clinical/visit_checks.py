@@ -4,8 +4,9 @@ visits and moves all run, so a move is held to the same rules as a booking.
 Pure: the clinic's rules, its chairs, the visits already booked and the requested visits in;
 per requested visit its first blocking problem, plus warnings, out. Each rule looks at one
 requested visit and returns a Finding or None; `RULES` lists them in the order a problem is
-reported. Times are aware datetimes; calendar days and clinic hours are read in the clinic's
-zone, durations in elapsed time (see `clinic_app.clinical.series` for the sources of the numbers).
+reported. Times are aware datetimes; a visit's calendar day and clinic hours are read on its
+own site's clock (`Visit.tz`, else the calendar's zone), durations in elapsed time (see
+`clinic_app.clinical.series` for the sources of the numbers).
 
 Refused: a time in the past; a closed day (weekday, public holiday, closed date); a visit
 outside clinic hours or whose esketamine observation (label: at least 2 h after the dose) would
@@ -43,6 +44,7 @@ class Visit:
     own: bool = True
     series: str | None = None
     sequence: int | None = None
+    tz: ZoneInfo | None = None  # its site's clock (None: the calendar's)
 
 
 @dataclass(frozen=True)
@@ -113,18 +115,29 @@ def _day(moment: datetime, tz: ZoneInfo) -> date:
     return moment.astimezone(tz).date()
 
 
+def _tz(calendar: Calendar, visit: Visit) -> ZoneInfo:
+    """The clock a visit is read on: its site's, else the calendar's."""
+    return visit.tz or calendar.tz
+
+
+def _on_day(calendar: Calendar, visit: Visit) -> date:
+    """The visit's calendar day on its own clock."""
+    return _day(visit.start, _tz(calendar, visit))
+
+
 def _label(calendar: Calendar, visit: Visit) -> str:
-    return day_label(_day(visit.start, calendar.tz))
+    return day_label(_on_day(calendar, visit))
 
 
 def _overlap(a: Visit, b: Visit) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def _opening(calendar: Calendar, day: date) -> tuple[datetime, datetime]:
-    rules = calendar.rules
-    opens = datetime.combine(day, rules.opening_time, tzinfo=calendar.tz).astimezone(UTC)
-    closes = datetime.combine(day, rules.closing_time, tzinfo=calendar.tz).astimezone(UTC)
+def _opening(calendar: Calendar, visit: Visit) -> tuple[datetime, datetime]:
+    """Opening and closing on the visit's day, on its clock."""
+    rules, tz, day = calendar.rules, _tz(calendar, visit), _on_day(calendar, visit)
+    opens = datetime.combine(day, rules.opening_time, tzinfo=tz).astimezone(UTC)
+    closes = datetime.combine(day, rules.closing_time, tzinfo=tz).astimezone(UTC)
     return opens, closes
 
 
@@ -139,12 +152,12 @@ def past(calendar: Calendar, requested: Sequence[Visit], index: int) -> Finding 
     visit = requested[index]
     if visit.start > calendar.now:
         return None
-    when = f"{_label(calendar, visit)} {_hhmm(visit.start, calendar.tz)}"
+    when = f"{_label(calendar, visit)} {_hhmm(visit.start, _tz(calendar, visit))}"
     return Finding("past", f"{when} has already passed.")
 
 
 def closed(calendar: Calendar, requested: Sequence[Visit], index: int) -> Finding | None:
-    day = _day(requested[index].start, calendar.tz)
+    day = _on_day(calendar, requested[index])
     if calendar.rules.is_open(day):
         return None
     closure = calendar.rules.closure(day)
@@ -154,10 +167,10 @@ def closed(calendar: Calendar, requested: Sequence[Visit], index: int) -> Findin
 
 def hours(calendar: Calendar, requested: Sequence[Visit], index: int) -> Finding | None:
     visit = requested[index]
-    opens, closes = _opening(calendar, _day(visit.start, calendar.tz))
+    opens, closes = _opening(calendar, visit)
     if opens <= visit.start and visit.end <= closes:
         return None
-    rules, tz = calendar.rules, calendar.tz
+    rules, tz = calendar.rules, _tz(calendar, visit)
     minutes = int((visit.end - visit.start).total_seconds() // 60)
     latest = closes - timedelta(minutes=minutes)
     return Finding(
@@ -179,13 +192,13 @@ def observation(calendar: Calendar, requested: Sequence[Visit], index: int) -> F
     ends = visit.start + timedelta(
         minutes=rules.esketamine_dosing_minutes + rules.esketamine_min_observation_minutes
     )
-    closes = _opening(calendar, _day(visit.start, calendar.tz))[1]
+    closes = _opening(calendar, visit)[1]
     if ends <= closes:
         return None
     return Finding(
         "hours",
         f"The {rules.esketamine_min_observation_minutes}-minute observation would end at "
-        f"{_hhmm(ends, calendar.tz)}, after closing at {rules.closing_time:%H:%M}.",
+        f"{_hhmm(ends, _tz(calendar, visit))}, after closing at {rules.closing_time:%H:%M}.",
     )
 
 
@@ -200,8 +213,8 @@ def dose_that_day(calendar: Calendar, requested: Sequence[Visit], index: int) ->
     visit = requested[index]
     if not visit.dosing:
         return None
-    day = _day(visit.start, calendar.tz)
-    if any(_day(v.start, calendar.tz) == day for v in _own_doses(calendar)):
+    day = _on_day(calendar, visit)
+    if any(_on_day(calendar, v) == day for v in _own_doses(calendar)):
         return Finding(
             "same_day",
             f"The patient already has a visit on {day_label(day)}; never two doses in one day.",
@@ -214,7 +227,7 @@ def patient_busy(calendar: Calendar, requested: Sequence[Visit], index: int) -> 
     busy = next((v for v in calendar.booked if v.own and _overlap(v, visit)), None)
     if busy is None:
         return None
-    tz = calendar.tz
+    tz = _tz(calendar, visit)
     return Finding(
         "patient",
         f"The patient already has a visit {_hhmm(busy.start, tz)}–{_hhmm(busy.end, tz)} on "
@@ -226,8 +239,8 @@ def same_day_requested(
     calendar: Calendar, requested: Sequence[Visit], index: int
 ) -> Finding | None:
     visit = requested[index]
-    day = _day(visit.start, calendar.tz)
-    twin = next((j for j in range(index) if _day(requested[j].start, calendar.tz) == day), None)
+    day = _on_day(calendar, visit)
+    twin = next((j for j in range(index) if _on_day(calendar, requested[j]) == day), None)
     if twin is None:
         return None
     never = "; never two doses in one day" if visit.dosing else ""
@@ -247,7 +260,7 @@ def chair_taken(calendar: Calendar, requested: Sequence[Visit], index: int) -> F
     )
     if taken is None:
         return None
-    tz = calendar.tz
+    tz = _tz(calendar, visit)
     return Finding(
         "chair",
         f"{_chair_name(calendar, visit)} is booked {_hhmm(taken.start, tz)}–"
@@ -294,7 +307,7 @@ def series_order(calendar: Calendar, requested: Sequence[Visit], index: int) -> 
             return Finding(
                 "order",
                 f"Visit {visit.sequence} must come {side} visit {other.sequence} of its series "
-                f"({_label(calendar, other)} {_hhmm(other.start, calendar.tz)}).",
+                f"({_label(calendar, other)} {_hhmm(other.start, _tz(calendar, other))}).",
             )
     return None
 
@@ -308,15 +321,15 @@ def esketamine_week(calendar: Calendar, requested: Sequence[Visit], index: int) 
     visit = requested[index]
     if not (visit.dosing and visit.esketamine):
         return None
-    tz = calendar.tz
-    week = _week(_day(visit.start, tz))
+    day = _on_day(calendar, visit)
+    week = _week(day)
     booked = [v for v in _own_doses(calendar) if v.esketamine]
     earlier = [v for v in requested[: index + 1] if v.dosing and v.esketamine]
-    count = sum(_week(_day(v.start, tz)) == week for v in booked + earlier)
+    count = sum(_week(_on_day(calendar, v)) == week for v in booked + earlier)
     limit = calendar.rules.esketamine_doses_per_week
     if count <= limit:
         return None
-    monday = _day(visit.start, tz) - timedelta(days=_day(visit.start, tz).weekday())
+    monday = day - timedelta(days=day.weekday())
     return Finding(
         "week",
         f"Esketamine is at most {limit} doses a week; the week of {day_label(monday)} would "
@@ -328,7 +341,8 @@ def _gap(calendar: Calendar, first: Visit | None, second: Visit | None) -> Findi
     """Two doses closer than the minimum gap (refused) or under the spacing hours (warned)."""
     if first is None or second is None:
         return None
-    for finding in spacing_findings([first.start, second.start], calendar.rules, calendar.tz):
+    starts = [v.start.astimezone(_tz(calendar, v)) for v in (first, second)]
+    for finding in spacing_findings(starts, calendar.rules):  # each day on its own clock
         if finding.code == "same_day":
             continue  # refused by the same-day rules with a clearer message
         if finding.severity == Severity.ERROR:

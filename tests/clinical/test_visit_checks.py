@@ -4,6 +4,7 @@ esketamine week with more than two doses, or a visit on a closed day."""
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -185,6 +186,26 @@ def test_the_site_warning_does_not_hide_a_refusal_and_counts_each_series_once():
     assert result.warnings == []  # the unknown chair has no site
     two = run_at_sites(*_series([3, 1, 1]))
     assert two.warnings == ["Visit 1 is at Midtown Manhattan; the others at Downtown LA."]
+
+
+def test_each_visit_is_read_on_its_own_sites_clock():
+    """09:00 in New York is 06:00 in Los Angeles: on its own clock it is within hours."""
+    ny = ZoneInfo("America/New_York")
+    start = local(MON, 9, tz=ny)
+    at_ny = Visit(start, start + timedelta(minutes=150), 3, esketamine=True, tz=ny)
+    assert codes(run_at_sites(replace(at_ny, tz=None))) == {0: "hours"}
+    assert run_at_sites(at_ny).ok
+    # Its day is New York's: 23:30 in Los Angeles on Monday is Tuesday 02:30 in New York, so a
+    # dose at 10:00 Los Angeles time on Tuesday is the same New York day (refused)...
+    late = local(MON, 23, 30)
+    booked = [Visit(late, late + timedelta(minutes=150), 3, esketamine=True, tz=ny)]
+    tuesday = esk(MON + timedelta(days=1), 10)
+    rules = replace(RULES, opening_time=time(0, 0), closing_time=time(23, 59))
+    calendar = Calendar(rules, LA, NOW, ALL_CHAIRS, booked, chair_sites=SITES)
+    assert codes(check(calendar, [tuesday])) == {0: "same_day"}
+    # ...and read on Los Angeles' clock it would have been Monday.
+    calendar = Calendar(rules, LA, NOW, ALL_CHAIRS, [replace(booked[0], tz=None)])
+    assert check(calendar, [tuesday]).ok
 
 
 # --- the property -----------------------------------------------------------------------------

@@ -550,12 +550,12 @@ def test_a_series_planned_over_two_sites_is_warned_then_booked(app, sites):
         "Midtown"
         not in soup(page).find("form", action=f"/schedule/patients/{patient_id}/book").get_text()
     )
-    # Visits 3 and 5 at Midtown at noon New York time (09:00 in Los Angeles, within hours on
-    # either clock).
+    # Visits 3 and 5 at Midtown at 09:00 New York time: each visit's clinic hours are read on
+    # its own site's clock (09:00 in New York is 06:00 in Los Angeles, before the LA opening).
     moved = {}
     for index in (2, 4):
         moved[f"book-visits-{index}-chair_id"] = str(sites["NYC"][index // 4])
-        moved[f"book-visits-{index}-start"] = "12:00"
+        moved[f"book-visits-{index}-start"] = "09:00"
     checked = book_from(desk, patient_id, page, action="check", **moved)
     assert checked.status_code == 200
     note = soup(checked).find("div", class_="alert-warning", role="note")
@@ -571,6 +571,7 @@ def test_a_series_planned_over_two_sites_is_warned_then_booked(app, sites):
             .order_by(Appointment.sequence_no)
         ).all()
         assert [r.site.code for r in rows][:6] == ["MAIN", "MAIN", "NYC", "MAIN", "NYC", "MAIN"]
+        assert rows[2].starts_at == at(NY, rows[2].starts_at.astimezone(NY).date(), 9)
 
 
 def test_moving_one_visit_of_a_series_to_another_sites_chair_is_warned(app, sites):
