@@ -23,7 +23,7 @@ from wtforms.validators import (
 from clinic_app.clinical.addresses import US_STATES
 from clinic_app.clinical.codes import Role
 from clinic_app.clinical.dea import EXAMPLE as DEA_EXAMPLE
-from clinic_app.clinical.us_zones import US_ZONES
+from clinic_app.clinical.us_zones import zone_options
 from clinic_app.forms import CheckboxListField, choices
 from clinic_app.ids import MAX_ID
 
@@ -215,9 +215,7 @@ class SiteForm(FlaskForm):
     phone = _text("Phone", 32, "Optional.", render_kw={"autocomplete": "tel"})
     timezone = SelectField(
         "Time zone",
-        choices=choices(
-            [("", "Choose…"), *((name, f"{name} — {area}") for name, area in US_ZONES.items())]
-        ),
+        choices=choices([("", "Choose…"), *zone_options()]),
         description="A zone of the site's state; the site's pages will show times in it.",
     )
     rems_certified = BooleanField("Certified in the SPRAVATO REMS as a healthcare setting")
@@ -241,8 +239,4 @@ class SiteForm(FlaskForm):
     def keep_zone(self, name: str) -> None:
         """List a zone kept from before (not a US one) so the form shows what is stored; the
         service refuses to save it again."""
-        if name and name not in US_ZONES:
-            self.timezone.choices = [
-                *self.timezone.choices,
-                *choices([(name, f"{name} (not a US zone)")]),
-            ]
+        self.timezone.choices = choices([("", "Choose…"), *zone_options(name)])

@@ -93,6 +93,16 @@ STATE_ZONES: dict[str, tuple[str, ...]] = {
 }
 
 
+def zone_options(kept: str = "") -> list[tuple[str, str]]:
+    """The US zones as (name, "name — what it covers") for a picker, east to west; `kept`, a
+    zone stored before that is not a US one, is listed last so a form shows what is stored and
+    it can be changed."""
+    options = [(name, f"{name} — {area}") for name, area in US_ZONES.items()]
+    if kept and kept not in US_ZONES:
+        options.append((kept, f"{kept} (not a US zone)"))
+    return options
+
+
 def zones_of(state: str) -> tuple[str, ...]:
     """The zones a site in this state may keep (none for a code that names no state)."""
     return STATE_ZONES.get(state, ())

@@ -4,15 +4,19 @@ visits and moves all run, so a move is held to the same rules as a booking.
 Pure: the clinic's rules, its chairs, the visits already booked and the requested visits in;
 per requested visit its first blocking problem, plus warnings, out. Each rule looks at one
 requested visit and returns a Finding or None; `RULES` lists them in the order a problem is
-reported. Times are aware datetimes; calendar days and clinic hours are read in the clinic's
-zone, durations in elapsed time (see `clinic_app.clinical.series` for the sources of the numbers).
+reported. Times are aware datetimes; a visit's calendar day and clinic hours are read on its
+own site's clock (`Visit.tz`, else the calendar's zone), durations in elapsed time (see
+`clinic_app.clinical.series` for the sources of the numbers).
 
 Refused: a time in the past; a closed day (weekday, public holiday, closed date); a visit
 outside clinic hours or whose esketamine observation (label: at least 2 h after the dose) would
 end after closing; an unknown chair; a chair or the patient already booked at that time; two
 doses on one calendar day or closer than the minimum gap; a visit out of order within its
 series; more esketamine doses in one ISO week than the induction's twice-weekly limit (label).
-Warned: doses under the clinic's spacing hours apart (48 h by default).
+Warned: doses under the clinic's spacing hours apart (48 h by default); a series whose visits
+are not all at one site (the patient travels, and each site's chairs, staff and stock expect the
+visit), named by site and visit number. Rules on the whole series (`SERIES_RULES`) see every
+requested visit at once and only warn.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -40,18 +44,21 @@ class Visit:
     own: bool = True
     series: str | None = None
     sequence: int | None = None
+    tz: ZoneInfo | None = None  # its site's clock (None: the calendar's)
 
 
 @dataclass(frozen=True)
 class Calendar:
     """The clinic as the check sees it: its rules and zone, the time now, the bookable chairs
-    (id -> name) and the visits that stand (those being moved left out)."""
+    (id -> name), the visits that stand (those being moved left out) and each chair's site
+    (chair id -> site name, every chair, for the series' sites)."""
 
     rules: SchedulingRules
     tz: ZoneInfo
     now: datetime
     chairs: Mapping[int, str]
     booked: Sequence[Visit] = ()
+    chair_sites: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,10 +83,12 @@ class Result:
 
 
 Rule = Callable[[Calendar, Sequence[Visit], int], Finding | None]
+SeriesRule = Callable[[Calendar, Sequence[Visit]], list[Finding]]
 
 
 def check(calendar: Calendar, requested: Sequence[Visit]) -> Result:
-    """Run every rule on every requested visit; the first blocking finding is its problem."""
+    """Run every rule on every requested visit; the first blocking finding is its problem.
+    Then the rules on the whole series, which only warn."""
     result = Result()
     for index in range(len(requested)):
         for rule in RULES:
@@ -90,6 +99,8 @@ def check(calendar: Calendar, requested: Sequence[Visit]) -> Result:
                 result.problems[index] = (finding.code, finding.message)
                 break
             result.warnings.append(finding.message)
+    for series_rule in SERIES_RULES:
+        result.warnings.extend(f.message for f in series_rule(calendar, requested))
     return result
 
 
@@ -104,18 +115,29 @@ def _day(moment: datetime, tz: ZoneInfo) -> date:
     return moment.astimezone(tz).date()
 
 
+def _tz(calendar: Calendar, visit: Visit) -> ZoneInfo:
+    """The clock a visit is read on: its site's, else the calendar's."""
+    return visit.tz or calendar.tz
+
+
+def _on_day(calendar: Calendar, visit: Visit) -> date:
+    """The visit's calendar day on its own clock."""
+    return _day(visit.start, _tz(calendar, visit))
+
+
 def _label(calendar: Calendar, visit: Visit) -> str:
-    return day_label(_day(visit.start, calendar.tz))
+    return day_label(_on_day(calendar, visit))
 
 
 def _overlap(a: Visit, b: Visit) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def _opening(calendar: Calendar, day: date) -> tuple[datetime, datetime]:
-    rules = calendar.rules
-    opens = datetime.combine(day, rules.opening_time, tzinfo=calendar.tz).astimezone(UTC)
-    closes = datetime.combine(day, rules.closing_time, tzinfo=calendar.tz).astimezone(UTC)
+def _opening(calendar: Calendar, visit: Visit) -> tuple[datetime, datetime]:
+    """Opening and closing on the visit's day, on its clock."""
+    rules, tz, day = calendar.rules, _tz(calendar, visit), _on_day(calendar, visit)
+    opens = datetime.combine(day, rules.opening_time, tzinfo=tz).astimezone(UTC)
+    closes = datetime.combine(day, rules.closing_time, tzinfo=tz).astimezone(UTC)
     return opens, closes
 
 
@@ -130,12 +152,12 @@ def past(calendar: Calendar, requested: Sequence[Visit], index: int) -> Finding 
     visit = requested[index]
     if visit.start > calendar.now:
         return None
-    when = f"{_label(calendar, visit)} {_hhmm(visit.start, calendar.tz)}"
+    when = f"{_label(calendar, visit)} {_hhmm(visit.start, _tz(calendar, visit))}"
     return Finding("past", f"{when} has already passed.")
 
 
 def closed(calendar: Calendar, requested: Sequence[Visit], index: int) -> Finding | None:
-    day = _day(requested[index].start, calendar.tz)
+    day = _on_day(calendar, requested[index])
     if calendar.rules.is_open(day):
         return None
     closure = calendar.rules.closure(day)
@@ -145,10 +167,10 @@ def closed(calendar: Calendar, requested: Sequence[Visit], index: int) -> Findin
 
 def hours(calendar: Calendar, requested: Sequence[Visit], index: int) -> Finding | None:
     visit = requested[index]
-    opens, closes = _opening(calendar, _day(visit.start, calendar.tz))
+    opens, closes = _opening(calendar, visit)
     if opens <= visit.start and visit.end <= closes:
         return None
-    rules, tz = calendar.rules, calendar.tz
+    rules, tz = calendar.rules, _tz(calendar, visit)
     minutes = int((visit.end - visit.start).total_seconds() // 60)
     latest = closes - timedelta(minutes=minutes)
     return Finding(
@@ -170,13 +192,13 @@ def observation(calendar: Calendar, requested: Sequence[Visit], index: int) -> F
     ends = visit.start + timedelta(
         minutes=rules.esketamine_dosing_minutes + rules.esketamine_min_observation_minutes
     )
-    closes = _opening(calendar, _day(visit.start, calendar.tz))[1]
+    closes = _opening(calendar, visit)[1]
     if ends <= closes:
         return None
     return Finding(
         "hours",
         f"The {rules.esketamine_min_observation_minutes}-minute observation would end at "
-        f"{_hhmm(ends, calendar.tz)}, after closing at {rules.closing_time:%H:%M}.",
+        f"{_hhmm(ends, _tz(calendar, visit))}, after closing at {rules.closing_time:%H:%M}.",
     )
 
 
@@ -191,8 +213,8 @@ def dose_that_day(calendar: Calendar, requested: Sequence[Visit], index: int) ->
     visit = requested[index]
     if not visit.dosing:
         return None
-    day = _day(visit.start, calendar.tz)
-    if any(_day(v.start, calendar.tz) == day for v in _own_doses(calendar)):
+    day = _on_day(calendar, visit)
+    if any(_on_day(calendar, v) == day for v in _own_doses(calendar)):
         return Finding(
             "same_day",
             f"The patient already has a visit on {day_label(day)}; never two doses in one day.",
@@ -205,7 +227,7 @@ def patient_busy(calendar: Calendar, requested: Sequence[Visit], index: int) -> 
     busy = next((v for v in calendar.booked if v.own and _overlap(v, visit)), None)
     if busy is None:
         return None
-    tz = calendar.tz
+    tz = _tz(calendar, visit)
     return Finding(
         "patient",
         f"The patient already has a visit {_hhmm(busy.start, tz)}–{_hhmm(busy.end, tz)} on "
@@ -217,8 +239,8 @@ def same_day_requested(
     calendar: Calendar, requested: Sequence[Visit], index: int
 ) -> Finding | None:
     visit = requested[index]
-    day = _day(visit.start, calendar.tz)
-    twin = next((j for j in range(index) if _day(requested[j].start, calendar.tz) == day), None)
+    day = _on_day(calendar, visit)
+    twin = next((j for j in range(index) if _on_day(calendar, requested[j]) == day), None)
     if twin is None:
         return None
     never = "; never two doses in one day" if visit.dosing else ""
@@ -238,7 +260,7 @@ def chair_taken(calendar: Calendar, requested: Sequence[Visit], index: int) -> F
     )
     if taken is None:
         return None
-    tz = calendar.tz
+    tz = _tz(calendar, visit)
     return Finding(
         "chair",
         f"{_chair_name(calendar, visit)} is booked {_hhmm(taken.start, tz)}–"
@@ -285,7 +307,7 @@ def series_order(calendar: Calendar, requested: Sequence[Visit], index: int) -> 
             return Finding(
                 "order",
                 f"Visit {visit.sequence} must come {side} visit {other.sequence} of its series "
-                f"({_label(calendar, other)} {_hhmm(other.start, calendar.tz)}).",
+                f"({_label(calendar, other)} {_hhmm(other.start, _tz(calendar, other))}).",
             )
     return None
 
@@ -299,15 +321,15 @@ def esketamine_week(calendar: Calendar, requested: Sequence[Visit], index: int) 
     visit = requested[index]
     if not (visit.dosing and visit.esketamine):
         return None
-    tz = calendar.tz
-    week = _week(_day(visit.start, tz))
+    day = _on_day(calendar, visit)
+    week = _week(day)
     booked = [v for v in _own_doses(calendar) if v.esketamine]
     earlier = [v for v in requested[: index + 1] if v.dosing and v.esketamine]
-    count = sum(_week(_day(v.start, tz)) == week for v in booked + earlier)
+    count = sum(_week(_on_day(calendar, v)) == week for v in booked + earlier)
     limit = calendar.rules.esketamine_doses_per_week
     if count <= limit:
         return None
-    monday = _day(visit.start, tz) - timedelta(days=_day(visit.start, tz).weekday())
+    monday = day - timedelta(days=day.weekday())
     return Finding(
         "week",
         f"Esketamine is at most {limit} doses a week; the week of {day_label(monday)} would "
@@ -319,7 +341,8 @@ def _gap(calendar: Calendar, first: Visit | None, second: Visit | None) -> Findi
     """Two doses closer than the minimum gap (refused) or under the spacing hours (warned)."""
     if first is None or second is None:
         return None
-    for finding in spacing_findings([first.start, second.start], calendar.rules, calendar.tz):
+    starts = [v.start.astimezone(_tz(calendar, v)) for v in (first, second)]
+    for finding in spacing_findings(starts, calendar.rules):  # each day on its own clock
         if finding.code == "same_day":
             continue  # refused by the same-day rules with a clearer message
         if finding.severity == Severity.ERROR:
@@ -366,3 +389,57 @@ RULES: tuple[Rule, ...] = (
     spacing_before,
     spacing_after,
 )
+
+
+# --- rules on the whole series (warnings) ------------------------------------------------------
+
+
+def _site_of(calendar: Calendar, visit: Visit) -> str | None:
+    return calendar.chair_sites.get(visit.chair_id) if visit.chair_id is not None else None
+
+
+def _series_members(
+    calendar: Calendar, requested: Sequence[Visit], series: str | None
+) -> list[tuple[int | None, str]]:
+    """The series' visits in time order with their sites: the requested ones of `series` (None:
+    the visits being booked as a new series) and the patient's booked ones of it."""
+    booked = [v for v in calendar.booked if series is not None and v.own and v.series == series]
+    visits = sorted(booked + [v for v in requested if v.series == series], key=lambda v: v.start)
+    return [(v.sequence, site) for v in visits if (site := _site_of(calendar, v)) is not None]
+
+
+def _visits_at(numbers: list[int | None], site: str) -> str:
+    """ "visits 3 and 5 are at X" (a visit without a number is the new one)."""
+    names = [str(n) for n in sorted(n for n in numbers if n is not None)]
+    named = f"visit{'s' if len(names) > 1 else ''} " + _and(names) if names else ""
+    parts = [named] if named else []
+    if None in numbers:
+        parts.append("the new visit")
+    verb = "are" if len(numbers) > 1 else "is"
+    return f"{_and(parts)} {verb} at {site}"
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def series_sites(calendar: Calendar, requested: Sequence[Visit]) -> list[Finding]:
+    """A series whose visits are not all at one site: the sites with fewer of its visits are
+    named with their visits, the site of most visits (of the first, on a tie) is "the others"."""
+    findings = []
+    for series in dict.fromkeys(v.series for v in requested):
+        members = _series_members(calendar, requested, series)
+        by_site: dict[str, list[int | None]] = {}
+        for number, site in members:
+            by_site.setdefault(site, []).append(number)
+        if len(by_site) < 2:
+            continue
+        main = max(by_site, key=lambda site: len(by_site[site]))  # the first on a tie
+        others = "the other" if len(by_site[main]) == 1 else "the others"
+        named = [_visits_at(numbers, site) for site, numbers in by_site.items() if site != main]
+        message = "; ".join(named) + f"; {others} at {main}."
+        findings.append(Finding("sites", message[0].upper() + message[1:], blocking=False))
+    return findings
+
+
+SERIES_RULES: tuple[SeriesRule, ...] = (series_sites,)

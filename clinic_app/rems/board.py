@@ -131,7 +131,7 @@ class EnrollmentChase:
     patient_id: int
     name: str
     visit_at: datetime
-    site: str | None = None  # the code of that visit's site
+    site: Site | None = None  # that visit's site (whose clock its time is read on)
 
 
 def _visit_site():
@@ -148,7 +148,7 @@ def enrollment_chases(site_ids: tuple[int, ...], now: datetime) -> list[Enrollme
     )
     first_at = func.min(Appointment.starts_at)
     rows = db.session.execute(
-        select(Patient.id, Patient.first_name, Patient.last_name, Site.code, first_at)
+        select(Patient.id, Patient.first_name, Patient.last_name, Site, first_at)
         .join(Appointment, Appointment.patient_id == Patient.id)
         .join(TreatmentCourse, TreatmentCourse.id == Appointment.course_id)
         .outerjoin(Chair, Chair.id == Appointment.chair_id)
@@ -161,7 +161,7 @@ def enrollment_chases(site_ids: tuple[int, ...], now: datetime) -> list[Enrollme
             ~dosed_before,
             _visit_site().in_(site_ids),
         )
-        .group_by(Patient.id, Patient.first_name, Patient.last_name, Site.code)
+        .group_by(Patient.id, Patient.first_name, Patient.last_name, Site.id)
         .order_by(first_at, Patient.id)
     )
     chases: dict[int, EnrollmentChase] = {}

@@ -680,6 +680,7 @@ class SessionPeak:
     at: datetime
     peak_systolic: int
     pre_systolic: int | None
+    zone: ZoneInfo | None = None  # its site's clock (None: the chart's)
 
 
 def peak_systolic_chart(
@@ -728,13 +729,18 @@ def peak_systolic_chart(
     highest = max(peaks, key=lambda p: p.peak_systolic)
     over = sum(1 for p in peaks if p.peak_systolic >= rules.notify_systolic)
     chart.desc = (
-        f"{len(peaks)} sessions from {_day_label(peaks[0].at, zone)} to "
-        f"{_day_label(peaks[-1].at, zone)}. Highest peak {highest.peak_systolic} on "
-        f"{_day_label(highest.at, zone)}; {over} at or above the notify line "
+        f"{len(peaks)} sessions from {_peak_day(peaks[0], zone)} to "
+        f"{_peak_day(peaks[-1], zone)}. Highest peak {highest.peak_systolic} on "
+        f"{_peak_day(highest, zone)}; {over} at or above the notify line "
         f"{rules.notify_systolic}. Hold line {hold_systolic}."
     )
     _finish_lines(chart)
     return chart
+
+
+def _peak_day(peak: SessionPeak, zone: ZoneInfo) -> str:
+    """The session's date on its site's clock (the chart's without one)."""
+    return _day_label(peak.at, peak.zone or zone)
 
 
 def _peak_series(peaks: Sequence[SessionPeak], x: Scale, y: Scale, zone: ZoneInfo) -> list[Series]:
@@ -748,7 +754,7 @@ def _peak_series(peaks: Sequence[SessionPeak], x: Scale, y: Scale, zone: ZoneInf
                 Point(
                     x(p.at.timestamp()),
                     y(p.peak_systolic),
-                    f"{_day_label(p.at, zone)}: peak {p.peak_systolic}",
+                    f"{_peak_day(p, zone)}: peak {p.peak_systolic}",
                 )
                 for p in peaks
             ),
@@ -761,7 +767,7 @@ def _peak_series(peaks: Sequence[SessionPeak], x: Scale, y: Scale, zone: ZoneInf
                 Point(
                     x(p.at.timestamp()),
                     y(p.pre_systolic),
-                    f"{_day_label(p.at, zone)}: pre-dose {p.pre_systolic}",
+                    f"{_peak_day(p, zone)}: pre-dose {p.pre_systolic}",
                 )
                 for p in peaks
                 if p.pre_systolic is not None

@@ -25,6 +25,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from clinic_app.clinical.us_zones import zone_options
 from clinic_app.forms import CheckboxListField, choices
 from clinic_app.review import setting_specs as specs
 from clinic_app.treatments.forms import Gad7Form, Phq9Form
@@ -188,11 +189,20 @@ def _setting_field(spec: specs.SettingSpec) -> Field:
             description="Dates as YYYY-MM-DD, one per line or separated by commas.",
             render_kw={"rows": 2},
         )
-    return SelectField(label, choices=choices((n, n) for n in specs.timezone_names()))
+    return SelectField(
+        label,
+        choices=choices(zone_options()),
+        description="A US time zone, as the sites' are; each site's pages show its own zone.",
+    )
 
 
 class SettingsForm(FlaskForm):
     """One field per setting, named by its key (built below from the specs)."""
+
+    def keep_zone(self, stored: str) -> None:
+        """List the stored clinic zone when it is not a US one (set before the picker offered
+        only US zones), so the form shows it and it can be kept or changed."""
+        self["timezone"].choices = choices(zone_options(stored))
 
     def values(self) -> dict:
         """Each setting as it would be stored."""

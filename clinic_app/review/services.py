@@ -24,6 +24,7 @@ from clinic_app.clinical.codes import (
 from clinic_app.clinical.dosing import ESKETAMINE_DOSES_MG
 from clinic_app.clinical.outcomes import Outcome
 from clinic_app.clinical.scores import GAD7, PHQ9, ScoreError, score
+from clinic_app.clinical.us_zones import US_ZONES
 from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, RuleViolation
 from clinic_app.extensions import db
@@ -348,6 +349,9 @@ def update_settings(actor: User, submitted: dict[str, Any]) -> list[str]:
     }
     candidate = {**current, **changes}
     errors = specs.consistency_errors(candidate)
+    if "timezone" in changes and changes["timezone"] not in US_ZONES:
+        # A zone stored before may stay; a new one is a US zone, as the sites' are.
+        errors["timezone"] = "Choose a US time zone from the list."
     if not errors:
         try:
             specs.effective({**stored, **changes})

@@ -10,9 +10,7 @@ values into the stored form and back, and checks that settings do not contradict
 from dataclasses import asdict, dataclass
 from datetime import date, time
 from decimal import Decimal
-from functools import cache
 from typing import Any
-from zoneinfo import available_timezones
 
 from clinic_app.clinical.ledger import StockRules
 from clinic_app.clinical.review import ReviewRules
@@ -87,19 +85,6 @@ def _specs() -> tuple[SettingSpec, ...]:
 
 SPECS = _specs()
 BY_KEY = {spec.key: spec for spec in SPECS}
-
-
-@cache
-def timezone_names() -> tuple[str, ...]:
-    """IANA zone names for the picker (no legacy posix/ and right/ copies)."""
-    return tuple(
-        sorted(
-            name
-            for name in available_timezones()
-            if "/" in name and not name.startswith(("posix/", "right/", "Etc/"))
-        )
-        + ["UTC"]
-    )
 
 
 # --- stored form <-> value --------------------------------------------------------------------

@@ -69,18 +69,27 @@ def _sessions(patient_id: int, rules: Rules) -> tuple[list[SessionRow], dict]:
             TreatmentSession.started_at,
             TreatmentSession.dose_started_at,
             TreatmentSession.discharged_at,
+            Site.timezone,
             SessionReview.session_id.label("stored"),
             *(getattr(SessionReview, name) for name in COLUMNS),
         )
         .outerjoin(SessionReview, SessionReview.session_id == TreatmentSession.id)
+        .outerjoin(Appointment, Appointment.id == TreatmentSession.appointment_id)
+        .outerjoin(Chair, Chair.id == Appointment.chair_id)
+        .outerjoin(Site, Site.id == Chair.site_id)
         .where(TreatmentSession.patient_id == patient_id)
         .order_by(TreatmentSession.started_at, TreatmentSession.id)
     ).all()
-    summaries = {row.id: from_columns(row[6:]) for row in rows if row.stored is not None}
+    summaries = {row.id: from_columns(row[7:]) for row in rows if row.stored is not None}
     unstored = [row.id for row in rows if row.stored is None]
     if unstored:
         summaries.update(summaries_of(unstored, rules.clinical, rules.review, rules.zone))
-    return [SessionRow(*row[:5]) for row in rows], summaries
+    # Each on its site's clock; a walk-in without a chair on the clinic's, as the scales are.
+    lines = [
+        SessionRow(row[0], row[1], row[2], row[3], row[4], zone=row[5] or rules.zone.key)
+        for row in rows
+    ]
+    return lines, summaries
 
 
 def _scales(patient_id: int, clinic_zone: ZoneInfo) -> list[ScaleEntry]:

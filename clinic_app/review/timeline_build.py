@@ -36,6 +36,7 @@ class SessionRow:
     started_at: datetime
     dose_started_at: datetime | None
     discharged_at: datetime | None
+    zone: str | None = None  # its site's zone (the clinic's without a site); None: the page's
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,16 @@ class SessionLine:
     discharged_at: datetime | None
     number: int  # within its course
     summary: SessionSummary
+    zone: str | None = None  # its site's zone; None: the page's
     # For the shown page of the session table only: the session and its adverse events.
     treatment: Any = None
     events: list[Any] = field(default_factory=list)
+
+    @property
+    def local_started(self) -> datetime:
+        """When it started, on its site's clock (as `on_site_clock` answers: shown split, with
+        the date and time filters); without a zone, as is, for the page's clock."""
+        return self.started_at.astimezone(ZoneInfo(self.zone)) if self.zone else self.started_at
 
     @property
     def pre(self) -> BP | None:
@@ -200,6 +208,7 @@ def session_lines(
                 discharged_at=row.discharged_at,
                 number=numbers[row.course_id],
                 summary=summaries[row.id],
+                zone=row.zone,
             )
         )
     return lines
@@ -254,7 +263,12 @@ def course_view(
         rules.scheduling,
     )
     peaks = [
-        charts.SessionPeak(line.dose_started_at, line.peak_systolic, line.pre_systolic)
+        charts.SessionPeak(
+            line.dose_started_at,
+            line.peak_systolic,
+            line.pre_systolic,
+            ZoneInfo(line.zone) if line.zone else None,
+        )
         for line in lines
         if line.peak_systolic is not None and line.dose_started_at is not None
     ]
@@ -277,10 +291,17 @@ def course_view(
             peaks,
             hold_systolic,
             rules.clinical,
-            rules.zone,
+            _one_zone(peaks, rules.zone),
         ),
         decisions=list(course.decisions),
     )
+
+
+def _one_zone(peaks: Sequence[charts.SessionPeak], default: ZoneInfo) -> ZoneInfo:
+    """The zone a chart's date axis is on: its sessions' when they share one, else `default`
+    (each point is labelled on its own session's clock either way)."""
+    zones = {peak.zone.key for peak in peaks if peak.zone is not None}
+    return ZoneInfo(zones.pop()) if len(zones) == 1 else default
 
 
 @dataclass(frozen=True)

@@ -462,6 +462,7 @@ def settings():
     """Every clinical, review and scheduling threshold, with its default and last change."""
     current, groups = _settings_rows()
     form = f.SettingsForm(data=f.settings_form_data(current))
+    form.keep_zone(current["timezone"])
 
     def saved(changed: list[str]) -> str:
         if changed:

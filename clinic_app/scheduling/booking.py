@@ -405,7 +405,7 @@ def check_series(
         dosing=True,
         esketamine=course.modality == Modality.ESKETAMINE_NASAL,
         series_id=series_id,
-        sequences=tuple(numbers) if series_id else (),
+        sequences=tuple(numbers),
     )
     return check_visits(
         patient.id,

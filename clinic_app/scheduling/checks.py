@@ -56,8 +56,9 @@ class VisitRequest:
 
 @dataclass(frozen=True)
 class VisitKindInfo:
-    """What the requested visits are: dosing or not, esketamine or not, and for visits of a
-    series its id and each visit's number (None: not in a series)."""
+    """What the requested visits are: dosing or not, esketamine or not, the id of the series
+    they continue (None: not in a series, or a new one) and each visit's number in its series
+    (None: unnumbered), which the order and site checks name."""
 
     dosing: bool = True
     esketamine: bool = False
@@ -169,11 +170,18 @@ def check_visits(
 ) -> Check:
     """Every reason the calendar refuses these visits, and the warnings (see `visit_checks`).
     `exclude_ids` are the visits being moved. Each visit's date and time are on its chair's site
-    clock (`zone`, by default the clinic's, for a visit without a chair); the clinic-hours and
-    same-day rules read the first visit's site clock."""
+    clock (`zone`, by default the clinic's, for a visit without a chair), and the rules read
+    each visit's day and clinic hours on that clock."""
     rules = scheduling_rules()
     rows = db.session.execute(
-        select(Chair.id, Chair.name, Chair.active, Chair.site_id, Site.timezone).join(Chair.site)
+        select(
+            Chair.id,
+            Chair.name,
+            Chair.active,
+            Chair.site_id,
+            Site.timezone,
+            Site.name.label("site"),
+        ).join(Chair.site)
     ).all()
     chairs = {r.id: r.name for r in rows if r.active}
     sites = {r.id: r.site_id for r in rows}
@@ -188,14 +196,17 @@ def check_visits(
             esketamine=kind.esketamine,
             series=kind.series_id,
             sequence=number,
+            tz=zones.of(req.chair_id),
         )
         for req, minutes, number in zip(requests, durations, sequences, strict=True)
     ]
     if not wanted:
         return Check()
-    booked = _booked(patient_id, wanted, requests, kind.series_id, set(exclude_ids))
+    booked = _booked(patient_id, wanted, requests, kind.series_id, set(exclude_ids), zones)
     tz = zones.of(requests[0].chair_id)
-    calendar = visit_checks.Calendar(rules, tz, utcnow(), chairs, booked)
+    calendar = visit_checks.Calendar(
+        rules, tz, utcnow(), chairs, booked, chair_sites={r.id: r.site for r in rows}
+    )
     result = visit_checks.check(calendar, wanted)
     for index, (code, message) in list(result.problems.items()):
         if code in MOVABLE_IN_DAY:
@@ -212,6 +223,7 @@ def _booked(
     requests: Sequence[VisitRequest],
     series: str | None,
     excluded: set[int],
+    zones: Zones,
 ) -> list[visit_checks.Visit]:
     """The standing visits near the wanted ones, as the pure checks see them."""
     standing = _standing(
@@ -231,6 +243,7 @@ def _booked(
             own=a.patient_id == patient_id,
             series=a.series_id,
             sequence=a.sequence_no,
+            tz=zones.of(a.chair_id),
         )
         for a, modality in standing
     ]

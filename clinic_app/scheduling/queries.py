@@ -7,7 +7,7 @@ sites of a `SiteScope`; each visit's times are on its site's clock (its chair's 
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -287,14 +287,33 @@ class GridRow:
 
 
 @dataclass
+class DayGrid:
+    """One site's part of the day (the whole day on a one-site page): its chairs' columns and
+    the rows of its clock. `site` None: the one site of the page, or visits without a site."""
+
+    site: Site | None
+    zone: ZoneInfo
+    columns: list[Column]
+    rows: list[GridRow]
+    day: date
+
+    @property
+    def heading(self) -> str:
+        """ "Midtown (NYC) · America/New_York (EDT)": whose clock the rows are on."""
+        noon = datetime.combine(self.day, time(12), tzinfo=self.zone)
+        where = self.site.label if self.site is not None else "No site"
+        return f"{where} · {self.zone.key} ({noon.tzname()})"
+
+
+@dataclass
 class DayView:
     day: date
     open: bool
     closed_reason: str
-    columns: list[Column]
-    rows: list[GridRow]
+    grids: list[DayGrid]
     freed: list[Card]
     count: int
+    by_site: bool = False  # a section per site, each on its own clock, headed by its site
 
 
 @dataclass
@@ -385,13 +404,13 @@ def _lanes(placed: list[tuple[int, int, Card]]) -> list[list[tuple[int, int, Car
     return lanes or [[]]
 
 
-def day_view(day: date, rules: SchedulingRules, scope: SiteScope) -> DayView:
-    """One column per chair of the scope's sites (split into lanes where visits overlap in
-    time), one row per calendar slot; each visit sits in the row of its start (on its site's
-    clock) and spans the rows to its end."""
-    all_cards = scoped_cards(day, scope)
-    active = [c for c in all_cards if not c.freed]
-    columns = _columns(_chairs(scope.site_ids), active)
+def _grid(
+    day: date, chairs: Sequence[Chair], active: Sequence[Card], rules: SchedulingRules
+) -> tuple[list[Column], list[GridRow]]:
+    """One column per chair (split into lanes where visits overlap in time), one row per
+    calendar slot of the cards' clock; each visit sits in the row of its start and spans the
+    rows to its end."""
+    columns = _columns(chairs, active)
     slot = rules.slot_minutes
     first, last = _grid_bounds(day, active, rules)
     count = max(1, (last - first) // slot)
@@ -413,15 +432,72 @@ def day_view(day: date, rules: SchedulingRules, scope: SiteScope) -> DayView:
                     cells[row] = COVERED
             for row in range(count):
                 grid[row].append(cells[row])
-    rows = [GridRow(first + r * slot, grid[r]) for r in range(count)]
+    return columns, [GridRow(first + r * slot, grid[r]) for r in range(count)]
+
+
+def _site_id_of(card: Card, shown: set[int]) -> int | None:
+    """The section a visit goes in: its chair's site, else its patient's usual site when shown
+    (as `site_days.at_sites` chose it), else None."""
+    site = card.site
+    if site is not None:
+        return site.id
+    usual = card.patient.usual_site_id
+    return usual if usual in shown else None
+
+
+# One site's part of the day: its site, clock, chairs and visits.
+DayPart = tuple[Site | None, ZoneInfo, Sequence[Chair], list[Card]]
+
+
+def _by_site(scope: SiteScope, chairs: Sequence[Chair], active: Sequence[Card]) -> list[DayPart]:
+    """The day split by site (the scope's sites by name, then visits without a site), each
+    part's visits on its site's clock; sites without chairs or visits are left out."""
+    shown = {site.id for site in scope.choices}
+    parts: dict[int | None, list[Card]] = {}
+    for card in active:
+        parts.setdefault(_site_id_of(card, shown), []).append(card)
+    result: list[DayPart] = []
+    for site in scope.choices:
+        zone = site_zone(site)
+        own = [c for c in chairs if c.site_id == site.id]
+        cards_here = [_on_clock(card, zone) for card in parts.get(site.id, [])]
+        if own or cards_here:
+            result.append((site, zone, own, cards_here))
+    if parts.get(None):
+        result.append((None, clinic_timezone(), [], parts[None]))
+    return result
+
+
+def _on_clock(card: Card, zone: ZoneInfo) -> Card:
+    """The card on `zone`'s clock (a visit without a chair was read on the clinic's)."""
+    if card.start.tzinfo == zone:
+        return card
+    return replace(card, start=card.start.astimezone(zone), end=card.end.astimezone(zone))
+
+
+def day_view(day: date, rules: SchedulingRules, scope: SiteScope) -> DayView:
+    """The day at the scope's sites as a chair grid; a page spanning sites has one grid per
+    site, each on its own clock (a 09:00 visit in New York and one in Los Angeles are not at
+    the same moment, so they do not share a time axis)."""
+    all_cards = scoped_cards(day, scope)
+    active = [c for c in all_cards if not c.freed]
+    chairs = _chairs(scope.site_ids)
+    if scope.spans_sites:
+        parts = _by_site(scope, chairs, active)
+    else:
+        parts = [(None, site_days.page_zone(scope), chairs, active)]
+    grids = [
+        DayGrid(site, zone, *_grid(day, own, cards_here, rules), day)
+        for site, zone, own, cards_here in parts
+    ]
     return DayView(
         day,
         rules.is_open(day),
         closed_reason(day, rules),
-        columns,
-        rows,
+        grids,
         [c for c in all_cards if c.freed],
         len(active),
+        by_site=scope.spans_sites,
     )
 
 

@@ -4,6 +4,7 @@ esketamine week with more than two doses, or a visit on a closed day."""
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,6 +128,84 @@ def test_spacing_under_48_hours_warns_and_the_minimum_gap_refuses():
 def test_only_the_first_problem_of_a_visit_is_reported():
     result = run(esk(MON + timedelta(days=5), 20), now=NOW)
     assert codes(result) == {0: "closed"}
+
+
+# --- a series over several sites (warned) -----------------------------------------------------
+
+SITES = {1: "Downtown LA", 2: "Downtown LA", 3: "Midtown Manhattan", 4: "Brooklyn"}
+ALL_CHAIRS = {**CHAIRS, 3: "NY 1", 4: "BK 1"}
+
+
+def run_at_sites(*requested: Visit, booked=()):
+    calendar = Calendar(RULES, LA, NOW, ALL_CHAIRS, list(booked), chair_sites=SITES)
+    return check(calendar, list(requested))
+
+
+def _series(chairs: list[int], **kw) -> list[Visit]:
+    """One visit a week on the given chairs, numbered from 1."""
+    return [
+        esk(MON + timedelta(days=7 * n), chair=chair, sequence=n + 1, **kw)
+        for n, chair in enumerate(chairs)
+    ]
+
+
+def test_a_series_at_one_site_has_no_site_warning():
+    result = run_at_sites(*_series([1, 2, 1, 2]))
+    assert result.ok and result.warnings == []
+
+
+def test_a_series_that_alternates_sites_is_warned_naming_the_sites_and_visits():
+    result = run_at_sites(*_series([1, 2, 3, 1, 3, 2]))
+    assert result.ok
+    assert result.warnings == [
+        "Visits 3 and 5 are at Midtown Manhattan; the others at Downtown LA."
+    ]
+    three = run_at_sites(*_series([1, 3, 1, 4, 1]))
+    assert three.warnings == [
+        "Visit 2 is at Midtown Manhattan; visit 4 is at Brooklyn; the others at Downtown LA."
+    ]
+
+
+def test_moving_one_visit_of_a_booked_series_to_another_sites_chair_is_warned():
+    booked = _series([1, 2, 1, 2], series="s")
+    moved = replace(booked[1], chair_id=3)
+    result = run_at_sites(moved, booked=[v for v in booked if v is not booked[1]])
+    assert result.ok
+    assert result.warnings == ["Visit 2 is at Midtown Manhattan; the others at Downtown LA."]
+    # Back to its own site: no warning; other patients' visits and other series do not count.
+    others = [esk(MON + timedelta(days=1), chair=3, own=False, series="s", sequence=9)]
+    other_series = [esk(MON + timedelta(days=2), chair=3, series="t", sequence=1)]
+    rest = [v for v in booked if v is not booked[1]] + others + other_series
+    assert run_at_sites(booked[1], booked=rest).warnings == []
+
+
+def test_the_site_warning_does_not_hide_a_refusal_and_counts_each_series_once():
+    visits = _series([3, 1, 1])
+    result = run_at_sites(replace(visits[0], chair_id=9), *visits[1:])
+    assert codes(result) == {0: "chair"}
+    assert result.warnings == []  # the unknown chair has no site
+    two = run_at_sites(*_series([3, 1, 1]))
+    assert two.warnings == ["Visit 1 is at Midtown Manhattan; the others at Downtown LA."]
+
+
+def test_each_visit_is_read_on_its_own_sites_clock():
+    """09:00 in New York is 06:00 in Los Angeles: on its own clock it is within hours."""
+    ny = ZoneInfo("America/New_York")
+    start = local(MON, 9, tz=ny)
+    at_ny = Visit(start, start + timedelta(minutes=150), 3, esketamine=True, tz=ny)
+    assert codes(run_at_sites(replace(at_ny, tz=None))) == {0: "hours"}
+    assert run_at_sites(at_ny).ok
+    # Its day is New York's: 23:30 in Los Angeles on Monday is Tuesday 02:30 in New York, so a
+    # dose at 10:00 Los Angeles time on Tuesday is the same New York day (refused)...
+    late = local(MON, 23, 30)
+    booked = [Visit(late, late + timedelta(minutes=150), 3, esketamine=True, tz=ny)]
+    tuesday = esk(MON + timedelta(days=1), 10)
+    rules = replace(RULES, opening_time=time(0, 0), closing_time=time(23, 59))
+    calendar = Calendar(rules, LA, NOW, ALL_CHAIRS, booked, chair_sites=SITES)
+    assert codes(check(calendar, [tuesday])) == {0: "same_day"}
+    # ...and read on Los Angeles' clock it would have been Monday.
+    calendar = Calendar(rules, LA, NOW, ALL_CHAIRS, [replace(booked[0], tz=None)])
+    assert check(calendar, [tuesday]).ok
 
 
 # --- the property -----------------------------------------------------------------------------

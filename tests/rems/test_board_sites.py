@@ -2,7 +2,8 @@
 to chase), as the Today board does; with one site chosen it has no site column. Its statement
 count stays the same as rows are added at both sites."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -11,6 +12,15 @@ from clinic_app.extensions import db
 from clinic_app.models import AdverseEvent, Appointment, Chair, RemsMonitoringForm, TreatmentSession
 from tests import factories
 from tests.helpers import clinic_today, flashes, page_statements, soup
+
+LA = ZoneInfo("America/Los_Angeles")
+NY = ZoneInfo("America/New_York")
+
+
+def _wall_clock(moment: datetime, zone: ZoneInfo) -> str:
+    """`moment` as the board shows it on `zone`'s clock ("8 Dec 2026 09:00")."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b %Y %H:%M}"
 
 
 def _nyc():
@@ -148,3 +158,29 @@ def test_all_sites_statements_do_not_grow_with_the_rows(app, as_role, staff):
             _form_at(code, f"More{n}", days_ago=n + 2, serious=True)
             _first_visit_at(code, f"Chase{n}")
     assert page_statements(app, psychiatrist, "/rems?site=ALL") == few
+
+
+def test_all_sites_shows_chase_visits_and_sae_onsets_on_their_sites_clock(app, as_role, staff):
+    _two_sites(app)
+    with app.app_context():
+        onset = db.session.scalar(
+            select(AdverseEvent.onset_at)
+            .join(TreatmentSession)
+            .where(TreatmentSession.patient.has(last_name="Eastside"))
+        )
+        visits = {
+            a.patient.last_name: a.starts_at
+            for a in db.session.scalars(select(Appointment).where(Appointment.sequence_no == 1))
+        }
+    page = soup(as_role("psychiatrist").get("/rems?site=ALL"))
+    [sae] = page.select(".rems-saes li")
+    assert _wall_clock(onset, NY) in sae.get_text(" ", strip=True)
+    assert _wall_clock(onset, LA) not in sae.get_text(" ", strip=True)
+    chases = {row[0]: row[2] for row in _cells(page.select_one("table.rems-enrollment"))}
+    assert chases == {
+        "Alex Neweast": _wall_clock(visits["Neweast"], NY),
+        "Alex Newwest": _wall_clock(visits["Newwest"], LA),
+    }
+    # One site chosen: the page is on that site's clock already.
+    one = soup(as_role("psychiatrist").get("/rems?site=NYC"))
+    assert _wall_clock(onset, NY) in one.select_one(".rems-saes li").get_text(" ", strip=True)

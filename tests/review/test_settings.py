@@ -8,11 +8,12 @@ from clinic_app.clinical.ledger import StockRules
 from clinic_app.clinical.review import ReviewRules
 from clinic_app.clinical.rules import ClinicalRules
 from clinic_app.clinical.series import SchedulingRules
+from clinic_app.clinical.us_zones import US_ZONES
 from clinic_app.extensions import db
 from clinic_app.models import ClinicSetting
 from clinic_app.review import setting_specs as specs
 from clinic_app.settings import clinic_timezone, clinical_rules, review_rules, scheduling_rules
-from tests.helpers import actions_by, audit_rows, count, field_error, text
+from tests.helpers import actions_by, audit_rows, count, field_error, soup, text
 
 
 def _form(**changes) -> dict:
@@ -248,3 +249,62 @@ def test_other_clinic_settings_rows_are_left_alone(app, as_role, staff):
     response = as_role("psychiatrist").post("/settings/clinic", data=_form(hold_diastolic="95"))
     assert response.status_code == 302
     assert _stored(app) == {"mfa_required_roles": ["admin"], "hold_diastolic": 95}
+
+
+def _zone_options(response) -> dict[str, str]:
+    select_ = soup(response).find("select", id="timezone")
+    return {o["value"]: o.get_text(strip=True) for o in select_("option")}
+
+
+def test_the_clinic_time_zone_offers_the_us_zones_site_forms_use(app, as_role, staff):
+    psychiatrist = as_role("psychiatrist")
+    options = _zone_options(psychiatrist.get("/settings/clinic"))
+    assert list(options) == list(US_ZONES)
+    assert options["America/New_York"] == "America/New_York — Eastern (most areas)"
+    refused = psychiatrist.post("/settings/clinic", data=_form(timezone="Europe/London"))
+    assert refused.status_code == 400
+    assert field_error(refused, "timezone") == "Not a valid choice."
+    assert "timezone" not in _stored(app)
+
+
+def test_a_stored_non_us_clinic_zone_is_shown_and_can_be_changed(app, as_role, staff):
+    with app.app_context():
+        db.session.add(ClinicSetting(key="timezone", value="Europe/London"))
+        db.session.commit()
+    psychiatrist = as_role("psychiatrist")
+    page = psychiatrist.get("/settings/clinic")
+    options = _zone_options(page)
+    assert options["Europe/London"] == "Europe/London (not a US zone)"
+    chosen = soup(page).find("select", id="timezone").find("option", selected=True)
+    assert chosen["value"] == "Europe/London"
+    # Saving another setting keeps it; another non-US zone is refused; a US one replaces it.
+    kept = psychiatrist.post(
+        "/settings/clinic", data=_form(timezone="Europe/London", hold_systolic="145")
+    )
+    assert kept.status_code == 302
+    assert _stored(app)["timezone"] == "Europe/London"
+    other = psychiatrist.post("/settings/clinic", data=_form(timezone="Europe/Paris"))
+    assert other.status_code == 400
+    changed = psychiatrist.post("/settings/clinic", data=_form(timezone="America/Chicago"))
+    assert changed.status_code == 302
+    assert _stored(app)["timezone"] == "America/Chicago"
+    assert "Europe/London" not in _zone_options(psychiatrist.get("/settings/clinic"))
+
+
+def test_the_settings_service_refuses_a_new_non_us_zone_but_keeps_a_stored_one(app, staff):
+    from clinic_app.errors import FieldErrors
+    from clinic_app.review import services
+    from tests import factories
+
+    with app.app_context():
+        psychiatrist = factories.user("psychiatrist")
+        with pytest.raises(FieldErrors) as refused:
+            services.update_settings(psychiatrist, {"timezone": "Europe/Paris"})
+        assert refused.value.errors == {"timezone": "Choose a US time zone from the list."}
+        db.session.rollback()
+        db.session.add(ClinicSetting(key="timezone", value="Europe/London"))
+        db.session.commit()
+        assert services.update_settings(psychiatrist, {"timezone": "Europe/London"}) == []
+        assert services.update_settings(psychiatrist, {"timezone": "America/Denver"}) == [
+            "timezone"
+        ]

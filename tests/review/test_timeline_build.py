@@ -193,3 +193,28 @@ def test_same_day_and_rank_follow_the_flags(codes):
     summary = _summary(150, flags=flags)
     assert summary.same_day == any(c in ("phq9_item9", "serious_ae") for c in codes)
     assert summary.flag_rank == min((f.severity.rank for f in flags), default=3)
+
+
+def test_each_sessions_peak_is_dated_on_its_sites_clock():
+    """05:30 UTC on 3 March is the evening of 2 March in Los Angeles (the clinic's zone) but
+    already 3 March in New York."""
+    late = datetime(2026, 3, 3, 5, 30, tzinfo=UTC)
+    rows = [
+        SessionRow(1, 1, late, late + timedelta(minutes=15), None, zone="America/New_York"),
+        SessionRow(2, 1, late + timedelta(days=3), None, None, zone=ZONE.key),
+    ]
+    summaries = {1: _summary(150), 2: _summary(None, pre=None)}
+    timeline = build_timeline(_history(rows, summaries), *_page(2))
+    [view] = timeline.courses
+    first = view.sessions[0]
+    assert first.local_started.date() == date(2026, 3, 3)
+    assert view.sessions[1].local_started.date() == date(2026, 3, 5)
+    chart = view.peak_chart
+    assert "from 3 Mar 2026 to 3 Mar 2026" in chart.desc
+    assert [p.label for s in chart.series for p in s.points] == [
+        "3 Mar 2026: peak 150",
+        "3 Mar 2026: pre-dose 120",
+    ]
+    # Without a zone, the page's clock shows it as it is.
+    bare = session_lines([SessionRow(3, 1, late, None, None)], {3: _summary(None)})
+    assert bare[0].local_started is late

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
+from sqlalchemy import select
 
 from clinic_app import clock
 from clinic_app.errors import RuleViolation
@@ -29,6 +30,7 @@ from tests import factories
 from tests.helpers import (
     PASSWORD,
     field_error,
+    flashes,
     form_values,
     markup,
     page_statements,
@@ -37,7 +39,14 @@ from tests.helpers import (
     soup,
 )
 from tests.review.builders import add_session
-from tests.scheduling.builders import MONDAY, book_visit, make_patient_with_course, propose
+from tests.scheduling.builders import (
+    MONDAY,
+    book_from,
+    book_series,
+    book_visit,
+    make_patient_with_course,
+    propose,
+)
 
 LA = ZoneInfo("America/Los_Angeles")
 NY = ZoneInfo("America/New_York")
@@ -518,3 +527,166 @@ def test_the_plan_page_proposes_at_the_site_picked(app, sites):
     chosen = {s.find("option", selected=True).get_text(strip=True) for s in book("select")}
     assert chosen and all(name.endswith("· MAIN") for name in chosen), chosen
     assert book.find("input", attrs={"name": "book-plan_site"})["value"] == main_id
+
+
+# --- a series over two sites --------------------------------------------------------------------
+
+ALTERNATES = "Visits 3 and 5 are at Midtown; the others at Westside LA."
+
+
+def _name_main(app) -> None:
+    with app.app_context():
+        factories.site("MAIN", name="Westside LA")
+        db.session.commit()
+
+
+def test_a_series_planned_over_two_sites_is_warned_then_booked(app, sites):
+    patient_id, course_id = _patient(app, "Traveller", "MAIN")
+    _name_main(app)
+    desk = _client(app, "front_desk")
+    page = propose(desk, patient_id, course_id)
+    assert page.status_code == 200
+    assert (
+        "Midtown"
+        not in soup(page).find("form", action=f"/schedule/patients/{patient_id}/book").get_text()
+    )
+    # Visits 3 and 5 at Midtown at 09:00 New York time: each visit's clinic hours are read on
+    # its own site's clock (09:00 in New York is 06:00 in Los Angeles, before the LA opening).
+    moved = {}
+    for index in (2, 4):
+        moved[f"book-visits-{index}-chair_id"] = str(sites["NYC"][index // 4])
+        moved[f"book-visits-{index}-start"] = "09:00"
+    checked = book_from(desk, patient_id, page, action="check", **moved)
+    assert checked.status_code == 200
+    note = soup(checked).find("div", class_="alert-warning", role="note")
+    assert ALTERNATES in [li.get_text(strip=True) for li in note("li")]
+    booked = book_from(desk, patient_id, page, **moved)
+    assert booked.status_code == 302
+    shown = desk.get(booked.headers["Location"])
+    assert ("warning", ALTERNATES) in flashes(shown)
+    with app.app_context():
+        rows = db.session.scalars(
+            select(Appointment)
+            .where(Appointment.patient_id == patient_id)
+            .order_by(Appointment.sequence_no)
+        ).all()
+        assert [r.site.code for r in rows][:6] == ["MAIN", "MAIN", "NYC", "MAIN", "NYC", "MAIN"]
+        assert rows[2].starts_at == at(NY, rows[2].starts_at.astimezone(NY).date(), 9)
+
+
+def test_moving_one_visit_of_a_series_to_another_sites_chair_is_warned(app, sites):
+    patient_id, course_id = _patient(app, "Shifter", "MAIN")
+    _name_main(app)
+    ids = book_series(app, patient_id, course_id)
+    with app.app_context():
+        second = db.session.get(Appointment, ids[1])
+        day = second.starts_at.astimezone(LA).date()
+        moved = changes.move(factories.user("front_desk"), second, day, time(12), sites["NYC"][0])
+        db.session.commit()
+        assert moved.warnings == ["Visit 2 is at Midtown; the others at Westside LA."]
+        # Back at its own site: nothing to warn.
+        back = changes.move(factories.user("front_desk"), second, day, time(9), sites["MAIN"][1])
+        assert back.warnings == []
+
+
+# --- the All-sites day calendar -----------------------------------------------------------------
+
+
+def _day_sections(response) -> dict[str, dict[str, list[str]]]:
+    """Per site section of the day grid (its heading): the names of the patients whose visit
+    starts in each time row."""
+    sections = {}
+    for section in soup(response).select("section.day-site"):
+        heading = section.find(["h2", "h3"]).get_text(" ", strip=True)
+        rows: dict[str, list[str]] = {}
+        for tr in section.find("table").find("tbody")("tr"):
+            names = [c.get_text(" ", strip=True) for c in tr.select(".visit-patient")]
+            if names:
+                rows[tr.find("th").get_text(strip=True)] = names
+        sections[heading] = rows
+    return sections
+
+
+def test_the_all_sites_day_has_a_section_per_site_each_on_its_own_clock(app, today_at_both):
+    psychiatrist = _client(app, "psychiatrist")
+    page = psychiatrist.get(f"/schedule/?site=ALL&date={MONDAY.isoformat()}")
+    assert page.status_code == 200
+    sections = _day_sections(page)
+    headings = list(sections)
+    assert len(headings) == 2
+    midtown, main = headings  # by site name: "Midtown", then "Site MAIN"
+    assert midtown.startswith("Midtown") and "America/New_York" in midtown and "EDT" in midtown
+    assert main.startswith("Site MAIN") and "America/Los_Angeles" in main and "PDT" in main
+    assert [list(v) for v in sections.values()] == [["09:00"], ["09:00"]]
+    assert "Eastside" in sections[midtown]["09:00"][0]
+    assert "Westside" in sections[main]["09:00"][0]
+    # Each section's columns are its own site's chairs.
+    columns = [
+        [th.get_text(strip=True) for th in s.find("thead")("th")]
+        for s in soup(page).select("section.day-site")
+    ]
+    assert columns == [["Time", "NY 1", "NY 2"], ["Time", "LA 1", "LA 2"]]
+    # One site: one grid, no site heading.
+    one = psychiatrist.get(f"/schedule/?site=NYC&date={MONDAY.isoformat()}")
+    assert len(soup(one).select("section.day-site")) == 1
+    assert soup(one).select_one("section.day-site h2") is None
+
+
+def test_the_all_sites_day_costs_the_same_statements_with_more_visits(app, sites):
+    psychiatrist = _client(app, "psychiatrist")
+    url = f"/schedule/?site=ALL&date={MONDAY.isoformat()}"
+    psychiatrist.get(url)
+    before = page_statements(app, psychiatrist, url)
+    for n in range(4):
+        code, zone = ("MAIN", LA) if n % 2 else ("NYC", NY)
+        patient_id, course_id = _patient(app, f"Day{n}", code)
+        book_visit(app, patient_id, course_id, sites[code][n // 2], at(zone, MONDAY, 10))
+    consult_id, _ = _patient(app, "Walkin", "NYC")
+    book_visit(app, consult_id, None, None, at(NY, MONDAY, 14), 30, visit_kind="consult")
+    page = psychiatrist.get(url)
+    assert page_statements(app, psychiatrist, url) == before
+    sections = _day_sections(page)
+    midtown = next(v for k, v in sections.items() if k.startswith("Midtown"))
+    # The consult without a chair sits in its patient's usual site's section, on its clock.
+    assert any("Walkin" in name for name in midtown["14:00"])
+
+
+def test_the_timelines_peak_systolic_table_and_chart_use_each_sessions_site_clock(app, sites):
+    """A New York session dosed at 00:30 New York time on Wednesday 1 April is Tuesday evening
+    in Los Angeles (the clinic's zone): the peak table and chart say Wednesday."""
+    patient_id, course_id = _patient(app, "Latenight", "NYC")
+    started = at(NY, date(2026, 4, 1), 0, 15)
+    with app.app_context():
+        person = db.session.get(Patient, patient_id)
+        course = db.session.get(TreatmentCourse, course_id)
+        treatment = add_session(person, course, started=started)
+        treatment.appointment = Appointment(
+            patient_id=patient_id,
+            course_id=course_id,
+            chair_id=sites["NYC"][0],
+            starts_at=started,
+            ends_at=started + timedelta(hours=2),
+            visit_kind="induction",
+            status="completed",
+        )
+        db.session.commit()
+    psychiatrist = _client(app, "psychiatrist")
+    url = f"/patients/{patient_id}/timeline"
+    page = soup(psychiatrist.get(url))
+    table = page.find("caption", string="Peak and pre-dose systolic per session").parent
+    assert [td.get_text(strip=True) for td in table.tbody.tr("td")][1] == "1 Apr 2026"
+    chart = page.find("svg", id=f"peak-chart-{course_id}")
+    desc = chart.find("desc").get_text(" ", strip=True)
+    assert "from 1 Apr 2026 to 1 Apr 2026" in desc and "31 Mar" not in desc
+    labels = " ".join(t.get_text(" ", strip=True) for t in chart.find_all("title"))
+    assert "1 Apr 2026: peak" in labels and "31 Mar 2026" not in labels
+    # The same statements as a timeline whose session is in the clinic's zone.
+    with app.app_context():
+        treatment = db.session.get(Appointment, treatment.appointment.id)
+        treatment.chair_id = sites["MAIN"][0]
+        db.session.commit()
+    main = page_statements(app, psychiatrist, url)
+    with app.app_context():
+        db.session.get(Appointment, treatment.id).chair_id = sites["NYC"][0]
+        db.session.commit()
+    assert page_statements(app, psychiatrist, url) == main
