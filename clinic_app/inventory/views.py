@@ -552,7 +552,7 @@ def quantity(value: Decimal | int) -> str:
 
 def amount(value: Decimal | int, unit: str) -> str:
     """A quantity with its unit: 4.6 mL, 1 device, 3 devices."""
-    plural = "s" if unit == "device" and value != 1 else ""
+    plural = "s" if unit == "device" and abs(value) != 1 else ""
     return f"{quantity(value)} {unit}{plural}"
 
 

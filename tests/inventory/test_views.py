@@ -526,10 +526,10 @@ def test_waste_shows_its_mg_on_the_history_the_dispensing_log_and_today(app, as_
         db.session.commit()
     history = soup(nurse.get(f"/inventory/containers/{vial_id}"))
     rows = [_row_text(r) for r in history.select("#history tbody tr")]
-    assert [r[1:3] for r in rows if r[1] == "Wasted"] == [["Wasted", "-0.37 (37 mg)"]]
+    assert [r[1:3] for r in rows if r[1] == "Wasted"] == [["Wasted", "-0.37 mL (37 mg)"]]
     older = soup(nurse.get(f"/inventory/containers/{stock['vials'][1]}"))
     rows = [_row_text(r) for r in older.select("#history tbody tr")]
-    assert [r[2] for r in rows if r[1] == "Wasted"] == ["-0.25 (25 mg)"]
+    assert [r[2] for r in rows if r[1] == "Wasted"] == ["-0.25 mL (25 mg)"]
     log = soup(nurse.get("/inventory/dispensing?site=MAIN"))
     wastes = [r[6] for r in map(_row_text, log.select("#dispensing tbody tr")) if r[5] == "Wasted"]
     assert sorted(wastes) == ["0.25 mL (25 mg)", "0.37 mL (37 mg)"]
