@@ -10,7 +10,7 @@ from sqlalchemy import select
 from clinic_app.auth.services import create_user
 from clinic_app.clinical.discharge import Attestation, Escort
 from clinic_app.extensions import db
-from clinic_app.models import Patient, Site, TreatmentCourse, TreatmentSession, User
+from clinic_app.models import AdverseEvent, Patient, Site, TreatmentCourse, TreatmentSession, User
 from clinic_app.patients.services import create_patient, open_course, record_screen
 from clinic_app.settings import clinic_today
 from clinic_app.treatments import services
@@ -138,6 +138,21 @@ def rems_answered(treatment: TreatmentSession, nurse: str = "nurse") -> None:
 
     answers.review_medications(user(nurse), treatment, [])
     answers.record_discharge_answers(user(nurse), treatment, dict(REMS_ANSWERS))
+
+
+def serious_event(treatment: TreatmentSession) -> AdverseEvent:
+    """A serious (severe) respiratory-depression event at the session's dose, as charted rows."""
+    event = AdverseEvent(
+        kind="respiratory_depression",
+        severity="severe",
+        serious=True,
+        description="SpO2 88 % for 10 min; supplemental oxygen.",
+        onset_at=treatment.dose_started_at,
+        recorded_by_id=treatment.nurse_id,
+    )
+    treatment.adverse_events.append(event)
+    db.session.flush()
+    return event
 
 
 # The bedside assessment of a patient ready to go home with the confirmed driver.

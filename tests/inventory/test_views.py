@@ -498,6 +498,19 @@ def test_waste_through_the_form_needs_another_persons_password(app, as_role, sto
         assert db.session.get(StockContainer, vial_id).remaining == D("3.5")
 
 
+def _waste(client, vial_id: int, quantity: str, witness: str = "psychiatrist"):
+    """The waste form posted with a drug-waste container and the witness's right password."""
+    return client.post(
+        f"/inventory/containers/{vial_id}/waste",
+        data={
+            "quantity": quantity,
+            "method": "Drug-waste container",
+            "witness_username": witness,
+            "witness_password": PASSWORD,
+        },
+    )
+
+
 def _row_text(row) -> list[str]:
     return [td.get_text(" ", strip=True) for td in row.find_all("td")]
 
@@ -507,15 +520,7 @@ def test_waste_shows_its_mg_on_the_history_the_dispensing_log_and_today(app, as_
     before) shows the mg from the vial's 100 mg/mL."""
     vial_id = _open_first_vial(app, stock)
     nurse = as_role("nurse")
-    done = nurse.post(
-        f"/inventory/containers/{vial_id}/waste",
-        data={
-            "quantity": "0.37",
-            "method": "Drug-waste container",
-            "witness_username": "psychiatrist",
-            "witness_password": PASSWORD,
-        },
-    )
+    done = _waste(nurse, vial_id, "0.37")
     assert done.status_code == 302
     with app.app_context():
         wasted = db.session.scalar(select(StockMovement).where(StockMovement.kind == "waste"))
@@ -547,15 +552,7 @@ def test_a_waste_or_count_finer_than_a_hundredth_is_refused_beside_the_field(app
     """The ledger keeps hundredths: 0.333 mL was a server error, not a message."""
     vial_id = _open_first_vial(app, stock)
     nurse = as_role("nurse")
-    wasted = nurse.post(
-        f"/inventory/containers/{vial_id}/waste",
-        data={
-            "quantity": "0.333",
-            "method": "Drug-waste container",
-            "witness_username": "psychiatrist",
-            "witness_password": PASSWORD,
-        },
-    )
+    wasted = _waste(nurse, vial_id, "0.333")
     assert wasted.status_code == 400
     assert field_errors(wasted) == {
         "quantity": "Give the quantity to the hundredth at most (e.g. 0.35)."

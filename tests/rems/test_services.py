@@ -13,7 +13,6 @@ from clinic_app.clock import utcnow
 from clinic_app.errors import FieldErrors, PermissionDenied, RuleViolation
 from clinic_app.extensions import db
 from clinic_app.models import (
-    AdverseEvent,
     ClinicalAlert,
     RemsMonitoringForm,
     RemsSubmission,
@@ -187,19 +186,6 @@ def test_iv_sessions_have_no_rems_questions(app, staff):
             )
 
 
-def _serious_event(treatment) -> AdverseEvent:
-    event = AdverseEvent(
-        kind="respiratory_depression",
-        severity="severe",
-        serious=True,
-        onset_at=treatment.dose_started_at,
-        recorded_by_id=treatment.nurse_id,
-    )
-    treatment.adverse_events.append(event)
-    db.session.flush()
-    return event
-
-
 def test_attention_counts_late_unsubmitted_forms_and_unreported_saes(app, staff):
     with app.app_context():
         factories.rems_session(days_ago=9)
@@ -208,7 +194,7 @@ def test_attention_counts_late_unsubmitted_forms_and_unreported_saes(app, staff)
         nurse = factories.user("nurse")
         assert board.attention(nurse, utcnow()) == board.Attention(2, 0)
         monitoring.mark_submitted(nurse, late, _sent(), clinical_rules())
-        event = _serious_event(recent)
+        event = factories.serious_event(recent)
         db.session.commit()
         with count_statements(app) as statements:
             assert board.attention(nurse, utcnow()) == board.Attention(1, 1)
@@ -222,7 +208,7 @@ def test_attention_counts_late_unsubmitted_forms_and_unreported_saes(app, staff)
         # A nurse who works at another site only does not count them.
         elsewhere = factories.make_user("nurse", "elsewhere")
         elsewhere.sites = [factories.site("EAST", "America/New_York")]
-        _serious_event(late)
+        factories.serious_event(late)
         assert board.attention(elsewhere, utcnow()) == board.Attention(0, 0)
         assert board.attention(nurse, utcnow()).total == 2
 

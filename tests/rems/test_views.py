@@ -9,7 +9,7 @@ from sqlalchemy import select
 from clinic_app import clock
 from clinic_app.clock import utcnow
 from clinic_app.extensions import db
-from clinic_app.models import AdverseEvent, Appointment, Chair, RemsSubmission, TreatmentSession
+from clinic_app.models import Appointment, Chair, RemsSubmission, TreatmentSession
 from tests import factories
 from tests.helpers import (
     PASSWORD,
@@ -191,14 +191,7 @@ def test_iv_session_page_has_no_rems_questions(app, as_role):
 def test_an_sae_stays_on_the_board_until_reported_to_the_rems(app, as_role):
     with app.app_context():
         treatment = factories.rems_session()
-        event = AdverseEvent(
-            kind="respiratory_depression",
-            severity="severe",
-            serious=True,
-            onset_at=treatment.dose_started_at,
-            recorded_by_id=treatment.nurse_id,
-        )
-        treatment.adverse_events.append(event)
+        event = factories.serious_event(treatment)
         db.session.commit()
         event_id, sid = event.id, treatment.id
     psychiatrist = as_role("psychiatrist")
