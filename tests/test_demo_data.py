@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from clinic_app import clock, create_app
 from clinic_app.auth.services import authenticate
 from clinic_app.clinical.board import BoardStatus
+from clinic_app.demo.bulk import check_invariants
 from clinic_app.demo.clinic import DEMO_LOGINS
 from clinic_app.extensions import db
 from clinic_app.models import (
@@ -194,6 +195,14 @@ def test_two_sites_with_their_chairs_and_staff_at_both(app, runner):
             assert address_problems(patient.postal_address, required=True) == {}, patient.mrn
             near = {"DTLA": {"CA"}, "NYC": {"NY", "NJ"}}[patient.usual_site.code]
             assert patient.state in near, patient.mrn
+
+
+def test_the_demo_clinic_holds_the_generated_historys_invariants(app, runner):
+    # `demo-data --patients N` checks these on the demo clinic and its bulk history together.
+    load(runner)
+    with app.app_context():
+        failed = [name for name, holds, _ in check_invariants() if not holds]
+    assert failed == []
 
 
 def test_second_run_changes_nothing(app, runner):

@@ -155,7 +155,7 @@ def _unreported_sae(demo: "Demo", treatment: TreatmentSession) -> None:
     treatment.adverse_events.append(
         AdverseEvent(
             kind="sedation",
-            description="",
+            description="MOAA/S 2 at 35 min: responded only to a shake; SpO2 90 %.",
             severity="severe",
             onset_at=onset,
             intervention="Airway positioning, supplemental oxygen; resolved at 70 min.",
