@@ -25,7 +25,6 @@ from clinic_app.models import (
 from clinic_app.review.course_status import CourseStatus
 from clinic_app.review.courses import course_statuses
 from clinic_app.review.summary import from_row
-from clinic_app.scheduling import site_days
 
 QUEUE_PAGE_SIZE = 50
 
@@ -87,16 +86,26 @@ def _flags(review: SessionReview | None) -> list[Flag]:
 
 
 def at_sites(site_ids: tuple[int, ...]) -> Any:
-    """Sessions at these sites: their visit's (see `site_days.at_sites`); a walk-in without a
-    visit by its patient's usual site (or none), as the Today board shows it."""
+    """Sessions at these sites: their visit's chair's site; a session without a chair (a walk-in,
+    a consult room) by its patient's usual site, or everywhere without one, as the Today board
+    shows it. Correlated to each session, so only the waiting sessions are looked up: an `IN`
+    over every visit at the sites made the queue twice as slow."""
+    chair_site = (
+        select(Chair.site_id)
+        .join(Appointment, Appointment.chair_id == Chair.id)
+        .where(Appointment.id == TreatmentSession.appointment_id)
+        .correlate(TreatmentSession)
+        .scalar_subquery()
+    )
+    usual_site = (
+        select(Patient.usual_site_id)
+        .where(Patient.id == TreatmentSession.patient_id)
+        .correlate(TreatmentSession)
+        .scalar_subquery()
+    )
     return or_(
-        TreatmentSession.appointment_id.in_(
-            select(Appointment.id).where(site_days.at_sites(site_ids))
-        ),
-        and_(
-            TreatmentSession.appointment_id.is_(None),
-            TreatmentSession.patient_id.in_(select(Patient.id).where(site_days.usual_at(site_ids))),
-        ),
+        chair_site.in_(site_ids),
+        and_(chair_site.is_(None), or_(usual_site.in_(site_ids), usual_site.is_(None))),
     )
 
 
