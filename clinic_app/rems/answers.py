@@ -115,14 +115,15 @@ def _answer_problems(data: dict[str, Any]) -> dict[str, str]:
 def record_discharge_answers(
     actor: User, treatment: TreatmentSession, data: dict[str, Any]
 ) -> RemsDischargeAnswers:
-    """Save the nurse's confirmed REMS discharge answers (yes/no values as booleans). After the
-    form was submitted a change marks it "changed since submitted"."""
+    """Save the nurse's confirmed REMS discharge answers (yes/no values as booleans), before the
+    session is signed; a session signed without them (before signing needed them) gets them
+    once, late."""
     require_role(actor, *CLINICAL)
     _require_esketamine(treatment)
     if treatment.dose_started_at is None:
         raise RuleViolation("Record the dose first.")
-    # Signing needs the answers, so they are part of the signed record from then on; answers
-    # left out of a session signed before that rule are still recorded (late, audited).
+    # Signing needs the answers, so they are locked with the record from then on (corrections
+    # are addenda); answers left out of a session signed before that rule are recorded late.
     late = treatment.is_locked
     if late and treatment.rems_answers is not None:
         raise RuleViolation("The session is signed: correct the REMS answers with an addendum.")
