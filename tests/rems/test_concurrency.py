@@ -2,7 +2,6 @@
 the other is refused. Real concurrent connections on PostgreSQL (SQLite's single writer
 serialises them anyway)."""
 
-import threading
 from datetime import date
 
 import pytest
@@ -14,6 +13,7 @@ from clinic_app.models import RemsSubmission, TreatmentSession
 from clinic_app.rems import monitoring
 from clinic_app.settings import clinical_rules
 from tests import factories
+from tests.helpers import race
 
 
 def test_two_nurses_marking_one_form_submitted_record_it_once(app, staff):
@@ -23,36 +23,19 @@ def test_two_nurses_marking_one_form_submitted_record_it_once(app, staff):
         sid = factories.rems_session().id
         factories.make_user("nurse", "second.nurse")
         db.session.commit()
-    barrier = threading.Barrier(2, timeout=30)
-    results: list[object] = [None, None]
 
-    def run(index: int) -> None:
-        with app.app_context():
-            try:
-                nurse = factories.user(("nurse", "second.nurse")[index])
-                treatment = db.session.get(TreatmentSession, sid)
-                data = {
-                    "submitted_on": date.today(),
-                    "channel": "fax",
-                    "confirmation_number": f"F{index}",
-                }
-                barrier.wait()
-                monitoring.mark_submitted(nurse, treatment, data, clinical_rules())
-                db.session.commit()
-                results[index] = "submitted"
-            except RuleViolation as error:
-                db.session.rollback()
-                results[index] = error
-            finally:
-                db.session.remove()
+    def submit(index, barrier):
+        nurse = factories.user(("nurse", "second.nurse")[index])
+        treatment = db.session.get(TreatmentSession, sid)
+        data = {"submitted_on": date.today(), "channel": "fax", "confirmation_number": f"F{index}"}
+        barrier.wait()
+        monitoring.mark_submitted(nurse, treatment, data, clinical_rules())
+        db.session.commit()
+        return "submitted"
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = race(app, submit)
     assert results.count("submitted") == 1, results
     refused = next(r for r in results if r != "submitted")
-    assert "already submitted" in str(refused)
+    assert isinstance(refused, RuleViolation) and "already submitted" in str(refused)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(RemsSubmission)) == 1

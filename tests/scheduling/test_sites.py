@@ -38,7 +38,7 @@ from tests.helpers import (
     sign_in,
     soup,
 )
-from tests.review.builders import add_session
+from tests.review.builders import add_session, at_site
 from tests.scheduling.builders import (
     MONDAY,
     book_from,
@@ -50,19 +50,6 @@ from tests.scheduling.builders import (
 
 LA = ZoneInfo("America/Los_Angeles")
 NY = ZoneInfo("America/New_York")
-
-
-def _completed_visit(treatment, chair_id: int) -> Appointment:
-    """The completed two-hour induction visit a session took place in, in this chair."""
-    return Appointment(
-        patient_id=treatment.patient_id,
-        course_id=treatment.course_id,
-        chair_id=chair_id,
-        starts_at=treatment.started_at,
-        ends_at=treatment.started_at + timedelta(hours=2),
-        visit_kind="induction",
-        status="completed",
-    )
 
 
 def at(zone: ZoneInfo, day: date, hour: int, minute: int = 0) -> datetime:
@@ -419,7 +406,7 @@ def test_review_queue_and_timeline_show_each_session_at_its_sites_time(app, site
         for code, zone, days_back in (("MAIN", LA, 7), ("NYC", NY, 3)):
             started = at(zone, MONDAY - timedelta(days=days_back), 9)
             treatment = add_session(person, course, started=started)
-            treatment.appointment = _completed_visit(treatment, sites[code][0])
+            at_site(treatment, db.session.get(Chair, sites[code][0]).site)
         db.session.commit()
     psychiatrist = _client(app, "psychiatrist")
     for url in ("/review", f"/patients/{patient_id}/timeline"):
@@ -665,7 +652,7 @@ def test_the_timelines_peak_systolic_table_and_chart_use_each_sessions_site_cloc
         person = db.session.get(Patient, patient_id)
         course = db.session.get(TreatmentCourse, course_id)
         treatment = add_session(person, course, started=started)
-        treatment.appointment = _completed_visit(treatment, sites["NYC"][0])
+        at_site(treatment, db.session.get(Chair, sites["NYC"][0]).site)
         db.session.commit()
     psychiatrist = _client(app, "psychiatrist")
     url = f"/patients/{patient_id}/timeline"
