@@ -186,12 +186,7 @@ def test_the_dose_step_refuses_a_vial_under_an_unclassified_discrepancy_beside_t
 ):
     nurse = as_role("nurse")
     held, other = stock["vials"]
-    found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
-    found[f"c{held}"] = "4.8"
-    counted = nurse.post(
-        "/inventory/count",
-        data=found | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
-    )
+    counted = _count(nurse, stock, held, "4.8")
     assert counted.status_code == 302
     with app.app_context():
         treatment = session_at(stocked_site())
@@ -498,6 +493,16 @@ def test_waste_through_the_form_needs_another_persons_password(app, as_role, sto
         assert db.session.get(StockContainer, vial_id).remaining == D("3.5")
 
 
+def _count(client, stock, vial_id: int, found: str):
+    """A count, witnessed by the psychiatrist, that finds every container full except one vial."""
+    counted = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
+    counted[f"c{vial_id}"] = found
+    return client.post(
+        "/inventory/count",
+        data=counted | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
+    )
+
+
 def _waste(client, vial_id: int, quantity: str, witness: str = "psychiatrist"):
     """The waste form posted with a drug-waste container and the witness's right password."""
     return client.post(
@@ -557,12 +562,7 @@ def test_a_waste_or_count_finer_than_a_hundredth_is_refused_beside_the_field(app
     assert field_errors(wasted) == {
         "quantity": "Give the quantity to the hundredth at most (e.g. 0.35)."
     }
-    found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
-    found[f"c{vial_id}"] = "3.999"
-    counted = nurse.post(
-        "/inventory/count",
-        data=found | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
-    )
+    counted = _count(nurse, stock, vial_id, "3.999")
     assert counted.status_code == 400
     assert field_errors(counted) == {
         f"c{vial_id}": "Give what was found to the hundredth at most (e.g. 4.35)."
@@ -576,12 +576,7 @@ def test_a_waste_or_count_finer_than_a_hundredth_is_refused_beside_the_field(app
 
 def test_count_variance_opens_a_discrepancy_the_registrant_classifies(app, as_role, stock):
     nurse = as_role("nurse")
-    found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
-    found[f"c{stock['vials'][1]}"] = "4.8"
-    counted = nurse.post(
-        "/inventory/count",
-        data=found | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
-    )
+    counted = _count(nurse, stock, stock["vials"][1], "4.8")
     assert counted.status_code == 302
     with app.app_context():
         (d,) = db.session.scalars(select(StockDiscrepancy)).all()
@@ -607,15 +602,7 @@ def test_count_variance_opens_a_discrepancy_the_registrant_classifies(app, as_ro
 
 def test_the_dea_notice_reference_is_saved_before_the_form_106_one(app, as_role, stock):
     nurse, psychiatrist = as_role("nurse"), as_role("psychiatrist")
-    found = {f"c{i}": "5" for i in stock["vials"]} | {f"c{i}": "1" for i in stock["devices"]}
-    found[f"c{stock['vials'][0]}"] = "0"
-    assert (
-        nurse.post(
-            "/inventory/count",
-            data=found | {"witness_username": "psychiatrist", "witness_password": PASSWORD},
-        ).status_code
-        == 302
-    )
+    assert _count(nurse, stock, stock["vials"][0], "0").status_code == 302
     with app.app_context():
         d_id = db.session.scalar(select(StockDiscrepancy.id))
     url, p = f"/inventory/discrepancies/{d_id}?site=MAIN", f"d{d_id}-"
